@@ -1,0 +1,350 @@
+/*
+ * json.c — rendering a ChangeEvent as JSON.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/shortest_dec.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+
+#include "json.h"
+#include "compat.h"
+
+/* A JSON object under construction: a comma goes before every key but the first. */
+typedef struct JsonObj
+{
+	StringInfo	out;
+	bool		first;
+} JsonObj;
+
+static void
+obj_open(JsonObj *o, StringInfo out)
+{
+	o->out = out;
+	o->first = true;
+	appendStringInfoChar(out, '{');
+}
+
+static void
+obj_close(JsonObj *o)
+{
+	appendStringInfoChar(o->out, '}');
+}
+
+static void
+key(JsonObj *o, const char *name)
+{
+	if (!o->first)
+		appendStringInfoChar(o->out, ',');
+	o->first = false;
+	escape_json(o->out, name);
+	appendStringInfoChar(o->out, ':');
+}
+
+static void
+put_str(JsonObj *o, const char *name, const char *value)
+{
+	if (value == NULL || value[0] == '\0')
+		return;
+	key(o, name);
+	escape_json(o->out, value);
+}
+
+static void
+put_int(JsonObj *o, const char *name, int64 value)
+{
+	if (value == 0)
+		return;
+	key(o, name);
+	appendStringInfo(o->out, INT64_FORMAT, value);
+}
+
+static void
+put_uint(JsonObj *o, const char *name, uint64 value)
+{
+	if (value == 0)
+		return;
+	key(o, name);
+	appendStringInfo(o->out, UINT64_FORMAT, value);
+}
+
+static void
+put_bool(JsonObj *o, const char *name, bool value)
+{
+	if (!value)
+		return;
+	key(o, name);
+	appendStringInfoString(o->out, "true");
+}
+
+static void
+put_lsn(JsonObj *o, const char *name, uint64 lsn)
+{
+	if (lsn == 0)
+		return;
+	key(o, name);
+	appendStringInfo(o->out, "\"%X/%X\"", (uint32) (lsn >> 32), (uint32) lsn);
+}
+
+static void
+append_hex(StringInfo out, const uint8_t *data, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	appendStringInfoChar(out, '"');
+	for (size_t i = 0; i < len; i++)
+	{
+		appendStringInfoChar(out, digits[data[i] >> 4]);
+		appendStringInfoChar(out, digits[data[i] & 0xf]);
+	}
+	appendStringInfoChar(out, '"');
+}
+
+static void
+append_uuid(StringInfo out, const ProtobufCBinaryData *uuid)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	appendStringInfoChar(out, '"');
+	for (size_t i = 0; i < uuid->len; i++)
+	{
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			appendStringInfoChar(out, '-');
+		appendStringInfoChar(out, digits[uuid->data[i] >> 4]);
+		appendStringInfoChar(out, digits[uuid->data[i] & 0xf]);
+	}
+	appendStringInfoChar(out, '"');
+}
+
+/* Shortest exact form; JSON has no NaN or infinities, so those are strings. */
+static void
+append_double(StringInfo out, double d)
+{
+	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	if (isnan(d))
+		appendStringInfoString(out, "\"NaN\"");
+	else if (isinf(d))
+		appendStringInfoString(out, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+	else
+	{
+		double_to_shortest_decimal_buf(d, buf);
+		appendStringInfoString(out, buf);
+	}
+}
+
+static void
+append_value(StringInfo out, const Pgcdc__Value *v)
+{
+	JsonObj		o;
+
+	obj_open(&o, out);
+	switch (v->kind_case)
+	{
+		case PGCDC__VALUE__KIND__NOT_SET:
+			break;
+		case PGCDC__VALUE__KIND_IS_NULL:
+			key(&o, "null");
+			appendStringInfoString(out, v->is_null ? "true" : "false");
+			break;
+		case PGCDC__VALUE__KIND_UNCHANGED_TOAST:
+			key(&o, "unchanged_toast");
+			appendStringInfoString(out, v->unchanged_toast ? "true" : "false");
+			break;
+		case PGCDC__VALUE__KIND_BOOL_VALUE:
+			key(&o, "bool");
+			appendStringInfoString(out, v->bool_value ? "true" : "false");
+			break;
+		case PGCDC__VALUE__KIND_INT_VALUE:
+			key(&o, "int");
+			appendStringInfo(out, INT64_FORMAT, (int64) v->int_value);
+			break;
+		case PGCDC__VALUE__KIND_FLOAT_VALUE:
+			key(&o, "float");
+			append_double(out, v->float_value);
+			break;
+		case PGCDC__VALUE__KIND_NUMERIC_VALUE:
+			key(&o, "numeric");
+			escape_json(out, v->numeric_value);
+			break;
+		case PGCDC__VALUE__KIND_TIMESTAMP_VALUE:
+			key(&o, "timestamp");
+			appendStringInfo(out, INT64_FORMAT, (int64) v->timestamp_value);
+			break;
+		case PGCDC__VALUE__KIND_DATE_VALUE:
+			key(&o, "date");
+			appendStringInfo(out, "%d", (int) v->date_value);
+			break;
+		case PGCDC__VALUE__KIND_TIME_VALUE:
+			key(&o, "time");
+			appendStringInfo(out, INT64_FORMAT, (int64) v->time_value);
+			break;
+		case PGCDC__VALUE__KIND_INFINITY:
+			key(&o, "infinity");
+			appendStringInfoString(out, v->infinity == PGCDC__INFINITY__INFINITY_NEGATIVE
+								   ? "\"negative\"" : "\"positive\"");
+			break;
+		case PGCDC__VALUE__KIND_TEXT_VALUE:
+			key(&o, "text");
+			escape_json(out, v->text_value);
+			break;
+		case PGCDC__VALUE__KIND_UUID_VALUE:
+			key(&o, "uuid");
+			append_uuid(out, &v->uuid_value);
+			break;
+		case PGCDC__VALUE__KIND_BYTES_VALUE:
+			key(&o, "bytes");
+			append_hex(out, v->bytes_value.data, v->bytes_value.len);
+			break;
+		default:
+			elog(ERROR, "unexpected value kind %d", (int) v->kind_case);
+	}
+	obj_close(&o);
+}
+
+static void
+put_values(JsonObj *o, const char *name, size_t n, Pgcdc__Value **values)
+{
+	if (n == 0)
+		return;
+	key(o, name);
+	appendStringInfoChar(o->out, '[');
+	for (size_t i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(o->out, ',');
+		append_value(o->out, values[i]);
+	}
+	appendStringInfoChar(o->out, ']');
+}
+
+static void
+put_columns(JsonObj *o, size_t n, Pgcdc__Column **columns)
+{
+	if (n == 0)
+		return;
+	key(o, "columns");
+	appendStringInfoChar(o->out, '[');
+	for (size_t i = 0; i < n; i++)
+	{
+		JsonObj		c;
+
+		if (i > 0)
+			appendStringInfoChar(o->out, ',');
+		obj_open(&c, o->out);
+		put_str(&c, "name", columns[i]->name);
+		put_uint(&c, "type_oid", columns[i]->type_oid);
+		put_str(&c, "type_name", columns[i]->type_name);
+		put_bool(&c, "key", columns[i]->key);
+		put_bool(&c, "not_null", columns[i]->not_null);
+		obj_close(&c);
+	}
+	appendStringInfoChar(o->out, ']');
+}
+
+static void
+put_truncated(JsonObj *o, size_t n, Pgcdc__RelationRef **rels)
+{
+	if (n == 0)
+		return;
+	key(o, "truncated");
+	appendStringInfoChar(o->out, '[');
+	for (size_t i = 0; i < n; i++)
+	{
+		JsonObj		r;
+
+		if (i > 0)
+			appendStringInfoChar(o->out, ',');
+		obj_open(&r, o->out);
+		put_str(&r, "schema", rels[i]->schema);
+		put_str(&r, "table", rels[i]->table);
+		put_uint(&r, "relid", rels[i]->relid);
+		obj_close(&r);
+	}
+	appendStringInfoChar(o->out, ']');
+}
+
+static const char *
+op_name(Pgcdc__Op op)
+{
+	switch (op)
+	{
+		case PGCDC__OP__OP_BEGIN:
+			return "begin";
+		case PGCDC__OP__OP_COMMIT:
+			return "commit";
+		case PGCDC__OP__OP_INSERT:
+			return "insert";
+		case PGCDC__OP__OP_UPDATE:
+			return "update";
+		case PGCDC__OP__OP_DELETE:
+			return "delete";
+		case PGCDC__OP__OP_TRUNCATE:
+			return "truncate";
+		case PGCDC__OP__OP_MESSAGE:
+			return "message";
+		case PGCDC__OP__OP_READ:
+			return "read";
+		case PGCDC__OP__OP_RELATION:
+			return "relation";
+		default:
+			return "unspecified";
+	}
+}
+
+static const char *
+identity_name(Pgcdc__ReplicaIdentity identity)
+{
+	switch (identity)
+	{
+		case PGCDC__REPLICA_IDENTITY__IDENTITY_DEFAULT:
+			return "default";
+		case PGCDC__REPLICA_IDENTITY__IDENTITY_INDEX:
+			return "index";
+		case PGCDC__REPLICA_IDENTITY__IDENTITY_FULL:
+			return "full";
+		case PGCDC__REPLICA_IDENTITY__IDENTITY_NOTHING:
+			return "nothing";
+		default:
+			return NULL;
+	}
+}
+
+/* Fields in the order of cdc.proto. */
+void
+pgcdc_json_append(StringInfo out, const Pgcdc__ChangeEvent *ev)
+{
+	JsonObj		o;
+
+	obj_open(&o, out);
+	put_uint(&o, "version", ev->version);
+	put_str(&o, "op", op_name(ev->op));
+	put_lsn(&o, "commit_lsn", ev->commit_lsn);
+	put_lsn(&o, "lsn", ev->lsn);
+	put_uint(&o, "seq", ev->seq);
+	put_uint(&o, "xid", ev->xid);
+	put_int(&o, "commit_ts", ev->commit_ts);
+	put_str(&o, "database", ev->database);
+	put_str(&o, "schema", ev->schema);
+	put_str(&o, "table", ev->table);
+	put_uint(&o, "relid", ev->relid);
+	put_values(&o, "before", ev->n_before, ev->before);
+	put_values(&o, "after", ev->n_after, ev->after);
+	put_bool(&o, "snapshot", ev->snapshot);
+	put_str(&o, "replica_identity", identity_name(ev->replica_identity));
+	put_columns(&o, ev->n_columns, ev->columns);
+	put_truncated(&o, ev->n_truncated, ev->truncated);
+	put_bool(&o, "cascade", ev->cascade);
+	put_bool(&o, "restart_identity", ev->restart_identity);
+	put_str(&o, "prefix", ev->prefix);
+	if (ev->content.len > 0)
+	{
+		key(&o, "content");
+		append_hex(out, ev->content.data, ev->content.len);
+	}
+	put_bool(&o, "transactional", ev->transactional);
+	put_lsn(&o, "end_lsn", ev->end_lsn);
+	obj_close(&o);
+}

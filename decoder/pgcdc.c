@@ -1,0 +1,356 @@
+/*
+ * pgcdc.c — the logical decoding output plugin: callbacks and session state.
+ *
+ * Each callback switches into a scratch context that is reset when it
+ * returns, builds ChangeEvents there and packs them straight into ctx->out.
+ */
+#include "postgres.h"
+
+#include "commands/dbcommands.h"
+#include "miscadmin.h"
+#include "replication/logical.h"
+#include "replication/origin.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "encode.h"
+#include "options.h"
+#include "relcache.h"
+#include "compat.h"
+
+PG_MODULE_MAGIC;
+
+/* Filtered changes between two progress updates, as pgoutput does. */
+#define PROGRESS_EVERY_CHANGES 100
+
+typedef struct PgcdcState
+{
+	PgcdcOptions opts;
+	MemoryContext scratch;		/* reset at the end of every callback */
+	char	   *database;		/* UTF-8, looked up at the first BEGIN */
+
+	/* The transaction being decoded. */
+	uint32		seq;			/* index of the next change */
+	bool		begin_written;	/* BEGIN sent (skip-empty-xacts delays it) */
+	bool		wrote_changes;	/* any record for this transaction */
+	int			guc_nestlevel;	/* from pgcdc_stable_output_begin() */
+	int			unreported;		/* filtered changes since the last progress update */
+} PgcdcState;
+
+extern void _PG_output_plugin_init(OutputPluginCallbacks *cb);
+
+static void
+write_event(LogicalDecodingContext *ctx, const Pgcdc__ChangeEvent *ev, bool last)
+{
+	PgcdcState *state = ctx->output_plugin_private;
+
+	OutputPluginPrepareWrite(ctx, last);
+	pgcdc_append_record(ctx->out, ev, state->opts.format);
+	OutputPluginWrite(ctx, last);
+}
+
+/* Position fields every record of txn carries. */
+static void
+event_init_txn(PgcdcState *state, Pgcdc__ChangeEvent *ev, Pgcdc__Op op,
+			   ReorderBufferTXN *txn)
+{
+	pgcdc_event_init(ev, op);
+	ev->database = state->database;
+	ev->commit_lsn = txn->final_lsn;
+	ev->xid = txn->xid;
+	ev->commit_ts = pgcdc_unix_usecs(PGCDC_TXN_COMMIT_TIME(txn));
+}
+
+/* Let the walsender send keepalives and the slot advance past filtered work. */
+static void
+note_filtered(LogicalDecodingContext *ctx, PgcdcState *state)
+{
+	if (++state->unreported >= PROGRESS_EVERY_CHANGES)
+	{
+		OutputPluginUpdateProgress(ctx, false);
+		state->unreported = 0;
+	}
+}
+
+static void
+pgcdc_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
+{
+	PgcdcState *state = MemoryContextAllocZero(ctx->context, sizeof(PgcdcState));
+	MemoryContext old = MemoryContextSwitchTo(ctx->context);
+
+	pgcdc_options_parse(ctx->output_plugin_options, &state->opts);
+	MemoryContextSwitchTo(old);
+
+	state->scratch = AllocSetContextCreate(ctx->context, "pgcdc scratch",
+										   ALLOCSET_DEFAULT_SIZES);
+	state->guc_nestlevel = -1;
+	pgcdc_relcache_create(ctx->context);
+
+	opt->output_type = state->opts.format == PGCDC_FORMAT_JSON
+		? OUTPUT_PLUGIN_TEXTUAL_OUTPUT : OUTPUT_PLUGIN_BINARY_OUTPUT;
+	opt->receive_rewrites = false;
+	ctx->output_plugin_private = state;
+}
+
+static void
+pgcdc_shutdown(LogicalDecodingContext *ctx)
+{
+	/* Everything lives in ctx->context, which the caller deletes. */
+	pgcdc_relcache_destroy();
+}
+
+static void
+write_begin(LogicalDecodingContext *ctx, PgcdcState *state, ReorderBufferTXN *txn, bool last)
+{
+	Pgcdc__ChangeEvent ev;
+
+	event_init_txn(state, &ev, PGCDC__OP__OP_BEGIN, txn);
+	ev.lsn = txn->first_lsn;
+	write_event(ctx, &ev, last);
+	state->begin_written = true;
+}
+
+/* Called before a transaction's first record; writes the delayed BEGIN. */
+static void
+start_output(LogicalDecodingContext *ctx, PgcdcState *state, ReorderBufferTXN *txn)
+{
+	if (state->opts.include_transaction && !state->begin_written)
+		write_begin(ctx, state, txn, false);
+	state->wrote_changes = true;
+}
+
+static void
+pgcdc_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	PgcdcState *state = ctx->output_plugin_private;
+	MemoryContext old;
+
+	if (state->database == NULL)
+	{
+		char	   *name = get_database_name(MyDatabaseId);
+
+		old = MemoryContextSwitchTo(ctx->context);
+		state->database = pstrdup(pgcdc_to_utf8(name, strlen(name)));
+		MemoryContextSwitchTo(old);
+	}
+	state->seq = 0;
+	state->begin_written = false;
+	state->wrote_changes = false;
+	state->guc_nestlevel = pgcdc_stable_output_begin();
+
+	if (state->opts.include_transaction && !state->opts.skip_empty_xacts)
+	{
+		old = MemoryContextSwitchTo(state->scratch);
+		write_begin(ctx, state, txn, true);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(state->scratch);
+	}
+}
+
+static void
+pgcdc_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
+{
+	PgcdcState *state = ctx->output_plugin_private;
+	Pgcdc__ChangeEvent ev;
+	MemoryContext old;
+
+	pgcdc_stable_output_end(state->guc_nestlevel);
+	state->guc_nestlevel = -1;
+	state->unreported = 0;
+
+	if (!state->opts.include_transaction ||
+		(state->opts.skip_empty_xacts && !state->wrote_changes))
+	{
+		OutputPluginUpdateProgress(ctx, !state->wrote_changes);
+		return;
+	}
+
+	old = MemoryContextSwitchTo(state->scratch);
+	event_init_txn(state, &ev, PGCDC__OP__OP_COMMIT, txn);
+	ev.lsn = commit_lsn;
+	ev.seq = state->seq;
+	ev.end_lsn = txn->end_lsn;
+	write_event(ctx, &ev, true);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(state->scratch);
+}
+
+static void
+write_relation(LogicalDecodingContext *ctx, PgcdcState *state, PgcdcRelation *entry,
+			   XLogRecPtr lsn)
+{
+	Pgcdc__ChangeEvent ev;
+
+	pgcdc_event_init(&ev, PGCDC__OP__OP_RELATION);
+	ev.database = state->database;
+	ev.lsn = lsn;
+	pgcdc_event_set_relation(&ev, entry, true);
+	write_event(ctx, &ev, false);
+	entry->schema_sent = true;
+}
+
+static void
+pgcdc_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relation,
+			 ReorderBufferChange *change)
+{
+	PgcdcState *state = ctx->output_plugin_private;
+	TupleDesc	desc = RelationGetDescr(relation);
+	HeapTuple	newtuple = change->data.tp.newtuple ? &change->data.tp.newtuple->tuple : NULL;
+	HeapTuple	oldtuple = change->data.tp.oldtuple ? &change->data.tp.oldtuple->tuple : NULL;
+	uint32		seq = state->seq++;
+	PgcdcRelation *entry;
+	Pgcdc__ChangeEvent ev;
+	MemoryContext old;
+
+	entry = pgcdc_relcache_get(relation, &state->opts);
+	if (!entry->included)
+	{
+		note_filtered(ctx, state);
+		return;
+	}
+
+	old = MemoryContextSwitchTo(state->scratch);
+	start_output(ctx, state, txn);
+	if (!entry->schema_sent && !state->opts.inline_schema)
+		write_relation(ctx, state, entry, change->lsn);
+
+	switch (change->action)
+	{
+		case REORDER_BUFFER_CHANGE_INSERT:
+			event_init_txn(state, &ev, PGCDC__OP__OP_INSERT, txn);
+			break;
+		case REORDER_BUFFER_CHANGE_UPDATE:
+			event_init_txn(state, &ev, PGCDC__OP__OP_UPDATE, txn);
+			break;
+		case REORDER_BUFFER_CHANGE_DELETE:
+			event_init_txn(state, &ev, PGCDC__OP__OP_DELETE, txn);
+			break;
+		default:
+			elog(ERROR, "unexpected change action %d", (int) change->action);
+	}
+	ev.lsn = change->lsn;
+	ev.seq = seq;
+	pgcdc_event_set_relation(&ev, entry, state->opts.inline_schema);
+	if (newtuple != NULL && change->action != REORDER_BUFFER_CHANGE_DELETE)
+		pgcdc_event_set_image(entry, desc, newtuple, false, &ev.n_after, &ev.after);
+	if (oldtuple != NULL)
+		pgcdc_event_set_image(entry, desc, oldtuple, entry->old_key_only,
+							  &ev.n_before, &ev.before);
+	write_event(ctx, &ev, true);
+
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(state->scratch);
+}
+
+static void
+pgcdc_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations,
+			   Relation relations[], ReorderBufferChange *change)
+{
+	PgcdcState *state = ctx->output_plugin_private;
+	uint32		seq = state->seq++;
+	Pgcdc__ChangeEvent ev;
+	Pgcdc__RelationRef *refs;
+	Pgcdc__RelationRef **ptrs;
+	MemoryContext old;
+	int			n = 0;
+
+	old = MemoryContextSwitchTo(state->scratch);
+	refs = palloc(sizeof(Pgcdc__RelationRef) * nrelations);
+	ptrs = palloc(sizeof(Pgcdc__RelationRef *) * nrelations);
+	for (int i = 0; i < nrelations; i++)
+	{
+		PgcdcRelation *entry = pgcdc_relcache_get(relations[i], &state->opts);
+
+		if (!entry->included)
+			continue;
+		pgcdc__relation_ref__init(&refs[n]);
+		refs[n].schema = entry->schema;
+		refs[n].table = entry->table;
+		refs[n].relid = entry->relid;
+		ptrs[n] = &refs[n];
+		n++;
+	}
+
+	if (n == 0)
+		note_filtered(ctx, state);
+	else
+	{
+		start_output(ctx, state, txn);
+		event_init_txn(state, &ev, PGCDC__OP__OP_TRUNCATE, txn);
+		ev.lsn = change->lsn;
+		ev.seq = seq;
+		ev.n_truncated = n;
+		ev.truncated = ptrs;
+		ev.cascade = change->data.truncate.cascade;
+		ev.restart_identity = change->data.truncate.restart_seqs;
+		write_event(ctx, &ev, true);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(state->scratch);
+}
+
+/*
+ * Transactional messages are changes of their transaction; the others come
+ * at once, outside any BEGIN/COMMIT, with txn possibly NULL.
+ */
+static void
+pgcdc_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
+			  bool transactional, const char *prefix, Size sz, const char *message)
+{
+	PgcdcState *state = ctx->output_plugin_private;
+	uint32		seq = transactional ? state->seq++ : 0;
+	Pgcdc__ChangeEvent ev;
+	MemoryContext old;
+
+	if (!pgcdc_options_message_included(&state->opts, prefix))
+	{
+		if (transactional)
+			note_filtered(ctx, state);
+		return;
+	}
+
+	old = MemoryContextSwitchTo(state->scratch);
+	if (transactional)
+	{
+		start_output(ctx, state, txn);
+		event_init_txn(state, &ev, PGCDC__OP__OP_MESSAGE, txn);
+		ev.seq = seq;
+	}
+	else
+	{
+		pgcdc_event_init(&ev, PGCDC__OP__OP_MESSAGE);
+		ev.database = state->database;
+		if (txn != NULL)
+			ev.xid = txn->xid;
+	}
+	ev.lsn = lsn;
+	ev.transactional = transactional;
+	ev.prefix = pgcdc_to_utf8(prefix, strlen(prefix));
+	ev.content.len = sz;
+	ev.content.data = (uint8_t *) message;
+	write_event(ctx, &ev, true);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(state->scratch);
+}
+
+static bool
+pgcdc_filter_by_origin(LogicalDecodingContext *ctx, RepOriginId origin_id)
+{
+	PgcdcState *state = ctx->output_plugin_private;
+
+	return state->opts.origin_none && origin_id != InvalidRepOriginId;
+}
+
+void
+_PG_output_plugin_init(OutputPluginCallbacks *cb)
+{
+	cb->startup_cb = pgcdc_startup;
+	cb->begin_cb = pgcdc_begin;
+	cb->change_cb = pgcdc_change;
+	cb->truncate_cb = pgcdc_truncate;
+	cb->commit_cb = pgcdc_commit;
+	cb->message_cb = pgcdc_message;
+	cb->filter_by_origin_cb = pgcdc_filter_by_origin;
+	cb->shutdown_cb = pgcdc_shutdown;
+}

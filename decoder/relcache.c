@@ -1,0 +1,313 @@
+/*
+ * relcache.c — per-relation column metadata, type I/O and invalidation.
+ *
+ * Building an entry does every catalog lookup a change of that relation will
+ * ever need (names, format_type, key columns, output functions), so encoding
+ * a row touches no catalog.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/relcache.h"
+#include "utils/syscache.h"
+
+#include "relcache.h"
+#include "compat.h"
+
+static HTAB *relcache = NULL;
+static MemoryContext relcache_cxt = NULL;
+static bool callbacks_registered = false;
+
+char *
+pgcdc_to_utf8(const char *s, int len)
+{
+	int			enc = GetDatabaseEncoding();
+
+	if (enc == PG_UTF8 || enc == PG_SQL_ASCII)
+		return (char *) s;
+	return pg_server_to_any(s, len, PG_UTF8);
+}
+
+static PgcdcValueClass
+value_class(Oid basetype)
+{
+	switch (basetype)
+	{
+		case BOOLOID:
+			return PGCDC_VC_BOOL;
+		case INT2OID:
+			return PGCDC_VC_INT2;
+		case INT4OID:
+			return PGCDC_VC_INT4;
+		case INT8OID:
+			return PGCDC_VC_INT8;
+		case OIDOID:
+			return PGCDC_VC_OID;
+		case FLOAT4OID:
+			return PGCDC_VC_FLOAT4;
+		case FLOAT8OID:
+			return PGCDC_VC_FLOAT8;
+		case NUMERICOID:
+			return PGCDC_VC_NUMERIC;
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return PGCDC_VC_TIMESTAMP;
+		case DATEOID:
+			return PGCDC_VC_DATE;
+		case TIMEOID:
+			return PGCDC_VC_TIME;
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case JSONOID:
+			return PGCDC_VC_TEXT;
+		case UUIDOID:
+			return PGCDC_VC_UUID;
+		case BYTEAOID:
+			return PGCDC_VC_BYTEA;
+		default:
+			return PGCDC_VC_OUTPUT;
+	}
+}
+
+/*
+ * The columns that identify a row: the replica identity index's (primary key
+ * under DEFAULT), else the primary key's.  Opened without a lock, as the
+ * reorder buffer opens relations.
+ */
+static Bitmapset *
+key_columns(Relation rel, Oid *identity_index)
+{
+	Oid			indexoid = RelationGetReplicaIndex(rel);
+	Bitmapset  *result = NULL;
+	Relation	index;
+
+	*identity_index = indexoid;
+	if (!OidIsValid(indexoid))
+		indexoid = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(indexoid))
+		return NULL;
+
+	index = RelationIdGetRelation(indexoid);
+	if (!RelationIsValid(index))
+		elog(ERROR, "could not open index with OID %u", indexoid);
+	for (int i = 0; i < index->rd_index->indnkeyatts; i++)
+	{
+		AttrNumber	attnum = index->rd_index->indkey.values[i];
+
+		if (attnum > 0)
+			result = bms_add_member(result, attnum);
+	}
+	RelationClose(index);
+	return result;
+}
+
+static Pgcdc__ReplicaIdentity
+replica_identity(Relation rel, Oid identity_index)
+{
+	switch (rel->rd_rel->relreplident)
+	{
+		case REPLICA_IDENTITY_DEFAULT:
+			return OidIsValid(identity_index) ? PGCDC__REPLICA_IDENTITY__IDENTITY_DEFAULT
+				: PGCDC__REPLICA_IDENTITY__IDENTITY_NOTHING;
+		case REPLICA_IDENTITY_INDEX:
+			return OidIsValid(identity_index) ? PGCDC__REPLICA_IDENTITY__IDENTITY_INDEX
+				: PGCDC__REPLICA_IDENTITY__IDENTITY_NOTHING;
+		case REPLICA_IDENTITY_FULL:
+			return PGCDC__REPLICA_IDENTITY__IDENTITY_FULL;
+		default:
+			return PGCDC__REPLICA_IDENTITY__IDENTITY_NOTHING;
+	}
+}
+
+/*
+ * Built-in types print unqualified ("text"); the others schema-qualified
+ * ("public.mood"), so the name does not depend on the session's search_path.
+ */
+static bool
+type_is_builtin(Oid typid)
+{
+	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	bool		result;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for type %u", typid);
+	result = ((Form_pg_type) GETSTRUCT(tup))->typnamespace == PG_CATALOG_NAMESPACE;
+	ReleaseSysCache(tup);
+	return result;
+}
+
+static void
+build_column(PgcdcColumn *col, Pgcdc__Column *meta, Form_pg_attribute att,
+			 bool is_key)
+{
+	Oid			basetype = getBaseType(att->atttypid);
+	Oid			outfunc;
+	bool		isvarlena;
+	char	   *type_name;
+
+	col->attnum = att->attnum;
+	col->typlen = att->attlen;
+	col->key = is_key;
+	col->vclass = value_class(basetype);
+	getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
+	fmgr_info_cxt(outfunc, &col->outfunc, CurrentMemoryContext);
+
+	type_name = format_type_extended(att->atttypid, att->atttypmod,
+									 FORMAT_TYPE_TYPEMOD_GIVEN |
+									 (type_is_builtin(att->atttypid) ? 0 : FORMAT_TYPE_FORCE_QUALIFY));
+	pgcdc__column__init(meta);
+	meta->name = pgcdc_to_utf8(NameStr(att->attname), strlen(NameStr(att->attname)));
+	meta->type_oid = att->atttypid;
+	meta->type_name = pgcdc_to_utf8(type_name, strlen(type_name));
+	meta->key = is_key;
+	meta->not_null = att->attnotnull;
+}
+
+/*
+ * Fill entry from rel, in a new memory context under parent.  The caller has
+ * set entry->relid.
+ */
+void
+pgcdc_relation_build(PgcdcRelation *entry, Relation rel, MemoryContext parent)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext old;
+	Bitmapset  *keys;
+	Oid			identity_index;
+	char	   *nspname;
+	int			n = 0;
+
+	entry->cxt = AllocSetContextCreate(parent, "pgcdc relation", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(entry->cxt);
+
+	keys = key_columns(rel, &identity_index);
+	entry->identity = replica_identity(rel, identity_index);
+	entry->old_key_only = (entry->identity == PGCDC__REPLICA_IDENTITY__IDENTITY_DEFAULT ||
+						   entry->identity == PGCDC__REPLICA_IDENTITY__IDENTITY_INDEX);
+	nspname = get_namespace_name(RelationGetNamespace(rel));
+	if (nspname == NULL)
+		elog(ERROR, "cache lookup failed for namespace %u", RelationGetNamespace(rel));
+	entry->schema = pgcdc_to_utf8(nspname, strlen(nspname));
+	entry->table = pgcdc_to_utf8(RelationGetRelationName(rel),
+								 strlen(RelationGetRelationName(rel)));
+
+	entry->columns = palloc0(sizeof(PgcdcColumn) * desc->natts);
+	entry->meta = palloc(sizeof(Pgcdc__Column *) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || att->attgenerated)
+			continue;
+		entry->meta[n] = palloc(sizeof(Pgcdc__Column));
+		build_column(&entry->columns[n], entry->meta[n], att,
+					 bms_is_member(att->attnum, keys));
+		n++;
+	}
+	entry->ncolumns = n;
+	MemoryContextSwitchTo(old);
+}
+
+void
+pgcdc_relation_release(PgcdcRelation *entry)
+{
+	if (entry->cxt != NULL)
+		MemoryContextDelete(entry->cxt);
+	entry->cxt = NULL;
+}
+
+/* Invalidation callbacks only mark entries; rebuilding waits for the next use. */
+static void
+invalidate_relation(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	PgcdcRelation *entry;
+
+	if (relcache == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		entry = hash_search(relcache, &relid, HASH_FIND, NULL);
+		if (entry != NULL)
+			entry->valid = false;
+		return;
+	}
+	hash_seq_init(&status, relcache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->valid = false;
+}
+
+/* A renamed schema or type changes what every entry would say. */
+static void
+invalidate_all(Datum arg, int cacheid, uint32 hashvalue)
+{
+	invalidate_relation(arg, InvalidOid);
+}
+
+void
+pgcdc_relcache_create(MemoryContext parent)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(PgcdcRelation);
+	relcache_cxt = parent;
+	ctl.hcxt = parent;
+	relcache = hash_create("pgcdc relations", 64, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	/* Callbacks cannot be unregistered: once per backend, guarded by relcache. */
+	if (!callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(invalidate_relation, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_all, (Datum) 0);
+		CacheRegisterSyscacheCallback(TYPEOID, invalidate_all, (Datum) 0);
+		callbacks_registered = true;
+	}
+}
+
+/*
+ * The entry for rel, rebuilt if it was invalidated.  A rebuilt entry has
+ * schema_sent cleared so that the caller describes the relation again.
+ */
+PgcdcRelation *
+pgcdc_relcache_get(Relation rel, const PgcdcOptions *opts)
+{
+	Oid			relid = RelationGetRelid(rel);
+	PgcdcRelation *entry;
+	bool		found;
+
+	Assert(relcache != NULL);
+	entry = hash_search(relcache, &relid, HASH_ENTER, &found);
+	if (found && entry->valid)
+		return entry;
+	if (found)
+		pgcdc_relation_release(entry);
+	else
+		entry->cxt = NULL;
+
+	/* Valid before building: an invalidation during the build must stick. */
+	entry->valid = true;
+	entry->schema_sent = false;
+	pgcdc_relation_build(entry, rel, relcache_cxt);
+	entry->included = pgcdc_options_table_included(opts, entry->schema, entry->table);
+	return entry;
+}
+
+void
+pgcdc_relcache_destroy(void)
+{
+	/* The hash and the entries' contexts go with the parent context. */
+	relcache = NULL;
+	relcache_cxt = NULL;
+}

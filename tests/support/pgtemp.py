@@ -1,0 +1,164 @@
+"""Throwaway PostgreSQL servers for the tests, benchmark and demo.
+
+A server runs from a private, relocated copy of the installation (its own
+share/ and lib/ with pgcdc added), so CREATE EXTENSION pgcdc works without
+installing anything into the system.  initdb refuses to run as root: when we
+are root, servers run as the unprivileged `postgres` user and every file
+they must read lives in a directory that user can read.
+"""
+
+import atexit
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+PG_CONFIG = os.environ.get("PG_CONFIG", "pg_config")
+DEFAULT_PLUGINS = "pgoutput, test_decoding, pgcdc"
+
+
+def pg_config(flag):
+    return subprocess.check_output([PG_CONFIG, flag], text=True).strip()
+
+
+def server_user():
+    """The account servers run as: ourselves, or `postgres` when we are root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        raise RuntimeError("running as root needs a 'postgres' user to run servers "
+                           "(install postgresql-15, or run the tests as another user)")
+    return "postgres"
+
+
+def as_server_user(argv):
+    user = server_user()
+    return ["runuser", "-u", user, "--"] + argv if user else argv
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _world_readable_tmpdir(prefix):
+    path = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(path, 0o755)
+    return path
+
+
+class Install:
+    """A relocated copy of the server with the pgcdc module and extension in it.
+
+    PostgreSQL finds share/ and lib/ relative to its own executable, so copies
+    of postgres, initdb and pg_ctl under <root>/<bindir> use <root>/<sharedir>
+    and <root>/<pkglibdir>, which hold links to the real files plus ours.
+    """
+
+    def __init__(self, module, ext_files=(), extra_modules=()):
+        self.root = _world_readable_tmpdir("pgcdc-install-")
+        atexit.register(shutil.rmtree, self.root, True)
+        bindir, sharedir, libdir = (pg_config(f) for f in ("--bindir", "--sharedir", "--pkglibdir"))
+        self.bindir = self.root + bindir
+        self.sharedir = self.root + sharedir
+        self.libdir = self.root + libdir
+        os.makedirs(self.bindir)
+        os.makedirs(self.sharedir + "/extension")
+        os.makedirs(self.libdir)
+        for prog in ("postgres", "initdb", "pg_ctl"):
+            shutil.copy2(os.path.join(bindir, prog), self.bindir)
+        self.system_bindir = bindir
+        _link_all(sharedir, self.sharedir, skip={"extension"})
+        _link_all(sharedir + "/extension", self.sharedir + "/extension")
+        _link_all(libdir, self.libdir, skip={os.path.basename(module)})
+        for path in (module,) + tuple(extra_modules):
+            shutil.copy2(path, self.libdir)
+        for path in ext_files:
+            dest = os.path.join(self.sharedir, "extension", os.path.basename(path))
+            if os.path.lexists(dest):
+                os.unlink(dest)
+            shutil.copy2(path, dest)
+        subprocess.check_call(["chmod", "-R", "a+rX", self.root])
+
+    def prog(self, name):
+        """A program of this install, or the system's client programs."""
+        own = os.path.join(self.bindir, name)
+        return own if os.path.exists(own) else os.path.join(self.system_bindir, name)
+
+
+def _link_all(src, dest, skip=()):
+    for name in os.listdir(src):
+        if name not in skip:
+            os.symlink(os.path.join(src, name), os.path.join(dest, name))
+
+
+class Cluster:
+    """One initdb'd server on loopback (TCP and a Unix socket in its own dir)."""
+
+    def __init__(self, install, name="pg", settings=None, plugins=DEFAULT_PLUGINS):
+        self.install = install
+        self.dir = _world_readable_tmpdir(f"pgcdc-{name}-")
+        self.datadir = os.path.join(self.dir, "data")
+        self.sockdir = self.dir
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.user = "postgres"
+        self.logfile = os.path.join(self.dir, "server.log")
+        user = server_user()
+        if user:
+            shutil.chown(self.dir, user)
+        subprocess.run(as_server_user([install.prog("initdb"), "-D", self.datadir, "-A", "trust",
+                                       "-U", self.user, "-E", "UTF8", "--locale=C.UTF-8"]),
+                       check=True, stdout=subprocess.DEVNULL)
+        conf = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(self.port),
+            "unix_socket_directories": f"'{self.sockdir}'",
+            "wal_level": "logical",
+            "max_replication_slots": "32",
+            "max_wal_senders": "32",
+            "output_plugin_libraries": f"'{plugins}'",
+            "fsync": "off",
+            "full_page_writes": "off",
+            "shared_buffers": "128MB",
+            "log_min_messages": "warning",
+        }
+        conf.update(settings or {})
+        with open(os.path.join(self.datadir, "postgresql.conf"), "a") as f:
+            for k, v in conf.items():
+                f.write(f"{k} = {v}\n")
+        self.running = False
+        atexit.register(self.destroy)
+
+    def start(self):
+        subprocess.run(as_server_user([self.install.prog("pg_ctl"), "-D", self.datadir, "-l",
+                                       self.logfile, "-w", "-t", "60", "start"]),
+                       check=True, stdout=subprocess.DEVNULL)
+        self.running = True
+        return self
+
+    def stop(self, mode="fast"):
+        if self.running:
+            subprocess.run(as_server_user([self.install.prog("pg_ctl"), "-D", self.datadir,
+                                           "-m", mode, "-w", "stop"]),
+                           check=False, stdout=subprocess.DEVNULL)
+            self.running = False
+
+    def destroy(self):
+        self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def dsn(self, dbname="postgres"):
+        return f"host={self.host} port={self.port} user={self.user} dbname={dbname}"
+
+    def psql(self, sql, dbname="postgres"):
+        """Run SQL with psql, return its unaligned, tuples-only output."""
+        return subprocess.run([self.install.prog("psql"), "-X", "-q", "-A", "-t",
+                               "-v", "ON_ERROR_STOP=1", "-d", self.dsn(dbname), "-c", sql],
+                              check=True, capture_output=True, text=True).stdout.strip()
