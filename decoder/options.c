@@ -115,8 +115,14 @@ parse_table_list(DefElem *elem)
 
 		while (scanner_isspace(*p))
 			p++;
-		if ((pat->schema = scan_identifier(&p)) == NULL || *p++ != '.')
+		if ((pat->schema = scan_identifier(&p)) == NULL)
 			error_value(elem, "List tables as schema.table or schema.*, separated by commas.");
+		while (scanner_isspace(*p))
+			p++;
+		if (*p++ != '.')
+			error_value(elem, "List tables as schema.table or schema.*, separated by commas.");
+		while (scanner_isspace(*p))
+			p++;
 		if (*p == '*')
 			p++;
 		else if ((pat->table = scan_identifier(&p)) == NULL)

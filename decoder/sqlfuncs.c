@@ -74,6 +74,11 @@ pgcdc_to_json(PG_FUNCTION_ARGS)
 				 errmsg("invalid pgcdc record"),
 				 errdetail("The %d bytes do not decode as a ChangeEvent.",
 						   (int) VARSIZE_ANY_EXHDR(raw))));
+	if (ev->version != PGCDC_RECORD_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("pgcdc record version %u is not supported", ev->version),
+				 errdetail("This pgcdc reads record version %d.", PGCDC_RECORD_VERSION)));
 	initStringInfo(&buf);
 	pgcdc_json_append(&buf, ev);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
