@@ -6,6 +6,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "replication/logical.h"
@@ -73,6 +74,30 @@ note_filtered(LogicalDecodingContext *ctx, PgcdcState *state)
 	}
 }
 
+/*
+ * The database's name, UTF-8, in cxt.  The SQL interface calls the startup
+ * callback inside a transaction, the walsender does not: there a short one
+ * is needed for the catalog lookup (non-transactional messages can come
+ * before any transaction is decoded, so this cannot wait for BEGIN).
+ */
+static char *
+database_name(MemoryContext cxt)
+{
+	bool		own_xact = !IsTransactionState();
+	char	   *name;
+	char	   *result;
+
+	if (own_xact)
+		StartTransactionCommand();
+	name = get_database_name(MyDatabaseId);
+	if (name == NULL)
+		elog(ERROR, "cache lookup failed for database %u", MyDatabaseId);
+	result = MemoryContextStrdup(cxt, pgcdc_to_utf8(name, strlen(name)));
+	if (own_xact)
+		CommitTransactionCommand();
+	return result;
+}
+
 static void
 pgcdc_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 {
@@ -85,6 +110,7 @@ pgcdc_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_ini
 	state->scratch = AllocSetContextCreate(ctx->context, "pgcdc scratch",
 										   ALLOCSET_DEFAULT_SIZES);
 	state->guc_nestlevel = -1;
+	state->database = database_name(ctx->context);
 	pgcdc_relcache_create(ctx->context);
 
 	opt->output_type = state->opts.format == PGCDC_FORMAT_JSON
@@ -126,14 +152,6 @@ pgcdc_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	PgcdcState *state = ctx->output_plugin_private;
 	MemoryContext old;
 
-	if (state->database == NULL)
-	{
-		char	   *name = get_database_name(MyDatabaseId);
-
-		old = MemoryContextSwitchTo(ctx->context);
-		state->database = pstrdup(pgcdc_to_utf8(name, strlen(name)));
-		MemoryContextSwitchTo(old);
-	}
 	state->seq = 0;
 	state->begin_written = false;
 	state->wrote_changes = false;

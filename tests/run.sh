@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what is missing (Debian 12,
+# root or sudo), builds with warnings as errors, runs every test, then runs the
+# suites again against a build instrumented with UBSan.  Ends with the line
+# "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source tests/support/deps.sh
+deps_install build test
+
+status=0
+run_suite() {  # build dir, meson options...
+    local dir=$1; shift
+    if [ -d "$dir" ]; then
+        meson setup --reconfigure "$dir" "$@" >/dev/null
+    else
+        meson setup "$dir" "$@" >/dev/null
+    fi
+    meson compile -C "$dir"
+    meson test -C "$dir" --print-errorlogs --num-processes 1 || status=1
+}
+
+run_suite build-ci -Dwerror=true -Dbuildtype=debugoptimized
+# The decoder runs inside the server, so ASan (which must be loaded first)
+# is out; UBSan, made fatal, aborts the backend on the first undefined behaviour.
+UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 \
+    run_suite build-san -Dwerror=true -Db_sanitize=undefined -Db_lundef=false \
+    -Dc_args=-fno-sanitize-recover=all
+
+python3 tests/support/summary.py build-ci/meson-logs/testlog.json build-san/meson-logs/testlog.json
+exit $status

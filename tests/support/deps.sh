@@ -1,0 +1,25 @@
+# Debian packages the build, the tests, the benchmark and the demo need;
+# sourced by the entry-point scripts.  deps_install GROUP... installs the
+# missing ones with apt-get (as root, or through sudo).
+
+DEPS_build="meson ninja-build gcc pkg-config protobuf-c-compiler libprotobuf-c-dev
+            postgresql-server-dev-15 libpq-dev"
+DEPS_test="postgresql-15 python3 python3-psycopg2 python3-pytest util-linux"
+DEPS_bench="postgresql-15-decoderbufs postgresql-15-wal2json"
+
+deps_install() {
+    local want=() missing=() pkg group var
+    for group in "$@"; do
+        var="DEPS_$group"
+        want+=(${!var})
+    done
+    for pkg in "${want[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing: ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
