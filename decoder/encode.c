@@ -15,13 +15,13 @@
 #include "utils/float.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
-#include "utils/memutils.h"
 #include "utils/pg_locale.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "encode.h"
 #include "json.h"
+#include "pack.h"
 #include "compat.h"
 
 /* µs and days between the PostgreSQL epoch (2000-01-01) and the Unix epoch. */
@@ -239,22 +239,10 @@ pgcdc_event_set_image(const PgcdcRelation *rel, TupleDesc desc, HeapTuple tuple,
 void
 pgcdc_append_record(StringInfo out, const Pgcdc__ChangeEvent *ev, PgcdcFormat format)
 {
-	size_t		size;
-
 	if (format == PGCDC_FORMAT_JSON)
-	{
 		pgcdc_json_append(out, ev);
-		return;
-	}
-	size = pgcdc__change_event__get_packed_size(ev);
-	if (size >= MaxAllocSize - (size_t) out->len)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("change record of %zu bytes is too large", size)));
-	enlargeStringInfo(out, (int) size);
-	pgcdc__change_event__pack(ev, (uint8_t *) out->data + out->len);
-	out->len += (int) size;
-	out->data[out->len] = '\0';
+	else
+		pgcdc_pack(out, ev);
 }
 
 /* Whether the session already formats values the way records need them. */

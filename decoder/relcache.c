@@ -25,6 +25,8 @@
 
 static HTAB *relcache = NULL;
 static MemoryContext relcache_cxt = NULL;
+/* The entry of the previous lookup: consecutive changes mostly share a table. */
+static PgcdcRelation *last_entry = NULL;
 static bool callbacks_registered = false;
 
 char *
@@ -254,10 +256,25 @@ invalidate_all(Datum arg, int cacheid, uint32 hashvalue)
 	invalidate_relation(arg, InvalidOid);
 }
 
+/* The hash dies with its context, also when an error ends decoding early. */
+static void
+relcache_forget(void *arg)
+{
+	relcache = NULL;
+	relcache_cxt = NULL;
+	last_entry = NULL;
+}
+
 void
 pgcdc_relcache_create(MemoryContext parent)
 {
 	HASHCTL		ctl;
+	MemoryContextCallback *forget = MemoryContextAlloc(parent, sizeof(MemoryContextCallback));
+
+	forget->func = relcache_forget;
+	forget->arg = NULL;
+	MemoryContextRegisterResetCallback(parent, forget);
+	last_entry = NULL;
 
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(PgcdcRelation);
@@ -288,7 +305,11 @@ pgcdc_relcache_get(Relation rel, const PgcdcOptions *opts)
 	bool		found;
 
 	Assert(relcache != NULL);
+	/* dynahash never moves entries and we never remove them. */
+	if (last_entry != NULL && last_entry->relid == relid && last_entry->valid)
+		return last_entry;
 	entry = hash_search(relcache, &relid, HASH_ENTER, &found);
+	last_entry = entry;
 	if (found && entry->valid)
 		return entry;
 	if (found)
@@ -308,6 +329,5 @@ void
 pgcdc_relcache_destroy(void)
 {
 	/* The hash and the entries' contexts go with the parent context. */
-	relcache = NULL;
-	relcache_cxt = NULL;
+	relcache_forget(NULL);
 }

@@ -27,7 +27,9 @@ def main():
                                         os.path.join(decoder_src, "pgcdc--1.0.sql")])
     cluster = pgtemp.Cluster(install, "regress",
                              settings={"max_replication_slots": "10",
-                                       "logical_decoding_work_mem": "64MB"}).start()
+                                       "logical_decoding_work_mem": "64MB"})
+    # glibc fills freed memory with a pattern: use after free shows up.
+    cluster.start(env={"MALLOC_PERTURB_": "165"})
     outdir = os.path.join(build, "regress")
     os.makedirs(outdir, exist_ok=True)
     pg_regress = os.path.join(pgtemp.pg_config("--pkglibdir"),

@@ -136,10 +136,11 @@ class Cluster:
         self.running = False
         atexit.register(self.destroy)
 
-    def start(self):
+    def start(self, env=None):
+        """Start the server; env adds to its environment (e.g. MALLOC_PERTURB_)."""
         subprocess.run(as_server_user([self.install.prog("pg_ctl"), "-D", self.datadir, "-l",
                                        self.logfile, "-w", "-t", "60", "start"]),
-                       check=True, stdout=subprocess.DEVNULL)
+                       check=True, stdout=subprocess.DEVNULL, env={**os.environ, **(env or {})})
         self.running = True
         return self
 
