@@ -181,6 +181,20 @@ encode_datum(const PgcdcColumn *col, Datum d, Pgcdc__Value *v)
 				v->bytes_value.data = (uint8_t *) VARDATA_ANY(b);
 				break;
 			}
+		case PGCDC_VC_ENUM:
+			{
+				const char *label = pgcdc_column_enum_label(col, DatumGetObjectId(d));
+
+				/* A label newer than the entry: ask the type, as a last resort. */
+				if (label == NULL)
+					set_text(v, OutputFunctionCall((FmgrInfo *) &col->outfunc, d));
+				else
+				{
+					v->kind_case = PGCDC__VALUE__KIND_TEXT_VALUE;
+					v->text_value = (char *) label;
+				}
+				break;
+			}
 		case PGCDC_VC_OUTPUT:
 			set_text(v, OutputFunctionCall((FmgrInfo *) &col->outfunc, d));
 			break;

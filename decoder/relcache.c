@@ -9,10 +9,12 @@
 
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -148,6 +150,75 @@ type_is_builtin(Oid typid)
 	return result;
 }
 
+typedef struct EnumLabel
+{
+	Oid			oid;
+	char	   *label;
+} EnumLabel;
+
+static int
+enum_label_cmp(const void *a, const void *b)
+{
+	Oid			x = ((const EnumLabel *) a)->oid;
+	Oid			y = ((const EnumLabel *) b)->oid;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Load every label of an enum type once, so that encoding a value is a binary
+ * search rather than a syscache lookup per row.  pg_enum invalidations
+ * (ALTER TYPE ... ADD VALUE) rebuild the entry.
+ */
+static void
+load_enum_labels(PgcdcColumn *col, Oid enumtype)
+{
+	CatCList   *list = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(enumtype));
+	EnumLabel  *sorted = palloc(sizeof(EnumLabel) * Max(list->n_members, 1));
+
+	for (int i = 0; i < list->n_members; i++)
+	{
+		Form_pg_enum e = (Form_pg_enum) GETSTRUCT(&list->members[i]->tuple);
+		const char *label = NameStr(e->enumlabel);
+
+		sorted[i].oid = e->oid;
+		sorted[i].label = pstrdup(pgcdc_to_utf8(label, strlen(label)));
+	}
+	col->nlabels = list->n_members;
+	ReleaseSysCacheList(list);
+
+	qsort(sorted, col->nlabels, sizeof(EnumLabel), enum_label_cmp);
+	col->label_oids = palloc(sizeof(Oid) * Max(col->nlabels, 1));
+	col->labels = palloc(sizeof(char *) * Max(col->nlabels, 1));
+	for (int i = 0; i < col->nlabels; i++)
+	{
+		col->label_oids[i] = sorted[i].oid;
+		col->labels[i] = sorted[i].label;
+	}
+	pfree(sorted);
+}
+
+/* The label of an enum value, or NULL when the table does not have it. */
+const char *
+pgcdc_column_enum_label(const PgcdcColumn *col, Oid label)
+{
+	int			lo = 0;
+	int			hi = col->nlabels - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (col->label_oids[mid] == label)
+			return col->labels[mid];
+		if (col->label_oids[mid] < label)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
 static void
 build_column(PgcdcColumn *col, Pgcdc__Column *meta, Form_pg_attribute att,
 			 bool is_key)
@@ -161,6 +232,11 @@ build_column(PgcdcColumn *col, Pgcdc__Column *meta, Form_pg_attribute att,
 	col->typlen = att->attlen;
 	col->key = is_key;
 	col->vclass = value_class(basetype);
+	if (col->vclass == PGCDC_VC_OUTPUT && get_typtype(basetype) == TYPTYPE_ENUM)
+	{
+		col->vclass = PGCDC_VC_ENUM;
+		load_enum_labels(col, basetype);
+	}
 	getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
 	fmgr_info_cxt(outfunc, &col->outfunc, CurrentMemoryContext);
 
@@ -249,7 +325,7 @@ invalidate_relation(Datum arg, Oid relid)
 		entry->valid = false;
 }
 
-/* A renamed schema or type changes what every entry would say. */
+/* A renamed schema or type, or a new enum label, changes what entries say. */
 static void
 invalidate_all(Datum arg, int cacheid, uint32 hashvalue)
 {
@@ -289,6 +365,7 @@ pgcdc_relcache_create(MemoryContext parent)
 		CacheRegisterRelcacheCallback(invalidate_relation, (Datum) 0);
 		CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_all, (Datum) 0);
 		CacheRegisterSyscacheCallback(TYPEOID, invalidate_all, (Datum) 0);
+		CacheRegisterSyscacheCallback(ENUMOID, invalidate_all, (Datum) 0);
 		callbacks_registered = true;
 	}
 }

@@ -34,6 +34,7 @@ typedef enum PgcdcValueClass
 	PGCDC_VC_TEXT,				/* varlena whose bytes are its text form */
 	PGCDC_VC_UUID,
 	PGCDC_VC_BYTEA,
+	PGCDC_VC_ENUM,				/* label from the column's label table */
 	PGCDC_VC_OUTPUT				/* the type's output function */
 } PgcdcValueClass;
 
@@ -44,6 +45,10 @@ typedef struct PgcdcColumn
 	bool		key;
 	PgcdcValueClass vclass;
 	FmgrInfo	outfunc;		/* for PGCDC_VC_OUTPUT and fallbacks */
+	/* PGCDC_VC_ENUM: the type's labels, sorted by OID (UTF-8). */
+	int			nlabels;
+	Oid		   *label_oids;
+	char	  **labels;
 } PgcdcColumn;
 
 typedef struct PgcdcRelation
@@ -65,6 +70,8 @@ typedef struct PgcdcRelation
 extern void pgcdc_relation_build(PgcdcRelation *entry, Relation rel,
 								 MemoryContext parent);
 extern void pgcdc_relation_release(PgcdcRelation *entry);
+
+extern const char *pgcdc_column_enum_label(const PgcdcColumn *col, Oid label);
 
 extern void pgcdc_relcache_create(MemoryContext parent);
 extern PgcdcRelation *pgcdc_relcache_get(Relation rel, const PgcdcOptions *opts);

@@ -32,3 +32,20 @@ SELECT CASE WHEN r->>'op' = 'relation'
 FROM changes('ddl') r WHERE r->>'op' NOT IN ('begin', 'commit');
 SELECT 'done' FROM pg_drop_replication_slot('ddl');
 DROP SCHEMA new_name CASCADE;
+
+-- Enum labels are read once per relation; a label added later is seen,
+-- also within the transaction that adds it.
+SELECT 'init' FROM pg_create_logical_replication_slot('ddl_enum', 'pgcdc');
+CREATE TYPE size AS ENUM ('small', 'large');
+CREATE TABLE sized (id int PRIMARY KEY, s size);
+INSERT INTO sized VALUES (1, 'small'), (2, 'large');
+ALTER TYPE size ADD VALUE 'medium' BEFORE 'large';
+INSERT INTO sized VALUES (3, 'medium');
+BEGIN;
+ALTER TYPE size ADD VALUE 'huge';
+COMMIT;
+INSERT INTO sized VALUES (4, 'huge');
+SELECT r->>'op' AS op, r->'after' AS after FROM changes('ddl_enum') r WHERE r->>'op' IN ('insert', 'relation');
+SELECT 'done' FROM pg_drop_replication_slot('ddl_enum');
+DROP TABLE sized;
+DROP TYPE size;
