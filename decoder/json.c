@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "common/shortest_dec.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 
@@ -183,8 +184,12 @@ append_value(StringInfo out, const Pgcdc__Value *v)
 			break;
 		case PGCDC__VALUE__KIND_INFINITY:
 			key(&o, "infinity");
-			appendStringInfoString(out, v->infinity == PGCDC__INFINITY__INFINITY_NEGATIVE
-								   ? "\"negative\"" : "\"positive\"");
+			if (v->infinity == PGCDC__INFINITY__INFINITY_POSITIVE)
+				appendStringInfoString(out, "\"positive\"");
+			else if (v->infinity == PGCDC__INFINITY__INFINITY_NEGATIVE)
+				appendStringInfoString(out, "\"negative\"");
+			else
+				appendStringInfo(out, "%d", (int) v->infinity);
 			break;
 		case PGCDC__VALUE__KIND_TEXT_VALUE:
 			key(&o, "text");
@@ -290,7 +295,7 @@ op_name(Pgcdc__Op op)
 		case PGCDC__OP__OP_RELATION:
 			return "relation";
 		default:
-			return "unspecified";
+			return NULL;
 	}
 }
 
@@ -312,15 +317,31 @@ identity_name(Pgcdc__ReplicaIdentity identity)
 	}
 }
 
+/*
+ * An enum field: its name, or like protobuf's JSON mapping the bare number
+ * for a value this version does not know; zero is not written.
+ */
+static void
+put_enum(JsonObj *o, const char *field, int value, const char *name)
+{
+	if (value == 0)
+		return;
+	key(o, field);
+	if (name != NULL)
+		escape_json(o->out, name);
+	else
+		appendStringInfo(o->out, "%d", value);
+}
+
 /* Fields in the order of cdc.proto. */
-void
-pgcdc_json_append(StringInfo out, const Pgcdc__ChangeEvent *ev)
+static void
+append_record(StringInfo out, const Pgcdc__ChangeEvent *ev)
 {
 	JsonObj		o;
 
 	obj_open(&o, out);
 	put_uint(&o, "version", ev->version);
-	put_str(&o, "op", op_name(ev->op));
+	put_enum(&o, "op", ev->op, op_name(ev->op));
 	put_lsn(&o, "commit_lsn", ev->commit_lsn);
 	put_lsn(&o, "lsn", ev->lsn);
 	put_uint(&o, "seq", ev->seq);
@@ -333,7 +354,7 @@ pgcdc_json_append(StringInfo out, const Pgcdc__ChangeEvent *ev)
 	put_values(&o, "before", ev->n_before, ev->before);
 	put_values(&o, "after", ev->n_after, ev->after);
 	put_bool(&o, "snapshot", ev->snapshot);
-	put_str(&o, "replica_identity", identity_name(ev->replica_identity));
+	put_enum(&o, "replica_identity", ev->replica_identity, identity_name(ev->replica_identity));
 	put_columns(&o, ev->n_columns, ev->columns);
 	put_truncated(&o, ev->n_truncated, ev->truncated);
 	put_bool(&o, "cascade", ev->cascade);
@@ -347,4 +368,29 @@ pgcdc_json_append(StringInfo out, const Pgcdc__ChangeEvent *ev)
 	put_bool(&o, "transactional", ev->transactional);
 	put_lsn(&o, "end_lsn", ev->end_lsn);
 	obj_close(&o);
+}
+
+/*
+ * Records hold UTF-8; JSON is text in the database's encoding, which holds
+ * every character a record can contain since each came from the database.
+ */
+void
+pgcdc_json_append(StringInfo out, const Pgcdc__ChangeEvent *ev)
+{
+	int			enc = GetDatabaseEncoding();
+	StringInfoData utf8;
+	char	   *converted;
+
+	if (enc == PG_UTF8 || enc == PG_SQL_ASCII)
+	{
+		append_record(out, ev);
+		return;
+	}
+	initStringInfo(&utf8);
+	append_record(&utf8, ev);
+	converted = pg_any_to_server(utf8.data, utf8.len, PG_UTF8);
+	appendStringInfoString(out, converted);
+	if (converted != utf8.data)
+		pfree(converted);
+	pfree(utf8.data);
 }

@@ -37,6 +37,10 @@ SELECT pgcdc.to_json('\x0a05ffff'::bytea);
 SELECT pgcdc.to_json('\xff'::bytea);
 SELECT pgcdc.to_json(''::bytea);
 SELECT pgcdc.to_json('\x0802'::bytea);
+-- Enum numbers this version does not know render as numbers, zero not at all.
+SELECT pgcdc.to_json('\x0801'::bytea);
+SELECT pgcdc.to_json('\x080110637801'::bytea);
+SELECT pgcdc.to_json('\x08016a025000'::bytea);
 SELECT 'done' FROM pg_drop_replication_slot('snap');
 DROP TABLE snap;
 DROP TYPE colour, pair;
