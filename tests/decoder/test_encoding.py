@@ -1,30 +1,12 @@
 """Databases that are not UTF-8: records carry UTF-8, JSON is server-encoded text."""
 
 import json
-import os
 import subprocess
-import sys
 
 import psycopg2
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-import pgtemp  # noqa: E402
-
-BUILD = os.environ.get("PGCDC_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
-DECODER = os.path.join(os.path.dirname(__file__), "..", "..", "decoder")
-
 CASES = [("LATIN1", "latin1", "tü", "ü é"), ("EUC_JP", "euc_jp", "表", "あ日本")]
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    install = pgtemp.Install(os.path.join(BUILD, "decoder", "pgcdc.so"),
-                             ext_files=[os.path.join(DECODER, "pgcdc.control"),
-                                        os.path.join(DECODER, "pgcdc--1.0.sql")])
-    c = pgtemp.Cluster(install, "encoding").start()
-    yield c
-    c.destroy()
 
 
 def connect(cluster, dbname):

@@ -6,27 +6,9 @@ slot advancing when every change is filtered out.
 """
 
 import json
-import os
 import subprocess
-import sys
 
 import pytest
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-import pgtemp  # noqa: E402
-
-BUILD = os.environ.get("PGCDC_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
-DECODER = os.path.join(os.path.dirname(__file__), "..", "..", "decoder")
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    install = pgtemp.Install(os.path.join(BUILD, "decoder", "pgcdc.so"),
-                             ext_files=[os.path.join(DECODER, "pgcdc.control"),
-                                        os.path.join(DECODER, "pgcdc--1.0.sql")])
-    c = pgtemp.Cluster(install, "walsender").start()
-    yield c
-    c.destroy()
 
 
 def recvlogical(cluster, slot, endpos, *options):
@@ -89,8 +71,8 @@ def test_filtered_transactions_advance_the_slot(cluster):
     cluster.psql("SELECT 'x' FROM pg_create_logical_replication_slot('ws_filtered', 'pgcdc')")
     cluster.psql("CREATE TABLE noisy (id int)")
     start = confirmed_flush(cluster, "ws_filtered")
-    for i in range(5):
-        cluster.psql(f"INSERT INTO noisy SELECT g FROM generate_series(1, 500) g")
+    for _ in range(5):
+        cluster.psql("INSERT INTO noisy SELECT g FROM generate_series(1, 500) g")
     end = cluster.psql("SELECT pg_current_wal_lsn()")
     records = recvlogical(cluster, "ws_filtered", end, "format=json", "skip-empty-xacts=on",
                           "exclude-tables=public.noisy")

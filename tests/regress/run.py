@@ -21,10 +21,7 @@ import pgtemp  # noqa: E402
 def main():
     build = os.path.abspath(sys.argv[1])
     tests = sys.argv[2:]
-    decoder_src = os.path.join(HERE, "..", "..", "decoder")
-    install = pgtemp.Install(os.path.join(build, "decoder", "pgcdc.so"),
-                             ext_files=[os.path.join(decoder_src, "pgcdc.control"),
-                                        os.path.join(decoder_src, "pgcdc--1.0.sql")])
+    install = pgtemp.pgcdc_install(build)
     cluster = pgtemp.Cluster(install, "regress",
                              settings={"max_replication_slots": "10",
                                        "logical_decoding_work_mem": "64MB"})

@@ -689,10 +689,7 @@ def run(cluster, dump_prog):
 def main():
     build = os.path.abspath(sys.argv[1])
     dump_prog = os.path.abspath(sys.argv[2])
-    decoder_src = os.path.join(HERE, "..", "..", "decoder")
-    install = pgtemp.Install(os.path.join(build, "decoder", "pgcdc.so"),
-                             ext_files=[os.path.join(decoder_src, "pgcdc.control"),
-                                        os.path.join(decoder_src, "pgcdc--1.0.sql")])
+    install = pgtemp.pgcdc_install(build)
     cluster = pgtemp.Cluster(install, "roundtrip", settings=SERVER_SETTINGS)
     try:
         cluster.start()

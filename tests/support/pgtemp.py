@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 
 PG_CONFIG = os.environ.get("PG_CONFIG", "pg_config")
 DEFAULT_PLUGINS = "pgoutput, test_decoding, pgcdc"
@@ -90,6 +89,20 @@ class Install:
         """A program of this install, or the system's client programs."""
         own = os.path.join(self.bindir, name)
         return own if os.path.exists(own) else os.path.join(self.system_bindir, name)
+
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def pgcdc_install(build=None, extra_modules=()):
+    """An Install holding the pgcdc module of build (default $PGCDC_BUILD or
+    build/) and the extension's files from the source tree."""
+    build = build or os.environ.get("PGCDC_BUILD", os.path.join(REPO, "build"))
+    decoder = os.path.join(REPO, "decoder")
+    return Install(os.path.join(build, "decoder", "pgcdc.so"),
+                   ext_files=[os.path.join(decoder, "pgcdc.control"),
+                              os.path.join(decoder, "pgcdc--1.0.sql")],
+                   extra_modules=extra_modules)
 
 
 def _link_all(src, dest, skip=()):
