@@ -38,7 +38,7 @@ pgcdc_unix_usecs(TimestampTz ts)
 void
 pgcdc_event_init(Pgcdc__ChangeEvent *ev, Pgcdc__Op op)
 {
-	pgcdc__change_event__init(ev);
+	*ev = (Pgcdc__ChangeEvent) PGCDC__CHANGE_EVENT__INIT;
 	ev->version = PGCDC_RECORD_VERSION;
 	ev->op = op;
 }
@@ -223,7 +223,7 @@ pgcdc_event_set_image(const PgcdcRelation *rel, TupleDesc desc, HeapTuple tuple,
 		Pgcdc__Value *v = &vals[i];
 		int			att = col->attnum - 1;
 
-		pgcdc__value__init(v);
+		*v = (Pgcdc__Value) PGCDC__VALUE__INIT;
 		ptrs[i] = v;
 		if (key_only && !col->key)
 			continue;
