@@ -100,6 +100,7 @@ read_record_cache(FunctionCallInfo fcinfo, Oid rowtype)
 	MemoryContext old;
 	Relation	rel;
 	Oid			relid;
+	char	   *dbname;
 
 	if (cache != NULL && cache->rowtype == rowtype)
 		return cache;
@@ -123,8 +124,8 @@ read_record_cache(FunctionCallInfo fcinfo, Oid rowtype)
 	cache->rel.relid = relid;
 	pgcdc_relation_build(&cache->rel, rel, fcinfo->flinfo->fn_mcxt);
 	relation_close(rel, AccessShareLock);
-	cache->database = pgcdc_to_utf8(get_database_name(MyDatabaseId),
-									strlen(get_database_name(MyDatabaseId)));
+	dbname = get_database_name(MyDatabaseId);
+	cache->database = pgcdc_to_utf8(dbname, strlen(dbname));
 	MemoryContextSwitchTo(old);
 	fcinfo->flinfo->fn_extra = cache;
 	return cache;
