@@ -1,0 +1,614 @@
+/*
+ * config.c — parsing, validating and showing a daemon's configuration.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libpq-fe.h>
+
+#include "config.h"
+
+#define MASK "********"
+
+typedef struct Passthrough
+{
+	char	   *name;
+	char	   *value;
+	char	   *origin;
+} Passthrough;
+
+struct Config
+{
+	const ConfigKey *keys;
+	size_t		nkeys;
+	char	  **values;			/* per key; NULL when unset */
+	char	  **origins;		/* "default", "file:line", "environment X", ... */
+	char	   *prefix;			/* pass-through prefix, or NULL */
+	Passthrough *pass;
+	size_t		npass;
+};
+
+/* Allocation failure in a daemon's start-up has no better answer. */
+static void
+out_of_memory(void)
+{
+	fputs("out of memory\n", stderr);
+	abort();
+}
+
+static void *
+xmalloc(size_t n)
+{
+	void	   *p = malloc(n);
+
+	if (p == NULL)
+		out_of_memory();
+	return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	size_t		n = strlen(s) + 1;
+
+	return memcpy(xmalloc(n), s, n);
+}
+
+static void
+replace(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = value ? xstrdup(value) : NULL;
+}
+
+static int
+key_index(const Config *c, const char *name)
+{
+	for (size_t i = 0; i < c->nkeys; i++)
+	{
+		if (strcmp(c->keys[i].name, name) == 0)
+			return (int) i;
+	}
+	return -1;
+}
+
+static int
+known_key(const Config *c, const char *name)
+{
+	int			i = key_index(c, name);
+
+	if (i < 0)
+	{
+		fprintf(stderr, "config: no key \"%s\" in the table\n", name);
+		abort();
+	}
+	return i;
+}
+
+Config *
+config_new(const ConfigKey *keys, const char *passthrough_prefix)
+{
+	Config	   *c = xmalloc(sizeof(Config));
+
+	memset(c, 0, sizeof(*c));
+	c->keys = keys;
+	while (keys[c->nkeys].name != NULL)
+		c->nkeys++;
+	c->values = xmalloc(sizeof(char *) * (c->nkeys + 1));
+	c->origins = xmalloc(sizeof(char *) * (c->nkeys + 1));
+	for (size_t i = 0; i < c->nkeys; i++)
+	{
+		c->values[i] = keys[i].default_value ? xstrdup(keys[i].default_value) : NULL;
+		c->origins[i] = xstrdup("default");
+	}
+	c->prefix = passthrough_prefix ? xstrdup(passthrough_prefix) : NULL;
+	return c;
+}
+
+void
+config_free(Config *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nkeys; i++)
+	{
+		free(c->values[i]);
+		free(c->origins[i]);
+	}
+	for (size_t i = 0; i < c->npass; i++)
+	{
+		free(c->pass[i].name);
+		free(c->pass[i].value);
+		free(c->pass[i].origin);
+	}
+	free(c->values);
+	free(c->origins);
+	free(c->pass);
+	free(c->prefix);
+	free(c);
+}
+
+static bool
+parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = {"on", "true", "yes", "1"};
+	static const char *const no[] = {"off", "false", "no", "0"};
+
+	for (size_t i = 0; i < 4; i++)
+	{
+		if (strcasecmp(s, yes[i]) == 0)
+			return (*out = true), true;
+		if (strcasecmp(s, no[i]) == 0)
+			return (*out = false), true;
+	}
+	return false;
+}
+
+static bool
+parse_long(const char *s, long *out)
+{
+	char	   *end;
+
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0';
+}
+
+static bool
+enum_has(const char *choices, const char *value)
+{
+	size_t		n = strlen(value);
+
+	for (const char *p = choices; p != NULL; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL)
+	{
+		const char *end = strchr(p, '|');
+		size_t		len = end ? (size_t) (end - p) : strlen(p);
+
+		if (len == n && strncmp(p, value, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Checks value against key's type; describes the problem in err. */
+static bool
+validate(const ConfigKey *key, const char *value, char *err, size_t errlen)
+{
+	long		n;
+	bool		b;
+	char	   *pqerr = NULL;
+	PQconninfoOption *opts;
+
+	switch (key->type)
+	{
+		case CONFIG_STRING:
+			return true;
+		case CONFIG_INT:
+			if (parse_long(value, &n) && n >= key->min && n <= key->max)
+				return true;
+			snprintf(err, errlen, "must be an integer from %ld to %ld", key->min, key->max);
+			return false;
+		case CONFIG_BOOL:
+			if (parse_bool(value, &b))
+				return true;
+			snprintf(err, errlen, "must be on or off (true/false, yes/no, 1/0)");
+			return false;
+		case CONFIG_ENUM:
+			if (enum_has(key->choices, value))
+				return true;
+			snprintf(err, errlen, "must be one of %s", key->choices);
+			return false;
+		case CONFIG_CONNINFO:
+			opts = PQconninfoParse(value, &pqerr);
+			if (opts != NULL)
+			{
+				PQconninfoFree(opts);
+				return true;
+			}
+			snprintf(err, errlen, "is not a connection string: %s",
+					 pqerr ? pqerr : "out of memory");
+			if (pqerr != NULL)
+			{
+				char	   *nl = strchr(err, '\n');
+
+				if (nl != NULL)
+					*nl = '\0';
+				PQfreemem(pqerr);
+			}
+			return false;
+	}
+	return false;
+}
+
+static void
+set_passthrough(Config *c, const char *name, const char *value, const char *origin)
+{
+	for (size_t i = 0; i < c->npass; i++)
+	{
+		if (strcmp(c->pass[i].name, name) == 0)
+		{
+			replace(&c->pass[i].value, value);
+			replace(&c->pass[i].origin, origin);
+			return;
+		}
+	}
+	c->pass = realloc(c->pass, sizeof(Passthrough) * (c->npass + 1));
+	if (c->pass == NULL)
+		out_of_memory();
+	c->pass[c->npass].name = xstrdup(name);
+	c->pass[c->npass].value = xstrdup(value);
+	c->pass[c->npass].origin = xstrdup(origin);
+	c->npass++;
+}
+
+bool
+config_set(Config *c, const char *name, const char *value, const char *origin,
+		   char *err, size_t errlen)
+{
+	int			i = key_index(c, name);
+	char		why[300];
+
+	if (i < 0 && c->prefix != NULL && strncmp(name, c->prefix, strlen(c->prefix)) == 0 &&
+		name[strlen(c->prefix)] != '\0')
+	{
+		set_passthrough(c, name, value, origin);
+		return true;
+	}
+	if (i < 0)
+	{
+		snprintf(err, errlen, "%s: unknown key \"%s\"", origin, name);
+		return false;
+	}
+	if (!validate(&c->keys[i], value, why, sizeof(why)))
+	{
+		snprintf(err, errlen, "%s: invalid value for \"%s\": %s", origin, name, why);
+		return false;
+	}
+	replace(&c->values[i], value);
+	replace(&c->origins[i], origin);
+	return true;
+}
+
+static char *
+trim(char *s)
+{
+	char	   *end;
+
+	while (isspace((unsigned char) *s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char) end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/*
+ * The value part of a line: "quoted, with \" and \\" or bare up to a '#'.
+ * Returns NULL, with why set, when it is malformed.
+ */
+static char *
+line_value(char *s, const char **why)
+{
+	char	   *out;
+	char	   *rest;
+
+	s = trim(s);
+	if (*s != '"')
+	{
+		char	   *hash = strchr(s, '#');
+
+		if (hash != NULL)
+			*hash = '\0';
+		return trim(s);
+	}
+	out = s;
+	for (rest = s + 1; *rest != '"'; rest++)
+	{
+		if (*rest == '\0')
+			return (*why = "unterminated quoted value"), NULL;
+		if (*rest == '\\' && (rest[1] == '"' || rest[1] == '\\'))
+			rest++;
+		*out++ = *rest;
+	}
+	*out = '\0';
+	rest = trim(rest + 1);
+	if (*rest != '\0' && *rest != '#')
+		return (*why = "text after the quoted value"), NULL;
+	return s;
+}
+
+bool
+config_load_file(Config *c, const char *path, char *err, size_t errlen)
+{
+	FILE	   *f = fopen(path, "r");
+	char		line[8192];
+	int			lineno = 0;
+	bool		ok = true;
+
+	if (f == NULL)
+	{
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	while (ok && fgets(line, sizeof(line), f) != NULL)
+	{
+		char		origin[1100];
+		char	   *s = trim(line);
+		char	   *eq = strchr(s, '=');
+		const char *why = NULL;
+		char	   *value;
+
+		lineno++;
+		snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
+		if (*s == '\0' || *s == '#')
+			continue;
+		if (eq == NULL || eq == s)
+		{
+			snprintf(err, errlen, "%s: expected \"key = value\"", origin);
+			ok = false;
+			break;
+		}
+		*eq = '\0';
+		if ((value = line_value(eq + 1, &why)) == NULL)
+		{
+			snprintf(err, errlen, "%s: %s", origin, why);
+			ok = false;
+			break;
+		}
+		ok = config_set(c, trim(s), value, origin, err, errlen);
+	}
+	if (ok && ferror(f))
+	{
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		ok = false;
+	}
+	fclose(f);
+	return ok;
+}
+
+/* PREFIX_SLOT_NAME for "slot.name". */
+static void
+env_name(const char *prefix, const char *key, char *out, size_t outlen)
+{
+	size_t		n = (size_t) snprintf(out, outlen, "%s_", prefix);
+
+	for (const char *k = key; *k && n + 1 < outlen; k++)
+		out[n++] = (*k == '.' || *k == '-') ? '_' : (char) toupper((unsigned char) *k);
+	out[n] = '\0';
+}
+
+static const char *
+env_lookup(char *const *envp, const char *name)
+{
+	size_t		n = strlen(name);
+
+	for (char *const *e = envp; *e != NULL; e++)
+	{
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	}
+	return NULL;
+}
+
+bool
+config_load_env(Config *c, const char *env_prefix, char *const *envp, char *err, size_t errlen)
+{
+	char		name[256];
+	char		origin[300];
+	char		pass_env[256];
+	size_t		pass_len = 0;
+
+	for (size_t i = 0; i < c->nkeys; i++)
+	{
+		const char *value;
+
+		env_name(env_prefix, c->keys[i].name, name, sizeof(name));
+		if ((value = env_lookup(envp, name)) == NULL)
+			continue;
+		snprintf(origin, sizeof(origin), "environment %s", name);
+		if (!config_set(c, c->keys[i].name, value, origin, err, errlen))
+			return false;
+	}
+	if (c->prefix == NULL)
+		return true;
+
+	/* WALSTREAMER_KAFKA_MESSAGE_TIMEOUT_MS -> kafka.message.timeout.ms */
+	env_name(env_prefix, c->prefix, pass_env, sizeof(pass_env));
+	pass_len = strlen(pass_env);
+	for (char *const *e = envp; *e != NULL; e++)
+	{
+		const char *eq = strchr(*e, '=');
+		char		key[256];
+		size_t		n;
+
+		if (eq == NULL || strncmp(*e, pass_env, pass_len) != 0 || eq == *e + pass_len)
+			continue;
+		n = (size_t) snprintf(key, sizeof(key), "%s", c->prefix);
+		for (const char *p = *e + pass_len; p < eq && n + 1 < sizeof(key); p++)
+			key[n++] = *p == '_' ? '.' : (char) tolower((unsigned char) *p);
+		key[n] = '\0';
+		snprintf(origin, sizeof(origin), "environment %.*s", (int) (eq - *e), *e);
+		set_passthrough(c, key, eq + 1, origin);
+	}
+	return true;
+}
+
+bool
+config_check(const Config *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < c->nkeys; i++)
+	{
+		if (c->keys[i].required && c->values[i] == NULL)
+		{
+			snprintf(err, errlen, "\"%s\" is required: %s", c->keys[i].name, c->keys[i].help);
+			return false;
+		}
+	}
+	return true;
+}
+
+const char *
+config_string(const Config *c, const char *name)
+{
+	return c->values[known_key(c, name)];
+}
+
+long
+config_int(const Config *c, const char *name)
+{
+	const char *v = config_string(c, name);
+	long		n = 0;
+
+	return v != NULL && parse_long(v, &n) ? n : 0;
+}
+
+bool
+config_bool(const Config *c, const char *name)
+{
+	const char *v = config_string(c, name);
+	bool		b = false;
+
+	return v != NULL && parse_bool(v, &b) ? b : false;
+}
+
+const char *
+config_origin(const Config *c, const char *name)
+{
+	return c->origins[known_key(c, name)];
+}
+
+size_t
+config_passthrough_count(const Config *c)
+{
+	return c->npass;
+}
+
+const char *
+config_passthrough_name(const Config *c, size_t i)
+{
+	return i < c->npass ? c->pass[i].name : NULL;
+}
+
+const char *
+config_passthrough_value(const Config *c, size_t i)
+{
+	return i < c->npass ? c->pass[i].value : NULL;
+}
+
+static const char *const type_names[] = {"string", "integer", "boolean", "choice", "conninfo"};
+
+void
+config_help(const ConfigKey *keys, const char *env_prefix, FILE *out)
+{
+	char		env[256];
+
+	for (const ConfigKey *k = keys; k->name != NULL; k++)
+	{
+		env_name(env_prefix, k->name, env, sizeof(env));
+		fprintf(out, "  %s (%s", k->name, k->type == CONFIG_ENUM ? k->choices : type_names[k->type]);
+		if (k->type == CONFIG_INT)
+			fprintf(out, " %ld..%ld", k->min, k->max);
+		if (k->required)
+			fprintf(out, ", required");
+		else
+			fprintf(out, ", default %s", k->default_value ? k->default_value : "unset");
+		fprintf(out, ")\n      %s\n      environment: %s\n", k->help, env);
+	}
+}
+
+/* Pass-through keys that hold credentials, by their names. */
+static bool
+secret_name(const char *name)
+{
+	return strstr(name, "password") != NULL || strstr(name, "secret") != NULL ||
+		strstr(name, "key.pem") != NULL || strstr(name, "oauthbearer") != NULL;
+}
+
+void
+config_show(const Config *c, FILE *out)
+{
+	for (size_t i = 0; i < c->nkeys; i++)
+	{
+		const ConfigKey *k = &c->keys[i];
+		const char *v = c->values[i];
+		char	   *masked = NULL;
+
+		if (v != NULL && k->secret)
+			v = MASK;
+		else if (v != NULL && k->type == CONFIG_CONNINFO)
+			v = masked = config_mask_conninfo(v);
+		fprintf(out, "%s = %s  # %s\n", k->name, v ? v : "(unset)", c->origins[i]);
+		free(masked);
+	}
+	for (size_t i = 0; i < c->npass; i++)
+		fprintf(out, "%s = %s  # %s\n", c->pass[i].name,
+				secret_name(c->pass[i].name) ? MASK : c->pass[i].value, c->pass[i].origin);
+}
+
+/* A growable string for config_mask_conninfo. */
+typedef struct Buf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+} Buf;
+
+static void
+buf_putc(Buf *b, char ch)
+{
+	if (b->len + 2 > b->cap)
+	{
+		b->cap = b->cap ? b->cap * 2 : 128;
+		b->data = realloc(b->data, b->cap);
+		if (b->data == NULL)
+			out_of_memory();
+	}
+	b->data[b->len++] = ch;
+	b->data[b->len] = '\0';
+}
+
+static void
+buf_puts(Buf *b, const char *s)
+{
+	while (*s)
+		buf_putc(b, *s++);
+}
+
+char *
+config_mask_conninfo(const char *conninfo)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	Buf			b = {0};
+
+	if (opts == NULL)
+		return NULL;
+	b.data = xstrdup("");
+	b.cap = 1;
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+	{
+		const char *v = o->val;
+
+		if (v == NULL)
+			continue;
+		if (strcmp(o->keyword, "password") == 0)
+			v = MASK;
+		if (b.len > 0)
+			buf_putc(&b, ' ');
+		buf_puts(&b, o->keyword);
+		buf_puts(&b, "='");
+		for (; *v; v++)
+		{
+			if (*v == '\'' || *v == '\\')
+				buf_putc(&b, '\\');
+			buf_putc(&b, *v);
+		}
+		buf_putc(&b, '\'');
+	}
+	PQconninfoFree(opts);
+	return b.data;
+}

@@ -1,0 +1,76 @@
+/*
+ * config.h — a daemon's configuration, described by one table of keys.
+ *
+ * Values come from a `key = value` file, then the environment
+ * (<PREFIX>_<KEY>, dots and dashes as underscores), then the command line;
+ * each later source overrides the earlier.  Keys under the pass-through
+ * prefix (`kafka.`) are not checked here but kept, in order, for the
+ * library they configure.  Every value is validated when it is set, and
+ * every error names where the value came from ("walstreamer.conf:12").
+ *
+ * A Config owns copies of every string it holds; config_free() releases
+ * them.  The key table is the caller's and must outlive the Config.
+ */
+#ifndef PGCDC_CONFIG_H
+#define PGCDC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum ConfigType
+{
+	CONFIG_STRING,
+	CONFIG_INT,					/* within [min, max] */
+	CONFIG_BOOL,				/* on/off, true/false, yes/no, 1/0 */
+	CONFIG_ENUM,				/* one of choices, "a|b|c" */
+	CONFIG_CONNINFO				/* a libpq connection string; its password is secret */
+} ConfigType;
+
+typedef struct ConfigKey
+{
+	const char *name;			/* "slot.name" */
+	ConfigType	type;
+	const char *default_value;	/* NULL: unset unless given */
+	const char *help;
+	const char *choices;		/* CONFIG_ENUM */
+	long		min;			/* CONFIG_INT */
+	long		max;
+	bool		secret;			/* never shown */
+	bool		required;		/* config_check() fails while unset */
+} ConfigKey;
+
+/* The table ends with an entry whose name is NULL. */
+
+typedef struct Config Config;
+
+extern Config *config_new(const ConfigKey *keys, const char *passthrough_prefix);
+extern void config_free(Config *c);
+
+/* These return false and describe the first problem in err. */
+extern bool config_set(Config *c, const char *name, const char *value, const char *origin,
+					   char *err, size_t errlen);
+extern bool config_load_file(Config *c, const char *path, char *err, size_t errlen);
+extern bool config_load_env(Config *c, const char *env_prefix, char *const *envp,
+							char *err, size_t errlen);
+extern bool config_check(const Config *c, char *err, size_t errlen);
+
+/* Values; NULL for an unset string.  Asking for an unknown key aborts. */
+extern const char *config_string(const Config *c, const char *name);
+extern long config_int(const Config *c, const char *name);
+extern bool config_bool(const Config *c, const char *name);
+extern const char *config_origin(const Config *c, const char *name);
+
+/* Pass-through keys ("kafka.acks"), in the order given, later ones last. */
+extern size_t config_passthrough_count(const Config *c);
+extern const char *config_passthrough_name(const Config *c, size_t i);
+extern const char *config_passthrough_value(const Config *c, size_t i);
+
+/* --help text from the table; the effective configuration with secrets masked. */
+extern void config_help(const ConfigKey *keys, const char *env_prefix, FILE *out);
+extern void config_show(const Config *c, FILE *out);
+
+/* A conninfo with its password replaced by ******** (malloc'd; NULL if unparsable). */
+extern char *config_mask_conninfo(const char *conninfo);
+
+#endif							/* PGCDC_CONFIG_H */
