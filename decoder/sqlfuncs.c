@@ -160,6 +160,12 @@ pgcdc_read_record(PG_FUNCTION_ARGS)
 	ev.snapshot = true;
 	pgcdc_event_set_relation(&ev, &cache->rel, inline_schema);
 
+	/*
+	 * XXX In a session whose settings differ from the stable ones this costs
+	 * six GUC changes per row; a snapshot session should set DateStyle ISO,
+	 * IntervalStyle postgres, TimeZone UTC, extra_float_digits 1,
+	 * bytea_output hex and lc_monetary C once, and then nothing is changed.
+	 */
 	nestlevel = pgcdc_stable_output_begin();
 	pgcdc_event_set_image(&cache->rel, cache->desc, &tuple, false, &ev.n_after, &ev.after);
 	pgcdc_stable_output_end(nestlevel);

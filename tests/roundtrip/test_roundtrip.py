@@ -611,12 +611,32 @@ def run_workload(cur):
     return begin, int(time.time() * 1e6) + 1000000
 
 
+def check_merge(dump_prog, raw, parsed, inline):
+    """The contract's promise to consumers such as walstreamer: the bytes of a
+    relation's latest RELATION record followed by a change record's bytes
+    unpack as that change with its columns, exactly the record inline-schema
+    writes.  Checked on every change of the stream."""
+    latest, merged, changes = {}, [], 0
+    for record, parsed_record in zip(raw, parsed):
+        op = parsed_record["op"]
+        if op == "relation":
+            latest[parsed_record["relid"]] = bytes(record)
+            continue
+        if op in ("insert", "update", "delete"):
+            record = latest[parsed_record["relid"]] + bytes(record)
+            changes += 1
+        merged.append(record)
+    compare("relation record + change record", dump(dump_prog, merged), inline)
+    return changes
+
+
 def check_streams(cur, dump_prog, window):
     """The slots' records, with and without inline-schema; returns them and the raw stream."""
-    records, raw_stream = [], None
+    records, raw_stream, streams = [], None, {}
     for label, options in (("stream", {}), ("stream inline-schema", {"inline-schema": "true"})):
         raw = peek(cur, "rt_bin", True, options)
         binary = dump(dump_prog, raw)
+        streams[label] = (raw, binary)
         rendered = [load_json(t) for t in peek(cur, "rt_json", False, dict(options, format="json"))]
         compare(label, binary, rendered)
         if len(binary) < MIN_RECORDS:
@@ -625,6 +645,9 @@ def check_streams(cur, dump_prog, window):
         print(f"{label}: {len(binary)} binary records agree with the JSON ones")
         records += binary
         raw_stream = raw_stream or raw
+    merged = check_merge(dump_prog, *streams["stream"], streams["stream inline-schema"][1])
+    print(f"merge: {merged} change records prefixed with their RELATION record equal the "
+          f"inline-schema ones")
     print(f"relations: {check_relations(cur, records)} tables' columns agree with the catalogs")
     cur.execute("SELECT spill_txns FROM pg_stat_replication_slots WHERE slot_name = 'rt_bin'")
     spilled = cur.fetchone()
