@@ -10,21 +10,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "unit.h"
 
-static int	failures = 0;
-static int	checks = 0;
-
-#define CHECK(cond, ...) \
-	do { \
-		checks++; \
-		if (!(cond)) \
-		{ \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__); \
-			fputc('\n', stderr); \
-			failures++; \
-		} \
-	} while (0)
 
 static const ConfigKey keys[] = {
 	{"source", CONFIG_CONNINFO, NULL, "source database", NULL, 0, 0, false, true},
@@ -225,6 +212,5 @@ main(void)
 	test_precedence();
 	test_masking();
 	test_help();
-	printf("config: %d checks, %d failed\n", checks, failures);
-	return failures == 0 ? 0 : 1;
+	return unit_summary("config");
 }

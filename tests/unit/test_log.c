@@ -11,21 +11,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "unit.h"
 
-static int	failures = 0;
-static int	checks = 0;
-
-#define CHECK(cond, ...) \
-	do { \
-		checks++; \
-		if (!(cond)) \
-		{ \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__); \
-			fputc('\n', stderr); \
-			failures++; \
-		} \
-	} while (0)
 
 static char *
 slurp(const char *path)
@@ -106,6 +93,5 @@ main(void)
 	unlink(path);
 	unlink(rotated);
 	rmdir(dir);
-	printf("log: %d checks, %d failed\n", checks, failures);
-	return failures == 0 ? 0 : 1;
+	return unit_summary("log");
 }
