@@ -191,12 +191,6 @@ def module_path(build):
     return path
 
 
-def make_install(module):
-    decoder = os.path.join(ROOT, "decoder")
-    return pgtemp.Install(module, ext_files=[os.path.join(decoder, "pgcdc.control"),
-                                             os.path.join(decoder, "pgcdc--1.0.sql")])
-
-
 def start_cluster(install, workload):
     plugins = ", ".join(sorted({p.plugin for p in PLUGINS}))
     return pgtemp.Cluster(install, f"bench-{workload.key}", settings=SETTINGS,
@@ -501,7 +495,7 @@ def write_results(path, section):
 def main():
     args = parse_args()
     module = module_path(args.build)
-    install = make_install(module)
+    install = pgtemp.pgcdc_install(os.path.abspath(args.build))
     keys = ("a", "b") if args.workload == "all" else (args.workload,)
     done, machine = [], None
     for key in keys:

@@ -60,7 +60,7 @@ class Install:
     and <root>/<pkglibdir>, which hold links to the real files plus ours.
     """
 
-    def __init__(self, module, ext_files=(), extra_modules=()):
+    def __init__(self, module, ext_files=()):
         self.root = _world_readable_tmpdir("pgcdc-install-")
         atexit.register(shutil.rmtree, self.root, True)
         bindir, sharedir, libdir = (pg_config(f) for f in ("--bindir", "--sharedir", "--pkglibdir"))
@@ -76,8 +76,7 @@ class Install:
         _link_all(sharedir, self.sharedir, skip={"extension"})
         _link_all(sharedir + "/extension", self.sharedir + "/extension")
         _link_all(libdir, self.libdir, skip={os.path.basename(module)})
-        for path in (module,) + tuple(extra_modules):
-            shutil.copy2(path, self.libdir)
+        shutil.copy2(module, self.libdir)
         for path in ext_files:
             dest = os.path.join(self.sharedir, "extension", os.path.basename(path))
             if os.path.lexists(dest):
@@ -94,15 +93,14 @@ class Install:
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
-def pgcdc_install(build=None, extra_modules=()):
+def pgcdc_install(build=None):
     """An Install holding the pgcdc module of build (default $PGCDC_BUILD or
     build/) and the extension's files from the source tree."""
     build = build or os.environ.get("PGCDC_BUILD", os.path.join(REPO, "build"))
     decoder = os.path.join(REPO, "decoder")
     return Install(os.path.join(build, "decoder", "pgcdc.so"),
                    ext_files=[os.path.join(decoder, "pgcdc.control"),
-                              os.path.join(decoder, "pgcdc--1.0.sql")],
-                   extra_modules=extra_modules)
+                              os.path.join(decoder, "pgcdc--1.0.sql")])
 
 
 def _link_all(src, dest, skip=()):
