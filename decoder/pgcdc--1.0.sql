@@ -20,3 +20,25 @@ CREATE FUNCTION @extschema@.relation_record(rel regclass)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'pgcdc_relation_record'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+-- Whether the output plugin, with these include-tables / exclude-tables
+-- options, streams rel: walstreamer's list of tables to snapshot.
+CREATE FUNCTION @extschema@.table_included(rel regclass,
+                                           include_tables text DEFAULT NULL,
+                                           exclude_tables text DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pgcdc_table_included'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+-- walstreamer's memory of the slots it created: a slot listed here but gone
+-- from pg_replication_slots was dropped, and changes since are lost, so
+-- walstreamer refuses to recreate it silently.  Its changes are never
+-- streamed.  The replication role needs SELECT, INSERT, UPDATE on it.
+CREATE TABLE @extschema@.streamer_slot (
+    slot_name name PRIMARY KEY,
+    system_identifier text NOT NULL,
+    created timestamptz NOT NULL DEFAULT now(),
+    snapshot_lsn pg_lsn,        -- consistent point of its initial snapshot
+    last_seen timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.streamer_slot', '');

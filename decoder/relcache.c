@@ -7,6 +7,10 @@
  */
 #include "postgres.h"
 
+#include "catalog/dependency.h"
+#include "catalog/pg_class.h"
+#include "commands/extension.h"
+
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "catalog/pg_enum.h"
@@ -296,6 +300,18 @@ pgcdc_relation_build(PgcdcRelation *entry, Relation rel, MemoryContext parent)
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * The extension's own tables (walstreamer's bookkeeping) are never part of
+ * the stream or a snapshot.
+ */
+bool
+pgcdc_relation_is_internal(Oid relid)
+{
+	Oid			ext = get_extension_oid("pgcdc", true);
+
+	return OidIsValid(ext) && getExtensionOfObject(RelationRelationId, relid) == ext;
+}
+
 void
 pgcdc_relation_release(PgcdcRelation *entry)
 {
@@ -398,7 +414,8 @@ pgcdc_relcache_get(Relation rel, const PgcdcOptions *opts)
 	entry->valid = true;
 	entry->schema_sent = false;
 	pgcdc_relation_build(entry, rel, relcache_cxt);
-	entry->included = pgcdc_options_table_included(opts, entry->schema, entry->table);
+	entry->included = !pgcdc_relation_is_internal(relid) &&
+		pgcdc_options_table_included(opts, entry->schema, entry->table);
 	return entry;
 }
 

@@ -69,6 +69,7 @@ typedef struct PgcdcRelation
 
 extern void pgcdc_relation_build(PgcdcRelation *entry, Relation rel,
 								 MemoryContext parent);
+extern bool pgcdc_relation_is_internal(Oid relid);
 extern void pgcdc_relation_release(PgcdcRelation *entry);
 
 extern const char *pgcdc_column_enum_label(const PgcdcColumn *col, Oid label);

@@ -24,7 +24,10 @@
 #include "miscadmin.h"
 #include "parser/parse_type.h"
 
+#include "nodes/makefuncs.h"
+
 #include "encode.h"
+#include "options.h"
 #include "json.h"
 #include "relcache.h"
 #include "compat.h"
@@ -32,6 +35,7 @@
 PG_FUNCTION_INFO_V1(pgcdc_to_json);
 PG_FUNCTION_INFO_V1(pgcdc_read_record);
 PG_FUNCTION_INFO_V1(pgcdc_relation_record);
+PG_FUNCTION_INFO_V1(pgcdc_table_included);
 
 static void *
 palloc_alloc(void *data, size_t size)
@@ -199,4 +203,37 @@ pgcdc_relation_record(PG_FUNCTION_ARGS)
 	pgcdc_relation_release(&entry);
 	relation_close(rel, AccessShareLock);
 	PG_RETURN_BYTEA_P(result);
+}
+
+/*
+ * table_included(rel regclass, include text, exclude text) returns boolean:
+ * whether the output plugin, given these include-tables / exclude-tables
+ * options, streams rel.  walstreamer asks it which tables to snapshot, so
+ * the snapshot and the stream cannot disagree.
+ */
+Datum
+pgcdc_table_included(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	List	   *defels = NIL;
+	PgcdcOptions opts;
+	char	   *nspname;
+	char	   *relname;
+
+	if (!PG_ARGISNULL(1))
+		defels = lappend(defels, makeDefElem("include-tables",
+											 (Node *) makeString(text_to_cstring(PG_GETARG_TEXT_PP(1))), -1));
+	if (!PG_ARGISNULL(2))
+		defels = lappend(defels, makeDefElem("exclude-tables",
+											 (Node *) makeString(text_to_cstring(PG_GETARG_TEXT_PP(2))), -1));
+	pgcdc_options_parse(defels, &opts);
+	nspname = get_namespace_name(get_rel_namespace(relid));
+	relname = get_rel_name(relid);
+	if (nspname == NULL || relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	PG_RETURN_BOOL(!pgcdc_relation_is_internal(relid) &&
+				   pgcdc_options_table_included(&opts, pgcdc_to_utf8(nspname, strlen(nspname)),
+												pgcdc_to_utf8(relname, strlen(relname))));
 }

@@ -162,6 +162,15 @@ acktrack_failed(AckTracker *t, uint64_t txn)
 	t->failed = true;
 }
 
+bool
+acktrack_idle(AckTracker *t, uint64_t lsn)
+{
+	if (t->failed || t->open || t->head != t->next || lsn <= t->flush_lsn)
+		return false;
+	t->flush_lsn = lsn;
+	return true;
+}
+
 uint64_t
 acktrack_flush_lsn(const AckTracker *t)
 {

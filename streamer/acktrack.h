@@ -38,6 +38,13 @@ extern void acktrack_commit(AckTracker *t, uint64_t txn, uint64_t end_lsn);
 extern void acktrack_acked(AckTracker *t, uint64_t txn);
 extern void acktrack_failed(AckTracker *t, uint64_t txn);
 
+/*
+ * The stream is complete up to lsn (a keepalive's position): when no
+ * transaction is open or unacknowledged, the flush position may move there.
+ * Returns whether it did.
+ */
+extern bool acktrack_idle(AckTracker *t, uint64_t lsn);
+
 /* The position safe to confirm as flushed. */
 extern uint64_t acktrack_flush_lsn(const AckTracker *t);
 extern bool acktrack_has_failed(const AckTracker *t);

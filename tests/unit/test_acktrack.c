@@ -168,6 +168,17 @@ known_cases(void)
 	acktrack_commit(t, a, 500);
 	CHECK(acktrack_flush_lsn(t) == 500, "committed after its acks");
 
+	/* A keepalive's position: only when nothing is open or unacknowledged. */
+	a = acktrack_begin(t);
+	CHECK(!acktrack_idle(t, 550) && acktrack_flush_lsn(t) == 500, "idle with a transaction open");
+	acktrack_sent(t, a);
+	acktrack_commit(t, a, 520);
+	CHECK(!acktrack_idle(t, 550) && acktrack_flush_lsn(t) == 500, "idle with a message unacked");
+	acktrack_acked(t, a);
+	CHECK(acktrack_flush_lsn(t) == 520, "acked");
+	CHECK(acktrack_idle(t, 550) && acktrack_flush_lsn(t) == 550, "idle moves to the keepalive");
+	CHECK(!acktrack_idle(t, 540) && acktrack_flush_lsn(t) == 550, "never backwards");
+
 	/* A failure freezes the position for good. */
 	a = acktrack_begin(t);
 	acktrack_sent(t, a);
@@ -177,7 +188,8 @@ known_cases(void)
 	acktrack_acked(t, a);
 	b = acktrack_begin(t);
 	acktrack_commit(t, b, 700);
-	CHECK(acktrack_has_failed(t) && acktrack_flush_lsn(t) == 500, "failure is sticky");
+	CHECK(acktrack_has_failed(t) && acktrack_flush_lsn(t) == 550, "failure is sticky");
+	CHECK(!acktrack_idle(t, 800) && acktrack_flush_lsn(t) == 550, "no idle move after a failure");
 	acktrack_free(t);
 }
 

@@ -1,0 +1,132 @@
+/*
+ * heartbeat.c — the heartbeat thread.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "heartbeat.h"
+#include "log.h"
+#include "settings.h"
+
+struct Heartbeat
+{
+	char	   *conninfo;
+	int			interval_ms;
+	pthread_t	thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool		stop;
+};
+
+/* Waits one interval; false once asked to stop. */
+static bool
+sleep_interval(Heartbeat *hb)
+{
+	struct timespec until;
+	bool		stop;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += hb->interval_ms / 1000;
+	until.tv_nsec += (long) (hb->interval_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000)
+	{
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&hb->lock);
+	while (!hb->stop && pthread_cond_timedwait(&hb->wake, &hb->lock, &until) == 0)
+		;
+	stop = hb->stop;
+	pthread_mutex_unlock(&hb->lock);
+	return !stop;
+}
+
+static void *
+run(void *arg)
+{
+	Heartbeat  *hb = arg;
+	const char *keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
+	const char *values[] = {"10", hb->conninfo, "walstreamer heartbeat", NULL};
+	PGconn	   *conn = NULL;
+	bool		failing = false;
+
+	while (sleep_interval(hb))
+	{
+		PGresult   *res = NULL;
+		bool		ok;
+
+		if (conn == NULL)
+			conn = PQconnectdbParams(keys, values, 1);
+		ok = PQstatus(conn) == CONNECTION_OK;
+		if (ok)
+		{
+			res = PQexec(conn, "SELECT pg_catalog.pg_logical_emit_message(true, '" HEARTBEAT_PREFIX
+						 "', pg_catalog.now()::text)");
+			ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+		}
+		if (!ok && !failing)
+		{
+			char	   *msg = PQerrorMessage(conn);
+			size_t		n = strlen(msg);
+
+			while (n > 0 && msg[n - 1] == '\n')
+				n--;
+			log_msg(LOG_WARNING, "heartbeat failed (retrying every interval): %.*s", (int) n, msg);
+		}
+		else if (ok && failing)
+			log_msg(LOG_INFO, "heartbeat works again");
+		failing = !ok;
+		PQclear(res);
+		if (!ok)
+		{
+			PQfinish(conn);
+			conn = NULL;
+		}
+	}
+	PQfinish(conn);
+	return NULL;
+}
+
+Heartbeat *
+heartbeat_start(const char *conninfo, int interval_ms)
+{
+	Heartbeat  *hb;
+
+	if (interval_ms <= 0 || (hb = calloc(1, sizeof(Heartbeat))) == NULL)
+		return NULL;
+	hb->conninfo = strdup(conninfo);
+	hb->interval_ms = interval_ms;
+	pthread_mutex_init(&hb->lock, NULL);
+	pthread_cond_init(&hb->wake, NULL);
+	if (hb->conninfo == NULL || pthread_create(&hb->thread, NULL, run, hb) != 0)
+	{
+		log_msg(LOG_ERROR, "cannot start the heartbeat thread");
+		free(hb->conninfo);
+		free(hb);
+		return NULL;
+	}
+	return hb;
+}
+
+void
+heartbeat_stop(Heartbeat *hb)
+{
+	if (hb == NULL)
+		return;
+	pthread_mutex_lock(&hb->lock);
+	hb->stop = true;
+	pthread_cond_signal(&hb->wake);
+	pthread_mutex_unlock(&hb->lock);
+	pthread_join(hb->thread, NULL);
+	pthread_mutex_destroy(&hb->lock);
+	pthread_cond_destroy(&hb->wake);
+	free(hb->conninfo);
+	free(hb);
+}

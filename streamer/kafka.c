@@ -1,0 +1,289 @@
+/*
+ * kafka.c — the producer: configuration, produce with headers, delivery
+ * reports through a pipe that wakes the event loop.
+ */
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kafka.h"
+#include "log.h"
+
+struct Kafka
+{
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *mainq;
+	int			wake[2];		/* librdkafka writes to [1] when its queue fills */
+	KafkaDeliveryFn cb;
+	void	   *arg;
+};
+
+/* Defaults first; the user's kafka.* keys may change all but the guarantee's. */
+static const char *const defaults[][2] = {
+	{"client.id", "walstreamer"},
+	{"enable.idempotence", "true"},
+	{"acks", "all"},
+	{"partitioner", "murmur2_random"},
+	{"linger.ms", "5"},
+	{"batch.num.messages", "10000"},
+	{"queue.buffering.max.kbytes", "16384"},
+	{"queue.buffering.max.messages", "100000"},
+	{"message.timeout.ms", "300000"},
+	{NULL, NULL}
+};
+
+/* Settings that would let an acknowledged message be lost or reordered. */
+static const char *const guarded[][2] = {
+	{"enable.idempotence", "true"},
+	{"acks", "all"},
+	{NULL, NULL}
+};
+
+static void
+on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+	Kafka	   *k = opaque;
+
+	k->cb(k->arg, (uint64_t) (uintptr_t) msg->_private, msg->err,
+		  msg->rkt ? rd_kafka_topic_name(msg->rkt) : "", msg->len);
+}
+
+static void
+on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	/* Fatal errors are picked up by kafka_fatal(); the rest librdkafka retries. */
+	log_msg(err == RD_KAFKA_RESP_ERR__FATAL ? LOG_ERROR : LOG_WARNING, "kafka: %s", reason);
+}
+
+static bool
+set(rd_kafka_conf_t *conf, const char *name, const char *value, const char *origin,
+	char *err, size_t errlen)
+{
+	char		why[512];
+
+	if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) == RD_KAFKA_CONF_OK)
+		return true;
+	snprintf(err, errlen, "%s: kafka.%s: %s", origin, name, why);
+	return false;
+}
+
+static bool
+guard(const char *name, const char *value, const char *origin, char *err, size_t errlen)
+{
+	for (int i = 0; guarded[i][0]; i++)
+	{
+		if (strcmp(name, guarded[i][0]) == 0 && strcmp(value, guarded[i][1]) != 0 &&
+			!(strcmp(value, "-1") == 0 && strcmp(name, "acks") == 0))
+		{
+			snprintf(err, errlen, "%s: kafka.%s must stay \"%s\": walstreamer confirms to the slot "
+					 "only what Kafka holds durably and in order", origin, name, guarded[i][1]);
+			return false;
+		}
+	}
+	return true;
+}
+
+Kafka *
+kafka_new(const Config *c, KafkaDeliveryFn cb, void *arg, char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	Kafka	   *k = calloc(1, sizeof(Kafka));
+	char		why[512];
+
+	if (k == NULL)
+	{
+		rd_kafka_conf_destroy(conf);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	k->wake[0] = k->wake[1] = -1;
+	k->cb = cb;
+	k->arg = arg;
+	for (int i = 0; defaults[i][0]; i++)
+	{
+		if (!set(conf, defaults[i][0], defaults[i][1], "default", err, errlen))
+			goto fail;
+	}
+	for (size_t i = 0; i < config_passthrough_count(c); i++)
+	{
+		const char *name = config_passthrough_name(c, i) + strlen("kafka.");
+		const char *value = config_passthrough_value(c, i);
+
+		if (!guard(name, value, "configuration", err, errlen) ||
+			!set(conf, name, value, "configuration", err, errlen))
+			goto fail;
+	}
+	rd_kafka_conf_set_opaque(conf, k);
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_log_cb(conf, log_rdkafka);
+	if ((k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why))) == NULL)
+	{
+		snprintf(err, errlen, "kafka: %s", why);
+		goto fail;
+	}
+	conf = NULL;				/* rd_kafka_new() owns it now */
+	if (pipe2(k->wake, O_NONBLOCK | O_CLOEXEC) != 0)
+	{
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	k->mainq = rd_kafka_queue_get_main(k->rk);
+	rd_kafka_queue_io_event_enable(k->mainq, k->wake[1], "1", 1);
+	return k;
+
+fail:
+	if (conf != NULL)
+		rd_kafka_conf_destroy(conf);
+	kafka_free(k, 0);
+	return NULL;
+}
+
+void
+kafka_free(Kafka *k, int flush_ms)
+{
+	if (k == NULL)
+		return;
+	if (k->rk != NULL)
+	{
+		if (flush_ms > 0)
+			rd_kafka_flush(k->rk, flush_ms);
+		if (rd_kafka_outq_len(k->rk) > 0)
+		{
+			/* What was not delivered is resent from the slot by the next pipeline. */
+			rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+			rd_kafka_poll(k->rk, 0);
+		}
+		if (k->mainq != NULL)
+		{
+			rd_kafka_queue_io_event_enable(k->mainq, -1, NULL, 0);
+			rd_kafka_queue_destroy(k->mainq);
+		}
+		rd_kafka_destroy(k->rk);
+	}
+	if (k->wake[0] >= 0)
+		close(k->wake[0]);
+	if (k->wake[1] >= 0)
+		close(k->wake[1]);
+	free(k);
+}
+
+int
+kafka_fd(Kafka *k)
+{
+	return k->wake[0];
+}
+
+void
+kafka_poll(Kafka *k)
+{
+	char		buf[256];
+
+	while (read(k->wake[0], buf, sizeof(buf)) > 0)
+		;
+	rd_kafka_poll(k->rk, 0);
+}
+
+rd_kafka_topic_t *
+kafka_topic(Kafka *k, const char *name)
+{
+	return rd_kafka_topic_new(k->rk, name, NULL);
+}
+
+void
+kafka_topic_release(void *rkt)
+{
+	rd_kafka_topic_destroy(rkt);
+}
+
+int
+kafka_produce(Kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
+			  const void *key, size_t keylen, void *value, size_t len,
+			  const KafkaHeaders *h, uint64_t opaque, char *err, size_t errlen)
+{
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(3);
+	char		lsn[32];
+	rd_kafka_resp_err_t rc;
+
+	snprintf(lsn, sizeof(lsn), LSN_FMT, LSN_ARGS(h->commit_lsn));
+	rd_kafka_header_add(hdrs, "pgcdc.op", -1, &h->op, 1);
+	rd_kafka_header_add(hdrs, "pgcdc.commit_lsn", -1, lsn, -1);
+	if (h->key_role != NULL)
+		rd_kafka_header_add(hdrs, "pgcdc.key", -1, h->key_role, -1);
+	rc = rd_kafka_producev(k->rk,
+						   RD_KAFKA_V_RKT(rkt),
+						   RD_KAFKA_V_PARTITION(partition),
+						   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+						   RD_KAFKA_V_KEY(key, keylen),
+						   RD_KAFKA_V_VALUE(value, len),
+						   RD_KAFKA_V_HEADERS(hdrs),
+						   RD_KAFKA_V_OPAQUE((void *) (uintptr_t) opaque),
+						   RD_KAFKA_V_END);
+	if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return 1;
+	rd_kafka_headers_destroy(hdrs);
+	if (rc == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		return 0;
+	snprintf(err, errlen, "cannot produce to %s: %s", rd_kafka_topic_name(rkt), rd_kafka_err2str(rc));
+	return -1;
+}
+
+int
+kafka_outstanding(Kafka *k)
+{
+	return rd_kafka_outq_len(k->rk);
+}
+
+int
+kafka_partitions(Kafka *k, rd_kafka_topic_t *rkt, int timeout_ms, char *err, size_t errlen)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_resp_err_t rc = rd_kafka_metadata(k->rk, 0, rkt, &md, timeout_ms);
+	int			n = -1;
+
+	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		snprintf(err, errlen, "metadata of %s: %s", rd_kafka_topic_name(rkt), rd_kafka_err2str(rc));
+		return -1;
+	}
+	if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		n = md->topics[0].partition_cnt;
+	else
+		snprintf(err, errlen, "metadata of %s: %s", rd_kafka_topic_name(rkt),
+				 rd_kafka_err2str(md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+	rd_kafka_metadata_destroy(md);
+	return n;
+}
+
+bool
+kafka_fatal(Kafka *k, char *err, size_t errlen)
+{
+	char		why[512];
+
+	if (rd_kafka_fatal_error(k->rk, why, sizeof(why)) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return false;
+	snprintf(err, errlen, "kafka: fatal error: %s", why);
+	return true;
+}
+
+bool
+kafka_check(Kafka *k, int timeout_ms, char *err, size_t errlen)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_resp_err_t rc = rd_kafka_metadata(k->rk, 0, NULL, &md, timeout_ms);
+
+	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		snprintf(err, errlen, "kafka: no metadata from the brokers within %d ms: %s",
+				 timeout_ms, rd_kafka_err2str(rc));
+		return false;
+	}
+	snprintf(err, errlen, "%d broker(s), %d topic(s)", md->broker_cnt, md->topic_cnt);
+	rd_kafka_metadata_destroy(md);
+	return true;
+}

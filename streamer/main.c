@@ -1,0 +1,201 @@
+/*
+ * main.c — walstreamer: logical replication slot → Kafka.
+ *
+ * usage: walstreamer [--config FILE] [--KEY=VALUE ...] [--check] [--help] [--version]
+ *
+ * Runs pipelines until stopped: each connects, prepares the slot and
+ * streams; one that fails for a reason a retry can fix (connection lost,
+ * delivery failed) is followed by another after a doubling pause.  Exit
+ * status: 0 when stopped by a signal (or initial_only done), 1 when the
+ * configuration is wrong, the source is unreachable at start, or the slot
+ * cannot be streamed from (dropped, invalidated, another plugin).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "pipeline.h"
+#include "settings.h"
+
+extern char **environ;
+
+static void
+on_stop(int signo)
+{
+	pipeline_stop_signals++;
+}
+
+static void
+on_hup(int signo)
+{
+	pipeline_reopen_log = 1;
+}
+
+/* Without SA_RESTART: a signal interrupts poll() and sleeps at once. */
+static void
+handle(int signo, void (*fn) (int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sigemptyset(&sa.sa_mask);
+	sigaction(signo, &sa, NULL);
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "walstreamer %s: streams a PostgreSQL logical replication slot (plugin pgcdc) to Kafka.\n\n"
+			"usage: walstreamer [--config FILE] [--KEY=VALUE ...] [--check] [--help] [--version]\n\n"
+			"  --config FILE  read \"key = value\" lines (# comments)\n"
+			"  --KEY=VALUE    set a key (also -c KEY=VALUE); overrides the file and environment\n"
+			"  --check        check the configuration, the source and Kafka, then exit\n"
+			"  --help         this text; --version  the version\n\n"
+			"keys (environment " SETTINGS_ENV_PREFIX "_<KEY>, dots as underscores, overrides the file):\n",
+			PGCDC_VERSION);
+	config_help(settings_keys, SETTINGS_ENV_PREFIX, out);
+	fprintf(out, "  kafka.<property>\n      any librdkafka producer property, passed unchanged "
+			"(enable.idempotence and acks=all cannot be weakened)\n");
+}
+
+/* Parses argv into c (file first, then environment, then flags). */
+static bool
+load(Config *c, int argc, char **argv, bool *check, char *err, size_t errlen)
+{
+	const char *file = NULL;
+
+	for (int i = 1; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			file = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			file = argv[i] + 9;
+	}
+	if (file && !config_load_file(c, file, err, errlen))
+		return false;
+	if (!config_load_env(c, SETTINGS_ENV_PREFIX, environ, err, errlen))
+		return false;
+	for (int i = 1; i < argc; i++)
+	{
+		char		name[256];
+		const char *arg = argv[i];
+		const char *value;
+		const char *eq;
+
+		if (strcmp(arg, "--config") == 0)
+		{
+			i++;
+			continue;
+		}
+		if (strncmp(arg, "--config=", 9) == 0)
+			continue;
+		if (strcmp(arg, "--check") == 0)
+		{
+			*check = true;
+			continue;
+		}
+		if (strcmp(arg, "-c") == 0 && i + 1 < argc)
+			arg = argv[++i];
+		else if (strncmp(arg, "--", 2) == 0)
+			arg += 2;
+		else
+		{
+			snprintf(err, errlen, "unexpected argument \"%s\" (try --help)", arg);
+			return false;
+		}
+		if ((eq = strchr(arg, '=')) != NULL)
+			value = eq + 1;
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else
+		{
+			snprintf(err, errlen, "--%s needs a value", arg);
+			return false;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int) (eq ? eq - arg : (long) strlen(arg)), arg);
+		if (!config_set(c, name, value, "command line", err, errlen))
+			return false;
+	}
+	return config_check(c, err, errlen);
+}
+
+static void
+pause_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000};
+
+	while (pipeline_stop_signals == 0 && nanosleep(&ts, &ts) != 0)
+		;
+}
+
+int
+main(int argc, char **argv)
+{
+	Config	   *c = config_new(settings_keys, "kafka.");
+	Settings	s;
+	Metrics    *m;
+	LogLevel	level;
+	bool		check = false;
+	bool		connected = false;
+	int			backoff = 100;
+	char		err[1024];
+	Outcome		o;
+
+	for (int i = 1; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return usage(stdout), 0;
+		if (strcmp(argv[i], "--version") == 0)
+			return printf("walstreamer %s (librdkafka %s, libpq %d)\n", PGCDC_VERSION,
+						  rd_kafka_version_str(), PQlibVersion()), 0;
+	}
+	if (!load(c, argc, argv, &check, err, sizeof(err)) || !settings_load(c, &s, err, sizeof(err)))
+		return fprintf(stderr, "walstreamer: %s\n", err), config_free(c), 1;
+	log_parse_level(config_string(c, "log.level"), &level);
+	if (!log_open("walstreamer", level, config_string(c, "log.file"), err, sizeof(err)))
+		return fprintf(stderr, "walstreamer: %s\n", err), config_free(c), 1;
+	if (check)
+		return o = pipeline_check(&s) ? 0 : 1, log_close(), config_free(c), (int) o;
+
+	handle(SIGTERM, on_stop);
+	handle(SIGINT, on_stop);
+	handle(SIGHUP, on_hup);
+	handle(SIGPIPE, SIG_IGN);
+	m = metrics_new();
+	if (s.metrics_listen && !metrics_listen(m, s.metrics_listen, err, sizeof(err)))
+		return log_msg(LOG_ERROR, "%s", err), metrics_free(m), config_free(c), 1;
+
+	/* The main loop: run pipelines until stopped or a retry cannot help. */
+	for (;;)
+	{
+		time_t		started = time(NULL);
+
+		o = pipeline_run(&s, m, &connected);
+		if (o != OUTCOME_RETRY || !connected || pipeline_stop_signals > 0)
+			break;
+		if (time(NULL) - started > 60)
+			backoff = 100;		/* it ran for a while: this is a new failure */
+		metrics_add(metrics_cell(m, "walstreamer_restarts_total", METRIC_COUNTER,
+								 "Pipelines restarted after a failure", NULL), 1);
+		log_msg(LOG_INFO, "restarting from the slot in %d ms", backoff);
+		pause_ms(backoff);
+		backoff = backoff * 2 > s.backoff_max_ms ? s.backoff_max_ms : backoff * 2;
+		if (pipeline_reopen_log && !(pipeline_reopen_log = 0) && !log_reopen(err, sizeof(err)))
+			fprintf(stderr, "walstreamer: %s\n", err);
+	}
+	metrics_free(m);
+	log_close();
+	config_free(c);
+	return o == OUTCOME_STOPPED || (o == OUTCOME_RETRY && pipeline_stop_signals > 0) ? 0 : 1;
+}

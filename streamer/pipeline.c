@@ -1,0 +1,671 @@
+/*
+ * pipeline.c — slot preparation, the snapshot phase and the event loop.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "heartbeat.h"
+#include "kafka.h"
+#include "log.h"
+#include "pipeline.h"
+#include "snapshot.h"
+#include "source.h"
+#include "stream.h"
+
+volatile sig_atomic_t pipeline_stop_signals = 0;
+volatile sig_atomic_t pipeline_reopen_log = 0;
+
+#define ERRLEN 1024
+
+typedef struct Pipeline
+{
+	const Settings *settings;
+	Metrics    *metrics;
+	Source	   *src;
+	Kafka	   *kafka;
+	Stream	   *stream;
+	Snapshot   *snapshot;
+	Heartbeat  *heartbeat;
+	char		sysid[32];
+	char		dbname[128];
+	char		err[ERRLEN];
+} Pipeline;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+on_delivery(void *arg, uint64_t opaque, rd_kafka_resp_err_t err, const char *topic, size_t len)
+{
+	Pipeline   *p = arg;
+
+	if (opaque & SNAPSHOT_OPAQUE)
+	{
+		if (p->snapshot != NULL)
+			snapshot_delivered(p->snapshot, err, topic);
+	}
+	else if (p->stream != NULL)
+		stream_delivered(p->stream, opaque, err, topic);
+}
+
+/* The log line for a pipeline that ends, and the outcome. */
+static Outcome
+end(Pipeline *p, Outcome o)
+{
+	if (o != OUTCOME_STOPPED)
+		log_msg(LOG_ERROR, "%s", p->err);
+	return o;
+}
+
+static Outcome
+failure(Pipeline *p, bool fatal)
+{
+	return end(p, fatal ? OUTCOME_FATAL : OUTCOME_RETRY);
+}
+
+/* Runs SQL on the replication connection; false with p->err. */
+static bool
+exec(Pipeline *p, const char *sql)
+{
+	PGresult   *res = source_query(p->src, sql, p->err, sizeof(p->err));
+
+	PQclear(res);
+	return res != NULL;
+}
+
+/*
+ * The marker of a slot walstreamer created (pgcdc.streamer_slot): written
+ * when the slot is created and refreshed at every start.
+ */
+static bool
+mark_slot(Pipeline *p, const uint64_t *snapshot_lsn)
+{
+	char		sql[1024];
+	char		lsn[40] = "NULL";
+
+	if (snapshot_lsn != NULL)
+		snprintf(lsn, sizeof(lsn), "'" LSN_FMT "'", LSN_ARGS(*snapshot_lsn));
+	snprintf(sql, sizeof(sql),
+			 "INSERT INTO pgcdc.streamer_slot (slot_name, system_identifier, snapshot_lsn) "
+			 "VALUES ('%s', '%s', %s) ON CONFLICT (slot_name) DO UPDATE "
+			 "SET system_identifier = excluded.system_identifier, last_seen = now()%s",
+			 p->settings->slot_name, p->sysid, lsn,
+			 snapshot_lsn ? ", snapshot_lsn = excluded.snapshot_lsn, created = now()" : "");
+	return exec(p, sql);
+}
+
+/* Whether the marker says this slot existed: then a missing slot was dropped. */
+static int
+slot_was_created(Pipeline *p, char *when, size_t whenlen)
+{
+	char		sql[512];
+	PGresult   *res;
+	int			found;
+
+	snprintf(sql, sizeof(sql), "SELECT created::text || ', last seen ' || last_seen::text "
+			 "FROM pgcdc.streamer_slot WHERE slot_name = '%s'", p->settings->slot_name);
+	if ((res = source_query(p->src, sql, p->err, sizeof(p->err))) == NULL)
+	{
+		char		why[ERRLEN / 2];
+
+		snprintf(why, sizeof(why), "%.500s", p->err);
+		snprintf(p->err, sizeof(p->err), "cannot read pgcdc.streamer_slot (is the pgcdc extension "
+				 "installed in database \"%s\"? CREATE EXTENSION pgcdc): %s", p->dbname, why);
+		return -1;
+	}
+	found = PQntuples(res);
+	if (found)
+		snprintf(when, whenlen, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return found;
+}
+
+/* A slot that exists but cannot be streamed from by us: the reason, or NULL. */
+static const char *
+unusable(const Pipeline *p, const SlotInfo *info, char *why, size_t len)
+{
+	const char *slot = p->settings->slot_name;
+
+	if (strcmp(info->plugin, "pgcdc") != 0)
+		snprintf(why, len, "replication slot \"%s\" uses plugin \"%s\", not pgcdc: "
+				 "choose another slot.name, or drop that slot", slot, info->plugin);
+	else if (strcmp(info->database, p->dbname) != 0)
+		snprintf(why, len, "replication slot \"%s\" belongs to database \"%s\", not \"%s\"",
+				 slot, info->database, p->dbname);
+	else if (strcmp(info->wal_status, "lost") == 0)
+		snprintf(why, len, "replication slot \"%s\" was invalidated (max_slot_wal_keep_size): "
+				 "WAL it still needed is gone, so changes after " LSN_FMT " are lost. "
+				 "Drop the slot, DELETE FROM pgcdc.streamer_slot WHERE slot_name = '%s', "
+				 "and start again with a snapshot", slot, LSN_ARGS(info->confirmed_flush), slot);
+	else if (info->temporary)
+		snprintf(why, len, "replication slot \"%s\" is a temporary slot of another session", slot);
+	else
+		return NULL;
+	return why;
+}
+
+static const char *
+quote_option(char *buf, size_t len, const char *name, const char *value)
+{
+	size_t		at = (size_t) snprintf(buf, len, ", \"%s\" '", name);
+
+	for (const char *v = value; *v && at + 3 < len; v++)
+	{
+		if (*v == '\'')
+			buf[at++] = '\'';
+		buf[at++] = *v;
+	}
+	snprintf(buf + at, len - at, "'");
+	return buf;
+}
+
+/* The decoder's options for START_REPLICATION. */
+static char *
+plugin_options(const Settings *s)
+{
+	size_t		len = 512 + (s->include_tables ? 2 * strlen(s->include_tables) : 0) +
+		(s->exclude_tables ? 2 * strlen(s->exclude_tables) : 0) +
+		(s->message_prefixes ? 2 * strlen(s->message_prefixes) : 0);
+	char	   *opts = malloc(len);
+	char	   *part = malloc(len);
+
+	snprintf(opts, len, "\"format\" '%s', \"include-transaction\" 'on', \"skip-empty-xacts\" 'on'",
+			 s->to_stdout ? "json" : "protobuf");
+	if (s->include_tables)
+		strcat(opts, quote_option(part, len, "include-tables", s->include_tables));
+	if (s->exclude_tables)
+		strcat(opts, quote_option(part, len, "exclude-tables", s->exclude_tables));
+	if (s->message_prefixes)
+	{
+		char	   *list = malloc(strlen(s->message_prefixes) + sizeof(HEARTBEAT_PREFIX) + 2);
+
+		sprintf(list, "%s,%s", s->message_prefixes, HEARTBEAT_PREFIX);
+		strcat(opts, quote_option(part, len, "message-prefixes", list));
+		free(list);
+	}
+	free(part);
+	return opts;
+}
+
+/* Waits for the snapshot's workers and deliveries; false with p->err. */
+static bool
+await_snapshot(Pipeline *p)
+{
+	int64_t		last_log = now_ms();
+
+	while (!snapshot_complete(p->snapshot))
+	{
+		struct pollfd pfd = {kafka_fd(p->kafka), POLLIN, 0};
+
+		poll(&pfd, 1, 100);
+		kafka_poll(p->kafka);
+		if (snapshot_failed(p->snapshot, p->err, sizeof(p->err)))
+			return false;
+		if (pipeline_stop_signals > 0)
+		{
+			snprintf(p->err, sizeof(p->err), "stopped during the snapshot: it is redone at the next start");
+			return false;
+		}
+		if (now_ms() - last_log > 10000)
+		{
+			log_msg(LOG_INFO, "snapshot: %llu rows so far",
+					(unsigned long long) snapshot_rows(p->snapshot));
+			last_log = now_ms();
+		}
+	}
+	log_msg(LOG_INFO, "snapshot complete: %llu rows, all acknowledged",
+			(unsigned long long) snapshot_rows(p->snapshot));
+	return true;
+}
+
+/*
+ * The snapshot happens on a temporary slot, so that a crash in the middle
+ * leaves no slot behind and the next start snapshots again.  Only once
+ * every row is acknowledged does the temporary slot become the permanent
+ * one (pg_copy_logical_replication_slot keeps its consistent point), and
+ * streaming starts right there: no gap, no overlap.
+ */
+static bool
+snapshot_phase(Pipeline *p, bool slot_exists, bool keep)
+{
+	const char *slot = p->settings->slot_name;
+	char		tmp[80];
+	char		name[128];
+	char		sql[512];
+	uint64_t	lsn;
+
+	snprintf(tmp, sizeof(tmp), "%s_snapshot", slot);
+	if (!source_create_slot(p->src, tmp, true, true, &lsn, name, sizeof(name), p->err, sizeof(p->err)))
+		return false;
+	if ((p->snapshot = snapshot_start(p->settings, p->kafka, p->metrics, name, lsn,
+									  p->err, sizeof(p->err))) == NULL)
+		return false;
+	if (!await_snapshot(p))
+		return false;
+	snapshot_free(p->snapshot);
+	p->snapshot = NULL;
+	if (!keep)
+		return true;
+	if (slot_exists && !source_drop_slot(p->src, slot, p->err, sizeof(p->err)))
+		return false;
+	snprintf(sql, sizeof(sql), "SELECT pg_catalog.pg_copy_logical_replication_slot('%s', '%s', false)",
+			 tmp, slot);
+	if (!exec(p, sql) || !source_drop_slot(p->src, tmp, p->err, sizeof(p->err)))
+		return false;
+	log_msg(LOG_INFO, "created replication slot \"%s\" at " LSN_FMT " after the snapshot",
+			slot, LSN_ARGS(lsn));
+	return mark_slot(p, &lsn);
+}
+
+/*
+ * Makes sure the slot exists and is ours, snapshotting as configured.
+ * Returns OUTCOME_RETRY to go on streaming (the only non-final case is
+ * "continue"), OUTCOME_STOPPED when snapshot.mode=initial_only is done.
+ */
+static bool
+prepare_slot(Pipeline *p, Outcome *outcome)
+{
+	const Settings *s = p->settings;
+	SlotInfo	info;
+	char		why[ERRLEN];
+	char		when[128];
+	int			created;
+
+	*outcome = OUTCOME_RETRY;
+	if (!source_slot_info(p->src, s->slot_name, &info, p->err, sizeof(p->err)))
+		return false;
+	if (info.exists && unusable(p, &info, why, sizeof(why)))
+	{
+		snprintf(p->err, sizeof(p->err), "%s", why);
+		*outcome = OUTCOME_FATAL;
+		return false;
+	}
+	if (info.exists && info.active_pid != 0)
+	{
+		snprintf(p->err, sizeof(p->err), "replication slot \"%s\" is in use by PID %d",
+				 s->slot_name, info.active_pid);
+		return false;
+	}
+	if ((created = slot_was_created(p, when, sizeof(when))) < 0)
+	{
+		*outcome = OUTCOME_FATAL;
+		return false;
+	}
+	if (s->snapshot_mode == SNAPSHOT_INITIAL_ONLY)
+	{
+		*outcome = OUTCOME_STOPPED;
+		return snapshot_phase(p, info.exists, false);
+	}
+	if (!info.exists && created && s->snapshot_mode != SNAPSHOT_ALWAYS)
+	{
+		snprintf(p->err, sizeof(p->err), "replication slot \"%s\" was dropped (walstreamer created it "
+				 "%s): changes since its last confirmed position are lost, so it is not "
+				 "recreated silently. To start over with a new snapshot: "
+				 "DELETE FROM pgcdc.streamer_slot WHERE slot_name = '%s'", s->slot_name, when,
+				 s->slot_name);
+		*outcome = OUTCOME_FATAL;
+		return false;
+	}
+	if (!info.exists && !s->slot_create)
+	{
+		snprintf(p->err, sizeof(p->err), "replication slot \"%s\" does not exist, and slot.create is off",
+				 s->slot_name);
+		*outcome = OUTCOME_FATAL;
+		return false;
+	}
+	if (s->snapshot_mode == SNAPSHOT_ALWAYS || (!info.exists && s->snapshot_mode == SNAPSHOT_INITIAL))
+		return snapshot_phase(p, info.exists, true);
+	if (!info.exists)
+	{
+		uint64_t	lsn;
+
+		if (!source_create_slot(p->src, s->slot_name, false, false, &lsn, NULL, 0, p->err, sizeof(p->err)))
+			return false;
+		log_msg(LOG_INFO, "created replication slot \"%s\" at " LSN_FMT " (no snapshot)",
+				s->slot_name, LSN_ARGS(lsn));
+	}
+	return mark_slot(p, NULL);
+}
+
+static bool
+send_status(Pipeline *p, bool reply)
+{
+	return source_send_status(p->src, stream_received_lsn(p->stream), stream_flush_lsn(p->stream),
+							  reply, p->err, sizeof(p->err));
+}
+
+/* First stop signal: stop reading, let Kafka acknowledge (bounded), confirm, end COPY. */
+static Outcome
+shut_down(Pipeline *p)
+{
+	int64_t		deadline = now_ms() + p->settings->shutdown_ms;
+
+	log_msg(LOG_INFO, "stopping: waiting up to %d ms for Kafka", p->settings->shutdown_ms);
+	while (p->kafka != NULL && pipeline_stop_signals < 2 && now_ms() < deadline &&
+		   (stream_blocked(p->stream) || kafka_outstanding(p->kafka) > 0))
+	{
+		struct pollfd pfd = {kafka_fd(p->kafka), POLLIN, 0};
+
+		poll(&pfd, 1, 100);
+		kafka_poll(p->kafka);
+		if (!stream_drain(p->stream, p->err, sizeof(p->err)))
+			break;
+	}
+	send_status(p, false);
+	source_end_copy(p->src, pipeline_stop_signals < 2 ? 5000 : 0);
+	log_msg(LOG_INFO, "stopped; confirmed " LSN_FMT, LSN_ARGS(stream_flush_lsn(p->stream)));
+	return OUTCOME_STOPPED;
+}
+
+/* Reads what the socket has, at most a bounded batch so Kafka is served too. */
+static int
+read_batch(Pipeline *p)
+{
+	for (int i = 0; i < 20000 && !stream_blocked(p->stream); i++)
+	{
+		const char *buf;
+		int			n = source_read(p->src, &buf, p->err, sizeof(p->err));
+
+		if (n == 0)
+			return 0;
+		if (n < 0)
+			return source_fatal(p->src) ? -2 : -1;
+		if (!stream_message(p->stream, buf, (size_t) n, p->err, sizeof(p->err)))
+			return -2;
+		if ((i & 1023) == 1023 && p->kafka)
+			kafka_poll(p->kafka);
+	}
+	return 0;
+}
+
+/* The event loop: the source socket, the producer's wake-up pipe, the status timer. */
+static Outcome
+stream_loop(Pipeline *p)
+{
+	int64_t		next_status = now_ms() + p->settings->status_ms;
+	uint64_t	sent_flush = stream_flush_lsn(p->stream);
+	int64_t		last_status = 0;
+
+	for (;;)
+	{
+		struct pollfd fds[2] = {
+			{source_socket(p->src), (short) ((stream_blocked(p->stream) ? 0 : POLLIN) |
+											 (source_output_pending(p->src) ? POLLOUT : 0)), 0},
+			{p->kafka ? kafka_fd(p->kafka) : -1, POLLIN, 0}
+		};
+		int64_t		wait = next_status - now_ms();
+		int			rc;
+
+		if (stream_blocked(p->stream) && wait > 10)
+			wait = 10;
+		if (poll(fds, 2, (int) (wait < 0 ? 0 : wait > 1000 ? 1000 : wait)) < 0 && errno != EINTR)
+		{
+			snprintf(p->err, sizeof(p->err), "poll: %s", strerror(errno));
+			return failure(p, true);
+		}
+		if (p->kafka)
+			kafka_poll(p->kafka);
+		if (pipeline_stop_signals > 0)
+			return shut_down(p);
+		if (pipeline_reopen_log)
+		{
+			pipeline_reopen_log = 0;
+			if (!log_reopen(p->err, sizeof(p->err)))
+				fprintf(stderr, "walstreamer: %s\n", p->err);
+		}
+		if (stream_failed(p->stream, p->err, sizeof(p->err)) ||
+			(p->kafka && kafka_fatal(p->kafka, p->err, sizeof(p->err))))
+			return failure(p, false);
+		if (stream_blocked(p->stream) && !stream_drain(p->stream, p->err, sizeof(p->err)))
+			return failure(p, true);
+		if ((rc = read_batch(p)) < 0)
+			return failure(p, rc == -2);
+		/* Status every interval, when asked, and soon after the flush position moves. */
+		if (stream_take_reply_request(p->stream) || now_ms() >= next_status ||
+			(stream_flush_lsn(p->stream) != sent_flush && now_ms() - last_status >= 100))
+		{
+			if (!send_status(p, false))
+				return failure(p, false);
+			sent_flush = stream_flush_lsn(p->stream);
+			last_status = now_ms();
+			next_status = last_status + p->settings->status_ms;
+		}
+		if (!source_flush(p->src, p->err, sizeof(p->err)))
+			return failure(p, false);
+	}
+}
+
+static Outcome
+run(Pipeline *p, bool *connected)
+{
+	const Settings *s = p->settings;
+	Outcome		o;
+	char	   *options;
+	bool		ok;
+	SlotInfo	info;
+	uint64_t	start_lsn;
+
+	if ((p->src = source_connect(s->source, p->err, sizeof(p->err))) == NULL)
+		return failure(p, false);
+	*connected = true;
+	if (!source_identify(p->src, p->sysid, sizeof(p->sysid), p->dbname, sizeof(p->dbname),
+						 p->err, sizeof(p->err)))
+		return failure(p, source_fatal(p->src));
+	if (!s->to_stdout &&
+		(p->kafka = kafka_new(s->config, on_delivery, p, p->err, sizeof(p->err))) == NULL)
+		return failure(p, true);
+	if (s->to_stdout)
+	{
+		/* Debugging: read an existing slot, never confirm anything. */
+		if (!source_slot_info(p->src, s->slot_name, &info, p->err, sizeof(p->err)))
+			return failure(p, source_fatal(p->src));
+		if (!info.exists || unusable(p, &info, p->err, sizeof(p->err)))
+		{
+			if (!info.exists)
+				snprintf(p->err, sizeof(p->err), "replication slot \"%s\" does not exist", s->slot_name);
+			return failure(p, true);
+		}
+	}
+	else if (!prepare_slot(p, &o))
+		return failure(p, o == OUTCOME_FATAL || source_fatal(p->src));
+	else if (o == OUTCOME_STOPPED)
+	{
+		log_msg(LOG_INFO, "snapshot.mode=initial_only: snapshot done, not streaming");
+		return OUTCOME_STOPPED;
+	}
+	if (pipeline_stop_signals > 0)
+		return OUTCOME_STOPPED;
+
+	/* The tracker starts at the slot's confirmed position. */
+	if (!source_slot_info(p->src, s->slot_name, &info, p->err, sizeof(p->err)))
+		return failure(p, source_fatal(p->src));
+	start_lsn = info.confirmed_flush;
+	options = plugin_options(s);
+	ok = source_start(p->src, s->slot_name, options, p->err, sizeof(p->err));
+	free(options);
+	if (!ok)
+		return failure(p, source_fatal(p->src));
+	p->stream = stream_new(s, p->kafka, s->to_stdout ? stdout : NULL, p->metrics, start_lsn);
+	if (p->stream == NULL)
+	{
+		snprintf(p->err, sizeof(p->err), "out of memory");
+		return failure(p, true);
+	}
+	log_msg(LOG_INFO, "streaming from slot \"%s\" in database \"%s\"", s->slot_name, p->dbname);
+	metrics_set_health(p->metrics, true, NULL);
+	if (!s->to_stdout)
+		p->heartbeat = heartbeat_start(s->source, s->heartbeat_ms);
+	return stream_loop(p);
+}
+
+Outcome
+pipeline_run(const Settings *s, Metrics *m, bool *connected)
+{
+	Pipeline	p = {s, m};
+	Outcome		o = run(&p, connected);
+
+	heartbeat_stop(p.heartbeat);
+	snapshot_free(p.snapshot);
+	p.snapshot = NULL;
+	if (o != OUTCOME_STOPPED || pipeline_stop_signals > 1)
+		kafka_free(p.kafka, 0);
+	else
+		kafka_free(p.kafka, 1000);
+	p.kafka = NULL;
+	stream_free(p.stream);
+	source_close(p.src);
+	if (o != OUTCOME_STOPPED)
+		metrics_set_health(m, false, p.err);
+	return o;
+}
+
+static bool
+report(bool ok, const char *what)
+{
+	printf("%s: %s\n", ok ? "ok" : "error", what);
+	return ok;
+}
+
+/* One SHOW on the replication connection; NULL when not shown (err says why). */
+static char *
+show(Pipeline *p, const char *name)
+{
+	char		sql[128];
+	PGresult   *res;
+	char	   *value;
+
+	snprintf(sql, sizeof(sql), "SHOW %s", name);
+	if ((res = source_query(p->src, sql, p->err, sizeof(p->err))) == NULL)
+		return NULL;
+	value = strdup(PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	return value;
+}
+
+bool
+pipeline_check(const Settings *s)
+{
+	Pipeline	p = {s, NULL};
+	char		line[2 * ERRLEN];
+	char	   *v;
+	bool		all = true;
+	SlotInfo	info;
+	char		when[128];
+	int			created;
+
+	if ((p.src = source_connect(s->source, p.err, sizeof(p.err))) == NULL)
+		return report(false, p.err);
+	if (!source_identify(p.src, p.sysid, sizeof(p.sysid), p.dbname, sizeof(p.dbname), p.err, sizeof(p.err)))
+	{
+		source_close(p.src);
+		return report(false, p.err);
+	}
+	snprintf(line, sizeof(line), "replication connection to database \"%s\" (system %s)", p.dbname, p.sysid);
+	report(true, line);
+
+	if ((v = show(&p, "wal_level")) != NULL && strcmp(v, "logical") == 0)
+		report(true, "wal_level = logical");
+	else
+	{
+		snprintf(line, sizeof(line), "wal_level is \"%s\": set wal_level = logical and restart the server",
+				 v ? v : p.err);
+		all = report(false, line);
+	}
+	free(v);
+	if ((v = show(&p, "output_plugin_libraries")) != NULL)
+	{
+		bool		listed = strstr(v, "pgcdc") != NULL;
+
+		snprintf(line, sizeof(line), listed ? "output_plugin_libraries allows pgcdc (%s)"
+				 : "output_plugin_libraries = '%s' does not list pgcdc: add it in postgresql.conf "
+				 "(output_plugin_libraries = '..., pgcdc') and reload", v);
+		all &= report(listed, line);
+		free(v);
+	}
+	else if (strstr(p.err, "unrecognized configuration parameter"))
+		report(true, "this server has no output_plugin_libraries: every plugin is allowed");
+	else
+	{
+		snprintf(line, sizeof(line), "cannot read output_plugin_libraries: %s", p.err);
+		all = report(false, line);
+	}
+
+	if (!source_slot_info(p.src, s->slot_name, &info, p.err, sizeof(p.err)))
+		all = report(false, p.err);
+	else if ((created = slot_was_created(&p, when, sizeof(when))) < 0)
+		all = report(false, p.err);
+	else if (info.exists)
+	{
+		const char *why = unusable(&p, &info, line, sizeof(line));
+
+		if (why == NULL)
+			snprintf(line, sizeof(line), "slot \"%s\" (pgcdc) confirmed up to " LSN_FMT "%s",
+					 s->slot_name, LSN_ARGS(info.confirmed_flush),
+					 info.active_pid ? ", in use by another process right now" : "");
+		all &= report(why == NULL, line);
+	}
+	else if (created && s->snapshot_mode != SNAPSHOT_ALWAYS)
+	{
+		snprintf(line, sizeof(line), "slot \"%s\" was dropped after walstreamer created it (%s); "
+				 "DELETE FROM pgcdc.streamer_slot WHERE slot_name = '%s' to start over",
+				 s->slot_name, when, s->slot_name);
+		all = report(false, line);
+	}
+	else
+	{
+		snprintf(line, sizeof(line), s->slot_create ? "slot \"%s\" will be created" :
+				 "slot \"%s\" does not exist and slot.create is off", s->slot_name);
+		all &= report(s->slot_create, line);
+	}
+
+	if (s->include_tables || s->exclude_tables)
+	{
+		char	   *inc = s->include_tables ? PQescapeLiteral(source_conn(p.src), s->include_tables,
+															  strlen(s->include_tables)) : NULL;
+		char	   *exc = s->exclude_tables ? PQescapeLiteral(source_conn(p.src), s->exclude_tables,
+															  strlen(s->exclude_tables)) : NULL;
+		char		sql[4096];
+
+		snprintf(sql, sizeof(sql), "SELECT pgcdc.table_included('pg_catalog.pg_class', %s, %s)",
+				 inc ? inc : "NULL", exc ? exc : "NULL");
+		PQfreemem(inc);
+		PQfreemem(exc);
+		if (exec(&p, sql))
+			report(true, "table.include.list / table.exclude.list");
+		else
+		{
+			snprintf(line, sizeof(line), "table lists: %s", p.err);
+			all = report(false, line);
+		}
+	}
+	source_close(p.src);
+
+	if (!s->to_stdout)
+	{
+		Kafka	   *k = kafka_new(s->config, on_delivery, &p, p.err, sizeof(p.err));
+
+		if (k == NULL)
+			all = report(false, p.err);
+		else
+		{
+			bool		ok = kafka_check(k, 10000, p.err, sizeof(p.err));
+
+			snprintf(line, sizeof(line), "kafka: %s", p.err);
+			all &= report(ok, ok ? line : p.err);
+			kafka_free(k, 0);
+		}
+	}
+	return all;
+}

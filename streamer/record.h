@@ -1,0 +1,89 @@
+/*
+ * record.h — what walstreamer needs to know about a pgcdc record, read
+ * straight from its protobuf bytes without unpacking it.
+ *
+ * The streamer routes records, it does not transform them: it needs the
+ * operation, positions, relation, the spans of the row images' values (to
+ * build keys) and, from RELATION records, which columns are keys.  The
+ * scanner checks the wire format as it goes and rejects anything that is
+ * not a well-formed record, so a decoder bug cannot make it read out of
+ * bounds.
+ *
+ * A Record points into the buffer it was scanned from and owns only its
+ * arrays of spans; record_free() releases them.  One Record is reused for
+ * every message.
+ */
+#ifndef PGCDC_RECORD_H
+#define PGCDC_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The Op enum of proto/cdc.proto. */
+enum
+{
+	RECORD_BEGIN = 1,
+	RECORD_COMMIT = 2,
+	RECORD_INSERT = 3,
+	RECORD_UPDATE = 4,
+	RECORD_DELETE = 5,
+	RECORD_TRUNCATE = 6,
+	RECORD_MESSAGE = 7,
+	RECORD_READ = 8,
+	RECORD_RELATION = 9
+};
+
+typedef struct Span
+{
+	const uint8_t *data;
+	size_t		len;
+} Span;
+
+typedef struct SpanArray
+{
+	Span	   *items;
+	size_t		n;
+	size_t		capacity;
+} SpanArray;
+
+typedef struct Record
+{
+	uint32_t	op;
+	uint64_t	commit_lsn;
+	uint64_t	lsn;
+	uint64_t	end_lsn;
+	uint32_t	xid;
+	uint32_t	relid;
+	Span		schema;
+	Span		table;
+	Span		prefix;			/* MESSAGE */
+	bool		transactional;	/* MESSAGE */
+	SpanArray	before;			/* each Value's bytes, without tag and length */
+	SpanArray	after;
+	SpanArray	columns;		/* each Column's bytes */
+	SpanArray	truncated;		/* each RelationRef's bytes */
+} Record;
+
+extern void record_init(Record *r);
+extern void record_free(Record *r);
+
+/* Fills r from buf; false (with err) when buf is not a well-formed record. */
+extern bool record_scan(const uint8_t *buf, size_t len, Record *r, char *err, size_t errlen);
+
+/* Whether a Column's bytes say it is a key column. */
+extern bool record_column_is_key(Span column);
+/* A RelationRef's fields. */
+extern bool record_relation_ref(Span ref, Span *schema, Span *table, uint32_t *relid);
+
+/*
+ * The Kafka key of an image: message Key { repeated Value values = 1; } with
+ * the values at the key positions, each exactly as encoded in the record, so
+ * equal keys are equal bytes.  Writes at most cap bytes to out and returns
+ * the length needed; 0 when there are no key positions or the image lacks
+ * one of them.
+ */
+extern size_t record_key(const SpanArray *image, const uint32_t *keys, size_t nkeys,
+						 uint8_t *out, size_t cap);
+
+#endif							/* PGCDC_RECORD_H */

@@ -1,0 +1,191 @@
+/*
+ * relations.c — an open-addressing hash of relations by relid.
+ *
+ * A stream touches few relations; the table only grows, and a relid seen
+ * again replaces its entry in place so that pointers handed out stay valid
+ * until relations_free().
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relations.h"
+
+struct Relations
+{
+	Relation  **slots;			/* NULL: empty */
+	size_t		capacity;		/* power of two */
+	size_t		count;
+	char	   *prefix;
+	void		(*free_handle) (void *);
+};
+
+Relations *
+relations_new(const char *topic_prefix, void (*free_handle) (void *))
+{
+	Relations  *rels = calloc(1, sizeof(Relations));
+
+	if (rels == NULL)
+		return NULL;
+	rels->capacity = 64;
+	rels->slots = calloc(rels->capacity, sizeof(Relation *));
+	rels->prefix = strdup(topic_prefix);
+	rels->free_handle = free_handle;
+	if (rels->slots == NULL || rels->prefix == NULL)
+	{
+		relations_free(rels);
+		return NULL;
+	}
+	return rels;
+}
+
+static void
+relation_clear(Relations *rels, Relation *rel)
+{
+	free(rel->record);
+	free(rel->keys);
+	free(rel->name);
+	free(rel->topic);
+	if (rel->handle != NULL && rels->free_handle != NULL)
+		rels->free_handle(rel->handle);
+}
+
+void
+relations_free(Relations *rels)
+{
+	if (rels == NULL)
+		return;
+	for (size_t i = 0; rels->slots && i < rels->capacity; i++)
+	{
+		if (rels->slots[i] != NULL)
+		{
+			relation_clear(rels, rels->slots[i]);
+			free(rels->slots[i]);
+		}
+	}
+	free(rels->slots);
+	free(rels->prefix);
+	free(rels);
+}
+
+static size_t
+hash(uint32_t relid, size_t capacity)
+{
+	return (size_t) ((relid * 2654435761u) & (capacity - 1));
+}
+
+static Relation **
+find(const Relations *rels, uint32_t relid)
+{
+	size_t		i = hash(relid, rels->capacity);
+
+	while (rels->slots[i] != NULL && rels->slots[i]->relid != relid)
+		i = (i + 1) & (rels->capacity - 1);
+	return &rels->slots[i];
+}
+
+Relation *
+relations_get(Relations *rels, uint32_t relid)
+{
+	return *find(rels, relid);
+}
+
+static bool
+grow(Relations *rels)
+{
+	Relations	bigger = *rels;
+
+	bigger.capacity = rels->capacity * 2;
+	bigger.slots = calloc(bigger.capacity, sizeof(Relation *));
+	if (bigger.slots == NULL)
+		return false;
+	for (size_t i = 0; i < rels->capacity; i++)
+	{
+		if (rels->slots[i] != NULL)
+			*find(&bigger, rels->slots[i]->relid) = rels->slots[i];
+	}
+	free(rels->slots);
+	rels->slots = bigger.slots;
+	rels->capacity = bigger.capacity;
+	return true;
+}
+
+char *
+relations_topic_name(const char *prefix, Span schema, Span table)
+{
+	size_t		plen = strlen(prefix);
+	size_t		len = plen + 1 + schema.len + 1 + table.len;
+	char	   *topic;
+	char	   *p;
+
+	if (len > 249)
+		len = 249;
+	if ((topic = malloc(len + 1)) == NULL)
+		return NULL;
+	snprintf(topic, len + 1, "%s.%.*s.%.*s", prefix, (int) schema.len, (const char *) schema.data,
+			 (int) table.len, (const char *) table.data);
+	for (p = topic + plen; *p; p++)
+	{
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			  (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+			*p = '_';
+	}
+	return topic;
+}
+
+Relation *
+relations_put(Relations *rels, const Record *r, const uint8_t *buf, size_t len)
+{
+	Relation  **slot;
+	Relation   *rel;
+	Relation	fresh = {0};
+
+	if ((rels->count + 1) * 2 > rels->capacity && !grow(rels))
+		return NULL;
+	fresh.relid = r->relid;
+	fresh.record = malloc(len ? len : 1);
+	fresh.keys = malloc(sizeof(uint32_t) * (r->columns.n ? r->columns.n : 1));
+	fresh.name = malloc(r->schema.len + r->table.len + 2);
+	fresh.topic = relations_topic_name(rels->prefix, r->schema, r->table);
+	if (!fresh.record || !fresh.keys || !fresh.name || !fresh.topic)
+	{
+		relation_clear(rels, &fresh);
+		return NULL;
+	}
+	memcpy(fresh.record, buf, len);
+	fresh.schema_len = r->schema.len;
+	fresh.record_len = len;
+	for (size_t i = 0; i < r->columns.n; i++)
+	{
+		if (record_column_is_key(r->columns.items[i]))
+			fresh.keys[fresh.nkeys++] = (uint32_t) i;
+	}
+	snprintf(fresh.name, r->schema.len + r->table.len + 2, "%.*s.%.*s",
+			 (int) r->schema.len, (const char *) r->schema.data,
+			 (int) r->table.len, (const char *) r->table.data);
+
+	slot = find(rels, r->relid);
+	if ((rel = *slot) == NULL)
+	{
+		if ((rel = calloc(1, sizeof(Relation))) == NULL)
+		{
+			relation_clear(rels, &fresh);
+			return NULL;
+		}
+		*slot = rel;
+		rels->count++;
+	}
+	else if (rel->topic != NULL && strcmp(rel->topic, fresh.topic) == 0)
+	{
+		/* Same topic: keep its handle. */
+		fresh.handle = rel->handle;
+		rel->handle = NULL;
+	}
+	memcpy(fresh.counters, rel->counters, sizeof(fresh.counters));
+	fresh.txn_events = rel->txn_events;
+	relation_clear(rels, rel);
+	*rel = fresh;
+	return rel;
+}

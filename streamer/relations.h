@@ -1,0 +1,50 @@
+/*
+ * relations.h — what walstreamer knows about each relation of the stream:
+ * its latest RELATION record (put in front of every change so that each
+ * Kafka value describes itself), its key positions and its topic.
+ *
+ * Entries are keyed by relid and replaced whenever the decoder sends a new
+ * RELATION record.  The table owns everything in it; the topic handle is
+ * the caller's (an opaque pointer released through the free callback).
+ */
+#ifndef PGCDC_RELATIONS_H
+#define PGCDC_RELATIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+typedef struct Relation
+{
+	uint32_t	relid;
+	uint8_t    *record;			/* the RELATION record's bytes */
+	size_t		record_len;
+	uint32_t   *keys;			/* key column positions, ascending */
+	size_t		nkeys;
+	char	   *name;			/* schema.table, for logs and metrics */
+	size_t		schema_len;		/* name[schema_len] is the separating dot */
+	char	   *topic;			/* <prefix>.<schema>.<table>, sanitised */
+	void	   *handle;			/* the producer's topic handle, owned via free_handle */
+	void	   *counters[10];	/* the caller's, per op (metric cells); kept on replace */
+	uint64_t	txn_events;		/* the caller's: changes in the open transaction */
+} Relation;
+
+typedef struct Relations Relations;
+
+extern Relations *relations_new(const char *topic_prefix, void (*free_handle) (void *));
+extern void relations_free(Relations *rels);
+
+/* Remembers a RELATION record (r scanned from buf); NULL when out of memory. */
+extern Relation *relations_put(Relations *rels, const Record *r, const uint8_t *buf, size_t len);
+extern Relation *relations_get(Relations *rels, uint32_t relid);
+
+/*
+ * Topic name for schema.table: Kafka allows [a-zA-Z0-9._-] up to 249
+ * characters, so anything else becomes '_' (as Debezium does).  Returns
+ * a malloc'd string.
+ */
+extern char *relations_topic_name(const char *prefix, Span schema, Span table);
+
+#endif							/* PGCDC_RELATIONS_H */

@@ -1,0 +1,112 @@
+/*
+ * settings.c — walstreamer's key table.  Names follow Debezium's PostgreSQL
+ * connector where it has one (slot.name, topic.prefix, snapshot.mode,
+ * table.include.list, heartbeat.interval.ms, provide.transaction.metadata).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "settings.h"
+
+const ConfigKey settings_keys[] = {
+	{"source", CONFIG_CONNINFO, NULL,
+		"libpq connection string of the source database; replication=database is added. "
+		"Passwords belong in .pgpass (PGPASSFILE); one given here is masked in every log line",
+		NULL, 0, 0, false, true},
+	{"slot.name", CONFIG_STRING, "pgcdc", "logical replication slot to stream from",
+		NULL, 0, 0, false, false},
+	{"slot.create", CONFIG_BOOL, "on",
+		"create the slot (with plugin pgcdc) on the first start; a slot dropped after that is "
+		"an error, never silently recreated", NULL, 0, 0, false, false},
+	{"topic.prefix", CONFIG_STRING, "pgcdc",
+		"topics are <prefix>.<schema>.<table>, <prefix>.transaction, <prefix>.message, "
+		"<prefix>.heartbeat", NULL, 0, 0, false, false},
+	{"table.include.list", CONFIG_STRING, NULL,
+		"tables to stream, schema.table or schema.*, comma-separated; unset: all",
+		NULL, 0, 0, false, false},
+	{"table.exclude.list", CONFIG_STRING, NULL,
+		"tables never to stream, schema.table or schema.*, comma-separated",
+		NULL, 0, 0, false, false},
+	{"message.prefix.include.list", CONFIG_STRING, NULL,
+		"pg_logical_emit_message prefixes to stream, comma-separated; unset: all",
+		NULL, 0, 0, false, false},
+	{"snapshot.mode", CONFIG_ENUM, "initial",
+		"initial: snapshot when the slot is created; never; initial_only: snapshot, then exit; "
+		"always: snapshot at every start", "initial|never|initial_only|always", 0, 0, false, false},
+	{"snapshot.parallelism", CONFIG_INT, "2", "connections reading tables during a snapshot",
+		NULL, 1, 64, false, false},
+	{"snapshot.fetch.size", CONFIG_INT, "5000", "rows fetched per round trip during a snapshot",
+		NULL, 1, 1000000, false, false},
+	{"heartbeat.interval.ms", CONFIG_INT, "10000",
+		"emit a heartbeat message this often so an idle or filtered slot advances; 0: never",
+		NULL, 0, 86400000, false, false},
+	{"status.interval.ms", CONFIG_INT, "10000",
+		"standby status updates (received and flushed positions) at least this often",
+		NULL, 100, 3600000, false, false},
+	{"provide.transaction.metadata", CONFIG_BOOL, "off",
+		"write BEGIN and COMMIT records to <prefix>.transaction", NULL, 0, 0, false, false},
+	{"shutdown.timeout.ms", CONFIG_INT, "30000",
+		"on SIGTERM, wait at most this long for Kafka to acknowledge what was produced",
+		NULL, 0, 3600000, false, false},
+	{"reconnect.backoff.max.ms", CONFIG_INT, "30000",
+		"longest wait between reconnection attempts (doubling from 100 ms)",
+		NULL, 100, 3600000, false, false},
+	{"metrics.listen", CONFIG_STRING, NULL,
+		"serve Prometheus metrics and /healthz at host:port; unset: off",
+		NULL, 0, 0, false, false},
+	{"output", CONFIG_ENUM, "kafka",
+		"kafka; or stdout: print records as JSON lines, produce nothing, never advance the slot",
+		"kafka|stdout", 0, 0, false, false},
+	{"log.level", CONFIG_ENUM, "info", "least severe level logged", "debug|info|warning|error",
+		0, 0, false, false},
+	{"log.file", CONFIG_STRING, NULL, "append the log here (SIGHUP reopens it); unset: stderr",
+		NULL, 0, 0, false, false},
+	{NULL}
+};
+
+bool
+settings_load(const Config *c, Settings *s, char *err, size_t errlen)
+{
+	const char *mode = config_string(c, "snapshot.mode");
+	size_t		len;
+
+	memset(s, 0, sizeof(*s));
+	s->config = c;
+	s->source = config_string(c, "source");
+	s->slot_name = config_string(c, "slot.name");
+	s->slot_create = config_bool(c, "slot.create");
+	s->topic_prefix = config_string(c, "topic.prefix");
+	s->include_tables = config_string(c, "table.include.list");
+	s->exclude_tables = config_string(c, "table.exclude.list");
+	s->message_prefixes = config_string(c, "message.prefix.include.list");
+	s->snapshot_mode = strcmp(mode, "never") == 0 ? SNAPSHOT_NEVER
+		: strcmp(mode, "initial_only") == 0 ? SNAPSHOT_INITIAL_ONLY
+		: strcmp(mode, "always") == 0 ? SNAPSHOT_ALWAYS : SNAPSHOT_INITIAL;
+	s->snapshot_parallelism = (int) config_int(c, "snapshot.parallelism");
+	s->snapshot_fetch_size = (int) config_int(c, "snapshot.fetch.size");
+	s->heartbeat_ms = (int) config_int(c, "heartbeat.interval.ms");
+	s->status_ms = (int) config_int(c, "status.interval.ms");
+	s->shutdown_ms = (int) config_int(c, "shutdown.timeout.ms");
+	s->backoff_max_ms = (int) config_int(c, "reconnect.backoff.max.ms");
+	s->transaction_topic = config_bool(c, "provide.transaction.metadata");
+	s->metrics_listen = config_string(c, "metrics.listen");
+	s->to_stdout = strcmp(config_string(c, "output"), "stdout") == 0;
+
+	/* Slot names: what the server accepts, checked before connecting. */
+	len = strlen(s->slot_name);
+	if (len == 0 || len > 50 || strspn(s->slot_name, "abcdefghijklmnopqrstuvwxyz0123456789_") != len)
+	{
+		snprintf(err, errlen, "%s: slot.name \"%s\" must be 1 to 50 characters of a-z, 0-9 and _",
+				 config_origin(c, "slot.name"), s->slot_name);
+		return false;
+	}
+	len = strlen(s->topic_prefix);
+	if (len == 0 || len > 100 ||
+		strspn(s->topic_prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != len)
+	{
+		snprintf(err, errlen, "%s: topic.prefix \"%s\" must be 1 to 100 characters of a-z, A-Z, 0-9, '.', '_' and '-'",
+				 config_origin(c, "topic.prefix"), s->topic_prefix);
+		return false;
+	}
+	return true;
+}

@@ -1,0 +1,53 @@
+/*
+ * settings.h — walstreamer's configuration keys and their typed values.
+ *
+ * The key table is the one place a key is defined: the parser, --help and
+ * the README's reference all come from it.  Settings points into the
+ * Config it was loaded from, which must outlive it.
+ */
+#ifndef PGCDC_SETTINGS_H
+#define PGCDC_SETTINGS_H
+
+#include "config.h"
+
+typedef enum SnapshotMode
+{
+	SNAPSHOT_INITIAL,			/* when the slot is created */
+	SNAPSHOT_NEVER,
+	SNAPSHOT_INITIAL_ONLY,		/* snapshot, then exit without streaming */
+	SNAPSHOT_ALWAYS				/* at every start */
+} SnapshotMode;
+
+typedef struct Settings
+{
+	const Config *config;
+	const char *source;
+	const char *slot_name;
+	bool		slot_create;
+	const char *topic_prefix;
+	const char *include_tables;
+	const char *exclude_tables;
+	const char *message_prefixes;
+	SnapshotMode snapshot_mode;
+	int			snapshot_parallelism;
+	int			snapshot_fetch_size;
+	int			heartbeat_ms;
+	int			status_ms;
+	int			shutdown_ms;
+	int			backoff_max_ms;
+	bool		transaction_topic;
+	const char *metrics_listen;
+	bool		to_stdout;
+} Settings;
+
+extern const ConfigKey settings_keys[];
+
+/* The prefix of environment overrides: WALSTREAMER_SLOT_NAME. */
+#define SETTINGS_ENV_PREFIX "WALSTREAMER"
+
+/* The heartbeat's logical message prefix, never a user's. */
+#define HEARTBEAT_PREFIX "pgcdc.heartbeat"
+
+extern bool settings_load(const Config *c, Settings *s, char *err, size_t errlen);
+
+#endif							/* PGCDC_SETTINGS_H */

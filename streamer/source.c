@@ -1,0 +1,398 @@
+/*
+ * source.c — walsender commands and the CopyBoth stream over libpq.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "source.h"
+
+struct Source
+{
+	PGconn	   *conn;
+	char	   *copybuf;		/* the last message from PQgetCopyData */
+	bool		fatal;
+	bool		streaming;
+};
+
+/* µs since 2000-01-01, the protocol's timestamps. */
+static int64_t
+pg_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t) ts.tv_sec - 946684800) * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+put_u64(char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (char) (v & 0xff);
+}
+
+/* Copies libpq's message, without its trailing newline. */
+static void
+describe(char *err, size_t errlen, const char *what, const char *msg)
+{
+	size_t		n;
+
+	snprintf(err, errlen, "%s%s%s", what, *what ? ": " : "", msg && *msg ? msg : "unknown error");
+	n = strlen(err);
+	while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+		err[--n] = '\0';
+}
+
+/* Errors that a retry cannot fix: a missing or unusable slot, privileges. */
+static bool
+fatal_sqlstate(const char *state)
+{
+	static const char *const fatal[] = {
+		"42704",				/* undefined_object: no such slot */
+		"55000",				/* object_not_in_prerequisite_state: slot invalidated */
+		"42501",				/* insufficient_privilege */
+		"42602",				/* invalid_name */
+		"58P01",				/* undefined_file: plugin not installed */
+		"22023",				/* invalid_parameter_value: plugin refused an option */
+		NULL
+	};
+
+	for (int i = 0; state && fatal[i]; i++)
+	{
+		if (strcmp(state, fatal[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+Source *
+source_connect(const char *conninfo, char *err, size_t errlen)
+{
+	const char *keys[] = {"connect_timeout", "dbname", "replication", "fallback_application_name", NULL};
+	const char *values[] = {"10", conninfo, "database", "walstreamer", NULL};
+	Source	   *s = calloc(1, sizeof(Source));
+
+	if (s == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->conn = PQconnectdbParams(keys, values, 1);
+	if (PQstatus(s->conn) != CONNECTION_OK)
+	{
+		describe(err, errlen, "cannot connect to the source", PQerrorMessage(s->conn));
+		source_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+source_close(Source *s)
+{
+	if (s == NULL)
+		return;
+	if (s->copybuf)
+		PQfreemem(s->copybuf);
+	PQfinish(s->conn);
+	free(s);
+}
+
+PGconn *
+source_conn(Source *s)
+{
+	return s->conn;
+}
+
+int
+source_socket(Source *s)
+{
+	return PQsocket(s->conn);
+}
+
+bool
+source_fatal(Source *s)
+{
+	return s->fatal;
+}
+
+PGresult *
+source_query(Source *s, const char *sql, char *err, size_t errlen)
+{
+	PGresult   *res = PQexec(s->conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		return res;
+	s->fatal = fatal_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+	describe(err, errlen, "", PQerrorMessage(s->conn));
+	PQclear(res);
+	return NULL;
+}
+
+bool
+source_identify(Source *s, char *sysid, size_t sysidlen, char *dbname, size_t dblen,
+				char *err, size_t errlen)
+{
+	PGresult   *res = source_query(s, "IDENTIFY_SYSTEM", err, errlen);
+
+	if (res == NULL)
+		return false;
+	if (PQntuples(res) != 1 || PQnfields(res) < 4 || PQgetisnull(res, 0, 3))
+	{
+		snprintf(err, errlen, "IDENTIFY_SYSTEM: unexpected answer (is this a replication=database connection?)");
+		PQclear(res);
+		return false;
+	}
+	snprintf(sysid, sysidlen, "%s", PQgetvalue(res, 0, 0));
+	snprintf(dbname, dblen, "%s", PQgetvalue(res, 0, 3));
+	PQclear(res);
+	return true;
+}
+
+static bool
+parse_lsn(const char *text, uint64_t *lsn)
+{
+	unsigned	hi,
+				lo;
+
+	if (sscanf(text, "%X/%X", &hi, &lo) != 2)
+		return false;
+	*lsn = ((uint64_t) hi << 32) | lo;
+	return true;
+}
+
+bool
+source_slot_info(Source *s, const char *slot, SlotInfo *info, char *err, size_t errlen)
+{
+	char	   *quoted = PQescapeLiteral(s->conn, slot, strlen(slot));
+	char		sql[512];
+	PGresult   *res;
+
+	memset(info, 0, sizeof(*info));
+	if (quoted == NULL)
+	{
+		describe(err, errlen, "", PQerrorMessage(s->conn));
+		return false;
+	}
+	snprintf(sql, sizeof(sql),
+			 "SELECT coalesce(plugin, ''), slot_type, coalesce(database, ''), coalesce(wal_status, ''), "
+			 "temporary, coalesce(active_pid, 0), coalesce(confirmed_flush_lsn, '0/0') "
+			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", quoted);
+	PQfreemem(quoted);
+	if ((res = source_query(s, sql, err, errlen)) == NULL)
+		return false;
+	if (PQntuples(res) == 1)
+	{
+		info->exists = true;
+		snprintf(info->plugin, sizeof(info->plugin), "%s",
+				 strcmp(PQgetvalue(res, 0, 1), "logical") == 0 ? PQgetvalue(res, 0, 0) : "(physical)");
+		snprintf(info->database, sizeof(info->database), "%s", PQgetvalue(res, 0, 2));
+		snprintf(info->wal_status, sizeof(info->wal_status), "%s", PQgetvalue(res, 0, 3));
+		info->temporary = PQgetvalue(res, 0, 4)[0] == 't';
+		info->active_pid = atoi(PQgetvalue(res, 0, 5));
+		parse_lsn(PQgetvalue(res, 0, 6), &info->confirmed_flush);
+	}
+	PQclear(res);
+	return true;
+}
+
+bool
+source_create_slot(Source *s, const char *slot, bool temporary, bool export,
+				   uint64_t *consistent_lsn, char *snapshot, size_t snaplen,
+				   char *err, size_t errlen)
+{
+	char		sql[256];
+	PGresult   *res;
+
+	snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s%s LOGICAL pgcdc (SNAPSHOT '%s')",
+			 slot, temporary ? " TEMPORARY" : "", export ? "export" : "nothing");
+	if ((res = source_query(s, sql, err, errlen)) == NULL)
+		return false;
+	if (PQntuples(res) != 1 || PQnfields(res) < 4 || !parse_lsn(PQgetvalue(res, 0, 1), consistent_lsn))
+	{
+		snprintf(err, errlen, "CREATE_REPLICATION_SLOT: unexpected answer");
+		PQclear(res);
+		return false;
+	}
+	if (snapshot != NULL)
+		snprintf(snapshot, snaplen, "%s", PQgetisnull(res, 0, 2) ? "" : PQgetvalue(res, 0, 2));
+	PQclear(res);
+	return true;
+}
+
+bool
+source_drop_slot(Source *s, const char *slot, char *err, size_t errlen)
+{
+	char		sql[128];
+	PGresult   *res;
+
+	snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s", slot);
+	if ((res = source_query(s, sql, err, errlen)) == NULL)
+		return false;
+	PQclear(res);
+	return true;
+}
+
+bool
+source_start(Source *s, const char *slot, const char *options, char *err, size_t errlen)
+{
+	size_t		len = strlen(slot) + strlen(options) + 64;
+	char	   *sql = malloc(len);
+	PGresult   *res;
+
+	if (sql == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	snprintf(sql, len, "START_REPLICATION SLOT %s LOGICAL 0/0 (%s)", slot, options);
+	res = PQexec(s->conn, sql);
+	free(sql);
+	if (PQresultStatus(res) != PGRES_COPY_BOTH)
+	{
+		s->fatal = fatal_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+		describe(err, errlen, "START_REPLICATION", PQerrorMessage(s->conn));
+		PQclear(res);
+		return false;
+	}
+	PQclear(res);
+	if (PQsetnonblocking(s->conn, 1) != 0)
+	{
+		describe(err, errlen, "", PQerrorMessage(s->conn));
+		return false;
+	}
+	s->streaming = true;
+	return true;
+}
+
+int
+source_read(Source *s, const char **buf, char *err, size_t errlen)
+{
+	int			n;
+
+	if (s->copybuf)
+	{
+		PQfreemem(s->copybuf);
+		s->copybuf = NULL;
+	}
+	n = PQgetCopyData(s->conn, &s->copybuf, 1);
+	if (n == 0)
+	{
+		/* Nothing buffered: read what the socket has, then try again. */
+		if (!PQconsumeInput(s->conn))
+		{
+			describe(err, errlen, "connection to the source lost", PQerrorMessage(s->conn));
+			return -1;
+		}
+		n = PQgetCopyData(s->conn, &s->copybuf, 1);
+	}
+	if (n > 0)
+	{
+		*buf = s->copybuf;
+		return n;
+	}
+	if (n == 0)
+		return 0;
+	if (n == -1)
+	{
+		/* The server ended the COPY: its final result says why. */
+		PGresult   *res = PQgetResult(s->conn);
+
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			snprintf(err, errlen, "the source ended replication");
+		else
+		{
+			s->fatal = fatal_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+			describe(err, errlen, "replication stopped", PQerrorMessage(s->conn));
+		}
+		PQclear(res);
+		s->streaming = false;
+		return -1;
+	}
+	describe(err, errlen, "replication stream failed", PQerrorMessage(s->conn));
+	return -1;
+}
+
+bool
+source_send_status(Source *s, uint64_t write_lsn, uint64_t flush_lsn, bool reply,
+				   char *err, size_t errlen)
+{
+	char		msg[1 + 8 * 4 + 1];
+
+	msg[0] = 'r';
+	put_u64(msg + 1, write_lsn);
+	put_u64(msg + 9, flush_lsn);
+	put_u64(msg + 17, flush_lsn);	/* applied: nothing is applied beyond what Kafka holds */
+	put_u64(msg + 25, (uint64_t) pg_now());
+	msg[33] = reply ? 1 : 0;
+	if (PQputCopyData(s->conn, msg, sizeof(msg)) <= 0)
+	{
+		describe(err, errlen, "cannot send a status update", PQerrorMessage(s->conn));
+		return false;
+	}
+	return source_flush(s, err, errlen);
+}
+
+bool
+source_output_pending(Source *s)
+{
+	return PQflush(s->conn) == 1;
+}
+
+bool
+source_flush(Source *s, char *err, size_t errlen)
+{
+	if (PQflush(s->conn) < 0)
+	{
+		describe(err, errlen, "cannot write to the source", PQerrorMessage(s->conn));
+		return false;
+	}
+	return true;
+}
+
+void
+source_end_copy(Source *s, int timeout_ms)
+{
+	struct timespec start,
+				now;
+
+	if (!s->streaming)
+		return;
+	s->streaming = false;
+	if (PQputCopyEnd(s->conn, NULL) <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;)
+	{
+		struct pollfd pfd = {PQsocket(s->conn), POLLIN, 0};
+		char	   *buf;
+		int			n;
+		int			left;
+
+		if (PQflush(s->conn) < 0 || !PQconsumeInput(s->conn))
+			return;
+		/* What the server still sends before it answers the CopyDone is dropped. */
+		while ((n = PQgetCopyData(s->conn, &buf, 1)) > 0)
+			PQfreemem(buf);
+		if (n < 0)
+		{
+			PGresult   *res;
+
+			while ((res = PQgetResult(s->conn)) != NULL)
+				PQclear(res);
+			return;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = timeout_ms - (int) ((now.tv_sec - start.tv_sec) * 1000 +
+								   (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			return;
+	}
+}

@@ -1,0 +1,79 @@
+/*
+ * source.h — the replication connection to the source database.
+ *
+ * One libpq connection with replication=database: the walsender commands
+ * (IDENTIFY_SYSTEM, CREATE/DROP_REPLICATION_SLOT, START_REPLICATION) and,
+ * before streaming starts, plain SQL over the simple query protocol.  Once
+ * streaming, the connection is non-blocking: source_read() never waits,
+ * and status updates are queued and flushed as the socket allows.
+ *
+ * Errors are described in err; source_fatal() says whether retrying can
+ * help (a server restart can; a dropped slot cannot).
+ */
+#ifndef PGCDC_SOURCE_H
+#define PGCDC_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+typedef struct Source Source;
+
+typedef struct SlotInfo
+{
+	bool		exists;
+	char		plugin[64];
+	char		database[64];
+	char		wal_status[16];	/* reserved, extended, unreserved, lost */
+	bool		temporary;
+	int			active_pid;		/* 0: not in use */
+	uint64_t	confirmed_flush;
+} SlotInfo;
+
+extern Source *source_connect(const char *conninfo, char *err, size_t errlen);
+extern void source_close(Source *s);
+extern PGconn *source_conn(Source *s);
+extern int	source_socket(Source *s);
+
+extern bool source_identify(Source *s, char *sysid, size_t sysidlen, char *dbname, size_t dblen,
+							char *err, size_t errlen);
+extern bool source_slot_info(Source *s, const char *slot, SlotInfo *info, char *err, size_t errlen);
+
+/*
+ * Creates a logical slot with plugin pgcdc.  With export, the snapshot's
+ * name is written to snapshot (valid until the next command on s).
+ */
+extern bool source_create_slot(Source *s, const char *slot, bool temporary, bool export,
+							   uint64_t *consistent_lsn, char *snapshot, size_t snaplen,
+							   char *err, size_t errlen);
+extern bool source_drop_slot(Source *s, const char *slot, char *err, size_t errlen);
+
+/* One SQL statement over the simple protocol; the result, or NULL with err. */
+extern PGresult *source_query(Source *s, const char *sql, char *err, size_t errlen);
+
+/* START_REPLICATION SLOT slot LOGICAL 0/0 (options); options are pre-quoted. */
+extern bool source_start(Source *s, const char *slot, const char *options, char *err, size_t errlen);
+
+/*
+ * The next CopyData message, without waiting: its length (*buf valid until
+ * the next call), 0 when none has arrived, -1 when the server ended the
+ * stream or the connection failed (err says which).
+ */
+extern int	source_read(Source *s, const char **buf, char *err, size_t errlen);
+
+/* Queues a standby status update; flushes what the socket takes. */
+extern bool source_send_status(Source *s, uint64_t write_lsn, uint64_t flush_lsn,
+							   bool reply, char *err, size_t errlen);
+/* Whether queued output is waiting for the socket to be writable. */
+extern bool source_output_pending(Source *s);
+extern bool source_flush(Source *s, char *err, size_t errlen);
+
+/* Ends the COPY (client side) and waits, bounded, for the server to end it. */
+extern void source_end_copy(Source *s, int timeout_ms);
+
+/* Whether the last error was one retrying cannot fix (SQLSTATE based). */
+extern bool source_fatal(Source *s);
+
+#endif							/* PGCDC_SOURCE_H */

@@ -1,0 +1,642 @@
+/*
+ * stream.c — routing pgcdc records to Kafka, and what is safe to confirm.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "acktrack.h"
+#include "log.h"
+#include "record.h"
+#include "relations.h"
+#include "stream.h"
+
+/* A message the producer refused for now (queue full), in order. */
+typedef struct Pending
+{
+	rd_kafka_topic_t *rkt;		/* a reference of its own */
+	int32_t		partition;
+	uint8_t    *key;
+	size_t		keylen;
+	void	   *value;
+	size_t		len;
+	KafkaHeaders headers;
+	uint64_t	txn;
+} Pending;
+
+struct Stream
+{
+	const Settings *settings;
+	Kafka	   *kafka;
+	FILE	   *out;
+	Relations  *rels;
+	AckTracker *acks;
+	Record		rec;
+
+	bool		in_txn;
+	uint64_t	txn;
+	uint64_t	commit_lsn;
+	Relation  **touched;		/* relations changed in the open transaction */
+	size_t		ntouched;
+	size_t		touched_cap;
+
+	Pending    *outbox;
+	size_t		nout;
+	size_t		outhead;		/* first not yet produced */
+	size_t		outcap;
+
+	uint8_t    *keybuf;
+	size_t		keycap;
+
+	rd_kafka_topic_t *tx_topic;
+	rd_kafka_topic_t *msg_topic;
+	rd_kafka_topic_t *hb_topic;
+
+	uint64_t	received_lsn;
+	bool		reply_requested;
+	char		failure[512];
+
+	Metrics    *metrics;
+	MetricCell *m_received;
+	MetricCell *m_flushed;
+	MetricCell *m_bytes;
+	MetricCell *m_errors;
+	MetricCell *m_messages;
+};
+
+static const char op_letter[] = {
+	[RECORD_BEGIN] = 'b', [RECORD_COMMIT] = 'e', [RECORD_INSERT] = 'c', [RECORD_UPDATE] = 'u',
+	[RECORD_DELETE] = 'd', [RECORD_TRUNCATE] = 't', [RECORD_MESSAGE] = 'm', [RECORD_READ] = 'r',
+	[RECORD_RELATION] = 's'
+};
+
+static uint64_t
+get_u64(const char *p)
+{
+	uint64_t	v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | (uint8_t) p[i];
+	return v;
+}
+
+Stream *
+stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_lsn)
+{
+	Stream	   *st = calloc(1, sizeof(Stream));
+
+	if (st == NULL)
+		return NULL;
+	st->settings = s;
+	st->kafka = k;
+	st->out = out;
+	st->metrics = m;
+	st->received_lsn = start_lsn;
+	record_init(&st->rec);
+	st->rels = relations_new(s->topic_prefix, k ? kafka_topic_release : NULL);
+	st->acks = acktrack_new(start_lsn);
+	if (st->rels == NULL || st->acks == NULL)
+	{
+		stream_free(st);
+		return NULL;
+	}
+	if (k != NULL)
+	{
+		char		name[256];
+
+		snprintf(name, sizeof(name), "%s.transaction", s->topic_prefix);
+		st->tx_topic = s->transaction_topic ? kafka_topic(k, name) : NULL;
+		snprintf(name, sizeof(name), "%s.message", s->topic_prefix);
+		st->msg_topic = kafka_topic(k, name);
+		snprintf(name, sizeof(name), "%s.heartbeat", s->topic_prefix);
+		st->hb_topic = kafka_topic(k, name);
+	}
+	st->m_received = metrics_cell(m, "walstreamer_received_lsn", METRIC_GAUGE,
+								  "WAL position received from the slot", NULL);
+	st->m_flushed = metrics_cell(m, "walstreamer_acknowledged_lsn", METRIC_GAUGE,
+								 "WAL position Kafka acknowledged, confirmed to the slot", NULL);
+	st->m_bytes = metrics_cell(m, "walstreamer_produced_bytes_total", METRIC_COUNTER,
+							   "Bytes of message values produced", NULL);
+	st->m_messages = metrics_cell(m, "walstreamer_acknowledged_messages_total", METRIC_COUNTER,
+								  "Messages Kafka acknowledged", NULL);
+	st->m_errors = metrics_cell(m, "walstreamer_delivery_errors_total", METRIC_COUNTER,
+								"Messages Kafka failed to deliver", NULL);
+	metrics_set(st->m_received, (int64_t) start_lsn);
+	metrics_set(st->m_flushed, (int64_t) start_lsn);
+	return st;
+}
+
+void
+stream_free(Stream *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = st->outhead; i < st->nout; i++)
+	{
+		free(st->outbox[i].key);
+		free(st->outbox[i].value);
+		kafka_topic_release(st->outbox[i].rkt);
+	}
+	free(st->outbox);
+	if (st->tx_topic)
+		kafka_topic_release(st->tx_topic);
+	if (st->msg_topic)
+		kafka_topic_release(st->msg_topic);
+	if (st->hb_topic)
+		kafka_topic_release(st->hb_topic);
+	relations_free(st->rels);
+	acktrack_free(st->acks);
+	record_free(&st->rec);
+	free(st->touched);
+	free(st->keybuf);
+	free(st);
+}
+
+/* Produces, or queues behind what is already waiting. */
+static bool
+emit(Stream *st, rd_kafka_topic_t *rkt, int32_t partition, const uint8_t *key, size_t keylen,
+	 void *value, size_t len, const KafkaHeaders *h, char *err, size_t errlen)
+{
+	Pending    *p;
+
+	acktrack_sent(st->acks, st->txn);
+	metrics_add(st->m_bytes, (int64_t) len);
+	if (st->outhead == st->nout)
+	{
+		int			rc = kafka_produce(st->kafka, rkt, partition, key, keylen, value, len, h,
+									   st->txn, err, errlen);
+
+		if (rc == 1)
+			return true;
+		if (rc < 0)
+		{
+			free(value);
+			return false;
+		}
+	}
+	if (st->nout == st->outcap)
+	{
+		size_t		cap = st->outcap ? st->outcap * 2 : 16;
+		Pending    *grown = realloc(st->outbox, cap * sizeof(Pending));
+
+		if (grown == NULL)
+		{
+			snprintf(err, errlen, "out of memory");
+			free(value);
+			return false;
+		}
+		st->outbox = grown;
+		st->outcap = cap;
+	}
+	p = &st->outbox[st->nout++];
+	p->rkt = kafka_topic(st->kafka, rd_kafka_topic_name(rkt));
+	p->partition = partition;
+	p->key = keylen ? malloc(keylen) : NULL;
+	if (keylen)
+		memcpy(p->key, key, keylen);
+	p->keylen = keylen;
+	p->value = value;
+	p->len = len;
+	p->headers = *h;
+	p->txn = st->txn;
+	return true;
+}
+
+bool
+stream_drain(Stream *st, char *err, size_t errlen)
+{
+	while (st->outhead < st->nout)
+	{
+		Pending    *p = &st->outbox[st->outhead];
+		int			rc = kafka_produce(st->kafka, p->rkt, p->partition, p->key, p->keylen,
+									   p->value, p->len, &p->headers, p->txn, err, errlen);
+
+		if (rc == 0)
+			return true;
+		if (rc < 0)
+			return false;
+		free(p->key);
+		kafka_topic_release(p->rkt);
+		st->outhead++;
+	}
+	st->outhead = st->nout = 0;
+	return true;
+}
+
+bool
+stream_blocked(const Stream *st)
+{
+	return st->outhead < st->nout;
+}
+
+/* The relation's change bytes behind its RELATION record: a self-describing value. */
+static void *
+compose(const Relation *rel, const uint8_t *buf, size_t len, size_t *total)
+{
+	uint8_t    *value = malloc(rel->record_len + len);
+
+	if (value != NULL)
+	{
+		memcpy(value, rel->record, rel->record_len);
+		memcpy(value + rel->record_len, buf, len);
+	}
+	*total = rel->record_len + len;
+	return value;
+}
+
+static size_t
+make_key(Stream *st, const Relation *rel, const SpanArray *image)
+{
+	size_t		need = record_key(image, rel->keys, rel->nkeys, st->keybuf, st->keycap);
+
+	if (need > st->keycap)
+	{
+		free(st->keybuf);
+		st->keycap = need * 2;
+		if ((st->keybuf = malloc(st->keycap)) == NULL)
+		{
+			st->keycap = 0;
+			return 0;
+		}
+		need = record_key(image, rel->keys, rel->nkeys, st->keybuf, st->keycap);
+	}
+	return need;
+}
+
+static void
+count(Stream *st, Relation *rel, uint32_t op)
+{
+	if (rel->counters[op] == NULL)
+	{
+		const char *const labels[] = {"table", rel->name, "op", (char[]) {op_letter[op], 0}, NULL};
+
+		rel->counters[op] = metrics_cell(st->metrics, "walstreamer_events_total", METRIC_COUNTER,
+										 "Change events produced, by table and op", labels);
+	}
+	metrics_add(rel->counters[op], 1);
+	if (rel->txn_events++ == 0 && st->settings->transaction_topic)
+	{
+		if (st->ntouched == st->touched_cap)
+		{
+			st->touched_cap = st->touched_cap ? st->touched_cap * 2 : 16;
+			st->touched = realloc(st->touched, st->touched_cap * sizeof(Relation *));
+			if (st->touched == NULL)
+				abort();
+		}
+		st->touched[st->ntouched++] = rel;
+	}
+}
+
+static bool
+on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	Record	   *r = &st->rec;
+	Relation   *rel = relations_get(st->rels, r->relid);
+	const SpanArray *image = r->op == RECORD_DELETE ? &r->before : &r->after;
+	KafkaHeaders h = {op_letter[r->op], st->commit_lsn, NULL};
+	size_t		keylen,
+				total;
+	void	   *value;
+
+	if (rel == NULL)
+	{
+		snprintf(err, errlen, "change for relation %u at " LSN_FMT " before its RELATION record",
+				 r->relid, LSN_ARGS(r->lsn));
+		return false;
+	}
+	if (rel->handle == NULL && (rel->handle = kafka_topic(st->kafka, rel->topic)) == NULL)
+	{
+		snprintf(err, errlen, "cannot create topic handle %s", rel->topic);
+		return false;
+	}
+	count(st, rel, r->op);
+
+	/*
+	 * A key change: first the change under the old key, marked so consumers
+	 * apply it as the old key's delete, keeping that key's order; then under
+	 * the new key.
+	 */
+	if (r->op == RECORD_UPDATE && r->before.n > 0 && rel->nkeys > 0)
+	{
+		size_t		newlen = make_key(st, rel, &r->after);
+		uint8_t    *newkey = malloc(newlen ? newlen : 1);
+		size_t		oldlen;
+
+		memcpy(newkey, st->keybuf, newlen);
+		oldlen = make_key(st, rel, &r->before);
+		if (oldlen > 0 && (oldlen != newlen || memcmp(newkey, st->keybuf, oldlen) != 0))
+		{
+			KafkaHeaders old = {'u', st->commit_lsn, "old"};
+
+			value = compose(rel, buf, len, &total);
+			if (!emit(st, rel->handle, RD_KAFKA_PARTITION_UA, st->keybuf, oldlen, value, total,
+					  &old, err, errlen))
+			{
+				free(newkey);
+				return false;
+			}
+			h.key_role = "new";
+		}
+		value = compose(rel, buf, len, &total);
+		if (!emit(st, rel->handle, RD_KAFKA_PARTITION_UA, newkey, newlen, value, total, &h, err, errlen))
+		{
+			free(newkey);
+			return false;
+		}
+		free(newkey);
+		return true;
+	}
+	keylen = make_key(st, rel, image);
+	value = compose(rel, buf, len, &total);
+	return emit(st, rel->handle, RD_KAFKA_PARTITION_UA, keylen ? st->keybuf : NULL, keylen,
+				value, total, &h, err, errlen);
+}
+
+/* A copy on every partition of each table's topic: ordered with every key. */
+static bool
+on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	KafkaHeaders h = {'t', st->commit_lsn, NULL};
+
+	for (size_t i = 0; i < st->rec.truncated.n; i++)
+	{
+		Span		schema,
+					table;
+		uint32_t	relid;
+		char	   *topic;
+		rd_kafka_topic_t *rkt;
+		int			parts;
+		Relation   *rel;
+
+		if (!record_relation_ref(st->rec.truncated.items[i], &schema, &table, &relid))
+		{
+			snprintf(err, errlen, "malformed TRUNCATE record at " LSN_FMT, LSN_ARGS(st->rec.lsn));
+			return false;
+		}
+		if ((rel = relations_get(st->rels, relid)) != NULL)
+			count(st, rel, RECORD_TRUNCATE);
+		topic = relations_topic_name(st->settings->topic_prefix, schema, table);
+		rkt = topic ? kafka_topic(st->kafka, topic) : NULL;
+		free(topic);
+		if (rkt == NULL)
+		{
+			snprintf(err, errlen, "out of memory");
+			return false;
+		}
+		parts = kafka_partitions(st->kafka, rkt, 10000, err, errlen);
+		for (int p = 0; p < parts; p++)
+		{
+			void	   *value = malloc(len);
+
+			memcpy(value, buf, len);
+			if (!emit(st, rkt, p, NULL, 0, value, len, &h, err, errlen))
+				parts = -1;
+		}
+		kafka_topic_release(rkt);
+		if (parts < 0)
+			return false;
+	}
+	return true;
+}
+
+static bool
+on_message(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	Record	   *r = &st->rec;
+	bool		heartbeat = r->prefix.len == strlen(HEARTBEAT_PREFIX) &&
+		memcmp(r->prefix.data, HEARTBEAT_PREFIX, r->prefix.len) == 0;
+	KafkaHeaders h = {'m', st->commit_lsn, NULL};
+	void	   *value = malloc(len);
+	bool		own_txn = !st->in_txn;
+	bool		ok;
+
+	memcpy(value, buf, len);
+	/* A non-transactional message outside a transaction is tracked on its own. */
+	if (own_txn)
+		st->txn = acktrack_begin(st->acks);
+	ok = emit(st, heartbeat ? st->hb_topic : st->msg_topic, RD_KAFKA_PARTITION_UA,
+			  r->prefix.data, r->prefix.len, value, len, &h, err, errlen);
+	if (own_txn)
+		acktrack_commit(st->acks, st->txn, 0);
+	return ok;
+}
+
+static size_t
+put_varint(uint8_t *out, uint64_t v)
+{
+	size_t		n = 0;
+
+	do
+	{
+		out[n++] = (uint8_t) ((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	return n;
+}
+
+/* The COMMIT record plus its per-table counts, appended as field 24. */
+static void *
+commit_summary(Stream *st, const uint8_t *buf, size_t len, size_t *total)
+{
+	size_t		cap = len;
+	uint8_t    *out;
+	size_t		at = len;
+
+	for (size_t i = 0; i < st->ntouched; i++)
+		cap += strlen(st->touched[i]->name) + 48;
+	if ((out = malloc(cap)) == NULL)
+		return NULL;
+	memcpy(out, buf, len);
+	for (size_t i = 0; i < st->ntouched; i++)
+	{
+		Relation   *rel = st->touched[i];
+		const char *dot = rel->name + rel->schema_len;
+		size_t		slen = rel->schema_len;
+		size_t		tlen = strlen(dot + 1);
+		uint8_t		cnt[10];
+		size_t		clen = put_varint(cnt, rel->txn_events);
+		uint8_t		lens[2][10];
+		size_t		l1 = put_varint(lens[0], slen);
+		size_t		l2 = put_varint(lens[1], tlen);
+
+		at += put_varint(out + at, 24 << 3 | 2);
+		at += put_varint(out + at, 1 + l1 + slen + 1 + l2 + tlen + 1 + clen);
+		out[at++] = 1 << 3 | 2;
+		memcpy(out + at, lens[0], l1);
+		at += l1;
+		memcpy(out + at, rel->name, slen);
+		at += slen;
+		out[at++] = 2 << 3 | 2;
+		memcpy(out + at, lens[1], l2);
+		at += l2;
+		memcpy(out + at, dot + 1, tlen);
+		at += tlen;
+		out[at++] = 3 << 3;
+		memcpy(out + at, cnt, clen);
+		at += clen;
+	}
+	*total = at;
+	return out;
+}
+
+static bool
+on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	Record	   *r = &st->rec;
+	char		why[256];
+
+	if (!record_scan(buf, len, r, why, sizeof(why)))
+	{
+		snprintf(err, errlen, "malformed record after " LSN_FMT ": %s", LSN_ARGS(st->received_lsn), why);
+		return false;
+	}
+	if (r->op != RECORD_RELATION && r->op != RECORD_MESSAGE && r->op != RECORD_BEGIN && !st->in_txn)
+	{
+		snprintf(err, errlen, "record (op %u) outside a transaction after " LSN_FMT,
+				 r->op, LSN_ARGS(st->received_lsn));
+		return false;
+	}
+	switch (r->op)
+	{
+		case RECORD_BEGIN:
+			if (st->in_txn)
+			{
+				snprintf(err, errlen, "BEGIN inside a transaction at " LSN_FMT, LSN_ARGS(r->commit_lsn));
+				return false;
+			}
+			st->in_txn = true;
+			st->txn = acktrack_begin(st->acks);
+			st->commit_lsn = r->commit_lsn;
+			if (st->tx_topic)
+			{
+				KafkaHeaders h = {'b', r->commit_lsn, NULL};
+				void	   *value = malloc(len);
+
+				memcpy(value, buf, len);
+				return emit(st, st->tx_topic, RD_KAFKA_PARTITION_UA, NULL, 0, value, len, &h, err, errlen);
+			}
+			return true;
+		case RECORD_COMMIT:
+			if (st->tx_topic)
+			{
+				KafkaHeaders h = {'e', st->commit_lsn, NULL};
+				size_t		total = 0;
+				void	   *value = commit_summary(st, buf, len, &total);
+
+				if (value == NULL)
+				{
+					snprintf(err, errlen, "out of memory");
+					return false;
+				}
+				if (!emit(st, st->tx_topic, RD_KAFKA_PARTITION_UA, NULL, 0, value, total, &h, err, errlen))
+					return false;
+			}
+			for (size_t i = 0; i < st->ntouched; i++)
+				st->touched[i]->txn_events = 0;
+			st->ntouched = 0;
+			st->in_txn = false;
+			acktrack_commit(st->acks, st->txn, r->end_lsn);
+			return true;
+		case RECORD_RELATION:
+			if (relations_put(st->rels, r, buf, len) == NULL)
+			{
+				snprintf(err, errlen, "out of memory");
+				return false;
+			}
+			return true;
+		case RECORD_INSERT:
+		case RECORD_UPDATE:
+		case RECORD_DELETE:
+			return on_change(st, buf, len, err, errlen);
+		case RECORD_TRUNCATE:
+			return on_truncate(st, buf, len, err, errlen);
+		case RECORD_MESSAGE:
+			return on_message(st, buf, len, err, errlen);
+		default:
+			snprintf(err, errlen, "unexpected record (op %u) in the stream after " LSN_FMT,
+					 r->op, LSN_ARGS(st->received_lsn));
+			return false;
+	}
+}
+
+bool
+stream_message(Stream *st, const char *buf, size_t len, char *err, size_t errlen)
+{
+	if (len >= 25 && buf[0] == 'w')
+	{
+		uint64_t	start = get_u64(buf + 1);
+
+		if (start > st->received_lsn)
+			st->received_lsn = start;
+		metrics_set(st->m_received, (int64_t) st->received_lsn);
+		if (st->out != NULL)
+		{
+			fwrite(buf + 25, 1, len - 25, st->out);
+			fputc('\n', st->out);
+			return !ferror(st->out) || (snprintf(err, errlen, "cannot write the output"), false);
+		}
+		return on_record(st, (const uint8_t *) buf + 25, len - 25, err, errlen);
+	}
+	if (len >= 18 && buf[0] == 'k')
+	{
+		uint64_t	end = get_u64(buf + 1);
+
+		if (end > st->received_lsn)
+			st->received_lsn = end;
+		metrics_set(st->m_received, (int64_t) st->received_lsn);
+		/* Caught up and nothing unacknowledged: the slot may move here. */
+		if (st->out == NULL && !st->in_txn && acktrack_idle(st->acks, end))
+			metrics_set(st->m_flushed, (int64_t) end);
+		if (buf[17])
+			st->reply_requested = true;
+		return true;
+	}
+	snprintf(err, errlen, "unexpected replication message '%c' (%zu bytes)", buf[0], len);
+	return false;
+}
+
+void
+stream_delivered(Stream *st, uint64_t txn, rd_kafka_resp_err_t err, const char *topic)
+{
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		metrics_add(st->m_errors, 1);
+		if (!acktrack_has_failed(st->acks))
+			snprintf(st->failure, sizeof(st->failure), "delivery to %s failed: %s",
+					 topic, rd_kafka_err2str(err));
+		acktrack_failed(st->acks, txn);
+		return;
+	}
+	metrics_add(st->m_messages, 1);
+	acktrack_acked(st->acks, txn);
+	metrics_set(st->m_flushed, (int64_t) acktrack_flush_lsn(st->acks));
+}
+
+bool
+stream_take_reply_request(Stream *st)
+{
+	bool		r = st->reply_requested;
+
+	st->reply_requested = false;
+	return r;
+}
+
+uint64_t
+stream_received_lsn(const Stream *st)
+{
+	return st->received_lsn;
+}
+
+uint64_t
+stream_flush_lsn(const Stream *st)
+{
+	return acktrack_flush_lsn(st->acks);
+}
+
+bool
+stream_failed(const Stream *st, char *err, size_t errlen)
+{
+	if (!acktrack_has_failed(st->acks))
+		return false;
+	snprintf(err, errlen, "%s", st->failure[0] ? st->failure : "a delivery failed");
+	return true;
+}

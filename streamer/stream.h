@@ -1,0 +1,52 @@
+/*
+ * stream.h — from the slot's CopyData messages to Kafka messages.
+ *
+ * Each XLogData message carries one pgcdc record.  RELATION records are
+ * remembered; every change becomes one Kafka message (two for a key change,
+ * one per partition for a truncate) whose value is the relation's record
+ * followed by the change's bytes, so it describes itself.  Transactions are
+ * registered with the acknowledgement tracker, which decides the flush
+ * position reported to the server.
+ *
+ * When the producer's queue is full the messages wait in the stream's
+ * outbox; the caller must not hand in another CopyData message until
+ * stream_drain() empties it.  That is the back-pressure: the socket is not
+ * read, the walsender blocks, nothing is dropped.
+ */
+#ifndef PGCDC_STREAM_H
+#define PGCDC_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kafka.h"
+#include "metrics.h"
+#include "settings.h"
+
+typedef struct Stream Stream;
+
+/* out: print records (JSON) there instead of producing; k is then NULL. */
+extern Stream *stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_lsn);
+extern void stream_free(Stream *st);
+
+/* Handles one CopyData message; false with err when the stream cannot go on. */
+extern bool stream_message(Stream *st, const char *buf, size_t len, char *err, size_t errlen);
+/* Retries the outbox; false with err on a produce error. */
+extern bool stream_drain(Stream *st, char *err, size_t errlen);
+extern bool stream_blocked(const Stream *st);
+
+/* The delivery report of a message this stream produced. */
+extern void stream_delivered(Stream *st, uint64_t txn, rd_kafka_resp_err_t err, const char *topic);
+
+/* Whether the server asked for a status update since the last call. */
+extern bool stream_take_reply_request(Stream *st);
+extern uint64_t stream_received_lsn(const Stream *st);
+extern uint64_t stream_flush_lsn(const Stream *st);
+/* A delivery failed: the pipeline must restart from the slot.  err says why. */
+extern bool stream_failed(const Stream *st, char *err, size_t errlen);
+
+#endif							/* PGCDC_STREAM_H */
