@@ -35,6 +35,7 @@ struct Stream
 	bool		in_txn;
 	uint64_t	txn;
 	uint64_t	commit_lsn;
+	char		xid[16];		/* of the open transaction, the transaction topic's key */
 	Relation  **touched;		/* relations changed in the open transaction */
 	size_t		ntouched;
 	size_t		touched_cap;
@@ -89,6 +90,8 @@ stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_ls
 	st->settings = s;
 	st->kafka = k;
 	st->out = out;
+	if (out != NULL)
+		setvbuf(out, NULL, _IOLBF, 0);	/* a reader sees each record as it comes */
 	st->metrics = m;
 	st->received_lsn = start_lsn;
 	record_init(&st->rec);
@@ -511,8 +514,11 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 				KafkaHeaders h = {'b', r->commit_lsn, NULL};
 				void	   *value = malloc(len);
 
+				/* Keyed by xid: BEGIN and COMMIT share a partition. */
+				snprintf(st->xid, sizeof(st->xid), "%u", r->xid);
 				memcpy(value, buf, len);
-				return emit(st, st->tx_topic, RD_KAFKA_PARTITION_UA, NULL, 0, value, len, &h, err, errlen);
+				return emit(st, st->tx_topic, RD_KAFKA_PARTITION_UA, (uint8_t *) st->xid,
+							strlen(st->xid), value, len, &h, err, errlen);
 			}
 			return true;
 		case RECORD_COMMIT:
@@ -527,7 +533,8 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 					snprintf(err, errlen, "out of memory");
 					return false;
 				}
-				if (!emit(st, st->tx_topic, RD_KAFKA_PARTITION_UA, NULL, 0, value, total, &h, err, errlen))
+				if (!emit(st, st->tx_topic, RD_KAFKA_PARTITION_UA, (uint8_t *) st->xid,
+						  strlen(st->xid), value, total, &h, err, errlen))
 					return false;
 			}
 			for (size_t i = 0; i < st->ntouched; i++)
