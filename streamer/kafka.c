@@ -27,6 +27,7 @@ struct Kafka
 static const char *const defaults[][2] = {
 	{"client.id", "walstreamer"},
 	{"enable.idempotence", "true"},
+	{"enable.gapless.guarantee", "true"},
 	{"acks", "all"},
 	{"partitioner", "murmur2_random"},
 	{"linger.ms", "5"},
@@ -38,8 +39,14 @@ static const char *const defaults[][2] = {
 };
 
 /* Settings that would let an acknowledged message be lost or reordered. */
+/*
+ * Gapless: without it, a batch that fails for good may be followed by later
+ * batches of the same partition that succeed, and the resend after the
+ * restart would come after them.  With it, that failure is fatal at once.
+ */
 static const char *const guarded[][2] = {
 	{"enable.idempotence", "true"},
+	{"enable.gapless.guarantee", "true"},
 	{"acks", "all"},
 	{NULL, NULL}
 };
@@ -56,8 +63,9 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 static void
 on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-	/* Fatal errors are picked up by kafka_fatal(); the rest librdkafka retries. */
-	log_msg(err == RD_KAFKA_RESP_ERR__FATAL ? LOG_ERROR : LOG_WARNING, "kafka: %s", reason);
+	/* Fatal errors are reported by the pipeline (kafka_fatal); the rest librdkafka retries. */
+	if (err != RD_KAFKA_RESP_ERR__FATAL)
+		log_msg(LOG_WARNING, "kafka: %s", reason);
 }
 
 static bool

@@ -1,0 +1,147 @@
+"""Faults under a continuous workload: kill -9, the broker down, produce
+errors and slow brokers, the source restarted and its walsender killed.
+Afterwards every committed change is in Kafka, per-key order holds, and the
+slot never confirmed what Kafka did not hold."""
+
+import random
+import time
+
+from conftest import Sampler, Workload, confirmed, lsn, verify, wait_for
+
+
+def settle(source, s, end):
+    wait_for(lambda: (confirmed(source) or 0) >= end, timeout=120,
+             what="the slot to confirm the workload")
+    assert s.stop() == 0
+
+
+def test_kill9_at_random_moments(source, broker, streamer):
+    work = Workload(source)
+    s = streamer().start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    work.start()
+    sampler = Sampler(source, broker.bootstrap, every=0.3).start()
+    rng = random.Random(7)
+    for _ in range(20):
+        time.sleep(rng.uniform(0.2, 1.2))
+        s.kill()
+        sampler.sample()
+        s.start()
+    time.sleep(1)
+    end = work.finish()
+    settle(source, s, end)
+    sampler.finish()
+    verify(source, broker.bootstrap, work, sampler)
+    assert len(work.committed) > 200 and len(sampler.samples) > 20
+
+
+def test_broker_down_30s(source, broker, streamer):
+    work = Workload(source)
+    s = streamer().start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    work.start()
+    sampler = Sampler(source, broker.bootstrap).start()
+    time.sleep(2)
+    for b in (1, 2, 3):
+        broker.command(f"down {b}")
+    time.sleep(3)
+    held = confirmed(source)
+    written = len(work.committed)
+    time.sleep(27)
+    assert confirmed(source) == held, "the slot advanced while Kafka was down"
+    assert len(work.committed) > written, "the workload kept committing"
+    for b in (1, 2, 3):
+        broker.command(f"up {b}")
+    time.sleep(2)
+    end = work.finish()
+    settle(source, s, end)
+    sampler.finish()
+    assert "restarting" not in s.text(), "an outage shorter than message.timeout.ms needs no restart"
+    verify(source, broker.bootstrap, work, [x for x in [sampler]][0])
+
+
+def test_produce_errors_and_uneven_round_trips(source, broker, streamer):
+    work = Workload(source)
+    for b, ms in ((1, 400), (2, 0), (3, 60)):
+        broker.command(f"rtt {b} {ms}")
+    s = streamer().start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    work.start()
+    sampler = Sampler(source, broker.bootstrap, every=0.3).start()
+    for _ in range(4):
+        time.sleep(1)
+        broker.command("errors produce " + " ".join(["NOT_ENOUGH_REPLICAS"] * 4 +
+                                                    ["REQUEST_TIMED_OUT"] * 2))
+        time.sleep(1)
+        broker.command("down 2")    # connections drop: transport errors
+        time.sleep(0.5)
+        broker.command("up 2")
+    # A permanent error fails a delivery: the pipeline restarts from the slot.
+    broker.command("errors produce TOPIC_AUTHORIZATION_FAILED")
+    time.sleep(3)
+    end = work.finish()
+    settle(source, s, end)
+    sampler.finish()
+    text = s.text()
+    # Failed for good: a delivery error, or (gapless) the producer's fatal error.
+    assert ("delivery to" in text or "fatal error" in text) and \
+        "restarting from the slot" in text, text[-2000:]
+    verify(source, broker.bootstrap, work, sampler)
+
+
+def test_source_restart_and_walsender_terminated(source, broker, streamer):
+    work = Workload(source)
+    s = streamer().start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    work.start()
+    time.sleep(2)
+    source.psql("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                "WHERE slot_name = 'pgcdc'")
+    time.sleep(2)
+    source.stop("fast")
+    time.sleep(1)
+    source.start()
+    time.sleep(3)
+    before = confirmed(source)
+    end = work.finish()
+    settle(source, s, end)
+    assert confirmed(source) > before
+    assert s.text().count("restarting from the slot") >= 2
+    verify(source, broker.bootstrap, work)
+
+
+def test_killed_mid_snapshot_redoes_it(source, broker, streamer):
+    # Small rows and a slow broker: the dev broker keeps about 5 MB per partition.
+    rows = 30000
+    source.psql("CREATE TABLE big (id int PRIMARY KEY, pad text); "
+                f"INSERT INTO big SELECT g, 'p' FROM generate_series(1, {rows}) g")
+    for b in (1, 2, 3):
+        broker.command(f"rtt {b} 100")
+    s = streamer(snapshot_fetch_size="100", snapshot_parallelism="1",
+                 kafka_queue_buffering_max_messages="500").start()
+    wait_for(lambda: "snapshot at" in s.text(), what="the snapshot to start")
+    time.sleep(0.5)
+    s.kill()
+    time.sleep(0.5)
+    assert "snapshot complete" not in s.text()
+    # No permanent slot: nothing can stream before a snapshot completes.
+    wait_for(lambda: source.psql("SELECT count(*) FROM pg_replication_slots") == "0",
+             what="the temporary slot to go")
+    for b in (1, 2, 3):
+        broker.command(f"rtt {b} 0")
+    s.start()
+    wait_for(lambda: confirmed(source) is not None, timeout=180, what="the snapshot")
+    source.psql("UPDATE big SET pad = 'after' WHERE id = 1")
+    end = lsn(source.psql("SELECT pg_current_wal_lsn()"))
+    settle(source, s, end)
+    from conftest import read_all
+    ids, updates = set(), 0
+    for (topic, _), msgs in read_all(broker.bootstrap, "pgcdc.public.big").items():
+        for m in msgs:
+            r = m.record()
+            if r["op"] == "read":
+                ids.add(r["row"]["id"])
+            elif r["op"] == "update":
+                updates += 1
+    assert ids == set(range(1, rows + 1)) and updates == 1
+    assert s.text().count("snapshot complete") == 1
