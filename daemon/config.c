@@ -266,7 +266,11 @@ config_set(Config *c, const char *name, const char *value, const char *origin,
 	}
 	if (!validate(&c->keys[i], value, why, sizeof(why)))
 	{
-		snprintf(err, errlen, "%s: invalid value for \"%s\": %s", origin, name, why);
+		/* The value is shown unless it may hold a secret. */
+		if (c->keys[i].secret || c->keys[i].type == CONFIG_CONNINFO)
+			snprintf(err, errlen, "%s: invalid value for \"%s\": %s", origin, name, why);
+		else
+			snprintf(err, errlen, "%s: invalid value \"%.100s\" for \"%s\": %s", origin, value, name, why);
 		return false;
 	}
 	replace(&c->values[i], value);

@@ -96,22 +96,12 @@ guard(const char *name, const char *value, const char *origin, char *err, size_t
 	return true;
 }
 
-Kafka *
-kafka_new(const Config *c, KafkaDeliveryFn cb, void *arg, char *err, size_t errlen)
+/* The producer configuration: defaults, then the user's kafka.* keys. */
+static rd_kafka_conf_t *
+build_conf(const Config *c, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	Kafka	   *k = calloc(1, sizeof(Kafka));
-	char		why[512];
 
-	if (k == NULL)
-	{
-		rd_kafka_conf_destroy(conf);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	k->wake[0] = k->wake[1] = -1;
-	k->cb = cb;
-	k->arg = arg;
 	for (int i = 0; defaults[i][0]; i++)
 	{
 		if (!set(conf, defaults[i][0], defaults[i][1], "default", err, errlen))
@@ -126,6 +116,41 @@ kafka_new(const Config *c, KafkaDeliveryFn cb, void *arg, char *err, size_t errl
 			!set(conf, name, value, "configuration", err, errlen))
 			goto fail;
 	}
+	return conf;
+
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+bool
+kafka_validate(const Config *c, char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = build_conf(c, err, errlen);
+
+	if (conf == NULL)
+		return false;
+	rd_kafka_conf_destroy(conf);
+	return true;
+}
+
+Kafka *
+kafka_new(const Config *c, KafkaDeliveryFn cb, void *arg, char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf;
+	Kafka	   *k = calloc(1, sizeof(Kafka));
+	char		why[512];
+
+	if (k == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	k->wake[0] = k->wake[1] = -1;
+	k->cb = cb;
+	k->arg = arg;
+	if ((conf = build_conf(c, err, errlen)) == NULL)
+		goto fail;
 	rd_kafka_conf_set_opaque(conf, k);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_error_cb(conf, on_error);

@@ -34,6 +34,8 @@ typedef struct KafkaHeaders
 	const char *key_role;		/* "old" on the old key's copy of a key change; else NULL */
 } KafkaHeaders;
 
+/* Checks the kafka.* keys without starting a producer; false with err. */
+extern bool kafka_validate(const Config *c, char *err, size_t errlen);
 extern Kafka *kafka_new(const Config *c, KafkaDeliveryFn cb, void *arg, char *err, size_t errlen);
 /* Waits up to flush_ms for outstanding deliveries (0: drops them), then destroys. */
 extern void kafka_free(Kafka *k, int flush_ms);

@@ -22,6 +22,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "config.h"
+#include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -160,7 +161,8 @@ main(int argc, char **argv)
 			return printf("walstreamer %s (librdkafka %s, libpq %d)\n", PGCDC_VERSION,
 						  rd_kafka_version_str(), PQlibVersion()), 0;
 	}
-	if (!load(c, argc, argv, &check, err, sizeof(err)) || !settings_load(c, &s, err, sizeof(err)))
+	if (!load(c, argc, argv, &check, err, sizeof(err)) || !settings_load(c, &s, err, sizeof(err)) ||
+		!kafka_validate(c, err, sizeof(err)))
 		return fprintf(stderr, "walstreamer: %s\n", err), config_free(c), 1;
 	log_parse_level(config_string(c, "log.level"), &level);
 	if (!log_open("walstreamer", level, config_string(c, "log.file"), err, sizeof(err)))

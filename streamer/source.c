@@ -47,6 +47,12 @@ describe(char *err, size_t errlen, const char *what, const char *msg)
 	n = strlen(err);
 	while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
 		err[--n] = '\0';
+	/* One log line: libpq's hints and detail lines join the message. */
+	for (char *p = err; *p; p++)
+	{
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	}
 }
 
 /* Errors that a retry cannot fix: a missing or unusable slot, privileges. */

@@ -96,10 +96,10 @@ test_file_errors(void)
 		{"a line without equals\n", "1: expected \"key = value\""},
 		{"\n= value\n", "2: expected \"key = value\""},
 		{"slot.nam = x\n", "1: unknown key \"slot.nam\""},
-		{"status.interval.ms = 0\n", "1: invalid value for \"status.interval.ms\": must be an integer from 1 to 3600000"},
-		{"status.interval.ms = 12ms\n", "1: invalid value for \"status.interval.ms\": must be an integer from 1 to 3600000"},
-		{"slot.create = maybe\n", "1: invalid value for \"slot.create\": must be on or off (true/false, yes/no, 1/0)"},
-		{"snapshot.mode = sometimes\n", "1: invalid value for \"snapshot.mode\": must be one of initial|never|always"},
+		{"status.interval.ms = 0\n", "1: invalid value \"0\" for \"status.interval.ms\": must be an integer from 1 to 3600000"},
+		{"status.interval.ms = 12ms\n", "1: invalid value \"12ms\" for \"status.interval.ms\": must be an integer from 1 to 3600000"},
+		{"slot.create = maybe\n", "1: invalid value \"maybe\" for \"slot.create\": must be on or off (true/false, yes/no, 1/0)"},
+		{"snapshot.mode = sometimes\n", "1: invalid value \"sometimes\" for \"snapshot.mode\": must be one of initial|never|always"},
 		{"source = host=x port\n", "1: invalid value for \"source\": is not a connection string: missing \"=\" after \"port\" in connection info string"},
 		{"slot.name = \"open\n", "1: unterminated quoted value"},
 		{"slot.name = \"a\" b\n", "1: text after the quoted value"},
@@ -142,7 +142,7 @@ test_precedence(void)
 
 	CHECK(strcmp(load(c, "slot.name = from_file\nsnapshot.mode = never\nkafka.message.timeout.ms = 5\n", NULL), "") == 0, "file");
 	CHECK(!config_load_env(c, "WALSTREAMER", env, err, sizeof(err)) &&
-		  strcmp(err, "environment WALSTREAMER_SLOT_CREATE: invalid value for \"slot.create\": must be on or off (true/false, yes/no, 1/0)") == 0,
+		  strcmp(err, "environment WALSTREAMER_SLOT_CREATE: invalid value \"bogus\" for \"slot.create\": must be on or off (true/false, yes/no, 1/0)") == 0,
 		  "bad environment value: %s", err);
 	CHECK(config_load_env(c, "WALSTREAMER", good_env, err, sizeof(err)), "env: %s", err);
 	CHECK(strcmp(config_string(c, "slot.name"), "from_env") == 0, "env beats file");
