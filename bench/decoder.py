@@ -474,9 +474,10 @@ def render_section(argv, runs, done, source, machine):
     return "\n".join(out) + "\n"
 
 
-def write_results(path, section):
+def write_results(path, section, start=START, end=END):
     """Replace the marked section, keeping the rest of the file; a new file
     gets the section followed by an empty notes heading."""
+    START, END = start, end     # noqa: N806 (the markers of the caller's section)
     old = open(path).read() if os.path.exists(path) else None
     if old is None:
         text = "# pgcdc benchmarks\n\n" + section + "\n## Notes\n"

@@ -173,25 +173,32 @@ kafka_new(const Config *c, KafkaDeliveryFn cb, void *arg, char *err, size_t errl
 fail:
 	if (conf != NULL)
 		rd_kafka_conf_destroy(conf);
-	kafka_free(k, 0);
+	kafka_free(k);
 	return NULL;
 }
 
 void
-kafka_free(Kafka *k, int flush_ms)
+kafka_stop(Kafka *k, int flush_ms)
+{
+	if (k == NULL || k->rk == NULL)
+		return;
+	if (flush_ms > 0)
+		rd_kafka_flush(k->rk, flush_ms);
+	if (rd_kafka_outq_len(k->rk) > 0)
+	{
+		/* What was not delivered is resent from the slot by the next pipeline. */
+		rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		rd_kafka_poll(k->rk, 0);
+	}
+}
+
+void
+kafka_free(Kafka *k)
 {
 	if (k == NULL)
 		return;
 	if (k->rk != NULL)
 	{
-		if (flush_ms > 0)
-			rd_kafka_flush(k->rk, flush_ms);
-		if (rd_kafka_outq_len(k->rk) > 0)
-		{
-			/* What was not delivered is resent from the slot by the next pipeline. */
-			rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-			rd_kafka_poll(k->rk, 0);
-		}
 		if (k->mainq != NULL)
 		{
 			rd_kafka_queue_io_event_enable(k->mainq, -1, NULL, 0);

@@ -37,8 +37,13 @@ typedef struct KafkaHeaders
 /* Checks the kafka.* keys without starting a producer; false with err. */
 extern bool kafka_validate(const Config *c, char *err, size_t errlen);
 extern Kafka *kafka_new(const Config *c, KafkaDeliveryFn cb, void *arg, char *err, size_t errlen);
-/* Waits up to flush_ms for outstanding deliveries (0: drops them), then destroys. */
-extern void kafka_free(Kafka *k, int flush_ms);
+/*
+ * Waits up to flush_ms for outstanding deliveries, then drops the rest; their
+ * reports are served before it returns.  Then release every topic handle,
+ * and only then kafka_free().
+ */
+extern void kafka_stop(Kafka *k, int flush_ms);
+extern void kafka_free(Kafka *k);
 
 extern int	kafka_fd(Kafka *k);
 /* Serves delivery reports and errors; never blocks. */

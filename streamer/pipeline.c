@@ -519,12 +519,11 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	heartbeat_stop(p.heartbeat);
 	snapshot_free(p.snapshot);
 	p.snapshot = NULL;
-	if (o != OUTCOME_STOPPED || pipeline_stop_signals > 1)
-		kafka_free(p.kafka, 0);
-	else
-		kafka_free(p.kafka, 1000);
-	p.kafka = NULL;
+	/* Reports still reach the stream; its topic handles go before the producer. */
+	kafka_stop(p.kafka, o != OUTCOME_STOPPED || pipeline_stop_signals > 1 ? 0 : 1000);
 	stream_free(p.stream);
+	p.stream = NULL;
+	kafka_free(p.kafka);
 	source_close(p.src);
 	if (o != OUTCOME_STOPPED)
 		metrics_set_health(m, false, p.err);
@@ -664,7 +663,8 @@ pipeline_check(const Settings *s)
 
 			snprintf(line, sizeof(line), "kafka: %s", p.err);
 			all &= report(ok, ok ? line : p.err);
-			kafka_free(k, 0);
+			kafka_stop(k, 0);
+			kafka_free(k);
 		}
 	}
 	return all;
