@@ -62,6 +62,7 @@ struct Stream
 	MetricCell *m_bytes;
 	MetricCell *m_errors;
 	MetricCell *m_messages;
+	MetricCell *m_lag;
 };
 
 static const char op_letter[] = {
@@ -123,6 +124,8 @@ stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_ls
 								  "Messages Kafka acknowledged", NULL);
 	st->m_errors = metrics_cell(m, "walstreamer_delivery_errors_total", METRIC_COUNTER,
 								"Messages Kafka failed to deliver", NULL);
+	st->m_lag = metrics_cell(m, "walstreamer_lag_bytes", METRIC_GAUGE,
+							 "WAL received from the slot but not yet acknowledged by Kafka", NULL);
 	metrics_set(st->m_received, (int64_t) start_lsn);
 	metrics_set(st->m_flushed, (int64_t) start_lsn);
 	return st;
@@ -565,6 +568,16 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 	}
 }
 
+static void
+update_positions(Stream *st)
+{
+	uint64_t	flush = acktrack_flush_lsn(st->acks);
+
+	metrics_set(st->m_received, (int64_t) st->received_lsn);
+	metrics_set(st->m_flushed, (int64_t) flush);
+	metrics_set(st->m_lag, st->received_lsn > flush ? (int64_t) (st->received_lsn - flush) : 0);
+}
+
 bool
 stream_message(Stream *st, const char *buf, size_t len, char *err, size_t errlen)
 {
@@ -574,7 +587,7 @@ stream_message(Stream *st, const char *buf, size_t len, char *err, size_t errlen
 
 		if (start > st->received_lsn)
 			st->received_lsn = start;
-		metrics_set(st->m_received, (int64_t) st->received_lsn);
+		update_positions(st);
 		if (st->out != NULL)
 		{
 			fwrite(buf + 25, 1, len - 25, st->out);
@@ -589,10 +602,10 @@ stream_message(Stream *st, const char *buf, size_t len, char *err, size_t errlen
 
 		if (end > st->received_lsn)
 			st->received_lsn = end;
-		metrics_set(st->m_received, (int64_t) st->received_lsn);
 		/* Caught up and nothing unacknowledged: the slot may move here. */
-		if (st->out == NULL && !st->in_txn && acktrack_idle(st->acks, end))
-			metrics_set(st->m_flushed, (int64_t) end);
+		if (st->out == NULL && !st->in_txn)
+			acktrack_idle(st->acks, end);
+		update_positions(st);
 		if (buf[17])
 			st->reply_requested = true;
 		return true;
@@ -615,7 +628,7 @@ stream_delivered(Stream *st, uint64_t txn, rd_kafka_resp_err_t err, const char *
 	}
 	metrics_add(st->m_messages, 1);
 	acktrack_acked(st->acks, txn);
-	metrics_set(st->m_flushed, (int64_t) acktrack_flush_lsn(st->acks));
+	update_positions(st);
 }
 
 bool

@@ -140,7 +140,12 @@ def watermarks(bootstrap, topics=None):
             if topics is not None and name not in topics:
                 continue
             for p in t.partitions:
-                out[(name, p)] = c.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1]
+                low, high = c.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+                # The dev broker keeps about 5 MB per partition: a trimmed log
+                # cannot be checked for completeness.
+                assert low == 0 or not name.startswith("pgcdc.public.") or topics is not None, \
+                    f"the dev broker trimmed {name} [{p}] (log starts at {low}): test data too large"
+                out[(name, p)] = high
         return out
     finally:
         c.close()
@@ -219,7 +224,7 @@ class Workload:
             try:
                 with conn.cursor() as cur:
                     cur.execute("INSERT INTO ledger VALUES (%s, %s, repeat('x', %s))",
-                                (i, i % self.KEYS, i % 300))
+                                (i, i % self.KEYS, i % 30))
                     cur.execute("UPDATE kv SET v = v + 1 WHERE k = %s", (i % self.KEYS,))
                     if i % 10 == 0 and i > 50:
                         cur.execute("DELETE FROM ledger WHERE id = %s", (i - 50,))
@@ -280,7 +285,7 @@ class Sampler:
         self.thread.join(60)
 
 
-def verify(source, bootstrap, work, sampler=None):
+def verify(source, bootstrap, work, sampler=None, order=True):
     """No committed change missing, per-key order, nothing confirmed early."""
     got = read_all(bootstrap)
     where = {}                      # ledger id -> (topic, partition, first offset)
@@ -291,7 +296,7 @@ def verify(source, bootstrap, work, sampler=None):
                 r = m.record()
                 if r["op"] in ("update", "read", "insert"):
                     per_key.setdefault(r["row"]["k"], []).append(r["row"]["v"])
-            for k, seq in per_key.items():
+            for k, seq in (per_key.items() if order else ()):
                 firsts = []
                 for v in seq:
                     if v not in firsts:

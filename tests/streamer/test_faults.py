@@ -79,7 +79,22 @@ def test_produce_errors_and_uneven_round_trips(source, broker, streamer):
         broker.command("down 2")    # connections drop: transport errors
         time.sleep(0.5)
         broker.command("up 2")
-    # A permanent error fails a delivery: the pipeline restarts from the slot.
+    time.sleep(1)
+    end = work.finish()
+    settle(source, s, end)
+    sampler.finish()
+    assert "restarting from the slot" not in s.text(), "retriable errors need no restart"
+    verify(source, broker.bootstrap, work, sampler)
+
+
+def test_permanent_error_restarts_from_the_slot(source, broker, streamer):
+    work = Workload(source)
+    broker.command("rtt 1 100")
+    s = streamer().start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    work.start()
+    sampler = Sampler(source, broker.bootstrap, every=0.3).start()
+    time.sleep(2)
     broker.command("errors produce TOPIC_AUTHORIZATION_FAILED")
     time.sleep(3)
     end = work.finish()
@@ -89,7 +104,11 @@ def test_produce_errors_and_uneven_round_trips(source, broker, streamer):
     # Failed for good: a delivery error, or (gapless) the producer's fatal error.
     assert ("delivery to" in text or "fatal error" in text) and \
         "restarting from the slot" in text, text[-2000:]
-    verify(source, broker.bootstrap, work, sampler)
+    # XXX per-key order is not asserted here: batches already in flight behind
+    # the failed one are appended by the dev broker, which does not check
+    # idempotent sequence numbers; Kafka rejects them (OutOfOrderSequence), so
+    # there the resend from the slot is the next thing in each partition.
+    verify(source, broker.bootstrap, work, sampler, order=False)
 
 
 def test_source_restart_and_walsender_terminated(source, broker, streamer):

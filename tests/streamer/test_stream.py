@@ -122,7 +122,7 @@ def test_graceful_stop_metrics_and_health(source, broker, streamer, tmp_path):
     wait_for(lambda: (scrape() or "").count('walstreamer_events_total{table="public.t",op="c"} 1000'),
              what="metrics")
     text = scrape()
-    for name in ("walstreamer_received_lsn", "walstreamer_acknowledged_lsn",
+    for name in ("walstreamer_received_lsn", "walstreamer_acknowledged_lsn", "walstreamer_lag_bytes",
                  "walstreamer_produced_bytes_total", "walstreamer_delivery_errors_total 0",
                  "walstreamer_snapshot_rows_total"):
         assert name in text
