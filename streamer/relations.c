@@ -112,6 +112,20 @@ grow(Relations *rels)
 	return true;
 }
 
+void *
+relation_value(const Relation *rel, const uint8_t *change, size_t len, size_t *total)
+{
+	uint8_t    *value = malloc(rel->record_len + len);
+
+	if (value != NULL)
+	{
+		memcpy(value, rel->record, rel->record_len);
+		memcpy(value + rel->record_len, change, len);
+	}
+	*total = rel->record_len + len;
+	return value;
+}
+
 char *
 relations_topic_name(const char *prefix, Span schema, Span table)
 {

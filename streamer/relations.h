@@ -41,6 +41,13 @@ extern Relation *relations_put(Relations *rels, const Record *r, const uint8_t *
 extern Relation *relations_get(Relations *rels, uint32_t relid);
 
 /*
+ * A change's Kafka value: rel's RELATION record followed by the change's
+ * bytes, which protobuf reads as one self-describing record.  malloc'd;
+ * NULL when out of memory.  *total is its length.
+ */
+extern void *relation_value(const Relation *rel, const uint8_t *change, size_t len, size_t *total);
+
+/*
  * Topic name for schema.table: Kafka allows [a-zA-Z0-9._-] up to 249
  * characters, so anything else becomes '_' (as Debezium does).  Returns
  * a malloc'd string.

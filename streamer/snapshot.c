@@ -113,7 +113,7 @@ produce_row(Snapshot *snap, Relation *rel, Record *rec, const uint8_t *row, size
 	uint8_t		keybuf[512];
 	uint8_t    *key = keybuf;
 	size_t		keylen;
-	size_t		total = rel->record_len + len;
+	size_t		total;
 	uint8_t    *value;
 	char		err[256];
 	char		why[256];
@@ -130,9 +130,13 @@ produce_row(Snapshot *snap, Relation *rel, Record *rec, const uint8_t *row, size
 		key = malloc(keylen);
 		record_key(&rec->after, rel->keys, rel->nkeys, key, keylen);
 	}
-	value = malloc(total);
-	memcpy(value, rel->record, rel->record_len);
-	memcpy(value + rel->record_len, row, len);
+	if ((value = relation_value(rel, row, len, &total)) == NULL)
+	{
+		if (key != keybuf)
+			free(key);
+		fail(snap, "snapshot: out of memory");
+		return false;
+	}
 	while ((rc = kafka_produce(snap->kafka, rel->handle, RD_KAFKA_PARTITION_UA, keylen ? key : NULL,
 							   keylen, value, total, &h, SNAPSHOT_OPAQUE, err, sizeof(err))) == 0)
 	{

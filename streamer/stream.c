@@ -234,21 +234,6 @@ stream_blocked(const Stream *st)
 	return st->outhead < st->nout;
 }
 
-/* The relation's change bytes behind its RELATION record: a self-describing value. */
-static void *
-compose(const Relation *rel, const uint8_t *buf, size_t len, size_t *total)
-{
-	uint8_t    *value = malloc(rel->record_len + len);
-
-	if (value != NULL)
-	{
-		memcpy(value, rel->record, rel->record_len);
-		memcpy(value + rel->record_len, buf, len);
-	}
-	*total = rel->record_len + len;
-	return value;
-}
-
 static size_t
 make_key(Stream *st, const Relation *rel, const SpanArray *image)
 {
@@ -333,7 +318,7 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 		{
 			KafkaHeaders old = {'u', st->commit_lsn, "old"};
 
-			value = compose(rel, buf, len, &total);
+			value = relation_value(rel, buf, len, &total);
 			if (!emit(st, rel->handle, RD_KAFKA_PARTITION_UA, st->keybuf, oldlen, value, total,
 					  &old, err, errlen))
 			{
@@ -342,7 +327,7 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 			}
 			h.key_role = "new";
 		}
-		value = compose(rel, buf, len, &total);
+		value = relation_value(rel, buf, len, &total);
 		if (!emit(st, rel->handle, RD_KAFKA_PARTITION_UA, newkey, newlen, value, total, &h, err, errlen))
 		{
 			free(newkey);
@@ -352,7 +337,7 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 		return true;
 	}
 	keylen = make_key(st, rel, image);
-	value = compose(rel, buf, len, &total);
+	value = relation_value(rel, buf, len, &total);
 	return emit(st, rel->handle, RD_KAFKA_PARTITION_UA, keylen ? st->keybuf : NULL, keylen,
 				value, total, &h, err, errlen);
 }
