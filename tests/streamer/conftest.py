@@ -285,7 +285,7 @@ class Sampler:
         self.thread.join(60)
 
 
-def verify(source, bootstrap, work, sampler=None, order=True):
+def verify(source, bootstrap, work, sampler=None):
     """No committed change missing, per-key order, nothing confirmed early."""
     got = read_all(bootstrap)
     where = {}                      # ledger id -> (topic, partition, first offset)
@@ -296,7 +296,7 @@ def verify(source, bootstrap, work, sampler=None, order=True):
                 r = m.record()
                 if r["op"] in ("update", "read", "insert"):
                     per_key.setdefault(r["row"]["k"], []).append(r["row"]["v"])
-            for k, seq in (per_key.items() if order else ()):
+            for k, seq in per_key.items():
                 firsts = []
                 for v in seq:
                     if v not in firsts:
