@@ -48,7 +48,7 @@ int_value(int64_t v)
 {
 	Buf			b = {.len = 0};
 
-	field_varint(&b, 4, (uint64_t) ((v << 1) ^ (v >> 63)));
+	field_varint(&b, 4, ((uint64_t) v << 1) ^ (uint64_t) (v >> 63));
 	return b;
 }
 
