@@ -59,6 +59,21 @@ option_string(DefElem *elem)
 	return strVal(elem->arg);
 }
 
+/* A whole decimal number from 0 to max. */
+static int
+option_int(DefElem *elem, int max, const char *hint)
+{
+	const char *v = option_string(elem);
+	char	   *end;
+	long		n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < 0 || n > max)
+		error_value(elem, hint);
+	return (int) n;
+}
+
 /*
  * Scan one identifier at *p: "quoted" (with "" for a quote) kept as written,
  * or bare and folded to lower case as the parser would.  Returns NULL when
@@ -174,6 +189,7 @@ pgcdc_options_parse(List *defels, PgcdcOptions *opts)
 	bool		inline_schema_given = false;
 	bool		origin_given = false;
 	bool		version_given = false;
+	bool		batch_bytes_given = false;
 	ListCell   *lc;
 
 	memset(opts, 0, sizeof(*opts));
@@ -248,6 +264,13 @@ pgcdc_options_parse(List *defels, PgcdcOptions *opts)
 			else
 				error_value(elem, "Use \"any\" or \"none\".");
 		}
+		else if (strcmp(name, "batch-bytes") == 0)
+		{
+			ONCE(batch_bytes_given);
+			opts->batch_bytes = option_int(elem, PGCDC_BATCH_BYTES_MAX,
+										   "Use a number of bytes from 0 (one record per message) "
+										   "to 67108864.");
+		}
 		else if (strcmp(name, "version") == 0)
 		{
 			const char *v = option_string(elem);
@@ -271,6 +294,11 @@ pgcdc_options_parse(List *defels, PgcdcOptions *opts)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"message-prefixes\" cannot be used with \"messages\" off")));
+	if (opts->batch_bytes > 0 && opts->format == PGCDC_FORMAT_JSON)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"batch-bytes\" needs format \"protobuf\""),
+				 errhint("JSON output is one record per message, for reading by eye.")));
 }
 
 static bool

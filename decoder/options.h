@@ -33,7 +33,11 @@ typedef struct PgcdcOptions
 	List	   *exclude_tables; /* PgcdcTablePattern * */
 	bool		inline_schema;	/* columns in every change record */
 	bool		origin_none;	/* drop changes that carry a replication origin */
+	int			batch_bytes;	/* 0: one record per message; else framed batches */
 } PgcdcOptions;
+
+/* The largest batch-bytes accepted. */
+#define PGCDC_BATCH_BYTES_MAX (64 * 1024 * 1024)
 
 extern void pgcdc_options_parse(List *defels, PgcdcOptions *opts);
 extern bool pgcdc_options_table_included(const PgcdcOptions *opts,

@@ -2,7 +2,8 @@
  * pgcdc.c — the logical decoding output plugin: callbacks and session state.
  *
  * Each callback switches into a scratch context that is reset when it
- * returns, builds ChangeEvents there and packs them straight into ctx->out.
+ * returns, builds ChangeEvents there and packs them straight into ctx->out,
+ * or with batch-bytes into a batch written at COMMIT or once it is full.
  */
 #include "postgres.h"
 
@@ -17,6 +18,7 @@
 
 #include "encode.h"
 #include "options.h"
+#include "pack.h"
 #include "relcache.h"
 #include "compat.h"
 
@@ -37,15 +39,72 @@ typedef struct PgcdcState
 	bool		wrote_changes;	/* any record for this transaction */
 	int			guc_nestlevel;	/* from pgcdc_stable_output_begin() */
 	int			unreported;		/* filtered changes since the last progress update */
+
+	/* batch-bytes: framed records not yet written; empty between transactions. */
+	StringInfo	batch;
 } PgcdcState;
 
 extern void _PG_output_plugin_init(OutputPluginCallbacks *cb);
+
+/* Writes the pending batch as one message. */
+static void
+write_batch(LogicalDecodingContext *ctx, PgcdcState *state, bool last)
+{
+	if (state->batch->len == 0)
+		return;
+	OutputPluginPrepareWrite(ctx, last);
+	appendBinaryStringInfo(ctx->out, state->batch->data, state->batch->len);
+	OutputPluginWrite(ctx, last);
+	resetStringInfo(state->batch);
+	/* A huge record grew the buffer: give the memory back. */
+	if (state->batch->maxlen > 2 * state->opts.batch_bytes + BLCKSZ)
+	{
+		pfree(state->batch->data);
+		state->batch->data = MemoryContextAlloc(ctx->context, BLCKSZ);
+		state->batch->maxlen = BLCKSZ;
+		resetStringInfo(state->batch);
+	}
+}
+
+/*
+ * Appends ev to the batch, preceded by its length as a varint (protobuf's
+ * delimited form); writes the batch once it holds batch-bytes.
+ */
+static void
+batch_event(LogicalDecodingContext *ctx, PgcdcState *state, const Pgcdc__ChangeEvent *ev)
+{
+	StringInfo	b = state->batch;
+	int			start = b->len;
+	uint8		prefix[5];
+	int			n = 0;
+	uint32		len;
+
+	pgcdc_pack(b, ev);
+	len = (uint32) (b->len - start);
+	do
+	{
+		prefix[n++] = (uint8) ((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
+		len >>= 7;
+	} while (len != 0);
+	enlargeStringInfo(b, n);
+	memmove(b->data + start + n, b->data + start, b->len - start);
+	memcpy(b->data + start, prefix, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	if (b->len >= state->opts.batch_bytes)
+		write_batch(ctx, state, false);
+}
 
 static void
 write_event(LogicalDecodingContext *ctx, const Pgcdc__ChangeEvent *ev, bool last)
 {
 	PgcdcState *state = ctx->output_plugin_private;
 
+	if (state->batch != NULL)
+	{
+		batch_event(ctx, state, ev);
+		return;
+	}
 	OutputPluginPrepareWrite(ctx, last);
 	pgcdc_append_record(ctx->out, ev, state->opts.format);
 	OutputPluginWrite(ctx, last);
@@ -111,6 +170,12 @@ pgcdc_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_ini
 										   ALLOCSET_DEFAULT_SIZES);
 	state->guc_nestlevel = -1;
 	state->database = database_name(ctx->context);
+	if (state->opts.batch_bytes > 0)
+	{
+		old = MemoryContextSwitchTo(ctx->context);
+		state->batch = makeStringInfo();
+		MemoryContextSwitchTo(old);
+	}
 	pgcdc_relcache_create(ctx->context);
 
 	opt->output_type = state->opts.format == PGCDC_FORMAT_JSON
@@ -180,6 +245,8 @@ pgcdc_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr comm
 	if (!state->opts.include_transaction ||
 		(state->opts.skip_empty_xacts && !state->wrote_changes))
 	{
+		if (state->batch != NULL)
+			write_batch(ctx, state, true);
 		OutputPluginUpdateProgress(ctx, !state->wrote_changes);
 		return;
 	}
@@ -190,6 +257,8 @@ pgcdc_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr comm
 	ev.seq = state->seq;
 	ev.end_lsn = txn->end_lsn;
 	write_event(ctx, &ev, true);
+	if (state->batch != NULL)
+		write_batch(ctx, state, true);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(state->scratch);
 }
@@ -348,6 +417,8 @@ pgcdc_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn
 	ev.content.len = sz;
 	ev.content.data = (uint8_t *) message;
 	write_event(ctx, &ev, true);
+	if (!transactional && state->batch != NULL)
+		write_batch(ctx, state, true);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(state->scratch);
 }

@@ -181,8 +181,11 @@ plugin_options(const Settings *s)
 	char	   *opts = malloc(len);
 	char	   *part = malloc(len);
 
-	snprintf(opts, len, "\"format\" '%s', \"include-transaction\" 'on', \"skip-empty-xacts\" 'on'",
-			 s->to_stdout ? "json" : "protobuf");
+	if (s->to_stdout)
+		snprintf(opts, len, "\"format\" 'json'");
+	else
+		snprintf(opts, len, "\"format\" 'protobuf', \"batch-bytes\" '%d'", STREAM_BATCH_BYTES);
+	strcat(opts, ", \"include-transaction\" 'on', \"skip-empty-xacts\" 'on'");
 	if (s->include_tables)
 		strcat(opts, quote_option(part, len, "include-tables", s->include_tables));
 	if (s->exclude_tables)
@@ -410,6 +413,9 @@ stream_loop(Pipeline *p)
 
 		if (stream_blocked(p->stream) && wait > 10)
 			wait = 10;
+		/* The flush position moved: report it soon even if nothing else happens. */
+		if (stream_flush_lsn(p->stream) != sent_flush && wait > last_status + 100 - now_ms())
+			wait = last_status + 100 - now_ms();
 		if (poll(fds, 2, (int) (wait < 0 ? 0 : wait > 1000 ? 1000 : wait)) < 0 && errno != EINTR)
 		{
 			snprintf(p->err, sizeof(p->err), "poll: %s", strerror(errno));

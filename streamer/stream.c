@@ -553,6 +553,43 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 	}
 }
 
+/* Records framed by their varint lengths, the decoder's batch-bytes form. */
+static bool
+on_batch(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	size_t		at = 0;
+
+	while (at < len)
+	{
+		uint64_t	n = 0;
+		int			shift = 0;
+
+		for (;;)
+		{
+			if (at == len || shift > 28)
+			{
+				snprintf(err, errlen, "malformed batch after " LSN_FMT ": bad record length at byte %zu",
+						 LSN_ARGS(st->received_lsn), at);
+				return false;
+			}
+			n |= (uint64_t) (buf[at] & 0x7f) << shift;
+			shift += 7;
+			if ((buf[at++] & 0x80) == 0)
+				break;
+		}
+		if (n > len - at)
+		{
+			snprintf(err, errlen, "malformed batch after " LSN_FMT ": record of %llu bytes, %zu left",
+					 LSN_ARGS(st->received_lsn), (unsigned long long) n, len - at);
+			return false;
+		}
+		if (!on_record(st, buf + at, (size_t) n, err, errlen))
+			return false;
+		at += (size_t) n;
+	}
+	return true;
+}
+
 static void
 update_positions(Stream *st)
 {
@@ -579,7 +616,7 @@ stream_message(Stream *st, const char *buf, size_t len, char *err, size_t errlen
 			fputc('\n', st->out);
 			return !ferror(st->out) || (snprintf(err, errlen, "cannot write the output"), false);
 		}
-		return on_record(st, (const uint8_t *) buf + 25, len - 25, err, errlen);
+		return on_batch(st, (const uint8_t *) buf + 25, len - 25, err, errlen);
 	}
 	if (len >= 18 && buf[0] == 'k')
 	{

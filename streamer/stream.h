@@ -1,7 +1,9 @@
 /*
  * stream.h — from the slot's CopyData messages to Kafka messages.
  *
- * Each XLogData message carries one pgcdc record.  RELATION records are
+ * Each XLogData message carries pgcdc records, one per message in JSON
+ * (stdout), else a batch of them each preceded by its length as a varint (the
+ * decoder's batch-bytes option, STREAM_BATCH_BYTES).  RELATION records are
  * remembered; every change becomes one Kafka message (two for a key change,
  * one per partition for a truncate) whose value is the relation's record
  * followed by the change's bytes, so it describes itself.  Transactions are
@@ -9,7 +11,7 @@
  * position reported to the server.
  *
  * When the producer's queue is full the messages wait in the stream's
- * outbox; the caller must not hand in another CopyData message until
+ * outbox (at most one batch of them); the caller must not hand in another CopyData message until
  * stream_drain() empties it.  That is the back-pressure: the socket is not
  * read, the walsender blocks, nothing is dropped.
  */
@@ -26,6 +28,9 @@
 #include "kafka.h"
 #include "metrics.h"
 #include "settings.h"
+
+/* The decoder sends a batch once it holds this many bytes, or at COMMIT. */
+#define STREAM_BATCH_BYTES (256 * 1024)
 
 typedef struct Stream Stream;
 

@@ -92,3 +92,43 @@ def test_plugin_must_be_allowed(cluster):
     finally:
         cluster.psql("ALTER SYSTEM RESET output_plugin_libraries")
         cluster.psql("SELECT pg_reload_conf()")
+
+
+def test_batches_frame_the_same_records(cluster):
+    """batch-bytes: every message is whole records, each preceded by its
+    length; a transaction's records are split only once a batch is full and
+    the batch ends at COMMIT; a non-transactional message goes out at once.
+    Through the SQL interface each message is one row."""
+    import os
+    import sys
+    import psycopg2
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+    import pgcdcwire
+
+    cluster.psql("SELECT 'x' FROM pg_create_logical_replication_slot('ws_batch', 'pgcdc')")
+    cluster.psql("CREATE TABLE wbatch (id int PRIMARY KEY, v text)")
+    cluster.psql("INSERT INTO wbatch SELECT g, repeat('v', g % 50) FROM generate_series(1, 3000) g")
+    cluster.psql("SELECT pg_logical_emit_message(false, 'alone', 'x')")
+    cluster.psql("BEGIN; INSERT INTO wbatch VALUES (0, 'z'); "
+                 "SELECT pg_logical_emit_message(true, 'inside', 'y'); COMMIT;")
+    conn = psycopg2.connect(cluster.dsn())
+    cur = conn.cursor()
+    cur.execute("SELECT data FROM pg_logical_slot_peek_binary_changes('ws_batch', NULL, NULL)")
+    single = [bytes(r[0]) for r in cur.fetchall()]
+    cur.execute("SELECT data FROM pg_logical_slot_peek_binary_changes('ws_batch', NULL, NULL, "
+                "'batch-bytes', '4096')")
+    rows = [bytes(r[0]) for r in cur.fetchall()]
+    batches = [pgcdcwire.frames(row) for row in rows]
+    conn.close()
+
+    assert [rec for b in batches for rec in b] == single
+    ops = [[pgcdcwire.record(rec)["op"] for rec in b] for b in batches]
+    # The 3000-row transaction: full batches, the last one ending at its COMMIT.
+    big = [i for i, b in enumerate(ops) if "insert" in b and "message" not in b]
+    assert len(big) > 10 and ops[big[0]][0] == "begin" and ops[big[-1]][-1] == "commit"
+    for i in big[:-1]:
+        assert 4096 <= len(rows[i]) < 4096 + 200, f"batch {i}: {len(rows[i])} bytes"
+    # The lone message on its own; the small transaction in one batch.
+    assert ops[big[-1] + 1] == ["message"]
+    assert ops[big[-1] + 2] == ["begin", "insert", "message", "commit"]
+    assert len(ops) == big[-1] + 3

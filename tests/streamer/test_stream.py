@@ -134,6 +134,39 @@ def test_graceful_stop_metrics_and_health(source, broker, streamer, tmp_path):
     assert "stopped; confirmed" in s.text()
 
 
+def test_confirms_soon_after_the_last_acknowledgement(source, broker, streamer):
+    """The slot learns of an acknowledgement within moments, not at the next
+    status interval or loop timeout, even when the previous status went out
+    just before."""
+    import time
+    import psycopg2
+    source.psql("CREATE TABLE t (id int PRIMARY KEY)")
+    broker.command("rtt 1 30")
+    s = streamer(status_interval_ms="60000", heartbeat_interval_ms="0").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    conn = psycopg2.connect(source.dsn())
+    conn.autocommit = True
+    cur = conn.cursor()
+
+    def slot():
+        cur.execute("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'pgcdc'")
+        return lsn(cur.fetchone()[0])
+    delays = []
+    for burst in range(10):
+        for i in range(20):     # transactions, so acknowledgements, a few ms apart
+            cur.execute("INSERT INTO t VALUES (%s)", (burst * 100 + i,))
+            time.sleep(0.005)
+        cur.execute("SELECT pg_current_wal_lsn()")
+        end = lsn(cur.fetchone()[0])
+        started = time.monotonic()
+        while slot() < end and time.monotonic() - started < 30:
+            time.sleep(0.01)
+        delays.append(time.monotonic() - started)
+    conn.close()
+    assert s.stop() == 0
+    assert max(delays) < 0.7, f"confirmed late: {[round(d, 2) for d in delays]}"
+
+
 def test_stdout_output_and_check(source, broker, streamer):
     source.psql("CREATE TABLE t (id int PRIMARY KEY, v text)")
     s = streamer(snapshot_mode="never").start()

@@ -37,6 +37,18 @@ def fields(buf):
     return out
 
 
+def frames(buf):
+    """The records of a batch-bytes message: each preceded by its varint length."""
+    out, i = [], 0
+    while i < len(buf):
+        n, i = _varint(buf, i)
+        if i + n > len(buf):
+            raise ValueError(f"record of {n} bytes, {len(buf) - i} left")
+        out.append(bytes(buf[i:i + n]))
+        i += n
+    return out
+
+
 def zigzag(v):
     return (v >> 1) ^ -(v & 1)
 

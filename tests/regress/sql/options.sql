@@ -17,6 +17,10 @@ SELECT data FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'jso
 SELECT data FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json', 'origin', 'local');
 SELECT data FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json', 'version', '2');
 SELECT data FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json', 'version', '1', 'version', '1');
+SELECT data FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL, 'batch-bytes', '-1');
+SELECT data FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL, 'batch-bytes', '64k');
+SELECT data FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL, 'batch-bytes', '67108865');
+SELECT data FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json', 'batch-bytes', '4096');
 -- Protobuf is binary: the text interface refuses it, as for pgoutput.
 SELECT data FROM pg_logical_slot_peek_changes('opts', NULL, NULL);
 -- Valid spellings are accepted.
@@ -24,5 +28,6 @@ SELECT count(*) FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 
     'include-transaction', 'off', 'skip-empty-xacts', 'true', 'messages', '1',
     'message-prefixes', 'a,b', 'include-tables', 'public.*', 'exclude-tables', 'public.x',
     'inline-schema', 'false', 'origin', 'NONE', 'version', '1');
-SELECT count(*) FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL, 'format', 'protobuf');
+SELECT count(*) FROM pg_logical_slot_peek_binary_changes('opts', NULL, NULL, 'format', 'protobuf',
+    'batch-bytes', '67108864');
 SELECT 'done' FROM pg_drop_replication_slot('opts');
