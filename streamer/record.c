@@ -44,6 +44,30 @@ read_varint(Reader *rd, uint64_t *v)
 	return false;
 }
 
+bool
+record_frame(const uint8_t *buf, size_t len, size_t *at, const uint8_t **rec, size_t *reclen,
+			 char *err, size_t errlen)
+{
+	Reader		rd = {buf + *at, buf + len};
+	uint64_t	n;
+
+	if (!read_varint(&rd, &n) || n > UINT32_MAX)
+	{
+		snprintf(err, errlen, "bad record length at byte %zu of %zu", *at, len);
+		return false;
+	}
+	if (n > (uint64_t) (rd.end - rd.p))
+	{
+		snprintf(err, errlen, "record of %llu bytes at byte %zu, only %zu left",
+				 (unsigned long long) n, *at, (size_t) (rd.end - rd.p));
+		return false;
+	}
+	*rec = rd.p;
+	*reclen = (size_t) n;
+	*at = (size_t) (rd.p - buf) + (size_t) n;
+	return true;
+}
+
 /* Reads one field: its number, wire type, and value (varint or span). */
 static bool
 read_field(Reader *rd, uint32_t *field, int *wire, uint64_t *v, Span *span)

@@ -71,6 +71,15 @@ extern void record_free(Record *r);
 /* Fills r from buf; false (with err) when buf is not a well-formed record. */
 extern bool record_scan(const uint8_t *buf, size_t len, Record *r, char *err, size_t errlen);
 
+/*
+ * The next record of a batch (the decoder's batch-bytes form: each record
+ * preceded by its length as a varint) starting at *at: sets *rec and *reclen
+ * and moves *at past it.  False (with err) when the frame is cut short or its
+ * length is not a varint.
+ */
+extern bool record_frame(const uint8_t *buf, size_t len, size_t *at,
+						 const uint8_t **rec, size_t *reclen, char *err, size_t errlen);
+
 /* Whether a Column's bytes say it is a key column. */
 extern bool record_column_is_key(Span column);
 /* A RelationRef's fields. */

@@ -561,31 +561,17 @@ on_batch(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 
 	while (at < len)
 	{
-		uint64_t	n = 0;
-		int			shift = 0;
+		const uint8_t *rec;
+		size_t		reclen;
+		char		why[128];
 
-		for (;;)
+		if (!record_frame(buf, len, &at, &rec, &reclen, why, sizeof(why)))
 		{
-			if (at == len || shift > 28)
-			{
-				snprintf(err, errlen, "malformed batch after " LSN_FMT ": bad record length at byte %zu",
-						 LSN_ARGS(st->received_lsn), at);
-				return false;
-			}
-			n |= (uint64_t) (buf[at] & 0x7f) << shift;
-			shift += 7;
-			if ((buf[at++] & 0x80) == 0)
-				break;
-		}
-		if (n > len - at)
-		{
-			snprintf(err, errlen, "malformed batch after " LSN_FMT ": record of %llu bytes, %zu left",
-					 LSN_ARGS(st->received_lsn), (unsigned long long) n, len - at);
+			snprintf(err, errlen, "malformed batch after " LSN_FMT ": %s", LSN_ARGS(st->received_lsn), why);
 			return false;
 		}
-		if (!on_record(st, buf + at, (size_t) n, err, errlen))
+		if (!on_record(st, rec, reclen, err, errlen))
 			return false;
-		at += (size_t) n;
 	}
 	return true;
 }

@@ -174,11 +174,41 @@ malformed(void)
 	record_free(&r);
 }
 
+static void
+frames(void)
+{
+	/* Two records of 2 and 130 bytes (a two-byte length), then a cut frame. */
+	uint8_t		batch[2 + 1 + 2 + 130];
+	const uint8_t *rec;
+	size_t		reclen,
+				at = 0;
+	char		err[128];
+	const uint8_t endless[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80};
+
+	memset(batch, 0x55, sizeof(batch));
+	batch[0] = 2;
+	batch[3] = 0x82;
+	batch[4] = 0x01;
+	CHECK(record_frame(batch, sizeof(batch), &at, &rec, &reclen, err, sizeof(err)) &&
+		  rec == batch + 1 && reclen == 2 && at == 3, "first frame");
+	CHECK(record_frame(batch, sizeof(batch), &at, &rec, &reclen, err, sizeof(err)) &&
+		  rec == batch + 5 && reclen == 130 && at == sizeof(batch), "two-byte length");
+	at = 3;
+	CHECK(!record_frame(batch, sizeof(batch) - 1, &at, &rec, &reclen, err, sizeof(err)) &&
+		  strstr(err, "only 129 left") != NULL, "cut short: %s", err);
+	at = 3;
+	CHECK(!record_frame(batch, 4, &at, &rec, &reclen, err, sizeof(err)), "length cut in two");
+	at = 0;
+	CHECK(!record_frame(endless, sizeof(endless), &at, &rec, &reclen, err, sizeof(err)) &&
+		  strstr(err, "bad record length") != NULL, "not a varint: %s", err);
+}
+
 int
 main(void)
 {
 	relation_record();
 	change_and_key();
 	malformed();
+	frames();
 	return unit_summary("record");
 }
