@@ -28,7 +28,7 @@ struct Config
 	size_t		nkeys;
 	char	  **values;			/* per key; NULL when unset */
 	char	  **origins;		/* "default", "file:line", "environment X", ... */
-	char	   *prefix;			/* pass-through prefix, or NULL */
+	const char *const *prefixes;	/* pass-through prefixes, NULL-terminated; the caller's */
 	Passthrough *pass;
 	size_t		npass;
 };
@@ -91,7 +91,7 @@ known_key(const Config *c, const char *name)
 }
 
 Config *
-config_new(const ConfigKey *keys, const char *passthrough_prefix)
+config_new(const ConfigKey *keys, const char *const *passthrough_prefixes)
 {
 	Config	   *c = xmalloc(sizeof(Config));
 
@@ -106,7 +106,7 @@ config_new(const ConfigKey *keys, const char *passthrough_prefix)
 		c->values[i] = keys[i].default_value ? xstrdup(keys[i].default_value) : NULL;
 		c->origins[i] = xstrdup("default");
 	}
-	c->prefix = passthrough_prefix ? xstrdup(passthrough_prefix) : NULL;
+	c->prefixes = passthrough_prefixes;
 	return c;
 }
 
@@ -129,7 +129,6 @@ config_free(Config *c)
 	free(c->values);
 	free(c->origins);
 	free(c->pass);
-	free(c->prefix);
 	free(c);
 }
 
@@ -225,6 +224,20 @@ validate(const ConfigKey *key, const char *value, char *err, size_t errlen)
 	return false;
 }
 
+/* The pass-through prefix name starts with (and goes on after), or NULL. */
+static const char *
+passthrough_prefix(const Config *c, const char *name)
+{
+	for (const char *const *prefix = c->prefixes; prefix && *prefix; prefix++)
+	{
+		size_t		n = strlen(*prefix);
+
+		if (strncmp(name, *prefix, n) == 0 && name[n] != '\0')
+			return *prefix;
+	}
+	return NULL;
+}
+
 static void
 set_passthrough(Config *c, const char *name, const char *value, const char *origin)
 {
@@ -253,8 +266,7 @@ config_set(Config *c, const char *name, const char *value, const char *origin,
 	int			i = key_index(c, name);
 	char		why[300];
 
-	if (i < 0 && c->prefix != NULL && strncmp(name, c->prefix, strlen(c->prefix)) == 0 &&
-		name[strlen(c->prefix)] != '\0')
+	if (i < 0 && passthrough_prefix(c, name) != NULL)
 	{
 		set_passthrough(c, name, value, origin);
 		return true;
@@ -418,28 +430,89 @@ config_load_env(Config *c, const char *env_prefix, char *const *envp, char *err,
 		if (!config_set(c, c->keys[i].name, value, origin, err, errlen))
 			return false;
 	}
-	if (c->prefix == NULL)
-		return true;
-
 	/* WALSTREAMER_KAFKA_MESSAGE_TIMEOUT_MS -> kafka.message.timeout.ms */
-	env_name(env_prefix, c->prefix, pass_env, sizeof(pass_env));
-	pass_len = strlen(pass_env);
-	for (char *const *e = envp; *e != NULL; e++)
+	for (const char *const *prefix = c->prefixes; prefix && *prefix; prefix++)
 	{
-		const char *eq = strchr(*e, '=');
-		char		key[256];
-		size_t		n;
+		env_name(env_prefix, *prefix, pass_env, sizeof(pass_env));
+		pass_len = strlen(pass_env);
+		for (char *const *e = envp; *e != NULL; e++)
+		{
+			const char *eq = strchr(*e, '=');
+			char		key[256];
+			size_t		n;
 
-		if (eq == NULL || strncmp(*e, pass_env, pass_len) != 0 || eq == *e + pass_len)
-			continue;
-		n = (size_t) snprintf(key, sizeof(key), "%s", c->prefix);
-		for (const char *p = *e + pass_len; p < eq && n + 1 < sizeof(key); p++)
-			key[n++] = *p == '_' ? '.' : (char) tolower((unsigned char) *p);
-		key[n] = '\0';
-		snprintf(origin, sizeof(origin), "environment %.*s", (int) (eq - *e), *e);
-		set_passthrough(c, key, eq + 1, origin);
+			if (eq == NULL || strncmp(*e, pass_env, pass_len) != 0 || eq == *e + pass_len)
+				continue;
+			n = (size_t) snprintf(key, sizeof(key), "%s", *prefix);
+			for (const char *p = *e + pass_len; p < eq && n + 1 < sizeof(key); p++)
+				key[n++] = *p == '_' ? '.' : (char) tolower((unsigned char) *p);
+			key[n] = '\0';
+			snprintf(origin, sizeof(origin), "environment %.*s", (int) (eq - *e), *e);
+			set_passthrough(c, key, eq + 1, origin);
+		}
 	}
 	return true;
+}
+
+bool
+config_load_args(Config *c, int argc, char **argv, const char *env_prefix, char *const *envp,
+				 bool *check, char *err, size_t errlen)
+{
+	const char *file = NULL;
+
+	for (int i = 1; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			file = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			file = argv[i] + 9;
+	}
+	if (file && !config_load_file(c, file, err, errlen))
+		return false;
+	if (!config_load_env(c, env_prefix, envp, err, errlen))
+		return false;
+	for (int i = 1; i < argc; i++)
+	{
+		char		name[256];
+		const char *arg = argv[i];
+		const char *value;
+		const char *eq;
+
+		if (strcmp(arg, "--config") == 0)
+		{
+			i++;
+			continue;
+		}
+		if (strncmp(arg, "--config=", 9) == 0)
+			continue;
+		if (strcmp(arg, "--check") == 0)
+		{
+			*check = true;
+			continue;
+		}
+		if (strcmp(arg, "-c") == 0 && i + 1 < argc)
+			arg = argv[++i];
+		else if (strncmp(arg, "--", 2) == 0)
+			arg += 2;
+		else
+		{
+			snprintf(err, errlen, "unexpected argument \"%s\" (try --help)", arg);
+			return false;
+		}
+		if ((eq = strchr(arg, '=')) != NULL)
+			value = eq + 1;
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else
+		{
+			snprintf(err, errlen, "--%s needs a value", arg);
+			return false;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int) (eq ? eq - arg : (long) strlen(arg)), arg);
+		if (!config_set(c, name, value, "command line", err, errlen))
+			return false;
+	}
+	return config_check(c, err, errlen);
 }
 
 bool

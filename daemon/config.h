@@ -3,9 +3,9 @@
  *
  * Values come from a `key = value` file, then the environment
  * (<PREFIX>_<KEY>, dots and dashes as underscores), then the command line;
- * each later source overrides the earlier.  Keys under the pass-through
- * prefix (`kafka.`) are not checked here but kept, in order, for the
- * library they configure.  Every value is validated when it is set, and
+ * each later source overrides the earlier.  Keys under a pass-through
+ * prefix (`kafka.`) are not checked here but kept, in order, for what
+ * they configure.  Every value is validated when it is set, and
  * every error names where the value came from ("walstreamer.conf:12").
  *
  * A Config owns copies of every string it holds; config_free() releases
@@ -44,7 +44,8 @@ typedef struct ConfigKey
 
 typedef struct Config Config;
 
-extern Config *config_new(const ConfigKey *keys, const char *passthrough_prefix);
+/* passthrough_prefixes: NULL-terminated ("kafka.", NULL), or NULL; must outlive c. */
+extern Config *config_new(const ConfigKey *keys, const char *const *passthrough_prefixes);
 extern void config_free(Config *c);
 
 /* These return false and describe the first problem in err. */
@@ -54,6 +55,13 @@ extern bool config_load_file(Config *c, const char *path, char *err, size_t errl
 extern bool config_load_env(Config *c, const char *env_prefix, char *const *envp,
 							char *err, size_t errlen);
 extern bool config_check(const Config *c, char *err, size_t errlen);
+/*
+ * A daemon's command line: --config FILE first, then the environment, then
+ * --KEY=VALUE, --KEY VALUE and -c KEY=VALUE in order; --check sets *check.
+ * Ends with config_check().
+ */
+extern bool config_load_args(Config *c, int argc, char **argv, const char *env_prefix,
+							 char *const *envp, bool *check, char *err, size_t errlen);
 
 /* Values; NULL for an unset string.  Asking for an unknown key aborts. */
 extern const char *config_string(const Config *c, const char *name);

@@ -70,67 +70,6 @@ usage(FILE *out)
 			"(enable.idempotence and acks=all cannot be weakened)\n");
 }
 
-/* Parses argv into c (file first, then environment, then flags). */
-static bool
-load(Config *c, int argc, char **argv, bool *check, char *err, size_t errlen)
-{
-	const char *file = NULL;
-
-	for (int i = 1; i < argc; i++)
-	{
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			file = argv[++i];
-		else if (strncmp(argv[i], "--config=", 9) == 0)
-			file = argv[i] + 9;
-	}
-	if (file && !config_load_file(c, file, err, errlen))
-		return false;
-	if (!config_load_env(c, SETTINGS_ENV_PREFIX, environ, err, errlen))
-		return false;
-	for (int i = 1; i < argc; i++)
-	{
-		char		name[256];
-		const char *arg = argv[i];
-		const char *value;
-		const char *eq;
-
-		if (strcmp(arg, "--config") == 0)
-		{
-			i++;
-			continue;
-		}
-		if (strncmp(arg, "--config=", 9) == 0)
-			continue;
-		if (strcmp(arg, "--check") == 0)
-		{
-			*check = true;
-			continue;
-		}
-		if (strcmp(arg, "-c") == 0 && i + 1 < argc)
-			arg = argv[++i];
-		else if (strncmp(arg, "--", 2) == 0)
-			arg += 2;
-		else
-		{
-			snprintf(err, errlen, "unexpected argument \"%s\" (try --help)", arg);
-			return false;
-		}
-		if ((eq = strchr(arg, '=')) != NULL)
-			value = eq + 1;
-		else if (i + 1 < argc)
-			value = argv[++i];
-		else
-		{
-			snprintf(err, errlen, "--%s needs a value", arg);
-			return false;
-		}
-		snprintf(name, sizeof(name), "%.*s", (int) (eq ? eq - arg : (long) strlen(arg)), arg);
-		if (!config_set(c, name, value, "command line", err, errlen))
-			return false;
-	}
-	return config_check(c, err, errlen);
-}
-
 static void
 pause_ms(int ms)
 {
@@ -143,7 +82,8 @@ pause_ms(int ms)
 int
 main(int argc, char **argv)
 {
-	Config	   *c = config_new(settings_keys, "kafka.");
+	static const char *const prefixes[] = {"kafka.", NULL};
+	Config	   *c = config_new(settings_keys, prefixes);
 	Settings	s;
 	Metrics    *m;
 	LogLevel	level;
@@ -161,7 +101,7 @@ main(int argc, char **argv)
 			return printf("walstreamer %s (librdkafka %s, libpq %d)\n", PGCDC_VERSION,
 						  rd_kafka_version_str(), PQlibVersion()), 0;
 	}
-	if (!load(c, argc, argv, &check, err, sizeof(err)) || !settings_load(c, &s, err, sizeof(err)) ||
+	if (!config_load_args(c, argc, argv, SETTINGS_ENV_PREFIX, environ, &check, err, sizeof(err)) || !settings_load(c, &s, err, sizeof(err)) ||
 		!kafka_validate(c, err, sizeof(err)))
 		return fprintf(stderr, "walstreamer: %s\n", err), config_free(c), 1;
 	log_parse_level(config_string(c, "log.level"), &level);

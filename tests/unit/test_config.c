@@ -13,6 +13,8 @@
 #include "unit.h"
 
 
+static const char *const kafka_prefix[] = {"kafka.", NULL};
+
 static const ConfigKey keys[] = {
 	{"source", CONFIG_CONNINFO, NULL, "source database", NULL, 0, 0, false, true},
 	{"slot.name", CONFIG_STRING, "pgcdc", "replication slot", NULL, 0, 0, false, false},
@@ -57,7 +59,7 @@ load(Config *c, const char *text, char **path_out)
 static void
 test_file_and_defaults(void)
 {
-	Config	   *c = config_new(keys, "kafka.");
+	Config	   *c = config_new(keys, kafka_prefix);
 	char	   *path;
 	const char *e = load(c, "# comment\n\n"
 						 "source = host=db1 dbname=app password=s3cret  # trailing\n"
@@ -108,7 +110,7 @@ test_file_errors(void)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		Config	   *c = config_new(keys, "kafka.");
+		Config	   *c = config_new(keys, kafka_prefix);
 		const char *e = load(c, cases[i].text, NULL);
 
 		CHECK(strcmp(e, cases[i].message) == 0, "case %zu: got \"%s\", want \"%s\"", i, e, cases[i].message);
@@ -132,7 +134,7 @@ test_file_errors(void)
 static void
 test_precedence(void)
 {
-	Config	   *c = config_new(keys, "kafka.");
+	Config	   *c = config_new(keys, kafka_prefix);
 	char	   *env[] = {"WALSTREAMER_SLOT_NAME=from_env", "WALSTREAMER_STATUS_INTERVAL_MS=700",
 		"WALSTREAMER_KAFKA_MESSAGE_TIMEOUT_MS=30000", "OTHER_SLOT_NAME=ignored",
 	"WALSTREAMER_SLOT_CREATE=bogus", NULL};
@@ -158,9 +160,37 @@ test_precedence(void)
 }
 
 static void
+test_args_and_prefixes(void)
+{
+	static const char *const two[] = {"kafka.", "rule.", NULL};
+	Config	   *c = config_new(keys, two);
+	char	   *argv[] = {"prog", "--source=dbname=x", "--slot.name=a", "--check", "-c", "rule.t.ok=x > 0",
+		"--kafka.acks", "all", "--snapshot.mode", "never", NULL};
+	char	   *bad[] = {"prog", "stray", NULL};
+	char	   *dangling[] = {"prog", "--slot.name", NULL};
+	char	   *env[] = {NULL};
+	bool		check = false;
+	char		err[256];
+
+	CHECK(config_load_args(c, 10, argv, "WALSTREAMER", env, &check, err, sizeof(err)), "args: %s", err);
+	CHECK(check, "--check seen");
+	CHECK(strcmp(config_string(c, "slot.name"), "a") == 0 &&
+		  strcmp(config_string(c, "snapshot.mode"), "never") == 0, "--k=v and --k v");
+	CHECK(config_passthrough_count(c) == 2 &&
+		  strcmp(config_passthrough_name(c, 0), "rule.t.ok") == 0 &&
+		  strcmp(config_passthrough_value(c, 0), "x > 0") == 0 &&
+		  strcmp(config_passthrough_name(c, 1), "kafka.acks") == 0, "both prefixes pass through");
+	CHECK(!config_load_args(c, 2, bad, "WALSTREAMER", env, &check, err, sizeof(err)) &&
+		  strstr(err, "unexpected argument \"stray\"") != NULL, "stray argument: %s", err);
+	CHECK(!config_load_args(c, 2, dangling, "WALSTREAMER", env, &check, err, sizeof(err)) &&
+		  strstr(err, "needs a value") != NULL, "flag without value: %s", err);
+	config_free(c);
+}
+
+static void
 test_masking(void)
 {
-	Config	   *c = config_new(keys, "kafka.");
+	Config	   *c = config_new(keys, kafka_prefix);
 	char		err[256];
 	char		buf[4096] = {0};
 	FILE	   *out = fmemopen(buf, sizeof(buf) - 1, "w");
@@ -210,6 +240,7 @@ main(void)
 	test_file_and_defaults();
 	test_file_errors();
 	test_precedence();
+	test_args_and_prefixes();
 	test_masking();
 	test_help();
 	return unit_summary("config");
