@@ -1,0 +1,573 @@
+/*
+ * apply.c — a batch into the target: skip what is applied, dead-letter what
+ * cannot be, copy and upsert the rest.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply.h"
+#include "copytext.h"
+#include "log.h"
+#include "tables.h"
+
+struct Applier
+{
+	const Settings *settings;
+	Target	   *target;
+	Tables	   *tables;
+	MetricCell *m_applied;
+	MetricCell *m_skipped;
+	MetricCell *m_ignored;
+	MetricCell *m_dead;
+	MetricCell *m_batches;
+	Buf			copy;
+	Buf			sql;
+};
+
+/* A row to stage: the event and, per target column, its column in the event (-1: absent). */
+typedef struct Row
+{
+	Event	   *e;
+	TableInfo  *ti;
+} Row;
+
+Applier *
+applier_new(const Settings *s, Metrics *m)
+{
+	Applier    *a = calloc(1, sizeof(Applier));
+
+	a->settings = s;
+	a->m_applied = metrics_cell(m, "walsink_applied_total", METRIC_COUNTER,
+								"Row changes applied to the target", NULL);
+	a->m_skipped = metrics_cell(m, "walsink_skipped_total", METRIC_COUNTER,
+								"Changes already applied (resent or redelivered) or superseded by a truncate", NULL);
+	a->m_ignored = metrics_cell(m, "walsink_ignored_total", METRIC_COUNTER,
+								"Records with nothing to apply (BEGIN, COMMIT, messages)", NULL);
+	a->m_dead = metrics_cell(m, "walsink_dead_letters_total", METRIC_COUNTER,
+							 "Events written to the dead-letter table", NULL);
+	a->m_batches = metrics_cell(m, "walsink_batches_total", METRIC_COUNTER,
+								"Target transactions committed", NULL);
+	return a;
+}
+
+void
+applier_free(Applier *a)
+{
+	if (a == NULL)
+		return;
+	tables_free(a->tables);
+	buf_free(&a->copy);
+	buf_free(&a->sql);
+	free(a);
+}
+
+void
+applier_attach(Applier *a, Target *t)
+{
+	a->target = t;
+	if (a->tables == NULL)
+		a->tables = tables_new(t, a->settings);
+	else
+		tables_reset(a->tables, t);
+}
+
+static bool
+dead(Applier *a, const Event *e, const char *reason, const char *detail, char *err, size_t errlen)
+{
+	log_msg(LOG_WARNING, "dead letter: %s [%d] @%" PRId64 ": %s%s%s", rd_kafka_topic_name(e->msg->rkt),
+			e->msg->partition, e->msg->offset, reason, detail ? ": " : "", detail ? detail : "");
+	metrics_add(a->m_dead, 1);
+	return target_dead_letter(a->target, e, reason, detail, err, errlen);
+}
+
+/* SQL text builder over a->sql. */
+__attribute__((format(printf, 2, 3)))
+static void
+sql_add(Applier *a, const char *fmt,...)
+{
+	va_list		ap;
+	int			need;
+
+	va_start(ap, fmt);
+	need = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	buf_reserve(&a->sql, (size_t) need + 1);
+	va_start(ap, fmt);
+	vsnprintf(a->sql.data + a->sql.len, (size_t) need + 1, fmt, ap);
+	va_end(ap);
+	a->sql.len += (size_t) need;
+}
+
+static const char *
+sql_text(Applier *a)
+{
+	buf_putc(&a->sql, '\0');
+	a->sql.len--;
+	return a->sql.data;
+}
+
+/* Per target column, the event's column index (-1 when the event lacks it). */
+static void
+column_map(const TableInfo *ti, const Pgcdc__ChangeEvent *r, int *map)
+{
+	for (size_t j = 0; j < ti->ncols; j++)
+		map[j] = -1;
+	for (size_t i = 0; i < r->n_columns; i++)
+	{
+		int			j = tables_column(ti, r->columns[i]->name);
+
+		if (j >= 0)
+			map[j] = (int) i;
+	}
+}
+
+/* Whether target column j gets a value from this row. */
+static bool
+present(const Event *e, const int *map, size_t j)
+{
+	return map[j] >= 0 && e->image[map[j]]->kind_case != PGCDC__VALUE__KIND_UNCHANGED_TOAST;
+}
+
+static bool
+copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *sig, size_t *nsig, int *group,
+		  char *err, size_t errlen)
+{
+	int		   *map = malloc((ti->ncols + 1) * sizeof(int));
+	PGresult   *res;
+	bool		ok;
+
+	a->copy.len = 0;
+	*nsig = 0;
+	for (size_t r = 0; r < n; r++)
+	{
+		const Event *e = rows[r].e;
+		bool		del = e->kind == EVENT_DELETE;
+		char	   *s = sig + *nsig * (ti->ncols + 1);
+		char		num[24];
+
+		column_map(ti, e->rec, map);
+		buf_append(&a->copy, num, (size_t) sprintf(num, "%zu\t%c", r, del ? 'd' : 'u'));
+		for (size_t j = 0; j < ti->ncols; j++)
+		{
+			buf_putc(&a->copy, '\t');
+			if (map[j] >= 0 && (!del || e->rec->columns[map[j]]->key))
+				copytext_value(&a->copy, e->image[map[j]]);
+			else
+				buf_append(&a->copy, "\\N", 2);
+			s[j] = present(e, map, j) ? '1' : '0';
+		}
+		buf_putc(&a->copy, '\n');
+		s[ti->ncols] = '\0';
+		group[r] = -1;
+		if (del)
+			continue;
+		for (size_t g = 0; g < *nsig && group[r] < 0; g++)
+			if (strcmp(sig + g * (ti->ncols + 1), s) == 0)
+				group[r] = (int) g;
+		if (group[r] < 0)
+			group[r] = (int) (*nsig)++;
+	}
+	free(map);
+	a->sql.len = 0;
+	sql_add(a, "COPY pg_temp.%s (__pgcdc_row, __pgcdc_op", ti->stage);
+	for (size_t j = 0; j < ti->ncols; j++)
+		sql_add(a, ", %s", ti->qcols[j]);
+	sql_add(a, ") FROM STDIN");
+	res = PQexec(a->target->conn, sql_text(a));
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+	{
+		target_error(a->target, res, err, errlen);
+		PQclear(res);
+		return false;
+	}
+	PQclear(res);
+	ok = PQputCopyData(a->target->conn, a->copy.data, (int) a->copy.len) == 1 &&
+		PQputCopyEnd(a->target->conn, NULL) == 1;
+	res = PQgetResult(a->target->conn);
+	ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		target_error(a->target, res, err, errlen);
+	PQclear(res);
+	while ((res = PQgetResult(a->target->conn)) != NULL)
+		PQclear(res);
+	return ok;
+}
+
+/* Rows that fail a validation rule: dead letters, removed from the stage. */
+static bool
+validate(Applier *a, TableInfo *ti, Row *rows, char *err, size_t errlen)
+{
+	for (size_t k = 0; k < ti->nrules; k++)
+	{
+		PGresult   *res;
+		bool		ok = true;
+
+		a->sql.len = 0;
+		sql_add(a, "WITH bad AS (DELETE FROM pg_temp.%s WHERE __pgcdc_op = 'u' AND (%s) IS NOT TRUE "
+				"RETURNING __pgcdc_row) SELECT __pgcdc_row FROM bad ORDER BY 1", ti->stage, ti->rules[k]->expr);
+		res = PQexec(a->target->conn, sql_text(a));
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			target_error(a->target, res, err, errlen);
+			PQclear(res);
+			return false;
+		}
+		for (int i = 0; i < PQntuples(res) && ok; i++)
+		{
+			char		reason[300];
+
+			snprintf(reason, sizeof(reason), "validation rule \"%s\" failed", ti->rules[k]->name);
+			ok = dead(a, rows[atoi(PQgetvalue(res, i, 0))].e, reason, ti->rules[k]->expr, err, errlen);
+		}
+		PQclear(res);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static void
+key_match(Applier *a, TableInfo *ti)
+{
+	for (size_t k = 0; k < ti->nkeys; k++)
+		sql_add(a, " AND t.%s = s.%s", ti->qcols[ti->keycols[k]], ti->qcols[ti->keycols[k]]);
+}
+
+static bool
+run(Applier *a, char *err, size_t errlen)
+{
+	return target_exec(a->target, sql_text(a), err, errlen);
+}
+
+static bool
+write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t errlen)
+{
+	char	   *sig = malloc(n * (ti->ncols + 1) + 1);
+	int		   *group = malloc(n * sizeof(int));
+	size_t		nsig;
+	bool		ok = copy_rows(a, ti, rows, n, sig, &nsig, group, err, errlen) &&
+		validate(a, ti, rows, err, errlen);
+	bool		any_delete = false;
+
+	for (size_t r = 0; r < n; r++)
+		any_delete |= rows[r].e->kind == EVENT_DELETE;
+	if (ok && any_delete)
+	{
+		a->sql.len = 0;
+		if (ti->soft >= 0)
+			sql_add(a, "UPDATE %s t SET %s = true FROM pg_temp.%s s WHERE s.__pgcdc_op = 'd'",
+					ti->qname, ti->qcols[ti->soft], ti->stage);
+		else
+			sql_add(a, "DELETE FROM %s t USING pg_temp.%s s WHERE s.__pgcdc_op = 'd'", ti->qname, ti->stage);
+		key_match(a, ti);
+		ok = run(a, err, errlen);
+	}
+	for (size_t g = 0; g < nsig && ok; g++)
+	{
+		const char *s = sig + g * (ti->ncols + 1);
+		bool		first = true;
+		size_t		updates = 0;
+
+		a->sql.len = 0;
+		sql_add(a, "INSERT INTO %s AS t (", ti->qname);
+		for (size_t j = 0; j < ti->ncols; j++)
+			if (s[j] == '1' || (int) j == ti->soft)
+				sql_add(a, "%s%s", first ? "" : ", ", ti->qcols[j]), first = false;
+		sql_add(a, ") SELECT ");
+		first = true;
+		for (size_t j = 0; j < ti->ncols; j++)
+		{
+			if ((int) j == ti->soft)
+				sql_add(a, "%sfalse", first ? "" : ", "), first = false;
+			else if (s[j] == '1')
+				sql_add(a, "%s%s", first ? "" : ", ", ti->qcols[j]), first = false;
+		}
+		sql_add(a, " FROM pg_temp.%s WHERE __pgcdc_op = 'u'", ti->stage);
+		if (nsig > 1)
+		{
+			sql_add(a, " AND __pgcdc_row IN (");
+			first = true;
+			for (size_t r = 0; r < n; r++)
+				if (group[r] == (int) g)
+					sql_add(a, "%s%zu", first ? "" : ",", r), first = false;
+			sql_add(a, ")");
+		}
+		if (ti->nkeys > 0)
+		{
+			sql_add(a, " ON CONFLICT (");
+			for (size_t k = 0; k < ti->nkeys; k++)
+				sql_add(a, "%s%s", k ? ", " : "", ti->qcols[ti->keycols[k]]);
+			sql_add(a, ") DO ");
+			for (size_t j = 0; j < ti->ncols; j++)
+			{
+				bool		key = false;
+
+				for (size_t k = 0; k < ti->nkeys; k++)
+					key |= ti->keycols[k] == (int) j;
+				if (key || (s[j] != '1' && (int) j != ti->soft))
+					continue;
+				sql_add(a, "%s%s = EXCLUDED.%s", updates++ ? ", " : "UPDATE SET ", ti->qcols[j], ti->qcols[j]);
+			}
+			if (updates == 0)
+				sql_add(a, "NOTHING");
+		}
+		ok = run(a, err, errlen);
+	}
+	free(sig);
+	free(group);
+	return ok;
+}
+
+/* rows[0..n) in a savepoint; on rejection, each half again; a lone row is a dead letter. */
+static bool
+apply_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t errlen)
+{
+	char		why[1024];
+
+	if (n == 0)
+		return true;
+	if (!target_exec(a->target, "SAVEPOINT pgcdc_rows", err, errlen))
+		return false;
+	if (write_rows(a, ti, rows, n, why, sizeof(why)))
+	{
+		if (!target_exec(a->target, "RELEASE SAVEPOINT pgcdc_rows", err, errlen))
+			return false;
+		metrics_add(a->m_applied, (int64_t) n);
+		return true;
+	}
+	if (target_broken(a->target))
+		return snprintf(err, errlen, "%s", why), false;
+	if (!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_rows; RELEASE SAVEPOINT pgcdc_rows", err, errlen))
+		return false;
+	if (n == 1)
+		return dead(a, rows[0].e, "rejected by the target", why, err, errlen);
+	return apply_rows(a, ti, rows, n / 2, err, errlen) &&
+		apply_rows(a, ti, rows + n / 2, n - n / 2, err, errlen);
+}
+
+static int
+row_cmp(const void *x, const void *y)
+{
+	const Event *a = ((const Row *) x)->e;
+	const Event *b = ((const Row *) y)->e;
+	size_t		n = a->keylen < b->keylen ? a->keylen : b->keylen;
+	int			c = memcmp(a->key, b->key, n);
+
+	if (c != 0)
+		return c;
+	if (a->keylen != b->keylen)
+		return a->keylen < b->keylen ? -1 : 1;
+	return position_cmp(&a->pos, &b->pos);
+}
+
+/* Keeps the last row per key (rows sorted by key, then source position). */
+static size_t
+dedupe(Row *rows, size_t n)
+{
+	size_t		out = 0;
+
+	qsort(rows, n, sizeof(Row), row_cmp);
+	for (size_t i = 0; i < n; i++)
+	{
+		if (i + 1 < n && rows[i].e->keylen == rows[i + 1].e->keylen &&
+			memcmp(rows[i].e->key, rows[i + 1].e->key, rows[i].e->keylen) == 0)
+			continue;
+		rows[out++] = rows[i];
+	}
+	return out;
+}
+
+/* The table's truncate mark, loaded once per connection. */
+static bool
+trunc_mark(Applier *a, TableInfo *ti, char *err, size_t errlen)
+{
+	if (ti->trunc_known)
+		return true;
+	if (!target_truncate_mark(a->target, ti->name, &ti->trunc_mark, &ti->has_trunc_mark, err, errlen))
+		return false;
+	ti->trunc_known = true;
+	return true;
+}
+
+static bool
+apply_truncate(Applier *a, Event *e, char *err, size_t errlen)
+{
+	if (a->settings->truncate_mode == TRUNCATE_IGNORE)
+		return metrics_add(a->m_ignored, 1), true;
+	if (a->settings->truncate_mode == TRUNCATE_DEAD_LETTER)
+		return dead(a, e, "truncate (truncate.mode is dead-letter)", NULL, err, errlen);
+	for (size_t i = 0; i < e->rec->n_truncated; i++)
+	{
+		const Pgcdc__RelationRef *ref = e->rec->truncated[i];
+		TableInfo  *ti = tables_get(a->tables, ref->schema, ref->table);
+		char		sql[512];
+		bool		exists;
+
+		if (!trunc_mark(a, ti, err, errlen))
+			return false;
+		/* Every partition carries a copy: the first one applies it. */
+		if (ti->has_trunc_mark && position_cmp(&e->pos, &ti->trunc_mark) <= 0)
+			continue;
+		if (!tables_load(a->tables, ti, &exists, err, errlen))
+			return false;
+		if (exists)
+		{
+			snprintf(sql, sizeof(sql), "TRUNCATE %s", ti->qname);
+			if (!target_exec(a->target, sql, err, errlen))
+				return false;
+			log_msg(LOG_INFO, "truncated %s", ti->qname);
+		}
+		if (!target_set_truncate_mark(a->target, ti->name, &e->pos, err, errlen))
+			return false;
+		ti->trunc_mark = e->pos;
+		ti->has_trunc_mark = true;
+	}
+	return true;
+}
+
+/* Which events of the batch are new: the rest are skipped or ignored. */
+static bool
+admit(Applier *a, Event *e, PartState *st, char *err, size_t errlen)
+{
+	st->offset = e->msg->offset;
+	st->touched = true;
+	switch (e->kind)
+	{
+		case EVENT_IGNORE:
+			metrics_add(a->m_ignored, 1);
+			return false;
+		case EVENT_BAD:
+			return false;
+		default:
+			break;
+	}
+	if (e->snapshot)
+	{
+		/* Snapshot rows share one position; only an older snapshot is stale. */
+		if (st->has_pos && e->pos.lsn < st->pos.lsn)
+			return metrics_add(a->m_skipped, 1), false;
+		return true;
+	}
+	if (st->has_pos && position_cmp(&e->pos, &st->pos) <= 0)
+		return metrics_add(a->m_skipped, 1), false;
+	st->pos = e->pos;
+	st->has_pos = true;
+	return true;
+}
+
+/* Prepares each event's table; dead-letters those it cannot take. */
+static bool
+prepare(Applier *a, Row *rows, size_t *n, char *err, size_t errlen)
+{
+	size_t		out = 0;
+
+	for (size_t i = 0; i < *n; i++)
+	{
+		TableInfo  *ti = rows[i].ti;
+		Event	   *e = rows[i].e;
+		char		reason[512];
+
+		if (!trunc_mark(a, ti, err, errlen))
+			return false;
+		if (ti->has_trunc_mark && (e->snapshot ? e->pos.lsn < ti->trunc_mark.lsn :
+								   position_cmp(&e->pos, &ti->trunc_mark) < 0))
+		{
+			metrics_add(a->m_skipped, 1);	/* before a truncate already applied */
+			continue;
+		}
+		if (!target_exec(a->target, "SAVEPOINT pgcdc_prepare", err, errlen))
+			return false;
+		if (!tables_prepare(a->tables, ti, e, reason, sizeof(reason), err, errlen))
+		{
+			if (target_broken(a->target))
+				return false;
+			if (!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_prepare; "
+							 "RELEASE SAVEPOINT pgcdc_prepare", err, errlen))
+				return false;
+			tables_forget(a->tables, ti);
+			if (!dead(a, e, reason[0] ? reason : "cannot prepare the target table", err[0] ? err : NULL,
+					  err, errlen))
+				return false;
+			err[0] = '\0';
+			continue;
+		}
+		if (!target_exec(a->target, "RELEASE SAVEPOINT pgcdc_prepare", err, errlen))
+			return false;
+		if (e->kind == EVENT_DELETE && ti->nkeys == 0)
+		{
+			if (!dead(a, e, "delete on a target table without a key", NULL, err, errlen))
+				return false;
+			continue;
+		}
+		rows[out++] = rows[i];
+	}
+	*n = out;
+	return true;
+}
+
+static int
+by_table(const void *x, const void *y)
+{
+	const TableInfo *a = ((const Row *) x)->ti;
+	const TableInfo *b = ((const Row *) y)->ti;
+
+	return a == b ? 0 : a < b ? -1 : 1;
+}
+
+bool
+applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err, size_t errlen)
+{
+	Row		   *rows = malloc((n + 1) * sizeof(Row));
+	size_t		nrows = 0;
+	bool		ok = target_exec(a->target, "BEGIN", err, errlen);
+
+	for (size_t i = 0; i < n && ok; i++)
+	{
+		Event	   *e = &events[i];
+
+		if (!admit(a, e, states[i], err, errlen))
+		{
+			if (e->kind == EVENT_BAD)
+				ok = dead(a, e, e->reason, NULL, err, errlen);
+			continue;
+		}
+		if (e->kind == EVENT_TRUNCATE)
+		{
+			/* Rows consumed before it, in this batch: applied first, then cut. */
+			ok = apply_truncate(a, e, err, errlen);
+			continue;
+		}
+		rows[nrows++] = (Row) {e, tables_get(a->tables, e->rec->schema, e->rec->table)};
+	}
+	ok = ok && prepare(a, rows, &nrows, err, errlen);
+	qsort(rows, nrows, sizeof(Row), by_table);
+	for (size_t i = 0; i < nrows && ok;)
+	{
+		TableInfo  *ti = rows[i].ti;
+		size_t		j = i;
+		size_t		m;
+
+		while (j < nrows && rows[j].ti == ti)
+			j++;
+		m = ti->nkeys > 0 ? dedupe(rows + i, j - i) : j - i;
+		metrics_add(a->m_skipped, (int64_t) (j - i - m));
+		ok = tables_stage(a->tables, ti, err, errlen) && apply_rows(a, ti, rows + i, m, err, errlen);
+		i = j;
+	}
+	for (size_t i = 0; i < n && ok; i++)
+	{
+		if (states[i]->touched)
+			ok = target_store_state(a->target, states[i], err, errlen);
+		states[i]->touched = false;
+	}
+	ok = ok && target_exec(a->target, "COMMIT", err, errlen);
+	if (ok)
+		metrics_add(a->m_batches, 1);
+	free(rows);
+	return ok;
+}

@@ -1,0 +1,214 @@
+/*
+ * copytext.c — Values to COPY text.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "copytext.h"
+
+#define USECS_PER_DAY INT64_C(86400000000)
+
+void
+buf_reserve(Buf *b, size_t more)
+{
+	if (b->len + more <= b->cap)
+		return;
+	b->cap = b->cap ? b->cap : 256;
+	while (b->cap < b->len + more)
+		b->cap *= 2;
+	if ((b->data = realloc(b->data, b->cap)) == NULL)
+		abort();
+}
+
+void
+buf_append(Buf *b, const void *p, size_t n)
+{
+	buf_reserve(b, n);
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+void
+buf_putc(Buf *b, char c)
+{
+	buf_reserve(b, 1);
+	b->data[b->len++] = c;
+}
+
+void
+buf_free(Buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void
+copytext_escaped(Buf *b, const char *s, size_t n)
+{
+	buf_reserve(b, n + 16);
+	for (size_t i = 0; i < n; i++)
+	{
+		char		c = s[i];
+		char		esc = c == '\\' ? '\\' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : 0;
+
+		if (esc)
+		{
+			buf_reserve(b, n - i + 2);
+			b->data[b->len++] = '\\';
+			b->data[b->len++] = esc;
+		}
+		else
+			b->data[b->len++] = c;
+	}
+}
+
+/* Proleptic Gregorian civil date of a day count from 1970-01-01 (H. Hinnant's algorithm). */
+static void
+civil(int64_t days, int64_t *y, int *m, int *d)
+{
+	int64_t		z = days + 719468;
+	int64_t		era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t		doe = z - era * 146097;
+	int64_t		yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t		doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t		mp = (5 * doy + 2) / 153;
+
+	*d = (int) (doy - (153 * mp + 2) / 5 + 1);
+	*m = (int) (mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+/* "YYYY-MM-DD", with " BC" for year 0 and before (which is 1 BC). */
+static size_t
+date_text(char *out, int64_t days, bool *bc)
+{
+	int64_t		y;
+	int			m,
+				d;
+
+	civil(days, &y, &m, &d);
+	*bc = y <= 0;
+	return (size_t) sprintf(out, "%04lld-%02d-%02d", (long long) (y <= 0 ? 1 - y : y), m, d);
+}
+
+size_t
+copytext_date(char *out, int32_t days)
+{
+	bool		bc;
+	size_t		n = date_text(out, days, &bc);
+
+	if (bc)
+		n += (size_t) sprintf(out + n, " BC");
+	return n;
+}
+
+static size_t
+time_text(char *out, int64_t usecs)
+{
+	return (size_t) sprintf(out, "%02d:%02d:%02d.%06d", (int) (usecs / INT64_C(3600000000)),
+							(int) (usecs / 60000000 % 60), (int) (usecs / 1000000 % 60),
+							(int) (usecs % 1000000));
+}
+
+size_t
+copytext_timestamp(char *out, int64_t usecs)
+{
+	int64_t		days = usecs / USECS_PER_DAY;
+	int64_t		rem = usecs % USECS_PER_DAY;
+	bool		bc;
+	size_t		n;
+
+	if (rem < 0)
+	{
+		rem += USECS_PER_DAY;
+		days--;
+	}
+	n = date_text(out, days, &bc);
+	out[n++] = ' ';
+	n += time_text(out + n, rem);
+	n += (size_t) sprintf(out + n, "+00%s", bc ? " BC" : "");
+	return n;
+}
+
+static void
+hex(Buf *b, const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	buf_reserve(b, 2 * n);
+	for (size_t i = 0; i < n; i++)
+	{
+		b->data[b->len++] = digits[p[i] >> 4];
+		b->data[b->len++] = digits[p[i] & 15];
+	}
+}
+
+void
+copytext_value(Buf *b, const Pgcdc__Value *v)
+{
+	char		tmp[64];
+	size_t		n;
+
+	switch (v->kind_case)
+	{
+		case PGCDC__VALUE__KIND_BOOL_VALUE:
+			buf_putc(b, v->bool_value ? 't' : 'f');
+			return;
+		case PGCDC__VALUE__KIND_INT_VALUE:
+			n = (size_t) sprintf(tmp, "%lld", (long long) v->int_value);
+			break;
+		case PGCDC__VALUE__KIND_FLOAT_VALUE:
+			if (isnan(v->float_value))
+				n = (size_t) sprintf(tmp, "NaN");
+			else if (isinf(v->float_value))
+				n = (size_t) sprintf(tmp, "%sInfinity", v->float_value < 0 ? "-" : "");
+			else
+				n = (size_t) sprintf(tmp, "%.17g", v->float_value);
+			break;
+		case PGCDC__VALUE__KIND_NUMERIC_VALUE:
+			copytext_escaped(b, v->numeric_value, strlen(v->numeric_value));
+			return;
+		case PGCDC__VALUE__KIND_TIMESTAMP_VALUE:
+			n = copytext_timestamp(tmp, v->timestamp_value);
+			break;
+		case PGCDC__VALUE__KIND_DATE_VALUE:
+			n = copytext_date(tmp, v->date_value);
+			break;
+		case PGCDC__VALUE__KIND_TIME_VALUE:
+			n = time_text(tmp, v->time_value);
+			break;
+		case PGCDC__VALUE__KIND_INFINITY:
+			n = (size_t) sprintf(tmp, "%sinfinity",
+								 v->infinity == PGCDC__INFINITY__INFINITY_NEGATIVE ? "-" : "");
+			break;
+		case PGCDC__VALUE__KIND_TEXT_VALUE:
+			copytext_escaped(b, v->text_value, strlen(v->text_value));
+			return;
+		case PGCDC__VALUE__KIND_UUID_VALUE:
+			if (v->uuid_value.len != 16)
+			{
+				buf_append(b, "\\N", 2);	/* not a uuid: the decoder never writes this */
+				return;
+			}
+			for (int i = 0; i < 16; i++)
+			{
+				if (i == 4 || i == 6 || i == 8 || i == 10)
+					buf_putc(b, '-');
+				hex(b, v->uuid_value.data + i, 1);
+			}
+			return;
+		case PGCDC__VALUE__KIND_BYTES_VALUE:
+			buf_append(b, "\\\\x", 3);	/* \x, its backslash escaped for COPY */
+			hex(b, v->bytes_value.data, v->bytes_value.len);
+			return;
+		default:				/* NULL, unchanged TOAST, unset */
+			buf_append(b, "\\N", 2);
+			return;
+	}
+	buf_append(b, tmp, n);
+}

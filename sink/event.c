@@ -1,0 +1,200 @@
+/*
+ * event.c — decoding and checking a consumed message.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "copytext.h"
+#include "event.h"
+
+#define RECORD_VERSION 1
+
+__attribute__((format(printf, 2, 3)))
+static void
+bad(Event *e, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->reason, sizeof(e->reason), fmt, ap);
+	va_end(ap);
+	e->kind = EVENT_BAD;
+}
+
+int
+position_cmp(const Position *a, const Position *b)
+{
+	if (a->lsn != b->lsn)
+		return a->lsn < b->lsn ? -1 : 1;
+	if (a->seq != b->seq)
+		return a->seq < b->seq ? -1 : 1;
+	if (a->sub != b->sub)
+		return a->sub < b->sub ? -1 : 1;
+	return 0;
+}
+
+/* The pgcdc.key header: "old" or "new" on a key change's two copies. */
+static const char *
+key_role(const rd_kafka_message_t *msg)
+{
+	rd_kafka_headers_t *h;
+	const void *v;
+	size_t		n;
+
+	if (rd_kafka_message_headers(msg, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		rd_kafka_header_get_last(h, "pgcdc.key", &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return "";
+	return n == 3 && memcmp(v, "old", 3) == 0 ? "old" : n == 3 && memcmp(v, "new", 3) == 0 ? "new" : "";
+}
+
+/* Every column described, every value of image well-formed; keys set when needed. */
+static bool
+check_image(Event *e, Pgcdc__Value **image, size_t n, bool keys_only)
+{
+	const Pgcdc__ChangeEvent *r = e->rec;
+
+	if (n != r->n_columns)
+	{
+		bad(e, "row image has %zu values for %zu columns", n, r->n_columns);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++)
+	{
+		const Pgcdc__Value *v = image[i];
+
+		if (v->kind_case == PGCDC__VALUE__KIND__NOT_SET && (!keys_only || r->columns[i]->key))
+		{
+			bad(e, "column \"%s\" has no value", r->columns[i]->name);
+			return false;
+		}
+		if (v->kind_case == PGCDC__VALUE__KIND_UUID_VALUE && v->uuid_value.len != 16)
+		{
+			bad(e, "column \"%s\": a uuid of %zu bytes", r->columns[i]->name, v->uuid_value.len);
+			return false;
+		}
+		if (v->kind_case == PGCDC__VALUE__KIND_UNCHANGED_TOAST && r->columns[i]->key)
+		{
+			bad(e, "key column \"%s\" unchanged-TOAST", r->columns[i]->name);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The key values, each packed and length-prefixed. */
+static void
+make_key(Event *e)
+{
+	const Pgcdc__ChangeEvent *r = e->rec;
+	Buf			b = {0};
+
+	for (size_t i = 0; i < r->n_columns; i++)
+	{
+		size_t		n;
+
+		if (!r->columns[i]->key)
+			continue;
+		n = pgcdc__value__get_packed_size(e->image[i]);
+		buf_reserve(&b, n + sizeof(uint32_t));
+		memcpy(b.data + b.len, &(uint32_t) {(uint32_t) n}, sizeof(uint32_t));
+		b.len += sizeof(uint32_t);
+		b.len += pgcdc__value__pack(e->image[i], (uint8_t *) b.data + b.len);
+	}
+	e->key = (uint8_t *) b.data;
+	e->keylen = b.len;
+}
+
+static void
+check_change(Event *e)
+{
+	Pgcdc__ChangeEvent *r = e->rec;
+	bool		has_key = false;
+	bool		old_copy = strcmp(key_role(e->msg), "old") == 0;
+
+	if (r->schema == NULL || r->schema[0] == '\0' || r->table == NULL || r->table[0] == '\0')
+		return bad(e, "no schema or table name");
+	if (r->n_columns == 0)
+		return bad(e, "no column descriptions (a change must follow its RELATION record)");
+	for (size_t i = 0; i < r->n_columns; i++)
+	{
+		if (r->columns[i]->name[0] == '\0' || r->columns[i]->type_name[0] == '\0')
+			return bad(e, "column %zu has no name or type", i + 1);
+		has_key |= r->columns[i]->key;
+	}
+	e->snapshot = r->op == PGCDC__OP__OP_READ;
+	e->pos = (Position) {r->commit_lsn, r->seq, strcmp(key_role(e->msg), "new") == 0};
+	if (r->op == PGCDC__OP__OP_DELETE || old_copy)
+	{
+		if (!has_key)
+			return bad(e, "%s without a key", old_copy ? "update" : "delete");
+		if (r->n_before == 0)
+			return bad(e, "%s without the old key's values", old_copy ? "update" : "delete");
+		if (!check_image(e, r->before, r->n_before, true))
+			return;
+		e->image = r->before;
+		e->kind = EVENT_DELETE;
+	}
+	else
+	{
+		if (r->op == PGCDC__OP__OP_UPDATE && !has_key)
+			return bad(e, "update without a key");
+		if (!check_image(e, r->after, r->n_after, false))
+			return;
+		e->image = r->after;
+		e->kind = EVENT_UPSERT;
+	}
+	if (has_key)
+		make_key(e);
+}
+
+void
+event_decode(Event *e, rd_kafka_message_t *msg)
+{
+	memset(e, 0, sizeof(*e));
+	e->msg = msg;
+	if (msg->len == 0 || msg->payload == NULL)
+		return bad(e, "empty value");
+	e->rec = pgcdc__change_event__unpack(NULL, msg->len, msg->payload);
+	if (e->rec == NULL)
+		return bad(e, "undecodable value: not a pgcdc ChangeEvent");
+	if (e->rec->version != RECORD_VERSION)
+		return bad(e, "record version %u, this walsink reads version %d", e->rec->version, RECORD_VERSION);
+	switch (e->rec->op)
+	{
+		case PGCDC__OP__OP_BEGIN:
+		case PGCDC__OP__OP_COMMIT:
+		case PGCDC__OP__OP_MESSAGE:
+		case PGCDC__OP__OP_RELATION:
+			e->kind = EVENT_IGNORE;
+			return;
+		case PGCDC__OP__OP_INSERT:
+		case PGCDC__OP__OP_UPDATE:
+		case PGCDC__OP__OP_DELETE:
+		case PGCDC__OP__OP_READ:
+			check_change(e);
+			return;
+		case PGCDC__OP__OP_TRUNCATE:
+			if (e->rec->n_truncated == 0)
+				return bad(e, "TRUNCATE naming no table");
+			e->pos = (Position) {e->rec->commit_lsn, e->rec->seq, 0};
+			e->kind = EVENT_TRUNCATE;
+			return;
+		default:
+			return bad(e, "unknown operation %d", (int) e->rec->op);
+	}
+}
+
+void
+event_free(Event *e)
+{
+	if (e->rec)
+		pgcdc__change_event__free_unpacked(e->rec, NULL);
+	if (e->msg)
+		rd_kafka_message_destroy(e->msg);
+	free(e->key);
+	memset(e, 0, sizeof(*e));
+}

@@ -1,0 +1,54 @@
+/*
+ * event.h — one consumed Kafka message, decoded and checked.
+ *
+ * An Event owns its librdkafka message and the unpacked record.  Decoding
+ * never fails as such: a message that cannot be applied becomes EVENT_BAD
+ * with the reason, for the dead-letter table.
+ */
+#ifndef PGCDC_EVENT_H
+#define PGCDC_EVENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "cdc.pb-c.h"
+
+typedef enum EventKind
+{
+	EVENT_IGNORE,				/* BEGIN, COMMIT, RELATION, logical message: nothing to apply */
+	EVENT_UPSERT,				/* insert, update, snapshot read */
+	EVENT_DELETE,				/* delete; an update's copy under its old key */
+	EVENT_TRUNCATE,
+	EVENT_BAD					/* dead letter: see reason */
+} EventKind;
+
+/* Where a change is in the source: commit LSN, index in its transaction, 1 for a key change's new-key copy. */
+typedef struct Position
+{
+	uint64_t	lsn;
+	uint32_t	seq;
+	uint32_t	sub;
+} Position;
+
+typedef struct Event
+{
+	rd_kafka_message_t *msg;
+	Pgcdc__ChangeEvent *rec;	/* NULL when undecodable */
+	EventKind	kind;
+	bool		snapshot;		/* a read: never moves the stored position */
+	Position	pos;
+	Pgcdc__Value **image;		/* UPSERT: after; DELETE: before (key values) */
+	uint8_t    *key;			/* the key values, packed: equal rows, equal bytes */
+	size_t		keylen;
+	char		reason[200];
+} Event;
+
+/* Takes ownership of msg. */
+extern void event_decode(Event *e, rd_kafka_message_t *msg);
+extern void event_free(Event *e);
+
+extern int	position_cmp(const Position *a, const Position *b);
+
+#endif							/* PGCDC_EVENT_H */

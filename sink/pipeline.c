@@ -1,0 +1,314 @@
+/*
+ * pipeline.c — consume, batch, apply; positions come from the target.
+ *
+ * Partitions are assigned from what the target stores (offset + 1), never
+ * from the group's committed offsets: those are committed after each batch
+ * for tools that watch consumer lag, nothing more.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "apply.h"
+#include "event.h"
+#include "log.h"
+#include "pipeline.h"
+#include "target.h"
+
+#define ERRLEN 1024
+
+volatile sig_atomic_t pipeline_stop_signals = 0;
+volatile sig_atomic_t pipeline_reopen_log = 0;
+
+typedef struct Pipeline
+{
+	const Settings *settings;
+	Metrics    *metrics;
+	Target	   *target;
+	Applier    *applier;
+	rd_kafka_t *rk;
+	PartState **parts;
+	size_t		nparts;
+	Event	   *events;
+	PartState **states;
+	size_t		nevents;
+	int64_t		first_ms;
+	bool		failed;
+	char		err[ERRLEN];
+} Pipeline;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static PartState *
+part_state(Pipeline *p, const char *topic, int32_t partition)
+{
+	PartState  *st;
+
+	for (size_t i = 0; i < p->nparts; i++)
+		if (p->parts[i]->partition == partition && strcmp(p->parts[i]->topic, topic) == 0)
+			return p->parts[i];
+	st = calloc(1, sizeof(PartState));
+	st->topic = strdup(topic);
+	st->partition = partition;
+	st->offset = -1;
+	p->parts = realloc(p->parts, (p->nparts + 1) * sizeof(PartState *));
+	p->parts[p->nparts++] = st;
+	return st;
+}
+
+static void
+drop_batch(Pipeline *p)
+{
+	for (size_t i = 0; i < p->nevents; i++)
+		event_free(&p->events[i]);
+	p->nevents = 0;
+}
+
+/* Applies the batch; on failure the run must start over (nothing was committed). */
+static bool
+flush(Pipeline *p)
+{
+	rd_kafka_topic_partition_list_t *done;
+
+	if (p->nevents == 0 || p->failed)
+		return !p->failed;
+	if (!applier_apply(p->applier, p->events, p->states, p->nevents, p->err, sizeof(p->err)))
+	{
+		p->failed = true;
+		drop_batch(p);
+		return false;
+	}
+	done = rd_kafka_topic_partition_list_new(8);
+	for (size_t i = 0; i < p->nevents; i++)
+	{
+		PartState  *st = p->states[i];
+
+		if (rd_kafka_topic_partition_list_find(done, st->topic, st->partition) == NULL)
+			rd_kafka_topic_partition_list_add(done, st->topic, st->partition)->offset = st->offset + 1;
+	}
+	rd_kafka_commit(p->rk, done, 1);	/* informational: positions live in the target */
+	rd_kafka_topic_partition_list_destroy(done);
+	drop_batch(p);
+	return true;
+}
+
+static void
+on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	Pipeline   *p = opaque;
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+	{
+		for (int i = 0; i < parts->cnt && !p->failed; i++)
+		{
+			PartState  *st = part_state(p, parts->elems[i].topic, parts->elems[i].partition);
+
+			if (!target_load_state(p->target, st, p->err, sizeof(p->err)))
+				p->failed = true;
+			parts->elems[i].offset = st->offset >= 0 ? st->offset + 1 : RD_KAFKA_OFFSET_BEGINNING;
+			log_msg(LOG_INFO, "assigned %s [%d] from offset %" PRId64, st->topic, st->partition,
+					st->offset + 1);
+		}
+		rd_kafka_assign(rk, p->failed ? NULL : parts);
+	}
+	else
+	{
+		/* What was consumed from them is applied before they go. */
+		flush(p);
+		rd_kafka_assign(rk, NULL);
+	}
+}
+
+static bool
+subscribe(Pipeline *p)
+{
+	const char *topics = p->settings->topics;
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(4);
+	rd_kafka_resp_err_t rc;
+
+	if (topics[0] == '^')
+		rd_kafka_topic_partition_list_add(list, topics, RD_KAFKA_PARTITION_UA);
+	else
+	{
+		char	   *copy = strdup(topics);
+
+		for (char *t = strtok(copy, ", "); t; t = strtok(NULL, ", "))
+			rd_kafka_topic_partition_list_add(list, t, RD_KAFKA_PARTITION_UA);
+		free(copy);
+	}
+	rc = rd_kafka_subscribe(p->rk, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+		snprintf(p->err, sizeof(p->err), "cannot subscribe to %s: %s", topics, rd_kafka_err2str(rc));
+	return rc == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static void
+on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	log_msg(LOG_WARNING, "kafka: %s", reason);
+}
+
+/* Consumer configuration: defaults, then the user's kafka.* keys. */
+static rd_kafka_t *
+consumer_new(Pipeline *p, char *err, size_t errlen)
+{
+	static const char *const defaults[][2] = {
+		{"client.id", "walsink"},
+		{"enable.auto.commit", "false"},
+		{"enable.auto.offset.store", "false"},
+		{"auto.offset.reset", "earliest"},
+		{"enable.partition.eof", "false"},
+		{"topic.metadata.refresh.interval.ms", "5000"},	/* new tables' topics, soon */
+		{NULL, NULL}
+	};
+	const Config *c = p->settings->config;
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char		why[512];
+	rd_kafka_t *rk;
+
+	for (int i = 0; defaults[i][0]; i++)
+		rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], why, sizeof(why));
+	if (rd_kafka_conf_set(conf, "group.id", p->settings->group_id, why, sizeof(why)) != RD_KAFKA_CONF_OK)
+		goto fail;
+	for (size_t i = 0; i < config_passthrough_count(c); i++)
+	{
+		const char *name = config_passthrough_name(c, i);
+
+		if (strncmp(name, "kafka.", 6) == 0 &&
+			rd_kafka_conf_set(conf, name + 6, config_passthrough_value(c, i), why, sizeof(why)) != RD_KAFKA_CONF_OK)
+			goto fail;
+	}
+	rd_kafka_conf_set_opaque(conf, p);
+	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_log_cb(conf, log_rdkafka);
+	if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why))) == NULL)
+		goto fail;
+	rd_kafka_poll_set_consumer(rk);
+	return rk;
+
+fail:
+	snprintf(err, errlen, "kafka: %s", why);
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+static void
+take(Pipeline *p, rd_kafka_message_t *msg)
+{
+	if (msg->err)
+	{
+		if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			log_msg(LOG_WARNING, "kafka: %s", rd_kafka_message_errstr(msg));
+		rd_kafka_message_destroy(msg);
+		return;
+	}
+	if (p->nevents == 0)
+		p->first_ms = now_ms();
+	p->states[p->nevents] = part_state(p, rd_kafka_topic_name(msg->rkt), msg->partition);
+	event_decode(&p->events[p->nevents++], msg);
+}
+
+static Outcome
+loop(Pipeline *p)
+{
+	const Settings *s = p->settings;
+
+	while (!p->failed)
+	{
+		int64_t		wait = p->nevents ? p->first_ms + s->batch_max_ms - now_ms() : 100;
+		rd_kafka_message_t *msg = rd_kafka_consumer_poll(p->rk, (int) (wait < 0 ? 0 : wait));
+
+		if (msg)
+			take(p, msg);
+		if (pipeline_stop_signals > 0)
+			return flush(p) ? OUTCOME_STOPPED : OUTCOME_RETRY;
+		if (pipeline_reopen_log && !(pipeline_reopen_log = 0) && !log_reopen(p->err, sizeof(p->err)))
+			fprintf(stderr, "walsink: %s\n", p->err);
+		if ((p->nevents >= (size_t) s->batch_max_rows ||
+			 (p->nevents > 0 && now_ms() - p->first_ms >= s->batch_max_ms)) && !flush(p))
+			break;
+	}
+	log_msg(LOG_ERROR, "%s", p->err);
+	return OUTCOME_RETRY;
+}
+
+Outcome
+pipeline_run(const Settings *s, Metrics *m, bool *connected)
+{
+	Pipeline	p = {.settings = s, .metrics = m};
+	Outcome		o = OUTCOME_RETRY;
+
+	if ((p.target = target_connect(s, p.err, sizeof(p.err))) == NULL)
+	{
+		log_msg(LOG_ERROR, "%s", p.err);
+		return OUTCOME_RETRY;
+	}
+	*connected = true;
+	p.applier = applier_new(s, m);
+	applier_attach(p.applier, p.target);
+	p.events = calloc((size_t) s->batch_max_rows + 1, sizeof(Event));
+	p.states = calloc((size_t) s->batch_max_rows + 1, sizeof(PartState *));
+	if ((p.rk = consumer_new(&p, p.err, sizeof(p.err))) == NULL)
+	{
+		log_msg(LOG_ERROR, "%s", p.err);
+		o = OUTCOME_FATAL;
+	}
+	else if (!subscribe(&p))
+		log_msg(LOG_ERROR, "%s", p.err);
+	else
+	{
+		metrics_set_health(m, true, NULL);
+		log_msg(LOG_INFO, "applying %s to the target as group \"%s\"", s->topics, s->group_id);
+		o = loop(&p);
+		if (o != OUTCOME_STOPPED)
+			metrics_set_health(m, false, p.err);
+	}
+	drop_batch(&p);
+	if (p.rk)
+	{
+		rd_kafka_consumer_close(p.rk);
+		rd_kafka_destroy(p.rk);
+	}
+	applier_free(p.applier);
+	target_free(p.target);
+	for (size_t i = 0; i < p.nparts; i++)
+	{
+		free(p.parts[i]->topic);
+		free(p.parts[i]);
+	}
+	free(p.parts);
+	free(p.events);
+	free(p.states);
+	return o;
+}
+
+bool
+pipeline_check(const Settings *s)
+{
+	char		err[ERRLEN];
+	Target	   *t = target_connect(s, err, sizeof(err));
+
+	if (t == NULL)
+	{
+		printf("target: %s\n", err);
+		return false;
+	}
+	printf("target: connected; positions in pgcdc.sink_position, dead letters in %s\n", t->dead_letter);
+	target_free(t);
+	return true;
+}

@@ -1,0 +1,252 @@
+/*
+ * settings.c — walsink's key table.  Names follow Kafka Connect's JDBC sink
+ * where it has one (topics, auto.create, auto.evolve, delete mode).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "settings.h"
+
+const ConfigKey settings_keys[] = {
+	{"target", CONFIG_CONNINFO, NULL,
+		"libpq connection string of the target database. Passwords belong in .pgpass "
+		"(PGPASSFILE); one given here is masked in every log line", NULL, 0, 0, false, true},
+	{"topic.prefix", CONFIG_STRING, "pgcdc", "walstreamer's topic.prefix: the default topics",
+		NULL, 0, 0, false, false},
+	{"topics", CONFIG_STRING, NULL,
+		"topics to apply: a comma-separated list, or a regular expression starting with ^; "
+		"unset: ^<topic.prefix>\\..*", NULL, 0, 0, false, false},
+	{"group.id", CONFIG_STRING, "walsink",
+		"Kafka consumer group; also the key of this sink's positions in the target",
+		NULL, 0, 0, false, false},
+	{"table.map", CONFIG_STRING, NULL,
+		"source to target tables: schema.table=schema.table, comma-separated",
+		NULL, 0, 0, false, false},
+	{"target.schema", CONFIG_STRING, NULL,
+		"put every table not in table.map into this schema; unset: the source's schema",
+		NULL, 0, 0, false, false},
+	{"batch.max.rows", CONFIG_INT, "10000", "events per target transaction, at most",
+		NULL, 1, 1000000, false, false},
+	{"batch.max.ms", CONFIG_INT, "20",
+		"apply a batch at the latest this long after its first event arrived",
+		NULL, 1, 60000, false, false},
+	{"auto.create", CONFIG_BOOL, "on",
+		"create a missing target table from the event's columns; off: dead-letter its events",
+		NULL, 0, 0, false, false},
+	{"auto.evolve", CONFIG_BOOL, "on", "add columns that appear in the source (ALTER TABLE ADD COLUMN)",
+		NULL, 0, 0, false, false},
+	{"delete.mode", CONFIG_ENUM, "hard", "hard: DELETE the row; soft: set delete.soft.column",
+		"hard|soft", 0, 0, false, false},
+	{"delete.soft.column", CONFIG_STRING, "__deleted",
+		"with delete.mode soft: the boolean column set true on delete (false on upsert)",
+		NULL, 0, 0, false, false},
+	{"truncate.mode", CONFIG_ENUM, "apply",
+		"apply: TRUNCATE the target table; ignore; dead-letter: record it, change nothing",
+		"apply|ignore|dead-letter", 0, 0, false, false},
+	{"dead.letter.table", CONFIG_STRING, "pgcdc.dead_letter",
+		"schema.table of dead letters in the target; created when missing",
+		NULL, 0, 0, false, false},
+	{"dead.letter.topic", CONFIG_STRING, NULL,
+		"also produce each dead letter's original message here; unset: table only",
+		NULL, 0, 0, false, false},
+	{"shutdown.timeout.ms", CONFIG_INT, "30000",
+		"on SIGTERM, at most this long to apply what was consumed", NULL, 0, 3600000, false, false},
+	{"reconnect.backoff.max.ms", CONFIG_INT, "30000",
+		"longest wait between reconnection attempts (doubling from 100 ms)",
+		NULL, 100, 3600000, false, false},
+	{"metrics.listen", CONFIG_STRING, NULL,
+		"serve Prometheus metrics and /healthz at host:port; unset: off",
+		NULL, 0, 0, false, false},
+	{"log.level", CONFIG_ENUM, "info", "least severe level logged", "debug|info|warning|error",
+		0, 0, false, false},
+	{"log.file", CONFIG_STRING, NULL, "append the log here (SIGHUP reopens it); unset: stderr",
+		NULL, 0, 0, false, false},
+	{NULL}
+};
+
+static char *
+dup_range(const char *p, size_t n)
+{
+	char	   *s = malloc(n + 1);
+
+	if (s == NULL)
+		abort();
+	memcpy(s, p, n);
+	s[n] = '\0';
+	return s;
+}
+
+/* Trims spaces around [*p, *end). */
+static void
+trim(const char **p, const char **end)
+{
+	while (*p < *end && (**p == ' ' || **p == '\t'))
+		(*p)++;
+	while (*end > *p && ((*end)[-1] == ' ' || (*end)[-1] == '\t'))
+		(*end)--;
+}
+
+/* "a.b=c.d, e.f=g.h" */
+static bool
+parse_map(const char *text, Settings *s, char *err, size_t errlen)
+{
+	const char *p = text;
+
+	while (*p)
+	{
+		const char *end = strchr(p, ',');
+		const char *eq;
+		const char *dot;
+		const char *item = p;
+
+		end = end ? end : p + strlen(p);
+		trim(&item, &end);
+		eq = memchr(item, '=', (size_t) (end - item));
+		dot = eq ? memchr(eq + 1, '.', (size_t) (end - eq - 1)) : NULL;
+		if (eq == NULL || eq == item || dot == NULL || dot == eq + 1 || dot + 1 == end ||
+			memchr(item, '.', (size_t) (eq - item)) == NULL)
+		{
+			snprintf(err, errlen, "table.map: \"%.*s\" is not schema.table=schema.table",
+					 (int) (end - item), item);
+			return false;
+		}
+		s->map = realloc(s->map, (s->nmap + 1) * sizeof(TableMapping));
+		if (s->map == NULL)
+			abort();
+		s->map[s->nmap].source = dup_range(item, (size_t) (eq - item));
+		s->map[s->nmap].schema = dup_range(eq + 1, (size_t) (dot - eq - 1));
+		s->map[s->nmap].table = dup_range(dot + 1, (size_t) (end - dot - 1));
+		s->nmap++;
+		p = *end ? end + 1 : end;
+		while (*p == ',')
+			p++;
+	}
+	return true;
+}
+
+/* rule.<schema>.<table>.<name>: the name is after the last dot. */
+static bool
+parse_rules(const Config *c, Settings *s, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < config_passthrough_count(c); i++)
+	{
+		const char *key = config_passthrough_name(c, i);
+		const char *target = key + strlen("rule.");
+		const char *last = strrchr(target, '.');
+
+		if (strncmp(key, "rule.", 5) != 0)
+			continue;
+		if (last == NULL || last == target || last[1] == '\0' ||
+			memchr(target, '.', (size_t) (last - target)) == NULL)
+		{
+			snprintf(err, errlen, "%s: rules are rule.<schema>.<table>.<name> = <SQL condition>", key);
+			return false;
+		}
+		s->rules = realloc(s->rules, (s->nrules + 1) * sizeof(Rule));
+		if (s->rules == NULL)
+			abort();
+		s->rules[s->nrules].target = dup_range(target, (size_t) (last - target));
+		s->rules[s->nrules].name = dup_range(last + 1, strlen(last + 1));
+		s->rules[s->nrules].expr = config_passthrough_value(c, i);
+		s->nrules++;
+	}
+	return true;
+}
+
+bool
+settings_load(const Config *c, Settings *s, char *err, size_t errlen)
+{
+	const char *dl;
+	const char *mode;
+
+	memset(s, 0, sizeof(*s));
+	s->config = c;
+	s->target = config_string(c, "target");
+	s->topics = config_string(c, "topics");
+	s->group_id = config_string(c, "group.id");
+	s->target_schema = config_string(c, "target.schema");
+	s->batch_max_rows = (int) config_int(c, "batch.max.rows");
+	s->batch_max_ms = (int) config_int(c, "batch.max.ms");
+	s->auto_create = config_bool(c, "auto.create");
+	s->auto_evolve = config_bool(c, "auto.evolve");
+	s->delete_mode = strcmp(config_string(c, "delete.mode"), "soft") == 0 ? DELETE_SOFT : DELETE_HARD;
+	s->soft_column = config_string(c, "delete.soft.column");
+	mode = config_string(c, "truncate.mode");
+	s->truncate_mode = strcmp(mode, "apply") == 0 ? TRUNCATE_APPLY :
+		strcmp(mode, "ignore") == 0 ? TRUNCATE_IGNORE : TRUNCATE_DEAD_LETTER;
+	s->dead_letter_table = dl = config_string(c, "dead.letter.table");
+	s->dead_letter_topic = config_string(c, "dead.letter.topic");
+	s->shutdown_ms = (int) config_int(c, "shutdown.timeout.ms");
+	s->backoff_max_ms = (int) config_int(c, "reconnect.backoff.max.ms");
+	s->metrics_listen = config_string(c, "metrics.listen");
+	if (strchr(dl, '.') == NULL || dl[0] == '.' || strchr(dl, '.')[1] == '\0' ||
+		strchr(strchr(dl, '.') + 1, '.') != NULL)
+	{
+		snprintf(err, errlen, "dead.letter.table: \"%s\" is not schema.table", dl);
+		return false;
+	}
+	if (s->topics == NULL)
+	{
+		const char *prefix = config_string(c, "topic.prefix");
+		char	   *re = malloc(2 * strlen(prefix) + 8);
+		char	   *o = re;
+
+		/* ^prefix\..* with the prefix's regex characters escaped */
+		*o++ = '^';
+		for (const char *p = prefix; *p; p++)
+		{
+			if (strchr(".^$*+?()[]{}|\\", *p))
+				*o++ = '\\';
+			*o++ = *p;
+		}
+		strcpy(o, "\\..*");
+		s->topics = s->owned_topics = re;
+	}
+	if (s->table_map_text = config_string(c, "table.map"), s->table_map_text &&
+		!parse_map(s->table_map_text, s, err, errlen))
+		return false;
+	return parse_rules(c, s, err, errlen);
+}
+
+void
+settings_free(Settings *s)
+{
+	for (size_t i = 0; i < s->nmap; i++)
+	{
+		free(s->map[i].source);
+		free(s->map[i].schema);
+		free(s->map[i].table);
+	}
+	for (size_t i = 0; i < s->nrules; i++)
+	{
+		free(s->rules[i].target);
+		free(s->rules[i].name);
+	}
+	free(s->map);
+	free(s->rules);
+	free(s->owned_topics);
+}
+
+void
+settings_target_of(const Settings *s, const char *schema, const char *table,
+				   const char **tschema, const char **ttable)
+{
+	size_t		sl = strlen(schema);
+
+	for (size_t i = 0; i < s->nmap; i++)
+	{
+		const char *src = s->map[i].source;
+
+		if (strncmp(src, schema, sl) == 0 && src[sl] == '.' && strcmp(src + sl + 1, table) == 0)
+		{
+			*tschema = s->map[i].schema;
+			*ttable = s->map[i].table;
+			return;
+		}
+	}
+	*tschema = s->target_schema ? s->target_schema : schema;
+	*ttable = table;
+}

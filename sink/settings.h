@@ -1,0 +1,79 @@
+/*
+ * settings.h — walsink's configuration keys and their typed values.
+ *
+ * Settings points into the Config it was loaded from, which must outlive it;
+ * the mapping and rule arrays are its own (settings_free).
+ */
+#ifndef PGCDC_SINK_SETTINGS_H
+#define PGCDC_SINK_SETTINGS_H
+
+#include "config.h"
+
+typedef enum DeleteMode
+{
+	DELETE_HARD,
+	DELETE_SOFT					/* set delete.soft.column to true instead */
+} DeleteMode;
+
+typedef enum TruncateMode
+{
+	TRUNCATE_APPLY,
+	TRUNCATE_IGNORE,
+	TRUNCATE_DEAD_LETTER
+} TruncateMode;
+
+/* One table.map entry: source "schema.table" → target schema and table. */
+typedef struct TableMapping
+{
+	char	   *source;
+	char	   *schema;
+	char	   *table;
+} TableMapping;
+
+/* One rule.<schema>.<table>.<name> = <SQL boolean expression>. */
+typedef struct Rule
+{
+	char	   *target;			/* "schema.table" as written */
+	char	   *name;
+	const char *expr;
+} Rule;
+
+typedef struct Settings
+{
+	const Config *config;
+	const char *target;
+	const char *topics;			/* comma list or ^regex */
+	const char *group_id;
+	const char *target_schema;	/* one schema for all, or NULL */
+	TableMapping *map;
+	size_t		nmap;
+	Rule	   *rules;
+	size_t		nrules;
+	int			batch_max_rows;
+	int			batch_max_ms;
+	bool		auto_create;
+	bool		auto_evolve;
+	DeleteMode	delete_mode;
+	const char *soft_column;
+	TruncateMode truncate_mode;
+	const char *dead_letter_table;	/* "schema.table" */
+	const char *dead_letter_topic;	/* or NULL */
+	int			shutdown_ms;
+	int			backoff_max_ms;
+	const char *metrics_listen;
+	const char *table_map_text;
+	char	   *owned_topics;	/* the default topics regex */
+} Settings;
+
+extern const ConfigKey settings_keys[];
+
+#define SETTINGS_ENV_PREFIX "WALSINK"
+
+extern bool settings_load(const Config *c, Settings *s, char *err, size_t errlen);
+extern void settings_free(Settings *s);
+
+/* The target of a source table: table.map, else target.schema, else the same names. */
+extern void settings_target_of(const Settings *s, const char *schema, const char *table,
+							   const char **tschema, const char **ttable);
+
+#endif							/* PGCDC_SINK_SETTINGS_H */

@@ -1,0 +1,446 @@
+/*
+ * tables.c — the target catalog, auto.create and auto.evolve.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "tables.h"
+
+struct Tables
+{
+	Target	   *target;
+	const Settings *settings;
+	TableInfo **items;
+	size_t		n;
+	int			stage_seq;
+};
+
+Tables *
+tables_new(Target *t, const Settings *s)
+{
+	Tables	   *ts = calloc(1, sizeof(Tables));
+
+	ts->target = t;
+	ts->settings = s;
+	return ts;
+}
+
+static void
+unload(TableInfo *ti)
+{
+	for (size_t i = 0; i < ti->ncols; i++)
+	{
+		free(ti->cols[i]);
+		free(ti->qcols[i]);
+	}
+	free(ti->cols);
+	free(ti->qcols);
+	free(ti->keycols);
+	ti->cols = ti->qcols = NULL;
+	ti->keycols = NULL;
+	ti->ncols = ti->nkeys = 0;
+	ti->loaded = false;
+	ti->trunc_known = false;
+}
+
+void
+tables_reset(Tables *ts, Target *t)
+{
+	ts->target = t;
+	for (size_t i = 0; i < ts->n; i++)
+	{
+		unload(ts->items[i]);
+		free(ts->items[i]->qname);
+		ts->items[i]->qname = NULL;
+		ts->items[i]->stage[0] = '\0';
+	}
+}
+
+void
+tables_free(Tables *ts)
+{
+	if (ts == NULL)
+		return;
+	for (size_t i = 0; i < ts->n; i++)
+	{
+		TableInfo  *ti = ts->items[i];
+
+		unload(ti);
+		free(ti->name);
+		free(ti->schema);
+		free(ti->table);
+		free(ti->qname);
+		free(ti->rules);
+		free(ti);
+	}
+	free(ts->items);
+	free(ts);
+}
+
+TableInfo *
+tables_get(Tables *ts, const char *source_schema, const char *source_table)
+{
+	const char *schema,
+			   *table;
+	TableInfo  *ti;
+
+	settings_target_of(ts->settings, source_schema, source_table, &schema, &table);
+	for (size_t i = 0; i < ts->n; i++)
+	{
+		ti = ts->items[i];
+		if (strcmp(ti->schema, schema) == 0 && strcmp(ti->table, table) == 0)
+			return ti;
+	}
+	ti = calloc(1, sizeof(TableInfo));
+	ti->schema = strdup(schema);
+	ti->table = strdup(table);
+	ti->name = malloc(strlen(schema) + strlen(table) + 2);
+	sprintf(ti->name, "%s.%s", schema, table);
+	ti->soft = -1;
+	for (size_t i = 0; i < ts->settings->nrules; i++)
+	{
+		if (strcmp(ts->settings->rules[i].target, ti->name) == 0)
+		{
+			ti->rules = realloc(ti->rules, (ti->nrules + 1) * sizeof(Rule *));
+			ti->rules[ti->nrules++] = &ts->settings->rules[i];
+		}
+	}
+	ts->items = realloc(ts->items, (ts->n + 1) * sizeof(TableInfo *));
+	ts->items[ts->n++] = ti;
+	return ti;
+}
+
+void
+tables_forget(Tables *ts, TableInfo *ti)
+{
+	unload(ti);
+	ti->version++;
+}
+
+int
+tables_column(const TableInfo *ti, const char *name)
+{
+	for (size_t i = 0; i < ti->ncols; i++)
+		if (strcmp(ti->cols[i], name) == 0)
+			return (int) i;
+	return -1;
+}
+
+/* Columns of ti from the catalog; *exists false when there is no such table. */
+static bool
+load(Tables *ts, TableInfo *ti, bool *exists, char *err, size_t errlen)
+{
+	const char *values[2] = {ti->schema, ti->table};
+	PGresult   *res = PQexecParams(ts->target->conn,
+								   "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+								   "JOIN pg_namespace n ON n.oid = c.relnamespace "
+								   "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') "
+								   "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+								   2, NULL, values, NULL, NULL, 0);
+
+	unload(ti);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		target_error(ts->target, res, err, errlen);
+		PQclear(res);
+		return false;
+	}
+	*exists = PQntuples(res) > 0;
+	ti->ncols = (size_t) PQntuples(res);
+	ti->cols = calloc(ti->ncols + 1, sizeof(char *));
+	ti->qcols = calloc(ti->ncols + 1, sizeof(char *));
+	for (size_t i = 0; i < ti->ncols; i++)
+	{
+		ti->cols[i] = strdup(PQgetvalue(res, (int) i, 0));
+		ti->qcols[i] = target_quote(ts->target, ti->cols[i]);
+	}
+	PQclear(res);
+	if (ti->qname == NULL)
+		ti->qname = target_quote_qualified(ts->target, ti->schema, ti->table);
+	ti->soft = ts->settings->delete_mode == DELETE_SOFT ? tables_column(ti, ts->settings->soft_column) : -1;
+	ti->loaded = *exists;
+	ti->version++;
+	return true;
+}
+
+bool
+tables_load(Tables *ts, TableInfo *ti, bool *exists, char *err, size_t errlen)
+{
+	return load(ts, ti, exists, err, errlen);
+}
+
+/*
+ * A type name as format_type() writes it: letters, digits, _, spaces, dots,
+ * quotes, parentheses, commas, brackets.  Then the target must parse it as
+ * one existing type.
+ */
+static bool
+type_ok(Tables *ts, const char *name, char *err, size_t errlen, bool *ok)
+{
+	const char *values[1] = {name};
+	PGresult   *res;
+
+	*ok = name[0] != '\0' && strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+									"0123456789_ .\"(),[]") == strlen(name);
+	if (!*ok)
+		return true;
+	/* A name that does not parse is an error, not NULL: keep the transaction usable. */
+	if (!target_exec(ts->target, "SAVEPOINT pgcdc_type", err, errlen))
+		return false;
+	res = PQexecParams(ts->target->conn, "SELECT to_regtype($1) IS NOT NULL", 1, NULL, values,
+					   NULL, NULL, 0);
+	*ok = PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return target_exec(ts->target, *ok ? "RELEASE SAVEPOINT pgcdc_type" :
+					   "ROLLBACK TO SAVEPOINT pgcdc_type; RELEASE SAVEPOINT pgcdc_type", err, errlen);
+}
+
+static bool
+create(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, size_t reasonlen,
+	   char *err, size_t errlen)
+{
+	size_t		cap = 256;
+	char	   *sql = malloc(cap);
+	size_t		len = 0;
+	bool		any_key = false;
+	bool		ok;
+
+#define APPEND(...) do { \
+		int need = snprintf(NULL, 0, __VA_ARGS__); \
+		while (len + (size_t) need + 1 > cap) sql = realloc(sql, cap *= 2); \
+		len += (size_t) sprintf(sql + len, __VA_ARGS__); \
+	} while (0)
+
+	APPEND("CREATE TABLE IF NOT EXISTS %s (", ti->qname);
+	for (size_t i = 0; i < r->n_columns; i++)
+	{
+		char	   *q = target_quote(ts->target, r->columns[i]->name);
+		bool		typeok;
+
+		if (!type_ok(ts, r->columns[i]->type_name, err, errlen, &typeok))
+			return free(q), free(sql), false;
+		if (!typeok)
+		{
+			snprintf(reason, reasonlen, "column \"%s\": type \"%s\" does not exist in the target",
+					 r->columns[i]->name, r->columns[i]->type_name);
+			return free(q), free(sql), false;
+		}
+		APPEND("%s%s %s%s", i ? ", " : "", q, r->columns[i]->type_name,
+			   r->columns[i]->not_null ? " NOT NULL" : "");
+		any_key |= r->columns[i]->key;
+		free(q);
+	}
+	if (ts->settings->delete_mode == DELETE_SOFT)
+	{
+		char	   *q = target_quote(ts->target, ts->settings->soft_column);
+
+		APPEND(", %s boolean NOT NULL DEFAULT false", q);
+		free(q);
+	}
+	if (any_key)
+	{
+		APPEND(", PRIMARY KEY (");
+		for (size_t i = 0, k = 0; i < r->n_columns; i++)
+		{
+			char	   *q;
+
+			if (!r->columns[i]->key)
+				continue;
+			q = target_quote(ts->target, r->columns[i]->name);
+			APPEND("%s%s", k ? ", " : "", q);	/* APPEND evaluates its arguments twice */
+			k++;
+			free(q);
+		}
+		APPEND(")");
+	}
+	APPEND(")");
+#undef APPEND
+	ok = target_exec(ts->target, sql, err, errlen);
+	if (ok)
+		log_msg(LOG_INFO, "created table %s", ti->qname);
+	else
+		log_msg(LOG_DEBUG, "%s", sql);
+	free(sql);
+	return ok;
+}
+
+/* ADD COLUMN for every column of r the target lacks. */
+static bool
+widen(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, bool *changed, char *reason,
+	  size_t reasonlen, char *err, size_t errlen)
+{
+	*changed = false;
+	for (size_t i = 0; i < r->n_columns; i++)
+	{
+		char		sql[1024];
+		char	   *q;
+		bool		typeok;
+
+		if (tables_column(ti, r->columns[i]->name) >= 0)
+			continue;
+		if (!ts->settings->auto_evolve)
+		{
+			snprintf(reason, reasonlen, "column \"%s\" is not in %s (auto.evolve is off)",
+					 r->columns[i]->name, ti->name);
+			return false;
+		}
+		if (!type_ok(ts, r->columns[i]->type_name, err, errlen, &typeok))
+			return false;
+		if (!typeok)
+		{
+			snprintf(reason, reasonlen, "column \"%s\": type \"%s\" does not exist in the target",
+					 r->columns[i]->name, r->columns[i]->type_name);
+			return false;
+		}
+		q = target_quote(ts->target, r->columns[i]->name);
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s", ti->qname, q,
+				 r->columns[i]->type_name);
+		free(q);
+		if (!target_exec(ts->target, sql, err, errlen))
+			return false;
+		log_msg(LOG_INFO, "added column \"%s\" %s to %s", r->columns[i]->name,
+				r->columns[i]->type_name, ti->qname);
+		*changed = true;
+	}
+	return true;
+}
+
+/* The target's key: a primary key or unique index on exactly r's key columns. */
+static bool
+find_key(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, size_t reasonlen,
+		 char *err, size_t errlen)
+{
+	const char *values[1] = {ti->qname};
+	PGresult   *res;
+	size_t		want = 0;
+	bool		found = false;
+
+	free(ti->keycols);
+	ti->keycols = calloc(r->n_columns + 1, sizeof(int));
+	ti->nkeys = 0;
+	for (size_t i = 0; i < r->n_columns; i++)
+		want += r->columns[i]->key;
+	if (want == 0)
+		return true;			/* a table without a key: inserts only */
+	res = PQexecParams(ts->target->conn,
+					   "SELECT array_to_string(array_agg(a.attname ORDER BY a.attname), chr(1)) "
+					   "FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+					   "AND a.attnum = ANY (i.indkey) WHERE i.indrelid = $1::regclass "
+					   "AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL "
+					   "GROUP BY i.indexrelid", 1, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		target_error(ts->target, res, err, errlen);
+		PQclear(res);
+		return false;
+	}
+	for (int row = 0; row < PQntuples(res) && !found; row++)
+	{
+		const char *names = PQgetvalue(res, row, 0);
+		size_t		n = 1;
+
+		for (const char *p = names; *p; p++)
+			n += *p == '\1';
+		if (n != want)
+			continue;
+		found = true;
+		for (size_t i = 0; i < r->n_columns && found; i++)
+		{
+			const char *p = names;
+			size_t		len = strlen(r->columns[i]->name);
+			bool		in = false;
+
+			if (!r->columns[i]->key)
+				continue;
+			while (*p && !in)
+			{
+				const char *e = strchr(p, '\1');
+				size_t		l = e ? (size_t) (e - p) : strlen(p);
+
+				in = l == len && memcmp(p, r->columns[i]->name, len) == 0;
+				p += l + (e != NULL);
+			}
+			found = in;
+		}
+	}
+	PQclear(res);
+	if (!found)
+	{
+		snprintf(reason, reasonlen, "%s has no primary key or unique index on the source's key columns",
+				 ti->name);
+		return false;
+	}
+	for (size_t i = 0; i < r->n_columns; i++)
+		if (r->columns[i]->key)
+			ti->keycols[ti->nkeys++] = tables_column(ti, r->columns[i]->name);
+	return true;
+}
+
+bool
+tables_prepare(Tables *ts, TableInfo *ti, const Event *e, char *reason, size_t reasonlen,
+			   char *err, size_t errlen)
+{
+	const Pgcdc__ChangeEvent *r = e->rec;
+	bool		exists = ti->loaded;
+	bool		changed = false;
+	bool		missing = false;
+
+	reason[0] = err[0] = '\0';
+	for (size_t i = 0; i < r->n_columns && ti->loaded && !missing; i++)
+		missing = tables_column(ti, r->columns[i]->name) < 0;
+	if (ti->loaded && !missing && ti->keycols != NULL)
+		return true;
+	if (!ti->loaded && !load(ts, ti, &exists, err, errlen))
+		return false;
+	if (!exists)
+	{
+		if (!ts->settings->auto_create)
+		{
+			snprintf(reason, reasonlen, "table %s does not exist in the target (auto.create is off)", ti->name);
+			return false;
+		}
+		if (!create(ts, ti, r, reason, reasonlen, err, errlen) || !load(ts, ti, &exists, err, errlen))
+			return false;
+	}
+	if (!widen(ts, ti, r, &changed, reason, reasonlen, err, errlen))
+		return false;
+	if (changed && !load(ts, ti, &exists, err, errlen))
+		return false;
+	return find_key(ts, ti, r, reason, reasonlen, err, errlen);
+}
+
+bool
+tables_stage(Tables *ts, TableInfo *ti, char *err, size_t errlen)
+{
+	size_t		cap = 256;
+	size_t		len = 0;
+	char	   *sql;
+	bool		ok;
+
+	if (ti->stage[0] != '\0' && ti->stage_version == ti->version)
+		return true;
+	if (ti->stage[0] == '\0')
+		snprintf(ti->stage, sizeof(ti->stage), "pgcdc_stage_%d", ++ts->stage_seq);
+	sql = malloc(cap);
+	len = (size_t) snprintf(sql, cap, "DROP TABLE IF EXISTS pg_temp.%s; CREATE TEMP TABLE %s "
+							"ON COMMIT DELETE ROWS AS SELECT NULL::int AS __pgcdc_row, "
+							"NULL::\"char\" AS __pgcdc_op", ti->stage, ti->stage);
+	for (size_t i = 0; i < ti->ncols; i++)
+	{
+		while (len + strlen(ti->qcols[i]) + 4 > cap)
+			sql = realloc(sql, cap *= 2);
+		len += (size_t) sprintf(sql + len, ", %s", ti->qcols[i]);
+	}
+	while (len + strlen(ti->qname) + 32 > cap)
+		sql = realloc(sql, cap *= 2);
+	sprintf(sql + len, " FROM %s WITH NO DATA", ti->qname);
+	ok = target_exec(ts->target, sql, err, errlen);
+	free(sql);
+	if (ok)
+		ti->stage_version = ti->version;
+	return ok;
+}

@@ -1,0 +1,71 @@
+/*
+ * tables.h — target tables as walsink sees them: columns, the key it
+ * upserts on, the staging table it copies into; created and widened from
+ * the events' column descriptions when auto.create / auto.evolve allow.
+ *
+ * Every name is looked up in the target's catalog and quoted; a type name
+ * from a message is used only after the target parsed it as exactly one type
+ * (to_regtype) and it passed a strict character check.
+ */
+#ifndef PGCDC_TABLES_H
+#define PGCDC_TABLES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "event.h"
+#include "target.h"
+
+typedef struct TableInfo
+{
+	char	   *name;			/* "schema.table", unquoted: the map key */
+	char	   *schema;
+	char	   *table;
+	char	   *qname;			/* quoted */
+	bool		loaded;
+	size_t		ncols;
+	char	  **cols;			/* target column names */
+	char	  **qcols;			/* quoted */
+	int		   *keycols;		/* target column indexes of the key, nkeys of them */
+	size_t		nkeys;
+	int			soft;			/* index of delete.soft.column, -1 */
+	char		stage[64];		/* temp staging table, "" until made */
+	int			version;		/* bumped by every change of columns */
+	int			stage_version;
+	const Rule **rules;
+	size_t		nrules;
+	bool		has_trunc_mark;	/* truncate mark loaded */
+	Position	trunc_mark;
+	bool		trunc_known;
+} TableInfo;
+
+typedef struct Tables Tables;
+
+extern Tables *tables_new(Target *t, const Settings *s);
+extern void tables_free(Tables *ts);
+/* Forget what was loaded (after a rolled back transaction or a reconnect). */
+extern void tables_reset(Tables *ts, Target *t);
+
+/* The target table of a source table (the map applied); never NULL. */
+extern TableInfo *tables_get(Tables *ts, const char *source_schema, const char *source_table);
+
+/*
+ * Makes ti ready for e's columns: loaded, created, widened, with a key
+ * matching e's key columns.  false with reason: a dead letter for e (err
+ * empty), or the target failed (err set).
+ */
+extern bool tables_prepare(Tables *ts, TableInfo *ti, const Event *e, char *reason, size_t reasonlen,
+						   char *err, size_t errlen);
+
+/* Loads ti from the catalog; *exists false when the table is not there. */
+extern bool tables_load(Tables *ts, TableInfo *ti, bool *exists, char *err, size_t errlen);
+/* Drops what is known of ti: the next prepare reloads it. */
+extern void tables_forget(Tables *ts, TableInfo *ti);
+
+/* The staging table for ti's current columns (created on first use). */
+extern bool tables_stage(Tables *ts, TableInfo *ti, char *err, size_t errlen);
+
+/* Index of a target column by name, or -1. */
+extern int	tables_column(const TableInfo *ti, const char *name);
+
+#endif							/* PGCDC_TABLES_H */

@@ -1,0 +1,302 @@
+/*
+ * target.c — connection, bookkeeping tables and dead letters in the target.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "target.h"
+
+#define LSN_TEXT(buf, lsn) snprintf(buf, sizeof(buf), "%X/%X", (unsigned) ((lsn) >> 32), (unsigned) (lsn))
+
+void
+target_error(const Target *t, const PGresult *res, char *err, size_t errlen)
+{
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	size_t		n;
+
+	if (msg == NULL)
+		msg = PQerrorMessage(t->conn);
+	n = (size_t) snprintf(err, errlen, "%s%s%s%s%s", msg, detail ? " (" : "", detail ? detail : "",
+						  detail ? ")" : "", "");
+	if (state && n < errlen)
+		snprintf(err + n, errlen - n, " [%s]", state);
+	for (char *p = err; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+}
+
+bool
+target_broken(const Target *t)
+{
+	return PQstatus(t->conn) != CONNECTION_OK;
+}
+
+char *
+target_quote(Target *t, const char *ident)
+{
+	char	   *q = PQescapeIdentifier(t->conn, ident, strlen(ident));
+	char	   *copy = q ? strdup(q) : NULL;
+
+	PQfreemem(q);
+	return copy;
+}
+
+char *
+target_quote_qualified(Target *t, const char *schema, const char *table)
+{
+	char	   *s = target_quote(t, schema);
+	char	   *r = target_quote(t, table);
+	char	   *out = s && r ? malloc(strlen(s) + strlen(r) + 2) : NULL;
+
+	if (out)
+		sprintf(out, "%s.%s", s, r);
+	free(s);
+	free(r);
+	return out;
+}
+
+bool
+target_exec(Target *t, const char *sql, char *err, size_t errlen)
+{
+	PGresult   *res = PQexec(t->conn, sql);
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	if (!ok)
+		target_error(t, res, err, errlen);
+	PQclear(res);
+	return ok;
+}
+
+static bool
+exec_params(Target *t, const char *sql, int n, const char *const *values, PGresult **out,
+			char *err, size_t errlen)
+{
+	PGresult   *res = PQexecParams(t->conn, sql, n, NULL, values, NULL, NULL, 0);
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	if (!ok)
+		target_error(t, res, err, errlen);
+	if (ok && out)
+		*out = res;
+	else
+		PQclear(res);
+	return ok;
+}
+
+/* walsink's own tables, created when missing. */
+static bool
+bootstrap(Target *t, char *err, size_t errlen)
+{
+	const char *dl = t->settings->dead_letter_table;
+	const char *dot = strchr(dl, '.');
+	char	   *schema = strndup(dl, (size_t) (dot - dl));
+	char	   *qschema = target_quote(t, schema);
+	char		sql[2048];
+	bool		ok;
+
+	t->dead_letter = target_quote_qualified(t, schema, dot + 1);
+	snprintf(sql, sizeof(sql),
+			 "SET client_min_messages = warning;"
+			 "CREATE SCHEMA IF NOT EXISTS pgcdc;"
+			 "CREATE TABLE IF NOT EXISTS pgcdc.sink_position ("
+			 " group_id text NOT NULL, topic text NOT NULL, partition int NOT NULL,"
+			 " \"offset\" bigint NOT NULL, commit_lsn pg_lsn, seq bigint, sub int,"
+			 " updated timestamptz NOT NULL DEFAULT now(),"
+			 " PRIMARY KEY (group_id, topic, partition));"
+			 "CREATE TABLE IF NOT EXISTS pgcdc.sink_truncate ("
+			 " group_id text NOT NULL, target_table text NOT NULL, commit_lsn pg_lsn NOT NULL,"
+			 " seq bigint NOT NULL, PRIMARY KEY (group_id, target_table));"
+			 "CREATE SCHEMA IF NOT EXISTS %s;"
+			 "CREATE TABLE IF NOT EXISTS %s ("
+			 " id bigserial PRIMARY KEY, topic text, partition int, \"offset\" bigint,"
+			 " key bytea, value bytea, commit_lsn pg_lsn, seq bigint,"
+			 " reason text NOT NULL, detail text, created timestamptz NOT NULL DEFAULT now());"
+			 "SET client_min_messages = notice",
+			 qschema, t->dead_letter);
+	ok = target_exec(t, sql, err, errlen);
+	free(schema);
+	free(qschema);
+	return ok;
+}
+
+/* Server notices ("skipping", "does not exist") are walsink's business, not the log's. */
+static void
+on_notice(void *arg, const char *message)
+{
+	log_msg(LOG_DEBUG, "target: %.*s", (int) strcspn(message, "\n"), message);
+}
+
+Target *
+target_connect(const Settings *s, char *err, size_t errlen)
+{
+	Target	   *t = calloc(1, sizeof(Target));
+
+	t->settings = s;
+	t->conn = PQconnectdb(s->target);
+	if (PQstatus(t->conn) != CONNECTION_OK)
+	{
+		snprintf(err, errlen, "cannot connect to the target: %s", PQerrorMessage(t->conn));
+		for (char *p = err; *p; p++)
+			if (*p == '\n')
+				*p = ' ';
+		target_free(t);
+		return NULL;
+	}
+	PQsetNoticeProcessor(t->conn, on_notice, NULL);
+	if (!target_exec(t, "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO'; "
+					 "SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; "
+					 "SET bytea_output = 'hex'; SET extra_float_digits = 1", err, errlen) ||
+		!bootstrap(t, err, errlen))
+	{
+		target_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void
+target_free(Target *t)
+{
+	if (t == NULL)
+		return;
+	PQfinish(t->conn);
+	free(t->dead_letter);
+	free(t);
+}
+
+bool
+target_load_state(Target *t, PartState *p, char *err, size_t errlen)
+{
+	char		part[16];
+	const char *values[3] = {t->settings->group_id, p->topic, part};
+	PGresult   *res;
+
+	snprintf(part, sizeof(part), "%d", p->partition);
+	if (!exec_params(t, "SELECT \"offset\", commit_lsn - '0/0', seq, sub FROM pgcdc.sink_position "
+					 "WHERE group_id = $1 AND topic = $2 AND partition = $3", 3, values, &res, err, errlen))
+		return false;
+	p->offset = -1;
+	p->has_pos = false;
+	if (PQntuples(res) == 1)
+	{
+		p->offset = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		if (!PQgetisnull(res, 0, 1))
+		{
+			p->has_pos = true;
+			p->pos.lsn = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+			p->pos.seq = (uint32_t) strtoul(PQgetvalue(res, 0, 2), NULL, 10);
+			p->pos.sub = (uint32_t) strtoul(PQgetvalue(res, 0, 3), NULL, 10);
+		}
+	}
+	PQclear(res);
+	return true;
+}
+
+bool
+target_store_state(Target *t, const PartState *p, char *err, size_t errlen)
+{
+	char		part[16],
+				off[32],
+				lsn[32],
+				seq[16],
+				sub[16];
+	const char *values[7] = {t->settings->group_id, p->topic, part, off,
+		p->has_pos ? lsn : NULL, p->has_pos ? seq : NULL, p->has_pos ? sub : NULL};
+
+	snprintf(part, sizeof(part), "%d", p->partition);
+	snprintf(off, sizeof(off), "%" PRId64, p->offset);
+	LSN_TEXT(lsn, p->pos.lsn);
+	snprintf(seq, sizeof(seq), "%u", p->pos.seq);
+	snprintf(sub, sizeof(sub), "%u", p->pos.sub);
+	return exec_params(t, "INSERT INTO pgcdc.sink_position AS p "
+					   "(group_id, topic, partition, \"offset\", commit_lsn, seq, sub) "
+					   "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (group_id, topic, partition) "
+					   "DO UPDATE SET \"offset\" = EXCLUDED.\"offset\", commit_lsn = EXCLUDED.commit_lsn, "
+					   "seq = EXCLUDED.seq, sub = EXCLUDED.sub, updated = now()",
+					   7, values, NULL, err, errlen);
+}
+
+bool
+target_truncate_mark(Target *t, const char *table, Position *pos, bool *found, char *err, size_t errlen)
+{
+	const char *values[2] = {t->settings->group_id, table};
+	PGresult   *res;
+
+	if (!exec_params(t, "SELECT commit_lsn - '0/0', seq FROM pgcdc.sink_truncate "
+					 "WHERE group_id = $1 AND target_table = $2", 2, values, &res, err, errlen))
+		return false;
+	*found = PQntuples(res) == 1;
+	if (*found)
+	{
+		pos->lsn = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+		pos->seq = (uint32_t) strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+		pos->sub = 0;
+	}
+	PQclear(res);
+	return true;
+}
+
+bool
+target_set_truncate_mark(Target *t, const char *table, const Position *pos, char *err, size_t errlen)
+{
+	char		lsn[32],
+				seq[16];
+	const char *values[4] = {t->settings->group_id, table, lsn, seq};
+
+	LSN_TEXT(lsn, pos->lsn);
+	snprintf(seq, sizeof(seq), "%u", pos->seq);
+	return exec_params(t, "INSERT INTO pgcdc.sink_truncate VALUES ($1, $2, $3, $4) "
+					   "ON CONFLICT (group_id, target_table) DO UPDATE "
+					   "SET commit_lsn = EXCLUDED.commit_lsn, seq = EXCLUDED.seq",
+					   4, values, NULL, err, errlen);
+}
+
+bool
+target_dead_letter(Target *t, const Event *e, const char *reason, const char *detail,
+				   char *err, size_t errlen)
+{
+	char		part[16],
+				off[32],
+				lsn[32],
+				seq[16];
+	const rd_kafka_message_t *m = e->msg;
+	const char *values[9];
+	int			lengths[9] = {0};
+	int			formats[9] = {0};
+	char		sql[512];
+	PGresult   *res;
+	bool		ok;
+
+	snprintf(part, sizeof(part), "%d", m->partition);
+	snprintf(off, sizeof(off), "%" PRId64, m->offset);
+	LSN_TEXT(lsn, e->rec ? e->rec->commit_lsn : 0);
+	snprintf(seq, sizeof(seq), "%u", e->rec ? e->rec->seq : 0);
+	values[0] = rd_kafka_topic_name(m->rkt);
+	values[1] = part;
+	values[2] = off;
+	values[3] = m->key;
+	lengths[3] = (int) m->key_len;
+	formats[3] = 1;
+	values[4] = m->payload ? m->payload : "";
+	lengths[4] = (int) m->len;
+	formats[4] = 1;
+	values[5] = e->rec && e->rec->commit_lsn ? lsn : NULL;
+	values[6] = e->rec && e->rec->commit_lsn ? seq : NULL;
+	values[7] = reason;
+	values[8] = detail;
+	snprintf(sql, sizeof(sql), "INSERT INTO %s (topic, partition, \"offset\", key, value, commit_lsn, "
+			 "seq, reason, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", t->dead_letter);
+	res = PQexecParams(t->conn, sql, 9, NULL, values, lengths, formats, 0);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		target_error(t, res, err, errlen);
+	PQclear(res);
+	return ok;
+}

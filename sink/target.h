@@ -1,0 +1,68 @@
+/*
+ * target.h — the target database: connection, walsink's own tables
+ * (positions, truncates, dead letters) and the statements around a batch.
+ *
+ * walsink keeps, per consumer group and topic-partition, the last offset it
+ * applied and the source position of the last change; both are written in
+ * the transaction that applied them.
+ */
+#ifndef PGCDC_TARGET_H
+#define PGCDC_TARGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "event.h"
+#include "settings.h"
+
+typedef struct Target
+{
+	PGconn	   *conn;
+	const Settings *settings;
+	char	   *dead_letter;	/* quoted schema.table */
+} Target;
+
+/* Where a topic-partition stands in the target. */
+typedef struct PartState
+{
+	char	   *topic;
+	int32_t		partition;
+	int64_t		offset;			/* last applied or skipped; -1: none */
+	Position	pos;
+	bool		has_pos;
+	bool		touched;		/* in the open batch */
+} PartState;
+
+extern Target *target_connect(const Settings *s, char *err, size_t errlen);
+extern void target_free(Target *t);
+
+/* False with err: the connection is lost or the server refused something unexpected. */
+extern bool target_exec(Target *t, const char *sql, char *err, size_t errlen);
+/* Whether the last error means the connection (not the data) failed. */
+extern bool target_broken(const Target *t);
+
+extern bool target_load_state(Target *t, PartState *p, char *err, size_t errlen);
+extern bool target_store_state(Target *t, const PartState *p, char *err, size_t errlen);
+
+/* The truncate position of a target table ("schema.table"), or false when none. */
+extern bool target_truncate_mark(Target *t, const char *table, Position *pos, bool *found,
+								 char *err, size_t errlen);
+extern bool target_set_truncate_mark(Target *t, const char *table, const Position *pos,
+									 char *err, size_t errlen);
+
+/* Records e as a dead letter (inside the open transaction). */
+extern bool target_dead_letter(Target *t, const Event *e, const char *reason, const char *detail,
+							   char *err, size_t errlen);
+
+/* An identifier quoted for SQL (malloc'd). */
+extern char *target_quote(Target *t, const char *ident);
+
+/* "schema.table" → quoted, with the two parts split at the first dot. */
+extern char *target_quote_qualified(Target *t, const char *schema, const char *table);
+
+/* One line: the server's message, its detail and SQLSTATE. */
+extern void target_error(const Target *t, const PGresult *res, char *err, size_t errlen);
+
+#endif							/* PGCDC_TARGET_H */

@@ -1,0 +1,115 @@
+"""walsink's end-to-end suites: a real source with walstreamer, the dev
+broker, walsink and a real target cluster; tables compared both ways."""
+
+import importlib.util
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location(
+    "streamer_conftest", os.path.join(os.path.dirname(__file__), "..", "streamer", "conftest.py"))
+streamer_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(streamer_conftest)
+
+# The streamer suite's fixtures and helpers, shared.
+install = streamer_conftest.install
+source = streamer_conftest.source
+broker = streamer_conftest.broker
+streamer = streamer_conftest.streamer
+confirmed = streamer_conftest.confirmed
+wait_for = streamer_conftest.wait_for
+lsn = streamer_conftest.lsn
+pgtemp = streamer_conftest.pgtemp
+BUILD = streamer_conftest.BUILD
+WALSINK = os.path.join(BUILD, "sink", "walsink")
+
+
+@pytest.fixture
+def target(install, request):
+    c = pgtemp.Cluster(install, "t_" + request.node.name[:18]).start()
+    yield c
+    c.destroy()
+
+
+class Sink:
+    """One walsink process at a time, restartable, its log kept."""
+
+    def __init__(self, target, broker, tmp_path, **keys):
+        self.log = os.path.join(tmp_path, "walsink.log")
+        self.keys = {"target": target.dsn(), "kafka.bootstrap.servers": broker.bootstrap,
+                     "batch.max.ms": "20"}
+        self.keys.update({k.replace("_", "."): v for k, v in keys.items()})
+        self.proc = None
+
+    def argv(self):
+        return [WALSINK] + [f"--{k}={v}" for k, v in self.keys.items()]
+
+    def start(self):
+        self.proc = subprocess.Popen(self.argv(), stdout=subprocess.DEVNULL,
+                                     stderr=open(self.log, "a"))
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout)
+        self.proc = None
+        return rc
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def text(self):
+        with open(self.log) as f:
+            return f.read()
+
+
+@pytest.fixture
+def sink(target, broker, tmp_path):
+    made = []
+
+    def make(**keys):
+        s = Sink(target, broker, str(tmp_path), **keys)
+        made.append(s)
+        return s
+    yield make
+    for s in made:
+        if s.running():
+            s.stop(signal.SIGKILL)
+
+
+def table_rows(cluster, table, order="1"):
+    return cluster.psql(f"SELECT * FROM {table} ORDER BY {order}")
+
+
+def wait_equal(source, target, tables, timeout=120):
+    """Until every table holds the same rows in source and target."""
+    deadline = time.monotonic() + timeout
+    while True:
+        diff = {}
+        for t in tables:
+            try:
+                a = table_rows(source, t)
+                b = table_rows(target, t)
+            except subprocess.CalledProcessError:
+                a, b = "source", "missing in target"
+            if a != b:
+                diff[t] = (a[:300], b[:300])
+        if not diff:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"tables differ: {diff}")
+        time.sleep(0.3)
+
+
+def dead_letters(target):
+    out = target.psql("SELECT reason FROM pgcdc.dead_letter ORDER BY id")
+    return out.splitlines() if out else []

@@ -1,0 +1,70 @@
+/*
+ * test_copytext.c — Values as COPY text: dates and timestamps across the
+ * epoch and BC, special floats, escaping, bytea and uuid forms.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "copytext.h"
+#include "unit.h"
+
+static const char *
+render(Pgcdc__Value *v, Buf *b)
+{
+	b->len = 0;
+	copytext_value(b, v);
+	buf_putc(b, '\0');
+	return b->data;
+}
+
+int
+main(void)
+{
+	char		out[64];
+	Buf			b = {0};
+	Pgcdc__Value v = PGCDC__VALUE__INIT;
+	uint8_t		bytes[] = {0x00, 0xff, 0x5c};
+	uint8_t		uuid[16] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 1, 2, 3, 4, 5, 6, 7, 8};
+
+	copytext_date(out, 0);
+	CHECK(strcmp(out, "1970-01-01") == 0, "epoch: %s", out);
+	copytext_date(out, -1);
+	CHECK(strcmp(out, "1969-12-31") == 0, "day before: %s", out);
+	copytext_date(out, 11016);
+	CHECK(strcmp(out, "2000-02-29") == 0, "leap day: %s", out);
+	copytext_date(out, -719163);	/* 0000-12-31: the last day of 1 BC */
+	CHECK(strcmp(out, "0001-12-31 BC") == 0, "1 BC: %s", out);
+	copytext_timestamp(out, INT64_C(915768306789000));
+	CHECK(strcmp(out, "1999-01-08 04:05:06.789000+00") == 0, "timestamp: %s", out);
+	copytext_timestamp(out, -1);
+	CHECK(strcmp(out, "1969-12-31 23:59:59.999999+00") == 0, "just before the epoch: %s", out);
+
+	v.kind_case = PGCDC__VALUE__KIND_TEXT_VALUE;
+	v.text_value = "a\tb\\c\nd\re";
+	CHECK(strcmp(render(&v, &b), "a\\tb\\\\c\\nd\\re") == 0, "escaping: %s", b.data);
+	v.kind_case = PGCDC__VALUE__KIND_FLOAT_VALUE;
+	v.float_value = -INFINITY;
+	CHECK(strcmp(render(&v, &b), "-Infinity") == 0, "-inf: %s", b.data);
+	v.float_value = NAN;
+	CHECK(strcmp(render(&v, &b), "NaN") == 0, "nan: %s", b.data);
+	v.float_value = 0.1;
+	CHECK(strcmp(render(&v, &b), "0.10000000000000001") == 0, "round trip digits: %s", b.data);
+	v.kind_case = PGCDC__VALUE__KIND_BYTES_VALUE;
+	v.bytes_value.data = bytes;
+	v.bytes_value.len = sizeof(bytes);
+	CHECK(strcmp(render(&v, &b), "\\\\x00ff5c") == 0, "bytea: %s", b.data);
+	v.kind_case = PGCDC__VALUE__KIND_UUID_VALUE;
+	v.uuid_value.data = uuid;
+	v.uuid_value.len = 16;
+	CHECK(strcmp(render(&v, &b), "12345678-9abc-def0-0102-030405060708") == 0, "uuid: %s", b.data);
+	v.kind_case = PGCDC__VALUE__KIND_UNCHANGED_TOAST;
+	CHECK(strcmp(render(&v, &b), "\\N") == 0, "unchanged toast: %s", b.data);
+	v.kind_case = PGCDC__VALUE__KIND_INFINITY;
+	v.infinity = PGCDC__INFINITY__INFINITY_NEGATIVE;
+	CHECK(strcmp(render(&v, &b), "-infinity") == 0, "-infinity: %s", b.data);
+	v.kind_case = PGCDC__VALUE__KIND_TIME_VALUE;
+	v.time_value = INT64_C(86399999999);
+	CHECK(strcmp(render(&v, &b), "23:59:59.999999") == 0, "time: %s", b.data);
+	buf_free(&b);
+	return unit_summary("copytext");
+}
