@@ -39,8 +39,10 @@ class Sink:
 
     def __init__(self, target, broker, tmp_path, **keys):
         self.log = os.path.join(tmp_path, "walsink.log")
+        # A short session: a killed sink's partitions move on within seconds.
         self.keys = {"target": target.dsn(), "kafka.bootstrap.servers": broker.bootstrap,
-                     "batch.max.ms": "20"}
+                     "batch.max.ms": "20", "kafka.session.timeout.ms": "6000",
+                     "kafka.heartbeat.interval.ms": "1000"}
         self.keys.update({k.replace("_", "."): v for k, v in keys.items()})
         self.proc = None
 
