@@ -23,6 +23,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "runtime.h"
 #include "settings.h"
 
 extern char **environ;
@@ -40,17 +41,6 @@ on_hup(int signo)
 }
 
 static void
-handle(int signo, void (*fn) (int))
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = fn;
-	sigemptyset(&sa.sa_mask);
-	sigaction(signo, &sa, NULL);
-}
-
-static void
 usage(FILE *out)
 {
 	fprintf(out, "walsink %s: applies pgcdc change events from Kafka to a PostgreSQL database, exactly once.\n\n"
@@ -65,15 +55,6 @@ usage(FILE *out)
 	fprintf(out, "  rule.<schema>.<table>.<name>\n      a validation rule: a SQL condition over the target "
 			"row's columns; rows for which it is not true become dead letters\n"
 			"  kafka.<property>\n      any librdkafka consumer property, passed unchanged\n");
-}
-
-static void
-pause_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000};
-
-	while (pipeline_stop_signals == 0 && nanosleep(&ts, &ts) != 0)
-		;
 }
 
 int
@@ -107,10 +88,10 @@ main(int argc, char **argv)
 	if (check)
 		return o = pipeline_check(&s) ? 0 : 1, log_close(), settings_free(&s), config_free(c), (int) o;
 
-	handle(SIGTERM, on_stop);
-	handle(SIGINT, on_stop);
-	handle(SIGHUP, on_hup);
-	handle(SIGPIPE, SIG_IGN);
+	runtime_on_signal(SIGTERM, on_stop);
+	runtime_on_signal(SIGINT, on_stop);
+	runtime_on_signal(SIGHUP, on_hup);
+	runtime_on_signal(SIGPIPE, SIG_IGN);
 	m = metrics_new();
 	if (s.metrics_listen && !metrics_listen(m, s.metrics_listen, err, sizeof(err)))
 		return log_msg(LOG_ERROR, "%s", err), metrics_free(m), settings_free(&s), config_free(c), 1;
@@ -127,7 +108,7 @@ main(int argc, char **argv)
 		metrics_add(metrics_cell(m, "walsink_restarts_total", METRIC_COUNTER,
 								 "Pipelines restarted after a failure", NULL), 1);
 		log_msg(LOG_INFO, "restarting from the target's positions in %d ms", backoff);
-		pause_ms(backoff);
+		runtime_pause_ms(backoff, &pipeline_stop_signals);
 		backoff = backoff * 2 > s.backoff_max_ms ? s.backoff_max_ms : backoff * 2;
 	}
 	metrics_free(m);

@@ -19,6 +19,7 @@
 #include "event.h"
 #include "log.h"
 #include "pipeline.h"
+#include "runtime.h"
 #include "target.h"
 
 #define ERRLEN 1024
@@ -42,15 +43,6 @@ typedef struct Pipeline
 	bool		failed;
 	char		err[ERRLEN];
 } Pipeline;
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static PartState *
 part_state(Pipeline *p, const char *topic, int32_t partition)
@@ -218,7 +210,7 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 		return;
 	}
 	if (p->nevents == 0)
-		p->first_ms = now_ms();
+		p->first_ms = runtime_now_ms();
 	p->states[p->nevents] = part_state(p, rd_kafka_topic_name(msg->rkt), msg->partition);
 	event_decode(&p->events[p->nevents++], msg);
 }
@@ -230,7 +222,7 @@ loop(Pipeline *p)
 
 	while (!p->failed)
 	{
-		int64_t		wait = p->nevents ? p->first_ms + s->batch_max_ms - now_ms() : 100;
+		int64_t		wait = p->nevents ? p->first_ms + s->batch_max_ms - runtime_now_ms() : 100;
 		rd_kafka_message_t *msg = rd_kafka_consumer_poll(p->rk, (int) (wait < 0 ? 0 : wait));
 
 		if (msg)
@@ -240,7 +232,7 @@ loop(Pipeline *p)
 		if (pipeline_reopen_log && !(pipeline_reopen_log = 0) && !log_reopen(p->err, sizeof(p->err)))
 			fprintf(stderr, "walsink: %s\n", p->err);
 		if ((p->nevents >= (size_t) s->batch_max_rows ||
-			 (p->nevents > 0 && now_ms() - p->first_ms >= s->batch_max_ms)) && !flush(p))
+			 (p->nevents > 0 && runtime_now_ms() - p->first_ms >= s->batch_max_ms)) && !flush(p))
 			break;
 	}
 	log_msg(LOG_ERROR, "%s", p->err);

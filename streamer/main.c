@@ -26,6 +26,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "runtime.h"
 #include "settings.h"
 
 extern char **environ;
@@ -42,18 +43,6 @@ on_hup(int signo)
 	pipeline_reopen_log = 1;
 }
 
-/* Without SA_RESTART: a signal interrupts poll() and sleeps at once. */
-static void
-handle(int signo, void (*fn) (int))
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = fn;
-	sigemptyset(&sa.sa_mask);
-	sigaction(signo, &sa, NULL);
-}
-
 static void
 usage(FILE *out)
 {
@@ -68,15 +57,6 @@ usage(FILE *out)
 	config_help(settings_keys, SETTINGS_ENV_PREFIX, out);
 	fprintf(out, "  kafka.<property>\n      any librdkafka producer property, passed unchanged "
 			"(enable.idempotence and acks=all cannot be weakened)\n");
-}
-
-static void
-pause_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000};
-
-	while (pipeline_stop_signals == 0 && nanosleep(&ts, &ts) != 0)
-		;
 }
 
 int
@@ -110,10 +90,10 @@ main(int argc, char **argv)
 	if (check)
 		return o = pipeline_check(&s) ? 0 : 1, log_close(), config_free(c), (int) o;
 
-	handle(SIGTERM, on_stop);
-	handle(SIGINT, on_stop);
-	handle(SIGHUP, on_hup);
-	handle(SIGPIPE, SIG_IGN);
+	runtime_on_signal(SIGTERM, on_stop);
+	runtime_on_signal(SIGINT, on_stop);
+	runtime_on_signal(SIGHUP, on_hup);
+	runtime_on_signal(SIGPIPE, SIG_IGN);
 	m = metrics_new();
 	if (s.metrics_listen && !metrics_listen(m, s.metrics_listen, err, sizeof(err)))
 		return log_msg(LOG_ERROR, "%s", err), metrics_free(m), config_free(c), 1;
@@ -131,7 +111,7 @@ main(int argc, char **argv)
 		metrics_add(metrics_cell(m, "walstreamer_restarts_total", METRIC_COUNTER,
 								 "Pipelines restarted after a failure", NULL), 1);
 		log_msg(LOG_INFO, "restarting from the slot in %d ms", backoff);
-		pause_ms(backoff);
+		runtime_pause_ms(backoff, &pipeline_stop_signals);
 		backoff = backoff * 2 > s.backoff_max_ms ? s.backoff_max_ms : backoff * 2;
 		if (pipeline_reopen_log && !(pipeline_reopen_log = 0) && !log_reopen(err, sizeof(err)))
 			fprintf(stderr, "walstreamer: %s\n", err);

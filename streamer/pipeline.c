@@ -14,6 +14,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "pipeline.h"
+#include "runtime.h"
 #include "snapshot.h"
 #include "source.h"
 #include "stream.h"
@@ -36,15 +37,6 @@ typedef struct Pipeline
 	char		dbname[128];
 	char		err[ERRLEN];
 } Pipeline;
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 on_delivery(void *arg, uint64_t opaque, rd_kafka_resp_err_t err, const char *topic, size_t len)
@@ -206,7 +198,7 @@ plugin_options(const Settings *s)
 static bool
 await_snapshot(Pipeline *p)
 {
-	int64_t		last_log = now_ms();
+	int64_t		last_log = runtime_now_ms();
 
 	while (!snapshot_complete(p->snapshot))
 	{
@@ -221,11 +213,11 @@ await_snapshot(Pipeline *p)
 			snprintf(p->err, sizeof(p->err), "stopped during the snapshot: it is redone at the next start");
 			return false;
 		}
-		if (now_ms() - last_log > 10000)
+		if (runtime_now_ms() - last_log > 10000)
 		{
 			log_msg(LOG_INFO, "snapshot: %llu rows so far",
 					(unsigned long long) snapshot_rows(p->snapshot));
-			last_log = now_ms();
+			last_log = runtime_now_ms();
 		}
 	}
 	log_msg(LOG_INFO, "snapshot complete: %llu rows, all acknowledged",
@@ -353,10 +345,10 @@ send_status(Pipeline *p, bool reply)
 static Outcome
 shut_down(Pipeline *p)
 {
-	int64_t		deadline = now_ms() + p->settings->shutdown_ms;
+	int64_t		deadline = runtime_now_ms() + p->settings->shutdown_ms;
 
 	log_msg(LOG_INFO, "stopping: waiting up to %d ms for Kafka", p->settings->shutdown_ms);
-	while (p->kafka != NULL && pipeline_stop_signals < 2 && now_ms() < deadline &&
+	while (p->kafka != NULL && pipeline_stop_signals < 2 && runtime_now_ms() < deadline &&
 		   (stream_blocked(p->stream) || kafka_outstanding(p->kafka) > 0))
 	{
 		struct pollfd pfd = {kafka_fd(p->kafka), POLLIN, 0};
@@ -397,7 +389,7 @@ read_batch(Pipeline *p)
 static Outcome
 stream_loop(Pipeline *p)
 {
-	int64_t		next_status = now_ms() + p->settings->status_ms;
+	int64_t		next_status = runtime_now_ms() + p->settings->status_ms;
 	uint64_t	sent_flush = stream_flush_lsn(p->stream);
 	int64_t		last_status = 0;
 
@@ -408,14 +400,14 @@ stream_loop(Pipeline *p)
 											 (source_output_pending(p->src) ? POLLOUT : 0)), 0},
 			{p->kafka ? kafka_fd(p->kafka) : -1, POLLIN, 0}
 		};
-		int64_t		wait = next_status - now_ms();
+		int64_t		wait = next_status - runtime_now_ms();
 		int			rc;
 
 		if (stream_blocked(p->stream) && wait > 10)
 			wait = 10;
 		/* The flush position moved: report it soon even if nothing else happens. */
-		if (stream_flush_lsn(p->stream) != sent_flush && wait > last_status + 100 - now_ms())
-			wait = last_status + 100 - now_ms();
+		if (stream_flush_lsn(p->stream) != sent_flush && wait > last_status + 100 - runtime_now_ms())
+			wait = last_status + 100 - runtime_now_ms();
 		if (poll(fds, 2, (int) (wait < 0 ? 0 : wait > 1000 ? 1000 : wait)) < 0 && errno != EINTR)
 		{
 			snprintf(p->err, sizeof(p->err), "poll: %s", strerror(errno));
@@ -439,13 +431,13 @@ stream_loop(Pipeline *p)
 		if ((rc = read_batch(p)) < 0)
 			return failure(p, rc == -2);
 		/* Status every interval, when asked, and soon after the flush position moves. */
-		if (stream_take_reply_request(p->stream) || now_ms() >= next_status ||
-			(stream_flush_lsn(p->stream) != sent_flush && now_ms() - last_status >= 100))
+		if (stream_take_reply_request(p->stream) || runtime_now_ms() >= next_status ||
+			(stream_flush_lsn(p->stream) != sent_flush && runtime_now_ms() - last_status >= 100))
 		{
 			if (!send_status(p, false))
 				return failure(p, false);
 			sent_flush = stream_flush_lsn(p->stream);
-			last_status = now_ms();
+			last_status = runtime_now_ms();
 			next_status = last_status + p->settings->status_ms;
 		}
 		if (!source_flush(p->src, p->err, sizeof(p->err)))

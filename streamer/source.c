@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "runtime.h"
 #include "source.h"
 
 struct Source
@@ -366,15 +367,14 @@ source_flush(Source *s, char *err, size_t errlen)
 void
 source_end_copy(Source *s, int timeout_ms)
 {
-	struct timespec start,
-				now;
+	int64_t		start;
 
 	if (!s->streaming)
 		return;
 	s->streaming = false;
 	if (PQputCopyEnd(s->conn, NULL) <= 0)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	start = runtime_now_ms();
 	for (;;)
 	{
 		struct pollfd pfd = {PQsocket(s->conn), POLLIN, 0};
@@ -395,9 +395,7 @@ source_end_copy(Source *s, int timeout_ms)
 				PQclear(res);
 			return;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = timeout_ms - (int) ((now.tv_sec - start.tv_sec) * 1000 +
-								   (now.tv_nsec - start.tv_nsec) / 1000000);
+		left = timeout_ms - (int) (runtime_now_ms() - start);
 		if (left <= 0 || poll(&pfd, 1, left) <= 0)
 			return;
 	}

@@ -3,7 +3,6 @@ broker, walsink and a real target cluster; tables compared both ways."""
 
 import importlib.util
 import os
-import signal
 import subprocess
 import time
 
@@ -23,6 +22,7 @@ confirmed = streamer_conftest.confirmed
 wait_for = streamer_conftest.wait_for
 lsn = streamer_conftest.lsn
 pgtemp = streamer_conftest.pgtemp
+daemonproc = streamer_conftest.daemonproc
 BUILD = streamer_conftest.BUILD
 WALSINK = os.path.join(BUILD, "sink", "walsink")
 
@@ -34,58 +34,15 @@ def target(install, request):
     c.destroy()
 
 
-class Sink:
-    """One walsink process at a time, restartable, its log kept."""
-
-    def __init__(self, target, broker, tmp_path, **keys):
-        self.log = os.path.join(tmp_path, "walsink.log")
-        # A short session: a killed sink's partitions move on within seconds.
-        self.keys = {"target": target.dsn(), "kafka.bootstrap.servers": broker.bootstrap,
-                     "batch.max.ms": "20", "kafka.session.timeout.ms": "6000",
-                     "kafka.heartbeat.interval.ms": "1000"}
-        self.keys.update({k.replace("_", "."): v for k, v in keys.items()})
-        self.proc = None
-
-    def argv(self):
-        return [WALSINK] + [f"--{k}={v}" for k, v in self.keys.items()]
-
-    def start(self):
-        self.proc = subprocess.Popen(self.argv(), stdout=subprocess.DEVNULL,
-                                     stderr=open(self.log, "a"))
-        return self
-
-    def stop(self, sig=signal.SIGTERM, timeout=60):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout)
-        self.proc = None
-        return rc
-
-    def kill(self):
-        return self.stop(signal.SIGKILL)
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def text(self):
-        with open(self.log) as f:
-            return f.read()
-
-
 @pytest.fixture
 def sink(target, broker, tmp_path):
-    made = []
-
-    def make(**keys):
-        s = Sink(target, broker, str(tmp_path), **keys)
-        made.append(s)
-        return s
-    yield make
-    for s in made:
-        if s.running():
-            s.stop(signal.SIGKILL)
+    """make(**keys): a walsink from broker into target, keys as keyword arguments."""
+    # A short session: a killed sink's partitions move on within seconds.
+    defaults = {"target": target.dsn(), "kafka.bootstrap.servers": broker.bootstrap,
+                "batch.max.ms": "20", "kafka.session.timeout.ms": "6000",
+                "kafka.heartbeat.interval.ms": "1000"}
+    yield from daemonproc.factory(lambda **keys: daemonproc.Daemon(
+        WALSINK, os.path.join(tmp_path, "walsink.log"), daemonproc.keys_from(defaults, keys)))
 
 
 def table_rows(cluster, table, order="1"):

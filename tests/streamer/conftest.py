@@ -2,8 +2,6 @@
 the real binary, with helpers to run it and to read back what Kafka holds."""
 
 import os
-import signal
-import subprocess
 import sys
 import time
 
@@ -11,6 +9,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import daemonproc  # noqa: E402
 import pgcdcwire  # noqa: E402
 import pgtemp  # noqa: E402
 from devbroker import DevBroker  # noqa: E402
@@ -43,64 +42,14 @@ def broker():
         yield b
 
 
-class Streamer:
-    """One walstreamer process at a time, restartable, its log kept."""
-
-    def __init__(self, source, broker, tmp_path, **keys):
-        self.source = source
-        self.broker = broker
-        self.log = os.path.join(tmp_path, "walstreamer.log")
-        self.keys = {"source": source.dsn(), "kafka.bootstrap.servers": broker.bootstrap,
-                     "status.interval.ms": "200", "heartbeat.interval.ms": "1000",
-                     "snapshot.parallelism": "2"}
-        self.keys.update({k.replace("_", "."): v for k, v in keys.items()})
-        self.proc = None
-
-    def argv(self):
-        return [WALSTREAMER] + [f"--{k}={v}" for k, v in self.keys.items()]
-
-    def start(self):
-        self.proc = subprocess.Popen(self.argv(), stdout=subprocess.DEVNULL,
-                                     stderr=open(self.log, "a"))
-        return self
-
-    def stop(self, sig=signal.SIGTERM, timeout=60):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout)
-        self.proc = None
-        return rc
-
-    def kill(self):
-        return self.stop(signal.SIGKILL)
-
-    def wait(self, timeout=60):
-        rc = self.proc.wait(timeout)
-        self.proc = None
-        return rc
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def text(self):
-        with open(self.log) as f:
-            return f.read()
-
-
 @pytest.fixture
 def streamer(source, broker, tmp_path):
-    made = []
-
-    def make(**keys):
-        s = Streamer(source, broker, str(tmp_path), **keys)
-        made.append(s)
-        return s
-    yield make
-    for s in made:
-        if s.running():
-            s.stop(signal.SIGKILL)
+    """make(**keys): a walstreamer on source and broker, keys as keyword arguments."""
+    defaults = {"source": source.dsn(), "kafka.bootstrap.servers": broker.bootstrap,
+                "status.interval.ms": "200", "heartbeat.interval.ms": "1000",
+                "snapshot.parallelism": "2"}
+    yield from daemonproc.factory(lambda **keys: daemonproc.Daemon(
+        WALSTREAMER, os.path.join(tmp_path, "walstreamer.log"), daemonproc.keys_from(defaults, keys)))
 
 
 def confirmed(source, slot="pgcdc"):
