@@ -29,7 +29,7 @@ struct Applier
 	Buf			sql;
 };
 
-/* A row to stage: the event and, per target column, its column in the event (-1: absent). */
+/* A change to stage, with the target table it goes to. */
 typedef struct Row
 {
 	Event	   *e;

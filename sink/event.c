@@ -113,7 +113,8 @@ check_change(Event *e)
 {
 	Pgcdc__ChangeEvent *r = e->rec;
 	bool		has_key = false;
-	bool		old_copy = strcmp(key_role(e->msg), "old") == 0;
+	const char *role = key_role(e->msg);
+	bool		old_copy = strcmp(role, "old") == 0;
 
 	if (r->schema == NULL || r->schema[0] == '\0' || r->table == NULL || r->table[0] == '\0')
 		return bad(e, "no schema or table name");
@@ -126,7 +127,7 @@ check_change(Event *e)
 		has_key |= r->columns[i]->key;
 	}
 	e->snapshot = r->op == PGCDC__OP__OP_READ;
-	e->pos = (Position) {r->commit_lsn, r->seq, strcmp(key_role(e->msg), "new") == 0};
+	e->pos = (Position) {r->commit_lsn, r->seq, strcmp(role, "new") == 0};
 	if (r->op == PGCDC__OP__OP_DELETE || old_copy)
 	{
 		if (!has_key)

@@ -205,8 +205,8 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 		strcpy(o, "\\..*");
 		s->topics = s->owned_topics = re;
 	}
-	if (s->table_map_text = config_string(c, "table.map"), s->table_map_text &&
-		!parse_map(s->table_map_text, s, err, errlen))
+	s->table_map_text = config_string(c, "table.map");
+	if (s->table_map_text && !parse_map(s->table_map_text, s, err, errlen))
 		return false;
 	return parse_rules(c, s, err, errlen);
 }

@@ -130,9 +130,8 @@ tables_column(const TableInfo *ti, const char *name)
 	return -1;
 }
 
-/* Columns of ti from the catalog; *exists false when there is no such table. */
-static bool
-load(Tables *ts, TableInfo *ti, bool *exists, char *err, size_t errlen)
+bool
+tables_load(Tables *ts, TableInfo *ti, bool *exists, char *err, size_t errlen)
 {
 	const char *values[2] = {ti->schema, ti->table};
 	PGresult   *res = PQexecParams(ts->target->conn,
@@ -165,12 +164,6 @@ load(Tables *ts, TableInfo *ti, bool *exists, char *err, size_t errlen)
 	ti->loaded = *exists;
 	ti->version++;
 	return true;
-}
-
-bool
-tables_load(Tables *ts, TableInfo *ti, bool *exists, char *err, size_t errlen)
-{
-	return load(ts, ti, exists, err, errlen);
 }
 
 /*
@@ -394,7 +387,7 @@ tables_prepare(Tables *ts, TableInfo *ti, const Event *e, char *reason, size_t r
 		missing = tables_column(ti, r->columns[i]->name) < 0;
 	if (ti->loaded && !missing && ti->keycols != NULL)
 		return true;
-	if (!ti->loaded && !load(ts, ti, &exists, err, errlen))
+	if (!ti->loaded && !tables_load(ts, ti, &exists, err, errlen))
 		return false;
 	if (!exists)
 	{
@@ -403,12 +396,12 @@ tables_prepare(Tables *ts, TableInfo *ti, const Event *e, char *reason, size_t r
 			snprintf(reason, reasonlen, "table %s does not exist in the target (auto.create is off)", ti->name);
 			return false;
 		}
-		if (!create(ts, ti, r, reason, reasonlen, err, errlen) || !load(ts, ti, &exists, err, errlen))
+		if (!create(ts, ti, r, reason, reasonlen, err, errlen) || !tables_load(ts, ti, &exists, err, errlen))
 			return false;
 	}
 	if (!widen(ts, ti, r, &changed, reason, reasonlen, err, errlen))
 		return false;
-	if (changed && !load(ts, ti, &exists, err, errlen))
+	if (changed && !tables_load(ts, ti, &exists, err, errlen))
 		return false;
 	return find_key(ts, ti, r, reason, reasonlen, err, errlen);
 }
