@@ -15,11 +15,28 @@
 #include "log.h"
 #include "tables.h"
 
+/* An event refused, and why. */
+typedef struct DeadLetter
+{
+	const Event *e;
+	char	   *reason;
+	char	   *detail;
+} DeadLetter;
+
 struct Applier
 {
 	const Settings *settings;
 	Target	   *target;
 	Tables	   *tables;
+	DeadTopic  *dead_topic;
+	/* This batch's dead letters, written just before COMMIT. */
+	DeadLetter *dead;
+	size_t		ndead;
+	size_t		dead_cap;
+	/* This batch's counts, added to the metrics once it is committed. */
+	int64_t		n_applied;
+	int64_t		n_skipped;
+	int64_t		n_ignored;
 	MetricCell *m_applied;
 	MetricCell *m_skipped;
 	MetricCell *m_ignored;
@@ -36,12 +53,36 @@ typedef struct Row
 	TableInfo  *ti;
 } Row;
 
+/* Notes e as a dead letter of this batch; a savepoint rolled back takes its notes along (dead_forget). */
+static void
+dead(Applier *a, const Event *e, const char *reason, const char *detail)
+{
+	if (a->ndead == a->dead_cap)
+	{
+		a->dead_cap = a->dead_cap ? 2 * a->dead_cap : 16;
+		a->dead = realloc(a->dead, a->dead_cap * sizeof(DeadLetter));
+	}
+	a->dead[a->ndead++] = (DeadLetter) {e, strdup(reason), detail ? strdup(detail) : NULL};
+}
+
+static void
+dead_forget(Applier *a, size_t keep)
+{
+	while (a->ndead > keep)
+	{
+		a->ndead--;
+		free(a->dead[a->ndead].reason);
+		free(a->dead[a->ndead].detail);
+	}
+}
+
 Applier *
-applier_new(const Settings *s, Metrics *m)
+applier_new(const Settings *s, Metrics *m, DeadTopic *dead)
 {
 	Applier    *a = calloc(1, sizeof(Applier));
 
 	a->settings = s;
+	a->dead_topic = dead;
 	a->m_applied = metrics_cell(m, "walsink_applied_total", METRIC_COUNTER,
 								"Row changes applied to the target", NULL);
 	a->m_skipped = metrics_cell(m, "walsink_skipped_total", METRIC_COUNTER,
@@ -61,6 +102,8 @@ applier_free(Applier *a)
 	if (a == NULL)
 		return;
 	tables_free(a->tables);
+	dead_forget(a, 0);
+	free(a->dead);
 	buf_free(&a->copy);
 	buf_free(&a->sql);
 	free(a);
@@ -76,13 +119,22 @@ applier_attach(Applier *a, Target *t)
 		tables_reset(a->tables, t);
 }
 
+/* The batch's dead letters into the table, and to the topic, acknowledged there. */
 static bool
-dead(Applier *a, const Event *e, const char *reason, const char *detail, char *err, size_t errlen)
+dead_write(Applier *a, char *err, size_t errlen)
 {
-	log_msg(LOG_WARNING, "dead letter: %s [%d] @%" PRId64 ": %s%s%s", rd_kafka_topic_name(e->msg->rkt),
-			e->msg->partition, e->msg->offset, reason, detail ? ": " : "", detail ? detail : "");
-	metrics_add(a->m_dead, 1);
-	return target_dead_letter(a->target, e, reason, detail, err, errlen);
+	for (size_t i = 0; i < a->ndead; i++)
+	{
+		const DeadLetter *d = &a->dead[i];
+		const rd_kafka_message_t *m = d->e->msg;
+
+		log_msg(LOG_WARNING, "dead letter: %s [%d] @%" PRId64 ": %s%s%s", rd_kafka_topic_name(m->rkt),
+				m->partition, m->offset, d->reason, d->detail ? ": " : "", d->detail ? d->detail : "");
+		if (!target_dead_letter(a->target, d->e, d->reason, d->detail, err, errlen) ||
+			(a->dead_topic && !deadtopic_send(a->dead_topic, d->e, d->reason, d->detail, err, errlen)))
+			return false;
+	}
+	return a->ndead == 0 || a->dead_topic == NULL || deadtopic_flush(a->dead_topic, err, errlen);
 }
 
 /* SQL text builder over a->sql. */
@@ -205,7 +257,6 @@ validate(Applier *a, TableInfo *ti, Row *rows, char *err, size_t errlen)
 	for (size_t k = 0; k < ti->nrules; k++)
 	{
 		PGresult   *res;
-		bool		ok = true;
 
 		a->sql.len = 0;
 		sql_add(a, "WITH bad AS (DELETE FROM pg_temp.%s WHERE __pgcdc_op = 'u' AND (%s) IS NOT TRUE "
@@ -217,16 +268,14 @@ validate(Applier *a, TableInfo *ti, Row *rows, char *err, size_t errlen)
 			PQclear(res);
 			return false;
 		}
-		for (int i = 0; i < PQntuples(res) && ok; i++)
+		for (int i = 0; i < PQntuples(res); i++)
 		{
 			char		reason[300];
 
 			snprintf(reason, sizeof(reason), "validation rule \"%s\" failed", ti->rules[k]->name);
-			ok = dead(a, rows[atoi(PQgetvalue(res, i, 0))].e, reason, ti->rules[k]->expr, err, errlen);
+			dead(a, rows[atoi(PQgetvalue(res, i, 0))].e, reason, ti->rules[k]->expr);
 		}
 		PQclear(res);
-		if (!ok)
-			return false;
 	}
 	return true;
 }
@@ -328,6 +377,7 @@ static bool
 apply_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t errlen)
 {
 	char		why[1024];
+	size_t		mark = a->ndead;
 
 	if (n == 0)
 		return true;
@@ -337,15 +387,16 @@ apply_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t err
 	{
 		if (!target_exec(a->target, "RELEASE SAVEPOINT pgcdc_rows", err, errlen))
 			return false;
-		metrics_add(a->m_applied, (int64_t) n);
+		a->n_applied += (int64_t) (n - (a->ndead - mark));	/* less those a rule refused */
 		return true;
 	}
+	dead_forget(a, mark);
 	if (target_broken(a->target))
 		return snprintf(err, errlen, "%s", why), false;
 	if (!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_rows; RELEASE SAVEPOINT pgcdc_rows", err, errlen))
 		return false;
 	if (n == 1)
-		return dead(a, rows[0].e, "rejected by the target", why, err, errlen);
+		return dead(a, rows[0].e, "rejected by the target", why), true;
 	return apply_rows(a, ti, rows, n / 2, err, errlen) &&
 		apply_rows(a, ti, rows + n / 2, n - n / 2, err, errlen);
 }
@@ -398,9 +449,9 @@ static bool
 apply_truncate(Applier *a, Event *e, char *err, size_t errlen)
 {
 	if (a->settings->truncate_mode == TRUNCATE_IGNORE)
-		return metrics_add(a->m_ignored, 1), true;
+		return a->n_ignored++, true;
 	if (a->settings->truncate_mode == TRUNCATE_DEAD_LETTER)
-		return dead(a, e, "truncate (truncate.mode is dead-letter)", NULL, err, errlen);
+		return dead(a, e, "truncate (truncate.mode is dead-letter)", NULL), true;
 	for (size_t i = 0; i < e->rec->n_truncated; i++)
 	{
 		const Pgcdc__RelationRef *ref = e->rec->truncated[i];
@@ -439,7 +490,7 @@ admit(Applier *a, Event *e, PartState *st, char *err, size_t errlen)
 	switch (e->kind)
 	{
 		case EVENT_IGNORE:
-			metrics_add(a->m_ignored, 1);
+			a->n_ignored++;
 			return false;
 		case EVENT_BAD:
 			return false;
@@ -450,11 +501,11 @@ admit(Applier *a, Event *e, PartState *st, char *err, size_t errlen)
 	{
 		/* Snapshot rows share one position; only an older snapshot is stale. */
 		if (st->has_pos && e->pos.lsn < st->pos.lsn)
-			return metrics_add(a->m_skipped, 1), false;
+			return a->n_skipped++, false;
 		return true;
 	}
 	if (st->has_pos && position_cmp(&e->pos, &st->pos) <= 0)
-		return metrics_add(a->m_skipped, 1), false;
+		return a->n_skipped++, false;
 	st->pos = e->pos;
 	st->has_pos = true;
 	return true;
@@ -477,7 +528,7 @@ prepare(Applier *a, Row *rows, size_t *n, char *err, size_t errlen)
 		if (ti->has_trunc_mark && (e->snapshot ? e->pos.lsn < ti->trunc_mark.lsn :
 								   position_cmp(&e->pos, &ti->trunc_mark) < 0))
 		{
-			metrics_add(a->m_skipped, 1);	/* before a truncate already applied */
+			a->n_skipped++;		/* before a truncate already applied */
 			continue;
 		}
 		if (!target_exec(a->target, "SAVEPOINT pgcdc_prepare", err, errlen))
@@ -490,9 +541,7 @@ prepare(Applier *a, Row *rows, size_t *n, char *err, size_t errlen)
 							 "RELEASE SAVEPOINT pgcdc_prepare", err, errlen))
 				return false;
 			tables_forget(a->tables, ti);
-			if (!dead(a, e, reason[0] ? reason : "cannot prepare the target table", err[0] ? err : NULL,
-					  err, errlen))
-				return false;
+			dead(a, e, reason[0] ? reason : "cannot prepare the target table", err[0] ? err : NULL);
 			err[0] = '\0';
 			continue;
 		}
@@ -500,8 +549,7 @@ prepare(Applier *a, Row *rows, size_t *n, char *err, size_t errlen)
 			return false;
 		if (e->kind == EVENT_DELETE && ti->nkeys == 0)
 		{
-			if (!dead(a, e, "delete on a target table without a key", NULL, err, errlen))
-				return false;
+			dead(a, e, "delete on a target table without a key", NULL);
 			continue;
 		}
 		rows[out++] = rows[i];
@@ -533,7 +581,7 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 		if (!admit(a, e, states[i], err, errlen))
 		{
 			if (e->kind == EVENT_BAD)
-				ok = dead(a, e, e->reason, NULL, err, errlen);
+				dead(a, e, e->reason, NULL);
 			continue;
 		}
 		if (e->kind == EVENT_TRUNCATE)
@@ -555,7 +603,7 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 		while (j < nrows && rows[j].ti == ti)
 			j++;
 		m = ti->nkeys > 0 ? dedupe(rows + i, j - i) : j - i;
-		metrics_add(a->m_skipped, (int64_t) (j - i - m));
+		a->n_skipped += (int64_t) (j - i - m);
 		ok = tables_stage(a->tables, ti, err, errlen) && apply_rows(a, ti, rows + i, m, err, errlen);
 		i = j;
 	}
@@ -565,9 +613,19 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 			ok = target_store_state(a->target, states[i], err, errlen);
 		states[i]->touched = false;
 	}
+	/* Dead letters: on the topic, acknowledged, before their events are committed as done. */
+	ok = ok && dead_write(a, err, errlen);
 	ok = ok && target_exec(a->target, "COMMIT", err, errlen);
 	if (ok)
+	{
 		metrics_add(a->m_batches, 1);
+		metrics_add(a->m_applied, a->n_applied);
+		metrics_add(a->m_skipped, a->n_skipped);
+		metrics_add(a->m_ignored, a->n_ignored);
+		metrics_add(a->m_dead, (int64_t) a->ndead);
+	}
+	dead_forget(a, 0);
+	a->n_applied = a->n_skipped = a->n_ignored = 0;
 	free(rows);
 	return ok;
 }

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "deadtopic.h"
 #include "event.h"
 #include "metrics.h"
 #include "settings.h"
@@ -21,7 +22,8 @@
 
 typedef struct Applier Applier;
 
-extern Applier *applier_new(const Settings *s, Metrics *m);
+/* dead: where dead letters are also produced, or NULL (owned by the caller). */
+extern Applier *applier_new(const Settings *s, Metrics *m, DeadTopic *dead);
 extern void applier_free(Applier *a);
 /* A new connection: forget what was known about the old one. */
 extern void applier_attach(Applier *a, Target *t);

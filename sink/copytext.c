@@ -47,6 +47,68 @@ buf_free(Buf *b)
 	b->len = b->cap = 0;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, surrogates or > U+10FFFF), or 0. */
+static size_t
+utf8_seq(const unsigned char *s)
+{
+	size_t		n;
+	unsigned	min;
+	unsigned	cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xE0) == 0xC0)
+		n = 2, min = 0x80, cp = s[0] & 0x1F;
+	else if ((s[0] & 0xF0) == 0xE0)
+		n = 3, min = 0x800, cp = s[0] & 0x0F;
+	else if ((s[0] & 0xF8) == 0xF0)
+		n = 4, min = 0x10000, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++)
+	{
+		if ((s[i] & 0xC0) != 0x80)	/* also stops at the NUL */
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+bool
+utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	size_t		n;
+
+	while (*p)
+	{
+		if ((n = utf8_seq(p)) == 0)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+void
+buf_put_utf8(Buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *) s;
+
+	while (*p)
+	{
+		size_t		n = utf8_seq(p);
+
+		if (n == 0)
+			buf_append(b, "\xEF\xBF\xBD", 3), p++;
+		else
+			buf_append(b, p, n), p += n;
+	}
+	buf_putc(b, '\0');
+	b->len--;
+}
+
 void
 copytext_escaped(Buf *b, const char *s, size_t n)
 {

@@ -27,6 +27,15 @@ extern void buf_append(Buf *b, const void *p, size_t n);
 extern void buf_putc(Buf *b, char c);
 extern void buf_free(Buf *b);
 
+/*
+ * Appends s and a terminating NUL (not counted in len), each byte that does
+ * not begin a well-formed UTF-8 sequence replaced by U+FFFD: message text
+ * (names, reasons) the target's text columns must accept.
+ */
+extern void buf_put_utf8(Buf *b, const char *s);
+/* Whether s is well-formed UTF-8 throughout. */
+extern bool utf8_valid(const char *s);
+
 /* Appends v as one field; NULL, unset and unchanged-TOAST values as \N. */
 extern void copytext_value(Buf *b, const Pgcdc__Value *v);
 /* Appends raw text escaped for COPY. */

@@ -118,12 +118,16 @@ check_change(Event *e)
 
 	if (r->schema == NULL || r->schema[0] == '\0' || r->table == NULL || r->table[0] == '\0')
 		return bad(e, "no schema or table name");
+	if (!utf8_valid(r->schema) || !utf8_valid(r->table))
+		return bad(e, "schema or table name is not valid UTF-8");
 	if (r->n_columns == 0)
 		return bad(e, "no column descriptions (a change must follow its RELATION record)");
 	for (size_t i = 0; i < r->n_columns; i++)
 	{
 		if (r->columns[i]->name[0] == '\0' || r->columns[i]->type_name[0] == '\0')
 			return bad(e, "column %zu has no name or type", i + 1);
+		if (!utf8_valid(r->columns[i]->name) || !utf8_valid(r->columns[i]->type_name))
+			return bad(e, "column %zu: name or type is not valid UTF-8", i + 1);
 		has_key |= r->columns[i]->key;
 	}
 	e->snapshot = r->op == PGCDC__OP__OP_READ;
@@ -153,12 +157,14 @@ check_change(Event *e)
 }
 
 void
-event_decode(Event *e, rd_kafka_message_t *msg)
+event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value)
 {
 	memset(e, 0, sizeof(*e));
 	e->msg = msg;
 	if (msg->len == 0 || msg->payload == NULL)
 		return bad(e, "empty value");
+	if (msg->len > max_value)
+		return bad(e, "oversized value: %zu bytes, max.value.bytes is %zu", msg->len, max_value);
 	e->rec = pgcdc__change_event__unpack(NULL, msg->len, msg->payload);
 	if (e->rec == NULL)
 		return bad(e, "undecodable value: not a pgcdc ChangeEvent");
@@ -181,6 +187,9 @@ event_decode(Event *e, rd_kafka_message_t *msg)
 		case PGCDC__OP__OP_TRUNCATE:
 			if (e->rec->n_truncated == 0)
 				return bad(e, "TRUNCATE naming no table");
+			for (size_t i = 0; i < e->rec->n_truncated; i++)
+				if (!utf8_valid(e->rec->truncated[i]->schema) || !utf8_valid(e->rec->truncated[i]->table))
+					return bad(e, "TRUNCATE: a schema or table name is not valid UTF-8");
 			e->pos = (Position) {e->rec->commit_lsn, e->rec->seq, 0};
 			e->kind = EVENT_TRUNCATE;
 			return;

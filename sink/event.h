@@ -45,8 +45,8 @@ typedef struct Event
 	char		reason[200];
 } Event;
 
-/* Takes ownership of msg. */
-extern void event_decode(Event *e, rd_kafka_message_t *msg);
+/* Takes ownership of msg; a value over max_value bytes is not decoded. */
+extern void event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value);
 extern void event_free(Event *e);
 
 extern int	position_cmp(const Position *a, const Position *b);

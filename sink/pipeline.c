@@ -33,6 +33,7 @@ typedef struct Pipeline
 	Metrics    *metrics;
 	Target	   *target;
 	Applier    *applier;
+	DeadTopic  *dead_topic;
 	rd_kafka_t *rk;
 	PartState **parts;
 	size_t		nparts;
@@ -212,7 +213,11 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 	if (p->nevents == 0)
 		p->first_ms = runtime_now_ms();
 	p->states[p->nevents] = part_state(p, rd_kafka_topic_name(msg->rkt), msg->partition);
-	event_decode(&p->events[p->nevents++], msg);
+	event_decode(&p->events[p->nevents], msg, p->settings->max_value_bytes);
+	/* Our own dead letters, when the topics pattern takes them in: never again. */
+	if (p->settings->dead_letter_topic && strcmp(rd_kafka_topic_name(msg->rkt), p->settings->dead_letter_topic) == 0)
+		p->events[p->nevents].kind = EVENT_IGNORE;
+	p->nevents++;
 }
 
 static Outcome
@@ -251,7 +256,13 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 		return OUTCOME_RETRY;
 	}
 	*connected = true;
-	p.applier = applier_new(s, m);
+	if (s->dead_letter_topic && (p.dead_topic = deadtopic_new(s, p.err, sizeof(p.err))) == NULL)
+	{
+		log_msg(LOG_ERROR, "%s", p.err);
+		target_free(p.target);
+		return OUTCOME_FATAL;
+	}
+	p.applier = applier_new(s, m, p.dead_topic);
 	applier_attach(p.applier, p.target);
 	p.events = calloc((size_t) s->batch_max_rows + 1, sizeof(Event));
 	p.states = calloc((size_t) s->batch_max_rows + 1, sizeof(PartState *));
@@ -277,6 +288,7 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 		rd_kafka_destroy(p.rk);
 	}
 	applier_free(p.applier);
+	deadtopic_free(p.dead_topic);
 	target_free(p.target);
 	for (size_t i = 0; i < p.nparts; i++)
 	{

@@ -50,8 +50,13 @@ const ConfigKey settings_keys[] = {
 		"schema.table of dead letters in the target; created when missing",
 		NULL, 0, 0, false, false},
 	{"dead.letter.topic", CONFIG_STRING, NULL,
-		"also produce each dead letter's original message here; unset: table only",
+		"also produce each dead letter here: the original key, value and headers, plus "
+		"pgcdc.dl.* headers (reason, detail, topic, partition, offset); at least once. "
+		"Messages consumed from this topic are ignored. unset: table only",
 		NULL, 0, 0, false, false},
+	{"max.value.bytes", CONFIG_INT, "16777216",
+		"a message value larger than this is a dead letter, not decoded",
+		NULL, 64, 1073741824, false, false},
 	{"shutdown.timeout.ms", CONFIG_INT, "30000",
 		"on SIGTERM, at most this long to apply what was consumed", NULL, 0, 3600000, false, false},
 	{"reconnect.backoff.max.ms", CONFIG_INT, "30000",
@@ -179,6 +184,7 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 		strcmp(mode, "ignore") == 0 ? TRUNCATE_IGNORE : TRUNCATE_DEAD_LETTER;
 	s->dead_letter_table = dl = config_string(c, "dead.letter.table");
 	s->dead_letter_topic = config_string(c, "dead.letter.topic");
+	s->max_value_bytes = (size_t) config_int(c, "max.value.bytes");
 	s->shutdown_ms = (int) config_int(c, "shutdown.timeout.ms");
 	s->backoff_max_ms = (int) config_int(c, "reconnect.backoff.max.ms");
 	s->metrics_listen = config_string(c, "metrics.listen");

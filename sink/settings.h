@@ -58,6 +58,7 @@ typedef struct Settings
 	TruncateMode truncate_mode;
 	const char *dead_letter_table;	/* "schema.table" */
 	const char *dead_letter_topic;	/* or NULL */
+	size_t		max_value_bytes;
 	int			shutdown_ms;
 	int			backoff_max_ms;
 	const char *metrics_listen;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copytext.h"
 #include "log.h"
 #include "target.h"
 
@@ -271,9 +272,15 @@ target_dead_letter(Target *t, const Event *e, const char *reason, const char *de
 	int			lengths[9] = {0};
 	int			formats[9] = {0};
 	char		sql[512];
+	Buf			why = {0};
+	Buf			more = {0};
 	PGresult   *res;
 	bool		ok;
 
+	/* Names from a message may be any bytes: the text columns take them cleaned. */
+	buf_put_utf8(&why, reason);
+	if (detail)
+		buf_put_utf8(&more, detail);
 	snprintf(part, sizeof(part), "%d", m->partition);
 	snprintf(off, sizeof(off), "%" PRId64, m->offset);
 	LSN_TEXT(lsn, e->rec ? e->rec->commit_lsn : 0);
@@ -289,8 +296,8 @@ target_dead_letter(Target *t, const Event *e, const char *reason, const char *de
 	formats[4] = 1;
 	values[5] = e->rec && e->rec->commit_lsn ? lsn : NULL;
 	values[6] = e->rec && e->rec->commit_lsn ? seq : NULL;
-	values[7] = reason;
-	values[8] = detail;
+	values[7] = why.data;
+	values[8] = detail ? more.data : NULL;
 	snprintf(sql, sizeof(sql), "INSERT INTO %s (topic, partition, \"offset\", key, value, commit_lsn, "
 			 "seq, reason, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", t->dead_letter);
 	res = PQexecParams(t->conn, sql, 9, NULL, values, lengths, formats, 0);
@@ -298,5 +305,7 @@ target_dead_letter(Target *t, const Event *e, const char *reason, const char *de
 	if (!ok)
 		target_error(t, res, err, errlen);
 	PQclear(res);
+	buf_free(&why);
+	buf_free(&more);
 	return ok;
 }

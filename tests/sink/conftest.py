@@ -20,6 +20,7 @@ broker = streamer_conftest.broker
 streamer = streamer_conftest.streamer
 confirmed = streamer_conftest.confirmed
 wait_for = streamer_conftest.wait_for
+read_all = streamer_conftest.read_all
 lsn = streamer_conftest.lsn
 pgtemp = streamer_conftest.pgtemp
 daemonproc = streamer_conftest.daemonproc

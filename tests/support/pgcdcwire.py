@@ -37,6 +37,33 @@ def fields(buf):
     return out
 
 
+def _put_varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def pack(items):
+    """fields()'s inverse: [(field number, wire type, value)] back to bytes,
+    for tests that forge or damage records."""
+    out = bytearray()
+    for num, wire, v in items:
+        out += _put_varint(num << 3 | wire)
+        if wire == 0:
+            out += _put_varint(v)
+        elif wire == 2:
+            out += _put_varint(len(v)) + v
+        else:
+            out += v
+    return bytes(out)
+
+
 def frames(buf):
     """The records of a batch-bytes message: each preceded by its varint length."""
     out, i = [], 0

@@ -65,6 +65,17 @@ main(void)
 	v.kind_case = PGCDC__VALUE__KIND_TIME_VALUE;
 	v.time_value = INT64_C(86399999999);
 	CHECK(strcmp(render(&v, &b), "23:59:59.999999") == 0, "time: %s", b.data);
+	b.len = 0;
+	buf_put_utf8(&b, "ok \xC3\xA9 \xF0\x9F\x98\x80");
+	CHECK(strcmp(b.data, "ok \xC3\xA9 \xF0\x9F\x98\x80") == 0, "valid UTF-8 kept: %s", b.data);
+	b.len = 0;
+	buf_put_utf8(&b, "a\xFF" "b\xC3(\xC0\xAF\xED\xA0\x80\xE2\x82");
+	CHECK(strcmp(b.data, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD(\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+				 "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD") == 0,
+		  "stray, overlong, surrogate and cut sequences replaced: %s", b.data);
+	CHECK(utf8_valid("ok \xC3\xA9 \xF0\x9F\x98\x80") && utf8_valid(""), "valid UTF-8");
+	CHECK(!utf8_valid("a\xC3") && !utf8_valid("\xED\xA0\x80") && !utf8_valid("\xF4\x90\x80\x80"),
+		  "cut, surrogate, beyond U+10FFFF: not valid");
 	buf_free(&b);
 	return unit_summary("copytext");
 }

@@ -1,0 +1,199 @@
+"""Bad input never stops the stream: each kind lands in the dead-letter table
+(and topic) with its reason, the good changes around it are applied, and
+nothing else in the target changes.
+
+Some bad records come from the source itself (a keyless table's update and
+delete, a row the target's CHECK refuses, a row failing a validation rule);
+the rest are forged from a real record and produced straight onto the
+table's topic, between two rounds of good changes."""
+
+import random
+import time
+import urllib.request
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from conftest import confirmed, read_all, streamer_conftest, wait_for
+
+pgcdcwire = streamer_conftest.pgcdcwire
+
+INJECTION = b'x"; DROP TABLE t; --'
+DEAD_TOPIC = "walsink_dead_letters"
+
+
+def metric(port, name):
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    return None
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def columns_of(items):
+    """The column names of a record's fields, in order."""
+    return [dict((n, v) for n, _, v in pgcdcwire.fields(c))[1].decode()
+            for num, _, c in items if num == 16]
+
+
+def replace_nth(items, field, index, value):
+    """items with the index-th occurrence of field's value replaced."""
+    out, seen = [], 0
+    for num, wire, v in items:
+        if num == field:
+            if seen == index:
+                v = value
+            seen += 1
+        out.append((num, wire, v))
+    return out
+
+
+def forge(insert, delete):
+    """[(kind, expected reason fragment, value)]: the bad records to inject.
+    insert and delete are real acct records (relation fields first)."""
+    ins = pgcdcwire.fields(insert)
+    cols = columns_of(ins)
+    value = lambda num, wire, v: pgcdcwire.pack([(num, wire, v)])  # noqa: E731
+    renamed = []
+    for num, wire, v in ins:
+        if num == 16:
+            col = pgcdcwire.fields(v)
+            if col[0][2] == b"note":
+                v = pgcdcwire.pack([(1, 2, b'note"; DROP TABLE t; --')] + col[1:])
+        renamed.append((num, wire, v))
+    # A text value for the integer column, under a key of its own.
+    wrong_type = replace_nth(ins, 13, cols.index("v"), value(11, 2, b"abc"))
+    wrong_type = replace_nth(wrong_type, 13, cols.index("id"), value(4, 0, 2 * 1009))
+    return [
+        ("random bytes", "undecodable value", random.Random(7).randbytes(300)),
+        ("empty value", "empty value", b""),
+        ("truncated record", "undecodable value", insert[:len(insert) // 2]),
+        ("wrong wire type", "undecodable value",
+         pgcdcwire.pack([(n, 0, 5) if n == 9 else (n, w, v) for n, w, v in ins])),
+        ("oversized value", "oversized value", insert + pgcdcwire.pack([(99, 2, b"x" * 100000)])),
+        ("unknown version", "record version 99", insert + pgcdcwire.pack([(1, 0, 99)])),
+        ("unknown table", "table public.ghost does not exist in the target (auto.create is off)",
+         insert + pgcdcwire.pack([(10, 2, b"ghost")])),
+        ("injected table name", 'table public.x"; DROP TABLE t; -- does not exist',
+         insert + pgcdcwire.pack([(10, 2, INJECTION)])),
+        ("injected column name", 'column "note"; DROP TABLE t; --" is not in',
+         pgcdcwire.pack(renamed)),
+        ("invalid UTF-8 table name", "schema or table name is not valid UTF-8",
+         insert + pgcdcwire.pack([(10, 2, b"\xff\xfebad")])),
+        ("delete without key values", "delete without the old key's values",
+         pgcdcwire.pack([(n, w, v) for n, w, v in pgcdcwire.fields(delete) if n != 12])),
+        ("wrong value type", "rejected by the target", pgcdcwire.pack(wrong_type)),
+    ]
+
+
+def test_bad_input_goes_to_dead_letters(source, target, broker, streamer, sink):
+    source.psql("""
+        CREATE TABLE acct (id int PRIMARY KEY, v int, note text);
+        CREATE TABLE nokey (a int, b int);""")
+    target.psql("""
+        CREATE TABLE acct (id int PRIMARY KEY, v int CONSTRAINT v_small CHECK (v < 1000000), note text);
+        CREATE TABLE nokey (a int, b int);
+        CREATE TABLE t (x int); INSERT INTO t VALUES (42);""")
+    port = free_port()
+    s = streamer(heartbeat_interval_ms="0").start()
+    w = sink(auto_create="off", auto_evolve="off", max_value_bytes="65536", metrics_listen=f"127.0.0.1:{port}",
+             **{"dead.letter.topic": DEAD_TOPIC,
+                "rule.public.acct.goodnote": "note IS NULL OR note NOT LIKE 'bad%'"}).start()
+
+    # Round 1, once the slot exists (so not folded into the snapshot): good
+    # changes, and the source's own bad ones.
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    source.psql("""
+        INSERT INTO acct SELECT g, g, 'n' || g FROM generate_series(1, 8) g;
+        DELETE FROM acct WHERE id = 8;
+        INSERT INTO nokey VALUES (1, 1), (2, 2);
+        UPDATE nokey SET b = 20 WHERE a = 2;
+        DELETE FROM nokey WHERE a = 1;
+        INSERT INTO acct VALUES (50, 5000000, 'too big for the target');
+        INSERT INTO acct VALUES (52, 1, 'bad note');""")
+    source.psql("INSERT INTO acct VALUES (9, 9, 'last of round 1')")
+    expected = "SELECT * FROM acct WHERE v < 1000000 AND (note IS NULL OR note NOT LIKE 'bad%') ORDER BY 1"
+    wait_for(lambda: target.psql("SELECT count(*) FROM acct WHERE id = 9") == "1", what="round 1 applied")
+
+    # Templates: the insert of row 9 (the last message of its partition) and a delete.
+    msgs = [m for ms in read_all(broker.bootstrap, prefix="pgcdc.public.acct").values() for m in ms]
+    last = next(m for m in msgs if m.record()["op"] == "insert" and m.record()["row"]["id"] == 9)
+    delete = next(m for m in msgs if m.record()["op"] == "delete")
+    rec = last.record()
+    bad = forge(last.value, delete.value)
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for i, (kind, _, value) in enumerate(bad):
+        # Positions after row 9's, in order: admitted, never "already applied".
+        value = value + pgcdcwire.pack([(3, 0, rec["commit_lsn"]), (5, 0, 1000 + i)]) \
+            if kind not in ("oversized value", "empty value", "truncated record") else value
+        p.produce("pgcdc.public.acct", value=value, key=b"forged", partition=last.partition)
+    assert p.flush(30) == 0
+    del p
+
+    # Round 2: good changes after the forged records, on every partition.
+    source.psql("""
+        INSERT INTO acct SELECT g, g, 'n' || g FROM generate_series(10, 30) g;
+        UPDATE acct SET v = v + 100 WHERE id % 3 = 0;
+        DELETE FROM acct WHERE id IN (2, 12);""")
+    wait_for(lambda: target.psql("SELECT * FROM acct ORDER BY 1") == source.psql(expected),
+             what="round 2 applied")
+
+    reasons = target.psql("SELECT reason || ' | ' || coalesce(detail, '') FROM pgcdc.dead_letter ORDER BY id")
+    reasons = reasons.splitlines()
+    want = [fragment for _, fragment, _ in bad] + [
+        "update without a key", "delete without a key",
+        "rejected by the target", 'validation rule "goodnote" failed']
+    missing = list(reasons)
+    for fragment in want:
+        hit = next((r for r in missing if fragment in r), None)
+        assert hit is not None, f"no dead letter for {fragment!r}; dead letters: {reasons}"
+        missing.remove(hit)
+    assert missing == [], f"unexpected dead letters: {missing}"
+    assert any("v_small" in r for r in reasons), reasons
+    assert any('invalid input syntax for type integer: "abc"' in r for r in reasons), reasons
+    # The dead letters keep the original bytes and where they came from.
+    assert target.psql("SELECT count(*) FROM pgcdc.dead_letter WHERE value = ''::bytea") == "1"
+    assert target.psql("SELECT count(*) FROM pgcdc.dead_letter WHERE topic IN "
+                       "('pgcdc.public.acct', 'pgcdc.public.nokey') AND \"offset\" >= 0 "
+                       "AND partition >= 0") == str(len(want))
+
+    # Nothing else changed: acct as the source minus what was refused, nokey
+    # without the keyless update and delete, t untouched, no table created.
+    assert target.psql("SELECT * FROM acct ORDER BY 1") == source.psql(expected)
+    assert target.psql("SELECT * FROM nokey ORDER BY 1") == "1|1\n2|2"
+    assert target.psql("SELECT * FROM t") == "42"
+    assert target.psql("SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class "
+                       "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'") == "acct,nokey,t"
+    wait_for(lambda: metric(port, "walsink_dead_letters_total") == len(want),
+             what=f"{len(want)} dead letters in the metrics")
+
+    # The dead-letter topic has each of them, with the reason and origin.
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "dl-reader",
+                  "enable.auto.commit": False, "fetch.message.max.bytes": 10485760})
+    got = []
+    try:
+        md = c.list_topics(DEAD_TOPIC, timeout=10).topics[DEAD_TOPIC]
+        c.assign([TopicPartition(DEAD_TOPIC, p, 0) for p in md.partitions])
+        deadline = time.monotonic() + 30
+        while len(got) < len(want) and time.monotonic() < deadline:
+            got += [m for m in c.consume(100, 0.5) if not m.error()]
+    finally:
+        c.close()
+    headers = [dict(m.headers()) for m in got]
+    assert len(got) == len(want)
+    assert sorted(h["pgcdc.dl.reason"].decode() for h in headers) == \
+        sorted(r.split(" | ")[0] for r in reasons)
+    assert sorted(h["pgcdc.dl.topic"] for h in headers) == \
+        sorted(t.encode() for t in target.psql("SELECT topic FROM pgcdc.dead_letter").splitlines())
+    assert sorted(m.value() or b"" for m in got) == \
+        sorted(bytes.fromhex(v[2:]) for v in target.psql("SELECT value FROM pgcdc.dead_letter").splitlines())
+    assert w.stop() == 0 and s.stop() == 0
