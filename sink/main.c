@@ -6,7 +6,8 @@
  * Runs pipelines until stopped; one that fails (target or Kafka gone) is
  * followed by another after a doubling pause, resuming from the positions
  * stored in the target.  Exit status: 0 when stopped by a signal, 1 when
- * the configuration is wrong or the target is unreachable at start.
+ * the configuration is wrong, the target is unreachable at start, or
+ * Kafka no longer holds changes the target has not applied.
  */
 #define _POSIX_C_SOURCE 200809L
 

@@ -42,6 +42,7 @@ typedef struct Pipeline
 	size_t		nevents;
 	int64_t		first_ms;
 	bool		failed;
+	bool		fatal;			/* and starting again cannot help */
 	char		err[ERRLEN];
 } Pipeline;
 
@@ -163,7 +164,8 @@ consumer_new(Pipeline *p, char *err, size_t errlen)
 		{"client.id", "walsink"},
 		{"enable.auto.commit", "false"},
 		{"enable.auto.offset.store", "false"},
-		{"auto.offset.reset", "earliest"},
+		/* A stored offset no longer in the log: changes lost, never skipped silently. */
+		{"auto.offset.reset", "error"},
 		{"enable.partition.eof", "false"},
 		{"topic.metadata.refresh.interval.ms", "5000"},	/* new tables' topics, soon */
 		{NULL, NULL}
@@ -203,10 +205,17 @@ fail:
 static void
 take(Pipeline *p, rd_kafka_message_t *msg)
 {
+	if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
+	{
+		snprintf(p->err, sizeof(p->err), "%s [%d]: the next change to apply is gone from Kafka "
+				 "(retention removed it before it was applied; the target misses changes): %s",
+				 msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?", msg->partition, rd_kafka_message_errstr(msg));
+		p->failed = p->fatal = true;
+	}
+	else if (msg->err && msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+		log_msg(LOG_WARNING, "kafka: %s", rd_kafka_message_errstr(msg));
 	if (msg->err)
 	{
-		if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-			log_msg(LOG_WARNING, "kafka: %s", rd_kafka_message_errstr(msg));
 		rd_kafka_message_destroy(msg);
 		return;
 	}
@@ -241,7 +250,7 @@ loop(Pipeline *p)
 			break;
 	}
 	log_msg(LOG_ERROR, "%s", p->err);
-	return OUTCOME_RETRY;
+	return p->fatal ? OUTCOME_FATAL : OUTCOME_RETRY;
 }
 
 Outcome

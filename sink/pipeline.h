@@ -15,7 +15,7 @@ typedef enum Outcome
 {
 	OUTCOME_STOPPED,			/* by a signal, everything consumed applied */
 	OUTCOME_RETRY,				/* the target or Kafka failed: start again */
-	OUTCOME_FATAL				/* configuration the run cannot use */
+	OUTCOME_FATAL				/* configuration the run cannot use, or changes lost in Kafka */
 } Outcome;
 
 extern volatile sig_atomic_t pipeline_stop_signals;

@@ -21,6 +21,7 @@ streamer = streamer_conftest.streamer
 confirmed = streamer_conftest.confirmed
 wait_for = streamer_conftest.wait_for
 read_all = streamer_conftest.read_all
+Workload = streamer_conftest.Workload
 lsn = streamer_conftest.lsn
 pgtemp = streamer_conftest.pgtemp
 daemonproc = streamer_conftest.daemonproc

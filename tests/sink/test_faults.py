@@ -1,0 +1,107 @@
+"""Faults under a continuous workload: walsink killed with SIGKILL at random
+moments and right after a target commit, the target restarted, Kafka down.
+Afterwards source and target are equal, and no change was applied twice.
+
+The workload (the streamer suite's) increments kv rows many times; in the
+target a trigger records every update of kv as (old v, new v).  The source
+only ever increments, so an applied change replayed (a double apply, or an
+older state applied after a newer one) shows as new v <= old v."""
+
+import os
+import random
+import time
+
+import psycopg2
+
+from conftest import Workload, confirmed, dead_letters, wait_equal, wait_for
+
+HISTORY = """
+    CREATE TABLE kv (k int PRIMARY KEY, v bigint NOT NULL);
+    CREATE TABLE kv_history (k int, old_v bigint, new_v bigint);
+    CREATE FUNCTION kv_note() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO kv_history VALUES (NEW.k, OLD.v, NEW.v); RETURN NEW; END $$;
+    CREATE TRIGGER kv_note AFTER UPDATE ON kv FOR EACH ROW EXECUTE FUNCTION kv_note();"""
+
+
+def no_double_apply(target):
+    """Every recorded update moved v forward (the snapshot's v = 0 rows may be read twice)."""
+    bad = target.psql("SELECT k, old_v, new_v FROM kv_history "
+                      "WHERE new_v <= old_v AND NOT (old_v = 0 AND new_v = 0) LIMIT 10")
+    assert bad == "", f"changes applied twice or out of order (k|old|new): {bad}"
+    return int(target.psql("SELECT count(*) FROM kv_history"))
+
+
+def last_commit(conn):
+    with conn.cursor() as cur:
+        cur.execute("SELECT max(updated) FROM pgcdc.sink_position")
+        return cur.fetchone()[0]
+
+
+def test_kill9_at_random_moments(source, target, broker, streamer, sink):
+    target.psql(HISTORY)
+    work = Workload(source, pause=0.004)
+    s = streamer(heartbeat_interval_ms="0").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    # A short session: the killed member's partitions move on within seconds.
+    w = sink(kafka_session_timeout_ms="3000", kafka_heartbeat_interval_ms="1000").start()
+    work.start()
+    wait_for(lambda: target.psql("SELECT to_regclass('pgcdc.sink_position') IS NOT NULL") == "t",
+             what="walsink's tables")
+    watch = psycopg2.connect(target.dsn())
+    watch.autocommit = True
+    rng = random.Random(11)
+    # Fewer under the sanitizers, which run every suite a second time, slower.
+    kills = 6 if os.environ.get("PGCDC_SANITIZED") == "1" else 22
+    for i in range(kills):
+        # Each kill while applying: once a batch has committed since the start...
+        seen = last_commit(watch)
+        deadline = time.monotonic() + 60
+        while last_commit(watch) == seen and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert last_commit(watch) != seen, "walsink applied nothing for 60 s"
+        # ...then at once (before, or while, the informational offset commit
+        # reaches Kafka), or at a random moment of the batches that follow.
+        if i % 2:
+            time.sleep(rng.uniform(0, 0.4))
+        w.kill()
+        w.start()
+    watch.close()
+    end = work.finish()
+    wait_for(lambda: (confirmed(source) or 0) >= end, timeout=120, what="the streamer to catch up")
+    wait_equal(source, target, ["ledger", "kv"], timeout=180)
+    updates = no_double_apply(target)
+    assert len(work.committed) > 300 and updates > 100, (len(work.committed), updates)
+    assert dead_letters(target) == []
+    assert w.stop() == 0 and s.stop() == 0
+
+
+def test_target_restarts_and_kafka_down(source, target, broker, streamer, sink):
+    target.psql(HISTORY)
+    work = Workload(source, pause=0.004)
+    s = streamer(heartbeat_interval_ms="0").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    w = sink(reconnect_backoff_max_ms="1000").start()
+    work.start()
+    wait_for(lambda: target.psql("SELECT to_regclass('ledger') IS NOT NULL") == "t", what="ledger created")
+    for mode in ("immediate", "fast", "immediate"):
+        time.sleep(1.5)
+        target.stop(mode=mode)      # mid-batch: one commits every few ms
+        time.sleep(2)
+        target.start()
+    assert w.running(), "walsink gave up on the target"
+    # Kafka gone: walsink waits, then goes on from where it was.
+    time.sleep(1)
+    for b in (1, 2, 3):
+        broker.command(f"down {b}")
+    time.sleep(8)
+    for b in (1, 2, 3):
+        broker.command(f"up {b}")
+    time.sleep(2)
+    end = work.finish()
+    wait_for(lambda: (confirmed(source) or 0) >= end, timeout=120, what="the streamer to catch up")
+    wait_equal(source, target, ["ledger", "kv"], timeout=180)
+    updates = no_double_apply(target)
+    assert len(work.committed) > 500 and updates > 100, (len(work.committed), updates)
+    assert "restarting from the target's positions" in w.text()
+    assert dead_letters(target) == []
+    assert w.stop() == 0 and s.stop() == 0
