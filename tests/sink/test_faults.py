@@ -12,6 +12,7 @@ import random
 import time
 
 import psycopg2
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from conftest import Workload, confirmed, dead_letters, wait_equal, wait_for
 
@@ -105,3 +106,34 @@ def test_target_restarts_and_kafka_down(source, target, broker, streamer, sink):
     assert "restarting from the target's positions" in w.text()
     assert dead_letters(target) == []
     assert w.stop() == 0 and s.stop() == 0
+
+
+def test_changes_gone_from_kafka_stop_walsink(source, target, broker, streamer, sink):
+    """Retention removed changes walsink had not applied: it stops with an
+    error (exit 1) instead of skipping to what Kafka still has."""
+    source.psql("CREATE TABLE r (id int PRIMARY KEY, v text)")
+    s = streamer(heartbeat_interval_ms="0").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    w = sink().start()
+    source.psql("INSERT INTO r SELECT g, 'v' FROM generate_series(1, 8) g")
+    wait_equal(source, target, ["r"])
+    assert w.stop() == 0
+    # More than the dev broker keeps (about 5 MB a partition) after them.
+    p = Producer({"bootstrap.servers": broker.bootstrap, "message.max.bytes": 2000000})
+    for part in range(4):
+        for _ in range(80):
+            p.produce("pgcdc.public.r", value=b"j" * 100000, partition=part)
+        p.flush(60)
+    del p
+    low = {}
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "marks"})
+    for part in range(4):
+        low[part] = c.get_watermark_offsets(TopicPartition("pgcdc.public.r", part), timeout=10)[0]
+    c.close()
+    assert all(v > 8 for v in low.values()), f"the dev broker kept everything: {low}"
+    w.start()
+    assert w.wait(60) == 1
+    assert "is gone from Kafka" in w.text()
+    # (A partition that had no change of r is read from its start: junk there is dead letters.)
+    assert target.psql("SELECT count(*) FROM r") == "8"
+    assert s.stop() == 0
