@@ -309,11 +309,24 @@ write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t err
 	{
 		a->sql.len = 0;
 		if (ti->soft >= 0)
-			sql_add(a, "UPDATE %s t SET %s = true FROM pg_temp.%s s WHERE s.__pgcdc_op = 'd'",
-					ti->qname, ti->qcols[ti->soft], ti->stage);
+		{
+			/* A tombstone: the key marked deleted, even when the row was never applied. */
+			sql_add(a, "INSERT INTO %s AS t (", ti->qname);
+			for (size_t k = 0; k < ti->nkeys; k++)
+				sql_add(a, "%s, ", ti->qcols[ti->keycols[k]]);
+			sql_add(a, "%s) SELECT ", ti->qcols[ti->soft]);
+			for (size_t k = 0; k < ti->nkeys; k++)
+				sql_add(a, "%s, ", ti->qcols[ti->keycols[k]]);
+			sql_add(a, "true FROM pg_temp.%s WHERE __pgcdc_op = 'd' ON CONFLICT (", ti->stage);
+			for (size_t k = 0; k < ti->nkeys; k++)
+				sql_add(a, "%s%s", k ? ", " : "", ti->qcols[ti->keycols[k]]);
+			sql_add(a, ") DO UPDATE SET %s = true", ti->qcols[ti->soft]);
+		}
 		else
+		{
 			sql_add(a, "DELETE FROM %s t USING pg_temp.%s s WHERE s.__pgcdc_op = 'd'", ti->qname, ti->stage);
-		key_match(a, ti);
+			key_match(a, ti);
+		}
 		ok = run(a, err, errlen);
 	}
 	for (size_t g = 0; g < nsig && ok; g++)

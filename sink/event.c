@@ -12,6 +12,10 @@
 #include "event.h"
 
 #define RECORD_VERSION 1
+/* PostgreSQL's NAMEDATALEN - 1: no source sends a longer name. */
+#define NAME_MAX_BYTES 63
+/* format_type()'s longest forms are far shorter. */
+#define TYPE_NAME_MAX_BYTES 256
 
 __attribute__((format(printf, 2, 3)))
 static void
@@ -120,6 +124,8 @@ check_change(Event *e)
 		return bad(e, "no schema or table name");
 	if (!utf8_valid(r->schema) || !utf8_valid(r->table))
 		return bad(e, "schema or table name is not valid UTF-8");
+	if (strlen(r->schema) > NAME_MAX_BYTES || strlen(r->table) > NAME_MAX_BYTES)
+		return bad(e, "schema or table name longer than %d bytes", NAME_MAX_BYTES);
 	if (r->n_columns == 0)
 		return bad(e, "no column descriptions (a change must follow its RELATION record)");
 	for (size_t i = 0; i < r->n_columns; i++)
@@ -128,6 +134,9 @@ check_change(Event *e)
 			return bad(e, "column %zu has no name or type", i + 1);
 		if (!utf8_valid(r->columns[i]->name) || !utf8_valid(r->columns[i]->type_name))
 			return bad(e, "column %zu: name or type is not valid UTF-8", i + 1);
+		if (strlen(r->columns[i]->name) > NAME_MAX_BYTES || strlen(r->columns[i]->type_name) > TYPE_NAME_MAX_BYTES)
+			return bad(e, "column %zu: name longer than %d bytes or type name longer than %d",
+					   i + 1, NAME_MAX_BYTES, TYPE_NAME_MAX_BYTES);
 		has_key |= r->columns[i]->key;
 	}
 	e->snapshot = r->op == PGCDC__OP__OP_READ;

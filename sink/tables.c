@@ -208,7 +208,12 @@ create(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, siz
 		len += (size_t) sprintf(sql + len, __VA_ARGS__); \
 	} while (0)
 
-	APPEND("CREATE TABLE IF NOT EXISTS %s (", ti->qname);
+	{
+		char	   *q = target_quote(ts->target, ti->schema);
+
+		APPEND("CREATE SCHEMA IF NOT EXISTS %s; CREATE TABLE IF NOT EXISTS %s (", q, ti->qname);
+		free(q);
+	}
 	for (size_t i = 0; i < r->n_columns; i++)
 	{
 		char	   *q = target_quote(ts->target, r->columns[i]->name);
@@ -222,8 +227,10 @@ create(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, siz
 					 r->columns[i]->name, r->columns[i]->type_name);
 			return free(q), free(sql), false;
 		}
+		/* Soft deletes keep tombstones: key values alone, the rest NULL. */
 		APPEND("%s%s %s%s", i ? ", " : "", q, r->columns[i]->type_name,
-			   r->columns[i]->not_null ? " NOT NULL" : "");
+			   r->columns[i]->not_null && (r->columns[i]->key || ts->settings->delete_mode != DELETE_SOFT)
+			   ? " NOT NULL" : "");
 		any_key |= r->columns[i]->key;
 		free(q);
 	}
@@ -297,6 +304,26 @@ widen(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, bool *changed, cha
 			return false;
 		log_msg(LOG_INFO, "added column \"%s\" %s to %s", r->columns[i]->name,
 				r->columns[i]->type_name, ti->qname);
+		*changed = true;
+	}
+	if (ts->settings->delete_mode == DELETE_SOFT && tables_column(ti, ts->settings->soft_column) < 0)
+	{
+		char		sql[1024];
+		char	   *q;
+
+		if (!ts->settings->auto_evolve)
+		{
+			snprintf(reason, reasonlen, "%s has no delete.soft.column \"%s\" (auto.evolve is off)",
+					 ti->name, ts->settings->soft_column);
+			return false;
+		}
+		q = target_quote(ts->target, ts->settings->soft_column);
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s boolean NOT NULL DEFAULT false",
+				 ti->qname, q);
+		free(q);
+		if (!target_exec(ts->target, sql, err, errlen))
+			return false;
+		log_msg(LOG_INFO, "added delete.soft.column \"%s\" to %s", ts->settings->soft_column, ti->qname);
 		*changed = true;
 	}
 	return true;

@@ -89,6 +89,8 @@ def forge(insert, delete):
          pgcdcwire.pack(renamed)),
         ("invalid UTF-8 table name", "schema or table name is not valid UTF-8",
          insert + pgcdcwire.pack([(10, 2, b"\xff\xfebad")])),
+        ("overlong table name", "schema or table name longer than 63 bytes",
+         insert + pgcdcwire.pack([(10, 2, b"t" * 64)])),
         ("delete without key values", "delete without the old key's values",
          pgcdcwire.pack([(n, w, v) for n, w, v in pgcdcwire.fields(delete) if n != 12])),
         ("wrong value type", "rejected by the target", pgcdcwire.pack(wrong_type)),

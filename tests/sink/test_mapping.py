@@ -1,0 +1,88 @@
+"""Where and how changes land: columns added on the source mid-stream,
+table.map and target.schema, soft deletes, truncate modes."""
+
+import subprocess
+
+from conftest import confirmed, dead_letters, wait_equal, wait_for
+
+
+def query(cluster, sql):
+    """sql's output, or None while what it reads does not exist yet."""
+    try:
+        return cluster.psql(sql)
+    except subprocess.CalledProcessError:
+        return None
+
+
+def test_add_column_mid_stream(source, target, broker, streamer, sink):
+    source.psql("CREATE TABLE emp (id int PRIMARY KEY, name text)")
+    s = streamer(heartbeat_interval_ms="0").start()
+    w = sink().start()
+    source.psql("INSERT INTO emp SELECT g, 'n' || g FROM generate_series(1, 20) g")
+    wait_equal(source, target, ["emp"])
+    source.psql("""
+        ALTER TABLE emp ADD COLUMN dept text, ADD COLUMN pay numeric(10,2);
+        INSERT INTO emp VALUES (21, 'new', 'eng', 10.5);
+        UPDATE emp SET dept = 'ops' WHERE id < 21;
+        UPDATE emp SET pay = id * 2 WHERE id % 2 = 0;
+        UPDATE emp SET name = 'renamed' WHERE id = 3;""")
+    wait_equal(source, target, ["emp"])
+    assert target.psql("SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                       "WHERE attrelid = 'emp'::regclass AND attname = 'pay'") == "numeric(10,2)"
+    # A dropped source column stays in the target; rows written after the
+    # drop leave it NULL (documented in the README).
+    source.psql("ALTER TABLE emp DROP COLUMN name; INSERT INTO emp VALUES (22, 'eng', 1); "
+                "UPDATE emp SET pay = 0 WHERE id = 4")
+    wait_for(lambda: target.psql("SELECT id, dept, pay FROM emp ORDER BY 1") ==
+             source.psql("SELECT id, dept, pay FROM emp ORDER BY 1"), what="changes after DROP COLUMN")
+    assert target.psql("SELECT name IS NULL FROM emp WHERE id = 22") == "t"
+    assert target.psql("SELECT name FROM emp WHERE id = 4") == "n4"
+    assert dead_letters(target) == []
+    assert w.stop() == 0 and s.stop() == 0
+
+
+def test_map_soft_delete_truncate_ignore(source, target, broker, streamer, sink):
+    source.psql("""
+        CREATE TABLE orders (id int PRIMARY KEY, amount int);
+        CREATE TABLE items (id int PRIMARY KEY, sku text);
+        CREATE TABLE kept (id int PRIMARY KEY);""")
+    target.psql("CREATE SCHEMA mirror; CREATE TABLE mirror.kept (id int PRIMARY KEY, extra text)")
+    s = streamer(heartbeat_interval_ms="0").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    w = sink(delete_mode="soft", truncate_mode="ignore", target_schema="mirror",
+             **{"table.map": "public.orders=analytics.fct_orders"}).start()
+    source.psql("""
+        INSERT INTO orders SELECT g, g * 10 FROM generate_series(1, 10) g;
+        INSERT INTO items SELECT g, 's' || g FROM generate_series(1, 5) g;
+        INSERT INTO kept VALUES (1), (2);
+        DELETE FROM orders WHERE id IN (3, 4);
+        UPDATE orders SET amount = 0 WHERE id = 5;
+        DELETE FROM kept WHERE id = 2;
+        TRUNCATE items;
+        INSERT INTO items VALUES (6, 'after');""")
+    live = "SELECT id, amount FROM analytics.fct_orders WHERE NOT __deleted ORDER BY 1"
+    wait_for(lambda: query(target, live) == source.psql("SELECT * FROM orders ORDER BY 1"),
+             what="orders in analytics.fct_orders")
+    assert target.psql("SELECT id FROM analytics.fct_orders WHERE __deleted ORDER BY 1") == "3\n4"
+    # truncate.mode ignore: the rows from before the TRUNCATE stay.
+    wait_for(lambda: query(target, "SELECT id FROM mirror.items ORDER BY 1") == "1\n2\n3\n4\n5\n6",
+             what="items in mirror.items")
+    # An existing target table gains the soft-delete column (auto.evolve).
+    wait_for(lambda: query(target, "SELECT id, __deleted FROM mirror.kept ORDER BY 1") == "1|f\n2|t",
+             what="kept soft-deleted")
+    assert target.psql("SELECT to_regclass('public.orders') IS NULL AND to_regclass('public.items') IS NULL") == "t"
+    assert dead_letters(target) == []
+    assert w.stop() == 0 and s.stop() == 0
+
+
+def test_truncate_dead_letter(source, target, broker, streamer, sink):
+    source.psql("CREATE TABLE t1 (id int PRIMARY KEY)")
+    s = streamer(heartbeat_interval_ms="0").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    w = sink(truncate_mode="dead-letter").start()
+    source.psql("INSERT INTO t1 SELECT generate_series(1, 5); TRUNCATE t1; INSERT INTO t1 VALUES (9)")
+    wait_for(lambda: query(target, "SELECT count(*) FROM t1") == "6", what="t1 applied")
+    # One TRUNCATE, a copy on each of the topic's partitions: each a dead letter.
+    wait_for(lambda: len(dead_letters(target)) == 4, what="the truncate's four copies as dead letters")
+    assert set(dead_letters(target)) == {"truncate (truncate.mode is dead-letter)"}
+    assert w.stop() == 0 and s.stop() == 0
