@@ -26,6 +26,7 @@ typedef struct DeadLetter
 struct Applier
 {
 	const Settings *settings;
+	Metrics    *metrics;
 	Target	   *target;
 	Tables	   *tables;
 	DeadTopic  *dead_topic;
@@ -82,6 +83,7 @@ applier_new(const Settings *s, Metrics *m, DeadTopic *dead)
 	Applier    *a = calloc(1, sizeof(Applier));
 
 	a->settings = s;
+	a->metrics = m;
 	a->dead_topic = dead;
 	a->m_applied = metrics_cell(m, "walsink_applied_total", METRIC_COUNTER,
 								"Row changes applied to the target", NULL);
@@ -401,6 +403,7 @@ apply_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t err
 		if (!target_exec(a->target, "RELEASE SAVEPOINT pgcdc_rows", err, errlen))
 			return false;
 		a->n_applied += (int64_t) (n - (a->ndead - mark));	/* less those a rule refused */
+		ti->batch_applied += (int64_t) (n - (a->ndead - mark));
 		return true;
 	}
 	dead_forget(a, mark);
@@ -636,6 +639,18 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 		metrics_add(a->m_skipped, a->n_skipped);
 		metrics_add(a->m_ignored, a->n_ignored);
 		metrics_add(a->m_dead, (int64_t) a->ndead);
+	}
+	for (size_t i = 0; i < nrows; i++)
+	{
+		TableInfo  *ti = rows[i].ti;
+		const char *labels[] = {"table", ti->name, NULL};
+
+		if (ok && ti->batch_applied > 0 && ti->m_applied == NULL)
+			ti->m_applied = metrics_cell(a->metrics, "walsink_table_applied_total", METRIC_COUNTER,
+										 "Row changes applied, per target table", labels);
+		if (ok && ti->batch_applied > 0)
+			metrics_add(ti->m_applied, ti->batch_applied);
+		ti->batch_applied = 0;
 	}
 	dead_forget(a, 0);
 	a->n_applied = a->n_skipped = a->n_ignored = 0;

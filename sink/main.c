@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
@@ -29,10 +31,41 @@
 
 extern char **environ;
 
+static int	shutdown_ms;
+
+/*
+ * The first SIGTERM or SIGINT asks for the batch in hand to be applied,
+ * within shutdown.timeout.ms; the timer or a second signal ends the process
+ * at once.  Nothing is lost that way: what was not committed in the target
+ * is consumed again at the next start.
+ */
 static void
 on_stop(int signo)
 {
-	pipeline_stop_signals++;
+	static const char forced[] = "walsink: stopping now; what was not applied will be consumed again\n";
+
+	if (pipeline_stop_signals++ == 0)
+	{
+		struct itimerval t = {.it_value = {shutdown_ms / 1000, (shutdown_ms % 1000) * 1000}};
+
+		if (shutdown_ms > 0)
+			setitimer(ITIMER_REAL, &t, NULL);
+		return;
+	}
+	if (write(STDERR_FILENO, forced, sizeof(forced) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+static void
+on_shutdown_timeout(int signo)
+{
+	static const char msg[] = "walsink: shutdown.timeout.ms passed; stopping without the batch in hand "
+		"(it will be consumed again)\n";
+
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(1);
 }
 
 static void
@@ -89,8 +122,10 @@ main(int argc, char **argv)
 	if (check)
 		return o = pipeline_check(&s) ? 0 : 1, log_close(), settings_free(&s), config_free(c), (int) o;
 
+	shutdown_ms = s.shutdown_ms;
 	runtime_on_signal(SIGTERM, on_stop);
 	runtime_on_signal(SIGINT, on_stop);
+	runtime_on_signal(SIGALRM, on_shutdown_timeout);
 	runtime_on_signal(SIGHUP, on_hup);
 	runtime_on_signal(SIGPIPE, SIG_IGN);
 	m = metrics_new();

@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <inttypes.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,18 +311,69 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	return o;
 }
 
+/* Whether topic is one of those walsink applies (a list, or a ^regex). */
+static bool
+topic_wanted(const Settings *s, const regex_t *re, const char *topic)
+{
+	size_t		n = strlen(topic);
+
+	if (s->topics[0] == '^')
+		return regexec(re, topic, 0, NULL, 0) == 0;
+	for (const char *p = s->topics; (p = strstr(p, topic)) != NULL; p++)
+		if ((p == s->topics || p[-1] == ',' || p[-1] == ' ') && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+			return true;
+	return false;
+}
+
+/* --check's Kafka half: brokers reachable, and which topics would be applied. */
+static bool
+check_kafka(const Settings *s)
+{
+	Pipeline	p = {.settings = s};
+	const struct rd_kafka_metadata *md;
+	rd_kafka_resp_err_t rc;
+	regex_t		re;
+	int			wanted = 0;
+
+	if ((p.rk = consumer_new(&p, p.err, sizeof(p.err))) == NULL)
+		return printf("%s\n", p.err), false;
+	rc = rd_kafka_metadata(p.rk, 1, NULL, &md, 10000);
+	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		printf("kafka: no metadata from the brokers: %s\n", rd_kafka_err2str(rc));
+		rd_kafka_destroy(p.rk);
+		return false;
+	}
+	if (s->topics[0] == '^' && regcomp(&re, s->topics, REG_EXTENDED | REG_NOSUB) != 0)
+	{
+		printf("topics: \"%s\" is not a regular expression\n", s->topics);
+		rd_kafka_metadata_destroy(md);
+		rd_kafka_destroy(p.rk);
+		return false;
+	}
+	printf("kafka: %d brokers; topics applied now:", md->broker_cnt);
+	for (int i = 0; i < md->topic_cnt; i++)
+		if (topic_wanted(s, &re, md->topics[i].topic))
+			printf("%s %s (%d partitions)", wanted++ ? "," : "", md->topics[i].topic, md->topics[i].partition_cnt);
+	printf("%s\n", wanted ? "" : " none yet (they are taken up as they appear)");
+	if (s->topics[0] == '^')
+		regfree(&re);
+	rd_kafka_metadata_destroy(md);
+	rd_kafka_destroy(p.rk);
+	return true;
+}
+
 bool
 pipeline_check(const Settings *s)
 {
 	char		err[ERRLEN];
 	Target	   *t = target_connect(s, err, sizeof(err));
+	bool		target_ok = t != NULL;
 
 	if (t == NULL)
-	{
 		printf("target: %s\n", err);
-		return false;
-	}
-	printf("target: connected; positions in pgcdc.sink_position, dead letters in %s\n", t->dead_letter);
+	else
+		printf("target: connected; positions in pgcdc.sink_position, dead letters in %s\n", t->dead_letter);
 	target_free(t);
-	return true;
+	return check_kafka(s) && target_ok;
 }

@@ -58,7 +58,8 @@ const ConfigKey settings_keys[] = {
 		"a message value larger than this is a dead letter, not decoded",
 		NULL, 64, 1073741824, false, false},
 	{"shutdown.timeout.ms", CONFIG_INT, "30000",
-		"on SIGTERM, at most this long to apply what was consumed", NULL, 0, 3600000, false, false},
+		"on SIGTERM or SIGINT, at most this long to apply what was consumed, then exit 1 "
+		"(a second signal: at once); 0: no limit", NULL, 0, 3600000, false, false},
 	{"reconnect.backoff.max.ms", CONFIG_INT, "30000",
 		"longest wait between reconnection attempts (doubling from 100 ms)",
 		NULL, 100, 3600000, false, false},

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "event.h"
+#include "metrics.h"
 #include "target.h"
 
 typedef struct TableInfo
@@ -37,6 +38,8 @@ typedef struct TableInfo
 	bool		has_trunc_mark;	/* truncate mark loaded */
 	Position	trunc_mark;
 	bool		trunc_known;
+	MetricCell *m_applied;		/* walsink_table_applied_total, made at its first row */
+	int64_t		batch_applied;	/* rows of this batch, counted once it commits */
 } TableInfo;
 
 typedef struct Tables Tables;

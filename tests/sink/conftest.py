@@ -22,6 +22,7 @@ confirmed = streamer_conftest.confirmed
 wait_for = streamer_conftest.wait_for
 read_all = streamer_conftest.read_all
 Workload = streamer_conftest.Workload
+watermarks = streamer_conftest.watermarks
 lsn = streamer_conftest.lsn
 pgtemp = streamer_conftest.pgtemp
 daemonproc = streamer_conftest.daemonproc

@@ -137,3 +137,31 @@ def test_changes_gone_from_kafka_stop_walsink(source, target, broker, streamer, 
     # (A partition that had no change of r is read from its start: junk there is dead letters.)
     assert target.psql("SELECT count(*) FROM r") == "8"
     assert s.stop() == 0
+
+
+def test_shutdown_timeout_bounds_a_stuck_batch(source, target, broker, streamer, sink):
+    """SIGTERM while the target holds the batch (a lock): walsink exits 1
+    after shutdown.timeout.ms, and the batch is applied by the next run."""
+    import signal
+    source.psql("CREATE TABLE q (id int PRIMARY KEY)")
+    s = streamer(heartbeat_interval_ms="0").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    w = sink(shutdown_timeout_ms="2000").start()
+    source.psql("INSERT INTO q VALUES (1)")
+    wait_equal(source, target, ["q"])
+    locker = psycopg2.connect(target.dsn())
+    with locker.cursor() as cur:
+        cur.execute("LOCK TABLE q IN ACCESS EXCLUSIVE MODE")
+    source.psql("INSERT INTO q VALUES (2)")
+    wait_for(lambda: target.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == "1",
+             what="walsink's batch waiting for the lock")
+    started = time.monotonic()
+    w.proc.send_signal(signal.SIGTERM)
+    assert w.wait(30) == 1
+    assert 1.5 < time.monotonic() - started < 10
+    assert "shutdown.timeout.ms passed" in w.text()
+    locker.rollback()
+    locker.close()
+    w.start()
+    wait_equal(source, target, ["q"])
+    assert w.stop() == 0 and s.stop() == 0

@@ -1,0 +1,50 @@
+"""walsink's command line: --help lists every key, --version, --check
+against the target and Kafka, configuration errors exit 1 with one clear
+line and no secret."""
+
+import subprocess
+
+from conftest import WALSINK
+
+
+def run(*args):
+    p = subprocess.run([WALSINK, *args], capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_help_version_and_bad_configuration():
+    rc, out, _ = run("--help")
+    assert rc == 0
+    for key in ("target", "topics", "group.id", "table.map", "target.schema", "batch.max.rows",
+                "batch.max.ms", "auto.create", "auto.evolve", "delete.mode", "delete.soft.column",
+                "truncate.mode", "dead.letter.table", "dead.letter.topic", "max.value.bytes",
+                "shutdown.timeout.ms", "metrics.listen", "rule.<schema>.<table>.<name>",
+                "kafka.<property>", "WALSINK_DEAD_LETTER_TABLE"):
+        assert key in out, key
+    rc, out, _ = run("--version")
+    assert rc == 0 and out.startswith("walsink ")
+    for args, says in ((["--delete.mode=sometimes"], "delete.mode"),
+                       (["--table.map=orders"], "table.map"),
+                       (["--dead.letter.table=nodot"], "dead.letter.table"),
+                       (["--batch.max.rows=0"], "batch.max.rows"),
+                       (["--no.such.key=1"], "no.such.key")):
+        rc, out, err = run("--target=dbname=x", *args)
+        assert rc == 1 and says in err and err.count("\n") == 1, (args, err)
+    rc, out, err = run("--target=host=127.0.0.1 port=1 user=x dbname=x password=hunter2",
+                       "--kafka.bootstrap.servers=127.0.0.1:1", "--log.level=debug")
+    assert rc == 1 and "hunter2" not in out + err, err
+
+
+def test_check(source, target, broker, streamer):
+    source.psql("CREATE TABLE c (id int PRIMARY KEY); INSERT INTO c VALUES (1)")
+    s = streamer(heartbeat_interval_ms="0").start()
+    from conftest import wait_for, watermarks
+    wait_for(lambda: ("pgcdc.public.c", 0) in watermarks(broker.bootstrap), what="the topic")
+    rc, out, err = run(f"--target={target.dsn()}", f"--kafka.bootstrap.servers={broker.bootstrap}", "--check")
+    assert rc == 0, out + err
+    assert "target: connected" in out and "kafka: 3 brokers" in out, out
+    assert "pgcdc.public.c (4 partitions)" in out, out
+    rc, out, err = run(f"--target={target.dsn()}", "--kafka.bootstrap.servers=127.0.0.1:1",
+                       "--kafka.socket.timeout.ms=2000", "--check")
+    assert rc == 1 and "kafka: no metadata" in out, out + err
+    assert s.stop() == 0
