@@ -484,8 +484,22 @@ apply_truncate(Applier *a, Event *e, char *err, size_t errlen)
 			return false;
 		if (exists)
 		{
-			snprintf(sql, sizeof(sql), "TRUNCATE %s", ti->qname);
-			if (!target_exec(a->target, sql, err, errlen))
+			char		why[1024];
+			char		reason[300];
+
+			/* The target may refuse (a foreign key points at the table): a dead letter, no mark. */
+			snprintf(sql, sizeof(sql), "SAVEPOINT pgcdc_truncate; TRUNCATE %s", ti->qname);
+			if (!target_exec(a->target, sql, why, sizeof(why)))
+			{
+				if (target_broken(a->target))
+					return snprintf(err, errlen, "%s", why), false;
+				if (!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_truncate", err, errlen))
+					return false;
+				snprintf(reason, sizeof(reason), "truncate of %s rejected by the target", ti->name);
+				dead(a, e, reason, why);
+				continue;
+			}
+			if (!target_exec(a->target, "RELEASE SAVEPOINT pgcdc_truncate", err, errlen))
 				return false;
 			log_msg(LOG_INFO, "truncated %s", ti->qname);
 		}
@@ -602,7 +616,7 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 		}
 		if (e->kind == EVENT_TRUNCATE)
 		{
-			/* Rows consumed before it, in this batch: applied first, then cut. */
+			/* Now: this batch's rows from before it are then skipped by its mark (prepare). */
 			ok = apply_truncate(a, e, err, errlen);
 			continue;
 		}

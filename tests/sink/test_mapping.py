@@ -86,3 +86,22 @@ def test_truncate_dead_letter(source, target, broker, streamer, sink):
     wait_for(lambda: len(dead_letters(target)) == 4, what="the truncate's four copies as dead letters")
     assert set(dead_letters(target)) == {"truncate (truncate.mode is dead-letter)"}
     assert w.stop() == 0 and s.stop() == 0
+
+
+def test_truncate_the_target_refuses(source, target, broker, streamer, sink):
+    """A target table a foreign key points at cannot be truncated: each copy of
+    the TRUNCATE is a dead letter, the changes after it are applied."""
+    source.psql("CREATE TABLE parent (id int PRIMARY KEY)")
+    target.psql("CREATE TABLE parent (id int PRIMARY KEY); "
+                "CREATE TABLE child (pid int REFERENCES parent); ")
+    s = streamer(heartbeat_interval_ms="0").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    w = sink().start()
+    source.psql("INSERT INTO parent SELECT generate_series(1, 5)")
+    wait_equal(source, target, ["parent"])
+    source.psql("TRUNCATE parent; INSERT INTO parent VALUES (7)")
+    wait_for(lambda: len(dead_letters(target)) == 4, what="the truncate's four copies as dead letters")
+    assert set(dead_letters(target)) == {"truncate of public.parent rejected by the target"}
+    wait_for(lambda: target.psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM parent") == "1,2,3,4,5,7",
+             what="the insert after the truncate")
+    assert w.stop() == 0 and s.stop() == 0
