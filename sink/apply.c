@@ -88,7 +88,8 @@ applier_new(const Settings *s, Metrics *m, DeadTopic *dead)
 	a->m_applied = metrics_cell(m, "walsink_applied_total", METRIC_COUNTER,
 								"Row changes applied to the target", NULL);
 	a->m_skipped = metrics_cell(m, "walsink_skipped_total", METRIC_COUNTER,
-								"Changes already applied (resent or redelivered) or superseded by a truncate", NULL);
+								"Changes not applied: already applied (resent or redelivered), "
+								"superseded by a later change of the same key in the batch, or by a truncate", NULL);
 	a->m_ignored = metrics_cell(m, "walsink_ignored_total", METRIC_COUNTER,
 								"Records with nothing to apply (BEGIN, COMMIT, messages)", NULL);
 	a->m_dead = metrics_cell(m, "walsink_dead_letters_total", METRIC_COUNTER,
@@ -561,28 +562,30 @@ prepare(Applier *a, Row *rows, size_t *n, char *err, size_t errlen)
 			a->n_skipped++;		/* before a truncate already applied */
 			continue;
 		}
-		if (!target_exec(a->target, "SAVEPOINT pgcdc_prepare", err, errlen))
-			return false;
-		if (!tables_prepare(a->tables, ti, e, reason, sizeof(reason), err, errlen))
+		/* DDL alone needs a savepoint: a table already prepared costs no round trip. */
+		if (!tables_ready(ti, e))
 		{
-			if (target_broken(a->target))
+			if (!target_exec(a->target, "SAVEPOINT pgcdc_prepare", err, errlen))
 				return false;
-			if (!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_prepare; "
-							 "RELEASE SAVEPOINT pgcdc_prepare", err, errlen))
+			if (!tables_prepare(a->tables, ti, e, reason, sizeof(reason), err, errlen))
+			{
+				if (target_broken(a->target))
+					return false;
+				if (!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_prepare; "
+								 "RELEASE SAVEPOINT pgcdc_prepare", err, errlen))
+					return false;
+				tables_forget(a->tables, ti);
+				dead(a, e, reason[0] ? reason : "cannot prepare the target table", err[0] ? err : NULL);
+				err[0] = '\0';
+				continue;
+			}
+			if (!target_exec(a->target, "RELEASE SAVEPOINT pgcdc_prepare", err, errlen))
 				return false;
-			tables_forget(a->tables, ti);
-			dead(a, e, reason[0] ? reason : "cannot prepare the target table", err[0] ? err : NULL);
-			err[0] = '\0';
-			continue;
 		}
-		if (!target_exec(a->target, "RELEASE SAVEPOINT pgcdc_prepare", err, errlen))
-			return false;
 		if (e->kind == EVENT_DELETE && ti->nkeys == 0)
-		{
 			dead(a, e, "delete on a target table without a key", NULL);
-			continue;
-		}
-		rows[out++] = rows[i];
+		else
+			rows[out++] = rows[i];
 	}
 	*n = out;
 	return true;

@@ -78,6 +78,8 @@ flush(Pipeline *p)
 {
 	rd_kafka_topic_partition_list_t *done;
 
+	int64_t		start = runtime_now_ms();
+
 	if (p->nevents == 0 || p->failed)
 		return !p->failed;
 	if (!applier_apply(p->applier, p->events, p->states, p->nevents, p->err, sizeof(p->err)))
@@ -96,6 +98,8 @@ flush(Pipeline *p)
 	}
 	rd_kafka_commit(p->rk, done, 1);	/* informational: positions live in the target */
 	rd_kafka_topic_partition_list_destroy(done);
+	log_msg(LOG_DEBUG, "batch of %zu events: consumed in %" PRId64 " ms, applied in %" PRId64 " ms",
+			p->nevents, start - p->first_ms, runtime_now_ms() - start);
 	drop_batch(p);
 	return true;
 }

@@ -401,18 +401,26 @@ find_key(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, s
 }
 
 bool
+tables_ready(const TableInfo *ti, const Event *e)
+{
+	if (!ti->loaded || ti->keycols == NULL)
+		return false;
+	for (size_t i = 0; i < e->rec->n_columns; i++)
+		if (tables_column(ti, e->rec->columns[i]->name) < 0)
+			return false;
+	return true;
+}
+
+bool
 tables_prepare(Tables *ts, TableInfo *ti, const Event *e, char *reason, size_t reasonlen,
 			   char *err, size_t errlen)
 {
 	const Pgcdc__ChangeEvent *r = e->rec;
 	bool		exists = ti->loaded;
 	bool		changed = false;
-	bool		missing = false;
 
 	reason[0] = err[0] = '\0';
-	for (size_t i = 0; i < r->n_columns && ti->loaded && !missing; i++)
-		missing = tables_column(ti, r->columns[i]->name) < 0;
-	if (ti->loaded && !missing && ti->keycols != NULL)
+	if (tables_ready(ti, e))
 		return true;
 	if (!ti->loaded && !tables_load(ts, ti, &exists, err, errlen))
 		return false;

@@ -52,6 +52,9 @@ extern void tables_reset(Tables *ts, Target *t);
 /* The target table of a source table (the map applied); never NULL. */
 extern TableInfo *tables_get(Tables *ts, const char *source_schema, const char *source_table);
 
+/* Whether ti is ready for e already (tables_prepare would change nothing). */
+extern bool tables_ready(const TableInfo *ti, const Event *e);
+
 /*
  * Makes ti ready for e's columns: loaded, created, widened, with a key
  * matching e's key columns.  false with reason: a dead letter for e (err

@@ -1,0 +1,1067 @@
+#!/usr/bin/env python3
+"""Sink benchmark: Kafka → PostgreSQL with walsink, against a row-by-row consumer
+and against PostgreSQL's native logical replication.
+
+usage: python3 bench/sink.py [--build DIR] [--runs N] [--scale F] [--output FILE]
+                             [--anchor-limit N] [--latency-seconds S] [--quick]
+
+Two throwaway clusters (source and target, pgtemp) and the dev broker, all on
+this machine.  The decoder benchmark's workload (a) throughout.  Three parts,
+each with its anchor measured in the same run, interleaved per round:
+
+1. Apply throughput from a pre-filled topic.  walstreamer fills the topic
+   pgcdc.public.employee (pre-created with PARTITIONS partitions, so that the
+   dev broker, which keeps ~5 MB per partition, trims nothing) once and is
+   stopped.  Per round, into a fresh target database holding an empty copy of
+   the table: walsink (fresh group.id), timed from process start until its
+   positions stored in the target (pgcdc.sink_position, committed with the
+   rows) cover every message; and the anchor, a row-by-row consumer in this
+   process (confluent_kafka + psycopg2, records read with
+   tests/support/pgcdcwire.py): one prepared INSERT ... ON CONFLICT DO UPDATE
+   or DELETE round trip per message, a commit every ANCHOR_COMMIT messages,
+   the way trigger- and Spark-style pipelines apply.  Rate = rows applied
+   after the first commit / time since it: the consumer-group join (3 s in
+   the dev broker, like Kafka's group.initial.rebalance.delay.ms) is
+   reported in the wall time only.
+
+2. Whole pipeline, source commit → target applied: walstreamer + walsink
+   running (ready, partitions assigned) before the workload is generated;
+   timed from the start of the generation until walsink's stored positions
+   cover every message.  Anchor: CREATE PUBLICATION / CREATE SUBSCRIPTION
+   (copy_data = false) between the two clusters, timed until the subscriber
+   holds the last transaction (two index probes, see completion_probes).  The
+   target's final state is compared with the source's after each run.
+
+3. Commit → applied latency at a steady rate: a server-side writer commits
+   LATENCY_TX_ROWS-row transactions on a fixed schedule (LATENCY_RATE row
+   changes/s) into lat(id, written_at = clock_timestamp(), note); the target's
+   copy of the table has one more column, applied_at DEFAULT
+   clock_timestamp(), filled in when the row is inserted there (walsink and
+   the native apply worker both insert only the columns they receive).  Both
+   clusters share the machine's clock; percentiles of applied_at − written_at.
+   walsink runs twice: with its defaults, and with kafka.fetch.wait.max.ms
+   lowered (see SHORT_FETCH: the dev broker holds empty fetches).
+
+CPU seconds (user + system, /proc) per process are read at the end of each
+run.  The sink section of the output file (between its
+markers) is rewritten; with --quick and no --output it is printed instead.
+Nothing is built here: ninja -C build first.
+"""
+
+import argparse
+import datetime
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+# Debian's interpreter has python3-confluent-kafka and python3-psycopg2; another
+# python3 first on PATH (pyenv) may not.
+try:
+    import confluent_kafka
+    import psycopg2
+except ImportError:
+    if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    raise
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import decoder  # noqa: E402
+import pgcdcwire  # noqa: E402
+import pgtemp  # noqa: E402
+from devbroker import DevBroker  # noqa: E402
+from streamer import cpu_seconds, lsn  # noqa: E402
+
+START = "<!-- sink-bench:start -->"
+END = "<!-- sink-bench:end -->"
+
+TOPIC = "pgcdc.public.employee"
+LAT_TOPIC = "pgcdc.public.lat"
+# ~335 bytes a message: 320,000 messages are ~107 MB, and the dev broker (librdkafka's
+# mock) drops a partition's oldest messages beyond 5 MB.  32 partitions hold 160 MB;
+# fill_topic checks that nothing was dropped.
+PARTITIONS = 32
+ANCHOR_COMMIT = 1000        # anchor: messages per target transaction
+POLL = 0.01                 # s between progress polls (one small query on the target)
+LATENCY_RATE = 5000         # row changes/s
+LATENCY_TX_ROWS = 10        # rows per transaction: 500 transactions/s
+LATENCY_SECONDS = 20
+SINK_APP = "bench_walsink"
+# The dev broker (librdkafka's mock) holds a fetch that finds no data for the
+# consumer's whole fetch.wait.max.ms (500 ms by default) even when data arrives
+# meanwhile; a Kafka broker answers as soon as fetch.min.bytes are there.  The
+# latency part runs walsink both ways: defaults, and with a short wait that
+# stands in for a broker that answers early.
+SHORT_FETCH = {"kafka.fetch.wait.max.ms": "10"}
+ANCHOR_APP = "bench_anchor"
+
+EMPLOYEE_DDL = f"CREATE TABLE {decoder.WORKLOADS['a'].table} ({decoder.WORKLOADS['a'].columns})"
+LAT_SOURCE_DDL = "CREATE TABLE lat (id bigint PRIMARY KEY, written_at timestamptz NOT NULL, note text)"
+LAT_TARGET_DDL = ("CREATE TABLE lat (id bigint PRIMARY KEY, written_at timestamptz, note text, "
+                  "applied_at timestamptz DEFAULT clock_timestamp())")
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--build", default=os.path.join(ROOT, "build"),
+                   help="meson build directory (default: build)")
+    p.add_argument("--runs", type=int, default=3, help="timed rounds of parts 1 and 2 (default 3; part 3 runs once)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="multiply workload (a)'s row counts and the latency run's length")
+    p.add_argument("--anchor-limit", type=int, default=0,
+                   help="apply only the first N messages with the row-by-row anchor "
+                        "(default 0: all of them)")
+    p.add_argument("--latency-seconds", type=float, default=None,
+                   help=f"length of the steady-rate run (default {LATENCY_SECONDS} × scale, "
+                        "at least 5)")
+    p.add_argument("--quick", action="store_true",
+                   help="scale 0.1, 1 round, 5 s latency runs, no warm-up round; prints "
+                        "the section instead of writing it unless --output is given")
+    p.add_argument("--output", default=None,
+                   help="results file (default bench/RESULTS.md)")
+    args = p.parse_args()
+    if args.quick:
+        args.scale = min(args.scale, 0.1)
+        args.runs = 1
+        if args.latency_seconds is None:
+            args.latency_seconds = 5
+    if args.latency_seconds is None:
+        args.latency_seconds = max(5.0, LATENCY_SECONDS * args.scale)
+    if args.output is None and not args.quick:
+        args.output = os.path.join(ROOT, "bench", "RESULTS.md")
+    return args
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Database:
+    """One database of a cluster, with the cluster's psql and dsn bound to it
+    (decoder.run_workload only needs psql)."""
+
+    def __init__(self, cluster, name, ddl=()):
+        self.cluster, self.name = cluster, name
+        cluster.psql(f"CREATE DATABASE {name}")
+        for sql in ddl:
+            self.psql(sql)
+
+    def psql(self, sql):
+        return self.cluster.psql(sql, self.name)
+
+    def dsn(self):
+        return self.cluster.dsn(self.name)
+
+    def connect(self, app=None):
+        conn = psycopg2.connect(self.dsn() + (f" application_name={app}" if app else ""))
+        conn.autocommit = True
+        return conn
+
+    def drop(self):
+        self.cluster.psql(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+
+    def checksum(self, table="employee"):
+        return self.psql(f"SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, ',' "
+                         f"ORDER BY id), '')) FROM {table} t")
+
+
+class Daemon:
+    """walstreamer or walsink from --KEY=VALUE flags, its log in a file."""
+
+    def __init__(self, binary, logfile, keys, procs):
+        self.logfile = logfile
+        argv = [binary] + [f"--{k}={v}" for k, v in keys.items()]
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                     stderr=open(logfile, "a"))
+        procs.append(self.proc)
+
+    def check(self, what):
+        if self.proc.poll() is not None:
+            sys.exit(f"sink.py: {what} exited with {self.proc.returncode}:\n{self.text()[-2000:]}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def text(self):
+        with open(self.logfile) as f:
+            return f.read()
+
+    def complaints(self):
+        """WARNING and ERROR lines of its log."""
+        return [line for line in self.text().splitlines()
+                if re.search(r"\b(WARNING|ERROR|FATAL)\b", line)]
+
+
+class Bench:
+    """The clusters, binaries and bookkeeping shared by the three parts."""
+
+    def __init__(self, args):
+        build = os.path.abspath(args.build)
+        binaries = {"walsink": "sink", "walstreamer": "streamer", "devbroker": "tests"}
+        for path in [os.path.join(build, d, b) for b, d in binaries.items()] + \
+                [os.path.join(build, "decoder", "pgcdc.so")]:
+            if not os.path.exists(path):
+                sys.exit(f"sink.py: {path} not found; build first: ninja -C {args.build}")
+        self.w = decoder.WORKLOADS["a"].scaled(args.scale)
+        self.tmp = tempfile.mkdtemp(prefix="pgcdc-sinkbench-")
+        self.procs = []
+        self.complaints = []        # (daemon, line) from every log
+        self.seq = 0
+        self.source = self.target = None
+        # Copies, so that a rebuild while the benchmark runs changes nothing
+        # (pgtemp copies pgcdc.so alike).
+        os.mkdir(os.path.join(self.tmp, "bin"))
+        for b, d in binaries.items():
+            setattr(self, b, shutil.copy2(os.path.join(build, d, b), os.path.join(self.tmp, "bin")))
+        self.source_info = source_info(self.walsink)
+        try:
+            install = pgtemp.pgcdc_install(build)
+            self.source = pgtemp.Cluster(install, "sinkbench-src", settings=decoder.SETTINGS,
+                                         plugins="pgoutput, pgcdc").start()
+            self.target = pgtemp.Cluster(install, "sinkbench-dst",
+                                         settings=decoder.SETTINGS).start()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for c in (self.source, self.target):
+            if c:
+                c.destroy()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def name(self, prefix):
+        self.seq += 1
+        return f"{prefix}_{self.seq}"
+
+    def broker(self, topic=TOPIC):
+        """A fresh dev broker with topic created in advance."""
+        b = DevBroker(brokers=3, binary=self.devbroker)
+        self.procs.append(b.proc)
+        b.command(f"topic {topic} {PARTITIONS}")
+        return b
+
+    def streamer(self, db, broker, slot, create=True):
+        keys = {"source": db.dsn(), "slot.name": slot, "slot.create": "on" if create else "off",
+                "kafka.bootstrap.servers": broker.bootstrap, "snapshot.mode": "never",
+                "heartbeat.interval.ms": "0", "status.interval.ms": "1000",
+                "log.level": "info"}
+        return Daemon(self.walstreamer, os.path.join(self.tmp, f"{slot}.walstreamer.log"), keys,
+                      self.procs)
+
+    def sink(self, db, broker, group, metrics_port=None, extra=None):
+        keys = {"target": db.dsn() + f" application_name={SINK_APP}",
+                "kafka.bootstrap.servers": broker.bootstrap, "group.id": group,
+                "log.level": os.environ.get("BENCH_SINK_LOG_LEVEL", "info"), **(extra or {})}
+        if metrics_port:
+            keys["metrics.listen"] = f"127.0.0.1:{metrics_port}"
+        return Daemon(self.walsink, os.path.join(self.tmp, f"{group}.walsink.log"), keys,
+                      self.procs)
+
+    def note_complaints(self, daemon, what):
+        for line in daemon.complaints():
+            self.complaints.append((what, line))
+
+
+# ----------------------------------------------------------------------------
+# Polling helpers
+
+def stored_messages(cur, group):
+    """Messages walsink has applied and committed: per partition, the stored
+    offset + 1 (every partition's log starts at 0)."""
+    try:
+        cur.execute('SELECT coalesce(sum("offset" + 1), 0) FROM pgcdc.sink_position '
+                    'WHERE group_id = %s', (group,))
+        return int(cur.fetchone()[0])
+    except psycopg2.errors.UndefinedTable:
+        return 0
+
+
+def backend_pid(cur, app):
+    cur.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s "
+                "AND backend_type = 'client backend'", (app,))
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
+def proc_cpu(pid):
+    try:
+        return cpu_seconds(pid) if pid else float("nan")
+    except OSError:
+        return float("nan")
+
+
+def wait_assigned(sink, topic=TOPIC, timeout=60):
+    """Until walsink logged the assignment of every partition of topic."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sink.check("walsink")
+        if sink.text().count(f"assigned {topic} [") >= PARTITIONS:
+            return
+        time.sleep(0.05)
+    sys.exit(f"sink.py: walsink did not get its partitions in {timeout} s:\n{sink.text()[-2000:]}")
+
+
+def wait_streaming(db, slot, streamer, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        streamer.check("walstreamer")
+        if db.psql(f"SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'") == "t":
+            return
+        time.sleep(0.05)
+    sys.exit(f"sink.py: walstreamer not streaming slot {slot} after {timeout} s")
+
+
+def drop_slot(db, slot, timeout=30):
+    """Drop a slot once its walsender has gone."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            db.psql(f"SELECT pg_drop_replication_slot('{slot}')")
+            return
+        except subprocess.CalledProcessError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def wait_stored(cur, group, total, daemon, timeout=600):
+    """Poll until walsink's stored positions cover total messages.  Returns
+    (first time any were stored, how many then, time all were)."""
+    first = None
+    deadline = time.monotonic() + timeout
+    while True:
+        n = stored_messages(cur, group)
+        now = time.perf_counter()
+        if n and first is None:
+            first = (now, n)
+        if n >= total:
+            first = first or (now, n)
+            return first[0], first[1], now
+        daemon.check("walsink")
+        if time.monotonic() > deadline:
+            sys.exit(f"sink.py: walsink stored {n} of {total} messages after {timeout} s")
+        time.sleep(POLL)
+
+
+# ----------------------------------------------------------------------------
+# Part 1: apply throughput from a pre-filled topic
+
+def fill_topic(bench, broker):
+    """Workload (a) in the source, streamed into broker once.  Returns the
+    source database, the WAL bytes and the number of messages."""
+    w = bench.w
+    db = Database(bench.source, "fill", ["CREATE EXTENSION pgcdc", EMPLOYEE_DDL])
+    db.psql("SELECT pg_create_logical_replication_slot('bench_fill', 'pgcdc')")
+    t0 = time.monotonic()
+    wal = decoder.run_workload(db, w)
+    log(f"workload a: {w.changes:,} changes, {wal / 2**20:.0f} MB WAL in "
+        f"{time.monotonic() - t0:.1f} s")
+    decoder.wait_flushed(db)
+    end = lsn(db.psql("SELECT pg_current_wal_lsn()"))
+    s = bench.streamer(db, broker, "bench_fill", create=False)
+    t0 = time.perf_counter()
+    while True:
+        out = db.psql("SELECT confirmed_flush_lsn FROM pg_replication_slots "
+                      "WHERE slot_name = 'bench_fill'")
+        if out and lsn(out) >= end:
+            break
+        s.check("walstreamer")
+        time.sleep(0.05)
+    log(f"topic filled in {time.perf_counter() - t0:.1f} s")
+    if s.stop() != 0:
+        sys.exit(f"sink.py: walstreamer exited with {s.proc.returncode}")
+    bench.note_complaints(s, "walstreamer (fill)")
+    marks = watermarks(broker.bootstrap, TOPIC)
+    trimmed = {p: lo for p, (lo, hi) in marks.items() if lo != 0}
+    if trimmed:
+        sys.exit(f"sink.py: the dev broker trimmed partitions {trimmed}; raise PARTITIONS")
+    messages = sum(hi for lo, hi in marks.values())
+    if messages != w.changes:
+        sys.exit(f"sink.py: {messages} messages in {TOPIC} for {w.changes} changes")
+    nbytes = topic_bytes(broker.bootstrap, TOPIC, 200)
+    log(f"{TOPIC}: {messages:,} messages in {len(marks)} partitions, "
+        f"~{nbytes:.0f} bytes a message (key + value)")
+    return db, wal, messages, nbytes
+
+
+def watermarks(bootstrap, topic):
+    c = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": "bench_marks"})
+    try:
+        md = c.list_topics(topic, timeout=10)
+        return {p: c.get_watermark_offsets(confluent_kafka.TopicPartition(topic, p), timeout=10)
+                for p in md.topics[topic].partitions}
+    finally:
+        c.close()
+
+
+def topic_bytes(bootstrap, topic, n):
+    """Mean key + value size of the first n messages of partition 0."""
+    c = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": "bench_size",
+                                  "enable.auto.commit": False})
+    try:
+        c.assign([confluent_kafka.TopicPartition(topic, 0, 0)])
+        sizes = []
+        deadline = time.monotonic() + 30
+        while len(sizes) < n and time.monotonic() < deadline:
+            for m in c.consume(n - len(sizes), 1.0):
+                if not m.error():
+                    sizes.append(len(m.key() or b"") + len(m.value() or b""))
+        return statistics.mean(sizes)
+    finally:
+        c.close()
+
+
+def run_walsink_apply(bench, broker, messages, expect):
+    """One walsink run from offset 0 into a fresh database."""
+    db = Database(bench.target, bench.name("apply_walsink"), [EMPLOYEE_DDL])
+    group = db.name
+    port = free_port()
+    conn = db.connect()
+    cur = conn.cursor()
+    broker_cpu = proc_cpu(broker.proc.pid)
+    sink = bench.sink(db, broker, group, metrics_port=port)
+    try:
+        first, n_first, done = wait_stored(cur, group, messages, sink)
+        cpu = {"walsink": proc_cpu(sink.proc.pid),
+               "its backend": proc_cpu(backend_pid(cur, SINK_APP)),
+               "dev broker": proc_cpu(broker.proc.pid) - broker_cpu}
+        m = metrics(port)
+    finally:
+        rc = sink.stop()
+        conn.close()
+    bench.note_complaints(sink, "walsink (apply)")
+    if rc != 0:
+        sys.exit(f"sink.py: walsink exited with {rc}")
+    got = db.checksum()
+    db.drop()
+    if got != expect:
+        sys.exit(f"sink.py: walsink's target differs from the source: {got} != {expect}")
+    rate = (messages - n_first) / (done - first) if done > first else float("nan")
+    return {"rate": rate, "wall": done - sink.started, "first": first - sink.started,
+            "cpu": cpu, "metrics": m}
+
+
+def metrics(port):
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("walsink_") and " " in line:
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+# The anchor.  Values as Python objects psycopg2 passes on as literals.
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def py_value(buf):
+    for num, wire, v in pgcdcwire.fields(buf):
+        if num == 7:
+            return EPOCH + datetime.timedelta(microseconds=pgcdcwire.zigzag(v))
+        if num == 8:
+            return datetime.date(1970, 1, 1) + datetime.timedelta(days=pgcdcwire.zigzag(v))
+        if num == 2:
+            raise ValueError("unchanged TOAST value: not in this workload")
+        return pgcdcwire.value(buf)
+    return None
+
+
+def decode(buf):
+    """op, qualified table, column names, key flags, before, after of one record."""
+    op, schema, table, names, keys, before, after = None, None, None, [], [], [], []
+    for num, wire, v in pgcdcwire.fields(buf):
+        if num == 2:
+            op = pgcdcwire.OPS.get(v, v)
+        elif num == 9:
+            schema = v.decode()
+        elif num == 10:
+            table = v.decode()
+        elif num == 12:
+            before.append(py_value(v))
+        elif num == 13:
+            after.append(py_value(v))
+        elif num == 16:
+            col = {n: x for n, _, x in pgcdcwire.fields(v)}
+            names.append(col.get(1, b"").decode())
+            keys.append(bool(col.get(4, 0)))
+    return op, f'"{schema}"."{table}"', names, keys, before, after
+
+
+class RowByRow:
+    """One prepared statement per (table, operation, columns), one EXECUTE
+    round trip per message."""
+
+    def __init__(self, cur):
+        self.cur = cur
+        self.prepared = {}
+
+    def statement(self, op, table, names, keys):
+        k = (op, table, tuple(names), tuple(keys))
+        name = self.prepared.get(k)
+        if name:
+            return name
+        name = f"s{len(self.prepared)}"
+        q = [f'"{c}"' for c in names]
+        keycols = [c for c, key in zip(q, keys) if key]
+        if op == "delete":
+            where = " AND ".join(f"{c} = ${i + 1}" for i, c in enumerate(keycols))
+            sql = f"DELETE FROM {table} WHERE {where}"
+        else:
+            sets = ", ".join(f"{c} = EXCLUDED.{c}" for c, key in zip(q, keys) if not key)
+            sql = (f"INSERT INTO {table} ({', '.join(q)}) VALUES "
+                   f"({', '.join(f'${i + 1}' for i in range(len(q)))}) "
+                   f"ON CONFLICT ({', '.join(keycols)}) DO "
+                   + (f"UPDATE SET {sets}" if sets else "NOTHING"))
+        self.cur.execute(f"PREPARE {name} AS {sql}")
+        self.prepared[k] = name
+        return name
+
+    def apply(self, record):
+        op, table, names, keys, before, after = record
+        if op in ("insert", "update", "read"):
+            args = after
+        elif op == "delete":
+            args = [v for v, key in zip(before, keys) if key]
+        else:
+            return False
+        name = self.statement(op, table, names, keys)
+        self.cur.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(args))})", args)
+        return True
+
+
+def run_anchor(bench, broker, limit, expect):
+    """The row-by-row consumer, in this process, over the first `limit` messages."""
+    db = Database(bench.target, bench.name("apply_anchor"), [EMPLOYEE_DDL])
+    broker_cpu = proc_cpu(broker.proc.pid)
+    cpu0 = os.times()
+    start = time.perf_counter()
+    conn = psycopg2.connect(db.dsn() + f" application_name={ANCHOR_APP}")
+    cur = conn.cursor()
+    rbr = RowByRow(cur)
+    c = confluent_kafka.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": db.name,
+                                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    n = pending = 0
+    first = n_first = None
+    ops = {}
+    decode_s = 0.0
+    try:
+        c.subscribe([TOPIC])
+        while n < limit:
+            for m in c.consume(min(1000, limit - n), 1.0):
+                if m.error():
+                    raise RuntimeError(f"anchor: {m.error()}")
+                t = time.perf_counter()
+                record = decode(m.value())
+                decode_s += time.perf_counter() - t
+                ops[record[0]] = ops.get(record[0], 0) + 1
+                rbr.apply(record)
+                n += 1
+                pending += 1
+                if pending == ANCHOR_COMMIT or n == limit:
+                    conn.commit()
+                    c.commit(asynchronous=True)
+                    pending = 0
+                    if first is None:
+                        first, n_first = time.perf_counter(), n
+                if n == limit:
+                    break
+        done = time.perf_counter()
+        cpu1 = os.times()
+        cpu = {"anchor (python)": cpu1.user + cpu1.system - cpu0.user - cpu0.system,
+               "of which decoding": decode_s,
+               "its backend": proc_cpu(conn.get_backend_pid()),
+               "dev broker": proc_cpu(broker.proc.pid) - broker_cpu}
+    finally:
+        c.close()
+        conn.close()
+    got = db.checksum() if limit == bench.w.changes else None
+    db.drop()
+    if got is not None and got != expect:
+        sys.exit(f"sink.py: the anchor's target differs from the source: {got} != {expect}")
+    rate = (n - n_first) / (done - first) if done > first else float("nan")
+    return {"rate": rate, "wall": done - start, "first": first - start, "cpu": cpu, "ops": ops}
+
+
+def part_apply(bench, args):
+    w = bench.w
+    with bench.broker() as broker:
+        src, wal, messages, nbytes = fill_topic(bench, broker)
+        expect = src.checksum()
+        probes = completion_probes(src, w)
+        limit = min(messages, args.anchor_limit) if args.anchor_limit else messages
+        sink_runs, anchor_runs = [], []
+        rounds = args.runs + (0 if args.quick else 1)
+        for rnd in range(rounds):
+            warm = rounds > args.runs and rnd == 0
+            s = run_walsink_apply(bench, broker, messages, expect)
+            a = run_anchor(bench, broker, limit, expect)
+            log(f"apply round {rnd}{' (warm-up)' if warm else ''}: walsink {s['rate']:,.0f} rows/s "
+                f"(wall {s['wall']:.2f} s, first commit at {s['first']:.2f} s), anchor "
+                f"{a['rate']:,.0f} rows/s (wall {a['wall']:.2f} s)")
+            if not warm:
+                sink_runs.append(s)
+                anchor_runs.append(a)
+    drop_slot(src, "bench_fill")
+    src.drop()
+    return {"wal": wal, "messages": messages, "bytes": nbytes, "limit": limit,
+            "walsink": sink_runs, "anchor": anchor_runs, "probes": probes, "expect": expect}
+
+
+def completion_probes(src, w):
+    """Two ids whose state tells the native subscriber has applied the last
+    transaction: `present` (the highest surviving id, inserted last) is there
+    and `gone` (the highest deleted id, deleted by the last transaction) is
+    not.  Valid because native replication applies whole transactions in
+    commit order."""
+    present = int(src.psql("SELECT max(id) FROM employee"))
+    gone = int(src.psql(f"SELECT max(g) FROM generate_series(1, {w.inserts}) g "
+                        "WHERE NOT EXISTS (SELECT 1 FROM employee WHERE id = g)"))
+    if gone > present:
+        sys.exit("sink.py: the completion probes need a surviving id above the last deleted one")
+    return present, gone
+
+
+# ----------------------------------------------------------------------------
+# Part 2: the whole pipeline against native logical replication
+
+def run_pipeline(bench, messages, expect):
+    w = bench.w
+    src = Database(bench.source, bench.name("pipe_src"), ["CREATE EXTENSION pgcdc", EMPLOYEE_DDL])
+    dst = Database(bench.target, bench.name("pipe_dst"), [EMPLOYEE_DDL])
+    slot = src.name
+    with bench.broker() as broker:
+        streamer = bench.streamer(src, broker, slot)
+        sink = None
+        try:
+            wait_streaming(src, slot, streamer)
+            sink = bench.sink(dst, broker, dst.name)
+            wait_assigned(sink)
+            conn = dst.connect()
+            cur = conn.cursor()
+            t0 = time.perf_counter()
+            decoder.run_workload(src, w)
+            gen = time.perf_counter() - t0
+            _, _, done = wait_stored(cur, dst.name, messages, sink)
+            cpu = pgcdc_cpu(src, slot, broker, streamer, sink, cur)
+            conn.close()
+        finally:
+            if sink:
+                sink.stop()
+                bench.note_complaints(sink, "walsink (pipeline)")
+            streamer.stop()
+            bench.note_complaints(streamer, "walstreamer (pipeline)")
+    got = dst.checksum()
+    drop_slot(src, slot)
+    src.drop()
+    dst.drop()
+    if got != expect:
+        sys.exit(f"sink.py: pipeline target differs from the source: {got} != {expect}")
+    return {"time": done - t0, "gen": gen, "cpu": cpu}
+
+
+def pgcdc_cpu(src, slot, broker, streamer, sink, cur):
+    """CPU seconds so far of every process of a running pgcdc pipeline."""
+    slot_pid = src.psql(f"SELECT active_pid FROM pg_replication_slots WHERE slot_name = '{slot}'")
+    return {"walstreamer": proc_cpu(streamer.proc.pid),
+            "walsender": proc_cpu(int(slot_pid) if slot_pid else None),
+            "dev broker": proc_cpu(broker.proc.pid),
+            "walsink": proc_cpu(sink.proc.pid),
+            "walsink's backend": proc_cpu(backend_pid(cur, SINK_APP))}
+
+
+def native_cpu(src, dst, sub):
+    sender = src.psql(f"SELECT active_pid FROM pg_replication_slots WHERE slot_name = '{sub}'")
+    worker = dst.psql(f"SELECT pid FROM pg_stat_subscription WHERE subname = '{sub}'")
+    return {"walsender (pgoutput)": proc_cpu(int(sender) if sender else None),
+            "apply worker": proc_cpu(int(worker) if worker else None)}
+
+
+def subscribe(bench, src, dst, table):
+    sub = dst.name
+    src.psql(f"CREATE PUBLICATION {sub} FOR TABLE {table}")
+    dst.psql(f"CREATE SUBSCRIPTION {sub} CONNECTION '{src.dsn()}' PUBLICATION {sub} "
+             "WITH (copy_data = false)")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if dst.psql(f"SELECT pid IS NOT NULL FROM pg_stat_subscription "
+                    f"WHERE subname = '{sub}'") == "t" and \
+                src.psql(f"SELECT active FROM pg_replication_slots WHERE slot_name = '{sub}'") == "t":
+            return sub
+        time.sleep(0.05)
+    sys.exit(f"sink.py: subscription {sub} did not start in 60 s")
+
+
+def unsubscribe(src, dst, sub):
+    dst.psql(f"DROP SUBSCRIPTION {sub}")
+
+
+def native_done(cur, probes):
+    present, gone = probes
+    cur.execute("SELECT EXISTS (SELECT 1 FROM employee WHERE id = %s) "
+                "AND NOT EXISTS (SELECT 1 FROM employee WHERE id = %s)", (present, gone))
+    return cur.fetchone()[0]
+
+
+def run_native(bench, probes, expect):
+    w = bench.w
+    src = Database(bench.source, bench.name("native_src"), [EMPLOYEE_DDL])
+    dst = Database(bench.target, bench.name("native_dst"), [EMPLOYEE_DDL])
+    sub = subscribe(bench, src, dst, "employee")
+    try:
+        conn = dst.connect()
+        cur = conn.cursor()
+        t0 = time.perf_counter()
+        decoder.run_workload(src, w)
+        gen = time.perf_counter() - t0
+        deadline = time.monotonic() + 600
+        while not native_done(cur, probes):
+            if time.monotonic() > deadline:
+                sys.exit("sink.py: native subscriber not caught up after 600 s")
+            time.sleep(POLL)
+        done = time.perf_counter()
+        cpu = native_cpu(src, dst, sub)
+        conn.close()
+    finally:
+        unsubscribe(src, dst, sub)
+    got = dst.checksum()
+    src.drop()
+    dst.drop()
+    if got != expect:
+        sys.exit(f"sink.py: native subscriber differs from the source: {got} != {expect}")
+    return {"time": done - t0, "gen": gen, "cpu": cpu}
+
+
+def part_pipeline(bench, args, applied):
+    pipe, native = [], []
+    rounds = args.runs + (0 if args.quick else 1)
+    for rnd in range(rounds):
+        warm = rounds > args.runs and rnd == 0
+        p = run_pipeline(bench, applied["messages"], applied["expect"])
+        n = run_native(bench, applied["probes"], applied["expect"])
+        log(f"pipeline round {rnd}{' (warm-up)' if warm else ''}: walstreamer + walsink "
+            f"{p['time']:.2f} s (generation {p['gen']:.2f} s), native {n['time']:.2f} s "
+            f"(generation {n['gen']:.2f} s)")
+        if not warm:
+            pipe.append(p)
+            native.append(n)
+    return {"pgcdc": pipe, "native": native}
+
+
+# ----------------------------------------------------------------------------
+# Part 3: commit → applied latency at a steady rate
+
+def steady_writer(rows, rate=LATENCY_RATE, tx_rows=LATENCY_TX_ROWS):
+    """A DO block committing tx_rows-row transactions on a fixed schedule."""
+    ntx = rows // tx_rows
+    interval_us = round(tx_rows * 1e6 / rate)
+    return f"""DO $$
+DECLARE
+  t0 timestamptz := clock_timestamp();
+BEGIN
+  FOR i IN 0..{ntx - 1} LOOP
+    PERFORM pg_sleep(greatest(0, extract(epoch FROM
+        t0 + i * interval '{interval_us} microseconds' - clock_timestamp())));
+    INSERT INTO lat SELECT g, clock_timestamp(), 'row ' || g
+      FROM generate_series(i * {tx_rows} + 1, (i + 1) * {tx_rows}) g;
+    COMMIT;
+  END LOOP;
+END $$"""
+
+
+LATENCY_SQL = """
+SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), max(ms),
+       count(*) / nullif(extract(epoch FROM max(written_at) - min(written_at)), 0)
+FROM (SELECT written_at, extract(epoch FROM applied_at - written_at) * 1000 AS ms FROM lat) s"""
+
+
+def latency_stats(dst):
+    n, p50, p99, mx, rate = dst.psql(LATENCY_SQL).split("|")
+    return {"rows": int(n), "p50": float(p50), "p99": float(p99), "max": float(mx),
+            "rate": float(rate)}
+
+
+def run_latency_pgcdc(bench, rows, extra=None):
+    src = Database(bench.source, bench.name("lat_src"), ["CREATE EXTENSION pgcdc", LAT_SOURCE_DDL])
+    dst = Database(bench.target, bench.name("lat_dst"), [LAT_TARGET_DDL])
+    slot = src.name
+    with bench.broker(LAT_TOPIC) as broker:
+        streamer = bench.streamer(src, broker, slot)
+        sink = None
+        try:
+            wait_streaming(src, slot, streamer)
+            sink = bench.sink(dst, broker, dst.name, extra=extra)
+            wait_assigned(sink, LAT_TOPIC)
+            conn = dst.connect()
+            cur = conn.cursor()
+            src.psql(steady_writer(rows))
+            wait_stored(cur, dst.name, rows, sink)
+            cpu = pgcdc_cpu(src, slot, broker, streamer, sink, cur)
+            conn.close()
+        finally:
+            if sink:
+                sink.stop()
+                bench.note_complaints(sink, "walsink (latency)")
+            streamer.stop()
+            bench.note_complaints(streamer, "walstreamer (latency)")
+    stats = latency_stats(dst)
+    stats["cpu"] = cpu
+    drop_slot(src, slot)
+    src.drop()
+    dst.drop()
+    return stats
+
+
+def run_latency_native(bench, rows):
+    src = Database(bench.source, bench.name("latn_src"), [LAT_SOURCE_DDL])
+    dst = Database(bench.target, bench.name("latn_dst"), [LAT_TARGET_DDL])
+    sub = subscribe(bench, src, dst, "lat")
+    try:
+        src.psql(steady_writer(rows))
+        deadline = time.monotonic() + 120
+        while int(dst.psql("SELECT count(*) FROM lat")) < rows:
+            if time.monotonic() > deadline:
+                sys.exit("sink.py: native subscriber did not catch up on lat in 120 s")
+            time.sleep(0.1)
+        cpu = native_cpu(src, dst, sub)
+    finally:
+        unsubscribe(src, dst, sub)
+    stats = latency_stats(dst)
+    stats["cpu"] = cpu
+    src.drop()
+    dst.drop()
+    return stats
+
+
+def part_latency(bench, args):
+    rows = int(LATENCY_RATE * args.latency_seconds) // LATENCY_TX_ROWS * LATENCY_TX_ROWS
+    p = run_latency_pgcdc(bench, rows)
+    q = run_latency_pgcdc(bench, rows, SHORT_FETCH)
+    n = run_latency_native(bench, rows)
+    for label, s in (("walstreamer + walsink", p), ("walstreamer + walsink, short fetch wait", q),
+                     ("native", n)):
+        log(f"latency, {label}: {s['rows']:,} rows at {s['rate']:,.0f}/s, p50 {s['p50']:.1f} ms, "
+            f"p99 {s['p99']:.1f} ms, max {s['max']:.1f} ms")
+    return {"rows": rows, "seconds": args.latency_seconds, "pgcdc": p, "short": q, "native": n}
+
+
+# ----------------------------------------------------------------------------
+# Report
+
+def versions(bench):
+    def first_line(argv):
+        return subprocess.run(argv, capture_output=True, text=True).stdout.strip()
+    return {"walsink": first_line([bench.walsink, "--version"]),
+            "walstreamer": first_line([bench.walstreamer, "--version"]),
+            "anchor": f"Python {sys.version.split()[0]}, confluent_kafka "
+                      f"{confluent_kafka.version()[0]} (librdkafka {confluent_kafka.libversion()[0]}), "
+                      f"psycopg2 {psycopg2.__version__.split()[0]}"}
+
+
+def source_info(walsink):
+    """Which code was measured: commit, local changes, the walsink binary's hash."""
+    def git(*a):
+        return subprocess.run(["git", "-C", ROOT] + list(a), capture_output=True,
+                              text=True).stdout.strip()
+    with open(walsink, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    dirty = git("status", "--porcelain", "--", "sink", "streamer", "daemon", "decoder", "proto")
+    return (f"commit {git('rev-parse', '--short', 'HEAD') or '?'}"
+            f"{' + uncommitted changes in sink/, streamer/, daemon/, decoder/ or proto/' if dirty else ''}, "
+            f"walsink sha256 {digest}")
+
+
+def med(runs, key):
+    return statistics.median(r[key] for r in runs)
+
+
+def med_cpu(runs):
+    return {k: statistics.median(r["cpu"][k] for r in runs) for k in runs[0]["cpu"]}
+
+
+def cpu_text(cpu):
+    return ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
+
+
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def render(argv, bench, machine, vers, applied, pipe, lat, args):
+    w = bench.w
+    out = [START, "## Sink benchmark", "",
+           "Generated by `bench/sink.py`; do not edit between the markers.", "",
+           f"- command: `{argv}`",
+           f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+           f"- machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['memory']} RAM; "
+           f"load average at the end {os.getloadavg()[0]:.2f}",
+           f"- server: {machine['postgres']} (source and target clusters, fsync off, "
+           f"settings: {decoder.settings_text()})",
+           f"- {vers['walsink']}; {vers['walstreamer']}",
+           f"- pgcdc: {bench.source_info}",
+           f"- anchor: {vers['anchor']}",
+           f"- workload (a): {decoder.describe(w).split(chr(10))[-1]}, "
+           f"{applied['wal'] / 2**20:.0f} MB of WAL; in Kafka {applied['messages']:,} messages "
+           f"(one per change, ~{applied['bytes']:.0f} bytes of key + value each) in "
+           f"{PARTITIONS} partitions of `{TOPIC}` on the dev broker (3 brokers on loopback)",
+           f"- {args.runs} timed round(s)" + ("" if args.quick else " after one warm-up round") +
+           ", walsink and its anchor interleaved; best and median", ""]
+
+    s, a = applied["walsink"], applied["anchor"]
+    best_s, best_a = max(r["rate"] for r in s), max(r["rate"] for r in a)
+    subset = applied["limit"] < applied["messages"]
+    ops = ", ".join(f"{v:,} {k}s" for k, v in sorted(a[0]["ops"].items()))
+    mt = s[-1]["metrics"]
+    batches = mt.get("walsink_batches_total", 0)
+    out += ["### 1. Apply throughput from a pre-filled topic", "",
+            "Fresh target database per run with an empty `employee` table (same DDL); walsink "
+            "with default settings and a fresh group.id, timed from process start until "
+            "`pgcdc.sink_position` (committed with the rows) covers every message; the anchor, "
+            "timed from consumer creation until its last commit. Rows/s = rows committed after "
+            "the first commit ÷ time since that commit: the consumer-group join (~3 s on the "
+            "dev broker) is only in the wall time. The target's final state is checked "
+            "against the source's after each walsink run" +
+            (" and each anchor run." if not subset else "."), "",
+            "| consumer | rows/s best | rows/s median | wall s best | wall s median | first commit at s (median) |",
+            "|---|--:|--:|--:|--:|--:|",
+            f"| walsink (batch.max.rows 10000, COPY + upsert per batch) | {best_s:,.0f} | "
+            f"{med(s, 'rate'):,.0f} | {min(r['wall'] for r in s):.2f} | {med(s, 'wall'):.2f} | "
+            f"{med(s, 'first'):.2f} |",
+            f"| anchor: row-by-row prepared upsert/delete, commit every {ANCHOR_COMMIT:,} "
+            f"({applied['limit']:,} messages{': ' + ops if subset else ''}) | {best_a:,.0f} | "
+            f"{med(a, 'rate'):,.0f} | {min(r['wall'] for r in a):.2f} | {med(a, 'wall'):.2f} | "
+            f"{med(a, 'first'):.2f} |", "",
+            f"- walsink / row-by-row anchor: **{best_s / best_a:.1f}×** (best), "
+            f"{med(s, 'rate') / med(a, 'rate'):.1f}× (median)",
+            f"- walsink: **{best_s:,.0f} row changes/s** (target ≥ 200,000: "
+            f"**{verdict(best_s >= 200_000)}**)",
+            f"- CPU seconds per run (median): walsink: {cpu_text(med_cpu(s))}; anchor: "
+            f"{cpu_text(med_cpu(a))} (decoding = wall time in pgcdcwire)",
+            "- walsink's counters at the end of the last run: "
+            + ", ".join(f"{k.replace('walsink_', '').replace('_total', '')} {v:,.0f}"
+                        for k, v in mt.items() if k.endswith("_total"))
+            + (f" ({applied['messages'] / batches:,.0f} messages per target transaction)"
+               if batches else ""), ""]
+
+    p, n = pipe["pgcdc"], pipe["native"]
+    best_p, best_n = min(r["time"] for r in p), min(r["time"] for r in n)
+    out += ["### 2. Whole pipeline: source commit → target applied", "",
+            "Both pipelines running and idle before the workload; timed from the start of its "
+            "generation (the decoder benchmark's DO blocks, 1,000-row transactions) until the "
+            "target holds the final state: walsink's stored positions cover every message "
+            "(walstreamer's default settings, fresh slot, snapshot.mode never, a fresh dev "
+            "broker), or for native logical replication (publication + subscription with "
+            "copy_data = false, text protocol, one apply worker) until the subscriber holds "
+            "the last transaction. Final state checked against the source after each run.", "",
+            "| pipeline | best s | median s | generation s (median) | changes/s (best) |",
+            "|---|--:|--:|--:|--:|",
+            f"| walstreamer → Kafka → walsink | {best_p:.2f} | {med(p, 'time'):.2f} | "
+            f"{med(p, 'gen'):.2f} | {w.changes / best_p:,.0f} |",
+            f"| native logical replication | {best_n:.2f} | {med(n, 'time'):.2f} | "
+            f"{med(n, 'gen'):.2f} | {w.changes / best_n:,.0f} |", "",
+            f"- native / pgcdc time: **{best_n / best_p:.2f}×** (best), "
+            f"{med(n, 'time') / med(p, 'time'):.2f}× (median) (target ≥ 2.0×: "
+            f"**{verdict(best_n / best_p >= 2.0)}**)",
+            f"- after the generation ended: pgcdc {max(0, med(p, 'time') - med(p, 'gen')):.2f} s, "
+            f"native {max(0, med(n, 'time') - med(n, 'gen')):.2f} s more (medians)",
+            f"- CPU seconds per run (median): pgcdc: {cpu_text(med_cpu(p))}; native: "
+            f"{cpu_text(med_cpu(n))}", ""]
+
+    lp, lq, ln = lat["pgcdc"], lat["short"], lat["native"]
+    out += ["### 3. Commit → applied latency at a steady rate", "",
+            f"A server-side writer commits {LATENCY_TX_ROWS}-row transactions on a fixed "
+            f"schedule, {LATENCY_RATE:,} rows/s for {lat['seconds']:g} s ({lat['rows']:,} rows), "
+            "each row carrying `written_at = clock_timestamp()`; the target's copy of the table "
+            "adds `applied_at timestamptz DEFAULT clock_timestamp()`, filled when the row is "
+            "inserted there (inside the applying transaction, a few ms before its commit). "
+            "Same machine, same clock. Default settings for walstreamer and walsink "
+            "(batch.max.ms 20). The dev broker holds a fetch that finds no new data for the "
+            "consumer's whole `fetch.wait.max.ms` (librdkafka's default 500 ms), even when data "
+            "arrives meanwhile, where Kafka answers as soon as there is data; the second row "
+            f"sets `{', '.join(f'{k[6:]}={v}' for k, v in SHORT_FETCH.items())}` on walsink "
+            "to stand in for that.", "",
+            "| pipeline | rows | written rows/s | p50 ms | p99 ms | max ms |",
+            "|---|--:|--:|--:|--:|--:|"]
+    short = ", ".join(f"{k[6:]}={v}" for k, v in SHORT_FETCH.items())
+    for label, r in (("walstreamer → Kafka → walsink, defaults", lp),
+                     (f"walstreamer → Kafka → walsink, {short}", lq),
+                     ("native logical replication", ln)):
+        out.append(f"| {label} | {r['rows']:,} | {r['rate']:,.0f} | {r['p50']:.1f} | "
+                   f"{r['p99']:.1f} | {r['max']:.1f} |")
+    out += ["", f"- walsink p99 (target ≤ 100 ms): defaults **{lp['p99']:.1f} ms: "
+            f"{verdict(lp['p99'] <= 100)}**; {short} **{lq['p99']:.1f} ms: "
+            f"{verdict(lq['p99'] <= 100)}**",
+            f"- CPU seconds over each run (~{lat['seconds']:g} s of writing, processes "
+            f"started a few seconds earlier): defaults: {cpu_text(lp['cpu'])}; {short}: "
+            f"{cpu_text(lq['cpu'])}; native: {cpu_text(ln['cpu'])}", ""]
+
+    if bench.complaints:
+        seen = {}
+        for what, line in bench.complaints:
+            daemon, part = what.split(" ", 1)
+            key = (daemon, re.sub(r"^\S+ \S+ \S+ \w+\[\d+\] ", "", line)[:300])
+            seen.setdefault(key, []).append(part.strip("()"))
+        out += ["Warnings and errors in the daemons' logs:", ""]
+        for (daemon, line), parts in list(seen.items())[:20]:
+            where = ", ".join(f"{p} ×{parts.count(p)}" for p in dict.fromkeys(parts))
+            out.append(f"- {daemon} ({where}): `{line}`")
+        out.append("")
+    else:
+        out += ["No warnings or errors in the daemons' logs.", ""]
+    out.append(END)
+    return "\n".join(out) + "\n"
+
+
+def main():
+    args = parse_args()
+    bench = Bench(args)
+    try:
+        applied = part_apply(bench, args)
+        pipe = part_pipeline(bench, args, applied)
+        lat = part_latency(bench, args)
+        machine = decoder.machine_info(bench.source)
+        vers = versions(bench)
+    finally:
+        bench.close()
+    argv = shlex.join(["python3", os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
+    section = render(argv, bench, machine, vers, applied, pipe, lat, args)
+    if args.output:
+        decoder.write_results(args.output, section, START, END)
+        log(f"wrote {args.output}")
+    else:
+        print(section)
+
+
+if __name__ == "__main__":
+    main()
