@@ -166,7 +166,7 @@ check_change(Event *e)
 }
 
 void
-event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value)
+event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc)
 {
 	memset(e, 0, sizeof(*e));
 	e->msg = msg;
@@ -174,7 +174,7 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value)
 		return bad(e, "empty value");
 	if (msg->len > max_value)
 		return bad(e, "oversized value: %zu bytes, max.value.bytes is %zu", msg->len, max_value);
-	e->rec = pgcdc__change_event__unpack(NULL, msg->len, msg->payload);
+	e->rec = pgcdc__change_event__unpack(alloc, msg->len, msg->payload);
 	if (e->rec == NULL)
 		return bad(e, "undecodable value: not a pgcdc ChangeEvent");
 	if (e->rec->version != RECORD_VERSION)
@@ -210,8 +210,6 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value)
 void
 event_free(Event *e)
 {
-	if (e->rec)
-		pgcdc__change_event__free_unpacked(e->rec, NULL);
 	if (e->msg)
 		rd_kafka_message_destroy(e->msg);
 	free(e->key);

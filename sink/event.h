@@ -35,7 +35,7 @@ typedef struct Position
 typedef struct Event
 {
 	rd_kafka_message_t *msg;
-	Pgcdc__ChangeEvent *rec;	/* NULL when undecodable */
+	Pgcdc__ChangeEvent *rec;	/* NULL when undecodable; in the batch's arena */
 	EventKind	kind;
 	bool		snapshot;		/* a read: never moves the stored position */
 	Position	pos;
@@ -45,8 +45,11 @@ typedef struct Event
 	char		reason[200];
 } Event;
 
-/* Takes ownership of msg; a value over max_value bytes is not decoded. */
-extern void event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value);
+/*
+ * Takes ownership of msg; a value over max_value bytes is not decoded.  The
+ * record is unpacked with alloc (an arena's: event_free leaves it to the arena).
+ */
+extern void event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc);
 extern void event_free(Event *e);
 
 extern int	position_cmp(const Position *a, const Position *b);

@@ -17,6 +17,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "apply.h"
+#include "arena.h"
 #include "event.h"
 #include "log.h"
 #include "pipeline.h"
@@ -39,6 +40,7 @@ typedef struct Pipeline
 	PartState **parts;
 	size_t		nparts;
 	Event	   *events;
+	Arena	   *arena;			/* the batch's decoded records */
 	PartState **states;
 	size_t		nevents;
 	int64_t		first_ms;
@@ -70,6 +72,7 @@ drop_batch(Pipeline *p)
 	for (size_t i = 0; i < p->nevents; i++)
 		event_free(&p->events[i]);
 	p->nevents = 0;
+	arena_reset(p->arena);
 }
 
 /* Applies the batch; on failure the run must start over (nothing was committed). */
@@ -227,7 +230,7 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 	if (p->nevents == 0)
 		p->first_ms = runtime_now_ms();
 	p->states[p->nevents] = part_state(p, rd_kafka_topic_name(msg->rkt), msg->partition);
-	event_decode(&p->events[p->nevents], msg, p->settings->max_value_bytes);
+	event_decode(&p->events[p->nevents], msg, p->settings->max_value_bytes, arena_allocator(p->arena));
 	/* Our own dead letters, when the topics pattern takes them in: never again. */
 	if (p->settings->dead_letter_topic && strcmp(rd_kafka_topic_name(msg->rkt), p->settings->dead_letter_topic) == 0)
 		p->events[p->nevents].kind = EVENT_IGNORE;
@@ -270,6 +273,12 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 		return OUTCOME_RETRY;
 	}
 	*connected = true;
+	if (!target_check_rules(p.target, p.err, sizeof(p.err)))
+	{
+		log_msg(LOG_ERROR, "%s", p.err);
+		target_free(p.target);
+		return OUTCOME_FATAL;
+	}
 	if (s->dead_letter_topic && (p.dead_topic = deadtopic_new(s, p.err, sizeof(p.err))) == NULL)
 	{
 		log_msg(LOG_ERROR, "%s", p.err);
@@ -279,6 +288,7 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	p.applier = applier_new(s, m, p.dead_topic);
 	applier_attach(p.applier, p.target);
 	p.events = calloc((size_t) s->batch_max_rows + 1, sizeof(Event));
+	p.arena = arena_new();
 	p.states = calloc((size_t) s->batch_max_rows + 1, sizeof(PartState *));
 	if ((p.rk = consumer_new(&p, p.err, sizeof(p.err))) == NULL)
 	{
@@ -311,6 +321,7 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	}
 	free(p.parts);
 	free(p.events);
+	arena_free(p.arena);
 	free(p.states);
 	return o;
 }
@@ -378,6 +389,11 @@ pipeline_check(const Settings *s)
 		printf("target: %s\n", err);
 	else
 		printf("target: connected; positions in pgcdc.sink_position, dead letters in %s\n", t->dead_letter);
+	if (t != NULL && !target_check_rules(t, err, sizeof(err)))
+	{
+		printf("%s\n", err);
+		target_ok = false;
+	}
 	target_free(t);
 	return check_kafka(s) && target_ok;
 }

@@ -47,4 +47,16 @@ def test_check(source, target, broker, streamer):
     rc, out, err = run(f"--target={target.dsn()}", "--kafka.bootstrap.servers=127.0.0.1:1",
                        "--kafka.socket.timeout.ms=2000", "--check")
     assert rc == 1 and "kafka: no metadata" in out, out + err
+    # A rule that cannot work on its (existing) table: an error at start, not dead letters.
+    target.psql("CREATE TABLE acct (id int PRIMARY KEY, note text)")
+    bad_rule = "--rule.public.acct.noted=nosuchcol IS NOT NULL"
+    rc, out, err = run(f"--target={target.dsn()}", f"--kafka.bootstrap.servers={broker.bootstrap}",
+                       bad_rule, "--check")
+    assert rc == 1 and 'rule.public.acct.noted does not work on "public"."acct"' in out, out + err
+    assert "nosuchcol" in out, out
+    rc, out, err = run(f"--target={target.dsn()}", f"--kafka.bootstrap.servers={broker.bootstrap}", bad_rule)
+    assert rc == 1 and "rule.public.acct.noted does not work" in err, err
+    rc, out, err = run(f"--target={target.dsn()}", f"--kafka.bootstrap.servers={broker.bootstrap}",
+                       "--rule.public.acct.noted=note IS NOT NULL", "--check")
+    assert rc == 0, out + err
     assert s.stop() == 0
