@@ -4,10 +4,18 @@
  * Partitions are assigned from what the target stores (offset + 1), never
  * from the group's committed offsets: those are committed after each batch
  * for tools that watch consumer lag, nothing more.
+ *
+ * Two threads: this one consumes and decodes the next batch while the apply
+ * thread applies the previous one, so walsink's work and the target's
+ * overlap.  One batch is applied at a time, in order; the apply thread alone
+ * uses the target connection while it works, and the consumer thread waits
+ * for it to be idle before touching the target (partition assignment) or a
+ * batch's partition states (the Kafka commit).
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +37,17 @@
 volatile sig_atomic_t pipeline_stop_signals = 0;
 volatile sig_atomic_t pipeline_reopen_log = 0;
 
+/* Consumed events, their partitions, and the arena holding their records. */
+typedef struct Batch
+{
+	Event	   *events;
+	PartState **states;
+	size_t		n;
+	Arena	   *arena;
+	int64_t		first_ms;		/* when its first event arrived */
+	int64_t		handed_ms;		/* when it went to the apply thread */
+} Batch;
+
 typedef struct Pipeline
 {
 	const Settings *settings;
@@ -39,14 +58,22 @@ typedef struct Pipeline
 	rd_kafka_t *rk;
 	PartState **parts;
 	size_t		nparts;
-	Event	   *events;
-	Arena	   *arena;			/* the batch's decoded records */
-	PartState **states;
-	size_t		nevents;
-	int64_t		first_ms;
+	Batch		batches[2];
+	Batch	   *filling;		/* the one take() adds to */
 	bool		failed;
 	bool		fatal;			/* and starting again cannot help */
 	char		err[ERRLEN];
+
+	/* The apply thread; fields below lock are shared with it. */
+	pthread_t	thread;
+	bool		thread_started;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	Batch	   *pending;		/* handed over, not yet applied */
+	Batch	   *applied;		/* applied (or failed), not yet collected */
+	bool		apply_failed;
+	bool		quit;
+	char		apply_err[ERRLEN];
 } Pipeline;
 
 static PartState *
@@ -67,44 +94,117 @@ part_state(Pipeline *p, const char *topic, int32_t partition)
 }
 
 static void
-drop_batch(Pipeline *p)
+drop_batch(Batch *b)
 {
-	for (size_t i = 0; i < p->nevents; i++)
-		event_free(&p->events[i]);
-	p->nevents = 0;
-	arena_reset(p->arena);
+	for (size_t i = 0; i < b->n; i++)
+		event_free(&b->events[i]);
+	b->n = 0;
+	arena_reset(b->arena);
 }
 
-/* Applies the batch; on failure the run must start over (nothing was committed). */
+static void *
+apply_thread(void *opaque)
+{
+	Pipeline   *p = opaque;
+	char		err[ERRLEN];
+
+	pthread_mutex_lock(&p->lock);
+	for (;;)
+	{
+		Batch	   *b;
+		bool		ok;
+
+		while (p->pending == NULL && !p->quit)
+			pthread_cond_wait(&p->changed, &p->lock);
+		if (p->pending == NULL)
+			break;
+		b = p->pending;
+		pthread_mutex_unlock(&p->lock);
+		ok = applier_apply(p->applier, b->events, b->states, b->n, err, sizeof(err));
+		pthread_mutex_lock(&p->lock);
+		if (!ok)
+		{
+			p->apply_failed = true;
+			memcpy(p->apply_err, err, sizeof(err));
+		}
+		p->applied = b;
+		p->pending = NULL;
+		pthread_cond_broadcast(&p->changed);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/*
+ * Waits (when wait; else only looks) until the apply thread is idle, then
+ * collects the batch it finished: the Kafka commit, or the failure.  false
+ * while it is still busy.
+ */
+static bool
+collect(Pipeline *p, bool wait)
+{
+	Batch	   *b;
+	rd_kafka_topic_partition_list_t *done;
+
+	pthread_mutex_lock(&p->lock);
+	while (wait && p->pending != NULL)
+		pthread_cond_wait(&p->changed, &p->lock);
+	if (p->pending != NULL)
+		return pthread_mutex_unlock(&p->lock), false;
+	b = p->applied;
+	p->applied = NULL;
+	if (p->apply_failed && !p->failed)
+	{
+		p->failed = true;
+		memcpy(p->err, p->apply_err, sizeof(p->err));
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (b == NULL)
+		return true;
+	if (!p->failed && p->rk != NULL)
+	{
+		done = rd_kafka_topic_partition_list_new(8);
+		for (size_t i = 0; i < b->n; i++)
+		{
+			PartState  *st = b->states[i];
+
+			if (rd_kafka_topic_partition_list_find(done, st->topic, st->partition) == NULL)
+				rd_kafka_topic_partition_list_add(done, st->topic, st->partition)->offset = st->offset + 1;
+		}
+		rd_kafka_commit(p->rk, done, 1);	/* informational: positions live in the target */
+		rd_kafka_topic_partition_list_destroy(done);
+		log_msg(LOG_DEBUG, "batch of %zu events: consumed in %" PRId64 " ms, applied %" PRId64 " ms later",
+				b->n, b->handed_ms - b->first_ms, runtime_now_ms() - b->handed_ms);
+	}
+	drop_batch(b);
+	return true;
+}
+
+/* Hands the batch being filled to the apply thread (after the previous one is done). */
 static bool
 flush(Pipeline *p)
 {
-	rd_kafka_topic_partition_list_t *done;
+	Batch	   *b = p->filling;
 
-	int64_t		start = runtime_now_ms();
-
-	if (p->nevents == 0 || p->failed)
+	collect(p, true);
+	if (b->n == 0 || p->failed)
 		return !p->failed;
-	if (!applier_apply(p->applier, p->events, p->states, p->nevents, p->err, sizeof(p->err)))
-	{
-		p->failed = true;
-		drop_batch(p);
-		return false;
-	}
-	done = rd_kafka_topic_partition_list_new(8);
-	for (size_t i = 0; i < p->nevents; i++)
-	{
-		PartState  *st = p->states[i];
-
-		if (rd_kafka_topic_partition_list_find(done, st->topic, st->partition) == NULL)
-			rd_kafka_topic_partition_list_add(done, st->topic, st->partition)->offset = st->offset + 1;
-	}
-	rd_kafka_commit(p->rk, done, 1);	/* informational: positions live in the target */
-	rd_kafka_topic_partition_list_destroy(done);
-	log_msg(LOG_DEBUG, "batch of %zu events: consumed in %" PRId64 " ms, applied in %" PRId64 " ms",
-			p->nevents, start - p->first_ms, runtime_now_ms() - start);
-	drop_batch(p);
+	b->handed_ms = runtime_now_ms();
+	pthread_mutex_lock(&p->lock);
+	p->pending = b;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+	p->filling = b == &p->batches[0] ? &p->batches[1] : &p->batches[0];
 	return true;
+}
+
+/* Everything consumed applied (or failed): the target and the states are free to use. */
+static bool
+flush_all(Pipeline *p)
+{
+	flush(p);
+	collect(p, true);
+	return !p->failed;
 }
 
 static void
@@ -114,6 +214,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
 	{
+		flush_all(p);			/* the apply thread off the target connection */
 		for (int i = 0; i < parts->cnt && !p->failed; i++)
 		{
 			PartState  *st = part_state(p, parts->elems[i].topic, parts->elems[i].partition);
@@ -129,7 +230,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 	else
 	{
 		/* What was consumed from them is applied before they go. */
-		flush(p);
+		flush_all(p);
 		rd_kafka_assign(rk, NULL);
 	}
 }
@@ -213,6 +314,8 @@ fail:
 static void
 take(Pipeline *p, rd_kafka_message_t *msg)
 {
+	Batch	   *b;
+
 	if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
 	{
 		snprintf(p->err, sizeof(p->err), "%s [%d]: the next change to apply is gone from Kafka "
@@ -227,14 +330,15 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 		rd_kafka_message_destroy(msg);
 		return;
 	}
-	if (p->nevents == 0)
-		p->first_ms = runtime_now_ms();
-	p->states[p->nevents] = part_state(p, rd_kafka_topic_name(msg->rkt), msg->partition);
-	event_decode(&p->events[p->nevents], msg, p->settings->max_value_bytes, arena_allocator(p->arena));
+	b = p->filling;
+	if (b->n == 0)
+		b->first_ms = runtime_now_ms();
+	b->states[b->n] = part_state(p, rd_kafka_topic_name(msg->rkt), msg->partition);
+	event_decode(&b->events[b->n], msg, p->settings->max_value_bytes, arena_allocator(b->arena));
 	/* Our own dead letters, when the topics pattern takes them in: never again. */
 	if (p->settings->dead_letter_topic && strcmp(rd_kafka_topic_name(msg->rkt), p->settings->dead_letter_topic) == 0)
-		p->events[p->nevents].kind = EVENT_IGNORE;
-	p->nevents++;
+		b->events[b->n].kind = EVENT_IGNORE;
+	b->n++;
 }
 
 static Outcome
@@ -244,17 +348,19 @@ loop(Pipeline *p)
 
 	while (!p->failed)
 	{
-		int64_t		wait = p->nevents ? p->first_ms + s->batch_max_ms - runtime_now_ms() : 100;
+		Batch	   *b = p->filling;
+		int64_t		wait = b->n ? b->first_ms + s->batch_max_ms - runtime_now_ms() : 100;
 		rd_kafka_message_t *msg = rd_kafka_consumer_poll(p->rk, (int) (wait < 0 ? 0 : wait));
 
 		if (msg)
 			take(p, msg);
+		collect(p, false);		/* a finished batch's Kafka commit, or its failure, soon */
 		if (pipeline_stop_signals > 0)
-			return flush(p) ? OUTCOME_STOPPED : OUTCOME_RETRY;
+			return flush_all(p) ? OUTCOME_STOPPED : OUTCOME_RETRY;
 		if (pipeline_reopen_log && !(pipeline_reopen_log = 0) && !log_reopen(p->err, sizeof(p->err)))
 			fprintf(stderr, "walsink: %s\n", p->err);
-		if ((p->nevents >= (size_t) s->batch_max_rows ||
-			 (p->nevents > 0 && runtime_now_ms() - p->first_ms >= s->batch_max_ms)) && !flush(p))
+		if ((b->n >= (size_t) s->batch_max_rows ||
+			 (b->n > 0 && runtime_now_ms() - b->first_ms >= s->batch_max_ms)) && !flush(p))
 			break;
 	}
 	log_msg(LOG_ERROR, "%s", p->err);
@@ -287,30 +393,57 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	}
 	p.applier = applier_new(s, m, p.dead_topic);
 	applier_attach(p.applier, p.target);
-	p.events = calloc((size_t) s->batch_max_rows + 1, sizeof(Event));
-	p.arena = arena_new();
-	p.states = calloc((size_t) s->batch_max_rows + 1, sizeof(PartState *));
-	if ((p.rk = consumer_new(&p, p.err, sizeof(p.err))) == NULL)
+	for (int i = 0; i < 2; i++)
 	{
-		log_msg(LOG_ERROR, "%s", p.err);
+		p.batches[i].events = calloc((size_t) s->batch_max_rows + 1, sizeof(Event));
+		p.batches[i].states = calloc((size_t) s->batch_max_rows + 1, sizeof(PartState *));
+		p.batches[i].arena = arena_new();
+	}
+	p.filling = &p.batches[0];
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.changed, NULL);
+	if (pthread_create(&p.thread, NULL, apply_thread, &p) != 0)
+	{
+		log_msg(LOG_ERROR, "cannot start the apply thread");
 		o = OUTCOME_FATAL;
 	}
-	else if (!subscribe(&p))
-		log_msg(LOG_ERROR, "%s", p.err);
 	else
 	{
-		metrics_set_health(m, true, NULL);
-		log_msg(LOG_INFO, "applying %s to the target as group \"%s\"", s->topics, s->group_id);
-		o = loop(&p);
-		if (o != OUTCOME_STOPPED)
-			metrics_set_health(m, false, p.err);
+		p.thread_started = true;
+		if ((p.rk = consumer_new(&p, p.err, sizeof(p.err))) == NULL)
+		{
+			log_msg(LOG_ERROR, "%s", p.err);
+			o = OUTCOME_FATAL;
+		}
+		else if (!subscribe(&p))
+			log_msg(LOG_ERROR, "%s", p.err);
+		else
+		{
+			metrics_set_health(m, true, NULL);
+			log_msg(LOG_INFO, "applying %s to the target as group \"%s\"", s->topics, s->group_id);
+			o = loop(&p);
+			if (o != OUTCOME_STOPPED)
+				metrics_set_health(m, false, p.err);
+		}
 	}
-	drop_batch(&p);
 	if (p.rk)
+		rd_kafka_consumer_close(p.rk);	/* revokes: what is consumed is applied first */
+	if (p.thread_started)
 	{
-		rd_kafka_consumer_close(p.rk);
-		rd_kafka_destroy(p.rk);
+		collect(&p, true);
+		pthread_mutex_lock(&p.lock);
+		p.quit = true;
+		pthread_cond_broadcast(&p.changed);
+		pthread_mutex_unlock(&p.lock);
+		pthread_join(p.thread, NULL);
 	}
+	/* librdkafka's destroy waits for every message to be released. */
+	for (int i = 0; i < 2; i++)
+		drop_batch(&p.batches[i]);
+	if (p.rk)
+		rd_kafka_destroy(p.rk);
+	pthread_mutex_destroy(&p.lock);
+	pthread_cond_destroy(&p.changed);
 	applier_free(p.applier);
 	deadtopic_free(p.dead_topic);
 	target_free(p.target);
@@ -320,9 +453,12 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 		free(p.parts[i]);
 	}
 	free(p.parts);
-	free(p.events);
-	arena_free(p.arena);
-	free(p.states);
+	for (int i = 0; i < 2; i++)
+	{
+		free(p.batches[i].events);
+		free(p.batches[i].states);
+		arena_free(p.batches[i].arena);
+	}
 	return o;
 }
 
