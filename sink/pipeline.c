@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,6 +373,9 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 {
 	Pipeline	p = {.settings = s, .metrics = m};
 	Outcome		o = OUTCOME_RETRY;
+	sigset_t	all;
+	sigset_t	old;
+	bool		started;
 
 	if ((p.target = target_connect(s, p.err, sizeof(p.err))) == NULL)
 	{
@@ -402,7 +406,12 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	p.filling = &p.batches[0];
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.changed, NULL);
-	if (pthread_create(&p.thread, NULL, apply_thread, &p) != 0)
+	/* Signals are this thread's: it polls with short timeouts and checks the flags. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	started = pthread_create(&p.thread, NULL, apply_thread, &p) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!started)
 	{
 		log_msg(LOG_ERROR, "cannot start the apply thread");
 		o = OUTCOME_FATAL;
