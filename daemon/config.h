@@ -44,6 +44,22 @@ typedef struct ConfigKey
 
 typedef struct Config Config;
 
+/*
+ * The keys every daemon has, with the same meaning: the end of each
+ * daemon's key table (followed by its {NULL}).
+ */
+#define CONFIG_DAEMON_KEYS \
+	{"reconnect.backoff.max.ms", CONFIG_INT, "30000", \
+		"longest wait between reconnection attempts (doubling from 100 ms)", \
+		NULL, 100, 3600000, false, false}, \
+	{"metrics.listen", CONFIG_STRING, NULL, \
+		"serve Prometheus metrics and /healthz at host:port; unset: off", \
+		NULL, 0, 0, false, false}, \
+	{"log.level", CONFIG_ENUM, "info", "least severe level logged", "debug|info|warning|error", \
+		0, 0, false, false}, \
+	{"log.file", CONFIG_STRING, NULL, "append the log here (SIGHUP reopens it); unset: stderr", \
+		NULL, 0, 0, false, false}
+
 /* passthrough_prefixes: NULL-terminated ("kafka.", NULL), or NULL; must outlive c. */
 extern Config *config_new(const ConfigKey *keys, const char *const *passthrough_prefixes);
 extern void config_free(Config *c);

@@ -60,16 +60,7 @@ const ConfigKey settings_keys[] = {
 	{"shutdown.timeout.ms", CONFIG_INT, "30000",
 		"on SIGTERM or SIGINT, at most this long to apply what was consumed, then exit 1 "
 		"(a second signal: at once); 0: no limit", NULL, 0, 3600000, false, false},
-	{"reconnect.backoff.max.ms", CONFIG_INT, "30000",
-		"longest wait between reconnection attempts (doubling from 100 ms)",
-		NULL, 100, 3600000, false, false},
-	{"metrics.listen", CONFIG_STRING, NULL,
-		"serve Prometheus metrics and /healthz at host:port; unset: off",
-		NULL, 0, 0, false, false},
-	{"log.level", CONFIG_ENUM, "info", "least severe level logged", "debug|info|warning|error",
-		0, 0, false, false},
-	{"log.file", CONFIG_STRING, NULL, "append the log here (SIGHUP reopens it); unset: stderr",
-		NULL, 0, 0, false, false},
+	CONFIG_DAEMON_KEYS,
 	{NULL}
 };
 
