@@ -41,6 +41,24 @@ position_cmp(const Position *a, const Position *b)
 	return 0;
 }
 
+/*
+ * Whether a name from a message can be used; a dead letter's reason if not.
+ * PostgreSQL would cut a longer name to 63 bytes, which may name another object.
+ */
+static bool
+name_ok(Event *e, const char *what, const char *s, size_t max)
+{
+	if (s == NULL || s[0] == '\0')
+		bad(e, "%s is empty", what);
+	else if (!utf8_valid(s))
+		bad(e, "%s is not valid UTF-8", what);
+	else if (strlen(s) > max)
+		bad(e, "%s is longer than %zu bytes", what, max);
+	else
+		return true;
+	return false;
+}
+
 /* The pgcdc.key header: "old" or "new" on a key change's two copies. */
 static const char *
 key_role(const rd_kafka_message_t *msg)
@@ -120,23 +138,21 @@ check_change(Event *e)
 	const char *role = key_role(e->msg);
 	bool		old_copy = strcmp(role, "old") == 0;
 
-	if (r->schema == NULL || r->schema[0] == '\0' || r->table == NULL || r->table[0] == '\0')
-		return bad(e, "no schema or table name");
-	if (!utf8_valid(r->schema) || !utf8_valid(r->table))
-		return bad(e, "schema or table name is not valid UTF-8");
-	if (strlen(r->schema) > NAME_MAX_BYTES || strlen(r->table) > NAME_MAX_BYTES)
-		return bad(e, "schema or table name longer than %d bytes", NAME_MAX_BYTES);
+	if (!name_ok(e, "schema name", r->schema, NAME_MAX_BYTES) ||
+		!name_ok(e, "table name", r->table, NAME_MAX_BYTES))
+		return;
 	if (r->n_columns == 0)
 		return bad(e, "no column descriptions (a change must follow its RELATION record)");
 	for (size_t i = 0; i < r->n_columns; i++)
 	{
-		if (r->columns[i]->name[0] == '\0' || r->columns[i]->type_name[0] == '\0')
-			return bad(e, "column %zu has no name or type", i + 1);
-		if (!utf8_valid(r->columns[i]->name) || !utf8_valid(r->columns[i]->type_name))
-			return bad(e, "column %zu: name or type is not valid UTF-8", i + 1);
-		if (strlen(r->columns[i]->name) > NAME_MAX_BYTES || strlen(r->columns[i]->type_name) > TYPE_NAME_MAX_BYTES)
-			return bad(e, "column %zu: name longer than %d bytes or type name longer than %d",
-					   i + 1, NAME_MAX_BYTES, TYPE_NAME_MAX_BYTES);
+		char		what[48];
+
+		snprintf(what, sizeof(what), "column %zu's name", i + 1);
+		if (!name_ok(e, what, r->columns[i]->name, NAME_MAX_BYTES))
+			return;
+		snprintf(what, sizeof(what), "column %zu's type name", i + 1);
+		if (!name_ok(e, what, r->columns[i]->type_name, TYPE_NAME_MAX_BYTES))
+			return;
 		has_key |= r->columns[i]->key;
 	}
 	e->snapshot = r->op == PGCDC__OP__OP_READ;
@@ -197,8 +213,13 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 			if (e->rec->n_truncated == 0)
 				return bad(e, "TRUNCATE naming no table");
 			for (size_t i = 0; i < e->rec->n_truncated; i++)
-				if (!utf8_valid(e->rec->truncated[i]->schema) || !utf8_valid(e->rec->truncated[i]->table))
-					return bad(e, "TRUNCATE: a schema or table name is not valid UTF-8");
+			{
+				const Pgcdc__RelationRef *ref = e->rec->truncated[i];
+
+				if (!name_ok(e, "TRUNCATE: a schema name", ref->schema, NAME_MAX_BYTES) ||
+					!name_ok(e, "TRUNCATE: a table name", ref->table, NAME_MAX_BYTES))
+					return;
+			}
 			e->pos = (Position) {e->rec->commit_lsn, e->rec->seq, 0};
 			e->kind = EVENT_TRUNCATE;
 			return;

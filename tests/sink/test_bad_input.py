@@ -39,6 +39,10 @@ def free_port():
         return s.getsockname()[1]
 
 
+# 63 bytes: the longest name PostgreSQL keeps.
+LONG_NAME = b"t" * 63
+
+
 def columns_of(items):
     """The column names of a record's fields, in order."""
     return [dict((n, v) for n, _, v in pgcdcwire.fields(c))[1].decode()
@@ -87,10 +91,14 @@ def forge(insert, delete):
          insert + pgcdcwire.pack([(10, 2, INJECTION)])),
         ("injected column name", 'column "note"; DROP TABLE t; --" is not in',
          pgcdcwire.pack(renamed)),
-        ("invalid UTF-8 table name", "schema or table name is not valid UTF-8",
+        ("invalid UTF-8 table name", "table name is not valid UTF-8",
          insert + pgcdcwire.pack([(10, 2, b"\xff\xfebad")])),
-        ("overlong table name", "schema or table name longer than 63 bytes",
-         insert + pgcdcwire.pack([(10, 2, b"t" * 64)])),
+        ("overlong table name", "table name is longer than 63 bytes",
+         insert + pgcdcwire.pack([(10, 2, LONG_NAME + b"t")])),
+        # PostgreSQL would cut the name to the 63 bytes of another table, and truncate it.
+        ("overlong truncated table", "TRUNCATE: a table name is longer than 63 bytes",
+         pgcdcwire.pack([(1, 0, 1), (2, 0, 6),
+                         (17, 2, pgcdcwire.pack([(1, 2, b"public"), (2, 2, LONG_NAME + b"t")]))])),
         ("delete without key values", "delete without the old key's values",
          pgcdcwire.pack([(n, w, v) for n, w, v in pgcdcwire.fields(delete) if n != 12])),
         ("wrong value type", "rejected by the target", pgcdcwire.pack(wrong_type)),
@@ -104,7 +112,8 @@ def test_bad_input_goes_to_dead_letters(source, target, broker, streamer, sink):
     target.psql("""
         CREATE TABLE acct (id int PRIMARY KEY, v int CONSTRAINT v_small CHECK (v < 1000000), note text);
         CREATE TABLE nokey (a int, b int);
-        CREATE TABLE t (x int); INSERT INTO t VALUES (42);""")
+        CREATE TABLE t (x int); INSERT INTO t VALUES (42);
+        CREATE TABLE %s (x int); INSERT INTO %s VALUES (63);""" % (LONG_NAME.decode(), LONG_NAME.decode()))
     port = free_port()
     s = streamer(heartbeat_interval_ms="0").start()
     w = sink(auto_create="off", auto_evolve="off", max_value_bytes="65536", metrics_listen=f"127.0.0.1:{port}",
@@ -173,8 +182,10 @@ def test_bad_input_goes_to_dead_letters(source, target, broker, streamer, sink):
     assert target.psql("SELECT * FROM acct ORDER BY 1") == source.psql(expected)
     assert target.psql("SELECT * FROM nokey ORDER BY 1") == "1|1\n2|2"
     assert target.psql("SELECT * FROM t") == "42"
+    assert target.psql(f"SELECT * FROM {LONG_NAME.decode()}") == "63"
     assert target.psql("SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class "
-                       "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'") == "acct,nokey,t"
+                       "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'") == \
+        "acct,nokey,t," + LONG_NAME.decode()
     wait_for(lambda: metric(port, "walsink_dead_letters_total") == len(want),
              what=f"{len(want)} dead letters in the metrics")
 
