@@ -166,21 +166,6 @@ sql_text(Applier *a)
 	return a->sql.data;
 }
 
-/* Per target column, the event's column index (-1 when the event lacks it). */
-static void
-column_map(const TableInfo *ti, const Pgcdc__ChangeEvent *r, int *map)
-{
-	for (size_t j = 0; j < ti->ncols; j++)
-		map[j] = -1;
-	for (size_t i = 0; i < r->n_columns; i++)
-	{
-		int			j = tables_column(ti, r->columns[i]->name);
-
-		if (j >= 0)
-			map[j] = (int) i;
-	}
-}
-
 /* Whether target column j gets a value from this row. */
 static bool
 present(const Event *e, const int *map, size_t j)
@@ -192,7 +177,6 @@ static bool
 copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *sig, size_t *nsig, int *group,
 		  char *err, size_t errlen)
 {
-	int		   *map = malloc((ti->ncols + 1) * sizeof(int));
 	PGresult   *res;
 	bool		ok;
 
@@ -205,7 +189,8 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *sig, size_t *nsi
 		char	   *s = sig + *nsig * (ti->ncols + 1);
 		char		num[24];
 
-		column_map(ti, e->rec, map);
+		const int  *map = tables_map(ti, e->rec);	/* not NULL: the table is prepared for e */
+
 		buf_append(&a->copy, num, (size_t) sprintf(num, "%zu\t%c", r, del ? 'd' : 'u'));
 		for (size_t j = 0; j < ti->ncols; j++)
 		{
@@ -227,7 +212,6 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *sig, size_t *nsi
 		if (group[r] < 0)
 			group[r] = (int) (*nsig)++;
 	}
-	free(map);
 	a->sql.len = 0;
 	sql_add(a, "COPY pg_temp.%s (__pgcdc_row, __pgcdc_op", ti->stage);
 	for (size_t j = 0; j < ti->ncols; j++)
@@ -542,17 +526,45 @@ admit(Applier *a, Event *e, PartState *st, char *err, size_t errlen)
 	return true;
 }
 
+/*
+ * Makes ti ready for e, any DDL in a savepoint: 1; 0 when e became a dead
+ * letter instead; -1 when the target failed (err).
+ */
+static int
+prepare_table(Applier *a, TableInfo *ti, Event *e, char *err, size_t errlen)
+{
+	char		reason[512];
+
+	/* A table already prepared costs no round trip. */
+	if (tables_ready(ti, e))
+		return 1;
+	if (!target_exec(a->target, "SAVEPOINT pgcdc_prepare", err, errlen))
+		return -1;
+	if (tables_prepare(a->tables, ti, e, reason, sizeof(reason), err, errlen))
+		return target_exec(a->target, "RELEASE SAVEPOINT pgcdc_prepare", err, errlen) ? 1 : -1;
+	if (target_broken(a->target) ||
+		!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_prepare; RELEASE SAVEPOINT pgcdc_prepare",
+					 err, errlen))
+		return -1;
+	/* What the savepoint changed is undone: ti is loaded afresh when next needed. */
+	tables_forget(a->tables, ti);
+	dead(a, e, reason[0] ? reason : "cannot prepare the target table", err[0] ? err : NULL);
+	err[0] = '\0';
+	return 0;
+}
+
 /* Prepares each event's table; dead-letters those it cannot take. */
 static bool
 prepare(Applier *a, Row *rows, size_t *n, char *err, size_t errlen)
 {
 	size_t		out = 0;
+	bool		forgot = false;
+	int			ready;
 
 	for (size_t i = 0; i < *n; i++)
 	{
 		TableInfo  *ti = rows[i].ti;
 		Event	   *e = rows[i].e;
-		char		reason[512];
 
 		if (!trunc_mark(a, ti, err, errlen))
 			return false;
@@ -562,29 +574,28 @@ prepare(Applier *a, Row *rows, size_t *n, char *err, size_t errlen)
 			a->n_skipped++;		/* before a truncate already applied */
 			continue;
 		}
-		/* DDL alone needs a savepoint: a table already prepared costs no round trip. */
-		if (!tables_ready(ti, e))
+		if ((ready = prepare_table(a, ti, e, err, errlen)) < 0)
+			return false;
+		if (ready == 0)
 		{
-			if (!target_exec(a->target, "SAVEPOINT pgcdc_prepare", err, errlen))
-				return false;
-			if (!tables_prepare(a->tables, ti, e, reason, sizeof(reason), err, errlen))
-			{
-				if (target_broken(a->target))
-					return false;
-				if (!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_prepare; "
-								 "RELEASE SAVEPOINT pgcdc_prepare", err, errlen))
-					return false;
-				tables_forget(a->tables, ti);
-				dead(a, e, reason[0] ? reason : "cannot prepare the target table", err[0] ? err : NULL);
-				err[0] = '\0';
-				continue;
-			}
-			if (!target_exec(a->target, "RELEASE SAVEPOINT pgcdc_prepare", err, errlen))
-				return false;
+			forgot = true;
+			continue;
 		}
 		if (e->kind == EVENT_DELETE && ti->nkeys == 0)
 			dead(a, e, "delete on a target table without a key", NULL);
 		else
+			rows[out++] = rows[i];
+	}
+	*n = out;
+	if (!forgot)
+		return true;
+	/* A table forgotten after a failure is prepared again for the rows before it, which it took. */
+	out = 0;
+	for (size_t i = 0; i < *n; i++)
+	{
+		if ((ready = prepare_table(a, rows[i].ti, rows[i].e, err, errlen)) < 0)
+			return false;
+		if (ready == 1)
 			rows[out++] = rows[i];
 	}
 	*n = out;

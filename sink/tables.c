@@ -30,8 +30,21 @@ tables_new(Target *t, const Settings *s)
 }
 
 static void
+forget_layout(TableInfo *ti)
+{
+	for (size_t i = 0; i < ti->layout_n; i++)
+		free(ti->layout[i]);
+	free(ti->layout);
+	free(ti->layout_map);
+	ti->layout = NULL;
+	ti->layout_map = NULL;
+	ti->layout_n = 0;
+}
+
+static void
 unload(TableInfo *ti)
 {
+	forget_layout(ti);
 	for (size_t i = 0; i < ti->ncols; i++)
 	{
 		free(ti->cols[i]);
@@ -400,15 +413,40 @@ find_key(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, s
 	return true;
 }
 
-bool
-tables_ready(const TableInfo *ti, const Event *e)
+const int *
+tables_map(TableInfo *ti, const Pgcdc__ChangeEvent *r)
 {
-	if (!ti->loaded || ti->keycols == NULL)
-		return false;
-	for (size_t i = 0; i < e->rec->n_columns; i++)
-		if (tables_column(ti, e->rec->columns[i]->name) < 0)
-			return false;
-	return true;
+	bool		same = ti->layout != NULL && ti->layout_n == r->n_columns;
+
+	for (size_t i = 0; same && i < r->n_columns; i++)
+		same = strcmp(ti->layout[i], r->columns[i]->name) == 0;
+	if (!same)
+	{
+		forget_layout(ti);
+		ti->layout_n = r->n_columns;
+		ti->layout = malloc((r->n_columns + 1) * sizeof(char *));
+		ti->layout_map = malloc((ti->ncols + 1) * sizeof(int));
+		ti->layout_fits = true;
+		for (size_t j = 0; j < ti->ncols; j++)
+			ti->layout_map[j] = -1;
+		for (size_t i = 0; i < r->n_columns; i++)
+		{
+			int			j = tables_column(ti, r->columns[i]->name);
+
+			ti->layout[i] = strdup(r->columns[i]->name);
+			if (j < 0)
+				ti->layout_fits = false;
+			else
+				ti->layout_map[j] = (int) i;
+		}
+	}
+	return ti->layout_fits ? ti->layout_map : NULL;
+}
+
+bool
+tables_ready(TableInfo *ti, const Event *e)
+{
+	return ti->loaded && ti->keycols != NULL && tables_map(ti, e->rec) != NULL;
 }
 
 bool

@@ -38,6 +38,11 @@ typedef struct TableInfo
 	bool		has_trunc_mark;	/* truncate mark loaded */
 	Position	trunc_mark;
 	bool		trunc_known;
+	/* The column names of the last event seen, in its order, and where they land (tables_map). */
+	char	  **layout;
+	size_t		layout_n;
+	int		   *layout_map;
+	bool		layout_fits;
 	MetricCell *m_applied;		/* walsink_table_applied_total, made at its first row */
 	int64_t		batch_applied;	/* rows of this batch, counted once it commits */
 } TableInfo;
@@ -53,7 +58,14 @@ extern void tables_reset(Tables *ts, Target *t);
 extern TableInfo *tables_get(Tables *ts, const char *source_schema, const char *source_table);
 
 /* Whether ti is ready for e already (tables_prepare would change nothing). */
-extern bool tables_ready(const TableInfo *ti, const Event *e);
+extern bool tables_ready(TableInfo *ti, const Event *e);
+
+/*
+ * Per column of loaded ti, the index of r's column of that name or -1; NULL
+ * when one of r's columns is not in ti.  Events with the columns of the one
+ * before cost a comparison per column, not a search.
+ */
+extern const int *tables_map(TableInfo *ti, const Pgcdc__ChangeEvent *r);
 
 /*
  * Makes ti ready for e's columns: loaded, created, widened, with a key

@@ -39,6 +39,25 @@ main(void)
 	copytext_timestamp(out, -1);
 	CHECK(strcmp(out, "1969-12-31 23:59:59.999999+00") == 0, "just before the epoch: %s", out);
 
+	copytext_timestamp(out, INT64_C(253402300799999999));	/* 9999-12-31 23:59:59.999999 */
+	CHECK(strcmp(out, "9999-12-31 23:59:59.999999+00") == 0, "last of year 9999: %s", out);
+	copytext_timestamp(out, INT64_C(253402300800000000));
+	CHECK(strcmp(out, "10000-01-01 00:00:00.000000+00") == 0, "five-digit year: %s", out);
+	copytext_timestamp(out, INT64_C(-62135596800000001));	/* just before 0001-01-01 */
+	CHECK(strcmp(out, "0001-12-31 23:59:59.999999+00 BC") == 0, "timestamp BC: %s", out);
+	v.kind_case = PGCDC__VALUE__KIND_INT_VALUE;
+	v.int_value = INT64_MIN;
+	CHECK(strcmp(render(&v, &b), "-9223372036854775808") == 0, "int64 min: %s", b.data);
+	v.int_value = INT64_MAX;
+	CHECK(strcmp(render(&v, &b), "9223372036854775807") == 0, "int64 max: %s", b.data);
+	v.int_value = 0;
+	CHECK(strcmp(render(&v, &b), "0") == 0, "zero: %s", b.data);
+	v.int_value = -7;
+	CHECK(strcmp(render(&v, &b), "-7") == 0, "negative: %s", b.data);
+	v.kind_case = PGCDC__VALUE__KIND_TIME_VALUE;
+	v.time_value = INT64_C(86400000000);	/* 24:00:00 is a valid time */
+	CHECK(strcmp(render(&v, &b), "24:00:00.000000") == 0, "time 24:00: %s", b.data);
+
 	v.kind_case = PGCDC__VALUE__KIND_TEXT_VALUE;
 	v.text_value = "a\tb\\c\nd\re";
 	CHECK(strcmp(render(&v, &b), "a\\tb\\\\c\\nd\\re") == 0, "escaping: %s", b.data);
