@@ -616,6 +616,8 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 {
 	Row		   *rows = malloc((n + 1) * sizeof(Row));
 	size_t		nrows = 0;
+	PartState **touched = malloc((n + 1) * sizeof(PartState *));
+	size_t		ntouched = 0;
 	bool		ok = target_exec(a->target, "BEGIN", err, errlen);
 
 	for (size_t i = 0; i < n && ok; i++)
@@ -651,12 +653,14 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 		ok = tables_stage(a->tables, ti, err, errlen) && apply_rows(a, ti, rows + i, m, err, errlen);
 		i = j;
 	}
-	for (size_t i = 0; i < n && ok; i++)
+	/* Each partition's position once (states has one entry per event). */
+	for (size_t i = 0; i < n; i++)
 	{
 		if (states[i]->touched)
-			ok = target_store_state(a->target, states[i], err, errlen);
+			touched[ntouched++] = states[i];
 		states[i]->touched = false;
 	}
+	ok = ok && target_store_states(a->target, touched, ntouched, err, errlen);
 	/* Dead letters: on the topic, acknowledged, before their events are committed as done. */
 	ok = ok && dead_write(a, err, errlen);
 	ok = ok && target_exec(a->target, "COMMIT", err, errlen);
@@ -683,5 +687,6 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 	dead_forget(a, 0);
 	a->n_applied = a->n_skipped = a->n_ignored = 0;
 	free(rows);
+	free(touched);
 	return ok;
 }

@@ -44,7 +44,8 @@ extern bool target_exec(Target *t, const char *sql, char *err, size_t errlen);
 extern bool target_broken(const Target *t);
 
 extern bool target_load_state(Target *t, PartState *p, char *err, size_t errlen);
-extern bool target_store_state(Target *t, const PartState *p, char *err, size_t errlen);
+/* Stores the positions of parts[0..n), each partition once, in the open transaction. */
+extern bool target_store_states(Target *t, PartState *const *parts, size_t n, char *err, size_t errlen);
 
 /* The truncate position of a target table ("schema.table"), or false when none. */
 extern bool target_truncate_mark(Target *t, const char *table, Position *pos, bool *found,
