@@ -42,20 +42,28 @@ position_cmp(const Position *a, const Position *b)
 }
 
 /*
- * Whether a name from a message can be used; a dead letter's reason if not.
- * PostgreSQL would cut a longer name to 63 bytes, which may name another object.
+ * Whether a name from a message can be used; if not, e is bad with the
+ * reason ("column 3's" before what when column is not 0).  PostgreSQL would
+ * cut a longer name to 63 bytes, which may name another object.
  */
 static bool
-name_ok(Event *e, const char *what, const char *s, size_t max)
+name_ok(Event *e, size_t column, const char *what, const char *s, size_t max)
 {
+	char		longer[48];
+	const char *fault = longer;
+
 	if (s == NULL || s[0] == '\0')
-		bad(e, "%s is empty", what);
+		fault = "is empty";
 	else if (!utf8_valid(s))
-		bad(e, "%s is not valid UTF-8", what);
+		fault = "is not valid UTF-8";
 	else if (strlen(s) > max)
-		bad(e, "%s is longer than %zu bytes", what, max);
+		snprintf(longer, sizeof(longer), "is longer than %zu bytes", max);
 	else
 		return true;
+	if (column > 0)
+		bad(e, "column %zu's %s %s", column, what, fault);
+	else
+		bad(e, "%s %s", what, fault);
 	return false;
 }
 
@@ -108,50 +116,63 @@ check_image(Event *e, Pgcdc__Value **image, size_t n, bool keys_only)
 }
 
 /* The key values, each packed and length-prefixed. */
+/*
+ * The key's values as bytes that compare equal exactly when the keys are
+ * equal: per key column its kind, then an integer as 8 big-endian bytes with
+ * the sign bit flipped (so keys sort by value and the target's index is
+ * filled in order), any other value as its length and packed form.
+ */
 static void
-make_key(Event *e)
+make_key(Event *e, ProtobufCAllocator *alloc)
 {
 	const Pgcdc__ChangeEvent *r = e->rec;
-	Buf			b = {0};
+	size_t		len = 0;
+	uint8_t    *p;
 
 	for (size_t i = 0; i < r->n_columns; i++)
+		if (r->columns[i]->key)
+			len += 1 + (e->image[i]->kind_case == PGCDC__VALUE__KIND_INT_VALUE ? 8 :
+						4 + pgcdc__value__get_packed_size(e->image[i]));
+	e->key = p = alloc->alloc(alloc->allocator_data, len ? len : 1);
+	e->keylen = len;
+	for (size_t i = 0; i < r->n_columns; i++)
 	{
-		size_t		n;
+		const Pgcdc__Value *v = e->image[i];
+		uint64_t	u;
+		int			bytes = 8;
 
 		if (!r->columns[i]->key)
 			continue;
-		n = pgcdc__value__get_packed_size(e->image[i]);
-		buf_reserve(&b, n + sizeof(uint32_t));
-		memcpy(b.data + b.len, &(uint32_t) {(uint32_t) n}, sizeof(uint32_t));
-		b.len += sizeof(uint32_t);
-		b.len += pgcdc__value__pack(e->image[i], (uint8_t *) b.data + b.len);
+		*p++ = (uint8_t) v->kind_case;
+		if (v->kind_case == PGCDC__VALUE__KIND_INT_VALUE)
+			u = (uint64_t) v->int_value ^ (UINT64_C(1) << 63);
+		else
+			u = pgcdc__value__get_packed_size(v), bytes = 4;
+		while (bytes-- > 0)
+			*p++ = (uint8_t) (u >> (8 * bytes));
+		if (v->kind_case != PGCDC__VALUE__KIND_INT_VALUE)
+			p += pgcdc__value__pack(v, p);
 	}
-	e->key = (uint8_t *) b.data;
-	e->keylen = b.len;
 }
 
 static void
-check_change(Event *e)
+check_change(Event *e, ProtobufCAllocator *alloc)
 {
 	Pgcdc__ChangeEvent *r = e->rec;
 	bool		has_key = false;
-	const char *role = key_role(e->msg);
+	/* Only an update carrying the old key can be one of a key change's two copies. */
+	const char *role = r->op == PGCDC__OP__OP_UPDATE && r->n_before > 0 ? key_role(e->msg) : "";
 	bool		old_copy = strcmp(role, "old") == 0;
 
-	if (!name_ok(e, "schema name", r->schema, NAME_MAX_BYTES) ||
-		!name_ok(e, "table name", r->table, NAME_MAX_BYTES))
+	if (!name_ok(e, 0, "schema name", r->schema, NAME_MAX_BYTES) ||
+		!name_ok(e, 0, "table name", r->table, NAME_MAX_BYTES))
 		return;
 	if (r->n_columns == 0)
 		return bad(e, "no column descriptions (a change must follow its RELATION record)");
 	for (size_t i = 0; i < r->n_columns; i++)
 	{
-		char		what[48];
-
-		snprintf(what, sizeof(what), "column %zu's name", i + 1);
-		if (!name_ok(e, what, r->columns[i]->name, NAME_MAX_BYTES))
-			return;
-		snprintf(what, sizeof(what), "column %zu's type name", i + 1);
-		if (!name_ok(e, what, r->columns[i]->type_name, TYPE_NAME_MAX_BYTES))
+		if (!name_ok(e, i + 1, "name", r->columns[i]->name, NAME_MAX_BYTES) ||
+			!name_ok(e, i + 1, "type name", r->columns[i]->type_name, TYPE_NAME_MAX_BYTES))
 			return;
 		has_key |= r->columns[i]->key;
 	}
@@ -178,7 +199,7 @@ check_change(Event *e)
 		e->kind = EVENT_UPSERT;
 	}
 	if (has_key)
-		make_key(e);
+		make_key(e, alloc);
 }
 
 void
@@ -207,7 +228,7 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 		case PGCDC__OP__OP_UPDATE:
 		case PGCDC__OP__OP_DELETE:
 		case PGCDC__OP__OP_READ:
-			check_change(e);
+			check_change(e, alloc);
 			return;
 		case PGCDC__OP__OP_TRUNCATE:
 			if (e->rec->n_truncated == 0)
@@ -216,8 +237,8 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 			{
 				const Pgcdc__RelationRef *ref = e->rec->truncated[i];
 
-				if (!name_ok(e, "TRUNCATE: a schema name", ref->schema, NAME_MAX_BYTES) ||
-					!name_ok(e, "TRUNCATE: a table name", ref->table, NAME_MAX_BYTES))
+				if (!name_ok(e, 0, "TRUNCATE: a schema name", ref->schema, NAME_MAX_BYTES) ||
+					!name_ok(e, 0, "TRUNCATE: a table name", ref->table, NAME_MAX_BYTES))
 					return;
 			}
 			e->pos = (Position) {e->rec->commit_lsn, e->rec->seq, 0};
@@ -233,6 +254,5 @@ event_free(Event *e)
 {
 	if (e->msg)
 		rd_kafka_message_destroy(e->msg);
-	free(e->key);
 	memset(e, 0, sizeof(*e));
 }

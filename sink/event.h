@@ -40,14 +40,15 @@ typedef struct Event
 	bool		snapshot;		/* a read: never moves the stored position */
 	Position	pos;
 	Pgcdc__Value **image;		/* UPSERT: after; DELETE: before (key values) */
-	uint8_t    *key;			/* the key values, packed: equal rows, equal bytes */
+	uint8_t    *key;			/* the key values as bytes, in the arena: equal keys, equal bytes */
 	size_t		keylen;
 	char		reason[200];
 } Event;
 
 /*
  * Takes ownership of msg; a value over max_value bytes is not decoded.  The
- * record is unpacked with alloc (an arena's: event_free leaves it to the arena).
+ * record and its key are allocated with alloc (an arena's: event_free leaves
+ * them to the arena).
  */
 extern void event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc);
 extern void event_free(Event *e);

@@ -13,6 +13,10 @@ def test_mixed_workload_and_snapshot(source, target, broker, streamer, sink):
                           u uuid, ok boolean, f float8);
         CREATE TABLE big (id int PRIMARY KEY, payload text, n int);
         ALTER TABLE big ALTER payload SET STORAGE EXTERNAL;
+        -- A two-column key, text and negative or large integers.
+        CREATE TABLE pair (region text, n bigint, v int, PRIMARY KEY (region, n));
+        INSERT INTO pair SELECT r, n, 0 FROM unnest(ARRAY['north', 'south', '']) r,
+            unnest(ARRAY[-9223372036854775808, -5, -1, 0, 1, 5, 1099511627776]) n;
         INSERT INTO emp SELECT g, 'n' || g, g * 1.5, date '2000-01-01' + g,
             timestamptz '2020-01-01 00:00:00.123456+00' + g * interval '1 hour', ARRAY['a', 'b\\tc'],
             jsonb_build_object('k', g), '\\x00ff'::bytea, gen_random_uuid(), g % 2 = 0, g / 3.0
@@ -20,7 +24,7 @@ def test_mixed_workload_and_snapshot(source, target, broker, streamer, sink):
         INSERT INTO big SELECT g, repeat(md5(g::text), 300), 0 FROM generate_series(1, 5) g;""")
     s = streamer(heartbeat_interval_ms="0").start()
     w = sink().start()
-    wait_equal(source, target, ["emp", "big"])
+    wait_equal(source, target, ["emp", "big", "pair"])
     source.psql("""
         INSERT INTO emp VALUES (100, 'tab\\there', -1, '0044-03-15 BC', '-infinity', '{}', 'null',
             '', NULL, NULL, 'NaN');
@@ -29,10 +33,14 @@ def test_mixed_workload_and_snapshot(source, target, broker, streamer, sink):
         DELETE FROM emp WHERE id BETWEEN 20 AND 25;
         UPDATE big SET n = n + 1;
         BEGIN; INSERT INTO emp VALUES (200, 'x'); UPDATE emp SET name = 'y' WHERE id = 200;
-               DELETE FROM emp WHERE id = 200; INSERT INTO emp VALUES (200, 'z'); COMMIT;""")
-    wait_equal(source, target, ["emp", "big"])
+               DELETE FROM emp WHERE id = 200; INSERT INTO emp VALUES (200, 'z'); COMMIT;
+        BEGIN; UPDATE pair SET v = v + 1 WHERE n < 0; UPDATE pair SET v = v + 10 WHERE n <= 0;
+               UPDATE pair SET region = 'east' WHERE region = 'north' AND n > 0;
+               DELETE FROM pair WHERE region = '' AND n = -5; INSERT INTO pair VALUES ('', -5, 7);
+               UPDATE pair SET n = n + 100 WHERE region = 'south' AND n IN (1, 5); COMMIT;""")
+    wait_equal(source, target, ["emp", "big", "pair"])
     source.psql("TRUNCATE big; INSERT INTO big VALUES (7, 'after', 1)")
-    wait_equal(source, target, ["emp", "big"])
+    wait_equal(source, target, ["emp", "big", "pair"])
     assert dead_letters(target) == []
     assert w.stop() == 0 and s.stop() == 0
 
