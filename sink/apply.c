@@ -189,7 +189,7 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *sig, size_t *nsi
 		char	   *s = sig + *nsig * (ti->ncols + 1);
 		char		num[24];
 
-		const int  *map = tables_map(ti, e->rec);	/* not NULL: the table is prepared for e */
+		const int  *map = tables_map(ti, e);	/* not NULL: the table is prepared for e */
 
 		buf_append(&a->copy, num, (size_t) sprintf(num, "%zu\t%c", r, del ? 'd' : 'u'));
 		for (size_t j = 0; j < ti->ncols; j++)

@@ -17,6 +17,73 @@
 /* format_type()'s longest forms are far shorter. */
 #define TYPE_NAME_MAX_BYTES 256
 
+/* Beyond this many distinct column lists (a stream of forged ones), events go without. */
+#define LAYOUTS_MAX 4096
+
+struct Layouts
+{
+	Layout	  **items;
+	size_t		n;
+	size_t		last;			/* the one found last: usually the next one too */
+};
+
+Layouts *
+layouts_new(void)
+{
+	return calloc(1, sizeof(Layouts));
+}
+
+void
+layouts_free(Layouts *ls)
+{
+	if (ls == NULL)
+		return;
+	for (size_t i = 0; i < ls->n; i++)
+	{
+		for (size_t j = 0; j < ls->items[i]->n; j++)
+			free(ls->items[i]->names[j]);
+		free(ls->items[i]->names);
+		free(ls->items[i]);
+	}
+	free(ls->items);
+	free(ls);
+}
+
+static bool
+layout_is(const Layout *l, const Pgcdc__ChangeEvent *r)
+{
+	if (l->n != r->n_columns)
+		return false;
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->names[i], r->columns[i]->name) != 0)
+			return false;
+	return true;
+}
+
+/* The shared Layout of r's column names, or NULL. */
+static const Layout *
+layout_of(Layouts *ls, const Pgcdc__ChangeEvent *r)
+{
+	Layout	   *l;
+
+	if (ls->n > 0 && layout_is(ls->items[ls->last], r))
+		return ls->items[ls->last];
+	for (size_t i = 0; i < ls->n; i++)
+		if (layout_is(ls->items[i], r))
+			return ls->items[ls->last = i];
+	if (ls->n == LAYOUTS_MAX)
+		return NULL;
+	l = malloc(sizeof(Layout));
+	l->n = r->n_columns;
+	l->names = malloc((r->n_columns + 1) * sizeof(char *));
+	for (size_t i = 0; i < r->n_columns; i++)
+		l->names[i] = strdup(r->columns[i]->name);
+	ls->items = realloc(ls->items, (ls->n + 1) * sizeof(Layout *));
+	ls->last = ls->n;
+	ls->items[ls->n++] = l;
+	return l;
+}
+
 __attribute__((format(printf, 2, 3)))
 static void
 bad(Event *e, const char *fmt,...)
@@ -156,7 +223,7 @@ make_key(Event *e, ProtobufCAllocator *alloc)
 }
 
 static void
-check_change(Event *e, ProtobufCAllocator *alloc)
+check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts)
 {
 	Pgcdc__ChangeEvent *r = e->rec;
 	bool		has_key = false;
@@ -200,10 +267,12 @@ check_change(Event *e, ProtobufCAllocator *alloc)
 	}
 	if (has_key)
 		make_key(e, alloc);
+	e->layout = layout_of(layouts, r);
 }
 
 void
-event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc)
+event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc,
+			 Layouts *layouts)
 {
 	memset(e, 0, sizeof(*e));
 	e->msg = msg;
@@ -228,7 +297,7 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 		case PGCDC__OP__OP_UPDATE:
 		case PGCDC__OP__OP_DELETE:
 		case PGCDC__OP__OP_READ:
-			check_change(e, alloc);
+			check_change(e, alloc, layouts);
 			return;
 		case PGCDC__OP__OP_TRUNCATE:
 			if (e->rec->n_truncated == 0)

@@ -32,6 +32,23 @@ typedef struct Position
 	uint32_t	sub;
 } Position;
 
+/*
+ * A list of column names as events carry them, shared by every event with
+ * the same list: the apply thread then compares pointers, not names.  Kept
+ * until layouts_free, never changed.
+ */
+typedef struct Layout
+{
+	size_t		n;
+	char	  **names;
+} Layout;
+
+/* The layouts seen, for the consumer thread (not thread-safe; the Layouts it hands out are). */
+typedef struct Layouts Layouts;
+
+extern Layouts *layouts_new(void);
+extern void layouts_free(Layouts *ls);
+
 typedef struct Event
 {
 	rd_kafka_message_t *msg;
@@ -40,6 +57,7 @@ typedef struct Event
 	bool		snapshot;		/* a read: never moves the stored position */
 	Position	pos;
 	Pgcdc__Value **image;		/* UPSERT: after; DELETE: before (key values) */
+	const Layout *layout;		/* rec's column names; NULL when too many layouts were seen */
 	uint8_t    *key;			/* the key values as bytes, in the arena: equal keys, equal bytes */
 	size_t		keylen;
 	char		reason[200];
@@ -50,7 +68,8 @@ typedef struct Event
  * record and its key are allocated with alloc (an arena's: event_free leaves
  * them to the arena).
  */
-extern void event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc);
+extern void event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc,
+						 Layouts *layouts);
 extern void event_free(Event *e);
 
 extern int	position_cmp(const Position *a, const Position *b);

@@ -61,6 +61,7 @@ typedef struct Pipeline
 	size_t		nparts;
 	Batch		batches[2];
 	Batch	   *filling;		/* the one take() adds to */
+	Layouts    *layouts;		/* events' column lists, shared with the apply thread read-only */
 	bool		failed;
 	bool		fatal;			/* and starting again cannot help */
 	char		err[ERRLEN];
@@ -335,7 +336,7 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 	if (b->n == 0)
 		b->first_ms = runtime_now_ms();
 	b->states[b->n] = part_state(p, rd_kafka_topic_name(msg->rkt), msg->partition);
-	event_decode(&b->events[b->n], msg, p->settings->max_value_bytes, arena_allocator(b->arena));
+	event_decode(&b->events[b->n], msg, p->settings->max_value_bytes, arena_allocator(b->arena), p->layouts);
 	/* Our own dead letters, when the topics pattern takes them in: never again. */
 	if (p->settings->dead_letter_topic && strcmp(rd_kafka_topic_name(msg->rkt), p->settings->dead_letter_topic) == 0)
 		b->events[b->n].kind = EVENT_IGNORE;
@@ -404,6 +405,7 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 		p.batches[i].arena = arena_new();
 	}
 	p.filling = &p.batches[0];
+	p.layouts = layouts_new();
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.changed, NULL);
 	/* Signals are this thread's: it polls with short timeouts and checks the flags. */
@@ -454,6 +456,7 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	pthread_mutex_destroy(&p.lock);
 	pthread_cond_destroy(&p.changed);
 	applier_free(p.applier);
+	layouts_free(p.layouts);
 	deadtopic_free(p.dead_topic);
 	target_free(p.target);
 	for (size_t i = 0; i < p.nparts; i++)

@@ -32,13 +32,9 @@ tables_new(Target *t, const Settings *s)
 static void
 forget_layout(TableInfo *ti)
 {
-	for (size_t i = 0; i < ti->layout_n; i++)
-		free(ti->layout[i]);
-	free(ti->layout);
 	free(ti->layout_map);
-	ti->layout = NULL;
 	ti->layout_map = NULL;
-	ti->layout_n = 0;
+	ti->layout = NULL;
 }
 
 static void
@@ -414,17 +410,14 @@ find_key(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, s
 }
 
 const int *
-tables_map(TableInfo *ti, const Pgcdc__ChangeEvent *r)
+tables_map(TableInfo *ti, const Event *e)
 {
-	bool		same = ti->layout != NULL && ti->layout_n == r->n_columns;
+	const Pgcdc__ChangeEvent *r = e->rec;
 
-	for (size_t i = 0; same && i < r->n_columns; i++)
-		same = strcmp(ti->layout[i], r->columns[i]->name) == 0;
-	if (!same)
+	if (ti->layout_map == NULL || e->layout == NULL || e->layout != ti->layout)
 	{
 		forget_layout(ti);
-		ti->layout_n = r->n_columns;
-		ti->layout = malloc((r->n_columns + 1) * sizeof(char *));
+		ti->layout = e->layout;
 		ti->layout_map = malloc((ti->ncols + 1) * sizeof(int));
 		ti->layout_fits = true;
 		for (size_t j = 0; j < ti->ncols; j++)
@@ -433,7 +426,6 @@ tables_map(TableInfo *ti, const Pgcdc__ChangeEvent *r)
 		{
 			int			j = tables_column(ti, r->columns[i]->name);
 
-			ti->layout[i] = strdup(r->columns[i]->name);
 			if (j < 0)
 				ti->layout_fits = false;
 			else
@@ -446,7 +438,7 @@ tables_map(TableInfo *ti, const Pgcdc__ChangeEvent *r)
 bool
 tables_ready(TableInfo *ti, const Event *e)
 {
-	return ti->loaded && ti->keycols != NULL && tables_map(ti, e->rec) != NULL;
+	return ti->loaded && ti->keycols != NULL && tables_map(ti, e) != NULL;
 }
 
 bool

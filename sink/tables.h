@@ -38,9 +38,8 @@ typedef struct TableInfo
 	bool		has_trunc_mark;	/* truncate mark loaded */
 	Position	trunc_mark;
 	bool		trunc_known;
-	/* The column names of the last event seen, in its order, and where they land (tables_map). */
-	char	  **layout;
-	size_t		layout_n;
+	/* The column layout of the last event mapped, and where its columns land (tables_map). */
+	const Layout *layout;
 	int		   *layout_map;
 	bool		layout_fits;
 	MetricCell *m_applied;		/* walsink_table_applied_total, made at its first row */
@@ -61,11 +60,11 @@ extern TableInfo *tables_get(Tables *ts, const char *source_schema, const char *
 extern bool tables_ready(TableInfo *ti, const Event *e);
 
 /*
- * Per column of loaded ti, the index of r's column of that name or -1; NULL
- * when one of r's columns is not in ti.  Events with the columns of the one
- * before cost a comparison per column, not a search.
+ * Per column of loaded ti, the index of e's column of that name or -1; NULL
+ * when one of e's columns is not in ti.  Kept for e's layout: the events
+ * after it with the same one cost a pointer comparison.
  */
-extern const int *tables_map(TableInfo *ti, const Pgcdc__ChangeEvent *r);
+extern const int *tables_map(TableInfo *ti, const Event *e);
 
 /*
  * Makes ti ready for e's columns: loaded, created, widened, with a key
