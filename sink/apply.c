@@ -47,6 +47,9 @@ struct Applier
 	Buf			sql;
 };
 
+/* A staged row's signature: per target column '1' when it has a value, then its op, then NUL. */
+#define SIG_LEN(ti) ((ti)->ncols + 2)
+
 /* A change to stage, with the target table it goes to. */
 typedef struct Row
 {
@@ -185,13 +188,13 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *sig, size_t *nsi
 	for (size_t r = 0; r < n; r++)
 	{
 		const Event *e = rows[r].e;
+		const int  *map = tables_map(ti, e);	/* not NULL: the table is prepared for e */
 		bool		del = e->kind == EVENT_DELETE;
-		char	   *s = sig + *nsig * (ti->ncols + 1);
+		char		op = del ? 'd' : e->rec->op == PGCDC__OP__OP_INSERT ? 'i' : 'u';
+		char	   *s = sig + *nsig * SIG_LEN(ti);
 		char		num[24];
 
-		const int  *map = tables_map(ti, e);	/* not NULL: the table is prepared for e */
-
-		buf_append(&a->copy, num, (size_t) sprintf(num, "%zu\t%c", r, del ? 'd' : 'u'));
+		buf_append(&a->copy, num, (size_t) sprintf(num, "%zu\t%c", r, op));
 		for (size_t j = 0; j < ti->ncols; j++)
 		{
 			buf_putc(&a->copy, '\t');
@@ -202,12 +205,13 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *sig, size_t *nsi
 			s[j] = present(e, map, j) ? '1' : '0';
 		}
 		buf_putc(&a->copy, '\n');
-		s[ti->ncols] = '\0';
+		s[ti->ncols] = op;
+		s[ti->ncols + 1] = '\0';
 		group[r] = -1;
 		if (del)
 			continue;
 		for (size_t g = 0; g < *nsig && group[r] < 0; g++)
-			if (strcmp(sig + g * (ti->ncols + 1), s) == 0)
+			if (strcmp(sig + g * SIG_LEN(ti), s) == 0)
 				group[r] = (int) g;
 		if (group[r] < 0)
 			group[r] = (int) (*nsig)++;
@@ -246,7 +250,7 @@ validate(Applier *a, TableInfo *ti, Row *rows, char *err, size_t errlen)
 		PGresult   *res;
 
 		a->sql.len = 0;
-		sql_add(a, "WITH bad AS (DELETE FROM pg_temp.%s WHERE __pgcdc_op = 'u' AND (%s) IS NOT TRUE "
+		sql_add(a, "WITH bad AS (DELETE FROM pg_temp.%s WHERE __pgcdc_op <> 'd' AND (%s) IS NOT TRUE "
 				"RETURNING __pgcdc_row) SELECT __pgcdc_row FROM bad ORDER BY 1", ti->stage, ti->rules[k]->expr);
 		res = PQexec(a->target->conn, sql_text(a));
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -280,10 +284,35 @@ run(Applier *a, char *err, size_t errlen)
 	return target_exec(a->target, sql_text(a), err, errlen);
 }
 
+/*
+ * Inserts the rows of a->sql's INSERT without an ON CONFLICT clause: 1 when
+ * done; 0 when a key was there after all (undone: upsert them); -1 when the
+ * target refused otherwise (err).  The source inserted these keys, so the
+ * target normally lacks them, and a plain insert skips the conflict check,
+ * an index search per row.
+ */
+static int
+insert_plain(Applier *a, char *err, size_t errlen)
+{
+	size_t		len = a->sql.len;
+
+	if (!target_exec(a->target, "SAVEPOINT pgcdc_insert", err, errlen))
+		return -1;
+	if (run(a, err, errlen))
+		return target_exec(a->target, "RELEASE SAVEPOINT pgcdc_insert", err, errlen) ? 1 : -1;
+	if (target_broken(a->target) || strcmp(a->target->state, "23505") != 0)
+		return -1;				/* unique_violation is what the upsert resolves */
+	if (!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_insert; RELEASE SAVEPOINT pgcdc_insert",
+					 err, errlen))
+		return -1;
+	a->sql.len = len;
+	return 0;
+}
+
 static bool
 write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t errlen)
 {
-	char	   *sig = malloc(n * (ti->ncols + 1) + 1);
+	char	   *sig = malloc(n * SIG_LEN(ti) + 1);
 	int		   *group = malloc(n * sizeof(int));
 	size_t		nsig;
 	bool		ok = copy_rows(a, ti, rows, n, sig, &nsig, group, err, errlen) &&
@@ -318,7 +347,9 @@ write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t err
 	}
 	for (size_t g = 0; g < nsig && ok; g++)
 	{
-		const char *s = sig + g * (ti->ncols + 1);
+		const char *s = sig + g * SIG_LEN(ti);
+		char		op = s[ti->ncols];
+		size_t		same_op = 0;	/* groups with this op: more than one, and rows are listed */
 		bool		first = true;
 		size_t		updates = 0;
 
@@ -336,8 +367,10 @@ write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t err
 			else if (s[j] == '1')
 				sql_add(a, "%s%s", first ? "" : ", ", ti->qcols[j]), first = false;
 		}
-		sql_add(a, " FROM pg_temp.%s WHERE __pgcdc_op = 'u'", ti->stage);
-		if (nsig > 1)
+		sql_add(a, " FROM pg_temp.%s WHERE __pgcdc_op = '%c'", ti->stage, op);
+		for (size_t h = 0; h < nsig; h++)
+			same_op += sig[h * SIG_LEN(ti) + ti->ncols] == op;
+		if (same_op > 1)
 		{
 			sql_add(a, " AND __pgcdc_row IN (");
 			first = true;
@@ -345,6 +378,16 @@ write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t err
 				if (group[r] == (int) g)
 					sql_add(a, "%s%zu", first ? "" : ",", r), first = false;
 			sql_add(a, ")");
+		}
+		if (op == 'i' && ti->nkeys > 0)
+		{
+			int			inserted = insert_plain(a, err, errlen);
+
+			if (inserted != 0)
+			{
+				ok = inserted > 0;
+				continue;
+			}
 		}
 		if (ti->nkeys > 0)
 		{

@@ -15,13 +15,14 @@
 #define LSN_TEXT(buf, lsn) snprintf(buf, sizeof(buf), "%X/%X", (unsigned) ((lsn) >> 32), (unsigned) (lsn))
 
 void
-target_error(const Target *t, const PGresult *res, char *err, size_t errlen)
+target_error(Target *t, const PGresult *res, char *err, size_t errlen)
 {
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	size_t		n;
 
+	snprintf(t->state, sizeof(t->state), "%s", state ? state : "");
 	if (msg == NULL)
 		msg = PQerrorMessage(t->conn);
 	n = (size_t) snprintf(err, errlen, "%s%s%s%s%s", msg, detail ? " (" : "", detail ? detail : "",

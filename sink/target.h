@@ -22,6 +22,7 @@ typedef struct Target
 	PGconn	   *conn;
 	const Settings *settings;
 	char	   *dead_letter;	/* quoted schema.table */
+	char		state[6];		/* SQLSTATE of the last error target_error saw, "" when none */
 } Target;
 
 /* Where a topic-partition stands in the target. */
@@ -69,6 +70,6 @@ extern bool target_check_rules(Target *t, char *err, size_t errlen);
 extern char *target_quote_qualified(Target *t, const char *schema, const char *table);
 
 /* One line: the server's message, its detail and SQLSTATE. */
-extern void target_error(const Target *t, const PGresult *res, char *err, size_t errlen);
+extern void target_error(Target *t, const PGresult *res, char *err, size_t errlen);
 
 #endif							/* PGCDC_TARGET_H */

@@ -25,7 +25,11 @@ def test_mixed_workload_and_snapshot(source, target, broker, streamer, sink):
     s = streamer(heartbeat_interval_ms="0").start()
     w = sink().start()
     wait_equal(source, target, ["emp", "big", "pair"])
+    # A row the source is about to insert, already in the target: the insert
+    # of its batch conflicts and becomes an upsert, the rows with it applied too.
+    target.psql("INSERT INTO emp (id, name) VALUES (305, 'already here')")
     source.psql("""
+        INSERT INTO emp SELECT g, 'new ' || g FROM generate_series(300, 310) g;
         INSERT INTO emp VALUES (100, 'tab\\there', -1, '0044-03-15 BC', '-infinity', '{}', 'null',
             '', NULL, NULL, 'NaN');
         UPDATE emp SET salary = salary + 1 WHERE id <= 10;
