@@ -38,25 +38,6 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		snprintf(d->first_error, sizeof(d->first_error), "%s", rd_kafka_err2str(m->err));
 }
 
-/* librdkafka's consumer properties, which a producer would only warn about. */
-static bool
-consumer_only(const char *name)
-{
-	static const char *const names[] = {
-		"group.", "session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy",
-		"max.poll.interval.ms", "enable.auto.commit", "auto.commit.interval.ms",
-		"enable.auto.offset.store", "queued.", "fetch.", "enable.partition.eof", "check.crcs",
-		"isolation.level", "auto.offset.reset", "consume.callback.max.messages",
-		"coordinator.query.interval.ms", "allow.auto.create.topics", "client.rack", NULL
-	};
-
-	for (int i = 0; names[i]; i++)
-		if (names[i][strlen(names[i]) - 1] == '.' ? strncmp(name, names[i], strlen(names[i])) == 0
-			: strcmp(name, names[i]) == 0)
-			return true;
-	return false;
-}
-
 DeadTopic *
 deadtopic_new(const Settings *s, char *err, size_t errlen)
 {
@@ -68,22 +49,13 @@ deadtopic_new(const Settings *s, char *err, size_t errlen)
 		{"linger.ms", "5"},
 		{NULL, NULL}
 	};
-	const Config *c = s->config;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	DeadTopic  *d = calloc(1, sizeof(DeadTopic));
 	char		why[512];
-
-	for (int i = 0; defaults[i][0]; i++)
-		rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], why, sizeof(why));
 	/* The consumer's kafka.* keys: connection and security apply here too. */
-	for (size_t i = 0; i < config_passthrough_count(c); i++)
-	{
-		const char *name = config_passthrough_name(c, i);
+	rd_kafka_conf_t *conf = settings_kafka_conf(s, defaults, true, why, sizeof(why));
 
-		if (strncmp(name, "kafka.", 6) == 0 && !consumer_only(name + 6) &&
-			rd_kafka_conf_set(conf, name + 6, config_passthrough_value(c, i), why, sizeof(why)) != RD_KAFKA_CONF_OK)
-			goto fail;
-	}
+	if (conf == NULL)
+		goto fail;
 	rd_kafka_conf_set_opaque(conf, d);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_log_cb(conf, log_rdkafka);
@@ -92,7 +64,8 @@ deadtopic_new(const Settings *s, char *err, size_t errlen)
 		return d;
 fail:
 	snprintf(err, errlen, "dead.letter.topic producer: %s", why);
-	rd_kafka_conf_destroy(conf);
+	if (conf)
+		rd_kafka_conf_destroy(conf);
 	free(d);
 	return NULL;
 }

@@ -271,8 +271,9 @@ on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static rd_kafka_t *
 consumer_new(Pipeline *p, char *err, size_t errlen)
 {
-	static const char *const defaults[][2] = {
+	const char *const defaults[][2] = {
 		{"client.id", "walsink"},
+		{"group.id", p->settings->group_id},
 		{"enable.auto.commit", "false"},
 		{"enable.auto.offset.store", "false"},
 		/* A stored offset no longer in the log: changes lost, never skipped silently. */
@@ -281,36 +282,26 @@ consumer_new(Pipeline *p, char *err, size_t errlen)
 		{"topic.metadata.refresh.interval.ms", "5000"},	/* new tables' topics, soon */
 		{NULL, NULL}
 	};
-	const Config *c = p->settings->config;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char		why[512];
+	rd_kafka_conf_t *conf = settings_kafka_conf(p->settings, defaults, false, why, sizeof(why));
 	rd_kafka_t *rk;
 
-	for (int i = 0; defaults[i][0]; i++)
-		rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], why, sizeof(why));
-	if (rd_kafka_conf_set(conf, "group.id", p->settings->group_id, why, sizeof(why)) != RD_KAFKA_CONF_OK)
-		goto fail;
-	for (size_t i = 0; i < config_passthrough_count(c); i++)
+	if (conf)
 	{
-		const char *name = config_passthrough_name(c, i);
-
-		if (strncmp(name, "kafka.", 6) == 0 &&
-			rd_kafka_conf_set(conf, name + 6, config_passthrough_value(c, i), why, sizeof(why)) != RD_KAFKA_CONF_OK)
-			goto fail;
+		rd_kafka_conf_set_opaque(conf, p);
+		rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+		rd_kafka_conf_set_error_cb(conf, on_error);
+		rd_kafka_conf_set_log_cb(conf, log_rdkafka);
 	}
-	rd_kafka_conf_set_opaque(conf, p);
-	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-	rd_kafka_conf_set_error_cb(conf, on_error);
-	rd_kafka_conf_set_log_cb(conf, log_rdkafka);
-	if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why))) == NULL)
-		goto fail;
+	if (conf == NULL || (rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why))) == NULL)
+	{
+		snprintf(err, errlen, "kafka: %s", why);
+		if (conf)
+			rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
 	rd_kafka_poll_set_consumer(rk);
 	return rk;
-
-fail:
-	snprintf(err, errlen, "kafka: %s", why);
-	rd_kafka_conf_destroy(conf);
-	return NULL;
 }
 
 static void

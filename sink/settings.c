@@ -248,3 +248,43 @@ settings_target_of(const Settings *s, const char *schema, const char *table,
 	*tschema = s->target_schema ? s->target_schema : schema;
 	*ttable = table;
 }
+
+/* librdkafka's consumer properties, which a producer would only warn about. */
+static bool
+consumer_only(const char *name)
+{
+	static const char *const names[] = {
+		"group.", "session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy",
+		"max.poll.interval.ms", "enable.auto.commit", "auto.commit.interval.ms",
+		"enable.auto.offset.store", "queued.", "fetch.", "enable.partition.eof", "check.crcs",
+		"isolation.level", "auto.offset.reset", "consume.callback.max.messages",
+		"coordinator.query.interval.ms", "allow.auto.create.topics", "client.rack", NULL
+	};
+
+	for (int i = 0; names[i]; i++)
+		if (names[i][strlen(names[i]) - 1] == '.' ? strncmp(name, names[i], strlen(names[i])) == 0
+			: strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+rd_kafka_conf_t *
+settings_kafka_conf(const Settings *s, const char *const (*defaults)[2], bool producer, char *why, size_t whylen)
+{
+	const Config *c = s->config;
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+	for (int i = 0; defaults[i][0]; i++)
+		if (rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], why, whylen) != RD_KAFKA_CONF_OK)
+			return rd_kafka_conf_destroy(conf), NULL;
+	for (size_t i = 0; i < config_passthrough_count(c); i++)
+	{
+		const char *name = config_passthrough_name(c, i);
+
+		if (strncmp(name, "kafka.", 6) != 0 || (producer && consumer_only(name + 6)))
+			continue;
+		if (rd_kafka_conf_set(conf, name + 6, config_passthrough_value(c, i), why, whylen) != RD_KAFKA_CONF_OK)
+			return rd_kafka_conf_destroy(conf), NULL;
+	}
+	return conf;
+}

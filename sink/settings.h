@@ -7,6 +7,8 @@
 #ifndef PGCDC_SINK_SETTINGS_H
 #define PGCDC_SINK_SETTINGS_H
 
+#include <librdkafka/rdkafka.h>
+
 #include "config.h"
 
 typedef enum DeleteMode
@@ -76,5 +78,13 @@ extern void settings_free(Settings *s);
 /* The target of a source table: table.map, else target.schema, else the same names. */
 extern void settings_target_of(const Settings *s, const char *schema, const char *table,
 							   const char **tschema, const char **ttable);
+
+/*
+ * A librdkafka configuration: defaults (name-value pairs up to a NULL name),
+ * then the kafka.* keys, less the consumer's own for a producer.  NULL with
+ * why when librdkafka refuses a key.
+ */
+extern rd_kafka_conf_t *settings_kafka_conf(const Settings *s, const char *const (*defaults)[2], bool producer,
+											char *why, size_t whylen);
 
 #endif							/* PGCDC_SINK_SETTINGS_H */

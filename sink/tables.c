@@ -201,6 +201,38 @@ type_ok(Tables *ts, const char *name, char *err, size_t errlen, bool *ok)
 					   "ROLLBACK TO SAVEPOINT pgcdc_type; RELEASE SAVEPOINT pgcdc_type", err, errlen);
 }
 
+/* Whether the target knows col's type: false with reason (a dead letter) or err (the target failed). */
+static bool
+column_type_ok(Tables *ts, const Pgcdc__Column *col, char *reason, size_t reasonlen, char *err, size_t errlen)
+{
+	bool		known;
+
+	if (!type_ok(ts, col->type_name, err, errlen, &known))
+		return false;
+	if (!known)
+		snprintf(reason, reasonlen, "column \"%s\": type \"%s\" does not exist in the target",
+				 col->name, col->type_name);
+	return known;
+}
+
+/* The soft-delete column's definition: every row not deleted until a delete says so. */
+#define SOFT_COLUMN_TYPE "boolean NOT NULL DEFAULT false"
+
+static bool
+add_column(Tables *ts, TableInfo *ti, const char *name, const char *type_sql, char *err, size_t errlen)
+{
+	char	   *q = target_quote(ts->target, name);
+	char		sql[1024];
+	bool		ok;
+
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s", ti->qname, q, type_sql);
+	free(q);
+	ok = target_exec(ts->target, sql, err, errlen);
+	if (ok)
+		log_msg(LOG_INFO, "added column \"%s\" %s to %s", name, type_sql, ti->qname);
+	return ok;
+}
+
 static bool
 create(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, size_t reasonlen,
 	   char *err, size_t errlen)
@@ -225,17 +257,11 @@ create(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, siz
 	}
 	for (size_t i = 0; i < r->n_columns; i++)
 	{
-		char	   *q = target_quote(ts->target, r->columns[i]->name);
-		bool		typeok;
+		char	   *q;
 
-		if (!type_ok(ts, r->columns[i]->type_name, err, errlen, &typeok))
-			return free(q), free(sql), false;
-		if (!typeok)
-		{
-			snprintf(reason, reasonlen, "column \"%s\": type \"%s\" does not exist in the target",
-					 r->columns[i]->name, r->columns[i]->type_name);
-			return free(q), free(sql), false;
-		}
+		if (!column_type_ok(ts, r->columns[i], reason, reasonlen, err, errlen))
+			return free(sql), false;
+		q = target_quote(ts->target, r->columns[i]->name);
 		/* Soft deletes keep tombstones: key values alone, the rest NULL. */
 		APPEND("%s%s %s%s", i ? ", " : "", q, r->columns[i]->type_name,
 			   r->columns[i]->not_null && (r->columns[i]->key || ts->settings->delete_mode != DELETE_SOFT)
@@ -247,7 +273,7 @@ create(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, siz
 	{
 		char	   *q = target_quote(ts->target, ts->settings->soft_column);
 
-		APPEND(", %s boolean NOT NULL DEFAULT false", q);
+		APPEND(", %s " SOFT_COLUMN_TYPE, q);
 		free(q);
 	}
 	if (any_key)
@@ -285,10 +311,6 @@ widen(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, bool *changed, cha
 	*changed = false;
 	for (size_t i = 0; i < r->n_columns; i++)
 	{
-		char		sql[1024];
-		char	   *q;
-		bool		typeok;
-
 		if (tables_column(ti, r->columns[i]->name) >= 0)
 			continue;
 		if (!ts->settings->auto_evolve)
@@ -297,42 +319,21 @@ widen(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, bool *changed, cha
 					 r->columns[i]->name, ti->name);
 			return false;
 		}
-		if (!type_ok(ts, r->columns[i]->type_name, err, errlen, &typeok))
+		if (!column_type_ok(ts, r->columns[i], reason, reasonlen, err, errlen) ||
+			!add_column(ts, ti, r->columns[i]->name, r->columns[i]->type_name, err, errlen))
 			return false;
-		if (!typeok)
-		{
-			snprintf(reason, reasonlen, "column \"%s\": type \"%s\" does not exist in the target",
-					 r->columns[i]->name, r->columns[i]->type_name);
-			return false;
-		}
-		q = target_quote(ts->target, r->columns[i]->name);
-		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s", ti->qname, q,
-				 r->columns[i]->type_name);
-		free(q);
-		if (!target_exec(ts->target, sql, err, errlen))
-			return false;
-		log_msg(LOG_INFO, "added column \"%s\" %s to %s", r->columns[i]->name,
-				r->columns[i]->type_name, ti->qname);
 		*changed = true;
 	}
 	if (ts->settings->delete_mode == DELETE_SOFT && tables_column(ti, ts->settings->soft_column) < 0)
 	{
-		char		sql[1024];
-		char	   *q;
-
 		if (!ts->settings->auto_evolve)
 		{
 			snprintf(reason, reasonlen, "%s has no delete.soft.column \"%s\" (auto.evolve is off)",
 					 ti->name, ts->settings->soft_column);
 			return false;
 		}
-		q = target_quote(ts->target, ts->settings->soft_column);
-		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s boolean NOT NULL DEFAULT false",
-				 ti->qname, q);
-		free(q);
-		if (!target_exec(ts->target, sql, err, errlen))
+		if (!add_column(ts, ti, ts->settings->soft_column, SOFT_COLUMN_TYPE, err, errlen))
 			return false;
-		log_msg(LOG_INFO, "added delete.soft.column \"%s\" to %s", ts->settings->soft_column, ti->qname);
 		*changed = true;
 	}
 	return true;
