@@ -43,6 +43,7 @@ struct Applier
 	MetricCell *m_ignored;
 	MetricCell *m_dead;
 	MetricCell *m_batches;
+	bool		conflict;		/* copy_direct met a key already there */
 	Buf			copy;
 	Buf			sql;
 };
@@ -176,52 +177,13 @@ present(const Event *e, const int *map, size_t j)
 	return map[j] >= 0 && e->image[map[j]]->kind_case != PGCDC__VALUE__KIND_UNCHANGED_TOAST;
 }
 
+/* Runs a->sql, a COPY FROM STDIN, with a->copy as its data. */
 static bool
-copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *sig, size_t *nsig, int *group,
-		  char *err, size_t errlen)
+copy_in(Applier *a, char *err, size_t errlen)
 {
-	PGresult   *res;
+	PGresult   *res = PQexec(a->target->conn, sql_text(a));
 	bool		ok;
 
-	a->copy.len = 0;
-	*nsig = 0;
-	for (size_t r = 0; r < n; r++)
-	{
-		const Event *e = rows[r].e;
-		const int  *map = tables_map(ti, e);	/* not NULL: the table is prepared for e */
-		bool		del = e->kind == EVENT_DELETE;
-		char		op = del ? 'd' : e->rec->op == PGCDC__OP__OP_INSERT ? 'i' : 'u';
-		char	   *s = sig + *nsig * SIG_LEN(ti);
-		char		num[24];
-
-		buf_append(&a->copy, num, (size_t) sprintf(num, "%zu\t%c", r, op));
-		for (size_t j = 0; j < ti->ncols; j++)
-		{
-			buf_putc(&a->copy, '\t');
-			if (map[j] >= 0 && (!del || e->rec->columns[map[j]]->key))
-				copytext_value(&a->copy, e->image[map[j]]);
-			else
-				buf_append(&a->copy, "\\N", 2);
-			s[j] = present(e, map, j) ? '1' : '0';
-		}
-		buf_putc(&a->copy, '\n');
-		s[ti->ncols] = op;
-		s[ti->ncols + 1] = '\0';
-		group[r] = -1;
-		if (del)
-			continue;
-		for (size_t g = 0; g < *nsig && group[r] < 0; g++)
-			if (strcmp(sig + g * SIG_LEN(ti), s) == 0)
-				group[r] = (int) g;
-		if (group[r] < 0)
-			group[r] = (int) (*nsig)++;
-	}
-	a->sql.len = 0;
-	sql_add(a, "COPY pg_temp.%s (__pgcdc_row, __pgcdc_op", ti->stage);
-	for (size_t j = 0; j < ti->ncols; j++)
-		sql_add(a, ", %s", ti->qcols[j]);
-	sql_add(a, ") FROM STDIN");
-	res = PQexec(a->target->conn, sql_text(a));
 	if (PQresultStatus(res) != PGRES_COPY_IN)
 	{
 		target_error(a->target, res, err, errlen);
@@ -238,6 +200,114 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *sig, size_t *nsi
 	PQclear(res);
 	while ((res = PQgetResult(a->target->conn)) != NULL)
 		PQclear(res);
+	return ok;
+}
+
+/*
+ * Stages rows[0..n), less those the source inserted when direct (they are
+ * copied into the table itself, copy_direct); per row, its signature and
+ * group (rows written with one statement).
+ */
+static bool
+copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *sig, size_t *nsig, int *group,
+		  char *err, size_t errlen)
+{
+	size_t		staged = 0;
+
+	a->copy.len = 0;
+	*nsig = 0;
+	for (size_t r = 0; r < n; r++)
+	{
+		const Event *e = rows[r].e;
+		const int  *map = tables_map(ti, e);	/* not NULL: the table is prepared for e */
+		bool		del = e->kind == EVENT_DELETE;
+		char		op = del ? 'd' : e->rec->op == PGCDC__OP__OP_INSERT ? 'i' : 'u';
+		char	   *s = sig + *nsig * SIG_LEN(ti);
+		bool		stage = !(direct && op == 'i');
+		char		num[24];
+
+		if (stage)
+			buf_append(&a->copy, num, (size_t) sprintf(num, "%zu\t%c", r, op));
+		for (size_t j = 0; j < ti->ncols; j++)
+		{
+			if (stage)
+			{
+				buf_putc(&a->copy, '\t');
+				if (map[j] >= 0 && (!del || e->rec->columns[map[j]]->key))
+					copytext_value(&a->copy, e->image[map[j]]);
+				else
+					buf_append(&a->copy, "\\N", 2);
+			}
+			s[j] = present(e, map, j) ? '1' : '0';
+		}
+		if (stage)
+			buf_putc(&a->copy, '\n'), staged++;
+		s[ti->ncols] = op;
+		s[ti->ncols + 1] = '\0';
+		group[r] = -1;
+		if (del)
+			continue;
+		for (size_t g = 0; g < *nsig && group[r] < 0; g++)
+			if (strcmp(sig + g * SIG_LEN(ti), s) == 0)
+				group[r] = (int) g;
+		if (group[r] < 0)
+			group[r] = (int) (*nsig)++;
+	}
+	if (staged == 0)
+		return true;
+	a->sql.len = 0;
+	sql_add(a, "COPY pg_temp.%s (__pgcdc_row, __pgcdc_op", ti->stage);
+	for (size_t j = 0; j < ti->ncols; j++)
+		sql_add(a, ", %s", ti->qcols[j]);
+	sql_add(a, ") FROM STDIN");
+	return copy_in(a, err, errlen);
+}
+
+/*
+ * COPYs group g (rows the source inserted, signature s) straight into the
+ * table: no staging table, no conflict check.  The source had no such keys,
+ * so the target normally has none either; when one is there after all, false
+ * with a->conflict set, and the caller writes the batch again by upsert.
+ */
+static bool
+copy_direct(Applier *a, TableInfo *ti, Row *rows, size_t n, const int *group, int g, const char *s,
+			char *err, size_t errlen)
+{
+	bool		first = true;
+	bool		ok;
+
+	a->sql.len = 0;
+	sql_add(a, "COPY %s (", ti->qname);
+	for (size_t j = 0; j < ti->ncols; j++)
+		if (s[j] == '1' || (int) j == ti->soft)
+			sql_add(a, "%s%s", first ? "" : ", ", ti->qcols[j]), first = false;
+	sql_add(a, ") FROM STDIN");
+	a->copy.len = 0;
+	for (size_t r = 0; r < n; r++)
+	{
+		const int  *map;
+
+		if (group[r] != g)
+			continue;
+		map = tables_map(ti, rows[r].e);
+		first = true;
+		for (size_t j = 0; j < ti->ncols; j++)
+		{
+			if ((int) j != ti->soft && s[j] != '1')
+				continue;
+			if (!first)
+				buf_putc(&a->copy, '\t');
+			first = false;
+			if ((int) j == ti->soft)
+				buf_putc(&a->copy, 'f');
+			else
+				copytext_value(&a->copy, rows[r].e->image[map[j]]);
+		}
+		buf_putc(&a->copy, '\n');
+	}
+	ok = copy_in(a, err, errlen);
+	if (!ok && !target_broken(a->target) && strcmp(a->target->state, "23505") == 0)
+		a->conflict = true;		/* unique_violation: what the upsert resolves */
 	return ok;
 }
 
@@ -284,38 +354,13 @@ run(Applier *a, char *err, size_t errlen)
 	return target_exec(a->target, sql_text(a), err, errlen);
 }
 
-/*
- * Inserts the rows of a->sql's INSERT without an ON CONFLICT clause: 1 when
- * done; 0 when a key was there after all (undone: upsert them); -1 when the
- * target refused otherwise (err).  The source inserted these keys, so the
- * target normally lacks them, and a plain insert skips the conflict check,
- * an index search per row.
- */
-static int
-insert_plain(Applier *a, char *err, size_t errlen)
-{
-	size_t		len = a->sql.len;
-
-	if (!target_exec(a->target, "SAVEPOINT pgcdc_insert", err, errlen))
-		return -1;
-	if (run(a, err, errlen))
-		return target_exec(a->target, "RELEASE SAVEPOINT pgcdc_insert", err, errlen) ? 1 : -1;
-	if (target_broken(a->target) || strcmp(a->target->state, "23505") != 0)
-		return -1;				/* unique_violation is what the upsert resolves */
-	if (!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_insert; RELEASE SAVEPOINT pgcdc_insert",
-					 err, errlen))
-		return -1;
-	a->sql.len = len;
-	return 0;
-}
-
 static bool
-write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t errlen)
+write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *err, size_t errlen)
 {
 	char	   *sig = malloc(n * SIG_LEN(ti) + 1);
 	int		   *group = malloc(n * sizeof(int));
 	size_t		nsig;
-	bool		ok = copy_rows(a, ti, rows, n, sig, &nsig, group, err, errlen) &&
+	bool		ok = copy_rows(a, ti, rows, n, direct, sig, &nsig, group, err, errlen) &&
 		validate(a, ti, rows, err, errlen);
 	bool		any_delete = false;
 
@@ -353,6 +398,12 @@ write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t err
 		bool		first = true;
 		size_t		updates = 0;
 
+		if (direct && op == 'i')
+		{
+			ok = copy_direct(a, ti, rows, n, group, (int) g, s, err, errlen);
+			continue;
+		}
+
 		a->sql.len = 0;
 		sql_add(a, "INSERT INTO %s AS t (", ti->qname);
 		for (size_t j = 0; j < ti->ncols; j++)
@@ -378,16 +429,6 @@ write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t err
 				if (group[r] == (int) g)
 					sql_add(a, "%s%zu", first ? "" : ",", r), first = false;
 			sql_add(a, ")");
-		}
-		if (op == 'i' && ti->nkeys > 0)
-		{
-			int			inserted = insert_plain(a, err, errlen);
-
-			if (inserted != 0)
-			{
-				ok = inserted > 0;
-				continue;
-			}
 		}
 		if (ti->nkeys > 0)
 		{
@@ -424,21 +465,28 @@ apply_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t err
 
 	if (n == 0)
 		return true;
-	if (!target_exec(a->target, "SAVEPOINT pgcdc_rows", err, errlen))
-		return false;
-	if (write_rows(a, ti, rows, n, why, sizeof(why)))
+	/* Rows the source inserted go straight in, unless rules must see them first or a key was there. */
+	for (bool direct = ti->nrules == 0 && ti->nkeys > 0;; direct = false)
 	{
-		if (!target_exec(a->target, "RELEASE SAVEPOINT pgcdc_rows", err, errlen))
+		if (!target_exec(a->target, "SAVEPOINT pgcdc_rows", err, errlen))
 			return false;
-		a->n_applied += (int64_t) (n - (a->ndead - mark));	/* less those a rule refused */
-		ti->batch_applied += (int64_t) (n - (a->ndead - mark));
-		return true;
+		a->conflict = false;
+		if (write_rows(a, ti, rows, n, direct, why, sizeof(why)))
+		{
+			if (!target_exec(a->target, "RELEASE SAVEPOINT pgcdc_rows", err, errlen))
+				return false;
+			a->n_applied += (int64_t) (n - (a->ndead - mark));	/* less those a rule refused */
+			ti->batch_applied += (int64_t) (n - (a->ndead - mark));
+			return true;
+		}
+		dead_forget(a, mark);
+		if (target_broken(a->target))
+			return snprintf(err, errlen, "%s", why), false;
+		if (!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_rows; RELEASE SAVEPOINT pgcdc_rows", err, errlen))
+			return false;
+		if (!a->conflict)
+			break;
 	}
-	dead_forget(a, mark);
-	if (target_broken(a->target))
-		return snprintf(err, errlen, "%s", why), false;
-	if (!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_rows; RELEASE SAVEPOINT pgcdc_rows", err, errlen))
-		return false;
 	if (n == 1)
 		return dead(a, rows[0].e, "rejected by the target", why), true;
 	return apply_rows(a, ti, rows, n / 2, err, errlen) &&
