@@ -263,6 +263,17 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *sig
 	return copy_in(a, err, errlen);
 }
 
+/* The columns a row of signature s writes, quoted, comma-separated: those with values, and the soft-delete column. */
+static void
+written_columns(Applier *a, const TableInfo *ti, const char *s)
+{
+	bool		first = true;
+
+	for (size_t j = 0; j < ti->ncols; j++)
+		if (s[j] == '1' || (int) j == ti->soft)
+			sql_add(a, "%s%s", first ? "" : ", ", ti->qcols[j]), first = false;
+}
+
 /*
  * COPYs group g (rows the source inserted, signature s) straight into the
  * table: no staging table, no conflict check.  The source had no such keys,
@@ -278,9 +289,7 @@ copy_direct(Applier *a, TableInfo *ti, Row *rows, size_t n, const int *group, in
 
 	a->sql.len = 0;
 	sql_add(a, "COPY %s (", ti->qname);
-	for (size_t j = 0; j < ti->ncols; j++)
-		if (s[j] == '1' || (int) j == ti->soft)
-			sql_add(a, "%s%s", first ? "" : ", ", ti->qcols[j]), first = false;
+	written_columns(a, ti, s);
 	sql_add(a, ") FROM STDIN");
 	a->copy.len = 0;
 	for (size_t r = 0; r < n; r++)
@@ -406,11 +415,8 @@ write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *er
 
 		a->sql.len = 0;
 		sql_add(a, "INSERT INTO %s AS t (", ti->qname);
-		for (size_t j = 0; j < ti->ncols; j++)
-			if (s[j] == '1' || (int) j == ti->soft)
-				sql_add(a, "%s%s", first ? "" : ", ", ti->qcols[j]), first = false;
+		written_columns(a, ti, s);
 		sql_add(a, ") SELECT ");
-		first = true;
 		for (size_t j = 0; j < ti->ncols; j++)
 		{
 			if ((int) j == ti->soft)
