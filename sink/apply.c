@@ -284,7 +284,6 @@ static bool
 copy_direct(Applier *a, TableInfo *ti, Row *rows, size_t n, const int *group, int g, const char *s,
 			char *err, size_t errlen)
 {
-	bool		first = true;
 	bool		ok;
 
 	a->sql.len = 0;
@@ -295,11 +294,11 @@ copy_direct(Applier *a, TableInfo *ti, Row *rows, size_t n, const int *group, in
 	for (size_t r = 0; r < n; r++)
 	{
 		const int  *map;
+		bool		first = true;
 
 		if (group[r] != g)
 			continue;
 		map = tables_map(ti, rows[r].e);
-		first = true;
 		for (size_t j = 0; j < ti->ncols; j++)
 		{
 			if ((int) j != ti->soft && s[j] != '1')
