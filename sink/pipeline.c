@@ -342,19 +342,33 @@ loop(Pipeline *p)
 	while (!p->failed)
 	{
 		Batch	   *b = p->filling;
-		int64_t		wait = b->n ? b->first_ms + s->batch_max_ms - runtime_now_ms() : 100;
-		rd_kafka_message_t *msg = rd_kafka_consumer_poll(p->rk, (int) (wait < 0 ? 0 : wait));
+		bool		idle = collect(p, false);	/* a finished batch's Kafka commit, or its failure */
+		int64_t		age = b->n ? runtime_now_ms() - b->first_ms : 0;
+		rd_kafka_message_t *msg;
 
-		if (msg)
-			take(p, msg);
-		collect(p, false);		/* a finished batch's Kafka commit, or its failure, soon */
+		if (p->failed)
+			break;
 		if (pipeline_stop_signals > 0)
 			return flush_all(p) ? OUTCOME_STOPPED : OUTCOME_RETRY;
 		if (pipeline_reopen_log && !(pipeline_reopen_log = 0) && !log_reopen(p->err, sizeof(p->err)))
 			fprintf(stderr, "walsink: %s\n", p->err);
-		if ((b->n >= (size_t) s->batch_max_rows ||
-			 (b->n > 0 && runtime_now_ms() - b->first_ms >= s->batch_max_ms)) && !flush(p))
-			break;
+
+		/*
+		 * A batch goes when full, or when batch.max.ms old and the apply
+		 * thread is free to take it.  While the thread is still busy with the
+		 * previous one, a due batch keeps filling (it could not start sooner
+		 * anyway), looking every millisecond whether the thread is done.
+		 */
+		if (b->n >= (size_t) s->batch_max_rows || (b->n > 0 && age >= s->batch_max_ms && idle))
+		{
+			if (!flush(p))
+				break;
+			continue;
+		}
+		msg = rd_kafka_consumer_poll(p->rk, (int) (b->n == 0 ? 100 :
+												   age >= s->batch_max_ms ? 1 : s->batch_max_ms - age));
+		if (msg)
+			take(p, msg);
 	}
 	log_msg(LOG_ERROR, "%s", p->err);
 	return p->fatal ? OUTCOME_FATAL : OUTCOME_RETRY;

@@ -31,7 +31,7 @@ const ConfigKey settings_keys[] = {
 	{"batch.max.rows", CONFIG_INT, "10000", "events per target transaction, at most",
 		NULL, 1, 1000000, false, false},
 	{"batch.max.ms", CONFIG_INT, "20",
-		"apply a batch at the latest this long after its first event arrived",
+		"apply a batch this long after its first event arrived (or, while the previous batch is still being applied, as soon as that is done)",
 		NULL, 1, 60000, false, false},
 	{"auto.create", CONFIG_BOOL, "on",
 		"create a missing target table from the event's columns; off: dead-letter its events",
