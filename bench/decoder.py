@@ -18,6 +18,7 @@ Nothing is built here: build the plugin first (ninja -C build).
 import argparse
 import datetime
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -180,6 +181,8 @@ def parse_args():
     p.add_argument("--scale", type=float, default=1.0,
                    help="multiply row counts (e.g. 0.1 while developing)")
     p.add_argument("--output", default=os.path.join(ROOT, "bench", "RESULTS.md"))
+    p.add_argument("--json", default=None,
+                   help="also write the figures as JSON here (bench/run.py plots them)")
     return p.parse_args()
 
 
@@ -507,6 +510,11 @@ def main():
     write_results(args.output, render_section(argv, args.runs, done,
                                               source_info(module), machine))
     print(f"wrote {args.output}", file=sys.stderr)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({w.key: {"changes": w.changes, "plugins": {
+                label: {"peek_ms": min(r.times), "walsender_ms": min(r.stream_times), "bytes": r.bytes}
+                for label, r in results.items()}} for w, results, _, _ in done}, f)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ Nothing is built here: ninja -C build first.
 """
 
 import argparse
+import json
 import datetime
 import hashlib
 import os
@@ -128,6 +129,8 @@ def parse_args():
     p.add_argument("--quick", action="store_true",
                    help="scale 0.1, 1 round, 5 s latency runs, no warm-up round; prints "
                         "the section instead of writing it unless --output is given")
+    p.add_argument("--json", default=None,
+                   help="also write the figures as JSON here (bench/run.py plots them)")
     p.add_argument("--output", default=None,
                    help="results file (default bench/RESULTS.md)")
     args = p.parse_args()
@@ -802,14 +805,17 @@ END $$"""
 LATENCY_SQL = """
 SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),
        percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), max(ms),
-       count(*) / nullif(extract(epoch FROM max(written_at) - min(written_at)), 0)
+       count(*) / nullif(extract(epoch FROM max(written_at) - min(written_at)), 0),
+       array_to_string(percentile_cont((SELECT array_agg(p / 1000.0) FROM generate_series(0, 1000, 5) p))
+                       WITHIN GROUP (ORDER BY ms), ' ')
 FROM (SELECT written_at, extract(epoch FROM applied_at - written_at) * 1000 AS ms FROM lat) s"""
 
 
 def latency_stats(dst):
-    n, p50, p99, mx, rate = dst.psql(LATENCY_SQL).split("|")
+    """Percentiles of commit -> applied; cdf: the latency at every 0.5%."""
+    n, p50, p99, mx, rate, cdf = dst.psql(LATENCY_SQL).split("|")
     return {"rows": int(n), "p50": float(p50), "p99": float(p99), "max": float(mx),
-            "rate": float(rate)}
+            "rate": float(rate), "cdf": [float(x) for x in cdf.split()]}
 
 
 def run_latency_pgcdc(bench, rows, extra=None):
@@ -1056,6 +1062,15 @@ def main():
         bench.close()
     argv = shlex.join(["python3", os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
     section = render(argv, bench, machine, vers, applied, pipe, lat, args)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"changes": bench.w.changes, "messages": applied["messages"],
+                       "apply": {k: [r["rate"] for r in applied[k]] for k in ("walsink", "anchor")},
+                       "pipeline": {k: [r["time"] for r in pipe[k]] for k in ("pgcdc", "native")},
+                       "latency": {label: lat[k] for k, label in (
+                           ("pgcdc", "walstreamer + walsink"),
+                           ("short", "walstreamer + walsink, fetch.wait.max.ms=10"),
+                           ("native", "native logical replication"))}}, f)
     if args.output:
         decoder.write_results(args.output, section, START, END)
         log(f"wrote {args.output}")

@@ -6,7 +6,7 @@ DEPS_build="meson ninja-build gcc pkg-config protobuf-c-compiler libprotobuf-c-d
             postgresql-server-dev-15 libpq-dev"
 DEPS_test="postgresql-15 python3 python3-psycopg2 python3-pytest python3-confluent-kafka util-linux
            docker-compose"
-DEPS_bench="postgresql-15-decoderbufs postgresql-15-wal2json"
+DEPS_bench="postgresql-15-decoderbufs postgresql-15-wal2json gnuplot-nox"
 DEPS_demo="postgresql-15 python3 python3-psycopg2 python3-confluent-kafka util-linux"
 
 deps_install() {
