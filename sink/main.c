@@ -97,7 +97,7 @@ int
 main(int argc, char **argv)
 {
 	static const char *const prefixes[] = {"kafka.", "rule.", NULL};
-	Config	   *c = config_new(settings_keys, prefixes);
+	Config	   *c;
 	Settings	s = {0};
 	Metrics    *m;
 	LogLevel	level;
@@ -115,6 +115,7 @@ main(int argc, char **argv)
 			return printf("walsink %s (librdkafka %s, libpq %d)\n", PGCDC_VERSION,
 						  rd_kafka_version_str(), PQlibVersion()), 0;
 	}
+	c = config_new(settings_keys, prefixes);
 	if (!config_load_args(c, argc, argv, SETTINGS_ENV_PREFIX, environ, &check, err, sizeof(err)) ||
 		!settings_load(c, &s, err, sizeof(err)))
 		return fprintf(stderr, "walsink: %s\n", err), settings_free(&s), config_free(c), 1;

@@ -63,7 +63,7 @@ int
 main(int argc, char **argv)
 {
 	static const char *const prefixes[] = {"kafka.", NULL};
-	Config	   *c = config_new(settings_keys, prefixes);
+	Config	   *c;
 	Settings	s;
 	Metrics    *m;
 	LogLevel	level;
@@ -81,6 +81,7 @@ main(int argc, char **argv)
 			return printf("walstreamer %s (librdkafka %s, libpq %d)\n", PGCDC_VERSION,
 						  rd_kafka_version_str(), PQlibVersion()), 0;
 	}
+	c = config_new(settings_keys, prefixes);
 	if (!config_load_args(c, argc, argv, SETTINGS_ENV_PREFIX, environ, &check, err, sizeof(err)) || !settings_load(c, &s, err, sizeof(err)) ||
 		!kafka_validate(c, err, sizeof(err)))
 		return fprintf(stderr, "walstreamer: %s\n", err), config_free(c), 1;
