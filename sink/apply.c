@@ -513,11 +513,57 @@ row_cmp(const void *x, const void *y)
 	return position_cmp(&a->pos, &b->pos);
 }
 
+/* e's value of like's column i (by name), or NULL when e has no such column. */
+static Pgcdc__Value *
+column_value(const Event *e, const Event *like, size_t i)
+{
+	if (e->layout != NULL && e->layout == like->layout)
+		return e->image[i];
+	for (size_t k = 0; k < e->rec->n_columns; k++)
+		if (strcmp(e->rec->columns[k]->name, like->rec->columns[i]->name) == 0)
+			return e->image[k];
+	return NULL;
+}
+
+/*
+ * The last change of a key, rows[last], may be an update that left TOASTed
+ * columns unchanged while the key's earlier changes in this batch, which are
+ * not written, set them (an insert, an update of that column): it takes
+ * their values, else they would be lost.  A delete ends the search.
+ */
+static void
+inherit_unchanged(Row *rows, size_t first, size_t last)
+{
+	Event	   *e = rows[last].e;
+
+	if (e->kind == EVENT_DELETE)
+		return;
+	for (size_t i = 0; i < e->rec->n_columns; i++)
+	{
+		if (e->image[i]->kind_case != PGCDC__VALUE__KIND_UNCHANGED_TOAST)
+			continue;
+		for (size_t r = last; r-- > first;)
+		{
+			const Event *p = rows[r].e;
+			Pgcdc__Value *v;
+
+			if (p->kind == EVENT_DELETE)
+				break;
+			if ((v = column_value(p, e, i)) != NULL && v->kind_case != PGCDC__VALUE__KIND_UNCHANGED_TOAST)
+			{
+				e->image[i] = v;
+				break;
+			}
+		}
+	}
+}
+
 /* Keeps the last row per key (rows sorted by key, then source position). */
 static size_t
 dedupe(Row *rows, size_t n)
 {
 	size_t		out = 0;
+	size_t		first = 0;		/* the current key's first row */
 
 	qsort(rows, n, sizeof(Row), row_cmp);
 	for (size_t i = 0; i < n; i++)
@@ -525,7 +571,10 @@ dedupe(Row *rows, size_t n)
 		if (i + 1 < n && rows[i].e->keylen == rows[i + 1].e->keylen &&
 			memcmp(rows[i].e->key, rows[i + 1].e->key, rows[i].e->keylen) == 0)
 			continue;
+		if (i > first)
+			inherit_unchanged(rows, first, i);
 		rows[out++] = rows[i];
+		first = i + 1;
 	}
 	return out;
 }
