@@ -36,7 +36,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 
 import psycopg2                                     # noqa: E402
-from confluent_kafka import Producer                # noqa: E402
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
 import pgtemp                                       # noqa: E402
 from devbroker import DevBroker                     # noqa: E402
@@ -477,19 +477,35 @@ class Demo:
             w.join(30)
             if w.error or w.is_alive():
                 raise RuntimeError(f"{type(w).__name__}: {w.error or 'did not stop'}")
-        final = {"pgcdc.public.employee": self.writers[0].final_lsn,
-                 "pgcdc.public.orders": self.writers[1].final_lsn}
+        final = max(w.final_lsn for w in self.writers)
         log("writers stopped; waiting for the target to catch up (Ctrl-C again to skip the check)")
-        self.wait(lambda: all(self.applied_to(topic, lsn) for topic, lsn in final.items()), 120,
-                  "the target to catch up", interrupts=1)
+        # Every change in Kafka (the slot confirmed past the writers' last
+        # commits), then every message in Kafka applied (each partition's
+        # stored offset at its end).
+        self.wait(lambda: self.source.psql(
+            f"SELECT confirmed_flush_lsn >= '{final}' FROM pg_replication_slots WHERE slot_name = 'demo'",
+            SOURCE_DB) == "t", 120, "walstreamer to deliver the last changes", interrupts=1)
+        self.wait(self.all_applied, 120, "the target to catch up", interrupts=1)
         return self.summary()
 
-    def applied_to(self, topic, lsn):
-        """Whether walsink stored a commit position of topic at or past lsn."""
-        got = self.target.psql(
-            f"SELECT coalesce(max(commit_lsn) >= '{lsn}', false) FROM pgcdc.sink_position "
-            f"WHERE group_id = 'demo' AND topic = '{topic}'", TARGET_DB)
-        return got == "t"
+    def all_applied(self):
+        """Whether walsink stored, for every partition of the two tables'
+        topics, the offset of its last message."""
+        stored = {}
+        for line in self.target.psql("SELECT topic, partition, \"offset\" FROM pgcdc.sink_position "
+                                     "WHERE group_id = 'demo'", TARGET_DB).splitlines():
+            topic, part, offset = line.split("|")
+            stored[(topic, int(part))] = int(offset)
+        consumer = Consumer({"bootstrap.servers": self.broker.bootstrap, "group.id": "demo-check"})
+        try:
+            for topic in ("pgcdc.public.employee", "pgcdc.public.orders"):
+                for part in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+                    _, high = consumer.get_watermark_offsets(TopicPartition(topic, part), timeout=10)
+                    if high > 0 and stored.get((topic, part), -1) + 1 < high:
+                        return False
+            return True
+        finally:
+            consumer.close()
 
     def summary(self):
         ok = True

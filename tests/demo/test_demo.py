@@ -14,9 +14,12 @@ BUILD = os.environ.get("PGCDC_BUILD", os.path.join(REPO, "build"))
 
 
 def test_demo_runs_and_checks_out():
+    # Its own process group, which gets the SIGINT, as a terminal's Ctrl-C
+    # reaches every process in the foreground group.
     proc = subprocess.Popen([sys.executable, os.path.join(REPO, "demo", "demo.py"), "--build", BUILD,
                              "--orders-rate", "200"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     lines = []
     deadline = time.monotonic() + 180
     # Ctrl-C at the first progress line 15 s into the writing (the injection
@@ -25,7 +28,7 @@ def test_demo_runs_and_checks_out():
         lines.append(line)
         m = re.match(r"\s*(\d+) s  streamed", line)
         if (m and int(m.group(1)) >= 15) or time.monotonic() > deadline:
-            proc.send_signal(signal.SIGINT)
+            os.killpg(proc.pid, signal.SIGINT)
             break
     out = "".join(lines) + proc.communicate(timeout=300)[0]
     print(out)

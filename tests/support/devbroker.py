@@ -14,8 +14,10 @@ class DevBroker:
     """A mock Kafka cluster on loopback, in its own process."""
 
     def __init__(self, brokers=3, binary=None):
+        # Its own session: a terminal's Ctrl-C is for the program that started it.
         self.proc = subprocess.Popen([binary or default_binary(), "--brokers", str(brokers)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     start_new_session=True)
         first = self.proc.stdout.readline().strip()
         if not first.startswith("bootstrap.servers="):
             self.stop()

@@ -4,7 +4,10 @@ A server runs from a private, relocated copy of the installation (its own
 share/ and lib/ with pgcdc added), so CREATE EXTENSION pgcdc works without
 installing anything into the system.  initdb refuses to run as root: when we
 are root, servers run as the unprivileged `postgres` user and every file
-they must read lives in a directory that user can read.
+they must read lives in a directory that user can read.  Every child runs
+in its own session, so that a terminal's Ctrl-C (SIGINT to the foreground
+process group) reaches only the program in charge, e.g. the demo, which then
+stops the servers in order.
 """
 
 import atexit
@@ -126,7 +129,7 @@ class Cluster:
             shutil.chown(self.dir, user)
         subprocess.run(as_server_user([install.prog("initdb"), "-D", self.datadir, "-A", "trust",
                                        "-U", self.user, "-E", "UTF8", "--locale=C.UTF-8"]),
-                       check=True, stdout=subprocess.DEVNULL)
+                       check=True, stdout=subprocess.DEVNULL, start_new_session=True)
         conf = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
@@ -151,7 +154,8 @@ class Cluster:
         """Start the server; env adds to its environment (e.g. MALLOC_PERTURB_)."""
         subprocess.run(as_server_user([self.install.prog("pg_ctl"), "-D", self.datadir, "-l",
                                        self.logfile, "-w", "-t", "60", "start"]),
-                       check=True, stdout=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+                       check=True, stdout=subprocess.DEVNULL, env={**os.environ, **(env or {})},
+                       start_new_session=True)
         self.running = True
         return self
 
@@ -159,7 +163,7 @@ class Cluster:
         if self.running:
             subprocess.run(as_server_user([self.install.prog("pg_ctl"), "-D", self.datadir,
                                            "-m", mode, "-w", "stop"]),
-                           check=False, stdout=subprocess.DEVNULL)
+                           check=False, stdout=subprocess.DEVNULL, start_new_session=True)
             self.running = False
 
     def destroy(self):
@@ -173,4 +177,5 @@ class Cluster:
         """Run SQL with psql, return its unaligned, tuples-only output."""
         return subprocess.run([self.install.prog("psql"), "-X", "-q", "-A", "-t",
                                "-v", "ON_ERROR_STOP=1", "-d", self.dsn(dbname), "-c", sql],
-                              check=True, capture_output=True, text=True).stdout.strip()
+                              check=True, capture_output=True, text=True,
+                              start_new_session=True).stdout.strip()
