@@ -38,6 +38,9 @@ def parse_args():
     p.add_argument("--output", default=None,
                    help="results file (default bench/RESULTS.md; --quick: <build>/bench-quick/RESULTS.md)")
     args = p.parse_args()
+    args.build = os.path.abspath(args.build)    # the scripts run from the repository's root
+    if args.output is not None:
+        args.output = os.path.abspath(args.output)
     if args.output is None:
         args.output = (os.path.join(os.path.abspath(args.build), "bench-quick", "RESULTS.md")
                        if args.quick else os.path.join(ROOT, "bench", "RESULTS.md"))

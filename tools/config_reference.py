@@ -48,7 +48,8 @@ def keys(help_text):
 
 
 def cell(text):
-    return text.replace("|", "\\|")
+    """text in a Markdown table cell: | would end the cell, <name> read as HTML."""
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def render(build):
@@ -62,7 +63,7 @@ def render(build):
         parts += [f"#### {daemon}", "", "| key | type | default | environment | what it does |",
                   "|---|---|---|---|---|"]
         for name, kind, default, env, desc in keys(text):
-            parts.append(f"| `{cell(name)}` | {cell(kind)} | {cell(default) or ''} | "
+            parts.append(f"| `{name}` | {cell(kind)} | {cell(default) or ''} | "
                          f"{'`' + env + '`' if env else ''} | {cell(desc)} |")
         parts.append("")
     parts.append(END)
