@@ -346,6 +346,11 @@ class Demo:
             f"orders 500 rows), target on port {self.target.port} (database {TARGET_DB})")
 
         self.broker = DevBroker(brokers=3, binary=os.path.join(build, "tests", "devbroker"))
+        # Every topic walstreamer will write, before walsink subscribes: a topic
+        # that appears later makes the consumer group rebalance, which on the
+        # dev broker has at times held walsink up for a session timeout (45 s).
+        for topic in ("public.employee", "public.orders", "heartbeat", "message", "transaction"):
+            self.broker.command(f"topic pgcdc.{topic} 4")
         log(f"dev Kafka broker at {self.broker.bootstrap}")
         self.streamer_metrics = Metrics(pgtemp.free_port())
         self.sink_metrics = Metrics(pgtemp.free_port())
