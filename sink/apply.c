@@ -263,14 +263,21 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *sig
 	return copy_in(a, err, errlen);
 }
 
-/* The columns a row of signature s writes, quoted, comma-separated: those with values, and the soft-delete column. */
+/* Whether a row of signature s writes target column j: it has a value, or it is the soft-delete column. */
+static bool
+writes(const TableInfo *ti, const char *s, size_t j)
+{
+	return s[j] == '1' || (int) j == ti->soft;
+}
+
+/* The columns a row of signature s writes, quoted, comma-separated. */
 static void
 written_columns(Applier *a, const TableInfo *ti, const char *s)
 {
 	bool		first = true;
 
 	for (size_t j = 0; j < ti->ncols; j++)
-		if (s[j] == '1' || (int) j == ti->soft)
+		if (writes(ti, s, j))
 			sql_add(a, "%s%s", first ? "" : ", ", ti->qcols[j]), first = false;
 }
 
@@ -301,7 +308,7 @@ copy_direct(Applier *a, TableInfo *ti, Row *rows, size_t n, const int *group, in
 		map = tables_map(ti, rows[r].e);
 		for (size_t j = 0; j < ti->ncols; j++)
 		{
-			if ((int) j != ti->soft && s[j] != '1')
+			if (!writes(ti, s, j))
 				continue;
 			if (!first)
 				buf_putc(&a->copy, '\t');
@@ -417,12 +424,9 @@ write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *er
 		written_columns(a, ti, s);
 		sql_add(a, ") SELECT ");
 		for (size_t j = 0; j < ti->ncols; j++)
-		{
-			if ((int) j == ti->soft)
-				sql_add(a, "%sfalse", first ? "" : ", "), first = false;
-			else if (s[j] == '1')
-				sql_add(a, "%s%s", first ? "" : ", ", ti->qcols[j]), first = false;
-		}
+			if (writes(ti, s, j))
+				sql_add(a, "%s%s", first ? "" : ", ", (int) j == ti->soft ? "false" : ti->qcols[j]),
+					first = false;
 		sql_add(a, " FROM pg_temp.%s WHERE __pgcdc_op = '%c'", ti->stage, op);
 		for (size_t h = 0; h < nsig; h++)
 			same_op += sig[h * SIG_LEN(ti) + ti->ncols] == op;
