@@ -61,6 +61,8 @@ typedef struct Event
 	uint8_t    *key;			/* the key values as bytes, in the arena: equal keys, equal bytes */
 	size_t		keylen;
 	char		reason[200];
+	struct Move *move;			/* a key change's copy: see moves.h */
+	bool		held;			/* not applied in this batch: its partition is held (moves.h) */
 } Event;
 
 /*

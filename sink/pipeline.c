@@ -90,9 +90,71 @@ part_state(Pipeline *p, const char *topic, int32_t partition)
 	st->topic = strdup(topic);
 	st->partition = partition;
 	st->offset = -1;
+	st->hold = st->held_at = st->resume = -1;
 	p->parts = realloc(p->parts, (p->nparts + 1) * sizeof(PartState *));
 	p->parts[p->nparts++] = st;
 	return st;
+}
+
+/* Drops b's events of st (consumed before a seek back). */
+static void
+drop_partition(Batch *b, const PartState *st)
+{
+	size_t		out = 0;
+
+	for (size_t i = 0; i < b->n; i++)
+	{
+		if (b->states[i] == st)
+		{
+			event_free(&b->events[i]);
+			continue;
+		}
+		if (out != i)
+		{
+			b->events[out] = b->events[i];
+			b->states[out] = b->states[i];
+		}
+		out++;
+	}
+	b->n = out;
+}
+
+/*
+ * The partitions the applied batch b held (see moves.h) are consumed again
+ * from the offset held; what the batch being filled has of them goes.
+ */
+static void
+seek_held(Pipeline *p, Batch *b)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(4);
+	rd_kafka_error_t *error;
+
+	for (size_t i = 0; i < b->n; i++)
+	{
+		PartState  *st = b->states[i];
+
+		if (st->hold < 0)
+			continue;
+		rd_kafka_topic_partition_list_add(list, st->topic, st->partition)->offset = st->hold;
+		drop_partition(p->filling, st);
+		st->resume = st->hold;
+		st->hold = -1;
+	}
+	if (list->cnt > 0 && (error = rd_kafka_seek_partitions(p->rk, list, 10000)) != NULL)
+	{
+		snprintf(p->err, sizeof(p->err), "cannot consume a held partition again: %s", rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+		p->failed = true;
+	}
+	for (int i = 0; i < list->cnt && !p->failed; i++)
+		if (list->elems[i].err)
+		{
+			snprintf(p->err, sizeof(p->err), "cannot consume %s [%d] again from offset %" PRId64 ": %s",
+					 list->elems[i].topic, list->elems[i].partition, list->elems[i].offset,
+					 rd_kafka_err2str(list->elems[i].err));
+			p->failed = true;
+		}
+	rd_kafka_topic_partition_list_destroy(list);
 }
 
 static void
@@ -165,12 +227,13 @@ collect(Pipeline *p, bool wait)
 		return true;
 	if (!p->failed && p->rk != NULL)
 	{
+		seek_held(p, b);
 		done = rd_kafka_topic_partition_list_new(8);
 		for (size_t i = 0; i < b->n; i++)
 		{
 			PartState  *st = b->states[i];
 
-			if (rd_kafka_topic_partition_list_find(done, st->topic, st->partition) == NULL)
+			if (st->offset >= 0 && rd_kafka_topic_partition_list_find(done, st->topic, st->partition) == NULL)
 				rd_kafka_topic_partition_list_add(done, st->topic, st->partition)->offset = st->offset + 1;
 		}
 		rd_kafka_commit(p->rk, done, 1);	/* informational: positions live in the target */
@@ -223,6 +286,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 
 			if (!target_load_state(p->target, st, p->err, sizeof(p->err)))
 				p->failed = true;
+			st->hold = st->held_at = st->resume = -1;
 			parts->elems[i].offset = st->offset >= 0 ? st->offset + 1 : RD_KAFKA_OFFSET_BEGINNING;
 			log_msg(LOG_INFO, "assigned %s [%d] from offset %" PRId64, st->topic, st->partition,
 					st->offset + 1);
@@ -308,6 +372,7 @@ static void
 take(Pipeline *p, rd_kafka_message_t *msg)
 {
 	Batch	   *b;
+	PartState  *st;
 
 	if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
 	{
@@ -324,9 +389,16 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 		return;
 	}
 	b = p->filling;
+	st = part_state(p, rd_kafka_topic_name(msg->rkt), msg->partition);
+	if (st->resume >= 0 && msg->offset != st->resume)
+	{
+		rd_kafka_message_destroy(msg);	/* fetched before the seek back to st->resume */
+		return;
+	}
+	st->resume = -1;
 	if (b->n == 0)
 		b->first_ms = runtime_now_ms();
-	b->states[b->n] = part_state(p, rd_kafka_topic_name(msg->rkt), msg->partition);
+	b->states[b->n] = st;
 	event_decode(&b->events[b->n], msg, p->settings->max_value_bytes, arena_allocator(b->arena), p->layouts);
 	/* Our own dead letters, when the topics pattern takes them in: never again. */
 	if (p->settings->dead_letter_topic && strcmp(rd_kafka_topic_name(msg->rkt), p->settings->dead_letter_topic) == 0)

@@ -54,6 +54,11 @@ const ConfigKey settings_keys[] = {
 		"pgcdc.dl.* headers (reason, detail, topic, partition, offset); at least once. "
 		"Messages consumed from this topic are ignored. unset: table only",
 		NULL, 0, 0, false, false},
+	{"key.change.wait.ms", CONFIG_INT, "60000",
+		"an update that changes a row's key and leaves TOASTed columns unchanged takes their values "
+		"from the old key's row: its copy under the new key waits (holding its partition) until the "
+		"old key's copy, on another partition, is applied; after this long it is a dead letter",
+		NULL, 100, 86400000, false, false},
 	{"max.value.bytes", CONFIG_INT, "16777216",
 		"a message value larger than this is a dead letter, not decoded",
 		NULL, 64, 1073741824, false, false},
@@ -167,6 +172,7 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->target_schema = config_string(c, "target.schema");
 	s->batch_max_rows = (int) config_int(c, "batch.max.rows");
 	s->batch_max_ms = (int) config_int(c, "batch.max.ms");
+	s->key_change_wait_ms = (int) config_int(c, "key.change.wait.ms");
 	s->auto_create = config_bool(c, "auto.create");
 	s->auto_evolve = config_bool(c, "auto.evolve");
 	s->delete_mode = strcmp(config_string(c, "delete.mode"), "soft") == 0 ? DELETE_SOFT : DELETE_HARD;

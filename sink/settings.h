@@ -53,6 +53,7 @@ typedef struct Settings
 	size_t		nrules;
 	int			batch_max_rows;
 	int			batch_max_ms;
+	int			key_change_wait_ms;
 	bool		auto_create;
 	bool		auto_evolve;
 	DeleteMode	delete_mode;

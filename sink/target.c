@@ -115,6 +115,10 @@ bootstrap(Target *t, char *err, size_t errlen)
 			 "CREATE TABLE IF NOT EXISTS pgcdc.sink_truncate ("
 			 " group_id text NOT NULL, target_table text NOT NULL, commit_lsn pg_lsn NOT NULL,"
 			 " seq bigint NOT NULL, PRIMARY KEY (group_id, target_table));"
+			 "CREATE TABLE IF NOT EXISTS pgcdc.sink_key_move ("
+			 " group_id text NOT NULL, topic text NOT NULL, commit_lsn pg_lsn NOT NULL, seq bigint NOT NULL,"
+			 " image bytea NOT NULL, created timestamptz NOT NULL DEFAULT now(),"
+			 " PRIMARY KEY (group_id, topic, commit_lsn, seq));"
 			 "CREATE SCHEMA IF NOT EXISTS %s;"
 			 "CREATE TABLE IF NOT EXISTS %s ("
 			 " id bigserial PRIMARY KEY, topic text, partition int, \"offset\" bigint,"
@@ -311,6 +315,73 @@ target_store_states(Target *t, PartState *const *parts, size_t n, char *err, siz
 	for (size_t i = 0; i < 6; i++)
 		buf_free(&arrays[i]);
 	return ok;
+}
+
+/*
+ * The key changes moves[0..n) as three array parameters (topics, commit
+ * LSNs, seqs) into values[1..3], and images (when given) into values[4].
+ */
+static void
+move_arrays(size_t n, const KeyMove *moves, Buf *arrays, const char **values)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		char		lsn[32],
+					seq[16];
+		const char *row[4] = {moves[i].topic, lsn, seq, moves[i].image};
+
+		LSN_TEXT(lsn, moves[i].pos.lsn);
+		snprintf(seq, sizeof(seq), "%u", moves[i].pos.seq);
+		array_add(arrays, moves[0].image ? 4 : 3, row);
+	}
+	for (size_t i = 0; i < 4; i++)
+	{
+		buf_append(&arrays[i], "}", 2);
+		values[i + 1] = arrays[i].data;
+	}
+}
+
+static bool
+moves_exec(Target *t, const char *sql, size_t n, const KeyMove *moves, PGresult **res, char *err, size_t errlen)
+{
+	Buf			arrays[4] = {{0}};
+	const char *values[5] = {t->settings->group_id};
+	bool		ok;
+
+	move_arrays(n, moves, arrays, values);
+	ok = exec_params(t, sql, moves[0].image ? 5 : 4, values, res, err, errlen);
+	for (size_t i = 0; i < 4; i++)
+		buf_free(&arrays[i]);
+	return ok;
+}
+
+bool
+target_moves_put(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen)
+{
+	return n == 0 ||
+		moves_exec(t, "INSERT INTO pgcdc.sink_key_move AS m (group_id, topic, commit_lsn, seq, image) "
+				   "SELECT $1, * FROM unnest($2::text[], $3::pg_lsn[], $4::bigint[], $5::bytea[]) "
+				   "ON CONFLICT (group_id, topic, commit_lsn, seq) DO UPDATE SET image = EXCLUDED.image",
+				   n, moves, NULL, err, errlen);
+}
+
+bool
+target_moves_find(Target *t, size_t n, const KeyMove *moves, PGresult **res, char *err, size_t errlen)
+{
+	return moves_exec(t, "SELECT m.topic, m.commit_lsn - '0/0', m.seq, m.image FROM pgcdc.sink_key_move m "
+					  "JOIN unnest($2::text[], $3::pg_lsn[], $4::bigint[]) AS w(topic, commit_lsn, seq) "
+					  "USING (topic, commit_lsn, seq) WHERE m.group_id = $1",
+					  n, moves, res, err, errlen);
+}
+
+bool
+target_moves_forget(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen)
+{
+	return n == 0 ||
+		moves_exec(t, "DELETE FROM pgcdc.sink_key_move m USING unnest($2::text[], $3::pg_lsn[], $4::bigint[]) "
+				   "AS w(topic, commit_lsn, seq) WHERE m.group_id = $1 AND m.topic = w.topic "
+				   "AND m.commit_lsn = w.commit_lsn AND m.seq = w.seq",
+				   n, moves, NULL, err, errlen);
 }
 
 bool

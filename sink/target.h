@@ -34,7 +34,20 @@ typedef struct PartState
 	Position	pos;
 	bool		has_pos;
 	bool		touched;		/* in the open batch */
+	/* Key changes: see moves.h. */
+	int64_t		hold;			/* the open batch applies nothing from this offset on; -1: all */
+	int64_t		held_at;		/* the offset held by earlier batches, and since when */
+	int64_t		held_since_ms;
+	int64_t		resume;			/* after a seek to hold: messages before this offset arrive again; -1 */
 } PartState;
+
+/* A key change's values left by its old-key copy for its new-key copy. */
+typedef struct KeyMove
+{
+	const char *topic;
+	Position	pos;
+	const char *image;			/* bytea in text form (\x...), or NULL when only finding */
+} KeyMove;
 
 extern Target *target_connect(const Settings *s, char *err, size_t errlen);
 extern void target_free(Target *t);
@@ -53,6 +66,14 @@ extern bool target_truncate_mark(Target *t, const char *table, Position *pos, bo
 								 char *err, size_t errlen);
 extern bool target_set_truncate_mark(Target *t, const char *table, const Position *pos,
 									 char *err, size_t errlen);
+
+/*
+ * pgcdc.sink_key_move: put images of key changes; find those there (rows of
+ * topic, commit LSN as a number, seq, image); forget them once taken.
+ */
+extern bool target_moves_put(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen);
+extern bool target_moves_find(Target *t, size_t n, const KeyMove *moves, PGresult **res, char *err, size_t errlen);
+extern bool target_moves_forget(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen);
 
 /* Records e as a dead letter (inside the open transaction). */
 extern bool target_dead_letter(Target *t, const Event *e, const char *reason, const char *detail,

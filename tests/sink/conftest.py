@@ -3,8 +3,10 @@ broker, walsink and a real target cluster; tables compared both ways."""
 
 import importlib.util
 import os
+import socket
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -70,6 +72,24 @@ def wait_equal(source, target, tables, timeout=120):
         if time.monotonic() > deadline:
             raise AssertionError(f"tables differ: {diff}")
         time.sleep(0.3)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def metric(port, name):
+    """A metric's value from a daemon's /metrics, None when absent or unreachable."""
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    return None
 
 
 def dead_letters(target):

@@ -1,9 +1,12 @@
 """Every operation, the snapshot and truncates arrive in the target; a
 replay from offset 0 changes nothing and is counted as skipped."""
 
-import urllib.request
+from confluent_kafka import Producer
 
-from conftest import confirmed, dead_letters, lsn, wait_equal, wait_for
+from conftest import (confirmed, dead_letters, free_port, lsn, metric, read_all, streamer_conftest, wait_equal,
+                      wait_for)
+
+pgcdcwire = streamer_conftest.pgcdcwire
 
 
 def test_mixed_workload_and_snapshot(source, target, broker, streamer, sink):
@@ -77,12 +80,37 @@ def test_unchanged_toast_after_a_change_in_the_same_batch(source, target, broker
     assert w.stop() == 0 and s.stop() == 0
 
 
+def test_a_split_batch_writes_each_row_once(source, target, broker, streamer, sink):
+    """A batch the target rejects is applied in halves.  Rows of a half that
+    went in are not written again with a later half's statements: one that
+    left its TOASTed body unchanged would lose it."""
+    source.psql("""
+        CREATE TABLE doc (id int PRIMARY KEY, body text, n int);
+        ALTER TABLE doc ALTER body SET STORAGE EXTERNAL;
+        INSERT INTO doc SELECT g, repeat(md5(g::text), 100), 0 FROM generate_series(1, 8) g;""")
+    target.psql("CREATE TABLE doc (id int PRIMARY KEY, body text, n int CHECK (n < 1000))")
+    s = streamer(heartbeat_interval_ms="0").start()
+    w = sink().start()
+    wait_equal(source, target, ["doc"])
+    assert w.stop() == 0
+    # One batch, by key: bodies unchanged and changed, in turn; row 8 refused.
+    source.psql("""
+        UPDATE doc SET n = 1 WHERE id IN (1, 3, 6);
+        UPDATE doc SET body = repeat('x', 5000), n = 2 WHERE id IN (2, 4, 5);
+        UPDATE doc SET n = 5000 WHERE id = 8;""")
+    end = lsn(source.psql("SELECT pg_current_wal_lsn()"))
+    wait_for(lambda: confirmed(source) >= end, what="the changes in Kafka")
+    w = sink(batch_max_ms="3000").start()
+    wait_for(lambda: dead_letters(target) != [], what="row 8 in dead letters")
+    assert w.stop() == 0 and s.stop() == 0
+    assert dead_letters(target) == ["rejected by the target"]
+    rows = "SELECT * FROM doc WHERE id <> 8 ORDER BY id"
+    assert target.psql(rows) == source.psql(rows)
+    assert target.psql("SELECT n FROM doc WHERE id = 8") == "0"
+
+
 def test_replay_from_zero_changes_nothing(source, target, broker, streamer, sink, tmp_path):
-    import socket
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     source.psql("CREATE TABLE kv (k int PRIMARY KEY, v int)")
     s = streamer(heartbeat_interval_ms="0").start()
     w = sink().start()
@@ -99,20 +127,87 @@ def test_replay_from_zero_changes_nothing(source, target, broker, streamer, sink
     messages = int(target.psql('SELECT sum("offset" + 1) FROM pgcdc.sink_position'))
     target.psql("UPDATE pgcdc.sink_position SET \"offset\" = -1")
     w2 = sink(metrics_listen=f"127.0.0.1:{port}").start()
-
-    def metric(name):
-        try:
-            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-        except OSError:
-            return 0
-        for line in text.splitlines():
-            if line.startswith(name + " "):
-                return int(float(line.split()[1]))
-        return 0
     assert messages >= 20
-    wait_for(lambda: metric("walsink_skipped_total") >= messages,
+    wait_for(lambda: (metric(port, "walsink_skipped_total") or 0) >= messages,
              what=f"all {messages} replayed changes counted as skipped")
-    assert metric("walsink_skipped_total") == messages
-    assert metric("walsink_applied_total") == 0
+    assert metric(port, "walsink_skipped_total") == messages
+    assert (metric(port, "walsink_applied_total") or 0) == 0
     assert target.psql("SELECT * FROM kv ORDER BY k") == before
     assert w2.stop() == 0 and s.stop() == 0
+
+
+def test_key_change_keeps_unchanged_toast(source, target, broker, streamer, sink):
+    """An update that changes the key and leaves a TOASTed column alone:
+    under its new key the row keeps the value.  Alone; in one batch with the
+    old key's earlier changes; and when the new key's copy is consumed long
+    before the old key's (another partition, far behind)."""
+    source.psql("""
+        CREATE TABLE doc (id int PRIMARY KEY, body text, n int);
+        ALTER TABLE doc ALTER body SET STORAGE EXTERNAL;
+        INSERT INTO doc SELECT g, repeat(md5(g::text), 100), 0 FROM generate_series(1, 40) g;""")
+    port = free_port()
+    s = streamer(heartbeat_interval_ms="0").start()
+    w = sink().start()
+    wait_equal(source, target, ["doc"])
+    source.psql("UPDATE doc SET id = id + 100 WHERE id = 1")
+    wait_equal(source, target, ["doc"])
+    assert w.stop() == 0
+
+    def in_kafka():
+        end = lsn(source.psql("SELECT pg_current_wal_lsn()"))
+        wait_for(lambda: confirmed(source) >= end, what="the changes in Kafka")
+
+    # One batch: the old key's body set just before; a key changed twice; an
+    # old key taken again; the new key updated after.
+    source.psql("""
+        UPDATE doc SET body = repeat('b', 5000) WHERE id = 2;
+        UPDATE doc SET id = 202 WHERE id = 2;
+        UPDATE doc SET id = 203 WHERE id = 3;
+        UPDATE doc SET id = 303 WHERE id = 203;
+        INSERT INTO doc VALUES (3, repeat('c', 5000), 1);
+        UPDATE doc SET n = 7 WHERE id = 303;""")
+    in_kafka()
+    w = sink(batch_max_ms="3000").start()
+    wait_equal(source, target, ["doc"])
+    assert w.stop() == 0
+
+    # Far behind: thousands of changes of the old key before its copy, on a
+    # partition the new key does not share; one message per record batch,
+    # small fetches and small batches, so the new key's copy comes first.
+    where = {pgcdcwire.key(m.key)[0]: m.partition
+             for ms in read_all(broker.bootstrap, prefix="pgcdc.public.doc").values() for m in ms}
+    old = 10
+    new = next(k for k in range(11, 41) if where[k] != where[old])
+    assert s.stop() == 0
+    s = streamer(heartbeat_interval_ms="0", **{"kafka.batch.num.messages": "1", "kafka.linger.ms": "0"}).start()
+    source.psql(f"""
+        DELETE FROM doc WHERE id = {new};
+        UPDATE doc SET body = repeat('L', 5000) WHERE id = {old};
+        DO $$ BEGIN FOR i IN 1..3000 LOOP UPDATE doc SET n = n + 1 WHERE id = {old}; END LOOP; END $$;
+        UPDATE doc SET id = {new} WHERE id = {old};""")
+    in_kafka()
+    w = sink(batch_max_rows="100", metrics_listen=f"127.0.0.1:{port}",
+             **{"kafka.max.partition.fetch.bytes": "20000"}).start()
+    wait_equal(source, target, ["doc"])
+    assert metric(port, "walsink_key_change_holds_total") >= 1
+    assert dead_letters(target) == []
+    assert w.stop() == 0
+
+    # A new key's copy whose old key's copy never comes (forged: a position no
+    # change had): after key.change.wait.ms it is a dead letter, and the
+    # changes behind it on its partition are applied.
+    copy = next(m for ms in read_all(broker.bootstrap, prefix="pgcdc.public.doc").values() for m in ms
+                if m.headers.get("pgcdc.key") == "new" and pgcdcwire.key(m.key) == (new,))
+    w = sink(key_change_wait_ms="2000").start()
+    at = lsn(source.psql("SELECT pg_current_wal_lsn()"))
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    p.produce("pgcdc.public.doc", value=copy.value + pgcdcwire.pack([(3, 0, at), (5, 0, 1)]), key=copy.key,
+              partition=copy.partition, headers=[(k, v.encode()) for k, v in copy.headers.items()])
+    assert p.flush(30) == 0
+    del p
+    same = next(k for k in range(11, 41) if where[k] == where[new] and k != new)
+    wait_for(lambda: dead_letters(target) != [], timeout=30, what="the forged copy in dead letters")
+    source.psql(f"UPDATE doc SET n = 99 WHERE id = {same}")
+    wait_equal(source, target, ["doc"])
+    assert len(dead_letters(target)) == 1 and "old key" in dead_letters(target)[0]
+    assert w.stop() == 0 and s.stop() == 0

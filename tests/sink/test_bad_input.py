@@ -13,30 +13,12 @@ import urllib.request
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from conftest import confirmed, read_all, streamer_conftest, wait_for
+from conftest import confirmed, free_port, metric, read_all, streamer_conftest, wait_for
 
 pgcdcwire = streamer_conftest.pgcdcwire
 
 INJECTION = b'x"; DROP TABLE t; --'
 DEAD_TOPIC = "walsink_dead_letters"
-
-
-def metric(port, name):
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return int(float(line.split()[1]))
-    return None
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # 63 bytes: the longest name PostgreSQL keeps.
