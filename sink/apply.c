@@ -46,6 +46,7 @@ struct Applier
 	MetricCell *m_dead;
 	MetricCell *m_batches;
 	bool		conflict;		/* copy_direct met a key already there */
+	bool		partial;		/* copy_rows staged a row without some column */
 	TableInfo  *staged;			/* its staging table holds rows a statement of this batch wrote */
 	Moves	   *moves;
 	Arena	   *scratch;		/* values made for this batch */
@@ -224,6 +225,7 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *sig
 	size_t		staged = 0;
 
 	a->copy.len = 0;
+	a->partial = false;
 	*nsig = 0;
 	for (size_t r = 0; r < n; r++)
 	{
@@ -235,11 +237,21 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *sig
 		bool		stage = !(direct && op == 'i');
 		char		num[24];
 
-		if (stage)
-			buf_append(&a->copy, num, (size_t) sprintf(num, "%zu\t%c", r, op));
 		for (size_t j = 0; j < ti->ncols; j++)
+			s[j] = present(e, map, j) ? '1' : '0';
+		if (stage)
 		{
-			if (stage)
+			buf_append(&a->copy, num, (size_t) sprintf(num, "%zu\t%c", r, op));
+			/* For the rules: which columns the row has (validate). */
+			if (ti->nrules > 0 && !del)
+			{
+				buf_putc(&a->copy, '\t');
+				buf_append(&a->copy, s, ti->ncols);
+				a->partial |= memchr(s, '0', ti->ncols) != NULL;
+			}
+			else if (ti->nrules > 0)
+				buf_append(&a->copy, "\t\\N", 3);
+			for (size_t j = 0; j < ti->ncols; j++)
 			{
 				buf_putc(&a->copy, '\t');
 				if (map[j] >= 0 && (!del || e->rec->columns[map[j]]->key))
@@ -247,10 +259,8 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *sig
 				else
 					buf_append(&a->copy, "\\N", 2);
 			}
-			s[j] = present(e, map, j) ? '1' : '0';
-		}
-		if (stage)
 			buf_putc(&a->copy, '\n'), staged++;
+		}
 		s[ti->ncols] = op;
 		s[ti->ncols + 1] = '\0';
 		group[r] = -1;
@@ -265,7 +275,7 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *sig
 	if (staged == 0)
 		return true;
 	a->sql.len = 0;
-	sql_add(a, "COPY pg_temp.%s (__pgcdc_row, __pgcdc_op", ti->stage);
+	sql_add(a, "COPY pg_temp.%s (__pgcdc_row, __pgcdc_op%s", ti->stage, ti->nrules > 0 ? ", __pgcdc_sig" : "");
 	for (size_t j = 0; j < ti->ncols; j++)
 		sql_add(a, ", %s", ti->qcols[j]);
 	sql_add(a, ") FROM STDIN");
@@ -335,7 +345,18 @@ copy_direct(Applier *a, TableInfo *ti, Row *rows, size_t n, const int *group, in
 	return ok;
 }
 
-/* Rows that fail a validation rule: dead letters, removed from the stage. */
+static void
+key_match(Applier *a, TableInfo *ti)
+{
+	for (size_t k = 0; k < ti->nkeys; k++)
+		sql_add(a, " AND t.%s = s.%s", ti->qcols[ti->keycols[k]], ti->qcols[ti->keycols[k]]);
+}
+
+/*
+ * Rows that fail a validation rule: dead letters, removed from the stage.
+ * A rule judges the row as it will be: a column a row does not have (an
+ * unchanged TOASTed value) is the target's.
+ */
 static bool
 validate(Applier *a, TableInfo *ti, Row *rows, char *err, size_t errlen)
 {
@@ -344,8 +365,21 @@ validate(Applier *a, TableInfo *ti, Row *rows, char *err, size_t errlen)
 		PGresult   *res;
 
 		a->sql.len = 0;
-		sql_add(a, "WITH bad AS (DELETE FROM pg_temp.%s WHERE __pgcdc_op <> 'd' AND (%s) IS NOT TRUE "
-				"RETURNING __pgcdc_row) SELECT __pgcdc_row FROM bad ORDER BY 1", ti->stage, ti->rules[k]->expr);
+		if (!a->partial || ti->nkeys == 0)
+			sql_add(a, "WITH bad AS (DELETE FROM pg_temp.%s WHERE __pgcdc_op <> 'd' AND (%s) IS NOT TRUE "
+					"RETURNING __pgcdc_row) SELECT __pgcdc_row FROM bad ORDER BY 1", ti->stage, ti->rules[k]->expr);
+		else
+		{
+			sql_add(a, "WITH bad AS (DELETE FROM pg_temp.%s x USING (SELECT __pgcdc_row FROM "
+					"(SELECT s.__pgcdc_row, s.__pgcdc_op", ti->stage);
+			for (size_t j = 0; j < ti->ncols; j++)
+				sql_add(a, ", CASE WHEN substr(s.__pgcdc_sig, %zu, 1) = '1' THEN s.%s ELSE t.%s END AS %s",
+						j + 1, ti->qcols[j], ti->qcols[j], ti->qcols[j]);
+			sql_add(a, " FROM pg_temp.%s s LEFT JOIN %s t ON true", ti->stage, ti->qname);
+			key_match(a, ti);
+			sql_add(a, ") v WHERE __pgcdc_op <> 'd' AND (%s) IS NOT TRUE) b WHERE x.__pgcdc_row = b.__pgcdc_row "
+					"RETURNING x.__pgcdc_row) SELECT __pgcdc_row FROM bad ORDER BY 1", ti->rules[k]->expr);
+		}
 		res = PQexec(a->target->conn, sql_text(a));
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
@@ -363,13 +397,6 @@ validate(Applier *a, TableInfo *ti, Row *rows, char *err, size_t errlen)
 		PQclear(res);
 	}
 	return true;
-}
-
-static void
-key_match(Applier *a, TableInfo *ti)
-{
-	for (size_t k = 0; k < ti->nkeys; k++)
-		sql_add(a, " AND t.%s = s.%s", ti->qcols[ti->keycols[k]], ti->qcols[ti->keycols[k]]);
 }
 
 static bool

@@ -487,7 +487,7 @@ tables_stage(Tables *ts, TableInfo *ti, char *err, size_t errlen)
 	sql = malloc(cap);
 	len = (size_t) snprintf(sql, cap, "DROP TABLE IF EXISTS pg_temp.%s; CREATE TEMP TABLE %s "
 							"ON COMMIT DELETE ROWS AS SELECT NULL::int AS __pgcdc_row, "
-							"NULL::\"char\" AS __pgcdc_op", ti->stage, ti->stage);
+							"NULL::\"char\" AS __pgcdc_op, NULL::text AS __pgcdc_sig", ti->stage, ti->stage);
 	for (size_t i = 0; i < ti->ncols; i++)
 	{
 		while (len + strlen(ti->qcols[i]) + 4 > cap)

@@ -92,6 +92,14 @@ def metric(port, name):
     return None
 
 
+def query(cluster, sql):
+    """sql's output, or None while what it reads does not exist yet."""
+    try:
+        return cluster.psql(sql)
+    except subprocess.CalledProcessError:
+        return None
+
+
 def dead_letters(target):
     out = target.psql("SELECT reason FROM pgcdc.dead_letter ORDER BY id")
     return out.splitlines() if out else []

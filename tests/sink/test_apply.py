@@ -3,8 +3,8 @@ replay from offset 0 changes nothing and is counted as skipped."""
 
 from confluent_kafka import Producer
 
-from conftest import (confirmed, dead_letters, free_port, lsn, metric, read_all, streamer_conftest, wait_equal,
-                      wait_for)
+from conftest import (confirmed, dead_letters, free_port, lsn, metric, query, read_all, streamer_conftest,
+                      wait_equal, wait_for)
 
 pgcdcwire = streamer_conftest.pgcdcwire
 
@@ -107,6 +107,26 @@ def test_a_split_batch_writes_each_row_once(source, target, broker, streamer, si
     rows = "SELECT * FROM doc WHERE id <> 8 ORDER BY id"
     assert target.psql(rows) == source.psql(rows)
     assert target.psql("SELECT n FROM doc WHERE id = 8") == "0"
+
+
+def test_a_rule_sees_the_columns_an_update_left_unchanged(source, target, broker, streamer, sink):
+    """A validation rule over a TOASTed column judges an update that left it
+    unchanged by the value the row keeps, not by NULL."""
+    source.psql("""
+        CREATE TABLE doc (id int PRIMARY KEY, body text, n int);
+        ALTER TABLE doc ALTER body SET STORAGE EXTERNAL;
+        INSERT INTO doc SELECT g, repeat(md5(g::text), 100), 0 FROM generate_series(1, 4) g;
+        INSERT INTO doc VALUES (5, 'short', 0);""")
+    s = streamer(heartbeat_interval_ms="0").start()
+    w = sink(**{"rule.public.doc.long": "length(body) > 100"}).start()
+    rows = "SELECT * FROM doc WHERE id <> 5 ORDER BY id"
+    wait_for(lambda: query(target, "SELECT count(*) FROM pgcdc.dead_letter") == "1", what="row 5 refused")
+    source.psql("UPDATE doc SET n = n + 1")
+    source.psql("INSERT INTO doc VALUES (6, repeat('x', 200), 0)")
+    wait_for(lambda: "6|" in target.psql("SELECT * FROM doc"), what="row 6")
+    assert target.psql(rows) == source.psql(rows)
+    assert dead_letters(target) == ['validation rule "long" failed'] * 2
+    assert w.stop() == 0 and s.stop() == 0
 
 
 def test_replay_from_zero_changes_nothing(source, target, broker, streamer, sink, tmp_path):

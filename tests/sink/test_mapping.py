@@ -1,17 +1,7 @@
 """Where and how changes land: columns added on the source mid-stream,
 table.map and target.schema, soft deletes, truncate modes."""
 
-import subprocess
-
-from conftest import confirmed, dead_letters, wait_equal, wait_for
-
-
-def query(cluster, sql):
-    """sql's output, or None while what it reads does not exist yet."""
-    try:
-        return cluster.psql(sql)
-    except subprocess.CalledProcessError:
-        return None
+from conftest import confirmed, dead_letters, query, wait_equal, wait_for
 
 
 def test_add_column_mid_stream(source, target, broker, streamer, sink):
