@@ -35,10 +35,10 @@ typedef struct PartState
 	bool		has_pos;
 	bool		touched;		/* in the open batch */
 	/* Key changes: see moves.h. */
-	int64_t		hold;			/* the open batch applies nothing from this offset on; -1: all */
+	int64_t		hold;			/* the open batch applies nothing from this offset on; -1: no hold */
 	int64_t		held_at;		/* the offset held by earlier batches, and since when */
 	int64_t		held_since_ms;
-	int64_t		resume;			/* after a seek to hold: messages before this offset arrive again; -1 */
+	int64_t		resume;			/* sought back to this offset: messages until it comes are stale; -1 */
 } PartState;
 
 /* A key change's values left by its old-key copy for its new-key copy. */
