@@ -712,13 +712,12 @@ target_column(const TableInfo *ti, const int *map, size_t i)
 static bool
 target_values(Applier *a, TableInfo *ti, OldCopy *olds, size_t nold, char *err, size_t errlen)
 {
-	int		   *col = malloc(ti->ncols * sizeof(int));	/* target column → result column, or 0 */
+	int		   *col = calloc(ti->ncols + 1, sizeof(int));	/* target column → result column, or 0 */
 	int			ncol = 0;
 	char		why[1024];
 	PGresult   *res = NULL;
 	bool		ok;
 
-	memset(col, 0, ti->ncols * sizeof(int));
 	a->copy.len = 0;
 	for (size_t k = 0; k < nold; k++)
 	{

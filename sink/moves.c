@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "copytext.h"
 #include "log.h"
 #include "moves.h"
 #include "runtime.h"
@@ -80,46 +79,23 @@ moves_copy(const Event *e)
 	return copy && unchanged_toast(e->rec);
 }
 
-static int
-move_cmp(const char *topic_a, const Position *a, const char *topic_b, const Position *b)
-{
-	int			c = strcmp(topic_a, topic_b);
-
-	if (c != 0)
-		return c;
-	if (a->lsn != b->lsn)
-		return a->lsn < b->lsn ? -1 : 1;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
+/* By topic, then position (a Move's has sub 0). */
 static int
 by_move(const void *x, const void *y)
 {
 	const Move *a = x;
 	const Move *b = y;
+	int			c = strcmp(a->topic, b->topic);
 
-	return move_cmp(a->topic, &a->pos, b->topic, &b->pos);
+	return c != 0 ? c : position_cmp(&a->pos, &b->pos);
 }
 
 static Move *
 find(Moves *m, const char *topic, const Position *pos)
 {
-	size_t		lo = 0,
-				hi = m->n;
+	Move		key = {topic, *pos};
 
-	while (lo < hi)
-	{
-		size_t		mid = (lo + hi) / 2;
-		int			c = move_cmp(m->items[mid].topic, &m->items[mid].pos, topic, pos);
-
-		if (c == 0)
-			return &m->items[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return bsearch(&key, m->items, m->n, sizeof(Move), by_move);
 }
 
 static bool
