@@ -232,7 +232,7 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *sig
 		const Event *e = rows[r].e;
 		const int  *map = tables_map(ti, e);	/* not NULL: the table is prepared for e */
 		bool		del = e->kind == EVENT_DELETE;
-		char		op = del ? 'd' : e->rec->op == PGCDC__OP__OP_INSERT ? 'i' : 'u';
+		char		op = del ? 'd' : e->rec->op == PGCDC__OP__OP_INSERT ? 'i' : e->rec->op == PGCDC__OP__OP_READ ? 'r' : 'u';
 		char	   *s = sig + *nsig * SIG_LEN(ti);
 		bool		stage = !(direct && op == 'i');
 		char		num[24];
@@ -405,6 +405,83 @@ run(Applier *a, char *err, size_t errlen)
 	return target_exec(a->target, sql_text(a), err, errlen);
 }
 
+/* run, with the number of rows the statement touched. */
+static bool
+run_counted(Applier *a, long *rows, char *err, size_t errlen)
+{
+	PGresult   *res = PQexec(a->target->conn, sql_text(a));
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (ok)
+		*rows = atol(PQcmdTuples(res));
+	else
+		target_error(a->target, res, err, errlen);
+	PQclear(res);
+	return ok;
+}
+
+/* Whether target column j is one of the key's. */
+static bool
+is_key(const TableInfo *ti, size_t j)
+{
+	for (size_t k = 0; k < ti->nkeys; k++)
+		if (ti->keycols[k] == (int) j)
+			return true;
+	return false;
+}
+
+/* " AND __pgcdc_row IN (...)": group g's rows, when other groups share its op. */
+static void
+group_rows(Applier *a, const TableInfo *ti, const char *sig, size_t nsig, const int *group, size_t n, size_t g)
+{
+	char		op = sig[g * SIG_LEN(ti) + ti->ncols];
+	size_t		same_op = 0;
+	bool		first = true;
+
+	for (size_t h = 0; h < nsig; h++)
+		same_op += sig[h * SIG_LEN(ti) + ti->ncols] == op;
+	if (same_op < 2)
+		return;
+	sql_add(a, " AND __pgcdc_row IN (");
+	for (size_t r = 0; r < n; r++)
+		if (group[r] == (int) g)
+			sql_add(a, "%s%zu", first ? "" : ",", r), first = false;
+	sql_add(a, ")");
+}
+
+/*
+ * Group g of source updates (signature s) by UPDATE ... FROM the stage: the
+ * rows are normally there, and an UPDATE costs the target a third less than
+ * INSERT ... ON CONFLICT DO UPDATE, which locks each row before updating it.
+ * *all says whether every row of the group was there.
+ */
+static bool
+update_group(Applier *a, TableInfo *ti, const char *sig, size_t nsig, const int *group, size_t n, size_t g,
+			 bool *all, char *err, size_t errlen)
+{
+	const char *s = sig + g * SIG_LEN(ti);
+	bool		first = true;
+	long		wanted = 0;
+	long		done;
+
+	a->sql.len = 0;
+	sql_add(a, "UPDATE %s AS t SET ", ti->qname);
+	for (size_t j = 0; j < ti->ncols; j++)
+		if (writes(ti, s, j) && !is_key(ti, j))
+			sql_add(a, "%s%s = %s%s", first ? "" : ", ", ti->qcols[j],
+					(int) j == ti->soft ? "false" : "s.", (int) j == ti->soft ? "" : ti->qcols[j]),
+				first = false;
+	sql_add(a, " FROM pg_temp.%s s WHERE __pgcdc_op = 'u'", ti->stage);
+	group_rows(a, ti, sig, nsig, group, n, g);
+	key_match(a, ti);
+	for (size_t r = 0; r < n; r++)
+		wanted += group[r] == (int) g;
+	if (!run_counted(a, &done, err, errlen))
+		return false;
+	*all = done == wanted;
+	return true;
+}
+
 static bool
 write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *err, size_t errlen)
 {
@@ -453,14 +530,24 @@ write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *er
 	{
 		const char *s = sig + g * SIG_LEN(ti);
 		char		op = s[ti->ncols];
-		size_t		same_op = 0;	/* groups with this op: more than one, and rows are listed */
 		bool		first = true;
 		size_t		updates = 0;
+		bool		updated = false;	/* every row there was updated: the rest are new */
 
 		if (direct && op == 'i')
 		{
 			ok = copy_direct(a, ti, rows, n, group, (int) g, s, err, errlen);
 			continue;
+		}
+		for (size_t j = 0; j < ti->ncols; j++)
+			updates += writes(ti, s, j) && !is_key(ti, j);
+		if (op == 'u' && ti->nkeys > 0 && updates > 0)
+		{
+			bool		all;
+
+			if (!(ok = update_group(a, ti, sig, nsig, group, n, g, &all, err, errlen)) || all)
+				continue;
+			updated = true;
 		}
 
 		a->sql.len = 0;
@@ -472,35 +559,20 @@ write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *er
 				sql_add(a, "%s%s", first ? "" : ", ", (int) j == ti->soft ? "false" : ti->qcols[j]),
 					first = false;
 		sql_add(a, " FROM pg_temp.%s WHERE __pgcdc_op = '%c'", ti->stage, op);
-		for (size_t h = 0; h < nsig; h++)
-			same_op += sig[h * SIG_LEN(ti) + ti->ncols] == op;
-		if (same_op > 1)
-		{
-			sql_add(a, " AND __pgcdc_row IN (");
-			first = true;
-			for (size_t r = 0; r < n; r++)
-				if (group[r] == (int) g)
-					sql_add(a, "%s%zu", first ? "" : ",", r), first = false;
-			sql_add(a, ")");
-		}
+		group_rows(a, ti, sig, nsig, group, n, g);
 		if (ti->nkeys > 0)
 		{
 			sql_add(a, " ON CONFLICT (");
 			for (size_t k = 0; k < ti->nkeys; k++)
 				sql_add(a, "%s%s", k ? ", " : "", ti->qcols[ti->keycols[k]]);
 			sql_add(a, ") DO ");
-			for (size_t j = 0; j < ti->ncols; j++)
-			{
-				bool		key = false;
-
-				for (size_t k = 0; k < ti->nkeys; k++)
-					key |= ti->keycols[k] == (int) j;
-				if (key || (s[j] != '1' && (int) j != ti->soft))
-					continue;
-				sql_add(a, "%s%s = EXCLUDED.%s", updates++ ? ", " : "UPDATE SET ", ti->qcols[j], ti->qcols[j]);
-			}
-			if (updates == 0)
-				sql_add(a, "NOTHING");
+			first = true;
+			for (size_t j = 0; j < ti->ncols && !updated; j++)
+				if (writes(ti, s, j) && !is_key(ti, j))
+					sql_add(a, "%s%s = EXCLUDED.%s", first ? "UPDATE SET " : ", ", ti->qcols[j], ti->qcols[j]),
+						first = false;
+			if (first)
+				sql_add(a, "NOTHING");	/* nothing but the key, or the rows there are updated */
 		}
 		ok = run(a, err, errlen);
 	}

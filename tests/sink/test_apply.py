@@ -76,6 +76,28 @@ def test_unchanged_toast_after_a_change_in_the_same_batch(source, target, broker
     assert w.stop() == 0 and s.stop() == 0
 
 
+def test_an_update_of_a_row_the_target_lacks_inserts_it(source, target, broker, streamer, sink):
+    """Updates are applied by UPDATE; a row the target does not have (deleted
+    there by hand, say) is inserted instead, in the same batch as updates of
+    rows it has."""
+    source.psql("""
+        CREATE TABLE t (id int PRIMARY KEY, name text, n int);
+        INSERT INTO t SELECT g, 'r' || g, 0 FROM generate_series(1, 6) g;""")
+    s = streamer(heartbeat_interval_ms="0").start()
+    # Batches gather for a second: one transaction's changes make one.
+    w = sink(batch_max_ms="1000").start()
+    wait_equal(source, target, ["t"])
+    target.psql("DELETE FROM t WHERE id IN (2, 5)")
+    source.psql("UPDATE t SET n = n + 1")
+    wait_equal(source, target, ["t"])
+    target.psql("DELETE FROM t")
+    source.psql("UPDATE t SET n = n + 1, name = 'again' WHERE id <= 3")
+    wait_for(lambda: query(target, "SELECT count(*) FROM t") == "3", what="rows 1-3 inserted")
+    assert target.psql("SELECT * FROM t ORDER BY id") == source.psql("SELECT * FROM t WHERE id <= 3 ORDER BY id")
+    assert dead_letters(target) == []
+    assert w.stop() == 0 and s.stop() == 0
+
+
 def test_a_split_batch_writes_each_row_once(source, target, broker, streamer, sink):
     """A batch the target rejects is applied in halves.  Rows of a half that
     went in are not written again with a later half's statements: one that
