@@ -7,7 +7,7 @@ AS 'MODULE_PATHNAME', 'pgcdc_to_json'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 
 -- Encodes one row of a table as an OP_READ record, exactly as the output
--- plugin would stream it: SELECT pgcdc.read_record(t, lsn) FROM tab t.
+-- plugin would stream it: SELECT pgcdc.read_record(t.*, lsn) FROM tab t.
 CREATE FUNCTION @extschema@.read_record(row_value record,
                                         consistent_lsn pg_lsn DEFAULT '0/0',
                                         inline_schema boolean DEFAULT false)

@@ -3,7 +3,7 @@
  *
  * pgcdc.read_record(row) encodes one table row as an OP_READ record with the
  * encoder the output plugin uses, under the caller's snapshot: a snapshot
- * is `SELECT pgcdc.read_record(t, lsn) FROM tab t` in a transaction that
+ * is `SELECT pgcdc.read_record(t.*, lsn) FROM tab t` in a transaction that
  * imported the slot's exported snapshot.  pgcdc.relation_record() gives the
  * matching OP_RELATION record and pgcdc.to_json() renders any record.
  */

@@ -12,6 +12,7 @@
 
 #include "apply.h"
 #include "arena.h"
+#include "copybin.h"
 #include "copytext.h"
 #include "log.h"
 #include "moves.h"
@@ -213,19 +214,72 @@ copy_in(Applier *a, char *err, size_t errlen)
 	return ok;
 }
 
+/* A staged row's fields for COPY: its index, op, signature for the rules, then each target column's value. */
+static bool
+stage_row(Applier *a, TableInfo *ti, size_t r, const Event *e, const int *map, const char *s, bool bin)
+{
+	bool		del = e->kind == EVENT_DELETE;
+	char		op = s[ti->ncols];
+	char		num[24];
+
+	if (bin)
+	{
+		copybin_row(&a->copy, (int) ti->ncols + 2 + (ti->nrules > 0));
+		copybin_int4(&a->copy, (int32_t) r);
+		copybin_char(&a->copy, op);
+	}
+	else
+		buf_append(&a->copy, num, (size_t) sprintf(num, "%zu\t%c", r, op));
+	if (ti->nrules > 0)
+	{
+		/* For the rules: which columns the row has (validate). */
+		if (bin)
+			del ? copybin_null(&a->copy) : copybin_text(&a->copy, s, ti->ncols);
+		else if (del)
+			buf_append(&a->copy, "\t\\N", 3);
+		else
+		{
+			buf_putc(&a->copy, '\t');
+			buf_append(&a->copy, s, ti->ncols);
+		}
+		a->partial |= !del && memchr(s, '0', ti->ncols) != NULL;
+	}
+	for (size_t j = 0; j < ti->ncols; j++)
+	{
+		bool		has = map[j] >= 0 && (!del || e->rec->columns[map[j]]->key);
+
+		if (bin)
+		{
+			if (!has)
+				copybin_null(&a->copy);
+			else if (!copybin_value(&a->copy, ti->bin[j], e->image[map[j]]))
+				return false;
+			continue;
+		}
+		buf_putc(&a->copy, '\t');
+		if (has)
+			copytext_value(&a->copy, e->image[map[j]]);
+		else
+			buf_append(&a->copy, "\\N", 2);
+	}
+	if (!bin)
+		buf_putc(&a->copy, '\n');
+	return true;
+}
+
 /*
  * Stages rows[0..n), less those the source inserted when direct (they are
  * copied into the table itself, copy_direct); per row, its signature and
- * group (rows written with one statement).
+ * group (rows written with one statement).  In binary when every value can
+ * be, else in text.
  */
 static bool
 copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *sig, size_t *nsig, int *group,
 		  char *err, size_t errlen)
 {
 	size_t		staged = 0;
+	bool		bin = ti->binary;
 
-	a->copy.len = 0;
-	a->partial = false;
 	*nsig = 0;
 	for (size_t r = 0; r < n; r++)
 	{
@@ -234,35 +288,12 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *sig
 		bool		del = e->kind == EVENT_DELETE;
 		char		op = del ? 'd' : e->rec->op == PGCDC__OP__OP_INSERT ? 'i' : e->rec->op == PGCDC__OP__OP_READ ? 'r' : 'u';
 		char	   *s = sig + *nsig * SIG_LEN(ti);
-		bool		stage = !(direct && op == 'i');
-		char		num[24];
 
 		for (size_t j = 0; j < ti->ncols; j++)
 			s[j] = present(e, map, j) ? '1' : '0';
-		if (stage)
-		{
-			buf_append(&a->copy, num, (size_t) sprintf(num, "%zu\t%c", r, op));
-			/* For the rules: which columns the row has (validate). */
-			if (ti->nrules > 0 && !del)
-			{
-				buf_putc(&a->copy, '\t');
-				buf_append(&a->copy, s, ti->ncols);
-				a->partial |= memchr(s, '0', ti->ncols) != NULL;
-			}
-			else if (ti->nrules > 0)
-				buf_append(&a->copy, "\t\\N", 3);
-			for (size_t j = 0; j < ti->ncols; j++)
-			{
-				buf_putc(&a->copy, '\t');
-				if (map[j] >= 0 && (!del || e->rec->columns[map[j]]->key))
-					copytext_value(&a->copy, e->image[map[j]]);
-				else
-					buf_append(&a->copy, "\\N", 2);
-			}
-			buf_putc(&a->copy, '\n'), staged++;
-		}
 		s[ti->ncols] = op;
 		s[ti->ncols + 1] = '\0';
+		staged += !(direct && op == 'i');
 		group[r] = -1;
 		if (del)
 			continue;
@@ -274,11 +305,37 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *sig
 	}
 	if (staged == 0)
 		return true;
+	for (;; bin = false)
+	{
+		bool		done = true;
+
+		a->copy.len = 0;
+		a->partial = false;
+		if (bin)
+			copybin_start(&a->copy);
+		for (size_t r = 0; r < n && done; r++)
+		{
+			const Event *e = rows[r].e;
+			char		s[SIG_LEN(ti)];
+
+			/* The row's signature again: rows of a group share one in sig. */
+			if (e->kind == EVENT_DELETE)
+				memset(s, '0', ti->ncols), s[ti->ncols] = 'd';
+			else
+				memcpy(s, sig + group[r] * SIG_LEN(ti), SIG_LEN(ti));
+			if (!(direct && s[ti->ncols] == 'i'))
+				done = stage_row(a, ti, r, e, tables_map(ti, e), s, bin);
+		}
+		if (done)
+			break;
+	}
+	if (bin)
+		copybin_end(&a->copy);
 	a->sql.len = 0;
 	sql_add(a, "COPY pg_temp.%s (__pgcdc_row, __pgcdc_op%s", ti->stage, ti->nrules > 0 ? ", __pgcdc_sig" : "");
 	for (size_t j = 0; j < ti->ncols; j++)
 		sql_add(a, ", %s", ti->qcols[j]);
-	sql_add(a, ") FROM STDIN");
+	sql_add(a, ") FROM STDIN%s", bin ? " (FORMAT binary)" : "");
 	return copy_in(a, err, errlen);
 }
 
@@ -311,34 +368,58 @@ copy_direct(Applier *a, TableInfo *ti, Row *rows, size_t n, const int *group, in
 			char *err, size_t errlen)
 {
 	bool		ok;
+	bool		bin = ti->binary && (ti->soft < 0 || ti->bin[ti->soft] == COPYBIN_BOOL);
+	int			nfields = 0;
 
+	for (size_t j = 0; j < ti->ncols; j++)
+		nfields += writes(ti, s, j);
+	for (;; bin = false)
+	{
+		bool		done = true;
+
+		a->copy.len = 0;
+		if (bin)
+			copybin_start(&a->copy);
+		for (size_t r = 0; r < n && done; r++)
+		{
+			const int  *map;
+			bool		first = true;
+
+			if (group[r] != g)
+				continue;
+			map = tables_map(ti, rows[r].e);
+			if (bin)
+				copybin_row(&a->copy, nfields);
+			for (size_t j = 0; j < ti->ncols && done; j++)
+			{
+				if (!writes(ti, s, j))
+					continue;
+				if (bin)
+					done = (int) j == ti->soft ? (copybin_bool(&a->copy, false), true) :
+						copybin_value(&a->copy, ti->bin[j], rows[r].e->image[map[j]]);
+				else
+				{
+					if (!first)
+						buf_putc(&a->copy, '\t');
+					if ((int) j == ti->soft)
+						buf_putc(&a->copy, 'f');
+					else
+						copytext_value(&a->copy, rows[r].e->image[map[j]]);
+				}
+				first = false;
+			}
+			if (!bin)
+				buf_putc(&a->copy, '\n');
+		}
+		if (done)
+			break;
+	}
+	if (bin)
+		copybin_end(&a->copy);
 	a->sql.len = 0;
 	sql_add(a, "COPY %s (", ti->qname);
 	written_columns(a, ti, s);
-	sql_add(a, ") FROM STDIN");
-	a->copy.len = 0;
-	for (size_t r = 0; r < n; r++)
-	{
-		const int  *map;
-		bool		first = true;
-
-		if (group[r] != g)
-			continue;
-		map = tables_map(ti, rows[r].e);
-		for (size_t j = 0; j < ti->ncols; j++)
-		{
-			if (!writes(ti, s, j))
-				continue;
-			if (!first)
-				buf_putc(&a->copy, '\t');
-			first = false;
-			if ((int) j == ti->soft)
-				buf_putc(&a->copy, 'f');
-			else
-				copytext_value(&a->copy, rows[r].e->image[map[j]]);
-		}
-		buf_putc(&a->copy, '\n');
-	}
+	sql_add(a, ") FROM STDIN%s", bin ? " (FORMAT binary)" : "");
 	ok = copy_in(a, err, errlen);
 	if (!ok && !target_broken(a->target) && strcmp(a->target->state, "23505") == 0)
 		a->conflict = true;		/* unique_violation: what the upsert resolves */

@@ -49,8 +49,11 @@ unload(TableInfo *ti)
 	free(ti->cols);
 	free(ti->qcols);
 	free(ti->keycols);
+	free(ti->bin);
 	ti->cols = ti->qcols = NULL;
 	ti->keycols = NULL;
+	ti->bin = NULL;
+	ti->binary = false;
 	ti->ncols = ti->nkeys = 0;
 	ti->loaded = false;
 	ti->trunc_known = false;
@@ -144,7 +147,7 @@ tables_load(Tables *ts, TableInfo *ti, bool *exists, char *err, size_t errlen)
 {
 	const char *values[2] = {ti->schema, ti->table};
 	PGresult   *res = PQexecParams(ts->target->conn,
-								   "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+								   "SELECT a.attname, a.atttypid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
 								   "JOIN pg_namespace n ON n.oid = c.relnamespace "
 								   "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') "
 								   "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
@@ -161,10 +164,14 @@ tables_load(Tables *ts, TableInfo *ti, bool *exists, char *err, size_t errlen)
 	ti->ncols = (size_t) PQntuples(res);
 	ti->cols = calloc(ti->ncols + 1, sizeof(char *));
 	ti->qcols = calloc(ti->ncols + 1, sizeof(char *));
+	ti->bin = calloc(ti->ncols + 1, sizeof(CopyBinType));
+	ti->binary = true;
 	for (size_t i = 0; i < ti->ncols; i++)
 	{
 		ti->cols[i] = strdup(PQgetvalue(res, (int) i, 0));
 		ti->qcols[i] = target_quote(ts->target, ti->cols[i]);
+		ti->bin[i] = copybin_type((uint32_t) strtoul(PQgetvalue(res, (int) i, 1), NULL, 10));
+		ti->binary &= ti->bin[i] != COPYBIN_NONE;
 	}
 	PQclear(res);
 	if (ti->qname == NULL)

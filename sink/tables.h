@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "copybin.h"
 #include "event.h"
 #include "metrics.h"
 #include "target.h"
@@ -27,6 +28,8 @@ typedef struct TableInfo
 	size_t		ncols;
 	char	  **cols;			/* target column names */
 	char	  **qcols;			/* quoted */
+	CopyBinType *bin;			/* how each column's values go in a binary COPY */
+	bool		binary;			/* every column has a binary form: COPY in binary */
 	int		   *keycols;		/* target column indexes of the key, nkeys of them */
 	size_t		nkeys;
 	int			soft;			/* index of delete.soft.column, -1 */

@@ -200,7 +200,7 @@ read_table(Snapshot *snap, PGconn *conn, Relations *rels, Record *rec, const Tab
 		rel->handle = kafka_topic(snap->kafka, rel->topic);
 
 	snprintf(sql, sizeof(sql), "DECLARE pgcdc_snapshot NO SCROLL CURSOR FOR "
-			 "SELECT pgcdc.read_record(t, $1::pg_lsn) FROM ONLY %s.%s t", qschema, qname);
+			 "SELECT pgcdc.read_record(t.*, $1::pg_lsn) FROM ONLY %s.%s t", qschema, qname);
 	res = PQexecParams(conn, sql, 1, NULL, params + 1, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
