@@ -3,8 +3,10 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "runtime.h"
 
@@ -35,4 +37,13 @@ runtime_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+runtime_huge_pages(char **argv)
+{
+	if (getenv("GLIBC_TUNABLES") != NULL || setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1) != 0)
+		return;
+	execv("/proc/self/exe", argv);
+	unsetenv("GLIBC_TUNABLES");
 }

@@ -115,6 +115,12 @@ main(int argc, char **argv)
 			return printf("walsink %s (librdkafka %s, libpq %d)\n", PGCDC_VERSION,
 						  rd_kafka_version_str(), PQlibVersion()), 0;
 	}
+	/*
+	 * Huge pages for the heap: a few hundred MB/s of fetched messages and
+	 * decoded events pass through it, and on small pages the faults taking
+	 * fresh memory in cost a sixth of walsink's CPU.
+	 */
+	runtime_huge_pages(argv);
 	c = config_new(settings_keys, prefixes);
 	if (!config_load_args(c, argc, argv, SETTINGS_ENV_PREFIX, environ, &check, err, sizeof(err)) ||
 		!settings_load(c, &s, err, sizeof(err)))
