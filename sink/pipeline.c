@@ -53,6 +53,7 @@ typedef struct Pipeline
 {
 	const Settings *settings;
 	Metrics    *metrics;
+	MetricCell *m_busy;			/* the apply thread's time applying */
 	Target	   *target;
 	Applier    *applier;
 	DeadTopic  *dead_topic;
@@ -177,6 +178,7 @@ apply_thread(void *opaque)
 	{
 		Batch	   *b;
 		bool		ok;
+		int64_t		started;
 
 		while (p->pending == NULL && !p->quit)
 			pthread_cond_wait(&p->changed, &p->lock);
@@ -184,7 +186,9 @@ apply_thread(void *opaque)
 			break;
 		b = p->pending;
 		pthread_mutex_unlock(&p->lock);
+		started = runtime_now_ms();
 		ok = applier_apply(p->applier, b->events, b->states, b->n, err, sizeof(err));
+		metrics_add(p->m_busy, runtime_now_ms() - started);
 		pthread_mutex_lock(&p->lock);
 		if (!ok)
 		{
@@ -473,6 +477,9 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 		target_free(p.target);
 		return OUTCOME_FATAL;
 	}
+	p.m_busy = metrics_cell(m, "walsink_apply_busy_milliseconds_total", METRIC_COUNTER,
+							"Time the apply thread spent applying batches, the target's work included: "
+							"near the time elapsed, the target and the apply thread set the pace", NULL);
 	p.applier = applier_new(s, m, p.dead_topic);
 	applier_attach(p.applier, p.target);
 	for (int i = 0; i < 2; i++)
