@@ -2,7 +2,9 @@
 against the target and Kafka, configuration errors exit 1 with one clear
 line and no secret."""
 
+import os
 import subprocess
+import time
 
 from conftest import WALSINK
 
@@ -60,3 +62,26 @@ def test_check(source, target, broker, streamer):
                        "--rule.public.acct.noted=note IS NOT NULL", "--check")
     assert rc == 0, out + err
     assert s.stop() == 0
+
+
+
+def test_heap_on_huge_pages(target, broker):
+    """walsink runs with glibc's malloc on transparent huge pages: it starts
+    itself again, same process, with GLIBC_TUNABLES set; one set already
+    (even empty) is left as it is."""
+
+    def environ_of(env):
+        p = subprocess.Popen([WALSINK, f"--target={target.dsn()}", f"--kafka.bootstrap.servers={broker.bootstrap}"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(1)
+            assert p.poll() is None
+            with open(f"/proc/{p.pid}/environ", "rb") as f:
+                return [v.decode() for v in f.read().split(b"\0") if v.startswith(b"GLIBC_TUNABLES=")]
+        finally:
+            p.kill()
+            p.wait()
+
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    assert environ_of(env) == ["GLIBC_TUNABLES=glibc.malloc.hugetlb=1"]
+    assert environ_of({**env, "GLIBC_TUNABLES": ""}) == ["GLIBC_TUNABLES="]
