@@ -63,8 +63,6 @@ typedef struct Row
 {
 	Event	   *e;
 	TableInfo  *ti;
-	uint64_t	k0,
-				k1;				/* the key's first 16 bytes, big-endian, zero-padded: most sort by these alone */
 } Row;
 
 /* Notes e as a dead letter of this batch; a savepoint rolled back takes its notes along (dead_forget). */
@@ -183,11 +181,11 @@ sql_text(Applier *a)
 	return a->sql.data;
 }
 
-/* Whether target column j gets a value from this row (e->toast spares reading the values of most rows). */
+/* Whether target column j gets a value from this row. */
 static bool
 present(const Event *e, const int *map, size_t j)
 {
-	return map[j] >= 0 && (!e->toast || e->image[map[j]]->kind_case != PGCDC__VALUE__KIND_UNCHANGED_TOAST);
+	return map[j] >= 0 && e->image[map[j]]->kind_case != PGCDC__VALUE__KIND_UNCHANGED_TOAST;
 }
 
 /* Runs a->sql, a COPY FROM STDIN, with a->copy as its data. */
@@ -702,39 +700,15 @@ apply_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t err
 		apply_rows(a, ti, rows + n / 2, n - n / 2, err, errlen);
 }
 
-static Row
-row_make(Event *e, TableInfo *ti)
-{
-	Row			r = {e, ti, 0, 0};
-
-	for (size_t i = 0; i < 16; i++)
-	{
-		uint64_t	byte = i < e->keylen ? e->key[i] : 0;
-
-		if (i < 8)
-			r.k0 = r.k0 << 8 | byte;
-		else
-			r.k1 = r.k1 << 8 | byte;
-	}
-	return r;
-}
-
-/* By key (as memcmp orders its bytes, shorter first on a tie), then source position. */
 static int
 row_cmp(const void *x, const void *y)
 {
-	const Row  *ra = x;
-	const Row  *rb = y;
-	const Event *a = ra->e;
-	const Event *b = rb->e;
+	const Event *a = ((const Row *) x)->e;
+	const Event *b = ((const Row *) y)->e;
 	size_t		n = a->keylen < b->keylen ? a->keylen : b->keylen;
-	int			c;
+	int			c = memcmp(a->key, b->key, n);
 
-	if (ra->k0 != rb->k0)
-		return ra->k0 < rb->k0 ? -1 : 1;
-	if (ra->k1 != rb->k1)
-		return ra->k1 < rb->k1 ? -1 : 1;
-	if (n > 16 && (c = memcmp(a->key + 16, b->key + 16, n - 16)) != 0)
+	if (c != 0)
 		return c;
 	if (a->keylen != b->keylen)
 		return a->keylen < b->keylen ? -1 : 1;
@@ -1224,7 +1198,7 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 			ok = apply_truncate(a, e, err, errlen);
 			continue;
 		}
-		rows[nrows++] = row_make(e, tables_get(a->tables, e->rec->schema, e->rec->table));
+		rows[nrows++] = (Row) {e, tables_get(a->tables, e->rec->schema, e->rec->table)};
 	}
 	ok = ok && prepare(a, rows, &nrows, err, errlen);
 	qsort(rows, nrows, sizeof(Row), by_table);

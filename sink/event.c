@@ -372,7 +372,6 @@ check_image(Event *e, Pgcdc__Value **image, size_t n, bool keys_only)
 			bad(e, "key column \"%s\" unchanged-TOAST", r->columns[i]->name);
 			return false;
 		}
-		e->toast |= v->kind_case == PGCDC__VALUE__KIND_UNCHANGED_TOAST;
 	}
 	return true;
 }

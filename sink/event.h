@@ -58,7 +58,6 @@ typedef struct Event
 	Position	pos;
 	Pgcdc__Value **image;		/* UPSERT: after; DELETE: before (key values) */
 	const Layout *layout;		/* rec's column names; NULL when too many layouts were seen */
-	bool		toast;			/* image had an unchanged-TOAST value (some may have been filled in since) */
 	uint8_t    *key;			/* the key values as bytes, in the arena: equal keys, equal bytes */
 	size_t		keylen;
 	char		reason[200];

@@ -23,9 +23,12 @@ run_suite() {  # build dir, meson test options, meson setup options...
 run_suite build-ci "" -Dwerror=true -Dbuildtype=debugoptimized
 # The decoder runs inside the server, so ASan (which must be loaded first)
 # is out; UBSan, made fatal, aborts the backend on the first undefined behaviour.
-# The deployment suite (demo, compose files) runs once, in the first pass.
+# The deployment suite (demo, compose files) runs once, in the first pass, and
+# so do the fault suites (kill -9 and restarts: about five minutes, mostly
+# waiting for consumer groups to rebalance; their code paths run in the
+# other suites too).
 UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 \
-    run_suite build-san "--no-suite deploy" -Dwerror=true -Db_sanitize=undefined -Db_lundef=false \
+    run_suite build-san "--no-suite deploy --no-suite faults" -Dwerror=true -Db_sanitize=undefined -Db_lundef=false \
     -Dc_args=-fno-sanitize-recover=all
 
 python3 tests/support/summary.py build-ci/meson-logs/testlog.json build-san/meson-logs/testlog.json
