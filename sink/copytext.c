@@ -27,6 +27,8 @@ buf_reserve(Buf *b, size_t more)
 void
 buf_append(Buf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return;					/* p may be NULL then (an empty bytea), which memcpy must not get */
 	buf_reserve(b, n);
 	memcpy(b->data + b->len, p, n);
 	b->len += n;

@@ -120,30 +120,27 @@ columns_span(const uint8_t *buf, size_t len, size_t *from, size_t *to)
 			return false;
 		switch (tag & 7)
 		{
-			case 0:
+			case 0:				/* varint */
+				if (!wire_varint(&p, end, &n))
+					return false;
+				n = 0;
+				break;
+			case 1:				/* 64-bit */
+				n = 8;
+				break;
+			case 2:				/* length-delimited */
 				if (!wire_varint(&p, end, &n))
 					return false;
 				break;
-			case 1:
-				n = 8;
-				if ((size_t) (end - p) < n)
-					return false;
-				p += n;
-				break;
-			case 2:
-				if (!wire_varint(&p, end, &n) || (uint64_t) (end - p) < n)
-					return false;
-				p += n;
-				break;
-			case 5:
+			case 5:				/* 32-bit */
 				n = 4;
-				if ((size_t) (end - p) < n)
-					return false;
-				p += n;
 				break;
 			default:
 				return false;
 		}
+		if ((uint64_t) (end - p) < n)
+			return false;
+		p += n;
 		if ((tag >> 3) == 16)
 		{
 			if (ended)

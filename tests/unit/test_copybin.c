@@ -87,6 +87,10 @@ main(void)
 		  "jsonb has its version byte");
 	v.kind_case = PGCDC__VALUE__KIND_UNCHANGED_TOAST;
 	CHECK(field_is(COPYBIN_NONE, &v, "\xff\xff\xff\xff", 4), "unchanged TOAST is NULL in any column");
+	v.kind_case = PGCDC__VALUE__KIND_BYTES_VALUE;
+	v.bytes_value.data = NULL;	/* how protobuf-c unpacks an empty bytea */
+	v.bytes_value.len = 0;
+	CHECK(field_is(COPYBIN_BYTEA, &v, "\0\0\0\0", 4), "empty bytea");
 	v.kind_case = PGCDC__VALUE__KIND_UUID_VALUE;
 	v.uuid_value.len = 3;
 	CHECK(field_is(COPYBIN_UUID, &v, NULL, 0), "a 3-byte uuid goes as text");
