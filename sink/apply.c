@@ -214,12 +214,14 @@ copy_in(Applier *a, char *err, size_t errlen)
 	return ok;
 }
 
-/* A staged row's fields for COPY: its index, op, signature for the rules, then each target column's value. */
+/*
+ * A staged row's fields for COPY: its index, op, signature s for the rules
+ * (NULL for a delete), then each target column's value.
+ */
 static bool
-stage_row(Applier *a, TableInfo *ti, size_t r, const Event *e, const int *map, const char *s, bool bin)
+stage_row(Applier *a, TableInfo *ti, size_t r, const Event *e, const int *map, char op, const char *s, bool bin)
 {
-	bool		del = e->kind == EVENT_DELETE;
-	char		op = s[ti->ncols];
+	bool		del = s == NULL;
 	char		num[24];
 
 	if (bin)
@@ -316,15 +318,12 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *sig
 		for (size_t r = 0; r < n && done; r++)
 		{
 			const Event *e = rows[r].e;
-			char		s[SIG_LEN(ti)];
+			/* The row's signature: its group's (a delete has none). */
+			const char *s = e->kind == EVENT_DELETE ? NULL : sig + group[r] * SIG_LEN(ti);
+			char		op = s ? s[ti->ncols] : 'd';
 
-			/* The row's signature again: rows of a group share one in sig. */
-			if (e->kind == EVENT_DELETE)
-				memset(s, '0', ti->ncols), s[ti->ncols] = 'd';
-			else
-				memcpy(s, sig + group[r] * SIG_LEN(ti), SIG_LEN(ti));
-			if (!(direct && s[ti->ncols] == 'i'))
-				done = stage_row(a, ti, r, e, tables_map(ti, e), s, bin);
+			if (!(direct && op == 'i'))
+				done = stage_row(a, ti, r, e, tables_map(ti, e), op, s, bin);
 		}
 		if (done)
 			break;
@@ -486,21 +485,6 @@ run(Applier *a, char *err, size_t errlen)
 	return target_exec(a->target, sql_text(a), err, errlen);
 }
 
-/* run, with the number of rows the statement touched. */
-static bool
-run_counted(Applier *a, long *rows, char *err, size_t errlen)
-{
-	PGresult   *res = PQexec(a->target->conn, sql_text(a));
-	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-
-	if (ok)
-		*rows = atol(PQcmdTuples(res));
-	else
-		target_error(a->target, res, err, errlen);
-	PQclear(res);
-	return ok;
-}
-
 /* Whether target column j is one of the key's. */
 static bool
 is_key(const TableInfo *ti, size_t j)
@@ -557,7 +541,7 @@ update_group(Applier *a, TableInfo *ti, const char *sig, size_t nsig, const int 
 	key_match(a, ti);
 	for (size_t r = 0; r < n; r++)
 		wanted += group[r] == (int) g;
-	if (!run_counted(a, &done, err, errlen))
+	if (!target_exec_rows(a->target, sql_text(a), &done, err, errlen))
 		return false;
 	*all = done == wanted;
 	return true;

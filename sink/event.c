@@ -207,35 +207,43 @@ columns_keep(Layouts *ls, const uint8_t *packed, size_t len, bool has_key, const
 	ls->ncolumns++;
 }
 
+/* Where a record's packed columns are, and whether they were seen before. */
+typedef struct ColumnsAt
+{
+	bool		found;			/* one unbroken run: [from, to) */
+	size_t		from;
+	size_t		to;
+	const Columns *cached;		/* the record's columns are these */
+} ColumnsAt;
+
 /*
  * Unpacks a message's record; with columns seen before, the rest of the
- * record only, its columns the ones kept (*cached).
+ * record only, its columns the ones kept (at->cached).
  */
 static Pgcdc__ChangeEvent *
-record_unpack(Layouts *ls, const rd_kafka_message_t *msg, ProtobufCAllocator *alloc, const Columns **cached)
+record_unpack(Layouts *ls, const rd_kafka_message_t *msg, ProtobufCAllocator *alloc, ColumnsAt *at)
 {
 	const uint8_t *buf = msg->payload;
-	size_t		from,
-				to;
 	const Columns *c;
 	Pgcdc__ChangeEvent *r;
 
-	*cached = NULL;
-	if (!columns_span(buf, msg->len, &from, &to) || (c = columns_find(ls, buf + from, to - from)) == NULL)
+	at->cached = NULL;
+	at->found = columns_span(buf, msg->len, &at->from, &at->to);
+	if (!at->found || (c = columns_find(ls, buf + at->from, at->to - at->from)) == NULL)
 		return pgcdc__change_event__unpack(alloc, msg->len, buf);
 	if (ls->rest_cap < msg->len)
 	{
 		ls->rest_cap = msg->len;
 		ls->rest = realloc(ls->rest, ls->rest_cap);
 	}
-	memcpy(ls->rest, buf, from);
-	memcpy(ls->rest + from, buf + to, msg->len - to);
-	r = pgcdc__change_event__unpack(alloc, msg->len - (to - from), ls->rest);
+	memcpy(ls->rest, buf, at->from);
+	memcpy(ls->rest + at->from, buf + at->to, msg->len - at->to);
+	r = pgcdc__change_event__unpack(alloc, msg->len - (at->to - at->from), ls->rest);
 	if (r)
 	{
 		r->n_columns = c->owner->n_columns;
 		r->columns = c->owner->columns;
-		*cached = c;
+		at->cached = c;
 	}
 	return r;
 }
@@ -414,7 +422,7 @@ make_key(Event *e, ProtobufCAllocator *alloc)
 }
 
 static void
-check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Columns *cached)
+check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const ColumnsAt *at)
 {
 	Pgcdc__ChangeEvent *r = e->rec;
 	bool		has_key = false;
@@ -427,13 +435,13 @@ check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Column
 		return;
 	if (r->n_columns == 0)
 		return bad(e, "no column descriptions (a change must follow its RELATION record)");
-	if (cached)
-		has_key = cached->has_key;
+	if (at->cached)
+	{
+		has_key = at->cached->has_key;
+		e->layout = at->cached->layout;
+	}
 	else
 	{
-		size_t		from,
-					to;
-
 		for (size_t i = 0; i < r->n_columns; i++)
 		{
 			if (!name_ok(e, i + 1, "name", r->columns[i]->name, NAME_MAX_BYTES) ||
@@ -441,11 +449,11 @@ check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Column
 				return;
 			has_key |= r->columns[i]->key;
 		}
-		if (columns_span(e->msg->payload, e->msg->len, &from, &to))
-			columns_keep(layouts, (const uint8_t *) e->msg->payload + from, to - from, has_key,
-						 layout_of(layouts, r));
+		e->layout = layout_of(layouts, r);
+		if (at->found)
+			columns_keep(layouts, (const uint8_t *) e->msg->payload + at->from, at->to - at->from, has_key,
+						 e->layout);
 	}
-	e->layout = cached ? cached->layout : layout_of(layouts, r);
 	e->snapshot = r->op == PGCDC__OP__OP_READ;
 	e->pos = (Position) {r->commit_lsn, r->seq, strcmp(role, "new") == 0};
 	if (r->op == PGCDC__OP__OP_DELETE || old_copy)
@@ -476,7 +484,7 @@ void
 event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc,
 			 Layouts *layouts)
 {
-	const Columns *cached;
+	ColumnsAt	at = {0};
 
 	memset(e, 0, sizeof(*e));
 	e->msg = msg;
@@ -484,7 +492,7 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 		return bad(e, "empty value");
 	if (msg->len > max_value)
 		return bad(e, "oversized value: %zu bytes, max.value.bytes is %zu", msg->len, max_value);
-	e->rec = record_unpack(layouts, msg, alloc, &cached);
+	e->rec = record_unpack(layouts, msg, alloc, &at);
 	if (e->rec == NULL)
 		return bad(e, "undecodable value: not a pgcdc ChangeEvent");
 	if (e->rec->version != RECORD_VERSION)
@@ -501,7 +509,7 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 		case PGCDC__OP__OP_UPDATE:
 		case PGCDC__OP__OP_DELETE:
 		case PGCDC__OP__OP_READ:
-			check_change(e, alloc, layouts, cached);
+			check_change(e, alloc, layouts, &at);
 			return;
 		case PGCDC__OP__OP_TRUNCATE:
 			if (e->rec->n_truncated == 0)

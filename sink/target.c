@@ -67,11 +67,19 @@ target_quote_qualified(Target *t, const char *schema, const char *table)
 bool
 target_exec(Target *t, const char *sql, char *err, size_t errlen)
 {
+	return target_exec_rows(t, sql, NULL, err, errlen);
+}
+
+bool
+target_exec_rows(Target *t, const char *sql, long *rows, char *err, size_t errlen)
+{
 	PGresult   *res = PQexec(t->conn, sql);
 	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
 
 	if (!ok)
 		target_error(t, res, err, errlen);
+	else if (rows)
+		*rows = atol(PQcmdTuples(res));
 	PQclear(res);
 	return ok;
 }

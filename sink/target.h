@@ -54,6 +54,8 @@ extern void target_free(Target *t);
 
 /* False with err: the connection is lost or the server refused something unexpected. */
 extern bool target_exec(Target *t, const char *sql, char *err, size_t errlen);
+/* target_exec, with the number of rows the statement affected in *rows. */
+extern bool target_exec_rows(Target *t, const char *sql, long *rows, char *err, size_t errlen);
 /* Whether the last error means the connection (not the data) failed. */
 extern bool target_broken(const Target *t);
 
