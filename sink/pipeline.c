@@ -276,6 +276,40 @@ flush_all(Pipeline *p)
 	return !p->failed;
 }
 
+/*
+ * Partitions with nothing stored start at the earliest offset Kafka holds,
+ * asked for here, one request per leader.  Left to librdkafka as
+ * OFFSET_BEGINNING, each is looked up on its own once fetching starts, and one
+ * whose leader is not known yet at that moment waits a fixed 500 ms before the
+ * next try (librdkafka 2.0): changes stalled after an assignment of new
+ * partitions.  A partition the query does not answer for stays at
+ * OFFSET_BEGINNING.
+ */
+static void
+resolve_beginnings(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+	rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(parts->cnt);
+	rd_kafka_resp_err_t err;
+
+	for (int i = 0; i < parts->cnt; i++)
+		if (parts->elems[i].offset == RD_KAFKA_OFFSET_BEGINNING)
+			/* As a ListOffsets timestamp, OFFSET_BEGINNING (-2) asks for the earliest. */
+			rd_kafka_topic_partition_list_add(q, parts->elems[i].topic,
+											  parts->elems[i].partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	if (q->cnt > 0 && (err = rd_kafka_offsets_for_times(rk, q, 5000)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		log_msg(LOG_DEBUG, "kafka: earliest offsets of new partitions not known (%s); librdkafka looks them up",
+				rd_kafka_err2str(err));
+	else
+		for (int i = 0; i < q->cnt; i++)
+		{
+			rd_kafka_topic_partition_t *got = &q->elems[i];
+
+			if (got->err == RD_KAFKA_RESP_ERR_NO_ERROR && got->offset >= 0)
+				rd_kafka_topic_partition_list_find(parts, got->topic, got->partition)->offset = got->offset;
+		}
+	rd_kafka_topic_partition_list_destroy(q);
+}
+
 static void
 on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -292,9 +326,16 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 				p->failed = true;
 			st->hold = st->held_at = st->resume = -1;
 			parts->elems[i].offset = st->offset >= 0 ? st->offset + 1 : RD_KAFKA_OFFSET_BEGINNING;
-			log_msg(LOG_INFO, "assigned %s [%d] from offset %" PRId64, st->topic, st->partition,
-					st->offset + 1);
 		}
+		if (!p->failed)
+			resolve_beginnings(rk, parts);
+		for (int i = 0; i < parts->cnt && !p->failed; i++)
+			if (parts->elems[i].offset >= 0)
+				log_msg(LOG_INFO, "assigned %s [%d] from offset %" PRId64, parts->elems[i].topic,
+						parts->elems[i].partition, parts->elems[i].offset);
+			else
+				log_msg(LOG_INFO, "assigned %s [%d] from its earliest offset", parts->elems[i].topic,
+						parts->elems[i].partition);
 		rd_kafka_assign(rk, p->failed ? NULL : parts);
 	}
 	else

@@ -14,7 +14,9 @@ import time
 import psycopg2
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from conftest import Workload, confirmed, dead_letters, wait_equal, wait_for
+from conftest import Workload, confirmed, dead_letters, lsn, streamer_conftest, wait_equal, wait_for
+
+pgcdcwire = streamer_conftest.pgcdcwire
 
 HISTORY = """
     CREATE TABLE kv (k int PRIMARY KEY, v bigint NOT NULL);
@@ -137,6 +139,63 @@ def test_changes_gone_from_kafka_stop_walsink(source, target, broker, streamer, 
     # (A partition that had no change of r is read from its start: junk there is dead letters.)
     assert target.psql("SELECT count(*) FROM r") == "8"
     assert s.stop() == 0
+
+
+def held_by_kafka(bootstrap, topic):
+    """({partition: earliest offset Kafka holds}, ids of the rows inserted by what it holds)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "held", "enable.auto.commit": False,
+                  "fetch.message.max.bytes": 10485760})
+    try:
+        marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                 for p in c.list_topics(topic, timeout=10).topics[topic].partitions}
+        c.assign([TopicPartition(topic, p, low) for p, (low, high) in marks.items() if high > low])
+        left = sum(high - low for low, high in marks.values())
+        ids = []
+        deadline = time.monotonic() + 60
+        while left and time.monotonic() < deadline:
+            for m in c.consume(1000, 0.5):
+                if not m.error():
+                    ids.append(pgcdcwire.record(m.value())["row"]["id"])
+                    left -= 1
+        assert left == 0, f"{left} messages of {topic} not read"
+    finally:
+        c.close()
+    return {p: low for p, (low, _) in marks.items()}, sorted(ids)
+
+
+def test_a_partition_with_nothing_stored_starts_where_kafka_log_starts(source, target, broker,
+                                                                         streamer, sink):
+    """Retention removed a topic's first changes before walsink ever ran: each
+    partition with nothing stored in the target starts at the earliest offset
+    Kafka holds, looked up when it is assigned (and logged), and what Kafka
+    holds is applied."""
+    for db in (source, target):
+        db.psql("CREATE TABLE r (id int PRIMARY KEY, v text)")
+    s = streamer(heartbeat_interval_ms="0").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    source.psql("INSERT INTO r SELECT g, 'v' FROM generate_series(1, 8) g")
+    # Then 32 MB of hex text in 100 kB values: more than the dev broker keeps
+    # (about 5 MB a partition) after them.
+    for i in range(8):
+        source.psql(f"""INSERT INTO r SELECT g, (SELECT string_agg(md5(random()::text || g || x), '')
+                                                FROM generate_series(1, 3200) x)
+                        FROM generate_series({100 + 40 * i}, {139 + 40 * i}) g""")
+    end = lsn(source.psql("SELECT pg_current_wal_lsn()"))
+    wait_for(lambda: (confirmed(source) or 0) >= end, timeout=120, what="the streamer to catch up")
+    low, ids = held_by_kafka(broker.bootstrap, "pgcdc.public.r")
+    assert all(v > 0 for v in low.values()), f"the dev broker kept everything: {low}"
+    assert ids and min(ids) >= 100
+
+    w = sink().start()
+    wait_for(lambda: target.psql("SELECT count(*) FROM r") == str(len(ids)), timeout=120,
+             what=f"the {len(ids)} rows Kafka holds applied")
+    assert [int(i) for i in target.psql("SELECT id FROM r ORDER BY id").split()] == ids
+    assert target.psql("SELECT count(*) FROM r t WHERE length(v) <> 102400") == "0"
+    for p, offset in low.items():
+        assert f"assigned pgcdc.public.r [{p}] from offset {offset}\n" in w.text(), (p, offset)
+    assert "from its earliest offset" not in w.text()
+    assert dead_letters(target) == []
+    assert w.stop() == 0 and s.stop() == 0
 
 
 def test_shutdown_timeout_bounds_a_stuck_batch(source, target, broker, streamer, sink):
