@@ -279,9 +279,9 @@ flush_all(Pipeline *p)
 /*
  * Partitions with nothing stored start at the earliest offset Kafka holds,
  * asked for here, one request per leader.  Left to librdkafka as
- * OFFSET_BEGINNING, each is looked up on its own once fetching starts, and one
- * whose leader is not known yet at that moment waits a fixed 500 ms before the
- * next try (librdkafka 2.0): changes stalled after an assignment of new
+ * OFFSET_BEGINNING, each is looked up on its own once fetching starts, and a
+ * lookup that fails (the leader not known yet, say) is tried again only after
+ * a fixed 500 ms (librdkafka 2.0): changes stalled after an assignment of new
  * partitions.  A partition the query does not answer for stays at
  * OFFSET_BEGINNING.
  */
