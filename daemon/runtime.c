@@ -39,11 +39,22 @@ runtime_now_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * The program's own path, not /proc/self/exe: the process is named after the
+ * file executed, and ps, top and pkill would see "exe".
+ */
 void
 runtime_huge_pages(char **argv)
 {
-	if (getenv("GLIBC_TUNABLES") != NULL || setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1) != 0)
+	char		self[4096];
+	ssize_t		n;
+
+	if (getenv("GLIBC_TUNABLES") != NULL)
 		return;
-	execv("/proc/self/exe", argv);
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0 || (size_t) n >= sizeof(self) - 1 || setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1) != 0)
+		return;
+	self[n] = '\0';
+	execv(self, argv);			/* returns only on failure (the file replaced, say) */
 	unsetenv("GLIBC_TUNABLES");
 }

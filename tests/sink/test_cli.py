@@ -67,8 +67,8 @@ def test_check(source, target, broker, streamer):
 
 def test_heap_on_huge_pages(target, broker):
     """walsink runs with glibc's malloc on transparent huge pages: it starts
-    itself again, same process, with GLIBC_TUNABLES set; one set already
-    (even empty) is left as it is."""
+    itself again, same process and name, with GLIBC_TUNABLES set; one set
+    already (even empty) is left as it is."""
 
     def environ_of(env):
         p = subprocess.Popen([WALSINK, f"--target={target.dsn()}", f"--kafka.bootstrap.servers={broker.bootstrap}"],
@@ -76,6 +76,8 @@ def test_heap_on_huge_pages(target, broker):
         try:
             time.sleep(1)
             assert p.poll() is None
+            with open(f"/proc/{p.pid}/comm") as f:
+                assert f.read() == "walsink\n"     # what ps and pkill see
             with open(f"/proc/{p.pid}/environ", "rb") as f:
                 return [v.decode() for v in f.read().split(b"\0") if v.startswith(b"GLIBC_TUNABLES=")]
         finally:
