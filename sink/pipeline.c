@@ -389,6 +389,16 @@ consumer_new(Pipeline *p, char *err, size_t errlen)
 		{"auto.offset.reset", "error"},
 		{"enable.partition.eof", "false"},
 		{"topic.metadata.refresh.interval.ms", "5000"},	/* new tables' topics, soon */
+		/*
+		 * Fetch more than a second of applying ahead.  librdkafka 2.0 stops
+		 * fetching once its queue (all partitions together) holds
+		 * queued.min.messages or queued.max.messages.kbytes, and looks again
+		 * only about once a second.  With its defaults (100,000 messages,
+		 * ~33 MB of change records) the queue drained in 0.6 s while catching
+		 * up, and walsink sat idle for a quarter of the time.
+		 */
+		{"queued.min.messages", "1000000"},
+		{"queued.max.messages.kbytes", "131072"},
 		{NULL, NULL}
 	};
 	char		why[512];
@@ -397,6 +407,15 @@ consumer_new(Pipeline *p, char *err, size_t errlen)
 
 	if (conf)
 	{
+		char		kb[32],
+					msgs[32];
+		size_t		kblen = sizeof(kb),
+					msgslen = sizeof(msgs);
+
+		if (rd_kafka_conf_get(conf, "queued.max.messages.kbytes", kb, &kblen) == RD_KAFKA_CONF_OK &&
+			rd_kafka_conf_get(conf, "queued.min.messages", msgs, &msgslen) == RD_KAFKA_CONF_OK)
+			log_msg(LOG_INFO, "fetching ahead up to %s kB or %s messages (kafka.queued.max.messages.kbytes, "
+					"kafka.queued.min.messages)", kb, msgs);
 		rd_kafka_conf_set_opaque(conf, p);
 		rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 		rd_kafka_conf_set_error_cb(conf, on_error);

@@ -87,3 +87,19 @@ def test_heap_on_huge_pages(target, broker):
     env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
     assert environ_of(env) == ["GLIBC_TUNABLES=glibc.malloc.hugetlb=1"]
     assert environ_of({**env, "GLIBC_TUNABLES": ""}) == ["GLIBC_TUNABLES="]
+
+
+def test_fetch_ahead_defaults_and_override(target, broker, sink):
+    """walsink has librdkafka fetch more than a second of applying ahead (after
+    its queue filled, librdkafka 2.0 looks again only about once a second);
+    kafka.* keys override that."""
+    from conftest import wait_for
+    w = sink().start()
+    wait_for(lambda: "fetching ahead" in w.text(), what="walsink's start")
+    assert "fetching ahead up to 131072 kB or 1000000 messages" in w.text(), w.text()
+    assert w.stop() == 0
+    seen = len(w.text())
+    w = sink(kafka_queued_max_messages_kbytes="65536", kafka_queued_min_messages="100000").start()
+    wait_for(lambda: "fetching ahead" in w.text()[seen:], what="walsink's second start")
+    assert "fetching ahead up to 65536 kB or 100000 messages" in w.text()[seen:], w.text()[seen:]
+    assert w.stop() == 0
