@@ -59,6 +59,11 @@ const ConfigKey settings_keys[] = {
 		"from the old key's row: its copy under the new key waits (holding its partition) until the "
 		"old key's copy, on another partition, is applied; after this long it is a dead letter",
 		NULL, 100, 86400000, false, false},
+	{"synchronous.commit", CONFIG_ENUM, "off",
+		"synchronous_commit of walsink's target session. off: a commit does not wait for its WAL "
+		"to be flushed; a crash of the target can undo the last batches, their positions with them, "
+		"and walsink applies them again from Kafka (PostgreSQL's subscriptions do the same)",
+		"off|local|remote_write|on|remote_apply", 0, 0, false, false},
 	{"max.value.bytes", CONFIG_INT, "16777216",
 		"a message value larger than this is a dead letter, not decoded",
 		NULL, 64, 1073741824, false, false},
@@ -177,6 +182,7 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->auto_evolve = config_bool(c, "auto.evolve");
 	s->delete_mode = strcmp(config_string(c, "delete.mode"), "soft") == 0 ? DELETE_SOFT : DELETE_HARD;
 	s->soft_column = config_string(c, "delete.soft.column");
+	s->synchronous_commit = config_string(c, "synchronous.commit");
 	mode = config_string(c, "truncate.mode");
 	s->truncate_mode = strcmp(mode, "apply") == 0 ? TRUNCATE_APPLY :
 		strcmp(mode, "ignore") == 0 ? TRUNCATE_IGNORE : TRUNCATE_DEAD_LETTER;

@@ -59,6 +59,7 @@ typedef struct Settings
 	DeleteMode	delete_mode;
 	const char *soft_column;
 	TruncateMode truncate_mode;
+	const char *synchronous_commit;	/* one of synchronous.commit's values */
 	const char *dead_letter_table;	/* "schema.table" */
 	const char *dead_letter_topic;	/* or NULL */
 	size_t		max_value_bytes;

@@ -151,6 +151,7 @@ Target *
 target_connect(const Settings *s, char *err, size_t errlen)
 {
 	Target	   *t = calloc(1, sizeof(Target));
+	char		set[512];
 
 	t->settings = s;
 	t->conn = PQconnectdb(s->target);
@@ -164,10 +165,12 @@ target_connect(const Settings *s, char *err, size_t errlen)
 		return NULL;
 	}
 	PQsetNoticeProcessor(t->conn, on_notice, NULL);
-	if (!target_exec(t, "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO'; "
-					 "SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; "
-					 "SET bytea_output = 'hex'; SET extra_float_digits = 1", err, errlen) ||
-		!bootstrap(t, err, errlen))
+	/* synchronous.commit is one of its listed values: nothing else reaches this text. */
+	snprintf(set, sizeof(set), "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO'; "
+			 "SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; "
+			 "SET bytea_output = 'hex'; SET extra_float_digits = 1; SET synchronous_commit = %s",
+			 s->synchronous_commit);
+	if (!target_exec(t, set, err, errlen) || !bootstrap(t, err, errlen))
 	{
 		target_free(t);
 		return NULL;

@@ -103,3 +103,26 @@ def test_fetch_ahead_defaults_and_override(target, broker, sink):
     wait_for(lambda: "fetching ahead" in w.text()[seen:], what="walsink's second start")
     assert "fetching ahead up to 65536 kB or 100000 messages" in w.text()[seen:], w.text()[seen:]
     assert w.stop() == 0
+
+
+def test_synchronous_commit_of_the_target_session(source, target, broker, streamer, sink):
+    """walsink's target session runs with synchronous_commit off unless
+    synchronous.commit says otherwise: a validation rule, evaluated in that
+    session, sees the setting."""
+    from conftest import confirmed, dead_letters, wait_for
+    for db in (source, target):
+        db.psql("CREATE TABLE sc (id int PRIMARY KEY)")
+    s = streamer(heartbeat_interval_ms="0").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    for value, ids in (("off", (1, 2)), ("remote_apply", (3, 4))):
+        w = sink(**{"rule.public.sc.session": f"current_setting('synchronous_commit') = '{value}'"},
+                 **({} if value == "off" else {"synchronous.commit": value})).start()
+        source.psql(f"INSERT INTO sc VALUES {', '.join(f'({i})' for i in ids)}")
+        wait_for(lambda: target.psql("SELECT count(*) FROM sc") == str(ids[-1]) or dead_letters(target),
+                 what=f"rows {ids} applied")
+        assert dead_letters(target) == [], dead_letters(target)
+        assert w.stop() == 0
+    assert target.psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM sc") == "1,2,3,4"
+    rc, out, err = run(f"--target={target.dsn()}", "--synchronous.commit=sometimes", "--check")
+    assert rc == 1 and "synchronous.commit" in err, err
+    assert s.stop() == 0
