@@ -249,7 +249,8 @@ def test_key_change_keeps_unchanged_toast(source, target, broker, streamer, sink
 
     # Far behind: thousands of changes of the old key before its copy, on a
     # partition the new key does not share; one message per record batch,
-    # small fetches and small batches, so the new key's copy comes first.
+    # small fetches (a few records: hundreds of round trips for the old key's
+    # partition) and small batches, so the new key's copy comes first.
     where = {pgcdcwire.key(m.key)[0]: m.partition
              for ms in read_all(broker.bootstrap, prefix="pgcdc.public.doc").values() for m in ms}
     old = 10
@@ -259,12 +260,12 @@ def test_key_change_keeps_unchanged_toast(source, target, broker, streamer, sink
     source.psql(f"""
         DELETE FROM doc WHERE id = {new};
         UPDATE doc SET body = repeat('L', 5000) WHERE id = {old};
-        DO $$ BEGIN FOR i IN 1..1000 LOOP UPDATE doc SET n = n + 1 WHERE id = {old}; END LOOP; END $$;
+        DO $$ BEGIN FOR i IN 1..2000 LOOP UPDATE doc SET n = n + 1 WHERE id = {old}; END LOOP; END $$;
         UPDATE doc SET id = {new} WHERE id = {old};""")
     end = lsn(source.psql("SELECT pg_current_wal_lsn()"))
     wait_for(lambda: confirmed(source) >= end, what="the changes in Kafka")
     w = sink(batch_max_rows="100", metrics_listen=f"127.0.0.1:{port}",
-             **{"kafka.max.partition.fetch.bytes": "20000"}).start()
+             **{"kafka.max.partition.fetch.bytes": "2000"}).start()
     wait_equal(source, target, ["doc"])
     assert metric(port, "walsink_key_change_holds_total") >= 1
     assert dead_letters(target) == []
