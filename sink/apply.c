@@ -48,6 +48,9 @@ struct Applier
 	MetricCell *m_batches;
 	bool		conflict;		/* copy_direct met a key already there */
 	bool		partial;		/* copy_rows staged a row without some column */
+	bool		text_only;		/* this batch's COPYs go in text: binary could not carry a value */
+	bool		text_again;		/* a binary COPY was abandoned for a value it cannot carry */
+	bool		copy_lost;		/* sending COPY data failed: its result says why */
 	TableInfo  *staged;			/* its staging table holds rows a statement of this batch wrote */
 	Moves	   *moves;
 	Arena	   *scratch;		/* values made for this batch */
@@ -185,14 +188,15 @@ sql_text(Applier *a)
 static bool
 present(const Event *e, const int *map, size_t j)
 {
-	return map[j] >= 0 && e->image[map[j]]->kind_case != PGCDC__VALUE__KIND_UNCHANGED_TOAST;
+	/* e->unchanged spares the value's cache miss in the common case. */
+	return map[j] >= 0 && (!e->unchanged || e->image[map[j]]->kind_case != PGCDC__VALUE__KIND_UNCHANGED_TOAST);
 }
 
 /* Runs a->sql, a COPY FROM STDIN, with a->copy as its data. */
 static bool
 copy_in(Applier *a, char *err, size_t errlen)
 {
-	PGresult   *res = PQexec(a->target->conn, sql_text(a));
+	PGresult   *res = target_query(a->target, sql_text(a));
 	bool		ok;
 
 	if (PQresultStatus(res) != PGRES_COPY_IN)
@@ -211,6 +215,62 @@ copy_in(Applier *a, char *err, size_t errlen)
 	PQclear(res);
 	while ((res = PQgetResult(a->target->conn)) != NULL)
 		PQclear(res);
+	return ok;
+}
+
+/*
+ * Streaming COPY: copy_start runs a->sql, a COPY FROM STDIN; rows are made
+ * into a->copy, and copy_send sends them a piece at a time, so the target
+ * reads and inserts while the rest is made; copy_end ends it.
+ */
+#define COPY_PIECE (256 * 1024)
+
+static bool
+copy_start(Applier *a, char *err, size_t errlen)
+{
+	PGresult   *res = target_query(a->target, sql_text(a));
+	bool		ok = PQresultStatus(res) == PGRES_COPY_IN;
+
+	if (!ok)
+		target_error(a->target, res, err, errlen);
+	PQclear(res);
+	a->copy.len = 0;
+	a->copy_lost = false;
+	return ok;
+}
+
+static void
+copy_send(Applier *a, size_t piece)
+{
+	if (a->copy.len < piece || a->copy.len == 0)
+		return;
+	a->copy_lost |= !a->copy_lost && PQputCopyData(a->target->conn, a->copy.data, (int) a->copy.len) != 1;
+	a->copy.len = 0;
+}
+
+/*
+ * The COPY's result.  abandon: a value binary COPY cannot carry, the rows
+ * must go again in text (the target fails the COPY; a->text_again).
+ */
+static bool
+copy_end(Applier *a, bool abandon, char *err, size_t errlen)
+{
+	PGconn	   *c = a->target->conn;
+	PGresult   *res;
+	bool		ok;
+
+	if (!abandon)
+		copy_send(a, 1);
+	ok = PQputCopyEnd(c, abandon ? "walsink: a value binary COPY cannot carry, sent again as text" : NULL) == 1 &&
+		!a->copy_lost && !abandon;
+	res = PQgetResult(c);
+	ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		target_error(a->target, res, err, errlen);
+	PQclear(res);
+	while ((res = PQgetResult(c)) != NULL)
+		PQclear(res);
+	a->text_again |= abandon;
 	return ok;
 }
 
@@ -272,15 +332,15 @@ stage_row(Applier *a, TableInfo *ti, size_t r, const Event *e, const int *map, c
 /*
  * Stages rows[0..n), less those the source inserted when direct (they are
  * copied into the table itself, copy_direct); per row, its signature and
- * group (rows written with one statement).  In binary when every value can
- * be, else in text.
+ * group (rows written with one statement).  In binary unless a value cannot
+ * be (a->text_again), then in text.
  */
 static bool
 copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *sig, size_t *nsig, int *group,
 		  char *err, size_t errlen)
 {
 	size_t		staged = 0;
-	bool		bin = ti->binary;
+	bool		bin = ti->binary && !a->text_only;
 
 	*nsig = 0;
 	for (size_t r = 0; r < n; r++)
@@ -307,35 +367,32 @@ copy_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, char *sig
 	}
 	if (staged == 0)
 		return true;
-	for (;; bin = false)
-	{
-		bool		done = true;
-
-		a->copy.len = 0;
-		a->partial = false;
-		if (bin)
-			copybin_start(&a->copy);
-		for (size_t r = 0; r < n && done; r++)
-		{
-			const Event *e = rows[r].e;
-			/* The row's signature: its group's (a delete has none). */
-			const char *s = e->kind == EVENT_DELETE ? NULL : sig + group[r] * SIG_LEN(ti);
-			char		op = s ? s[ti->ncols] : 'd';
-
-			if (!(direct && op == 'i'))
-				done = stage_row(a, ti, r, e, tables_map(ti, e), op, s, bin);
-		}
-		if (done)
-			break;
-	}
-	if (bin)
-		copybin_end(&a->copy);
 	a->sql.len = 0;
 	sql_add(a, "COPY pg_temp.%s (__pgcdc_row, __pgcdc_op%s", ti->stage, ti->nrules > 0 ? ", __pgcdc_sig" : "");
 	for (size_t j = 0; j < ti->ncols; j++)
 		sql_add(a, ", %s", ti->qcols[j]);
 	sql_add(a, ") FROM STDIN%s", bin ? " (FORMAT binary)" : "");
-	return copy_in(a, err, errlen);
+	if (!copy_start(a, err, errlen))
+		return false;
+	a->partial = false;
+	if (bin)
+		copybin_start(&a->copy);
+	for (size_t r = 0; r < n; r++)
+	{
+		const Event *e = rows[r].e;
+		/* The row's signature: its group's (a delete has none). */
+		const char *s = e->kind == EVENT_DELETE ? NULL : sig + group[r] * SIG_LEN(ti);
+		char		op = s ? s[ti->ncols] : 'd';
+
+		if (direct && op == 'i')
+			continue;
+		if (!stage_row(a, ti, r, e, tables_map(ti, e), op, s, bin))
+			return copy_end(a, true, err, errlen);
+		copy_send(a, COPY_PIECE);
+	}
+	if (bin)
+		copybin_end(&a->copy);
+	return copy_end(a, false, err, errlen);
 }
 
 /* Whether a row of signature s writes target column j: it has a value, or it is the soft-delete column. */
@@ -367,59 +424,58 @@ copy_direct(Applier *a, TableInfo *ti, Row *rows, size_t n, const int *group, in
 			char *err, size_t errlen)
 {
 	bool		ok;
-	bool		bin = ti->binary && (ti->soft < 0 || ti->bin[ti->soft] == COPYBIN_BOOL);
+	bool		bin = ti->binary && !a->text_only && (ti->soft < 0 || ti->bin[ti->soft] == COPYBIN_BOOL);
 	int			nfields = 0;
 
 	for (size_t j = 0; j < ti->ncols; j++)
 		nfields += writes(ti, s, j);
-	for (;; bin = false)
-	{
-		bool		done = true;
-
-		a->copy.len = 0;
-		if (bin)
-			copybin_start(&a->copy);
-		for (size_t r = 0; r < n && done; r++)
-		{
-			const int  *map;
-			bool		first = true;
-
-			if (group[r] != g)
-				continue;
-			map = tables_map(ti, rows[r].e);
-			if (bin)
-				copybin_row(&a->copy, nfields);
-			for (size_t j = 0; j < ti->ncols && done; j++)
-			{
-				if (!writes(ti, s, j))
-					continue;
-				if (bin)
-					done = (int) j == ti->soft ? (copybin_bool(&a->copy, false), true) :
-						copybin_value(&a->copy, ti->bin[j], rows[r].e->image[map[j]]);
-				else
-				{
-					if (!first)
-						buf_putc(&a->copy, '\t');
-					if ((int) j == ti->soft)
-						buf_putc(&a->copy, 'f');
-					else
-						copytext_value(&a->copy, rows[r].e->image[map[j]]);
-				}
-				first = false;
-			}
-			if (!bin)
-				buf_putc(&a->copy, '\n');
-		}
-		if (done)
-			break;
-	}
-	if (bin)
-		copybin_end(&a->copy);
 	a->sql.len = 0;
 	sql_add(a, "COPY %s (", ti->qname);
 	written_columns(a, ti, s);
 	sql_add(a, ") FROM STDIN%s", bin ? " (FORMAT binary)" : "");
-	ok = copy_in(a, err, errlen);
+	if (!copy_start(a, err, errlen))
+		return false;
+	if (bin)
+		copybin_start(&a->copy);
+	for (size_t r = 0; r < n; r++)
+	{
+		const int  *map;
+		bool		first = true;
+
+		if (group[r] != g)
+			continue;
+		map = tables_map(ti, rows[r].e);
+		if (bin)
+			copybin_row(&a->copy, nfields);
+		for (size_t j = 0; j < ti->ncols; j++)
+		{
+			if (!writes(ti, s, j))
+				continue;
+			if (bin)
+			{
+				if ((int) j == ti->soft)
+					copybin_bool(&a->copy, false);
+				else if (!copybin_value(&a->copy, ti->bin[j], rows[r].e->image[map[j]]))
+					return copy_end(a, true, err, errlen);
+			}
+			else
+			{
+				if (!first)
+					buf_putc(&a->copy, '\t');
+				if ((int) j == ti->soft)
+					buf_putc(&a->copy, 'f');
+				else
+					copytext_value(&a->copy, rows[r].e->image[map[j]]);
+			}
+			first = false;
+		}
+		if (!bin)
+			buf_putc(&a->copy, '\n');
+		copy_send(a, COPY_PIECE);
+	}
+	if (bin)
+		copybin_end(&a->copy);
+	ok = copy_end(a, false, err, errlen);
 	if (!ok && !target_broken(a->target) && strcmp(a->target->state, "23505") == 0)
 		a->conflict = true;		/* unique_violation: what the upsert resolves */
 	return ok;
@@ -460,7 +516,7 @@ validate(Applier *a, TableInfo *ti, Row *rows, char *err, size_t errlen)
 			sql_add(a, ") v WHERE __pgcdc_op <> 'd' AND (%s) IS NOT TRUE) b WHERE x.__pgcdc_row = b.__pgcdc_row "
 					"RETURNING x.__pgcdc_row) SELECT __pgcdc_row FROM bad ORDER BY 1", ti->rules[k]->expr);
 		}
-		res = PQexec(a->target->conn, sql_text(a));
+		res = target_query(a->target, sql_text(a));
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
 			target_error(a->target, res, err, errlen);
@@ -656,14 +712,14 @@ apply_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t err
 	if (n == 0)
 		return true;
 	/* Rows the source inserted go straight in, unless rules must see them first or a key was there. */
-	for (bool direct = ti->nrules == 0 && ti->nkeys > 0;; direct = false)
+	for (bool direct = ti->nrules == 0 && ti->nkeys > 0;;)
 	{
-		if (!target_exec(a->target, "SAVEPOINT pgcdc_rows", err, errlen))
+		if (!target_defer(a->target, "SAVEPOINT pgcdc_rows", err, errlen))
 			return false;
-		a->conflict = false;
+		a->conflict = a->text_again = false;
 		if (write_rows(a, ti, rows, n, direct, why, sizeof(why)))
 		{
-			if (!target_exec(a->target, "RELEASE SAVEPOINT pgcdc_rows", err, errlen))
+			if (!target_defer(a->target, "RELEASE SAVEPOINT pgcdc_rows", err, errlen))
 				return false;
 			a->staged = ti;
 			a->n_applied += (int64_t) (n - (a->ndead - mark));	/* less those a rule refused */
@@ -675,7 +731,11 @@ apply_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t err
 			return snprintf(err, errlen, "%s", why), false;
 		if (!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_rows; RELEASE SAVEPOINT pgcdc_rows", err, errlen))
 			return false;
-		if (!a->conflict)
+		if (a->text_again && !a->text_only)
+			a->text_only = true;	/* the same rows again, in text, and the batch's rest */
+		else if (a->conflict && direct)
+			direct = false;
+		else
 			break;
 	}
 	if (n == 1)
@@ -687,16 +747,7 @@ apply_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t err
 static int
 row_cmp(const void *x, const void *y)
 {
-	const Event *a = ((const Row *) x)->e;
-	const Event *b = ((const Row *) y)->e;
-	size_t		n = a->keylen < b->keylen ? a->keylen : b->keylen;
-	int			c = memcmp(a->key, b->key, n);
-
-	if (c != 0)
-		return c;
-	if (a->keylen != b->keylen)
-		return a->keylen < b->keylen ? -1 : 1;
-	return position_cmp(&a->pos, &b->pos);
+	return event_key_cmp(((const Row *) x)->e, ((const Row *) y)->e);
 }
 
 /* e's value of like's column i (by name), or NULL when e has no such column. */
@@ -895,7 +946,7 @@ target_values(Applier *a, TableInfo *ti, OldCopy *olds, size_t nold, char *err, 
 					sql_add(a, ", t.%s::text", ti->qcols[j]);
 		sql_add(a, " FROM s JOIN %s t ON true", ti->qname);
 		key_match(a, ti);
-		res = PQexec(a->target->conn, sql_text(a));
+		res = target_query(a->target, sql_text(a));
 		if (!(ok = PQresultStatus(res) == PGRES_TUPLES_OK))
 			target_error(a->target, res, why, sizeof(why));
 	}
@@ -1162,7 +1213,7 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 	size_t		nrows = 0;
 	PartState **touched = malloc((n + 1) * sizeof(PartState *));
 	size_t		ntouched = 0;
-	bool		ok = target_exec(a->target, "BEGIN", err, errlen) &&
+	bool		ok = target_defer(a->target, "BEGIN", err, errlen) &&
 		moves_plan(a->moves, a->target, events, states, n, a->settings->key_change_wait_ms,
 				   arena_allocator(a->scratch), err, errlen);
 
@@ -1214,10 +1265,9 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 		states[i]->touched = false;
 	}
 	ok = ok && moves_finish(a->moves, a->target, arena_allocator(a->scratch), err, errlen);
-	ok = ok && target_store_states(a->target, touched, ntouched, err, errlen);
 	/* Dead letters: on the topic, acknowledged, before their events are committed as done. */
 	ok = ok && dead_write(a, err, errlen);
-	ok = ok && target_exec(a->target, "COMMIT", err, errlen);
+	ok = ok && target_commit(a->target, touched, ntouched, err, errlen);
 	if (ok)
 	{
 		metrics_add(a->m_batches, 1);
@@ -1241,6 +1291,7 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 	dead_forget(a, 0);
 	arena_reset(a->scratch);
 	a->staged = NULL;
+	a->text_only = false;
 	a->n_applied = a->n_skipped = a->n_ignored = 0;
 	free(rows);
 	free(touched);

@@ -307,6 +307,19 @@ position_cmp(const Position *a, const Position *b)
 	return 0;
 }
 
+int
+event_key_cmp(const Event *a, const Event *b)
+{
+	size_t		n = a->keylen < b->keylen ? a->keylen : b->keylen;
+	int			c = memcmp(a->key, b->key, n);
+
+	if (c != 0)
+		return c;
+	if (a->keylen != b->keylen)
+		return a->keylen < b->keylen ? -1 : 1;
+	return position_cmp(&a->pos, &b->pos);
+}
+
 /*
  * Whether a name from a message can be used; if not, e is bad with the
  * reason ("column 3's" before what when column is not 0).  PostgreSQL would
@@ -377,6 +390,7 @@ check_image(Event *e, Pgcdc__Value **image, size_t n, bool keys_only)
 			bad(e, "key column \"%s\" unchanged-TOAST", r->columns[i]->name);
 			return false;
 		}
+		e->unchanged |= v->kind_case == PGCDC__VALUE__KIND_UNCHANGED_TOAST;
 	}
 	return true;
 }

@@ -57,6 +57,7 @@ typedef struct Event
 	bool		snapshot;		/* a read: never moves the stored position */
 	Position	pos;
 	Pgcdc__Value **image;		/* UPSERT: after; DELETE: before (key values) */
+	bool		unchanged;		/* some value of image was an unchanged TOASTed one when decoded */
 	const Layout *layout;		/* rec's column names; NULL when too many layouts were seen */
 	uint8_t    *key;			/* the key values as bytes, in the arena: equal keys, equal bytes */
 	size_t		keylen;
@@ -75,5 +76,8 @@ extern void event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, Pr
 extern void event_free(Event *e);
 
 extern int	position_cmp(const Position *a, const Position *b);
+
+/* Order of changes of one table: by key bytes, then source position. */
+extern int	event_key_cmp(const Event *a, const Event *b);
 
 #endif							/* PGCDC_EVENT_H */

@@ -146,12 +146,12 @@ bool
 tables_load(Tables *ts, TableInfo *ti, bool *exists, char *err, size_t errlen)
 {
 	const char *values[2] = {ti->schema, ti->table};
-	PGresult   *res = PQexecParams(ts->target->conn,
-								   "SELECT a.attname, a.atttypid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+	PGresult   *res = target_query_params(ts->target,
+										  "SELECT a.attname, a.atttypid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
 								   "JOIN pg_namespace n ON n.oid = c.relnamespace "
 								   "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') "
-								   "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-								   2, NULL, values, NULL, NULL, 0);
+										  "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+										  2, values, NULL, NULL, NULL);
 
 	unload(ti);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -200,8 +200,7 @@ type_ok(Tables *ts, const char *name, char *err, size_t errlen, bool *ok)
 	/* A name that does not parse is an error, not NULL: keep the transaction usable. */
 	if (!target_exec(ts->target, "SAVEPOINT pgcdc_type", err, errlen))
 		return false;
-	res = PQexecParams(ts->target->conn, "SELECT to_regtype($1) IS NOT NULL", 1, NULL, values,
-					   NULL, NULL, 0);
+	res = target_query_params(ts->target, "SELECT to_regtype($1) IS NOT NULL", 1, values, NULL, NULL, NULL);
 	*ok = PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	return target_exec(ts->target, *ok ? "RELEASE SAVEPOINT pgcdc_type" :
@@ -363,12 +362,12 @@ find_key(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, s
 		want += r->columns[i]->key;
 	if (want == 0)
 		return true;			/* a table without a key: inserts only */
-	res = PQexecParams(ts->target->conn,
-					   "SELECT array_to_string(array_agg(a.attname ORDER BY a.attname), chr(1)) "
-					   "FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
-					   "AND a.attnum = ANY (i.indkey) WHERE i.indrelid = $1::regclass "
-					   "AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL "
-					   "GROUP BY i.indexrelid", 1, NULL, values, NULL, NULL, 0);
+	res = target_query_params(ts->target,
+							  "SELECT array_to_string(array_agg(a.attname ORDER BY a.attname), chr(1)) "
+							  "FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+							  "AND a.attnum = ANY (i.indkey) WHERE i.indrelid = $1::regclass "
+							  "AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL "
+							  "GROUP BY i.indexrelid", 1, values, NULL, NULL, NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		target_error(ts->target, res, err, errlen);

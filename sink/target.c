@@ -65,6 +65,94 @@ target_quote_qualified(Target *t, const char *schema, const char *table)
 }
 
 bool
+target_defer(Target *t, const char *sql, char *err, size_t errlen)
+{
+	if (t->ndeferred == TARGET_DEFERRED)
+	{
+		PGresult   *res = target_query(t, t->deferred[--t->ndeferred]);
+		bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+		if (!ok)
+			target_error(t, res, err, errlen);
+		PQclear(res);
+		if (!ok)
+			return false;
+	}
+	t->deferred[t->ndeferred++] = sql;
+	return true;
+}
+
+PGresult *
+target_query(Target *t, const char *sql)
+{
+	Buf			q = {0};
+	PGresult   *res;
+
+	if (t->ndeferred == 0)
+		return PQexec(t->conn, sql);
+	/* One simple query: its statements run in order, and stop at the first error. */
+	for (int i = 0; i < t->ndeferred; i++)
+	{
+		buf_append(&q, t->deferred[i], strlen(t->deferred[i]));
+		buf_append(&q, "; ", 2);
+	}
+	buf_append(&q, sql, strlen(sql) + 1);
+	t->ndeferred = 0;
+	res = PQexec(t->conn, q.data);
+	buf_free(&q);
+	return res;
+}
+
+PGresult *
+target_query_params(Target *t, const char *sql, int n, const char *const *values,
+					const int *lengths, const int *formats, const char *then)
+{
+	PGconn	   *c = t->conn;
+	int			nq = t->ndeferred + 1 + (then != NULL);
+	int			main = t->ndeferred;
+	bool		sent;
+	PGresult   *res;
+	PGresult   *out = NULL;
+	PGresult   *failed = NULL;
+
+	if (nq == 1)
+		return PQexecParams(c, sql, n, NULL, values, lengths, formats, 0);
+	/* Parameters need the extended protocol: the statements as one pipeline, one sync. */
+	sent = PQenterPipelineMode(c) == 1;
+	for (int i = 0; i < t->ndeferred && sent; i++)
+		sent = PQsendQueryParams(c, t->deferred[i], 0, NULL, NULL, NULL, NULL, 0) == 1;
+	t->ndeferred = 0;
+	sent = sent && PQsendQueryParams(c, sql, n, NULL, values, lengths, formats, 0) == 1;
+	sent = sent && (then == NULL || PQsendQueryParams(c, then, 0, NULL, NULL, NULL, NULL, 0) == 1);
+	sent = sent && PQpipelineSync(c) == 1;
+	for (int q = 0; q < nq && sent; q++)
+		while ((res = PQgetResult(c)) != NULL)
+		{
+			if (failed == NULL && PQresultStatus(res) == PGRES_FATAL_ERROR)
+				failed = res;
+			else if (q == main && out == NULL)
+				out = res;
+			else
+				PQclear(res);
+		}
+	while (sent && (res = PQgetResult(c)) != NULL)
+	{
+		bool		synced = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+
+		PQclear(res);
+		if (synced)
+			break;
+	}
+	PQexitPipelineMode(c);
+	if (failed || !sent)
+	{
+		PQclear(out);
+		return failed ? failed : PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+	}
+	return out;
+}
+
+bool
 target_exec(Target *t, const char *sql, char *err, size_t errlen)
 {
 	return target_exec_rows(t, sql, NULL, err, errlen);
@@ -73,7 +161,7 @@ target_exec(Target *t, const char *sql, char *err, size_t errlen)
 bool
 target_exec_rows(Target *t, const char *sql, long *rows, char *err, size_t errlen)
 {
-	PGresult   *res = PQexec(t->conn, sql);
+	PGresult   *res = target_query(t, sql);
 	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
 
 	if (!ok)
@@ -85,10 +173,10 @@ target_exec_rows(Target *t, const char *sql, long *rows, char *err, size_t errle
 }
 
 static bool
-exec_params(Target *t, const char *sql, int n, const char *const *values, PGresult **out,
-			char *err, size_t errlen)
+exec_params_then(Target *t, const char *sql, int n, const char *const *values, const char *then,
+				 PGresult **out, char *err, size_t errlen)
 {
-	PGresult   *res = PQexecParams(t->conn, sql, n, NULL, values, NULL, NULL, 0);
+	PGresult   *res = target_query_params(t, sql, n, values, NULL, NULL, then);
 	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
 
 	if (!ok)
@@ -98,6 +186,13 @@ exec_params(Target *t, const char *sql, int n, const char *const *values, PGresu
 	else
 		PQclear(res);
 	return ok;
+}
+
+static bool
+exec_params(Target *t, const char *sql, int n, const char *const *values, PGresult **out,
+			char *err, size_t errlen)
+{
+	return exec_params_then(t, sql, n, values, NULL, out, err, errlen);
 }
 
 /* walsink's own tables, created when missing. */
@@ -284,14 +379,14 @@ array_add(Buf *arrays, size_t n, const char *const *values)
 }
 
 bool
-target_store_states(Target *t, PartState *const *parts, size_t n, char *err, size_t errlen)
+target_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t errlen)
 {
 	Buf			arrays[6] = {{0}};
 	const char *values[7] = {t->settings->group_id};
 	bool		ok;
 
 	if (n == 0)
-		return true;
+		return target_exec(t, "COMMIT", err, errlen);
 	for (size_t i = 0; i < n; i++)
 	{
 		const PartState *p = parts[i];
@@ -315,14 +410,14 @@ target_store_states(Target *t, PartState *const *parts, size_t n, char *err, siz
 		buf_append(&arrays[i], "}", 2);	/* with the terminator */
 		values[i + 1] = arrays[i].data;
 	}
-	/* One statement for the batch's partitions: a round trip each was a tenth of a batch. */
-	ok = exec_params(t, "INSERT INTO pgcdc.sink_position AS p "
+	/* One statement for the batch's partitions (a round trip each was a tenth of a batch), and COMMIT. */
+	ok = exec_params_then(t, "INSERT INTO pgcdc.sink_position AS p "
 					 "(group_id, topic, partition, \"offset\", commit_lsn, seq, sub) "
 					 "SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::pg_lsn[], "
 					 "$6::bigint[], $7::int[]) ON CONFLICT (group_id, topic, partition) "
 					 "DO UPDATE SET \"offset\" = EXCLUDED.\"offset\", commit_lsn = EXCLUDED.commit_lsn, "
 					 "seq = EXCLUDED.seq, sub = EXCLUDED.sub, updated = now()",
-					 7, values, NULL, err, errlen);
+					 7, values, "COMMIT", NULL, err, errlen);
 	for (size_t i = 0; i < 6; i++)
 		buf_free(&arrays[i]);
 	return ok;
@@ -471,7 +566,7 @@ target_dead_letter(Target *t, const Event *e, const char *reason, const char *de
 	values[8] = detail ? more.data : NULL;
 	snprintf(sql, sizeof(sql), "INSERT INTO %s (topic, partition, \"offset\", key, value, commit_lsn, "
 			 "seq, reason, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", t->dead_letter);
-	res = PQexecParams(t->conn, sql, 9, NULL, values, lengths, formats, 0);
+	res = target_query_params(t, sql, 9, values, lengths, formats, NULL);
 	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	if (!ok)
 		target_error(t, res, err, errlen);

@@ -17,12 +17,17 @@
 #include "event.h"
 #include "settings.h"
 
+#define TARGET_DEFERRED 8
+
 typedef struct Target
 {
 	PGconn	   *conn;
 	const Settings *settings;
 	char	   *dead_letter;	/* quoted schema.table */
 	char		state[6];		/* SQLSTATE of the last error target_error saw, "" when none */
+	/* Statements waiting to go with the next one (target_defer). */
+	const char *deferred[TARGET_DEFERRED];
+	int			ndeferred;
 } Target;
 
 /* Where a topic-partition stands in the target. */
@@ -52,6 +57,27 @@ typedef struct KeyMove
 extern Target *target_connect(const Settings *s, char *err, size_t errlen);
 extern void target_free(Target *t);
 
+/*
+ * Every statement goes through these, after the deferred ones: a round trip
+ * costs the apply thread and the target's backend a wake-up each, and a
+ * batch of inserts took seven of them where three do.
+ *
+ * target_defer: sql (a string constant that cannot fail in a sound
+ * transaction: BEGIN, SAVEPOINT, RELEASE SAVEPOINT) is sent ahead of the
+ * next statement, in its round trip.  False (err) only when too many wait
+ * and sending them failed.
+ */
+extern bool target_defer(Target *t, const char *sql, char *err, size_t errlen);
+/* PQexec (several statements without parameters, or a COPY) after the deferred ones. */
+extern PGresult *target_query(Target *t, const char *sql);
+/*
+ * PQexecParams (text results) after the deferred ones, then, when given,
+ * the statement then in the same round trip (it runs only when sql
+ * succeeded).  The first failure's result, else sql's.
+ */
+extern PGresult *target_query_params(Target *t, const char *sql, int n, const char *const *values,
+									 const int *lengths, const int *formats, const char *then);
+
 /* False with err: the connection is lost or the server refused something unexpected. */
 extern bool target_exec(Target *t, const char *sql, char *err, size_t errlen);
 /* target_exec, with the number of rows the statement affected in *rows. */
@@ -60,8 +86,8 @@ extern bool target_exec_rows(Target *t, const char *sql, long *rows, char *err, 
 extern bool target_broken(const Target *t);
 
 extern bool target_load_state(Target *t, PartState *p, char *err, size_t errlen);
-/* Stores the positions of parts[0..n), each partition once, in the open transaction. */
-extern bool target_store_states(Target *t, PartState *const *parts, size_t n, char *err, size_t errlen);
+/* Stores the positions of parts[0..n), each partition once, and commits the open transaction. */
+extern bool target_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t errlen);
 
 /* The truncate position of a target table ("schema.table"), or false when none. */
 extern bool target_truncate_mark(Target *t, const char *table, Position *pos, bool *found,
