@@ -51,19 +51,20 @@ extern void layouts_free(Layouts *ls);
 
 typedef struct Event
 {
-	rd_kafka_message_t *msg;
+	/* What the apply thread reads of every row, in its first cache line or so. */
 	Pgcdc__ChangeEvent *rec;	/* NULL when undecodable; in the batch's arena */
-	EventKind	kind;
-	bool		snapshot;		/* a read: never moves the stored position */
-	Position	pos;
 	Pgcdc__Value **image;		/* UPSERT: after; DELETE: before (key values) */
-	bool		unchanged;		/* some value of image was an unchanged TOASTed one when decoded */
 	const Layout *layout;		/* rec's column names; NULL when too many layouts were seen */
 	uint8_t    *key;			/* the key values as bytes, in the arena: equal keys, equal bytes */
 	size_t		keylen;
-	char		reason[200];
-	struct Move *move;			/* a key change's copy: see moves.h */
+	Position	pos;
+	EventKind	kind;
+	bool		snapshot;		/* a read: never moves the stored position */
+	bool		unchanged;		/* some value of image was an unchanged TOASTed one when decoded */
 	bool		held;			/* not applied in this batch: its partition is held (moves.h) */
+	struct Move *move;			/* a key change's copy: see moves.h */
+	rd_kafka_message_t *msg;
+	char		reason[200];
 } Event;
 
 /*
