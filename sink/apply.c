@@ -192,32 +192,6 @@ present(const Event *e, const int *map, size_t j)
 	return map[j] >= 0 && (!e->unchanged || e->image[map[j]]->kind_case != PGCDC__VALUE__KIND_UNCHANGED_TOAST);
 }
 
-/* Runs a->sql, a COPY FROM STDIN, with a->copy as its data. */
-static bool
-copy_in(Applier *a, char *err, size_t errlen)
-{
-	PGresult   *res = target_query(a->target, sql_text(a));
-	bool		ok;
-
-	if (PQresultStatus(res) != PGRES_COPY_IN)
-	{
-		target_error(a->target, res, err, errlen);
-		PQclear(res);
-		return false;
-	}
-	PQclear(res);
-	ok = PQputCopyData(a->target->conn, a->copy.data, (int) a->copy.len) == 1 &&
-		PQputCopyEnd(a->target->conn, NULL) == 1;
-	res = PQgetResult(a->target->conn);
-	ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok)
-		target_error(a->target, res, err, errlen);
-	PQclear(res);
-	while ((res = PQgetResult(a->target->conn)) != NULL)
-		PQclear(res);
-	return ok;
-}
-
 /*
  * Streaming COPY: copy_start runs a->sql, a COPY FROM STDIN; rows are made
  * into a->copy, and copy_send sends them a piece at a time, so the target
@@ -906,8 +880,15 @@ target_values(Applier *a, TableInfo *ti, OldCopy *olds, size_t nold, char *err, 
 	PGresult   *res = NULL;
 	bool		ok;
 
-	a->copy.len = 0;
-	for (size_t k = 0; k < nold; k++)
+	a->sql.len = 0;
+	sql_add(a, "COPY pg_temp.%s (__pgcdc_row, __pgcdc_op", ti->stage);
+	for (size_t c = 0; c < ti->nkeys; c++)
+		sql_add(a, ", %s", ti->qcols[ti->keycols[c]]);
+	sql_add(a, ") FROM STDIN");
+	if (!target_defer(a->target, "SAVEPOINT pgcdc_moves", err, errlen))
+		return free(col), false;
+	ok = copy_start(a, why, sizeof(why));
+	for (size_t k = 0; k < nold && ok; k++)
 	{
 		const Event *e = olds[k].e;
 		const int  *map = tables_map(ti, e);
@@ -926,15 +907,9 @@ target_values(Applier *a, TableInfo *ti, OldCopy *olds, size_t nold, char *err, 
 			copytext_value(&a->copy, e->image[map[ti->keycols[c]]]);
 		}
 		buf_putc(&a->copy, '\n');
+		copy_send(a, COPY_PIECE);
 	}
-	a->sql.len = 0;
-	sql_add(a, "COPY pg_temp.%s (__pgcdc_row, __pgcdc_op", ti->stage);
-	for (size_t c = 0; c < ti->nkeys; c++)
-		sql_add(a, ", %s", ti->qcols[ti->keycols[c]]);
-	sql_add(a, ") FROM STDIN");
-	if (!target_exec(a->target, "SAVEPOINT pgcdc_moves", err, errlen))
-		return free(col), false;
-	ok = copy_in(a, why, sizeof(why));
+	ok = ok && copy_end(a, false, why, sizeof(why));
 	if (ok)
 	{
 		a->sql.len = 0;
