@@ -148,8 +148,8 @@ tables_load(Tables *ts, TableInfo *ti, bool *exists, char *err, size_t errlen)
 	const char *values[2] = {ti->schema, ti->table};
 	PGresult   *res = target_query_params(ts->target,
 										  "SELECT a.attname, a.atttypid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-								   "JOIN pg_namespace n ON n.oid = c.relnamespace "
-								   "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') "
+										  "JOIN pg_namespace n ON n.oid = c.relnamespace "
+										  "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') "
 										  "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
 										  2, values, NULL, NULL, NULL);
 
