@@ -37,6 +37,7 @@ struct Applier
 	DeadLetter *dead;
 	size_t		ndead;
 	size_t		dead_cap;
+	int64_t		n_dead;			/* of them, those new to the table */
 	/* This batch's counts, added to the metrics once it is committed. */
 	int64_t		n_applied;
 	int64_t		n_skipped;
@@ -102,8 +103,9 @@ applier_new(const Settings *s, Metrics *m, DeadTopic *dead)
 	a->m_applied = metrics_cell(m, "walsink_applied_total", METRIC_COUNTER,
 								"Row changes applied to the target", NULL);
 	a->m_skipped = metrics_cell(m, "walsink_skipped_total", METRIC_COUNTER,
-								"Changes not applied: already applied (resent or redelivered), "
-								"superseded by a later change of the same key in the batch, or by a truncate", NULL);
+								"Changes not applied: already applied or dead-lettered (resent, redelivered, "
+								"replayed), superseded by a later change of the same key in the batch, "
+								"or by a truncate", NULL);
 	a->m_ignored = metrics_cell(m, "walsink_ignored_total", METRIC_COUNTER,
 								"Records with nothing to apply (BEGIN, COMMIT, messages)", NULL);
 	a->m_dead = metrics_cell(m, "walsink_dead_letters_total", METRIC_COUNTER,
@@ -148,14 +150,25 @@ dead_write(Applier *a, char *err, size_t errlen)
 	{
 		const DeadLetter *d = &a->dead[i];
 		const rd_kafka_message_t *m = d->e->msg;
+		bool		written;
 
+		if (!target_dead_letter(a->target, d->e, d->reason, d->detail, &written, err, errlen))
+			return false;
+		if (!written)
+		{
+			/* Consumed again: its dead letter was committed before, with its offset. */
+			log_msg(LOG_INFO, "%s [%d] @%" PRId64 " skipped: already a dead letter",
+					rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+			a->n_skipped++;
+			continue;
+		}
 		log_msg(LOG_WARNING, "dead letter: %s [%d] @%" PRId64 ": %s%s%s", rd_kafka_topic_name(m->rkt),
 				m->partition, m->offset, d->reason, d->detail ? ": " : "", d->detail ? d->detail : "");
-		if (!target_dead_letter(a->target, d->e, d->reason, d->detail, err, errlen) ||
-			(a->dead_topic && !deadtopic_send(a->dead_topic, d->e, d->reason, d->detail, err, errlen)))
+		a->n_dead++;
+		if (a->dead_topic && !deadtopic_send(a->dead_topic, d->e, d->reason, d->detail, err, errlen))
 			return false;
 	}
-	return a->ndead == 0 || a->dead_topic == NULL || deadtopic_flush(a->dead_topic, err, errlen);
+	return a->n_dead == 0 || a->dead_topic == NULL || deadtopic_flush(a->dead_topic, err, errlen);
 }
 
 /* SQL text builder over a->sql. */
@@ -1249,7 +1262,7 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 		metrics_add(a->m_applied, a->n_applied);
 		metrics_add(a->m_skipped, a->n_skipped);
 		metrics_add(a->m_ignored, a->n_ignored);
-		metrics_add(a->m_dead, (int64_t) a->ndead);
+		metrics_add(a->m_dead, a->n_dead);
 	}
 	for (size_t i = 0; i < nrows; i++)
 	{
@@ -1267,7 +1280,7 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 	arena_reset(a->scratch);
 	a->staged = NULL;
 	a->text_only = false;
-	a->n_applied = a->n_skipped = a->n_ignored = 0;
+	a->n_applied = a->n_skipped = a->n_ignored = a->n_dead = 0;
 	free(rows);
 	free(touched);
 	return ok;

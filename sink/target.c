@@ -203,10 +203,15 @@ bootstrap(Target *t, char *err, size_t errlen)
 	const char *dot = strchr(dl, '.');
 	char	   *schema = strndup(dl, (size_t) (dot - dl));
 	char	   *qschema = target_quote(t, schema);
+	char		index[80];
+	char	   *qindex;
 	char		sql[2048];
 	bool		ok;
 
 	t->dead_letter = target_quote_qualified(t, schema, dot + 1);
+	/* Beside its table; the server cuts a longer name to 63 bytes as it would any. */
+	snprintf(index, sizeof(index), "%s_message", dot + 1);
+	qindex = target_quote(t, index);
 	snprintf(sql, sizeof(sql),
 			 "SET client_min_messages = warning;"
 			 "CREATE SCHEMA IF NOT EXISTS pgcdc;"
@@ -227,11 +232,13 @@ bootstrap(Target *t, char *err, size_t errlen)
 			 " id bigserial PRIMARY KEY, topic text, partition int, \"offset\" bigint,"
 			 " key bytea, value bytea, commit_lsn pg_lsn, seq bigint,"
 			 " reason text NOT NULL, detail text, created timestamptz NOT NULL DEFAULT now());"
+			 "CREATE INDEX IF NOT EXISTS %s ON %s (topic, partition, \"offset\");"
 			 "SET client_min_messages = notice",
-			 qschema, t->dead_letter);
+			 qschema, t->dead_letter, qindex, t->dead_letter);
 	ok = target_exec(t, sql, err, errlen);
 	free(schema);
 	free(qschema);
+	free(qindex);
 	return ok;
 }
 
@@ -527,7 +534,7 @@ target_set_truncate_mark(Target *t, const char *table, const Position *pos, char
 
 bool
 target_dead_letter(Target *t, const Event *e, const char *reason, const char *detail,
-				   char *err, size_t errlen)
+				   bool *written, char *err, size_t errlen)
 {
 	char		part[16],
 				off[32],
@@ -537,7 +544,7 @@ target_dead_letter(Target *t, const Event *e, const char *reason, const char *de
 	const char *values[9];
 	int			lengths[9] = {0};
 	int			formats[9] = {0};
-	char		sql[512];
+	char		sql[1024];
 	Buf			why = {0};
 	Buf			more = {0};
 	PGresult   *res;
@@ -564,12 +571,20 @@ target_dead_letter(Target *t, const Event *e, const char *reason, const char *de
 	values[6] = e->rec && e->rec->commit_lsn ? seq : NULL;
 	values[7] = why.data;
 	values[8] = detail ? more.data : NULL;
+	/*
+	 * The same message consumed again (a replay from an earlier offset) is
+	 * already there: the row it left is its record, and nothing is added.
+	 */
 	snprintf(sql, sizeof(sql), "INSERT INTO %s (topic, partition, \"offset\", key, value, commit_lsn, "
-			 "seq, reason, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", t->dead_letter);
+			 "seq, reason, detail) SELECT $1::text, $2::int, $3::bigint, $4::bytea, $5::bytea, "
+			 "$6::pg_lsn, $7::bigint, $8::text, $9::text WHERE NOT EXISTS (SELECT FROM %s d "
+			 "WHERE d.topic = $1 AND d.partition = $2 AND d.\"offset\" = $3 "
+			 "AND d.key IS NOT DISTINCT FROM $4 AND d.value = $5)", t->dead_letter, t->dead_letter);
 	res = target_query_params(t, sql, 9, values, lengths, formats, NULL);
 	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	if (!ok)
 		target_error(t, res, err, errlen);
+	*written = ok && strcmp(PQcmdTuples(res), "1") == 0;
 	PQclear(res);
 	buf_free(&why);
 	buf_free(&more);
