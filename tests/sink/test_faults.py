@@ -115,7 +115,18 @@ def test_target_restarts_and_kafka_down(source, target, broker, streamer, sink):
     wait_for(lambda: target.psql("SELECT to_regclass('ledger') IS NOT NULL") == "t", what="ledger created")
     for mode in ("immediate", "fast", "immediate"):
         time.sleep(1.5)
-        target.stop(mode=mode)      # mid-batch: one commits every few ms
+        if mode == "fast":
+            target.stop(mode=mode)      # a batch commits every few ms: between or during one
+        else:
+            # Surely mid-batch: walsink's transaction waits on a lock of kv
+            # when the target goes down.
+            hold = psycopg2.connect(target.dsn())
+            hold.cursor().execute("LOCK TABLE kv IN ACCESS EXCLUSIVE MODE")
+            wait_for(lambda: target.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                         "AND state = 'active' AND xact_start IS NOT NULL") == "1",
+                     what="a batch of walsink waiting on kv")
+            target.stop(mode=mode)
+            hold.close()
         time.sleep(2)
         target.start()
     assert w.running(), "walsink gave up on the target"
