@@ -19,8 +19,8 @@ def test_add_column_mid_stream(source, target, broker, streamer, sink):
     wait_equal(source, target, ["emp"])
     assert target.psql("SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
                        "WHERE attrelid = 'emp'::regclass AND attname = 'pay'") == "numeric(10,2)"
-    # A dropped source column stays in the target; rows written after the
-    # drop leave it NULL (documented in the README).
+    # A dropped source column stays in the target: rows inserted after the
+    # drop get NULL there, rows updated keep their value (as the README says).
     source.psql("ALTER TABLE emp DROP COLUMN name; INSERT INTO emp VALUES (22, 'eng', 1); "
                 "UPDATE emp SET pay = 0 WHERE id = 4")
     wait_for(lambda: target.psql("SELECT id, dept, pay FROM emp ORDER BY 1") ==
@@ -28,6 +28,53 @@ def test_add_column_mid_stream(source, target, broker, streamer, sink):
     assert target.psql("SELECT name IS NULL FROM emp WHERE id = 22") == "t"
     assert target.psql("SELECT name FROM emp WHERE id = 4") == "n4"
     assert dead_letters(target) == []
+    assert w.stop() == 0 and s.stop() == 0
+
+
+HOSTILE = 'x"; DROP TABLE t; --'
+
+
+def ident(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def test_hostile_names_are_created_and_evolved_quoted(source, target, broker, streamer, sink):
+    """Schema, table and column names that would end the statement if spliced
+    unquoted: auto.create and auto.evolve make exactly those objects, and
+    nothing else runs.  A type whose name is not a plain type name is never
+    written into DDL: its table's events are dead letters."""
+    schema, table, col, added = (ident(HOSTILE + sfx) for sfx in ("", " t", " c", " w"))
+    qt = f"{schema}.{table}"
+    ddl = f"""
+        CREATE SCHEMA {schema};
+        CREATE TABLE {qt} (id int PRIMARY KEY, {col} text, "Mixed Case" int);
+        CREATE DOMAIN {ident(HOSTILE + " d")} AS int;
+        CREATE TABLE odd (id int PRIMARY KEY, v {ident(HOSTILE + " d")});"""
+    source.psql(ddl)
+    target.psql("CREATE TABLE t (x int); INSERT INTO t VALUES (42)")
+    s = streamer(heartbeat_interval_ms="0").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    w = sink().start()
+    source.psql(f"""
+        INSERT INTO {qt} SELECT g, 'v' || g, g FROM generate_series(1, 10) g;
+        UPDATE {qt} SET {col} = 'u' WHERE id <= 3;
+        DELETE FROM {qt} WHERE id = 10;
+        INSERT INTO odd VALUES (1, 1), (2, 2);""")
+    wait_equal(source, target, [qt])
+    source.psql(f"""
+        ALTER TABLE {qt} ADD COLUMN {added} int;
+        INSERT INTO {qt} VALUES (11, 'new', 11, 111);
+        UPDATE {qt} SET {added} = id WHERE id < 5;""")
+    wait_equal(source, target, [qt])
+    columns = f"SELECT string_agg(attname, '|' ORDER BY attnum) FROM pg_attribute " \
+              f"WHERE attrelid = '{qt.replace(chr(39), chr(39) * 2)}'::regclass AND attnum > 0 AND NOT attisdropped"
+    assert target.psql(columns) == source.psql(columns) == f"id|{HOSTILE} c|Mixed Case|{HOSTILE} w"
+    assert target.psql("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'x%'") == HOSTILE
+    assert target.psql("SELECT * FROM t") == "42"
+    wait_for(lambda: len(dead_letters(target)) == 2, what="odd's two rows in dead letters")
+    assert all(f'type "public.{ident(HOSTILE + " d")}" does not exist in the target' in r
+               for r in dead_letters(target)), dead_letters(target)
+    assert target.psql("SELECT to_regclass('odd') IS NULL") == "t"
     assert w.stop() == 0 and s.stop() == 0
 
 
