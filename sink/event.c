@@ -3,6 +3,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,70 @@ columns_span(const uint8_t *buf, size_t len, size_t *from, size_t *to)
 			ended = seen;
 	}
 	return seen;
+}
+
+/* The wire type a field of this protobuf-c type has (repeated scalars may also come packed: 2). */
+static int
+wire_type_of(ProtobufCType type)
+{
+	switch (type)
+	{
+		case PROTOBUF_C_TYPE_SFIXED32:
+		case PROTOBUF_C_TYPE_FIXED32:
+		case PROTOBUF_C_TYPE_FLOAT:
+			return 5;
+		case PROTOBUF_C_TYPE_SFIXED64:
+		case PROTOBUF_C_TYPE_FIXED64:
+		case PROTOBUF_C_TYPE_DOUBLE:
+			return 1;
+		case PROTOBUF_C_TYPE_STRING:
+		case PROTOBUF_C_TYPE_BYTES:
+		case PROTOBUF_C_TYPE_MESSAGE:
+			return 2;
+		default:
+			return 0;
+	}
+}
+
+/*
+ * Why bytes that do not unpack as desc are not one: the first field, by its
+ * place in the value, whose tag, wire type or length is wrong.  False when
+ * the fields are well-formed (the cause is elsewhere: the reason stays general).
+ */
+static bool
+why_undecodable(const ProtobufCMessageDescriptor *desc, const uint8_t *base, const uint8_t *p,
+				const uint8_t *end, char *out, size_t outlen)
+{
+	while (p < end)
+	{
+		size_t		at = (size_t) (p - base);
+		uint64_t	tag;
+		uint64_t	n = 0;
+		const ProtobufCFieldDescriptor *f;
+		int			wire;
+
+		if (!wire_varint(&p, end, &tag) || tag >> 3 == 0 || tag >> 3 > INT32_MAX)
+			return snprintf(out, outlen, "no field tag at byte %zu", at), true;
+		wire = (int) (tag & 7);
+		f = protobuf_c_message_descriptor_get_field(desc, (unsigned) (tag >> 3));
+		if (wire == 3 || wire == 4 || wire > 5)
+			return snprintf(out, outlen, "wire type %d (none this format uses) at byte %zu", wire, at), true;
+		if (f && wire != wire_type_of(f->type) &&
+			!(wire == 2 && f->label == PROTOBUF_C_LABEL_REPEATED && wire_type_of(f->type) != 2))
+			return snprintf(out, outlen, "%s.%s (field %u) has wire type %d at byte %zu, %d expected",
+							desc->short_name, f->name, f->id, wire, at, wire_type_of(f->type)), true;
+		if ((wire == 0 && !wire_varint(&p, end, &n)) || (wire == 2 && !wire_varint(&p, end, &n)))
+			return snprintf(out, outlen, "field %u at byte %zu is cut short", (unsigned) (tag >> 3), at), true;
+		n = wire == 0 ? 0 : wire == 1 ? 8 : wire == 5 ? 4 : n;
+		if ((uint64_t) (end - p) < n)
+			return snprintf(out, outlen, "field %u at byte %zu is cut short: %" PRIu64 " bytes, %zu left",
+							(unsigned) (tag >> 3), at, n, (size_t) (end - p)), true;
+		if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+			why_undecodable(f->descriptor, base, p, p + n, out, outlen))
+			return true;
+		p += n;
+	}
+	return false;
 }
 
 static size_t
@@ -508,7 +573,14 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 		return bad(e, "oversized value: %zu bytes, max.value.bytes is %zu", msg->len, max_value);
 	e->rec = record_unpack(layouts, msg, alloc, &at);
 	if (e->rec == NULL)
+	{
+		char		why[160];
+		const uint8_t *buf = msg->payload;
+
+		if (why_undecodable(&pgcdc__change_event__descriptor, buf, buf, buf + msg->len, why, sizeof(why)))
+			return bad(e, "undecodable value: not a pgcdc ChangeEvent: %s", why);
 		return bad(e, "undecodable value: not a pgcdc ChangeEvent");
+	}
 	if (e->rec->version != RECORD_VERSION)
 		return bad(e, "record version %u, this walsink reads version %d", e->rec->version, RECORD_VERSION);
 	switch (e->rec->op)

@@ -62,8 +62,10 @@ def forge(insert, delete):
     return [
         ("random bytes", "undecodable value", random.Random(7).randbytes(300)),
         ("empty value", "empty value", b""),
-        ("truncated record", "undecodable value", insert[:len(insert) // 2]),
-        ("wrong wire type", "undecodable value",
+        ("truncated record", "undecodable value: not a pgcdc ChangeEvent: field 16 at byte",
+         insert[:len(insert) // 2]),
+        ("wrong wire type", "undecodable value: not a pgcdc ChangeEvent: ChangeEvent.schema (field 9) "
+         "has wire type 0 at byte",
          pgcdcwire.pack([(n, 0, 5) if n == 9 else (n, w, v) for n, w, v in ins])),
         ("oversized value", "oversized value", insert + pgcdcwire.pack([(99, 2, b"x" * 100000)])),
         ("unknown version", "record version 99", insert + pgcdcwire.pack([(1, 0, 99)])),
@@ -125,18 +127,31 @@ def test_bad_input_goes_to_dead_letters(source, target, broker, streamer, sink):
     delete = next(m for m in msgs if m.record()["op"] == "delete")
     rec = last.record()
     bad = forge(last.value, delete.value)
+    # Each bad record followed by a good one (a new row), all in one burst:
+    # the good rows around the bad ones are applied.
+    ins = pgcdcwire.fields(last.value)
+    cols = columns_of(ins)
+    good_ids = [3000 + i for i in range(len(bad))]
     p = Producer({"bootstrap.servers": broker.bootstrap})
     for i, (kind, _, value) in enumerate(bad):
         # Positions after row 9's, in order: admitted, never "already applied".
-        value = value + pgcdcwire.pack([(3, 0, rec["commit_lsn"]), (5, 0, 1000 + i)]) \
+        value = value + pgcdcwire.pack([(3, 0, rec["commit_lsn"]), (5, 0, 1000 + 2 * i)]) \
             if kind not in ("oversized value", "empty value", "truncated record") else value
         p.produce("pgcdc.public.acct", value=value, key=b"forged", partition=last.partition)
+        good = replace_nth(ins, 13, cols.index("id"), pgcdcwire.pack([(4, 0, 2 * good_ids[i])]))
+        good = replace_nth(good, 13, cols.index("note"), pgcdcwire.pack([(11, 2, b"forged")]))
+        good = pgcdcwire.pack(good) + pgcdcwire.pack([(3, 0, rec["commit_lsn"]), (5, 0, 1001 + 2 * i)])
+        p.produce("pgcdc.public.acct", value=good, key=b"forged", partition=last.partition)
     assert p.flush(30) == 0
     del p
     # All of them dead letters before round 2, so that no later change of acct
     # in the same batch reloads the table behind "injected column name".
     wait_for(lambda: target.psql("SELECT count(*) FROM pgcdc.dead_letter") == str(len(bad) + 4),
              what="the forged records in dead letters")
+    assert target.psql("SELECT string_agg(id || ':' || note, ',' ORDER BY id) FROM acct WHERE id >= 3000") == \
+        ",".join(f"{i}:forged" for i in good_ids)
+    # The source gets the same rows, so that both sides end equal.
+    source.psql(f"INSERT INTO acct SELECT g, 9, 'forged' FROM unnest(ARRAY{good_ids}) g")
 
     # Round 2: good changes after the forged records, on every partition.
     source.psql("""
