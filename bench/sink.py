@@ -976,7 +976,7 @@ def render(argv, bench, machine, vers, applied, pipe, lat, args):
             f"{cpu_text(med_cpu(a))} (decoding = wall time in pgcdcwire)",
             "- walsink's counters at the end of the last run: "
             + ", ".join(f"{k.replace('walsink_', '').replace('_total', '')} {v:,.0f}"
-                        for k, v in mt.items() if k.endswith("_total"))
+                        for k, v in mt.items() if "_total" in k)
             + (f" ({applied['messages'] / batches:,.0f} messages per target transaction)"
                if batches else ""), ""]
 

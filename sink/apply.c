@@ -18,6 +18,17 @@
 #include "moves.h"
 #include "tables.h"
 
+/* Why an event was skipped: the label of walsink_skipped_total. */
+enum
+{
+	SKIP_APPLIED,				/* at or behind the stored position */
+	SKIP_DEAD_LETTER,			/* in the dead-letter table already */
+	SKIP_SUPERSEDED,			/* a later change of its key in the batch decides */
+	SKIP_TRUNCATED,				/* older than a truncate already applied */
+	SKIP_REASONS
+};
+static const char *const skip_reasons[SKIP_REASONS] = {"applied", "dead_letter", "superseded", "truncated"};
+
 /* An event refused, and why. */
 typedef struct DeadLetter
 {
@@ -40,10 +51,10 @@ struct Applier
 	int64_t		n_dead;			/* of them, those new to the table */
 	/* This batch's counts, added to the metrics once it is committed. */
 	int64_t		n_applied;
-	int64_t		n_skipped;
+	int64_t		n_skipped[SKIP_REASONS];
 	int64_t		n_ignored;
 	MetricCell *m_applied;
-	MetricCell *m_skipped;
+	MetricCell *m_skipped[SKIP_REASONS];
 	MetricCell *m_ignored;
 	MetricCell *m_dead;
 	MetricCell *m_batches;
@@ -102,10 +113,16 @@ applier_new(const Settings *s, Metrics *m, DeadTopic *dead)
 	a->dead_topic = dead;
 	a->m_applied = metrics_cell(m, "walsink_applied_total", METRIC_COUNTER,
 								"Row changes applied to the target", NULL);
-	a->m_skipped = metrics_cell(m, "walsink_skipped_total", METRIC_COUNTER,
-								"Changes not applied: already applied or dead-lettered (resent, redelivered, "
-								"replayed), superseded by a later change of the same key in the batch, "
-								"or by a truncate", NULL);
+	for (int r = 0; r < SKIP_REASONS; r++)
+	{
+		const char *labels[] = {"reason", skip_reasons[r], NULL};
+
+		a->m_skipped[r] = metrics_cell(m, "walsink_skipped_total", METRIC_COUNTER,
+									   "Changes not applied, by why: at or behind the stored position "
+									   "(resent, redelivered, replayed), already a dead letter, superseded by "
+									   "a later change of the same key in the batch, or older than a truncate",
+									   labels);
+	}
 	a->m_ignored = metrics_cell(m, "walsink_ignored_total", METRIC_COUNTER,
 								"Records with nothing to apply (BEGIN, COMMIT, messages)", NULL);
 	a->m_dead = metrics_cell(m, "walsink_dead_letters_total", METRIC_COUNTER,
@@ -159,7 +176,7 @@ dead_write(Applier *a, char *err, size_t errlen)
 			/* Consumed again: its dead letter was committed before, with its offset. */
 			log_msg(LOG_INFO, "%s [%d] @%" PRId64 " skipped: already a dead letter",
 					rd_kafka_topic_name(m->rkt), m->partition, m->offset);
-			a->n_skipped++;
+			a->n_skipped[SKIP_DEAD_LETTER]++;
 			continue;
 		}
 		log_msg(LOG_WARNING, "dead letter: %s [%d] @%" PRId64 ": %s%s%s", rd_kafka_topic_name(m->rkt),
@@ -1099,11 +1116,11 @@ admit(Applier *a, Event *e, PartState *st, char *err, size_t errlen)
 	{
 		/* Snapshot rows share one position; only an older snapshot is stale. */
 		if (st->has_pos && e->pos.lsn < st->pos.lsn)
-			return a->n_skipped++, false;
+			return a->n_skipped[SKIP_APPLIED]++, false;
 		return true;
 	}
 	if (st->has_pos && position_cmp(&e->pos, &st->pos) <= 0)
-		return a->n_skipped++, false;
+		return a->n_skipped[SKIP_APPLIED]++, false;
 	st->pos = e->pos;
 	st->has_pos = true;
 	return true;
@@ -1154,7 +1171,7 @@ prepare(Applier *a, Row *rows, size_t *n, char *err, size_t errlen)
 		if (ti->has_trunc_mark && (e->snapshot ? e->pos.lsn < ti->trunc_mark.lsn :
 								   position_cmp(&e->pos, &ti->trunc_mark) < 0))
 		{
-			a->n_skipped++;		/* before a truncate already applied */
+			a->n_skipped[SKIP_TRUNCATED]++;	/* before a truncate already applied */
 			continue;
 		}
 		if ((ready = prepare_table(a, ti, e, err, errlen)) < 0)
@@ -1241,7 +1258,7 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 			ok = resolve_moves(a, ti, rows + i, j - i, err, errlen);
 			m = dedupe(rows + i, j - i);
 		}
-		a->n_skipped += (int64_t) (j - i - m);
+		a->n_skipped[SKIP_SUPERSEDED] += (int64_t) (j - i - m);
 		ok = ok && apply_rows(a, ti, rows + i, m, err, errlen);
 		i = j;
 	}
@@ -1260,7 +1277,8 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 	{
 		metrics_add(a->m_batches, 1);
 		metrics_add(a->m_applied, a->n_applied);
-		metrics_add(a->m_skipped, a->n_skipped);
+		for (int r = 0; r < SKIP_REASONS; r++)
+			metrics_add(a->m_skipped[r], a->n_skipped[r]);
 		metrics_add(a->m_ignored, a->n_ignored);
 		metrics_add(a->m_dead, a->n_dead);
 	}
@@ -1280,7 +1298,8 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 	arena_reset(a->scratch);
 	a->staged = NULL;
 	a->text_only = false;
-	a->n_applied = a->n_skipped = a->n_ignored = a->n_dead = 0;
+	a->n_applied = a->n_ignored = a->n_dead = 0;
+	memset(a->n_skipped, 0, sizeof(a->n_skipped));
 	free(rows);
 	free(touched);
 	return ok;

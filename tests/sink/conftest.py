@@ -50,12 +50,15 @@ def sink(target, broker, tmp_path):
         WALSINK, os.path.join(tmp_path, "walsink.log"), daemonproc.keys_from(defaults, keys)))
 
 
-def table_rows(cluster, table, order="1"):
-    return cluster.psql(f"SELECT * FROM {table} ORDER BY {order}")
+def table_rows(cluster, table):
+    """The rows as text lines, sorted: equal lists mean EXCEPT ALL finds
+    nothing either way."""
+    return "\n".join(sorted(cluster.psql(f"SELECT * FROM {table}").splitlines()))
 
 
 def wait_equal(source, target, tables, timeout=120):
-    """Until every table holds the same rows in source and target."""
+    """Until every table holds the same rows in source and target (the same
+    multiset: nothing missing either way, nothing twice)."""
     deadline = time.monotonic() + timeout
     while True:
         diff = {}
@@ -81,15 +84,16 @@ def free_port():
 
 
 def metric(port, name):
-    """A metric's value from a daemon's /metrics, None when absent or unreachable."""
+    """A metric's value from a daemon's /metrics, None when absent or
+    unreachable.  A name without labels sums the metric over all of them;
+    name{label="value"} is that one series."""
     try:
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     except OSError:
         return None
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return int(float(line.split()[1]))
-    return None
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line.startswith(name + " ") or ("{" not in name and line.startswith(name + "{"))]
+    return int(sum(values)) if values else None
 
 
 def query(cluster, sql):

@@ -252,6 +252,7 @@ def test_replay_from_zero_changes_nothing(source, target, broker, streamer, sink
     wait_for(lambda: (metric(port, "walsink_skipped_total") or 0) >= messages,
              what=f"all {messages} replayed changes counted as skipped")
     assert metric(port, "walsink_skipped_total") == messages
+    assert metric(port, 'walsink_skipped_total{reason="applied"}') == messages
     assert (metric(port, "walsink_applied_total") or 0) == 0
     assert target.psql("SELECT * FROM kv ORDER BY k") == before
     assert w2.stop() == 0 and s.stop() == 0

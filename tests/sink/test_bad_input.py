@@ -234,6 +234,8 @@ def test_bad_input_goes_to_dead_letters(source, target, broker, streamer, sink):
         (metric(port, "walsink_ignored_total") or 0)  # noqa: E731
     wait_for(lambda: seen() >= messages, what=f"all {messages} messages consumed again")
     assert seen() == messages
+    # Bad records that never had a position to skip by are known by their dead letter.
+    assert 0 < metric(port, 'walsink_skipped_total{reason="dead_letter"}') <= len(want)
     assert (metric(port, "walsink_dead_letters_total") or 0) == 0
     assert (metric(port, "walsink_applied_total") or 0) == 0
     assert "already a dead letter" in w.text()
