@@ -205,7 +205,7 @@ bootstrap(Target *t, char *err, size_t errlen)
 	char	   *qschema = target_quote(t, schema);
 	char		index[80];
 	char	   *qindex;
-	char		sql[2048];
+	char		sql[4096];	/* names quoted: up to ~260 bytes each */
 	bool		ok;
 
 	t->dead_letter = target_quote_qualified(t, schema, dot + 1);
@@ -544,7 +544,7 @@ target_dead_letter(Target *t, const Event *e, const char *reason, const char *de
 	const char *values[9];
 	int			lengths[9] = {0};
 	int			formats[9] = {0};
-	char		sql[1024];
+	char		sql[2048];
 	Buf			why = {0};
 	Buf			more = {0};
 	PGresult   *res;
