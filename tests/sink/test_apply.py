@@ -184,6 +184,30 @@ def test_an_update_of_a_row_the_target_lacks_inserts_it(source, target, broker, 
     assert w.stop() == 0 and s.stop() == 0
 
 
+def test_the_last_change_of_a_key_decides_the_rest_count_as_superseded(source, target, broker, streamer,
+                                                                          sink):
+    """Within a batch only the last change per key is written: ten rows each
+    inserted and updated three times in one transaction are ten rows
+    applied, and thirty changes skipped as superseded."""
+    source.psql("CREATE TABLE kv (k int PRIMARY KEY, v int)")
+    port = free_port()
+    s = streamer(heartbeat_interval_ms="0").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    # Batches gather for a second: one transaction's changes make one.
+    w = sink(batch_max_ms="1000", metrics_listen=f"127.0.0.1:{port}").start()
+    source.psql("""
+        BEGIN;
+        INSERT INTO kv SELECT g, 0 FROM generate_series(1, 10) g;
+        UPDATE kv SET v = v + 1; UPDATE kv SET v = v + 1; UPDATE kv SET v = v * 10;
+        COMMIT;""")
+    wait_equal(source, target, ["kv"])
+    assert target.psql("SELECT DISTINCT v FROM kv") == "20"
+    wait_for(lambda: metric(port, "walsink_applied_total") == 10, what="ten rows applied")
+    assert metric(port, 'walsink_skipped_total{reason="superseded"}') == 30
+    assert dead_letters(target) == []
+    assert w.stop() == 0 and s.stop() == 0
+
+
 def test_a_split_batch_writes_each_row_once(source, target, broker, streamer, sink):
     """A batch the target rejects is applied in halves.  Rows of a half that
     went in are not written again with a later half's statements: one that
