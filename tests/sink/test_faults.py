@@ -36,6 +36,17 @@ def no_double_apply(target):
     return int(target.psql("SELECT count(*) FROM kv_history"))
 
 
+def settle(work, source, target, committed):
+    """Ends the workload; once the streamer and walsink have caught up, the
+    tables are equal and nothing was applied twice (more than committed
+    transactions, more than 100 updates seen)."""
+    end = work.finish()
+    wait_for(lambda: (confirmed(source) or 0) >= end, timeout=120, what="the streamer to catch up")
+    wait_equal(source, target, ["ledger", "kv"], timeout=180)
+    updates = no_double_apply(target)
+    assert len(work.committed) > committed and updates > 100, (len(work.committed), updates)
+
+
 def last_commit(conn):
     with conn.cursor() as cur:
         cur.execute("SELECT max(updated) FROM pgcdc.sink_position")
@@ -98,11 +109,7 @@ def test_kill9_at_random_moments(source, target, broker, streamer, sink):
         w.start()
     assert between >= 1
     watch.close()
-    end = work.finish()
-    wait_for(lambda: (confirmed(source) or 0) >= end, timeout=120, what="the streamer to catch up")
-    wait_equal(source, target, ["ledger", "kv"], timeout=180)
-    updates = no_double_apply(target)
-    assert len(work.committed) > 300 and updates > 100, (len(work.committed), updates)
+    settle(work, source, target, committed=300)
     assert dead_letters(target) == []
     assert w.stop() == 0 and s.stop() == 0
 
@@ -136,11 +143,7 @@ def test_walstreamer_resends_and_a_member_that_dies(source, target, broker, stre
     wait_for(lambda: "assigned" in w2.text(), what="the second walsink's partitions")
     time.sleep(2)
     w2.kill()
-    end = work.finish()
-    wait_for(lambda: (confirmed(source) or 0) >= end, timeout=120, what="the streamer to catch up")
-    wait_equal(source, target, ["ledger", "kv"], timeout=180)
-    updates = no_double_apply(target)
-    assert len(work.committed) > 300 and updates > 100, (len(work.committed), updates)
+    settle(work, source, target, committed=300)
     # Every resend in the topics was met by the first walsink or by the second:
     # the first one's count is at most what was sent twice.
     copies = collections.Counter()
@@ -188,11 +191,7 @@ def test_target_restarts_and_kafka_down(source, target, broker, streamer, sink):
     for b in (1, 2, 3):
         broker.command(f"up {b}")
     time.sleep(2)
-    end = work.finish()
-    wait_for(lambda: (confirmed(source) or 0) >= end, timeout=120, what="the streamer to catch up")
-    wait_equal(source, target, ["ledger", "kv"], timeout=180)
-    updates = no_double_apply(target)
-    assert len(work.committed) > 500 and updates > 100, (len(work.committed), updates)
+    settle(work, source, target, committed=500)
     assert "restarting from the target's positions" in w.text()
     assert dead_letters(target) == []
     assert w.stop() == 0 and s.stop() == 0
