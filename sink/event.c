@@ -98,6 +98,44 @@ wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 	return false;
 }
 
+/* How a field at *p reads: tag and payload length read, *p at the payload. */
+typedef enum
+{
+	FIELD_OK,
+	FIELD_NO_TAG,				/* no tag varint */
+	FIELD_WIRE_TYPE,			/* a wire type protobuf does not use (groups, 6, 7) */
+	FIELD_CUT_SHORT				/* the value, or its length, runs past the end (*n then 0 if unread) */
+} FieldRead;
+
+static FieldRead
+wire_field(const uint8_t **p, const uint8_t *end, uint64_t *tag, uint64_t *n)
+{
+	*n = 0;
+	if (!wire_varint(p, end, tag))
+		return FIELD_NO_TAG;
+	switch (*tag & 7)
+	{
+		case 0:				/* varint */
+			if (!wire_varint(p, end, n))
+				return *n = 0, FIELD_CUT_SHORT;
+			*n = 0;
+			break;
+		case 1:				/* 64-bit */
+			*n = 8;
+			break;
+		case 2:				/* length-delimited */
+			if (!wire_varint(p, end, n))
+				return *n = 0, FIELD_CUT_SHORT;
+			break;
+		case 5:				/* 32-bit */
+			*n = 4;
+			break;
+		default:
+			return FIELD_WIRE_TYPE;
+	}
+	return (uint64_t) (end - *p) < *n ? FIELD_CUT_SHORT : FIELD_OK;
+}
+
 /*
  * Where the columns (field 16) are in a packed ChangeEvent: one unbroken run
  * [*from, *to).  False when there are none, several runs, or the bytes are
@@ -117,29 +155,7 @@ columns_span(const uint8_t *buf, size_t len, size_t *from, size_t *to)
 		uint64_t	tag;
 		uint64_t	n;
 
-		if (!wire_varint(&p, end, &tag))
-			return false;
-		switch (tag & 7)
-		{
-			case 0:				/* varint */
-				if (!wire_varint(&p, end, &n))
-					return false;
-				n = 0;
-				break;
-			case 1:				/* 64-bit */
-				n = 8;
-				break;
-			case 2:				/* length-delimited */
-				if (!wire_varint(&p, end, &n))
-					return false;
-				break;
-			case 5:				/* 32-bit */
-				n = 4;
-				break;
-			default:
-				return false;
-		}
-		if ((uint64_t) (end - p) < n)
+		if (wire_field(&p, end, &tag, &n) != FIELD_OK)
 			return false;
 		p += n;
 		if ((tag >> 3) == 16)
@@ -193,24 +209,23 @@ why_undecodable(const ProtobufCMessageDescriptor *desc, const uint8_t *base, con
 	{
 		size_t		at = (size_t) (p - base);
 		uint64_t	tag;
-		uint64_t	n = 0;
+		uint64_t	n;
+		FieldRead	r = wire_field(&p, end, &tag, &n);
 		const ProtobufCFieldDescriptor *f;
-		int			wire;
+		int			wire = (int) (tag & 7);
 
-		if (!wire_varint(&p, end, &tag) || tag >> 3 == 0 || tag >> 3 > INT32_MAX)
+		if (r == FIELD_NO_TAG || tag >> 3 == 0 || tag >> 3 > INT32_MAX)
 			return snprintf(out, outlen, "no field tag at byte %zu", at), true;
-		wire = (int) (tag & 7);
-		f = protobuf_c_message_descriptor_get_field(desc, (unsigned) (tag >> 3));
-		if (wire == 3 || wire == 4 || wire > 5)
+		if (r == FIELD_WIRE_TYPE)
 			return snprintf(out, outlen, "wire type %d (none this format uses) at byte %zu", wire, at), true;
+		f = protobuf_c_message_descriptor_get_field(desc, (unsigned) (tag >> 3));
 		if (f && wire != wire_type_of(f->type) &&
 			!(wire == 2 && f->label == PROTOBUF_C_LABEL_REPEATED && wire_type_of(f->type) != 2))
 			return snprintf(out, outlen, "%s.%s (field %u) has wire type %d at byte %zu, %d expected",
 							desc->short_name, f->name, f->id, wire, at, wire_type_of(f->type)), true;
-		if ((wire == 0 && !wire_varint(&p, end, &n)) || (wire == 2 && !wire_varint(&p, end, &n)))
+		if (r == FIELD_CUT_SHORT && n == 0)
 			return snprintf(out, outlen, "field %u at byte %zu is cut short", (unsigned) (tag >> 3), at), true;
-		n = wire == 0 ? 0 : wire == 1 ? 8 : wire == 5 ? 4 : n;
-		if ((uint64_t) (end - p) < n)
+		if (r == FIELD_CUT_SHORT)
 			return snprintf(out, outlen, "field %u at byte %zu is cut short: %" PRIu64 " bytes, %zu left",
 							(unsigned) (tag >> 3), at, n, (size_t) (end - p)), true;
 		if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
