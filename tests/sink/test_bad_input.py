@@ -102,9 +102,9 @@ def test_bad_input_goes_to_dead_letters(source, target, broker, streamer, sink):
         CREATE TABLE %s (x int); INSERT INTO %s VALUES (63);""" % (LONG_NAME.decode(), LONG_NAME.decode()))
     port = free_port()
     s = streamer(heartbeat_interval_ms="0").start()
-    w = sink(auto_create="off", auto_evolve="off", max_value_bytes="65536", metrics_listen=f"127.0.0.1:{port}",
-             **{"dead.letter.topic": DEAD_TOPIC,
-                "rule.public.acct.goodnote": "note IS NULL OR note NOT LIKE 'bad%'"}).start()
+    keys = {"auto.create": "off", "auto.evolve": "off", "max.value.bytes": "65536",
+            "dead.letter.topic": DEAD_TOPIC, "rule.public.acct.goodnote": "note IS NULL OR note NOT LIKE 'bad%'"}
+    w = sink(metrics_listen=f"127.0.0.1:{port}", **keys).start()
 
     # Round 1, once the slot exists (so not folded into the snapshot): good
     # changes, and the source's own bad ones.
@@ -227,9 +227,7 @@ def test_bad_input_goes_to_dead_letters(source, target, broker, streamer, sink):
     messages = int(target.psql('SELECT sum("offset" + 1) FROM pgcdc.sink_position'))
     target.psql('UPDATE pgcdc.sink_position SET "offset" = -1')
     port = free_port()
-    w = sink(auto_create="off", auto_evolve="off", max_value_bytes="65536", metrics_listen=f"127.0.0.1:{port}",
-             **{"dead.letter.topic": DEAD_TOPIC,
-                "rule.public.acct.goodnote": "note IS NULL OR note NOT LIKE 'bad%'"}).start()
+    w = sink(metrics_listen=f"127.0.0.1:{port}", **keys).start()
     seen = lambda: (metric(port, "walsink_skipped_total") or 0) + \
         (metric(port, "walsink_ignored_total") or 0)  # noqa: E731
     wait_for(lambda: seen() >= messages, what=f"all {messages} messages consumed again")
