@@ -127,6 +127,7 @@ def plot(data, outdir):
          [("walsink", max(sink["apply"]["walsink"])), ("row-by-row anchor", max(sink["apply"]["anchor"]))])
     bars(os.path.join(data, "pipeline.dat"),
          [("walstreamer + walsink", sink["changes"] / min(sink["pipeline"]["pgcdc"])),
+          ("same, fetch.wait.max.ms=10", sink["changes"] / min(sink["pipeline"]["short"])),
           ("native logical replication", sink["changes"] / min(sink["pipeline"]["native"]))])
     os.makedirs(outdir, exist_ok=True)
     script = GNUPLOT_THROUGHPUT.format(out=os.path.join(outdir, "throughput.png"), d=data)
