@@ -21,6 +21,9 @@ struct Moves
 	KeyMove    *put;			/* values for new key's copies of later batches */
 	size_t		nput;
 	size_t		put_cap;
+	KeyMove    *gone;			/* key changes whose new key's copies waited out (image NULL) */
+	size_t		ngone;
+	size_t		gone_cap;
 	MetricCell *m_holds;
 	MetricCell *m_waited_out;
 };
@@ -54,6 +57,7 @@ moves_free(Moves *m)
 		return;
 	put_reset(m);
 	free(m->put);
+	free(m->gone);
 	free(m->items);
 	free(m);
 }
@@ -252,6 +256,12 @@ wait_out(Moves *m, int wait_ms, int64_t now)
 		mv->new->move = NULL;
 		mv->new = NULL;
 		metrics_add(m->m_waited_out, 1);
+		if (m->ngone == m->gone_cap)
+		{
+			m->gone_cap = m->gone_cap ? 2 * m->gone_cap : 16;
+			m->gone = realloc(m->gone, m->gone_cap * sizeof(KeyMove));
+		}
+		m->gone[m->ngone++] = (KeyMove) {mv->topic, mv->pos, NULL};
 		any = true;
 	}
 	return any;
@@ -286,6 +296,7 @@ moves_plan(Moves *m, Target *t, Event *events, PartState **states, size_t n, int
 	bool		ok;
 
 	put_reset(m);
+	m->ngone = 0;
 	pair(m, events, states, n);
 	if (m->n == 0 || !find_stored(m, t, alloc, err, errlen))
 		return m->n == 0;
@@ -328,7 +339,8 @@ moves_plan(Moves *m, Target *t, Event *events, PartState **states, size_t n, int
 			taken[ntaken++] = (KeyMove) {mv->topic, mv->pos, NULL};
 		}
 	}
-	ok = target_moves_forget(t, ntaken, taken, err, errlen);
+	ok = target_moves_forget(t, ntaken, taken, err, errlen) &&
+		target_moves_gone(t, m->ngone, m->gone, err, errlen);
 	free(taken);
 	return ok;
 }

@@ -14,7 +14,9 @@
  * partition applies nothing from that offset on in this batch and is
  * consumed again from there (PartState.hold), until the old key's copy has
  * been applied, or for key.change.wait.ms, after which the new key's copy
- * is a dead letter.  A copy only waits for a copy at the same source
+ * is a dead letter and leaves a tombstone in pgcdc.sink_key_move, which
+ * its old key's copy, should it come, removes instead of storing values
+ * nobody will take.  A copy only waits for a copy at the same source
  * position, whose partition holds nothing but earlier positions before it:
  * holds never wait on each other in a circle.
  */
@@ -52,7 +54,7 @@ extern bool moves_copy(const Event *e);
  * Before a batch is admitted: pairs the key changes' copies of events[0..n)
  * (e->move), holds the partitions whose new key's copies must wait
  * (e->held, states' hold), turns those that waited too long into dead
- * letters, and gives the new key's copies whose old key's copies were
+ * letters (with their tombstones), and gives the new key's copies whose old key's copies were
  * applied earlier their values (taken from the target).  alloc: for values,
  * kept until the batch is done.
  */

@@ -225,8 +225,10 @@ bootstrap(Target *t, char *err, size_t errlen)
 			 " seq bigint NOT NULL, PRIMARY KEY (group_id, target_table));"
 			 "CREATE TABLE IF NOT EXISTS pgcdc.sink_key_move ("
 			 " group_id text NOT NULL, topic text NOT NULL, commit_lsn pg_lsn NOT NULL, seq bigint NOT NULL,"
-			 " image bytea NOT NULL, created timestamptz NOT NULL DEFAULT now(),"
+			 " image bytea, created timestamptz NOT NULL DEFAULT now(),"
 			 " PRIMARY KEY (group_id, topic, commit_lsn, seq));"
+			 "DO $$BEGIN IF (SELECT attnotnull FROM pg_attribute WHERE attrelid = 'pgcdc.sink_key_move'::regclass"
+			 " AND attname = 'image') THEN ALTER TABLE pgcdc.sink_key_move ALTER image DROP NOT NULL; END IF; END$$;"
 			 "CREATE SCHEMA IF NOT EXISTS %s;"
 			 "CREATE TABLE IF NOT EXISTS %s ("
 			 " id bigserial PRIMARY KEY, topic text, partition int, \"offset\" bigint,"
@@ -468,13 +470,30 @@ moves_exec(Target *t, const char *sql, size_t n, const KeyMove *moves, PGresult 
 	return ok;
 }
 
+/* An image that meets its key change's tombstone is not stored, and the tombstone goes. */
 bool
 target_moves_put(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen)
 {
 	return n == 0 ||
-		moves_exec(t, "INSERT INTO pgcdc.sink_key_move AS m (group_id, topic, commit_lsn, seq, image) "
-				   "SELECT $1, * FROM unnest($2::text[], $3::pg_lsn[], $4::bigint[], $5::bytea[]) "
+		moves_exec(t, "WITH w AS (SELECT * FROM unnest($2::text[], $3::pg_lsn[], $4::bigint[], $5::bytea[]) "
+				   "AS w(topic, commit_lsn, seq, image)), "
+				   "met AS (DELETE FROM pgcdc.sink_key_move m USING w WHERE m.group_id = $1 AND m.image IS NULL "
+				   "AND m.topic = w.topic AND m.commit_lsn = w.commit_lsn AND m.seq = w.seq "
+				   "RETURNING m.topic, m.commit_lsn, m.seq) "
+				   "INSERT INTO pgcdc.sink_key_move AS m (group_id, topic, commit_lsn, seq, image) "
+				   "SELECT $1, w.* FROM w WHERE NOT EXISTS (SELECT FROM met WHERE met.topic = w.topic "
+				   "AND met.commit_lsn = w.commit_lsn AND met.seq = w.seq) "
 				   "ON CONFLICT (group_id, topic, commit_lsn, seq) DO UPDATE SET image = EXCLUDED.image",
+				   n, moves, NULL, err, errlen);
+}
+
+bool
+target_moves_gone(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen)
+{
+	return n == 0 ||
+		moves_exec(t, "INSERT INTO pgcdc.sink_key_move AS m (group_id, topic, commit_lsn, seq, image) "
+				   "SELECT $1, *, NULL FROM unnest($2::text[], $3::pg_lsn[], $4::bigint[]) "
+				   "ON CONFLICT (group_id, topic, commit_lsn, seq) DO UPDATE SET image = NULL",
 				   n, moves, NULL, err, errlen);
 }
 
@@ -483,7 +502,7 @@ target_moves_find(Target *t, size_t n, const KeyMove *moves, PGresult **res, cha
 {
 	return moves_exec(t, "SELECT m.topic, m.commit_lsn - '0/0', m.seq, m.image FROM pgcdc.sink_key_move m "
 					  "JOIN unnest($2::text[], $3::pg_lsn[], $4::bigint[]) AS w(topic, commit_lsn, seq) "
-					  "USING (topic, commit_lsn, seq) WHERE m.group_id = $1",
+					  "USING (topic, commit_lsn, seq) WHERE m.group_id = $1 AND m.image IS NOT NULL",
 					  n, moves, res, err, errlen);
 }
 

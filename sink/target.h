@@ -97,9 +97,12 @@ extern bool target_set_truncate_mark(Target *t, const char *table, const Positio
 
 /*
  * pgcdc.sink_key_move: put images of key changes; find those there (rows of
- * topic, commit LSN as a number, seq, image); forget them once taken.
+ * topic, commit LSN as a number, seq, image); forget them once taken.  A key
+ * change whose new key's copy was a dead letter gets a tombstone (image
+ * NULL), so that its old key's copy, applied later, leaves nothing behind.
  */
 extern bool target_moves_put(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen);
+extern bool target_moves_gone(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen);
 extern bool target_moves_find(Target *t, size_t n, const KeyMove *moves, PGresult **res, char *err, size_t errlen);
 extern bool target_moves_forget(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen);
 
