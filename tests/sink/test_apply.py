@@ -354,15 +354,20 @@ def test_key_change_keeps_unchanged_toast(source, target, broker, streamer, sink
     # A new key's copy whose old key's copy never comes (forged: a position no
     # change had): after key.change.wait.ms it is a dead letter, and the
     # changes behind it on its partition are applied.
-    copy = next(m for ms in read_all(broker.bootstrap, prefix="pgcdc.public.doc").values() for m in ms
-                if m.headers.get("pgcdc.key") == "new" and pgcdcwire.key(m.key) == (new,))
+    def copy_of(role, key):
+        return [m for ms in read_all(broker.bootstrap, prefix="pgcdc.public.doc").values() for m in ms
+                if m.headers.get("pgcdc.key") == role and pgcdcwire.key(m.key) == (key,)][-1]
+
+    def resend(m, at):
+        """m again, at source position (at, 1)."""
+        p = Producer({"bootstrap.servers": broker.bootstrap})
+        p.produce("pgcdc.public.doc", value=m.value + pgcdcwire.pack([(3, 0, at), (5, 0, 1)]), key=m.key,
+                  partition=m.partition, headers=[(k, v.encode()) for k, v in m.headers.items()])
+        assert p.flush(30) == 0
+
     w = sink(key_change_wait_ms="2000").start()
     at = lsn(source.psql("SELECT pg_current_wal_lsn()"))
-    p = Producer({"bootstrap.servers": broker.bootstrap})
-    p.produce("pgcdc.public.doc", value=copy.value + pgcdcwire.pack([(3, 0, at), (5, 0, 1)]), key=copy.key,
-              partition=copy.partition, headers=[(k, v.encode()) for k, v in copy.headers.items()])
-    assert p.flush(30) == 0
-    del p
+    resend(copy_of("new", new), at)
     same = next(k for k in range(11, 41) if where[k] == where[new] and k != new)
     wait_for(lambda: dead_letters(target) != [], timeout=30, what="the forged copy in dead letters")
     source.psql(f"UPDATE doc SET n = 99 WHERE id = {same}")
@@ -373,13 +378,7 @@ def test_key_change_keeps_unchanged_toast(source, target, broker, streamer, sink
     # Its old key's copy, coming after all (forged alike: a delete of a key no
     # row has), meets the tombstone the dead letter left, so the values it
     # hands on are not kept for a copy that will never come.
-    gone = [m for ms in read_all(broker.bootstrap, prefix="pgcdc.public.doc").values() for m in ms
-            if m.headers.get("pgcdc.key") == "old" and pgcdcwire.key(m.key) == (old,)][-1]
-    p = Producer({"bootstrap.servers": broker.bootstrap})
-    p.produce("pgcdc.public.doc", value=gone.value + pgcdcwire.pack([(3, 0, at), (5, 0, 1)]), key=gone.key,
-              partition=gone.partition, headers=[(k, v.encode()) for k, v in gone.headers.items()])
-    assert p.flush(30) == 0
-    del p
+    resend(copy_of("old", old), at)
     behind = next(k for k in range(11, 41) if where[k] == where[old] and k != new)
     source.psql(f"UPDATE doc SET n = 98 WHERE id = {behind}")
     wait_equal(source, target, ["doc"])
