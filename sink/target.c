@@ -470,31 +470,57 @@ moves_exec(Target *t, const char *sql, size_t n, const KeyMove *moves, PGresult 
 	return ok;
 }
 
-/* An image that meets its key change's tombstone is not stored, and the tombstone goes. */
+/* Deletes the rows of moves (topic, position) for which which (SQL over m) holds. */
+static bool
+moves_delete(Target *t, const char *which, size_t n, const KeyMove *moves, char *err, size_t errlen)
+{
+	KeyMove    *keys = malloc(n * sizeof(KeyMove));
+	char		sql[512];
+	bool		ok;
+
+	for (size_t i = 0; i < n; i++)
+		keys[i] = (KeyMove) {moves[i].topic, moves[i].pos, NULL};	/* 4 parameters, not 5 */
+	snprintf(sql, sizeof(sql),
+			 "DELETE FROM pgcdc.sink_key_move m USING unnest($2::text[], $3::pg_lsn[], $4::bigint[]) "
+			 "AS w(topic, commit_lsn, seq) WHERE m.group_id = $1 AND m.topic = w.topic "
+			 "AND m.commit_lsn = w.commit_lsn AND m.seq = w.seq AND %s", which);
+	ok = moves_exec(t, sql, n, keys, NULL, err, errlen);
+	free(keys);
+	return ok;
+}
+
+/*
+ * An image that meets its key change's tombstone is not stored, and the
+ * tombstone goes.  Two statements, because another walsink of the group may
+ * be writing that tombstone in a transaction still open: the INSERT waits for
+ * it and leaves it alone, and the DELETE, with a snapshot taken after, sees
+ * and removes it.
+ */
 bool
 target_moves_put(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen)
 {
 	return n == 0 ||
-		moves_exec(t, "WITH w AS (SELECT * FROM unnest($2::text[], $3::pg_lsn[], $4::bigint[], $5::bytea[]) "
-				   "AS w(topic, commit_lsn, seq, image)), "
-				   "met AS (DELETE FROM pgcdc.sink_key_move m USING w WHERE m.group_id = $1 AND m.image IS NULL "
-				   "AND m.topic = w.topic AND m.commit_lsn = w.commit_lsn AND m.seq = w.seq "
-				   "RETURNING m.topic, m.commit_lsn, m.seq) "
-				   "INSERT INTO pgcdc.sink_key_move AS m (group_id, topic, commit_lsn, seq, image) "
-				   "SELECT $1, w.* FROM w WHERE NOT EXISTS (SELECT FROM met WHERE met.topic = w.topic "
-				   "AND met.commit_lsn = w.commit_lsn AND met.seq = w.seq) "
-				   "ON CONFLICT (group_id, topic, commit_lsn, seq) DO UPDATE SET image = EXCLUDED.image",
-				   n, moves, NULL, err, errlen);
+		(moves_exec(t, "INSERT INTO pgcdc.sink_key_move AS m (group_id, topic, commit_lsn, seq, image) "
+					"SELECT $1, * FROM unnest($2::text[], $3::pg_lsn[], $4::bigint[], $5::bytea[]) "
+					"ON CONFLICT (group_id, topic, commit_lsn, seq) DO UPDATE SET image = EXCLUDED.image "
+					"WHERE m.image IS NOT NULL",
+					n, moves, NULL, err, errlen) &&
+		 moves_delete(t, "m.image IS NULL", n, moves, err, errlen));
 }
 
+/*
+ * The reverse: an image another walsink stored after this one looked for it
+ * is for a copy that is now a dead letter, so it goes instead of the tombstone.
+ */
 bool
 target_moves_gone(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen)
 {
 	return n == 0 ||
-		moves_exec(t, "INSERT INTO pgcdc.sink_key_move AS m (group_id, topic, commit_lsn, seq, image) "
-				   "SELECT $1, *, NULL FROM unnest($2::text[], $3::pg_lsn[], $4::bigint[]) "
-				   "ON CONFLICT (group_id, topic, commit_lsn, seq) DO UPDATE SET image = NULL",
-				   n, moves, NULL, err, errlen);
+		(moves_exec(t, "INSERT INTO pgcdc.sink_key_move (group_id, topic, commit_lsn, seq, image) "
+					"SELECT $1, *, NULL FROM unnest($2::text[], $3::pg_lsn[], $4::bigint[]) "
+					"ON CONFLICT (group_id, topic, commit_lsn, seq) DO NOTHING",
+					n, moves, NULL, err, errlen) &&
+		 moves_delete(t, "m.image IS NOT NULL", n, moves, err, errlen));
 }
 
 bool
@@ -509,11 +535,7 @@ target_moves_find(Target *t, size_t n, const KeyMove *moves, PGresult **res, cha
 bool
 target_moves_forget(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen)
 {
-	return n == 0 ||
-		moves_exec(t, "DELETE FROM pgcdc.sink_key_move m USING unnest($2::text[], $3::pg_lsn[], $4::bigint[]) "
-				   "AS w(topic, commit_lsn, seq) WHERE m.group_id = $1 AND m.topic = w.topic "
-				   "AND m.commit_lsn = w.commit_lsn AND m.seq = w.seq",
-				   n, moves, NULL, err, errlen);
+	return n == 0 || moves_delete(t, "true", n, moves, err, errlen);
 }
 
 bool

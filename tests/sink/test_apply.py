@@ -4,6 +4,7 @@ replay from offset 0 changes nothing and is counted as skipped."""
 import re
 
 from confluent_kafka import Consumer, Producer
+import psycopg2
 
 from conftest import (confirmed, dead_letters, free_port, lsn, metric, query, read_all, streamer_conftest,
                       wait_equal, wait_for)
@@ -381,6 +382,27 @@ def test_key_change_keeps_unchanged_toast(source, target, broker, streamer, sink
     resend(copy_of("old", old), at)
     behind = next(k for k in range(11, 41) if where[k] == where[old] and k != new)
     source.psql(f"UPDATE doc SET n = 98 WHERE id = {behind}")
+    wait_equal(source, target, ["doc"])
+    assert target.psql("SELECT count(*) FROM pgcdc.sink_key_move") == "0"
+    assert len(dead_letters(target)) == 1
+
+    # The same when the tombstone is written by another walsink of the group
+    # (here a session standing in for it) in a transaction still open while
+    # this one stores the values: it waits for that transaction, then
+    # removes the tombstone.
+    at = lsn(source.psql("SELECT pg_current_wal_lsn()"))
+    other = psycopg2.connect(target.dsn())
+    other.cursor().execute(
+        "INSERT INTO pgcdc.sink_key_move (group_id, topic, commit_lsn, seq, image) "
+        "SELECT DISTINCT group_id, 'pgcdc.public.doc', %s::pg_lsn, 1, NULL::bytea FROM pgcdc.sink_position",
+        (f"{at >> 32:X}/{at & 0xFFFFFFFF:X}",))
+    resend(copy_of("old", old), at)
+    wait_for(lambda: target.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                 "AND state = 'active'") == "1",
+             what="walsink storing the values, waiting for the other transaction")
+    other.commit()
+    other.close()
+    source.psql(f"UPDATE doc SET n = 97 WHERE id = {behind}")
     wait_equal(source, target, ["doc"])
     assert target.psql("SELECT count(*) FROM pgcdc.sink_key_move") == "0"
     assert len(dead_letters(target)) == 1
