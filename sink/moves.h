@@ -54,9 +54,9 @@ extern bool moves_copy(const Event *e);
  * Before a batch is admitted: pairs the key changes' copies of events[0..n)
  * (e->move), holds the partitions whose new key's copies must wait
  * (e->held, states' hold), turns those that waited too long into dead
- * letters (with their tombstones), and gives the new key's copies whose old key's copies were
- * applied earlier their values (taken from the target).  alloc: for values,
- * kept until the batch is done.
+ * letters (with their tombstones), and gives the new key's copies whose old
+ * key's copies were applied earlier their values (taken from the target).
+ * alloc: for values, kept until the batch is done.
  */
 extern bool moves_plan(Moves *m, Target *t, Event *events, PartState **states, size_t n, int wait_ms,
 					   ProtobufCAllocator *alloc, char *err, size_t errlen);
