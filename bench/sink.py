@@ -989,9 +989,10 @@ def render(argv, bench, machine, vers, applied, pipe, lat, args):
     p, q, n = pipe["pgcdc"], pipe["short"], pipe["native"]
     best_n = min(r["time"] for r in n)
     short = ", ".join(f"{k[6:]}={v}" for k, v in SHORT_FETCH.items())
-    rows = (("walstreamer → Kafka → walsink, defaults", p),
-            (f"walstreamer → Kafka → walsink, {short}", q),
-            ("native logical replication", n))
+    # Parts 2 and 3 run the same three.
+    labels = ("walstreamer → Kafka → walsink, defaults", f"walstreamer → Kafka → walsink, {short}",
+              "native logical replication")
+    rows = tuple(zip(labels, (p, q, n)))
     out += ["### 2. Whole pipeline: source commit → target applied", "",
             "Both pipelines running and idle before the workload; timed from the start of its "
             "generation (the decoder benchmark's DO blocks, 1,000-row transactions) until the "
@@ -1038,9 +1039,7 @@ def render(argv, bench, machine, vers, applied, pipe, lat, args):
             "to stand in for that.", "",
             "| pipeline | rows | written rows/s | p50 ms | p99 ms | max ms |",
             "|---|--:|--:|--:|--:|--:|"]
-    for label, r in (("walstreamer → Kafka → walsink, defaults", lp),
-                     (f"walstreamer → Kafka → walsink, {short}", lq),
-                     ("native logical replication", ln)):
+    for label, r in zip(labels, (lp, lq, ln)):
         out.append(f"| {label} | {r['rows']:,} | {r['rate']:,.0f} | {r['p50']:.1f} | "
                    f"{r['p99']:.1f} | {r['max']:.1f} |")
     out += ["", f"- walsink p99 (target ≤ 100 ms): defaults **{lp['p99']:.1f} ms: "

@@ -434,10 +434,10 @@ target_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t er
 
 /*
  * The key changes moves[0..n) as three array parameters (topics, commit
- * LSNs, seqs) into values[1..3], and images (when given) into values[4].
+ * LSNs, seqs) into values[1..3], and with images their images into values[4].
  */
 static void
-move_arrays(size_t n, const KeyMove *moves, Buf *arrays, const char **values)
+move_arrays(size_t n, const KeyMove *moves, bool images, Buf *arrays, const char **values)
 {
 	for (size_t i = 0; i < n; i++)
 	{
@@ -447,7 +447,7 @@ move_arrays(size_t n, const KeyMove *moves, Buf *arrays, const char **values)
 
 		LSN_TEXT(lsn, moves[i].pos.lsn);
 		snprintf(seq, sizeof(seq), "%u", moves[i].pos.seq);
-		array_add(arrays, moves[0].image ? 4 : 3, row);
+		array_add(arrays, images ? 4 : 3, row);
 	}
 	for (size_t i = 0; i < 4; i++)
 	{
@@ -456,15 +456,17 @@ move_arrays(size_t n, const KeyMove *moves, Buf *arrays, const char **values)
 	}
 }
 
+/* sql over $1 (the group), $2..$4 (move_arrays) and with images $5. */
 static bool
-moves_exec(Target *t, const char *sql, size_t n, const KeyMove *moves, PGresult **res, char *err, size_t errlen)
+moves_exec(Target *t, const char *sql, bool images, size_t n, const KeyMove *moves, PGresult **res,
+		   char *err, size_t errlen)
 {
 	Buf			arrays[4] = {{0}};
 	const char *values[5] = {t->settings->group_id};
 	bool		ok;
 
-	move_arrays(n, moves, arrays, values);
-	ok = exec_params(t, sql, moves[0].image ? 5 : 4, values, res, err, errlen);
+	move_arrays(n, moves, images, arrays, values);
+	ok = exec_params(t, sql, images ? 5 : 4, values, res, err, errlen);
 	for (size_t i = 0; i < 4; i++)
 		buf_free(&arrays[i]);
 	return ok;
@@ -474,19 +476,13 @@ moves_exec(Target *t, const char *sql, size_t n, const KeyMove *moves, PGresult 
 static bool
 moves_delete(Target *t, const char *which, size_t n, const KeyMove *moves, char *err, size_t errlen)
 {
-	KeyMove    *keys = malloc(n * sizeof(KeyMove));
 	char		sql[512];
-	bool		ok;
 
-	for (size_t i = 0; i < n; i++)
-		keys[i] = (KeyMove) {moves[i].topic, moves[i].pos, NULL};	/* 4 parameters, not 5 */
 	snprintf(sql, sizeof(sql),
 			 "DELETE FROM pgcdc.sink_key_move m USING unnest($2::text[], $3::pg_lsn[], $4::bigint[]) "
 			 "AS w(topic, commit_lsn, seq) WHERE m.group_id = $1 AND m.topic = w.topic "
 			 "AND m.commit_lsn = w.commit_lsn AND m.seq = w.seq AND %s", which);
-	ok = moves_exec(t, sql, n, keys, NULL, err, errlen);
-	free(keys);
-	return ok;
+	return moves_exec(t, sql, false, n, moves, NULL, err, errlen);
 }
 
 /*
@@ -504,7 +500,7 @@ target_moves_put(Target *t, size_t n, const KeyMove *moves, char *err, size_t er
 					"SELECT $1, * FROM unnest($2::text[], $3::pg_lsn[], $4::bigint[], $5::bytea[]) "
 					"ON CONFLICT (group_id, topic, commit_lsn, seq) DO UPDATE SET image = EXCLUDED.image "
 					"WHERE m.image IS NOT NULL",
-					n, moves, NULL, err, errlen) &&
+					true, n, moves, NULL, err, errlen) &&
 		 moves_delete(t, "m.image IS NULL", n, moves, err, errlen));
 }
 
@@ -519,7 +515,7 @@ target_moves_gone(Target *t, size_t n, const KeyMove *moves, char *err, size_t e
 		(moves_exec(t, "INSERT INTO pgcdc.sink_key_move (group_id, topic, commit_lsn, seq, image) "
 					"SELECT $1, *, NULL FROM unnest($2::text[], $3::pg_lsn[], $4::bigint[]) "
 					"ON CONFLICT (group_id, topic, commit_lsn, seq) DO NOTHING",
-					n, moves, NULL, err, errlen) &&
+					false, n, moves, NULL, err, errlen) &&
 		 moves_delete(t, "m.image IS NOT NULL", n, moves, err, errlen));
 }
 
@@ -529,7 +525,7 @@ target_moves_find(Target *t, size_t n, const KeyMove *moves, PGresult **res, cha
 	return moves_exec(t, "SELECT m.topic, m.commit_lsn - '0/0', m.seq, m.image FROM pgcdc.sink_key_move m "
 					  "JOIN unnest($2::text[], $3::pg_lsn[], $4::bigint[]) AS w(topic, commit_lsn, seq) "
 					  "USING (topic, commit_lsn, seq) WHERE m.group_id = $1 AND m.image IS NOT NULL",
-					  n, moves, res, err, errlen);
+					  false, n, moves, res, err, errlen);
 }
 
 bool
