@@ -29,7 +29,7 @@ static const char *const defaults[][2] = {
 	{"enable.idempotence", "true"},
 	{"enable.gapless.guarantee", "true"},
 	{"acks", "all"},
-	{"partitioner", "murmur2_random"},
+	{"sticky.partitioning.linger.ms", "0"},	/* else keyless messages bypass partition_of */
 	{"linger.ms", "5"},
 	{"batch.num.messages", "10000"},
 	{"queue.buffering.max.kbytes", "4096"},	/* bounds memory; no faster above */
@@ -48,6 +48,7 @@ static const char *const guarded[][2] = {
 	{"enable.idempotence", "true"},
 	{"enable.gapless.guarantee", "true"},
 	{"acks", "all"},
+	{"sticky.partitioning.linger.ms", "0"},
 	{NULL, NULL}
 };
 
@@ -83,6 +84,14 @@ set(rd_kafka_conf_t *conf, const char *name, const char *value, const char *orig
 static bool
 guard(const char *name, const char *value, const char *origin, char *err, size_t errlen)
 {
+	if (strcmp(name, "partitioner") == 0)
+	{
+		snprintf(err, errlen, "%s: kafka.partitioner cannot be set: walstreamer places each change "
+				 "itself (by the murmur2 hash of its key, as Kafka's Java client; a table without a "
+				 "key on one partition), so that a change sent again lands where its first copy did",
+				 origin);
+		return false;
+	}
 	for (int i = 0; guarded[i][0]; i++)
 	{
 		if (strcmp(name, guarded[i][0]) == 0 && strcmp(value, guarded[i][1]) != 0 &&
@@ -96,11 +105,42 @@ guard(const char *name, const char *value, const char *origin, char *err, size_t
 	return true;
 }
 
+/*
+ * Where a message goes.  A key: its murmur2 hash, as Kafka's Java client and
+ * librdkafka's murmur2 partitioners do, so per-key order holds.  No key (a
+ * table without a primary key or replica identity index, an unnamed logical
+ * message): the partition that the topic's own hash picks, always the same.
+ * A random choice would send a resent change (after a restart) to another
+ * partition than its first copy, where walsink's position of that partition
+ * could not recognise it, and order between a keyless row's changes would
+ * be lost.  rkt_opaque is the topic name's hash (kafka_topic).
+ */
+static int32_t
+partition_of(const rd_kafka_topic_t *rkt, const void *key, size_t keylen, int32_t partition_cnt,
+			 void *rkt_opaque, void *msg_opaque)
+{
+	if (keylen == 0)
+		return (int32_t) ((uintptr_t) rkt_opaque % (uint32_t) partition_cnt);
+	return rd_kafka_msg_partitioner_murmur2(rkt, key, keylen, partition_cnt, rkt_opaque, msg_opaque);
+}
+
+/* FNV-1a, 32 bits: a stable hash of a topic name. */
+static uint32_t
+name_hash(const char *name)
+{
+	uint32_t	h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
 /* The producer configuration: defaults, then the user's kafka.* keys. */
 static rd_kafka_conf_t *
 build_conf(const Config *c, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_topic_conf_t *tconf;
 
 	for (int i = 0; defaults[i][0]; i++)
 	{
@@ -116,6 +156,14 @@ build_conf(const Config *c, char *err, size_t errlen)
 			!set(conf, name, value, "configuration", err, errlen))
 			goto fail;
 	}
+	/* Topic-level defaults above (message.timeout.ms) made the default topic conf. */
+	tconf = rd_kafka_conf_get_default_topic_conf(conf);
+	if (tconf == NULL)
+	{
+		snprintf(err, errlen, "kafka: no default topic configuration");
+		goto fail;
+	}
+	rd_kafka_topic_conf_set_partitioner_cb(tconf, partition_of);
 	return conf;
 
 fail:
@@ -232,7 +280,13 @@ kafka_poll(Kafka *k)
 rd_kafka_topic_t *
 kafka_topic(Kafka *k, const char *name)
 {
-	return rd_kafka_topic_new(k->rk, name, NULL);
+	rd_kafka_topic_conf_t *tconf = rd_kafka_default_topic_conf_dup(k->rk);
+
+	if (tconf == NULL)
+		return NULL;
+	rd_kafka_topic_conf_set_opaque(tconf, (void *) (uintptr_t) name_hash(name));
+	/* Takes tconf, also when it returns an existing handle (same name, same hash). */
+	return rd_kafka_topic_new(k->rk, name, tconf);
 }
 
 void

@@ -1,8 +1,10 @@
 /*
  * kafka.h — walstreamer's librdkafka producer.
  *
- * Idempotent, acks=all, murmur2_random partitioning (the Java client's
- * key → partition mapping), so per-key order survives retries.  The kafka.*
+ * Idempotent, acks=all; a keyed message goes to the partition of its key's
+ * murmur2 hash (the Java client's key → partition mapping), a message
+ * without a key to one partition a topic, so per-key order survives retries
+ * and a resend lands where its first copy did.  The kafka.*
  * keys of the configuration are passed to librdkafka unchanged, except that
  * the settings the delivery guarantee rests on cannot be weakened.
  *

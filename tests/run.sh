@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/support/deps.sh
-deps_install build test
+deps_install build test kafka
+deps_fetch_kafka
 
 status=0
 run_suite() {  # build dir, meson test options, meson setup options...

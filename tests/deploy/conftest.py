@@ -13,6 +13,7 @@ _spec.loader.exec_module(sink_conftest)
 install = sink_conftest.install
 source = sink_conftest.source
 broker = sink_conftest.broker
+pytest_configure = sink_conftest.pytest_configure
 target = sink_conftest.target
 wait_for = sink_conftest.wait_for
 pgtemp = sink_conftest.pgtemp

@@ -19,6 +19,7 @@ _spec.loader.exec_module(streamer_conftest)
 install = streamer_conftest.install
 source = streamer_conftest.source
 broker = streamer_conftest.broker
+pytest_configure = streamer_conftest.pytest_configure
 streamer = streamer_conftest.streamer
 confirmed = streamer_conftest.confirmed
 wait_for = streamer_conftest.wait_for

@@ -44,7 +44,7 @@ def test_check(source, target, broker, streamer):
     wait_for(lambda: ("pgcdc.public.c", 0) in watermarks(broker.bootstrap), what="the topic")
     rc, out, err = run(f"--target={target.dsn()}", f"--kafka.bootstrap.servers={broker.bootstrap}", "--check")
     assert rc == 0, out + err
-    assert "target: connected" in out and "kafka: 3 brokers" in out, out
+    assert "target: connected" in out and f"kafka: {len(broker.bootstrap.split(','))} brokers" in out, out
     assert "pgcdc.public.c (4 partitions)" in out, out
     rc, out, err = run(f"--target={target.dsn()}", "--kafka.bootstrap.servers=127.0.0.1:1",
                        "--kafka.socket.timeout.ms=2000", "--check")

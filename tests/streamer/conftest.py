@@ -1,5 +1,11 @@
-"""walstreamer's end-to-end suites: a real source cluster, the dev broker and
-the real binary, with helpers to run it and to read back what Kafka holds."""
+"""walstreamer's end-to-end suites: a real source cluster, real Kafka and the
+real binary, with helpers to run it and to read back what Kafka holds.
+
+The broker fixture is one real Apache Kafka broker (KRaft) of the test's
+own; @pytest.mark.kafka(brokers=3, **settings) asks for three, or for other
+broker settings.  @pytest.mark.devbroker gives the dev broker instead
+(librdkafka's mock cluster), for the faults only it can inject: produce or
+offset-commit errors, uneven round trips.  Both have .bootstrap."""
 
 import os
 import sys
@@ -13,6 +19,7 @@ import daemonproc  # noqa: E402
 import pgcdcwire  # noqa: E402
 import pgtemp  # noqa: E402
 from devbroker import DevBroker  # noqa: E402
+from kafkacluster import KafkaCluster  # noqa: E402
 
 BUILD = os.environ.get("PGCDC_BUILD", os.path.join(pgtemp.REPO, "build"))
 WALSTREAMER = os.path.join(BUILD, "streamer", "walstreamer")
@@ -36,10 +43,23 @@ def source(install, request):
     c.destroy()
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "kafka(brokers=1, **settings): real Kafka brokers for the test")
+    config.addinivalue_line("markers", "devbroker: the dev broker, for faults only it can inject")
+
+
 @pytest.fixture
-def broker():
-    with DevBroker(brokers=3) as b:
-        yield b
+def broker(request, tmp_path):
+    if request.node.get_closest_marker("devbroker"):
+        with DevBroker(brokers=3) as b:
+            yield b
+        return
+    mark = request.node.get_closest_marker("kafka")
+    kw = dict(mark.kwargs) if mark else {}
+    brokers = kw.pop("brokers", 1)
+    with KafkaCluster(brokers, root=os.path.join(tmp_path, "kafka"),
+                      settings={k.replace("_", "."): str(v) for k, v in kw.items()}) as k:
+        yield k
 
 
 @pytest.fixture

@@ -8,6 +8,9 @@ DEPS_test="postgresql-15 python3 python3-psycopg2 python3-pytest python3-conflue
            docker-compose"
 DEPS_bench="postgresql-15-decoderbufs postgresql-15-wal2json gnuplot-nox"
 DEPS_demo="postgresql-15 python3 python3-psycopg2 python3-confluent-kafka util-linux"
+# Real Apache Kafka brokers (tests/support/kafkacluster.py): a JDK 17 runs
+# them, Maven fetches them from Maven Central.
+DEPS_kafka="default-jre-headless maven python3 python3-confluent-kafka"
 
 deps_install() {
     local want=() missing=() pkg group var
@@ -24,4 +27,10 @@ deps_install() {
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# The Kafka broker's jars into Maven's local repository (first time only;
+# offline afterwards).  Needs the kafka group installed.
+deps_fetch_kafka() {
+    /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/kafkacluster.py" fetch >&2
 }
