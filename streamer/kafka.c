@@ -21,6 +21,7 @@ struct Kafka
 	int			wake[2];		/* librdkafka writes to [1] when its queue fills */
 	KafkaDeliveryFn cb;
 	void	   *arg;
+	char		bootstrap[512];	/* for the messages that must name it */
 };
 
 /* Defaults first; the user's kafka.* keys may change all but the guarantee's. */
@@ -52,20 +53,65 @@ static const char *const guarded[][2] = {
 	{NULL, NULL}
 };
 
+/* The refusals an operator must fix, and what to change. */
+#define HINT_TOPIC "the topic does not exist and the brokers do not create it " \
+	"(auto.create.topics.enable=false): create it"
+#define HINT_SIZE "more than the topic takes: raise its max.message.bytes (and kafka.message.max.bytes " \
+	"here, the consumers' fetch.message.max.bytes)"
+static const struct
+{
+	rd_kafka_resp_err_t err;
+	const char *hint;
+}			hints[] = {
+	{RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC, HINT_TOPIC},
+	{RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, HINT_TOPIC},
+	{RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, HINT_SIZE},	/* also librdkafka's own check */
+	{RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE, HINT_SIZE},
+	{RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, "grant this client WRITE on the topic"},
+};
+
+static const char *
+hint_for(rd_kafka_resp_err_t err)
+{
+	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
+		if (hints[i].err == err)
+			return hints[i].hint;
+	return NULL;
+}
+
+/* A message Kafka refused, in words: the topic, its size, the reason and what to do. */
+static void
+describe_failure(char *out, size_t outlen, const char *topic, rd_kafka_resp_err_t err, size_t len)
+{
+	const char *hint = hint_for(err);
+
+	snprintf(out, outlen, "delivery to %s of a message of %zu bytes failed: %s%s%s", topic, len,
+			 rd_kafka_err2str(err), hint ? ": " : "", hint ? hint : "");
+}
+
 static void
 on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
 	Kafka	   *k = opaque;
+	char		failure[600];
 
-	k->cb(k->arg, (uint64_t) (uintptr_t) msg->_private, msg->err,
-		  msg->rkt ? rd_kafka_topic_name(msg->rkt) : "", msg->len);
+	if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		describe_failure(failure, sizeof(failure), msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?",
+						 msg->err, msg->len);
+	k->cb(k->arg, (uint64_t) (uintptr_t) msg->_private,
+		  msg->err == RD_KAFKA_RESP_ERR_NO_ERROR ? NULL : failure);
 }
 
 static void
 on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
+	Kafka	   *k = opaque;
+
 	/* Fatal errors are reported by the pipeline (kafka_fatal); the rest librdkafka retries. */
-	if (err != RD_KAFKA_RESP_ERR__FATAL)
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__RESOLVE)
+		log_msg(LOG_WARNING, "kafka: no broker of kafka.bootstrap.servers (%s) answers (%s); "
+				"changes wait for one, the slot stays where it is", k->bootstrap, reason);
+	else if (err != RD_KAFKA_RESP_ERR__FATAL)
 		log_msg(LOG_WARNING, "kafka: %s", reason);
 }
 
@@ -188,6 +234,7 @@ kafka_new(const Config *c, KafkaDeliveryFn cb, void *arg, char *err, size_t errl
 	rd_kafka_conf_t *conf;
 	Kafka	   *k = calloc(1, sizeof(Kafka));
 	char		why[512];
+	size_t		size;
 
 	if (k == NULL)
 	{
@@ -199,6 +246,9 @@ kafka_new(const Config *c, KafkaDeliveryFn cb, void *arg, char *err, size_t errl
 	k->arg = arg;
 	if ((conf = build_conf(c, err, errlen)) == NULL)
 		goto fail;
+	size = sizeof(k->bootstrap);
+	if (rd_kafka_conf_get(conf, "bootstrap.servers", k->bootstrap, &size) != RD_KAFKA_CONF_OK)
+		snprintf(k->bootstrap, sizeof(k->bootstrap), "unset");
 	rd_kafka_conf_set_opaque(conf, k);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_error_cb(conf, on_error);
@@ -323,7 +373,7 @@ kafka_produce(Kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
 	rd_kafka_headers_destroy(hdrs);
 	if (rc == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		return 0;
-	snprintf(err, errlen, "cannot produce to %s: %s", rd_kafka_topic_name(rkt), rd_kafka_err2str(rc));
+	describe_failure(err, errlen, rd_kafka_topic_name(rkt), rc, len);
 	return -1;
 }
 
@@ -361,6 +411,13 @@ kafka_fatal(Kafka *k, char *err, size_t errlen)
 
 	if (rd_kafka_fatal_error(k->rk, why, sizeof(why)) == RD_KAFKA_RESP_ERR_NO_ERROR)
 		return false;
+	/* A gap-less guarantee's fatal error names its cause only in its text. */
+	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
+		if (strstr(why, rd_kafka_err2str(hints[i].err)) != NULL)
+		{
+			snprintf(err, errlen, "kafka: fatal error: %s: %s", why, hints[i].hint);
+			return true;
+		}
 	snprintf(err, errlen, "kafka: fatal error: %s", why);
 	return true;
 }
@@ -373,8 +430,8 @@ kafka_check(Kafka *k, int timeout_ms, char *err, size_t errlen)
 
 	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
-		snprintf(err, errlen, "kafka: no metadata from the brokers within %d ms: %s",
-				 timeout_ms, rd_kafka_err2str(rc));
+		snprintf(err, errlen, "kafka: no broker of kafka.bootstrap.servers (%s) answered within %d ms: %s",
+				 k->bootstrap, timeout_ms, rd_kafka_err2str(rc));
 		return false;
 	}
 	snprintf(err, errlen, "%d broker(s), %d topic(s)", md->broker_cnt, md->topic_cnt);

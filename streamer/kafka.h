@@ -25,8 +25,8 @@
 
 typedef struct Kafka Kafka;
 
-typedef void (*KafkaDeliveryFn) (void *arg, uint64_t opaque, rd_kafka_resp_err_t err,
-								 const char *topic, size_t len);
+/* failure: NULL when Kafka acknowledged the message, else why not, for a log line. */
+typedef void (*KafkaDeliveryFn) (void *arg, uint64_t opaque, const char *failure);
 
 /* Header values of one message: the Debezium-style op letter and the commit LSN. */
 typedef struct KafkaHeaders

@@ -39,17 +39,17 @@ typedef struct Pipeline
 } Pipeline;
 
 static void
-on_delivery(void *arg, uint64_t opaque, rd_kafka_resp_err_t err, const char *topic, size_t len)
+on_delivery(void *arg, uint64_t opaque, const char *failure)
 {
 	Pipeline   *p = arg;
 
 	if (opaque & SNAPSHOT_OPAQUE)
 	{
 		if (p->snapshot != NULL)
-			snapshot_delivered(p->snapshot, err, topic);
+			snapshot_delivered(p->snapshot, failure);
 	}
 	else if (p->stream != NULL)
-		stream_delivered(p->stream, opaque, err, topic);
+		stream_delivered(p->stream, opaque, failure);
 }
 
 /* The log line for a pipeline that ends, and the outcome. */

@@ -42,7 +42,7 @@ struct Snapshot
 	pthread_t  *threads;
 	int			imported;		/* workers that imported the snapshot, or failed to */
 	int			finished;
-	char		error[512];		/* first failure */
+	char		error[640];		/* first failure */
 
 	atomic_bool stop;
 	atomic_uint_fast64_t sent;
@@ -415,17 +415,14 @@ snapshot_failed(Snapshot *snap, char *err, size_t errlen)
 }
 
 void
-snapshot_delivered(Snapshot *snap, rd_kafka_resp_err_t err, const char *topic)
+snapshot_delivered(Snapshot *snap, const char *failure)
 {
-	char		why[300];
-
-	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (failure == NULL)
 	{
 		atomic_fetch_add(&snap->acked, 1);
 		return;
 	}
-	snprintf(why, sizeof(why), "%s: %s", topic, rd_kafka_err2str(err));
-	fail(snap, "snapshot: delivery to %s failed", why);
+	fail(snap, "snapshot: %s", failure);
 }
 
 uint64_t

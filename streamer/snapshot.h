@@ -37,7 +37,7 @@ extern Snapshot *snapshot_start(const Settings *s, Kafka *k, Metrics *m, const c
 extern bool snapshot_complete(Snapshot *snap);
 /* A worker or a delivery failed: true with err. */
 extern bool snapshot_failed(Snapshot *snap, char *err, size_t errlen);
-extern void snapshot_delivered(Snapshot *snap, rd_kafka_resp_err_t err, const char *topic);
+extern void snapshot_delivered(Snapshot *snap, const char *failure);
 /* Asks the workers to stop, waits for them, releases everything. */
 extern void snapshot_free(Snapshot *snap);
 /* Rows read so far. */

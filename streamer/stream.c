@@ -54,7 +54,7 @@ struct Stream
 
 	uint64_t	received_lsn;
 	bool		reply_requested;
-	char		failure[512];
+	char		failure[600];
 
 	Metrics    *metrics;
 	MetricCell *m_received;
@@ -623,14 +623,13 @@ stream_message(Stream *st, const char *buf, size_t len, char *err, size_t errlen
 }
 
 void
-stream_delivered(Stream *st, uint64_t txn, rd_kafka_resp_err_t err, const char *topic)
+stream_delivered(Stream *st, uint64_t txn, const char *failure)
 {
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (failure != NULL)
 	{
 		metrics_add(st->m_errors, 1);
 		if (!acktrack_has_failed(st->acks))
-			snprintf(st->failure, sizeof(st->failure), "delivery to %s failed: %s",
-					 topic, rd_kafka_err2str(err));
+			snprintf(st->failure, sizeof(st->failure), "%s", failure);
 		acktrack_failed(st->acks, txn);
 		return;
 	}

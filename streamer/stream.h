@@ -45,7 +45,8 @@ extern bool stream_drain(Stream *st, char *err, size_t errlen);
 extern bool stream_blocked(const Stream *st);
 
 /* The delivery report of a message this stream produced. */
-extern void stream_delivered(Stream *st, uint64_t txn, rd_kafka_resp_err_t err, const char *topic);
+/* failure: NULL when acknowledged, else why not (see KafkaDeliveryFn). */
+extern void stream_delivered(Stream *st, uint64_t txn, const char *failure);
 
 /* Whether the server asked for a status update since the last call. */
 extern bool stream_take_reply_request(Stream *st);
