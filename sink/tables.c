@@ -231,7 +231,8 @@ add_column(Tables *ts, TableInfo *ti, const char *name, const char *type_sql, ch
 	char		sql[1024];
 	bool		ok;
 
-	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s", ti->qname, q, type_sql);
+	snprintf(sql, sizeof(sql), TARGET_DDL_LOCK "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s",
+			 ti->qname, q, type_sql);
 	free(q);
 	ok = target_exec(ts->target, sql, err, errlen);
 	if (ok)
@@ -258,7 +259,8 @@ create(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, siz
 	{
 		char	   *q = target_quote(ts->target, ti->schema);
 
-		APPEND("CREATE SCHEMA IF NOT EXISTS %s; CREATE TABLE IF NOT EXISTS %s (", q, ti->qname);
+		APPEND(TARGET_DDL_LOCK "CREATE SCHEMA IF NOT EXISTS %s; CREATE TABLE IF NOT EXISTS %s (",
+			   q, ti->qname);
 		free(q);
 	}
 	for (size_t i = 0; i < r->n_columns; i++)

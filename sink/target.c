@@ -214,6 +214,7 @@ bootstrap(Target *t, char *err, size_t errlen)
 	qindex = target_quote(t, index);
 	snprintf(sql, sizeof(sql),
 			 "SET client_min_messages = warning;"
+			 TARGET_DDL_LOCK
 			 "CREATE SCHEMA IF NOT EXISTS pgcdc;"
 			 "CREATE TABLE IF NOT EXISTS pgcdc.sink_position ("
 			 " group_id text NOT NULL, topic text NOT NULL, partition int NOT NULL,"

@@ -78,6 +78,16 @@ extern PGresult *target_query(Target *t, const char *sql);
 extern PGresult *target_query_params(Target *t, const char *sql, int n, const char *const *values,
 									 const int *lengths, const int *formats, const char *then);
 
+/*
+ * The first statement of every DDL walsink sends (its own tables,
+ * auto.create, auto.evolve): one lock of the target database for every
+ * walsink, held to the end of the transaction.  CREATE ... IF NOT EXISTS
+ * and ADD COLUMN IF NOT EXISTS fail (a unique violation in the catalogs)
+ * when a twin runs at the same moment, and the members of a group start,
+ * and meet a new table or column, together.
+ */
+#define TARGET_DDL_LOCK "SELECT pg_advisory_xact_lock(7378526240519545666);"
+
 /* False with err: the connection is lost or the server refused something unexpected. */
 extern bool target_exec(Target *t, const char *sql, char *err, size_t errlen);
 /* target_exec, with the number of rows the statement affected in *rows. */

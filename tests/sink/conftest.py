@@ -53,8 +53,9 @@ def sink(target, broker, tmp_path):
 
 def table_rows(cluster, table):
     """The rows as text lines, sorted: equal lists mean EXCEPT ALL finds
-    nothing either way."""
-    return "\n".join(sorted(cluster.psql(f"SELECT * FROM {table}").splitlines()))
+    nothing either way.  Each row as its composite text, "(1,x,)": a value's
+    trailing blanks (char(n)) survive psql's output being stripped."""
+    return "\n".join(sorted(cluster.psql(f"SELECT r::text FROM {table} r").splitlines()))
 
 
 def wait_equal(source, target, tables, timeout=120):
