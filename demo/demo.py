@@ -1,6 +1,12 @@
 #!/usr/bin/env python3
-"""pgcdc's local demo: a source and a target PostgreSQL, the dev Kafka broker,
+"""pgcdc's local demo: a source and a target PostgreSQL, a Kafka broker,
 walstreamer and walsink, and two writers, on this machine alone.
+
+Kafka is one real Apache Kafka broker in KRaft mode, run by
+tests/support/kafkacluster.py (Java; the jars come from Maven Central on
+first use).  --broker=dev runs the dev broker instead, librdkafka's mock
+cluster, for a machine without Java: a stand-in that silently drops the
+oldest data past 5 MiB per partition.
 
 Employee: public.employee starts with rows that arrive through the snapshot;
 then inserts, partial updates that leave the TOASTed bio alone, deletes and
@@ -38,6 +44,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 import psycopg2                                     # noqa: E402
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
+import kafkacluster                                 # noqa: E402
 import pgtemp                                       # noqa: E402
 from devbroker import DevBroker                     # noqa: E402
 import pgcdcwire                                    # noqa: E402
@@ -89,6 +96,10 @@ RULES = {
     },
 }
 
+# Every topic walstreamer writes, made before walsink subscribes (see
+# Demo.start_broker).
+TOPICS = ["pgcdc." + t for t in ("public.employee", "public.orders", "heartbeat", "message", "transaction")]
+
 # (source table, target table, columns compared; bio by its md5)
 TABLES = [
     ("public.employee", "public.employee",
@@ -123,6 +134,9 @@ def parse_args():
                    help="order inserts and updates per second (default 300)")
     p.add_argument("--employee-rate", type=float, default=40,
                    help="employee changes per second (default 40)")
+    p.add_argument("--broker", choices=("kafka", "dev"), default="kafka",
+                   help="kafka: one real Apache Kafka broker, which needs Java (default); "
+                        "dev: the dev broker (librdkafka's mock cluster), without Java")
     p.add_argument("--keep", action="store_true",
                    help="keep the logs' directory after the run")
     return p.parse_args()
@@ -313,6 +327,18 @@ def md5_text(x):
     return hashlib.md5(str(x).encode()).hexdigest()
 
 
+def kafka_jars():
+    """The Kafka broker's jars, which Maven fetches on first use.  What is
+    missing is missing on this machine: the error names the way round it."""
+    try:
+        if shutil.which("java") is None:
+            raise RuntimeError("java is needed to run the Kafka broker: apt-get install default-jre-headless")
+        return kafkacluster.classpath()
+    except RuntimeError as e:
+        raise RuntimeError(f"{e}\n(demo/run.sh installs Java and Maven; --broker=dev runs the demo "
+                           "on the dev broker, without Java)") from None
+
+
 class Demo:
     def __init__(self, args):
         self.args = args
@@ -323,6 +349,7 @@ class Demo:
         self.writers_stop = threading.Event()
         self.daemons = []
         self.broker = None
+        self.broker_name = None
         self.source = self.target = None
         self.injected = {}
 
@@ -330,7 +357,13 @@ class Demo:
 
     def start(self):
         build = self.args.build
-        for path in ("sink/walsink", "streamer/walstreamer", "tests/devbroker", "decoder/pgcdc.so"):
+        needed = ["sink/walsink", "streamer/walstreamer", "decoder/pgcdc.so"]
+        if self.args.broker == "dev":
+            needed.append("tests/devbroker")
+            self.broker_name = "dev broker (librdkafka mock)"
+        else:
+            self.broker_name = f"Kafka {kafkacluster.version(kafka_jars())} (1 broker, KRaft)"
+        for path in needed:
             if not os.path.exists(os.path.join(build, path)):
                 raise RuntimeError(f"{os.path.join(build, path)} not found: build first (demo/run.sh does)")
         log(f"pgcdc demo: logs in {self.tmp}")
@@ -345,13 +378,8 @@ class Demo:
         log(f"source PostgreSQL on port {self.source.port} (database {SOURCE_DB}: employee 300 rows, "
             f"orders 500 rows), target on port {self.target.port} (database {TARGET_DB})")
 
-        self.broker = DevBroker(brokers=3, binary=os.path.join(build, "tests", "devbroker"))
-        # Every topic walstreamer will write, before walsink subscribes: a topic
-        # that appears later makes the consumer group rebalance, which on the
-        # dev broker has at times held walsink up for a session timeout (45 s).
-        for topic in ("public.employee", "public.orders", "heartbeat", "message", "transaction"):
-            self.broker.command(f"topic pgcdc.{topic} 4")
-        log(f"dev Kafka broker at {self.broker.bootstrap}")
+        self.start_broker()
+        log(f"{self.broker_name} at {self.broker.bootstrap}")
         self.streamer_metrics = Metrics(pgtemp.free_port())
         self.sink_metrics = Metrics(pgtemp.free_port())
         self.daemons.append(Daemon(os.path.join(build, "streamer", "walstreamer"),
@@ -374,13 +402,31 @@ class Demo:
             "metrics.listen": self.sink_metrics.url.split("/")[2],
             "kafka.bootstrap.servers": self.broker.bootstrap,
             # The dev broker holds an empty fetch for the whole wait, where
-            # Kafka answers as soon as data arrives: keep it short.
-            "kafka.fetch.wait.max.ms": "10",
+            # Kafka answers as soon as data arrives: keep it short there.
+            **({"kafka.fetch.wait.max.ms": "10"} if self.args.broker == "dev" else {}),
             **rules,
         }))
         log("walstreamer and walsink started; waiting for the snapshot to arrive in the target")
         self.wait(lambda: self.target_count("public.employee") >= 300
                   and self.target_count("analytics.fct_orders") >= 500, 120, "the snapshot")
+
+    def start_broker(self):
+        """The broker and every topic walstreamer will write, 4 partitions
+        each, before walsink subscribes: a topic that appears later makes the
+        consumer group rebalance (on the dev broker that has at times held
+        walsink up for a session timeout, 45 s), and walsink's pattern
+        subscription would see it only at its next metadata refresh."""
+        if self.args.broker == "dev":
+            self.broker = DevBroker(brokers=3, binary=os.path.join(self.args.build, "tests", "devbroker"))
+            for topic in TOPICS:
+                self.broker.command(f"topic {topic} 4")
+            return
+        log(f"starting {self.broker_name}")
+        # Under the demo's directory: each node's server.log stays with the others' logs.
+        self.broker = kafkacluster.KafkaCluster(brokers=1, root=os.path.join(self.tmp, "kafka"),
+                                                profile="test")
+        self.broker.start()
+        self.broker.create_topic(TOPICS, 4)
 
     def target_count(self, table):
         try:
@@ -410,7 +456,7 @@ class Demo:
             producer.produce("pgcdc.public.employee", value=value, key=b"injected")
             self.injected[kind] = self.injected.get(kind, 0) + 1
         if producer.flush(30) != 0:
-            raise RuntimeError("the dev broker did not take the malformed messages")
+            raise RuntimeError("the broker did not take the malformed messages")
         log(f"injected {sum(self.injected.values())} malformed messages onto pgcdc.public.employee: "
             + ", ".join(self.injected))
 
@@ -516,7 +562,7 @@ class Demo:
         ok = True
         log(f"\nwritten: {self.writers[0].changes:,} employee changes, {self.writers[1].changes:,} "
             f"order changes; walsink applied {self.sink_metrics.read().get('walsink_applied_total', 0):,.0f} "
-            f"(snapshot rows included)")
+            f"(snapshot rows included) through {self.broker_name}")
         log("\nconsistency check (source rows that pass the validation rules against the target):")
         log(f"  {'source table':<18} {'target table':<22} {'source rows':>11} {'target rows':>11}  checksums")
         for src, dst, cols in TABLES:
@@ -559,6 +605,8 @@ class Demo:
             d.stop()
         if self.broker:
             self.broker.stop()
+            if isinstance(self.broker, kafkacluster.KafkaCluster):
+                self.broker.destroy()       # its data; its server.log stays, for --keep
         for c in (self.source, self.target):
             if c:
                 c.destroy()
@@ -587,7 +635,9 @@ def main():
     finally:
         demo.close(args.keep or not ok)
         if args.keep or not ok:
-            log(f"logs kept in {demo.tmp}")
+            kafka_log = (" (the broker's: kafka/node-1/server.log)"
+                         if isinstance(demo.broker, kafkacluster.KafkaCluster) else "")
+            log(f"logs kept in {demo.tmp}{kafka_log}")
     return 0 if ok else 1
 
 

@@ -1,9 +1,12 @@
-"""The demo (demo/demo.py, the README's main command) runs, stops on Ctrl-C,
-and its consistency check passes: the target equals the source's valid rows,
-every rule failure and every injected malformed message is a dead letter."""
+"""The demo (demo/demo.py, the README's main command) runs, stops on Ctrl-C
+or after --duration, and its consistency check passes: the target equals the
+source's valid rows, every rule failure and every injected malformed message
+is a dead letter.  By default on a real Kafka broker; --broker=dev, the
+fallback without Java, on the dev broker."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,26 +16,31 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("PGCDC_BUILD", os.path.join(REPO, "build"))
 
 
-def test_demo_runs_and_checks_out():
+def run_demo(*args, interrupt_at=None):
+    """The demo's output and exit status; with interrupt_at, Ctrl-C at the
+    first progress line that many seconds into the writing."""
     # Its own process group, which gets the SIGINT, as a terminal's Ctrl-C
     # reaches every process in the foreground group.
     proc = subprocess.Popen([sys.executable, os.path.join(REPO, "demo", "demo.py"), "--build", BUILD,
-                             "--orders-rate", "200"],
+                             "--orders-rate", "200", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     lines = []
     deadline = time.monotonic() + 180
-    # Ctrl-C at the first progress line 15 s into the writing (the injection
-    # is at 3 s; every kind of rule failure comes around within 2 s).
     for line in proc.stdout:
         lines.append(line)
         m = re.match(r"\s*(\d+) s  streamed", line)
-        if (m and int(m.group(1)) >= 15) or time.monotonic() > deadline:
+        if interrupt_at is not None and ((m and int(m.group(1)) >= interrupt_at)
+                                         or time.monotonic() > deadline):
             os.killpg(proc.pid, signal.SIGINT)
             break
     out = "".join(lines) + proc.communicate(timeout=300)[0]
     print(out)
-    assert proc.returncode == 0, out
+    return out, proc.returncode
+
+
+def assert_consistent(out, status):
+    assert status == 0, out
     assert "consistent: the target matches the source" in out
     assert re.search(r"public\.employee\s+public\.employee\s+([\d,]+)\s+\1\s+equal", out)
     assert re.search(r"public\.orders\s+analytics\.fct_orders\s+([\d,]+)\s+\1\s+equal", out)
@@ -42,3 +50,27 @@ def test_demo_runs_and_checks_out():
                    'validation rule "sane_timestamp" failed'):
         assert reason in out, reason
     assert "malformed messages injected: 4; dead letters other than rule failures: 4" in out
+
+
+def test_demo_runs_and_checks_out():
+    # Ctrl-C 15 s into the writing (the injection is at 3 s; every kind of
+    # rule failure comes around within 2 s).  --keep: the broker's log stays.
+    out, status = run_demo("--keep", interrupt_at=15)
+    logs = re.search(r"logs in (\S+)", out).group(1)
+    try:
+        assert_consistent(out, status)
+        assert re.search(r"through Kafka \d+\.\d+\.\d+ \(1 broker, KRaft\)", out)
+        node = os.path.join(logs, "kafka", "node-1")
+        with open(os.path.join(node, "server.log")) as f:
+            assert "Kafka Server started" in f.read()
+        assert not os.path.exists(os.path.join(node, "data"))
+    finally:
+        shutil.rmtree(logs, ignore_errors=True)
+
+
+def test_demo_on_the_dev_broker():
+    out, status = run_demo("--broker=dev", "--duration", "8")
+    assert_consistent(out, status)
+    assert "through dev broker (librdkafka mock)" in out
+    # Without --keep, nothing left behind when all is well.
+    assert not os.path.exists(re.search(r"logs in (\S+)", out).group(1))

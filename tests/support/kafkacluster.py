@@ -29,6 +29,7 @@ import base64
 import ctypes
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -66,9 +67,10 @@ def classpath():
     tmp = path + f".{os.getpid()}"
     # Offline first: the local repository may hold everything already.
     for offline in (["-o"], []):
+        # Its own session, as every child here: a terminal's Ctrl-C is for the caller.
         r = subprocess.run(["mvn", "-B", "-q", *offline, "-f", POM, "dependency:build-classpath",
                             f"-Dmdep.outputFile={tmp}"], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
         if r.returncode == 0:
             break
     else:
@@ -76,6 +78,15 @@ def classpath():
     os.replace(tmp, path)
     with open(path) as f:
         return f.read().strip().split(":")
+
+
+def version(jars=None):
+    """The broker's version, from its jar's name (kafka_2.13-4.3.0.jar)."""
+    for jar in jars or classpath():
+        m = re.fullmatch(r"kafka_[\d.]+-([\d.]+)\.jar", os.path.basename(jar))
+        if m:
+            return m.group(1)
+    return "(unknown version)"
 
 
 def _free_port():
@@ -140,10 +151,10 @@ class KafkaCluster:
                  partitions=4):
         if brokers not in (1, 3):
             raise ValueError("1 or 3 brokers")
-        self.jars = classpath()
         self.java = shutil.which("java")
         if self.java is None:
             raise RuntimeError("java is needed to run the Kafka broker: apt-get install default-jre-headless")
+        self.jars = classpath()
         self.owned = root is None
         self.root = root or tempfile.mkdtemp(prefix="pgcdc-kafka-")
         os.makedirs(self.root, exist_ok=True)
@@ -213,7 +224,9 @@ logger.kafka.level = WARN
 
     def _jvm(self, n, main, *args):
         opts = [o.format(heap=self.heap) for o in PROFILES[self.profile]]
-        return [self.java, *opts, "-Djava.awt.headless=true",
+        # log4j's own shutdown hook would close the log before Kafka's hook
+        # has logged its shutdown; the file appender flushes every line.
+        return [self.java, *opts, "-Djava.awt.headless=true", "-Dlog4j2.shutdownHookEnabled=false",
                 f"-Dlog4j2.configurationFile={os.path.join(n.dir, 'log4j2.properties')}",
                 "-cp", ":".join(self.jars), main, *args]
 
@@ -223,7 +236,7 @@ logger.kafka.level = WARN
             procs.append((n, subprocess.Popen(
                 self._jvm(n, "kafka.tools.StorageTool", "format", "--ignore-formatted",
                           "-t", self.cluster_id, "-c", os.path.join(n.dir, "server.properties")),
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)))
         for n, p in procs:
             out = p.communicate(timeout=120)[0]
             if p.returncode != 0:
@@ -357,16 +370,20 @@ logger.kafka.level = WARN
     # -- topics ------------------------------------------------------------
 
     def admin(self):
+        """An AdminClient; quiet, as one destroyed right after its answer
+        logs the events it left unread."""
         from confluent_kafka.admin import AdminClient
-        return AdminClient({"bootstrap.servers": self.bootstrap})
+        return AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 4})
 
-    def create_topic(self, name, partitions=None, replication=None, config=None):
+    def create_topic(self, names, partitions=None, replication=None, config=None):
+        """One topic, or a list of them, in one request."""
         from confluent_kafka.admin import NewTopic
-        t = NewTopic(name, num_partitions=partitions or int(self.settings["num.partitions"]),
-                     replication_factor=replication or int(self.settings["default.replication.factor"]),
-                     config=config or {})
+        topics = [NewTopic(name, num_partitions=partitions or int(self.settings["num.partitions"]),
+                           replication_factor=replication or int(self.settings["default.replication.factor"]),
+                           config=config or {})
+                  for name in ([names] if isinstance(names, str) else names)]
         admin = self.admin()        # alive until the answer: its futures die with it
-        for fut in admin.create_topics([t], operation_timeout=30).values():
+        for fut in admin.create_topics(topics, operation_timeout=30).values():
             fut.result()
 
     def delete_topic(self, name):
