@@ -2,15 +2,18 @@
 """Streamer benchmark: slot → Kafka with walstreamer, against pg_recvlogical.
 
 usage: python3 bench/streamer.py [--build DIR] [--runs N] [--scale F] [--output FILE]
+                                 [--broker kafka|dev|both]
 
 On the decoder benchmark's workload (a) in a fresh throwaway cluster, with
 the slots created before the workload so that every run reads the same WAL
 (each run streams a fresh pg_copy_logical_replication_slot copy):
 
-- walstreamer → the dev broker, timed from process start until the slot's
-  confirmed_flush_lsn reaches the end of the workload, i.e. until Kafka has
-  acknowledged every message (walstreamer confirms nothing earlier); its
-  peak RSS (VmHWM) is read just before it is stopped;
+- walstreamer → each broker of --broker (bench/brokers.py: one real Kafka
+  broker started once, topics of its own per run; a fresh dev broker per
+  run), timed from process start until the slot's confirmed_flush_lsn
+  reaches the end of the workload, i.e. until the broker has acknowledged
+  every message (walstreamer confirms nothing earlier); its peak RSS (VmHWM)
+  is read just before it is stopped;
 - pg_recvlogical with pgoutput (proto_version 1, the publication) writing to
   /dev/null: the anchor of the target, walstreamer ≥ 2× faster;
 - pg_recvlogical with pgcdc to /dev/null, one record per message and with
@@ -18,11 +21,12 @@ the slots created before the workload so that every run reads the same WAL
   alone, i.e. what Kafka adds on top of it.
 
 CPU seconds (user + system, from /proc) of walstreamer (all its threads),
-the walsender serving it and the dev broker are read at the end of each run.
-One warm-up round, then --runs interleaved rounds; best and median.
+the walsender serving it and the broker (over the run) are read at the end of
+each run.  One warm-up round, then --runs interleaved rounds; best and median.
 
 Then, in the same cluster, one 1,000,000-row transaction (the issue's memory
-target): walstreamer's time to have it all acknowledged and its peak RSS.
+target), on each broker: walstreamer's time to have it all acknowledged and
+its peak RSS.
 
 The streamer section of the output file (between its markers) is rewritten.
 Nothing is built here: ninja -C build first.
@@ -38,15 +42,30 @@ import subprocess
 import sys
 import time
 
+# Debian's interpreter has python3-psycopg2 and python3-confluent-kafka (which
+# tests/support/kafkacluster.py asks whether the broker serves); another
+# python3 first on PATH (pyenv) may not.
+try:
+    import confluent_kafka  # noqa: F401
+    import psycopg2
+except ImportError:
+    if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    raise
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
+import brokers  # noqa: E402
 import decoder  # noqa: E402
 import pgtemp  # noqa: E402
-from devbroker import DevBroker  # noqa: E402
 
 # The batch-bytes walstreamer asks the decoder for (streamer/stream.h).
 STREAM_BATCH = 256 * 1024
+# Partitions of every topic, created in advance on either broker: what the
+# dev broker gives a topic it creates on first use, which this benchmark
+# relied on before topics were created here.
+PARTITIONS = 4
 
 START = "<!-- streamer-bench:start -->"
 END = "<!-- streamer-bench:end -->"
@@ -62,6 +81,7 @@ def parse_args():
                    help="also write the figures as JSON here (bench/run.py plots them)")
     p.add_argument("--no-million", action="store_true",
                    help="skip the 1,000,000-row transaction (bench/run.py --quick)")
+    brokers.add_option(p)
     return p.parse_args()
 
 
@@ -103,19 +123,21 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def walstreamer(cluster, binary, devbroker, slot, end, n):
-    """Seconds until Kafka acknowledged everything through end, peak RSS in
-    kB, and CPU seconds of walstreamer, its walsender and the dev broker."""
-    import psycopg2
+def walstreamer(cluster, binary, broker, table, slot, end, n):
+    """Seconds until the broker acknowledged everything through end, peak RSS
+    in kB, and CPU seconds of walstreamer, its walsender and the broker (over
+    the run)."""
     copy = f"ws_run_{n}"
     copy_slot(cluster, slot, copy)
     conn = psycopg2.connect(cluster.dsn())
     conn.autocommit = True
     cur = conn.cursor()
-    with DevBroker(brokers=3, binary=devbroker) as broker:
+    with broker.run([table], PARTITIONS) as run:
         argv = [binary, f"--source={cluster.dsn()}", f"--slot.name={copy}",
-                f"--kafka.bootstrap.servers={broker.bootstrap}", "--snapshot.mode=never",
-                "--heartbeat.interval.ms=0", "--status.interval.ms=1000", "--log.level=warning"]
+                f"--kafka.bootstrap.servers={run.bootstrap}", f"--topic.prefix={run.prefix}",
+                "--snapshot.mode=never", "--heartbeat.interval.ms=0",
+                "--status.interval.ms=1000", "--log.level=warning"]
+        broker_cpu = cpu_seconds(run.pid)
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
         while True:
@@ -130,7 +152,7 @@ def walstreamer(cluster, binary, devbroker, slot, end, n):
         elapsed = time.perf_counter() - start
         rss = proc_status_kb(proc.pid, "VmHWM")
         cpu = {"walstreamer": cpu_seconds(proc.pid), "walsender": cpu_seconds(row[1]),
-               "dev broker": cpu_seconds(broker.proc.pid)}
+               "broker": cpu_seconds(run.pid) - broker_cpu}
         proc.terminate()
         proc.wait(60)
     conn.close()
@@ -138,31 +160,48 @@ def walstreamer(cluster, binary, devbroker, slot, end, n):
     return elapsed, rss, cpu
 
 
-def million_row_transaction(cluster, binary, devbroker):
-    """(seconds, peak RSS kB) for one 1,000,000-row transaction."""
+MILLION = 1_000_000
+
+
+def million_row_transaction(cluster, binary, kinds):
+    """{broker label: (seconds, peak RSS kB)} for one 1,000,000-row
+    transaction, streamed once to each broker."""
     cluster.psql("CREATE TABLE million (id int PRIMARY KEY, v text, n numeric)")
     cluster.psql("SELECT pg_create_logical_replication_slot('bench_million', 'pgcdc')")
-    cluster.psql("INSERT INTO million SELECT g, 'row ' || g, g * 0.5 FROM generate_series(1, 1000000) g")
+    cluster.psql(f"INSERT INTO million SELECT g, 'row ' || g, g * 0.5 "
+                 f"FROM generate_series(1, {MILLION}) g")
     decoder.wait_flushed(cluster)
     end = lsn(cluster.psql("SELECT pg_current_wal_lsn()"))
-    t, rss, _ = walstreamer(cluster, binary, devbroker, "bench_million", end, "million")
-    return t, rss
+    out = {}
+    for b in kinds:
+        t, rss, _ = walstreamer(cluster, binary, b, "million", "bench_million", end,
+                                f"million_{b.kind}")
+        out[b.label] = (t, rss)
+        print(f"1M-row transaction, {b.label}: {t:.2f} s, {rss / 1024:.1f} MB", file=sys.stderr)
+    return out
 
 
-PATHS = ("walstreamer → Kafka (all acknowledged)", "pg_recvlogical pgoutput → /dev/null",
-         "pg_recvlogical pgcdc → /dev/null",
-         f"pg_recvlogical pgcdc batch-bytes={STREAM_BATCH} → /dev/null")
+WALSTREAMER = "walstreamer → broker (all acknowledged)"
+# pg_recvlogical into /dev/null: (path, short label for the plot, slot, plugin options).
+RECVLOGICAL = (
+    ("pg_recvlogical pgoutput → /dev/null", "pg_recvlogical pgoutput", "bench_pgoutput",
+     decoder.PGOUTPUT_OPTS),
+    ("pg_recvlogical pgcdc → /dev/null", "pg_recvlogical pgcdc", "bench_pgcdc", ()),
+    (f"pg_recvlogical pgcdc batch-bytes={STREAM_BATCH} → /dev/null", "pg_recvlogical pgcdc batched",
+     "bench_pgcdc", ("batch-bytes", str(STREAM_BATCH))),
+)
+NO_BROKER = "—"
 
 
 def main():
     args = parse_args()
     build = os.path.abspath(args.build)
     binary = os.path.join(build, "streamer", "walstreamer")
-    devbroker = os.path.join(build, "tests", "devbroker")
     install = pgtemp.pgcdc_install(build)
     w = decoder.WORKLOADS["a"].scaled(args.scale)
     cluster = pgtemp.Cluster(install, "bench-streamer", settings=decoder.SETTINGS,
                              plugins="pgoutput, pgcdc").start()
+    kinds = []
     try:
         cluster.psql("CREATE EXTENSION pgcdc")
         cluster.psql(f"CREATE TABLE {w.table} ({w.columns})")
@@ -173,32 +212,43 @@ def main():
         decoder.wait_flushed(cluster)
         endpos = cluster.psql("SELECT pg_current_wal_lsn()")
         end = lsn(endpos)
-        times = {k: [] for k in PATHS}
-        rss, cpus = [], []
+        kinds = brokers.make(args.broker, PARTITIONS, os.path.join(build, "tests", "devbroker"))
+        # (path, broker label): seconds of every timed run
+        times = {(WALSTREAMER, b.label): [] for b in kinds}
+        times.update({(path, NO_BROKER): [] for path, _, _, _ in RECVLOGICAL})
+        rss = {b.label: [] for b in kinds}
+        cpus = {b.label: [] for b in kinds}
         for run in range(args.runs + 1):
-            t, r, cpu = walstreamer(cluster, binary, devbroker, "bench_pgcdc", end, run)
-            t2 = recvlogical(cluster, "bench_pgoutput", decoder.PGOUTPUT_OPTS, endpos)
-            t3 = recvlogical(cluster, "bench_pgcdc", (), endpos)
-            t4 = recvlogical(cluster, "bench_pgcdc", ("batch-bytes", str(STREAM_BATCH)), endpos)
+            got = {}
+            for b in kinds:
+                t, r, cpu = walstreamer(cluster, binary, b, w.table, "bench_pgcdc", end,
+                                        f"{run}_{b.kind}")
+                got[(WALSTREAMER, b.label)] = t
+                if run:
+                    rss[b.label].append(r)
+                    cpus[b.label].append(cpu)
+            for path, _, slot, opts in RECVLOGICAL:
+                got[(path, NO_BROKER)] = recvlogical(cluster, slot, opts, endpos)
+            print(f"run {run}{' (warm-up)' if run == 0 else ''}: " + ", ".join(
+                f"walstreamer → {b.label} {got[(WALSTREAMER, b.label)]:.2f} s" for b in kinds) +
+                ", pg_recvlogical " + ", ".join(
+                f"{short.replace('pg_recvlogical ', '')} {got[(path, NO_BROKER)]:.2f} s" for path, short, _, _ in RECVLOGICAL),
+                file=sys.stderr)
             if run == 0:
                 continue    # warm-up
-            for k, v in zip(PATHS, (t, t2, t3, t4)):
+            for k, v in got.items():
                 times[k].append(v)
-            rss.append(r)
-            cpus.append(cpu)
-            print(f"run {run}: walstreamer {t:.2f} s ({r / 1024:.1f} MB), pg_recvlogical "
-                  f"pgoutput {t2:.2f} s, pgcdc {t3:.2f} s, batched {t4:.2f} s", file=sys.stderr)
-        big_t = big_rss = None
-        if not args.no_million:
-            big_t, big_rss = million_row_transaction(cluster, binary, devbroker)
-            print(f"1M-row transaction: {big_t:.2f} s, {big_rss / 1024:.1f} MB", file=sys.stderr)
+        big = {} if args.no_million else million_row_transaction(cluster, binary, kinds)
         machine = decoder.machine_info(cluster)
+        described = [b.describe(PARTITIONS) for b in kinds]
     finally:
+        for b in kinds:
+            b.close()
         cluster.destroy()
 
     best = {k: min(v) for k, v in times.items()}
-    ws = best[PATHS[0]]
-    anchor = best[PATHS[1]]
+    anchor = best[(RECVLOGICAL[0][0], NO_BROKER)]
+    batched = best[(RECVLOGICAL[2][0], NO_BROKER)]
     argv = shlex.join(["python3", os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
     out = [START, "## Streamer benchmark", "",
            "Generated by `bench/streamer.py`; do not edit between the markers.", "",
@@ -209,32 +259,45 @@ def main():
            f"- pgcdc: {decoder.source_info(os.path.join(build, 'decoder', 'pgcdc.so'))}",
            f"- workload: {decoder.describe(w).split(chr(10))[-1]}, {wal / 2**20:.0f} MB of WAL; "
            "every run streams a fresh copy of a slot created before the workload",
-           "- walstreamer: default settings, to the dev broker (3 brokers on loopback, same "
-           "machine), timed from process start until the slot's confirmed_flush_lsn reaches "
-           "the end of the workload; pg_recvlogical: `--start --endpos` to /dev/null; one "
-           f"warm-up round, then best and median of {args.runs} interleaved runs", "",
-           "| path | best s | median s | changes/s (best) |", "|---|--:|--:|--:|"]
-    for k, v in times.items():
-        out.append(f"| {k} | {min(v):.2f} | {statistics.median(v):.2f} | {w.changes / min(v):,.0f} |")
-    speedup = anchor / ws
-    med_cpu = {k: statistics.median(c[k] for c in cpus) for k in cpus[0]}
-    out += ["",
-            f"- walstreamer vs pg_recvlogical (pgoutput): **{speedup:.2f}×** faster "
-            f"(target ≥ 2.0×: **{'PASS' if speedup >= 2.0 else 'MISS'}**)",
-            f"- walstreamer vs pg_recvlogical (pgcdc batched, no Kafka): "
-            f"{best[PATHS[3]] / ws:.2f}× its speed",
-            "- CPU seconds per run (median): " +
-            ", ".join(f"{k} {v:.2f}" for k, v in med_cpu.items()),
-            f"- walstreamer peak RSS on this workload: {max(rss) / 1024:.1f} MB",
-            (f"- one 1,000,000-row transaction: acknowledged in {big_t:.2f} s, walstreamer peak RSS "
-             f"**{big_rss / 1024:.1f} MB** (target ≤ 50 MB: **{'PASS' if big_rss <= 50 * 1024 else 'MISS'}**)"
-             if big_t is not None else "- one 1,000,000-row transaction: not run (--no-million)"),
-            "", END]
+           "- walstreamer: default settings, to each broker below (same machine), timed from "
+           "process start until the slot's confirmed_flush_lsn reaches the end of the "
+           "workload; pg_recvlogical: `--start --endpos` to /dev/null; one warm-up round, then "
+           f"best and median of {args.runs} interleaved runs",
+           "- brokers:"] + [f"  - {d}" for d in described] + ["",
+           "| path | broker | best s | median s | changes/s (best) |", "|---|---|--:|--:|--:|"]
+    for (path, broker), v in times.items():
+        out.append(f"| {path} | {broker} | {min(v):.2f} | {statistics.median(v):.2f} | "
+                   f"{w.changes / min(v):,.0f} |")
+    out.append("")
+    for b in kinds:
+        ws = best[(WALSTREAMER, b.label)]
+        speedup = anchor / ws
+        med_cpu = {k: statistics.median(c[k] for c in cpus[b.label]) for k in cpus[b.label][0]}
+        out += [f"- {b.label}: walstreamer vs pg_recvlogical (pgoutput): **{speedup:.2f}×** "
+                f"faster (target ≥ 2.0×: **{'PASS' if speedup >= 2.0 else 'MISS'}**); "
+                f"{batched / ws:.2f}× the speed of pg_recvlogical (pgcdc batched, no Kafka); "
+                "CPU seconds per run (median): " +
+                ", ".join(f"{k} {v:.2f}" for k, v in med_cpu.items()) +
+                f"; walstreamer peak RSS {max(rss[b.label]) / 1024:.1f} MB"]
+    for label, (t, r) in big.items():
+        out.append(f"- {label}: one {MILLION:,}-row transaction acknowledged in {t:.2f} s "
+                   f"(**{MILLION / t:,.0f} changes/s**), walstreamer peak RSS "
+                   f"**{r / 1024:.1f} MB** (target ≤ 50 MB: **{'PASS' if r <= 50 * 1024 else 'MISS'}**)")
+    if not big:
+        out.append(f"- one {MILLION:,}-row transaction: not run (--no-million)")
+    out += ["", END]
     decoder.write_results(args.output, "\n".join(out) + "\n", START, END)
     print(f"wrote {args.output}", file=sys.stderr)
     if args.json:
+        shorts = {path: short for path, short, _, _ in RECVLOGICAL}
+        shorts[WALSTREAMER] = "walstreamer -> broker"
         with open(args.json, "w") as f:
-            json.dump({"changes": w.changes, "paths": best}, f)
+            json.dump({"changes": w.changes,
+                       "paths": [{"path": path, "short": shorts[path],
+                                  "broker": None if broker == NO_BROKER else broker, "best": t}
+                                 for (path, broker), t in best.items()],
+                       "million": {label: {"seconds": t, "rss_kb": r}
+                                   for label, (t, r) in big.items()}}, f)
 
 
 if __name__ == "__main__":
