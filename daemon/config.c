@@ -577,6 +577,15 @@ config_passthrough_value(const Config *c, size_t i)
 	return i < c->npass ? c->pass[i].value : NULL;
 }
 
+const char *
+config_passthrough_find(const Config *c, const char *name)
+{
+	for (size_t i = 0; i < c->npass; i++)
+		if (strcmp(c->pass[i].name, name) == 0)
+			return c->pass[i].value;
+	return NULL;
+}
+
 static const char *const type_names[] = {"string", "integer", "boolean", "choice", "conninfo"};
 
 void

@@ -89,6 +89,8 @@ extern const char *config_origin(const Config *c, const char *name);
 extern size_t config_passthrough_count(const Config *c);
 extern const char *config_passthrough_name(const Config *c, size_t i);
 extern const char *config_passthrough_value(const Config *c, size_t i);
+/* A pass-through key's value by its whole name ("kafka.bootstrap.servers"), or NULL. */
+extern const char *config_passthrough_find(const Config *c, const char *name);
 
 /* --help text from the table; the effective configuration with secrets masked. */
 extern void config_help(const ConfigKey *keys, const char *env_prefix, FILE *out);

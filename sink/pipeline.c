@@ -654,7 +654,10 @@ check_kafka(const Settings *s)
 	rc = rd_kafka_metadata(p.rk, 1, NULL, &md, 10000);
 	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
-		printf("kafka: no metadata from the brokers: %s\n", rd_kafka_err2str(rc));
+		const char *bootstrap = config_passthrough_find(s->config, "kafka.bootstrap.servers");
+
+		printf("kafka: no metadata: no broker of kafka.bootstrap.servers (%s) answered: %s\n",
+			   bootstrap ? bootstrap : "unset", rd_kafka_err2str(rc));
 		rd_kafka_destroy(p.rk);
 		return false;
 	}

@@ -56,7 +56,7 @@ usage(FILE *out)
 			PGCDC_VERSION);
 	config_help(settings_keys, SETTINGS_ENV_PREFIX, out);
 	fprintf(out, "  kafka.<property>\n      any librdkafka producer property, passed unchanged "
-			"(enable.idempotence and acks=all cannot be weakened)\n");
+			"(enable.idempotence, acks=all and the partitioning cannot be changed)\n");
 }
 
 int

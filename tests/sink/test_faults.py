@@ -18,36 +18,10 @@ import psycopg2
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from conftest import (Workload, confirmed, dead_letters, free_port, lsn, metric, pgtemp, read_all,
-                      streamer_conftest, wait_equal, wait_for)
+from conftest import (HISTORY, Workload, confirmed, dead_letters, free_port, lsn, metric, pgtemp,
+                      read_all, settle, streamer_conftest, wait_equal, wait_for)
 
 pgcdcwire = streamer_conftest.pgcdcwire
-
-HISTORY = """
-    CREATE TABLE kv (k int PRIMARY KEY, v bigint NOT NULL);
-    CREATE TABLE kv_history (k int, old_v bigint, new_v bigint);
-    CREATE FUNCTION kv_note() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN INSERT INTO kv_history VALUES (NEW.k, OLD.v, NEW.v); RETURN NEW; END $$;
-    CREATE TRIGGER kv_note AFTER UPDATE ON kv FOR EACH ROW EXECUTE FUNCTION kv_note();"""
-
-
-def no_double_apply(target):
-    """Every recorded update moved v forward (the snapshot's v = 0 rows may be read twice)."""
-    bad = target.psql("SELECT k, old_v, new_v FROM kv_history "
-                      "WHERE new_v <= old_v AND NOT (old_v = 0 AND new_v = 0) LIMIT 10")
-    assert bad == "", f"changes applied twice or out of order (k|old|new): {bad}"
-    return int(target.psql("SELECT count(*) FROM kv_history"))
-
-
-def settle(work, source, target, committed):
-    """Ends the workload; once the streamer and walsink have caught up, the
-    tables are equal and nothing was applied twice (more than committed
-    transactions, more than 100 updates seen)."""
-    end = work.finish()
-    wait_for(lambda: (confirmed(source) or 0) >= end, timeout=120, what="the streamer to catch up")
-    wait_equal(source, target, ["ledger", "kv"], timeout=180)
-    updates = no_double_apply(target)
-    assert len(work.committed) > committed and updates > 100, (len(work.committed), updates)
 
 
 def last_commit(conn):

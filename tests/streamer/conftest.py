@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 import daemonproc  # noqa: E402
@@ -109,7 +109,7 @@ def watermarks(bootstrap, topics=None):
             if topics is not None and name not in topics:
                 continue
             for p in t.partitions:
-                low, high = c.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+                low, high = watermark(c, name, p)
                 # The dev broker keeps about 5 MB per partition: a trimmed log
                 # cannot be checked for completeness.
                 assert low == 0 or not name.startswith("pgcdc.public.") or topics is not None, \
@@ -118,6 +118,21 @@ def watermarks(bootstrap, topics=None):
         return out
     finally:
         c.close()
+
+
+def watermark(consumer, topic, partition, timeout=30):
+    """(low, high) of a partition, asked again while it has no leader (a
+    topic just created, a leader moving)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        except KafkaException as e:
+            if not e.args[0].retriable() and e.args[0].code() not in (
+                    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                    KafkaError.UNKNOWN_TOPIC_OR_PART) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def read_all(bootstrap, prefix="pgcdc.", upto=None):

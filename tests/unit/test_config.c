@@ -82,6 +82,8 @@ test_file_and_defaults(void)
 	CHECK(config_passthrough_count(c) == 2 &&
 		  strcmp(config_passthrough_name(c, 0), "kafka.acks") == 0 &&
 		  strcmp(config_passthrough_value(c, 1), "hunter2") == 0, "pass-through");
+	CHECK(strcmp(config_passthrough_find(c, "kafka.acks"), "all") == 0 &&
+		  config_passthrough_find(c, "kafka.linger.ms") == NULL, "pass-through by name");
 	unlink(path);
 	free(path);
 	config_free(c);
