@@ -110,10 +110,10 @@ def watermarks(bootstrap, topics=None):
                 continue
             for p in t.partitions:
                 low, high = watermark(c, name, p)
-                # The dev broker keeps about 5 MB per partition: a trimmed log
-                # cannot be checked for completeness.
+                # A trimmed log (retention; the dev broker keeps about 5 MB a
+                # partition) cannot be checked for completeness.
                 assert low == 0 or not name.startswith("pgcdc.public.") or topics is not None, \
-                    f"the dev broker trimmed {name} [{p}] (log starts at {low}): test data too large"
+                    f"{name} [{p}] was trimmed (its log starts at {low}): test data too large"
                 out[(name, p)] = high
         return out
     finally:

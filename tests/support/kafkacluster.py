@@ -126,7 +126,7 @@ DEFAULT_HEAP = {"test": "512m", "bench": "1g"}
 
 
 class Node:
-    """One broker process: its id, ports, directory and settings."""
+    """One broker process: its id, ports, directory, log and process."""
 
     def __init__(self, node_id, root):
         self.id = node_id
@@ -165,7 +165,9 @@ class KafkaCluster:
         self.cluster_id = "-"
         while self.cluster_id.startswith("-"):
             self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        rf = min(3, brokers)
+        # Three: what a production cluster for pgcdc has (README, "Running
+        # against a real Kafka"); one: no replication to speak of.
+        rf, isr = (3, 2) if brokers == 3 else (1, 1)
         self.settings = {
             "process.roles": "broker,controller",
             "controller.quorum.voters": ",".join(
@@ -175,14 +177,14 @@ class KafkaCluster:
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "num.partitions": str(partitions),
             "default.replication.factor": str(rf),
-            "min.insync.replicas": str(2 if brokers == 3 else 1),
+            "min.insync.replicas": str(isr),
             "offsets.topic.replication.factor": str(rf),
             "offsets.topic.num.partitions": "4",
             "transaction.state.log.replication.factor": str(rf),
-            "transaction.state.log.min.isr": str(2 if brokers == 3 else 1),
+            "transaction.state.log.min.isr": str(isr),
             "transaction.state.log.num.partitions": "4",
             "share.coordinator.state.topic.replication.factor": str(rf),
-            "share.coordinator.state.topic.min.isr": str(2 if brokers == 3 else 1),
+            "share.coordinator.state.topic.min.isr": str(isr),
             "auto.create.topics.enable": "true",
             "unclean.leader.election.enable": "false",
             # A consumer group forms at once (the default waits 3 s for more members).
