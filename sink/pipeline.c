@@ -373,12 +373,19 @@ subscribe(Pipeline *p)
 static void
 on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
+	Pipeline   *p = opaque;
+
 	/* librdkafka retries these for ever: say which setting is wrong. */
 	if (err == RD_KAFKA_RESP_ERR_INVALID_SESSION_TIMEOUT)
 		log_msg(LOG_WARNING, "kafka: %s: kafka.session.timeout.ms must lie within the brokers' "
 				"group.min.session.timeout.ms (6 s unless changed) and group.max.session.timeout.ms", reason);
 	else if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__RESOLVE)
-		log_msg(LOG_WARNING, "kafka: no broker of kafka.bootstrap.servers answers (%s)", reason);
+	{
+		const char *bootstrap = config_passthrough_find(p->settings->config, "kafka.bootstrap.servers");
+
+		log_msg(LOG_WARNING, "kafka: no broker of kafka.bootstrap.servers (%s) answers (%s)",
+				bootstrap ? bootstrap : "unset", reason);
+	}
 	else
 		log_msg(LOG_WARNING, "kafka: %s", reason);
 }
