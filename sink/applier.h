@@ -30,7 +30,7 @@ enum
 /* An event refused, and why. */
 typedef struct DeadLetter
 {
-	const Event *e;
+	Event	   *e;
 	char	   *reason;
 	char	   *detail;
 } DeadLetter;
@@ -83,7 +83,7 @@ typedef struct Row
 
 /* apply.c */
 /* Notes e as a dead letter of this batch; a savepoint rolled back takes its notes along. */
-extern void apply_dead(Applier *a, const Event *e, const char *reason, const char *detail);
+extern void apply_dead(Applier *a, Event *e, const char *reason, const char *detail);
 /* SQL text built in a->sql: apply_sql appends, apply_sql_text ends it. */
 extern void apply_sql(Applier *a, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 extern const char *apply_sql_text(Applier *a);

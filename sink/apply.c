@@ -16,13 +16,15 @@
 #include "log.h"
 #include "moves.h"
 #include "tables.h"
+#include "topicname.h"
 
 static const char *const skip_reasons[SKIP_REASONS] = {"applied", "dead_letter", "superseded", "truncated"};
 
 /* Notes e as a dead letter of this batch; a savepoint rolled back takes its notes along (dead_forget). */
 void
-apply_dead(Applier *a, const Event *e, const char *reason, const char *detail)
+apply_dead(Applier *a, Event *e, const char *reason, const char *detail)
 {
+	e->dead = true;
 	if (a->ndead == a->dead_cap)
 	{
 		a->dead_cap = a->dead_cap ? 2 * a->dead_cap : 16;
@@ -37,6 +39,7 @@ dead_forget(Applier *a, size_t keep)
 	while (a->ndead > keep)
 	{
 		a->ndead--;
+		a->dead[a->ndead].e->dead = false;
 		free(a->dead[a->ndead].reason);
 		free(a->dead[a->ndead].detail);
 	}
@@ -438,10 +441,14 @@ apply_truncate(Applier *a, Event *e, char *err, size_t errlen)
 	for (size_t i = 0; i < e->rec->n_truncated; i++)
 	{
 		const Pgcdc__RelationRef *ref = e->rec->truncated[i];
-		TableInfo  *ti = tables_get(a->tables, ref->schema, ref->table);
+		TableInfo  *ti;
 		char		sql[512];
 		bool		exists;
 
+		/* Each table's topic carries a copy of the record: this one applies its own tables (bound). */
+		if (!topicname_matches(rd_kafka_topic_name(e->msg->rkt), a->settings->topic_prefix, ref->schema, ref->table))
+			continue;
+		ti = tables_get(a->tables, ref->schema, ref->table);
 		if (!trunc_mark(a, ti, err, errlen))
 			return false;
 		/* Every partition carries a copy: the first one applies it. */
@@ -478,36 +485,113 @@ apply_truncate(Applier *a, Event *e, char *err, size_t errlen)
 	return true;
 }
 
-/* Which events of the batch are new: the rest are skipped or ignored. */
+/*
+ * Whether e may be applied where it says: a record decides nothing outside
+ * its own table.  Its table's topic must be the one it arrived on, and its
+ * target never walsink's own tables or the system's.  reason when not.
+ */
 static bool
-admit(Applier *a, Event *e, PartState *st, char *err, size_t errlen)
+bound(Applier *a, const Event *e, char *reason, size_t reasonlen)
 {
+	const char *topic = rd_kafka_topic_name(e->msg->rkt);
+	const char *prefix = a->settings->topic_prefix;
+	const char *schema = e->rec->schema;
+	const char *table = e->rec->table;
+	const TableInfo *ti;
+	const char *why;
+
+	if (e->kind == EVENT_TRUNCATE)
+	{
+		size_t		here = 0;
+
+		for (size_t i = 0; i < e->rec->n_truncated; i++)
+		{
+			const Pgcdc__RelationRef *ref = e->rec->truncated[i];
+
+			if (!topicname_matches(topic, prefix, ref->schema, ref->table))
+				continue;
+			here++;
+			ti = tables_get(a->tables, ref->schema, ref->table);
+			if ((why = settings_forbidden(a->settings, ti->schema, ti->table)) != NULL)
+				return snprintf(reason, reasonlen, "truncate of %s: target %s %s", ref->table, ti->name, why), false;
+		}
+		if (here == 0)
+			return snprintf(reason, reasonlen, "truncate on topic %s names none of its tables (topic.prefix "
+							"\"%s\"): a record applies only to its topic's table", topic, prefix), false;
+		return true;
+	}
+	if (!topicname_matches(topic, prefix, schema, table))
+		return snprintf(reason, reasonlen, "change of %s.%s on topic %s, not on its table's topic (topic.prefix "
+						"\"%s\"): a record applies only to its topic's table", schema, table, topic, prefix), false;
+	ti = tables_get(a->tables, schema, table);
+	if ((why = settings_forbidden(a->settings, ti->schema, ti->table)) != NULL)
+		return snprintf(reason, reasonlen, "target %s %s", ti->name, why), false;
+	return true;
+}
+
+/*
+ * Which events of the batch are new: the rest are skipped, ignored or dead
+ * letters.  A partition's stored position moves at the end of the batch, to
+ * its last change that is not a dead letter (applier_apply); within the
+ * batch, a change at or behind one admitted before it is a copy.
+ */
+static bool
+admit(Applier *a, Event *e, PartState *st)
+{
+	char		reason[700];
+
 	if (e->held)
 		return false;			/* consumed again from its offset: see moves.h */
 	st->offset = e->msg->offset;
-	st->touched = true;
+	if (!st->touched)
+	{
+		st->touched = true;
+		st->seen = st->pos;
+		st->has_seen = st->has_pos;
+	}
 	switch (e->kind)
 	{
 		case EVENT_IGNORE:
 			a->n_ignored++;
 			return false;
 		case EVENT_BAD:
+			apply_dead(a, e, e->reason, NULL);
 			return false;
 		default:
 			break;
 	}
+	if (!bound(a, e, reason, sizeof(reason)))
+		return apply_dead(a, e, reason, NULL), false;
 	if (e->snapshot)
 	{
 		/* Snapshot rows share one position; only an older snapshot is stale. */
-		if (st->has_pos && e->pos.lsn < st->pos.lsn)
+		if (st->has_seen && e->pos.lsn < st->seen.lsn)
 			return a->n_skipped[SKIP_APPLIED]++, false;
 		return true;
 	}
-	if (st->has_pos && position_cmp(&e->pos, &st->pos) <= 0)
+	if (st->has_seen && position_cmp(&e->pos, &st->seen) <= 0)
 		return a->n_skipped[SKIP_APPLIED]++, false;
-	st->pos = e->pos;
-	st->has_pos = true;
+	st->seen = e->pos;
+	st->has_seen = true;
+	e->admitted = true;
 	return true;
+}
+
+/* Each touched partition's stored position: its last admitted change that is not a dead letter. */
+static void
+advance(Event *events, PartState **states, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		PartState  *st = states[i];
+		const Event *e = &events[i];
+
+		if (e->admitted && !e->dead && (!st->has_pos || position_cmp(&e->pos, &st->pos) > 0))
+		{
+			st->pos = e->pos;
+			st->has_pos = true;
+		}
+	}
 }
 
 /*
@@ -610,12 +694,8 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 	{
 		Event	   *e = &events[i];
 
-		if (!admit(a, e, states[i], err, errlen))
-		{
-			if (e->kind == EVENT_BAD)
-				apply_dead(a, e, e->reason, NULL);
+		if (!admit(a, e, states[i]))
 			continue;
-		}
 		if (e->kind == EVENT_TRUNCATE)
 		{
 			/* Now: this batch's rows from before it are then skipped by its mark (prepare). */
@@ -646,6 +726,7 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 		ok = ok && apply_rows(a, ti, rows + i, m, err, errlen);
 		i = j;
 	}
+	advance(events, states, n);
 	/* Each partition's position once (states has one entry per event). */
 	for (size_t i = 0; i < n; i++)
 	{

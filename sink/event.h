@@ -62,6 +62,8 @@ typedef struct Event
 	bool		snapshot;		/* a read: never moves the stored position */
 	bool		unchanged;		/* some value of image was an unchanged TOASTed one when decoded */
 	bool		held;			/* not applied in this batch: its partition is held (moves.h) */
+	bool		admitted;		/* a change new to its partition (apply.c admit) */
+	bool		dead;			/* a dead letter of its batch */
 	struct Move *move;			/* a key change's copy: see moves.h */
 	rd_kafka_message_t *msg;
 	char		reason[200];

@@ -79,6 +79,10 @@ typedef struct Pipeline
 	char		apply_err[ERRLEN];
 } Pipeline;
 
+static const char superuser_warning[] =
+	"walsink's role is a superuser: a record could then write anywhere walsink's checks miss; "
+	"run it as a role that owns its target schemas and pgcdc and nothing else (README: least privilege)";
+
 static PartState *
 part_state(Pipeline *p, const char *topic, int32_t partition)
 {
@@ -539,6 +543,8 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 		return OUTCOME_RETRY;
 	}
 	*connected = true;
+	if (target_superuser(p.target))
+		log_msg(LOG_WARNING, "target: %s", superuser_warning);
 	if (!target_check_rules(p.target, p.err, sizeof(p.err)))
 	{
 		log_msg(LOG_ERROR, "%s", p.err);
@@ -698,6 +704,8 @@ pipeline_check(const Settings *s)
 		printf("target: %s\n", err);
 	else
 		printf("target: connected; positions in pgcdc.sink_position, dead letters in %s\n", t->dead_letter);
+	if (t != NULL && target_superuser(t))
+		printf("target: warning: %s\n", superuser_warning);
 	if (t != NULL && !target_check_rules(t, err, sizeof(err)))
 	{
 		printf("%s\n", err);

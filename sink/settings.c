@@ -14,7 +14,9 @@ const ConfigKey settings_keys[] = {
 	{"target", CONFIG_CONNINFO, NULL,
 		"libpq connection string of the target database. Passwords belong in .pgpass "
 		"(PGPASSFILE); one given here is masked in every log line", NULL, 0, 0, false, true},
-	{"topic.prefix", CONFIG_STRING, "pgcdc", "walstreamer's topic.prefix: the default topics",
+	{"topic.prefix", CONFIG_STRING, "pgcdc",
+		"walstreamer's topic.prefix: the default topics. A record is applied only when it arrived on "
+		"its own table's topic, <prefix>.<schema>.<table>; any other is a dead letter",
 		NULL, 0, 0, false, false},
 	{"topics", CONFIG_STRING, NULL,
 		"topics to apply: a comma-separated list, or a regular expression starting with ^; "
@@ -173,6 +175,7 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->config = c;
 	s->target = config_string(c, "target");
 	s->topics = config_string(c, "topics");
+	s->topic_prefix = config_string(c, "topic.prefix");
 	s->group_id = config_string(c, "group.id");
 	s->target_schema = config_string(c, "target.schema");
 	s->batch_max_rows = (int) config_int(c, "batch.max.rows");
@@ -218,7 +221,36 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->table_map_text = config_string(c, "table.map");
 	if (s->table_map_text && !parse_map(s->table_map_text, s, err, errlen))
 		return false;
+	if (s->target_schema && settings_forbidden(s, s->target_schema, NULL))
+	{
+		snprintf(err, errlen, "target.schema: \"%s\" %s", s->target_schema,
+				 settings_forbidden(s, s->target_schema, NULL));
+		return false;
+	}
+	for (size_t i = 0; i < s->nmap; i++)
+		if (settings_forbidden(s, s->map[i].schema, s->map[i].table))
+		{
+			snprintf(err, errlen, "table.map: %s.%s %s", s->map[i].schema, s->map[i].table,
+					 settings_forbidden(s, s->map[i].schema, s->map[i].table));
+			return false;
+		}
 	return parse_rules(c, s, err, errlen);
+}
+
+const char *
+settings_forbidden(const Settings *s, const char *schema, const char *table)
+{
+	const char *dl = s->dead_letter_table;
+	size_t		dl_schema = strcspn(dl, ".");
+
+	if (strcmp(schema, "pgcdc") == 0)
+		return "is walsink's own schema: never a target";
+	if (strncmp(schema, "pg_", 3) == 0 || strcmp(schema, "information_schema") == 0)
+		return "is a system schema: never a target";
+	if (table && strlen(schema) == dl_schema && strncmp(schema, dl, dl_schema) == 0 &&
+		strcmp(table, dl + dl_schema + 1) == 0)
+		return "is walsink's dead-letter table: never a target";
+	return NULL;
 }
 
 void

@@ -45,6 +45,7 @@ typedef struct Settings
 	const Config *config;
 	const char *target;
 	const char *topics;			/* comma list or ^regex */
+	const char *topic_prefix;
 	const char *group_id;
 	const char *target_schema;	/* one schema for all, or NULL */
 	TableMapping *map;
@@ -80,6 +81,13 @@ extern void settings_free(Settings *s);
 /* The target of a source table: table.map, else target.schema, else the same names. */
 extern void settings_target_of(const Settings *s, const char *schema, const char *table,
 							   const char **tschema, const char **ttable);
+
+/*
+ * Why schema.table (table NULL: anything in schema) may never be a target,
+ * whatever a record or the configuration says: walsink's own schema, the
+ * system's, the dead-letter table.  NULL when it may be.
+ */
+extern const char *settings_forbidden(const Settings *s, const char *schema, const char *table);
 
 /*
  * A librdkafka configuration: defaults (name-value pairs up to a NULL name),

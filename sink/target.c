@@ -195,6 +195,31 @@ exec_params(Target *t, const char *sql, int n, const char *const *values, PGresu
 	return exec_params_then(t, sql, n, values, NULL, out, err, errlen);
 }
 
+bool
+target_ensure_schema(Target *t, const char *schema, char *err, size_t errlen)
+{
+	const char *values[1] = {schema};
+	PGresult   *res;
+	bool		exists;
+	char	   *q;
+	char	   *sql;
+	bool		ok;
+
+	if (!exec_params(t, "SELECT FROM pg_namespace WHERE nspname = $1", 1, values, &res, err, errlen))
+		return false;
+	exists = PQntuples(res) > 0;
+	PQclear(res);
+	if (exists)
+		return true;
+	q = target_quote(t, schema);
+	sql = malloc(strlen(q) + 128);
+	sprintf(sql, TARGET_DDL_LOCK "CREATE SCHEMA IF NOT EXISTS %s", q);
+	ok = target_exec(t, sql, err, errlen);
+	free(sql);
+	free(q);
+	return ok;
+}
+
 /* walsink's own tables, created when missing. */
 static bool
 bootstrap(Target *t, char *err, size_t errlen)
@@ -202,20 +227,26 @@ bootstrap(Target *t, char *err, size_t errlen)
 	const char *dl = t->settings->dead_letter_table;
 	const char *dot = strchr(dl, '.');
 	char	   *schema = strndup(dl, (size_t) (dot - dl));
-	char	   *qschema = target_quote(t, schema);
 	char		index[80];
 	char	   *qindex;
+	char	   *qposition;
 	char		sql[4096];	/* names quoted: up to ~260 bytes each */
 	bool		ok;
 
 	t->dead_letter = target_quote_qualified(t, schema, dot + 1);
+	if (!target_ensure_schema(t, "pgcdc", err, errlen) || !target_ensure_schema(t, schema, err, errlen))
+	{
+		free(schema);
+		return false;
+	}
 	/* Beside its table; the server cuts a longer name to 63 bytes as it would any. */
 	snprintf(index, sizeof(index), "%s_message", dot + 1);
 	qindex = target_quote(t, index);
+	snprintf(index, sizeof(index), "%s_position", dot + 1);
+	qposition = target_quote(t, index);
 	snprintf(sql, sizeof(sql),
 			 "SET client_min_messages = warning;"
 			 TARGET_DDL_LOCK
-			 "CREATE SCHEMA IF NOT EXISTS pgcdc;"
 			 "CREATE TABLE IF NOT EXISTS pgcdc.sink_position ("
 			 " group_id text NOT NULL, topic text NOT NULL, partition int NOT NULL,"
 			 " \"offset\" bigint NOT NULL, commit_lsn pg_lsn, seq bigint, sub int,"
@@ -230,18 +261,18 @@ bootstrap(Target *t, char *err, size_t errlen)
 			 " PRIMARY KEY (group_id, topic, commit_lsn, seq));"
 			 "DO $$BEGIN IF (SELECT attnotnull FROM pg_attribute WHERE attrelid = 'pgcdc.sink_key_move'::regclass"
 			 " AND attname = 'image') THEN ALTER TABLE pgcdc.sink_key_move ALTER image DROP NOT NULL; END IF; END$$;"
-			 "CREATE SCHEMA IF NOT EXISTS %s;"
 			 "CREATE TABLE IF NOT EXISTS %s ("
 			 " id bigserial PRIMARY KEY, topic text, partition int, \"offset\" bigint,"
 			 " key bytea, value bytea, commit_lsn pg_lsn, seq bigint,"
 			 " reason text NOT NULL, detail text, created timestamptz NOT NULL DEFAULT now());"
 			 "CREATE INDEX IF NOT EXISTS %s ON %s (topic, partition, \"offset\");"
+			 "CREATE INDEX IF NOT EXISTS %s ON %s (topic, commit_lsn, seq);"
 			 "SET client_min_messages = notice",
-			 qschema, t->dead_letter, qindex, t->dead_letter);
+			 t->dead_letter, qindex, t->dead_letter, qposition, t->dead_letter);
 	ok = target_exec(t, sql, err, errlen);
 	free(schema);
-	free(qschema);
 	free(qindex);
+	free(qposition);
 	return ok;
 }
 
@@ -612,12 +643,18 @@ target_dead_letter(Target *t, const Event *e, const char *reason, const char *de
 	/*
 	 * The same message consumed again (a replay from an earlier offset) is
 	 * already there: the row it left is its record, and nothing is added.
+	 * So is a copy walstreamer sent again (at another offset, at the same
+	 * source position): a dead letter never moves the stored position, so
+	 * its copies are not skipped as applied.
 	 */
 	snprintf(sql, sizeof(sql), "INSERT INTO %s (topic, partition, \"offset\", key, value, commit_lsn, "
 			 "seq, reason, detail) SELECT $1::text, $2::int, $3::bigint, $4::bytea, $5::bytea, "
 			 "$6::pg_lsn, $7::bigint, $8::text, $9::text WHERE NOT EXISTS (SELECT FROM %s d "
 			 "WHERE d.topic = $1 AND d.partition = $2 AND d.\"offset\" = $3 "
-			 "AND d.key IS NOT DISTINCT FROM $4 AND d.value = $5)", t->dead_letter, t->dead_letter);
+			 "AND d.key IS NOT DISTINCT FROM $4 AND d.value = $5) AND ($6::pg_lsn IS NULL OR NOT EXISTS "
+			 "(SELECT FROM %s d WHERE d.topic = $1 AND d.commit_lsn = $6::pg_lsn AND d.seq = $7::bigint "
+			 "AND d.partition = $2 AND d.key IS NOT DISTINCT FROM $4 AND d.value = $5))",
+			 t->dead_letter, t->dead_letter, t->dead_letter);
 	res = target_query_params(t, sql, 9, values, lengths, formats, NULL);
 	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	if (!ok)
@@ -627,4 +664,12 @@ target_dead_letter(Target *t, const Event *e, const char *reason, const char *de
 	buf_free(&why);
 	buf_free(&more);
 	return ok;
+}
+
+const char *
+target_superuser(const Target *t)
+{
+	const char *v = PQparameterStatus(t->conn, "is_superuser");
+
+	return v != NULL && strcmp(v, "on") == 0 ? PQuser(t->conn) : NULL;
 }

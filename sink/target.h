@@ -36,9 +36,11 @@ typedef struct PartState
 	char	   *topic;
 	int32_t		partition;
 	int64_t		offset;			/* last applied or skipped; -1: none */
-	Position	pos;
+	Position	pos;			/* stored: the last change applied (or skipped), never a dead letter's */
 	bool		has_pos;
 	bool		touched;		/* in the open batch */
+	Position	seen;			/* in the open batch: the last change admitted */
+	bool		has_seen;
 	/* Key changes: see moves.h. */
 	int64_t		hold;			/* the open batch applies nothing from this offset on; -1: no hold */
 	int64_t		held_at;		/* the offset held by earlier batches, and since when */
@@ -88,6 +90,13 @@ extern PGresult *target_query_params(Target *t, const char *sql, int n, const ch
  */
 #define TARGET_DDL_LOCK "SELECT pg_advisory_xact_lock(7378526240519545666);"
 
+/*
+ * Creates schema unless it exists: CREATE SCHEMA, even IF NOT EXISTS, needs
+ * the CREATE privilege on the database, which a least-privilege walsink,
+ * owning its schemas, does not have.
+ */
+extern bool target_ensure_schema(Target *t, const char *schema, char *err, size_t errlen);
+
 /* False with err: the connection is lost or the server refused something unexpected. */
 extern bool target_exec(Target *t, const char *sql, char *err, size_t errlen);
 /* target_exec, with the number of rows the statement affected in *rows. */
@@ -133,6 +142,12 @@ extern char *target_quote(Target *t, const char *ident);
  */
 extern bool target_check_rules(Target *t, char *err, size_t errlen);
 extern char *target_quote_qualified(Target *t, const char *schema, const char *table);
+
+/*
+ * walsink's role when it is a superuser, else NULL: it needs to own (or
+ * write) its target schemas and pgcdc, nothing else (README, least privilege).
+ */
+extern const char *target_superuser(const Target *t);
 
 /* One line: the server's message, its detail and SQLSTATE. */
 extern void target_error(Target *t, const PGresult *res, char *err, size_t errlen);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "relations.h"
+#include "topicname.h"
 
 struct Relations
 {
@@ -126,29 +127,6 @@ relation_value(const Relation *rel, const uint8_t *change, size_t len, size_t *t
 	return value;
 }
 
-char *
-relations_topic_name(const char *prefix, Span schema, Span table)
-{
-	size_t		plen = strlen(prefix);
-	size_t		len = plen + 1 + schema.len + 1 + table.len;
-	char	   *topic;
-	char	   *p;
-
-	if (len > 249)
-		len = 249;
-	if ((topic = malloc(len + 1)) == NULL)
-		return NULL;
-	snprintf(topic, len + 1, "%s.%.*s.%.*s", prefix, (int) schema.len, (const char *) schema.data,
-			 (int) table.len, (const char *) table.data);
-	for (p = topic + plen; *p; p++)
-	{
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			  (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
-			*p = '_';
-	}
-	return topic;
-}
-
 Relation *
 relations_put(Relations *rels, const Record *r, const uint8_t *buf, size_t len)
 {
@@ -162,7 +140,8 @@ relations_put(Relations *rels, const Record *r, const uint8_t *buf, size_t len)
 	fresh.record = malloc(len ? len : 1);
 	fresh.keys = malloc(sizeof(uint32_t) * (r->columns.n ? r->columns.n : 1));
 	fresh.name = malloc(r->schema.len + r->table.len + 2);
-	fresh.topic = relations_topic_name(rels->prefix, r->schema, r->table);
+	fresh.topic = topicname_of(rels->prefix, (const char *) r->schema.data, r->schema.len,
+							   (const char *) r->table.data, r->table.len);
 	if (!fresh.record || !fresh.keys || !fresh.name || !fresh.topic)
 	{
 		relation_clear(rels, &fresh);

@@ -47,11 +47,4 @@ extern Relation *relations_get(Relations *rels, uint32_t relid);
  */
 extern void *relation_value(const Relation *rel, const uint8_t *change, size_t len, size_t *total);
 
-/*
- * Topic name for schema.table: Kafka allows [a-zA-Z0-9._-] up to 249
- * characters, so anything else becomes '_' (as Debezium does).  Returns
- * a malloc'd string.
- */
-extern char *relations_topic_name(const char *prefix, Span schema, Span table);
-
 #endif							/* PGCDC_RELATIONS_H */

@@ -9,6 +9,7 @@
 #include "record.h"
 #include "relations.h"
 #include "stream.h"
+#include "topicname.h"
 
 /* A message the producer refused for now (queue full), in order. */
 typedef struct Pending
@@ -365,7 +366,8 @@ on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 		}
 		if ((rel = relations_get(st->rels, relid)) != NULL)
 			count(st, rel, RECORD_TRUNCATE);
-		topic = relations_topic_name(st->settings->topic_prefix, schema, table);
+		topic = topicname_of(st->settings->topic_prefix, (const char *) schema.data, schema.len,
+							 (const char *) table.data, table.len);
 		rkt = topic ? kafka_topic(st->kafka, topic) : NULL;
 		free(topic);
 		if (rkt == NULL)

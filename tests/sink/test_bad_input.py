@@ -8,6 +8,7 @@ the rest are forged from a real record and produced straight onto the
 table's topic, between two rounds of good changes."""
 
 import random
+import re
 import time
 import urllib.request
 
@@ -23,6 +24,11 @@ DEAD_TOPIC = "walsink_dead_letters"
 
 # 63 bytes: the longest name PostgreSQL keeps.
 LONG_NAME = b"t" * 63
+
+
+def topic_of(schema, table, prefix="pgcdc"):
+    """walstreamer's topic of a table (daemon/topicname.c)."""
+    return re.sub(rb"[^A-Za-z0-9._-]", b"_", b"%s.%s.%s" % (prefix.encode(), schema, table))[:249].decode()
 
 
 def columns_of(items):
@@ -128,7 +134,10 @@ def test_bad_input_goes_to_dead_letters(source, target, broker, streamer, sink):
     rec = last.record()
     bad = forge(last.value, delete.value)
     # Each bad record followed by a good one (a new row), all in one burst:
-    # the good rows around the bad ones are applied.
+    # the good rows around the bad ones are applied.  A record of another
+    # table goes on that table's topic, or it is refused for that alone.
+    own_topic = {"unknown table": topic_of(b"public", b"ghost"),
+                 "injected table name": topic_of(b"public", INJECTION)}
     ins = pgcdcwire.fields(last.value)
     cols = columns_of(ins)
     good_ids = [3000 + i for i in range(len(bad))]
@@ -137,7 +146,7 @@ def test_bad_input_goes_to_dead_letters(source, target, broker, streamer, sink):
         # Positions after row 9's, in order: admitted, never "already applied".
         value = value + pgcdcwire.pack([(3, 0, rec["commit_lsn"]), (5, 0, 1000 + 2 * i)]) \
             if kind not in ("oversized value", "empty value", "truncated record") else value
-        p.produce("pgcdc.public.acct", value=value, key=b"forged", partition=last.partition)
+        p.produce(own_topic.get(kind, "pgcdc.public.acct"), value=value, key=b"forged", partition=last.partition)
         good = replace_nth(ins, 13, cols.index("id"), pgcdcwire.pack([(4, 0, 2 * good_ids[i])]))
         good = replace_nth(good, 13, cols.index("note"), pgcdcwire.pack([(11, 2, b"forged")]))
         good = pgcdcwire.pack(good) + pgcdcwire.pack([(3, 0, rec["commit_lsn"]), (5, 0, 1001 + 2 * i)])
@@ -180,8 +189,8 @@ def test_bad_input_goes_to_dead_letters(source, target, broker, streamer, sink):
     # The dead letters keep the original bytes and where they came from.
     assert target.psql("SELECT count(*) FROM pgcdc.dead_letter WHERE value = ''::bytea") == "1"
     assert target.psql("SELECT count(*) FROM pgcdc.dead_letter WHERE topic IN "
-                       "('pgcdc.public.acct', 'pgcdc.public.nokey') AND \"offset\" >= 0 "
-                       "AND partition >= 0") == str(len(want))
+                       "('pgcdc.public.acct', 'pgcdc.public.nokey', '%s', '%s') AND \"offset\" >= 0 "
+                       "AND partition >= 0" % tuple(own_topic.values())) == str(len(want))
 
     # Nothing else changed: acct as the source minus what was refused, nokey
     # without the keyless update and delete, t untouched, no table created.
@@ -241,3 +250,89 @@ def test_bad_input_goes_to_dead_letters(source, target, broker, streamer, sink):
     assert target.psql("SELECT * FROM pgcdc.dead_letter ORDER BY id") == dead
     assert w.stop() == 0 and s.stop() == 0
     assert sum(watermarks(broker.bootstrap, [DEAD_TOPIC]).values()) == len(want)
+
+
+HUGE_LSN = 0xFFFFFFFF00000000
+
+
+def test_a_record_decides_nothing_outside_its_table(source, target, broker, streamer, sink):
+    """Records forged onto consumed topics (any Kafka client with write
+    access can) reach only the table of the topic they are on, never
+    walsink's own tables or the system's; a dead letter never moves the
+    stored position, so the genuine changes after them are applied."""
+    source.psql("CREATE TABLE acct (id int PRIMARY KEY, v int); CREATE TABLE other (id int PRIMARY KEY, v int)")
+    target.psql("CREATE TABLE acct (id int PRIMARY KEY, v int); CREATE TABLE other (id int PRIMARY KEY, v int);"
+                "INSERT INTO other VALUES (1, 1)")
+    s = streamer(heartbeat_interval_ms="0").start()
+    w = sink(dead_letter_topic=DEAD_TOPIC).start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    source.psql("INSERT INTO acct SELECT g, g FROM generate_series(1, 20) g")
+    wait_for(lambda: target.psql("SELECT count(*) FROM acct") == "20", what="round 1 applied")
+    positions = target.psql("SELECT topic, partition, commit_lsn FROM pgcdc.sink_position ORDER BY 1, 2")
+
+    msgs = [m for ms in read_all(broker.bootstrap, prefix="pgcdc.public.acct").values() for m in ms]
+    last = max((m for m in msgs if m.record()["op"] == "insert"), key=lambda m: m.record()["row"]["id"])
+    ins = pgcdcwire.fields(last.value)
+    huge = pgcdcwire.pack([(3, 0, HUGE_LSN), (5, 0, 1)])
+
+    def renamed(schema, table):
+        return pgcdcwire.pack([(n, w, schema if n == 9 else table if n == 10 else v) for n, w, v in ins]) + huge
+
+    def truncate(schema, table):
+        return pgcdcwire.pack([(1, 0, 1), (2, 0, 6), (3, 0, HUGE_LSN), (5, 0, 1),
+                               (17, 2, pgcdcwire.pack([(1, 2, schema), (2, 2, table)]))])
+
+    # (topic, value, expected reason fragment): each lands on a partition of
+    # acct's topic that genuine changes use, or on a topic an attacker made.
+    forged = [
+        ("pgcdc.public.acct", truncate(b"pgcdc", b"sink_position"), "names none of its tables"),
+        (topic_of(b"pgcdc", b"sink_position"), truncate(b"pgcdc", b"sink_position"),
+         "target pgcdc.sink_position is walsink's own schema"),
+        (topic_of(b"pgcdc", b"sink_truncate"), renamed(b"pgcdc", b"sink_truncate"),
+         "target pgcdc.sink_truncate is walsink's own schema"),
+        (topic_of(b"pgcdc", b"dead_letter"), renamed(b"pgcdc", b"dead_letter"),
+         "target pgcdc.dead_letter is walsink's own schema"),
+        (topic_of(b"pg_catalog", b"pg_authid"), renamed(b"pg_catalog", b"pg_authid"),
+         "target pg_catalog.pg_authid is a system schema"),
+        (topic_of(b"information_schema", b"sql_features"), truncate(b"information_schema", b"sql_features"),
+         "target information_schema.sql_features is a system schema"),
+        ("pgcdc.public.acct", renamed(b"public", b"other"), "change of public.other on topic pgcdc.public.acct"),
+        ("pgcdc.public.acct", truncate(b"public", b"other"), "names none of its tables"),
+    ]
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for topic, value, _ in forged:
+        for partition in range(4):
+            p.produce(topic, value=value, key=b"forged", partition=partition)
+    assert p.flush(30) == 0
+    del p
+    want = [why for _, _, why in forged for _ in range(4)]
+    wait_for(lambda: int(target.psql("SELECT count(*) FROM pgcdc.dead_letter")) >= len(want),
+             timeout=90, what="the forged records in dead letters")
+
+    # Genuine changes after them, on every partition: all applied.
+    source.psql("INSERT INTO acct SELECT g, g FROM generate_series(21, 60) g; UPDATE acct SET v = -v WHERE id % 2 = 0")
+    wait_for(lambda: target.psql("SELECT * FROM acct ORDER BY 1") == source.psql("SELECT * FROM acct ORDER BY 1"),
+             what="the genuine changes after the forged ones")
+
+    reasons = target.psql("SELECT reason FROM pgcdc.dead_letter ORDER BY id").splitlines()
+    missing = list(reasons)
+    for fragment in want:
+        hit = next((r for r in missing if fragment in r), None)
+        assert hit is not None, f"no dead letter for {fragment!r}; dead letters: {reasons}"
+        missing.remove(hit)
+    assert missing == [], f"unexpected dead letters: {missing}"
+    # Bookkeeping and everything else untouched; no position at the forged LSN.
+    assert target.psql("SELECT count(*) FROM pgcdc.sink_truncate") == "0"
+    assert target.psql("SELECT count(*) FROM pgcdc.sink_position WHERE commit_lsn >= 'FFFFFFFF/0'") == "0"
+    assert target.psql("SELECT topic, partition, commit_lsn FROM pgcdc.sink_position "
+                       "WHERE topic <> 'pgcdc.public.acct' AND commit_lsn IS NOT NULL") == ""
+    assert positions.splitlines()[0].startswith("pgcdc.public.acct|")
+    assert target.psql("SELECT * FROM other") == "1|1"
+    assert target.psql("SELECT count(*) FROM pg_authid WHERE rolname = 'postgres'") == "1"
+    # auto.create (on by default) made nothing anywhere.
+    assert target.psql("SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c "
+                       "WHERE c.relkind = 'r' AND c.relnamespace IN ('pgcdc'::regnamespace, "
+                       "'public'::regnamespace)") == "acct,dead_letter,other,sink_key_move,sink_position,sink_truncate"
+    assert target.psql("SELECT count(*) FROM pg_class WHERE relname IN ('pg_authid', 'sql_features')") == "2"
+    assert w.stop() == 0 and s.stop() == 0
+

@@ -29,7 +29,16 @@ def test_help_version_and_bad_configuration():
                        (["--table.map=orders"], "table.map"),
                        (["--dead.letter.table=nodot"], "dead.letter.table"),
                        (["--batch.max.rows=0"], "batch.max.rows"),
-                       (["--no.such.key=1"], "no.such.key")):
+                       (["--no.such.key=1"], "no.such.key"),
+                       # Never a target, whatever the configuration says.
+                       (["--target.schema=pgcdc"], 'target.schema: "pgcdc" is walsink\'s own schema'),
+                       (["--target.schema=pg_catalog"], 'target.schema: "pg_catalog" is a system schema'),
+                       (["--table.map=public.a=pgcdc.sink_position"],
+                        "table.map: pgcdc.sink_position is walsink's own schema"),
+                       (["--table.map=public.a=information_schema.t"],
+                        "table.map: information_schema.t is a system schema"),
+                       (["--table.map=public.a=audit.dead", "--dead.letter.table=audit.dead"],
+                        "table.map: audit.dead is walsink's dead-letter table")):
         rc, out, err = run("--target=dbname=x", *args)
         assert rc == 1 and says in err and err.count("\n") == 1, (args, err)
     rc, out, err = run("--target=host=127.0.0.1 port=1 user=x dbname=x password=hunter2",
@@ -46,6 +55,14 @@ def test_check(source, target, broker, streamer):
     assert rc == 0, out + err
     assert "target: connected" in out and f"kafka: {len(broker.bootstrap.split(','))} brokers" in out, out
     assert "pgcdc.public.c (4 partitions)" in out, out
+    assert 'warning: walsink\'s role is a superuser' in out, out
+    # The least privilege walsink needs: its own schema and its target's; no warning.
+    target.psql("DROP SCHEMA pgcdc CASCADE; CREATE ROLE sinker LOGIN; CREATE SCHEMA pgcdc AUTHORIZATION sinker;"
+                "CREATE SCHEMA analytics AUTHORIZATION sinker")
+    sinker = target.dsn().replace("user=postgres", "user=sinker")
+    rc, out, err = run(f"--target={sinker}", f"--kafka.bootstrap.servers={broker.bootstrap}",
+                       "--target.schema=analytics", "--check")
+    assert rc == 0 and "target: connected" in out and "superuser" not in out, out + err
     rc, out, err = run(f"--target={target.dsn()}", "--kafka.bootstrap.servers=127.0.0.1:1",
                        "--kafka.socket.timeout.ms=2000", "--check")
     assert rc == 1 and "no broker of kafka.bootstrap.servers (127.0.0.1:1) answered" in out, out + err
