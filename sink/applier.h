@@ -84,6 +84,8 @@ typedef struct Row
 /* apply.c */
 /* Notes e as a dead letter of this batch; a savepoint rolled back takes its notes along. */
 extern void apply_dead(Applier *a, Event *e, const char *reason, const char *detail);
+/* Forgets the dead letters noted after the first keep (their savepoint was rolled back). */
+extern void apply_dead_forget(Applier *a, size_t keep);
 /* SQL text built in a->sql: apply_sql appends, apply_sql_text ends it. */
 extern void apply_sql(Applier *a, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 extern const char *apply_sql_text(Applier *a);
@@ -115,5 +117,11 @@ extern int	applykeys_cmp(const void *x, const void *y);
 extern size_t applykeys_dedupe(Row *rows, size_t n);
 /* Key changes' copies under the old key find the values their update left unchanged (moves.h). */
 extern bool applykeys_resolve_moves(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t errlen);
+
+/* applyfull.c */
+/* Whether rows (of a table without a key) hold an update or delete to match on the old row. */
+extern bool applyfull_needed(const Row *rows, size_t n);
+/* rows[0..n) of a table without a key, in source order (REPLICA IDENTITY FULL). */
+extern bool applyfull_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t errlen);
 
 #endif							/* PGCDC_APPLIER_H */

@@ -20,7 +20,7 @@
 
 static const char *const skip_reasons[SKIP_REASONS] = {"applied", "dead_letter", "superseded", "truncated"};
 
-/* Notes e as a dead letter of this batch; a savepoint rolled back takes its notes along (dead_forget). */
+/* Notes e as a dead letter of this batch; a savepoint rolled back takes its notes along (apply_dead_forget). */
 void
 apply_dead(Applier *a, Event *e, const char *reason, const char *detail)
 {
@@ -33,8 +33,8 @@ apply_dead(Applier *a, Event *e, const char *reason, const char *detail)
 	a->dead[a->ndead++] = (DeadLetter) {e, strdup(reason), detail ? strdup(detail) : NULL};
 }
 
-static void
-dead_forget(Applier *a, size_t keep)
+void
+apply_dead_forget(Applier *a, size_t keep)
 {
 	while (a->ndead > keep)
 	{
@@ -84,7 +84,7 @@ applier_free(Applier *a)
 	tables_free(a->tables);
 	moves_free(a->moves);
 	arena_free(a->scratch);
-	dead_forget(a, 0);
+	apply_dead_forget(a, 0);
 	free(a->dead);
 	buf_free(&a->copy);
 	buf_free(&a->sql);
@@ -401,7 +401,7 @@ apply_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t err
 			ti->batch_applied += (int64_t) (n - (a->ndead - mark));
 			return true;
 		}
-		dead_forget(a, mark);
+		apply_dead_forget(a, mark);
 		if (target_broken(a->target))
 			return snprintf(err, errlen, "%s", why), false;
 		if (!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_rows; RELEASE SAVEPOINT pgcdc_rows", err, errlen))
@@ -621,15 +621,24 @@ prepare_table(Applier *a, TableInfo *ti, Event *e, char *err, size_t errlen)
 	return 0;
 }
 
-/* Prepares each event's table; dead-letters those it cannot take. */
+/*
+ * Prepares the tables of rows[0..n), in order, dead-letters the rows they
+ * cannot take, and keeps the rest in rows[0..*kept).  Stops (*used < n) at
+ * a change of a source key of a table with rows kept already: those are
+ * applied first, under the key they had.
+ */
 static bool
-prepare(Applier *a, Row *rows, size_t *n, char *err, size_t errlen)
+prepare(Applier *a, Row *rows, size_t n, size_t *kept, size_t *used, char *err, size_t errlen)
 {
 	size_t		out = 0;
+	size_t		i;
 	bool		forgot = false;
 	int			ready;
 
-	for (size_t i = 0; i < *n; i++)
+	*kept = *used = 0;
+	for (i = 0; i < n; i++)
+		rows[i].ti->batch_rows = 0;
+	for (i = 0; i < n; i++)
 	{
 		TableInfo  *ti = rows[i].ti;
 		Event	   *e = rows[i].e;
@@ -642,6 +651,8 @@ prepare(Applier *a, Row *rows, size_t *n, char *err, size_t errlen)
 			a->n_skipped[SKIP_TRUNCATED]++;	/* before a truncate already applied */
 			continue;
 		}
+		if (ti->batch_rows > 0 && ti->keycols != NULL && !tables_key_fits(ti, e))
+			break;
 		if ((ready = prepare_table(a, ti, e, err, errlen)) < 0)
 			return false;
 		if (ready == 0)
@@ -649,35 +660,71 @@ prepare(Applier *a, Row *rows, size_t *n, char *err, size_t errlen)
 			forgot = true;
 			continue;
 		}
-		if (e->kind == EVENT_DELETE && ti->nkeys == 0)
-			apply_dead(a, e, "delete on a target table without a key", NULL);
-		else
-			rows[out++] = rows[i];
+		rows[out++] = rows[i];
+		ti->batch_rows++;
 	}
-	*n = out;
+	*used = i;
+	*kept = out;
 	if (!forgot)
 		return true;
 	/* A table forgotten after a failure is prepared again for the rows before it, which it took. */
 	out = 0;
-	for (size_t i = 0; i < *n; i++)
+	for (size_t k = 0; k < *kept; k++)
 	{
-		if ((ready = prepare_table(a, rows[i].ti, rows[i].e, err, errlen)) < 0)
+		if ((ready = prepare_table(a, rows[k].ti, rows[k].e, err, errlen)) < 0)
 			return false;
 		if (ready == 1)
-			rows[out++] = rows[i];
+			rows[out++] = rows[k];
 	}
-	*n = out;
+	*kept = out;
 	return true;
 }
 
+/* Rows of one table in a row: by table, then in the batch's order (the events' addresses). */
 static int
 by_table(const void *x, const void *y)
 {
-	const TableInfo *a = ((const Row *) x)->ti;
-	const TableInfo *b = ((const Row *) y)->ti;
+	const Row  *a = x;
+	const Row  *b = y;
 
-	return a == b ? 0 : a < b ? -1 : 1;
+	if (a->ti != b->ti)
+		return a->ti < b->ti ? -1 : 1;
+	return a->e == b->e ? 0 : a->e < b->e ? -1 : 1;
 }
+
+/* Prepared rows[0..n): per table, the last change of each key, written. */
+static bool
+apply_part(Applier *a, Row *rows, size_t n, char *err, size_t errlen)
+{
+	bool		ok = true;
+
+	qsort(rows, n, sizeof(Row), by_table);
+	for (size_t i = 0; i < n && ok;)
+	{
+		TableInfo  *ti = rows[i].ti;
+		size_t		j = i;
+		size_t		m;
+
+		while (j < n && rows[j].ti == ti)
+			j++;
+		m = j - i;
+		ok = tables_stage(a->tables, ti, err, errlen);
+		if (ok && ti->nkeys > 0)
+		{
+			qsort(rows + i, j - i, sizeof(Row), applykeys_cmp);
+			ok = applykeys_resolve_moves(a, ti, rows + i, j - i, err, errlen);
+			m = applykeys_dedupe(rows + i, j - i);
+		}
+		a->n_skipped[SKIP_SUPERSEDED] += (int64_t) (j - i - m);
+		if (ok && ti->nkeys == 0 && applyfull_needed(rows + i, m))
+			ok = applyfull_rows(a, ti, rows + i, m, err, errlen);
+		else
+			ok = ok && apply_rows(a, ti, rows + i, m, err, errlen);
+		i = j;
+	}
+	return ok;
+}
+
 
 bool
 applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err, size_t errlen)
@@ -704,27 +751,19 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 		}
 		rows[nrows++] = (Row) {e, tables_get(a->tables, e->rec->schema, e->rec->table)};
 	}
-	ok = ok && prepare(a, rows, &nrows, err, errlen);
-	qsort(rows, nrows, sizeof(Row), by_table);
-	for (size_t i = 0; i < nrows && ok;)
+	/* In parts, cut where a table's source key changed. */
+	for (size_t next = 0, done = 0; ok && next < nrows;)
 	{
-		TableInfo  *ti = rows[i].ti;
-		size_t		j = i;
-		size_t		m;
+		size_t		kept,
+					used;
 
-		while (j < nrows && rows[j].ti == ti)
-			j++;
-		m = j - i;
-		ok = tables_stage(a->tables, ti, err, errlen);
-		if (ok && ti->nkeys > 0)
-		{
-			qsort(rows + i, j - i, sizeof(Row), applykeys_cmp);
-			ok = applykeys_resolve_moves(a, ti, rows + i, j - i, err, errlen);
-			m = applykeys_dedupe(rows + i, j - i);
-		}
-		a->n_skipped[SKIP_SUPERSEDED] += (int64_t) (j - i - m);
-		ok = ok && apply_rows(a, ti, rows + i, m, err, errlen);
-		i = j;
+		ok = prepare(a, rows + next, nrows - next, &kept, &used, err, errlen);
+		memmove(rows + done, rows + next, kept * sizeof(Row));
+		ok = ok && apply_part(a, rows + done, kept, err, errlen);
+		done += kept;
+		next += used;
+		if (next == nrows || !ok)
+			nrows = done;
 	}
 	advance(events, states, n);
 	/* Each partition's position once (states has one entry per event). */
@@ -759,7 +798,7 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 			metrics_add(ti->m_applied, ti->batch_applied);
 		ti->batch_applied = 0;
 	}
-	dead_forget(a, 0);
+	apply_dead_forget(a, 0);
 	arena_reset(a->scratch);
 	a->staged = NULL;
 	a->text_only = false;

@@ -67,6 +67,7 @@ layouts_free(Layouts *ls)
 		for (size_t j = 0; j < ls->items[i]->n; j++)
 			free(ls->items[i]->names[j]);
 		free(ls->items[i]->names);
+		free(ls->items[i]->keys);
 		free(ls->items[i]);
 	}
 	for (size_t b = 0; b < COLUMNS_BUCKETS; b++)
@@ -334,12 +335,12 @@ layout_is(const Layout *l, const Pgcdc__ChangeEvent *r)
 	if (l->n != r->n_columns)
 		return false;
 	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->names[i], r->columns[i]->name) != 0)
+		if (l->keys[i] != r->columns[i]->key || strcmp(l->names[i], r->columns[i]->name) != 0)
 			return false;
 	return true;
 }
 
-/* The shared Layout of r's column names, or NULL. */
+/* The shared Layout of r's column names and key, or NULL. */
 static const Layout *
 layout_of(Layouts *ls, const Pgcdc__ChangeEvent *r)
 {
@@ -355,8 +356,12 @@ layout_of(Layouts *ls, const Pgcdc__ChangeEvent *r)
 	l = malloc(sizeof(Layout));
 	l->n = r->n_columns;
 	l->names = malloc((r->n_columns + 1) * sizeof(char *));
+	l->keys = malloc(r->n_columns + 1);
 	for (size_t i = 0; i < r->n_columns; i++)
+	{
 		l->names[i] = strdup(r->columns[i]->name);
+		l->keys[i] = r->columns[i]->key;
+	}
 	ls->items = realloc(ls->items, (ls->n + 1) * sizeof(Layout *));
 	ls->last = ls->n;
 	ls->items[ls->n++] = l;
@@ -515,6 +520,40 @@ make_key(Event *e, ProtobufCAllocator *alloc)
 	}
 }
 
+/*
+ * An update or delete of a table without a key: with REPLICA IDENTITY FULL
+ * its old row is all there, and the target's row equal to it is the one
+ * changed (as PostgreSQL's subscriptions do); without, nothing says which.
+ */
+static void
+keyless_change(Event *e)
+{
+	Pgcdc__ChangeEvent *r = e->rec;
+	const char *what = r->op == PGCDC__OP__OP_DELETE ? "delete" : "update";
+
+	if (r->replica_identity != PGCDC__REPLICA_IDENTITY__IDENTITY_FULL || r->n_before == 0)
+		return bad(e, "%s without a key: %s.%s has no primary key or replica identity index, and no "
+				   "REPLICA IDENTITY FULL to match its old row by", what, r->schema, r->table);
+	if (!check_image(e, r->before, r->n_before, false))
+		return;
+	for (size_t i = 0; i < r->n_before; i++)
+		if (r->before[i]->kind_case == PGCDC__VALUE__KIND_UNCHANGED_TOAST)
+			return bad(e, "%s of a table without a key: old value of column \"%s\" not logged",
+					   what, r->columns[i]->name);
+	e->old = r->before;
+	e->unchanged = false;
+	if (r->op == PGCDC__OP__OP_DELETE)
+	{
+		e->image = r->before;
+		e->kind = EVENT_DELETE;
+		return;
+	}
+	if (!check_image(e, r->after, r->n_after, false))
+		return;
+	e->image = r->after;
+	e->kind = EVENT_UPSERT;
+}
+
 static void
 check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const ColumnsAt *at)
 {
@@ -550,10 +589,10 @@ check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Column
 	}
 	e->snapshot = r->op == PGCDC__OP__OP_READ;
 	e->pos = (Position) {r->commit_lsn, r->seq, strcmp(role, "new") == 0};
+	if (!has_key && (r->op == PGCDC__OP__OP_DELETE || r->op == PGCDC__OP__OP_UPDATE))
+		return keyless_change(e);
 	if (r->op == PGCDC__OP__OP_DELETE || old_copy)
 	{
-		if (!has_key)
-			return bad(e, "%s without a key", old_copy ? "update" : "delete");
 		if (r->n_before == 0)
 			return bad(e, "%s without the old key's values", old_copy ? "update" : "delete");
 		if (!check_image(e, r->before, r->n_before, true))
@@ -563,8 +602,6 @@ check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Column
 	}
 	else
 	{
-		if (r->op == PGCDC__OP__OP_UPDATE && !has_key)
-			return bad(e, "update without a key");
 		if (!check_image(e, r->after, r->n_after, false))
 			return;
 		e->image = r->after;

@@ -33,14 +33,15 @@ typedef struct Position
 } Position;
 
 /*
- * A list of column names as events carry them, shared by every event with
- * the same list: the apply thread then compares pointers, not names.  Kept
- * until layouts_free, never changed.
+ * A list of column names and key flags as events carry them, shared by every
+ * event with the same list: the apply thread then compares pointers, not
+ * names.  Kept until layouts_free, never changed.
  */
 typedef struct Layout
 {
 	size_t		n;
 	char	  **names;
+	bool	   *keys;			/* per column: part of the source's key */
 } Layout;
 
 /* The layouts seen, for the consumer thread (not thread-safe; the Layouts it hands out are). */
@@ -54,6 +55,7 @@ typedef struct Event
 	/* What the apply thread reads of every row, in its first cache line or so. */
 	Pgcdc__ChangeEvent *rec;	/* NULL when undecodable; in the batch's arena */
 	Pgcdc__Value **image;		/* UPSERT: after; DELETE: before (key values) */
+	Pgcdc__Value **old;			/* a keyless table's update or delete: the whole old row (FULL) */
 	const Layout *layout;		/* rec's column names; NULL when too many layouts were seen */
 	uint8_t    *key;			/* the key values as bytes, in the arena: equal keys, equal bytes */
 	size_t		keylen;

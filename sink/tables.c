@@ -35,6 +35,7 @@ forget_layout(TableInfo *ti)
 	free(ti->layout_map);
 	ti->layout_map = NULL;
 	ti->layout = NULL;
+	ti->key_layout = NULL;
 }
 
 static void
@@ -87,6 +88,7 @@ tables_free(Tables *ts)
 		free(ti->table);
 		free(ti->qname);
 		free(ti->rules);
+		free(ti->key_text);
 		free(ti);
 	}
 	free(ts->items);
@@ -256,13 +258,9 @@ create(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, siz
 		len += (size_t) sprintf(sql + len, __VA_ARGS__); \
 	} while (0)
 
-	{
-		char	   *q = target_quote(ts->target, ti->schema);
-
-		APPEND(TARGET_DDL_LOCK "CREATE SCHEMA IF NOT EXISTS %s; CREATE TABLE IF NOT EXISTS %s (",
-			   q, ti->qname);
-		free(q);
-	}
+	if (!target_ensure_schema(ts->target, ti->schema, err, errlen))
+		return free(sql), false;
+	APPEND(TARGET_DDL_LOCK "CREATE TABLE IF NOT EXISTS %s (", ti->qname);
 	for (size_t i = 0; i < r->n_columns; i++)
 	{
 		char	   *q;
@@ -347,23 +345,40 @@ widen(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, bool *changed, cha
 	return true;
 }
 
-/* The target's key: a primary key or unique index on exactly r's key columns. */
+/* r's key columns, quoted and comma-separated ("" without a key): the text of a key for SQL and reasons. */
+static char *
+key_text(Tables *ts, const Pgcdc__ChangeEvent *r)
+{
+	size_t		cap = 64;
+	size_t		len = 0;
+	char	   *out = calloc(1, cap);
+
+	for (size_t i = 0; i < r->n_columns; i++)
+	{
+		char	   *q;
+		size_t		n;
+
+		if (!r->columns[i]->key)
+			continue;
+		q = target_quote(ts->target, r->columns[i]->name);
+		n = strlen(q) + 2;
+		while (len + n + 1 > cap)
+			out = realloc(out, cap *= 2);
+		len += (size_t) sprintf(out + len, "%s%s", len ? ", " : "", q);
+		free(q);
+	}
+	return out;
+}
+
+/* Whether ti has a primary key or unique index on exactly r's key columns (want of them). */
 static bool
-find_key(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, size_t reasonlen,
-		 char *err, size_t errlen)
+key_index(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, size_t want, bool *found,
+		  char *err, size_t errlen)
 {
 	const char *values[1] = {ti->qname};
 	PGresult   *res;
-	size_t		want = 0;
-	bool		found = false;
 
-	free(ti->keycols);
-	ti->keycols = calloc(r->n_columns + 1, sizeof(int));
-	ti->nkeys = 0;
-	for (size_t i = 0; i < r->n_columns; i++)
-		want += r->columns[i]->key;
-	if (want == 0)
-		return true;			/* a table without a key: inserts only */
+	*found = false;
 	res = target_query_params(ts->target,
 							  "SELECT array_to_string(array_agg(a.attname ORDER BY a.attname), chr(1)) "
 							  "FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
@@ -376,7 +391,7 @@ find_key(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, s
 		PQclear(res);
 		return false;
 	}
-	for (int row = 0; row < PQntuples(res) && !found; row++)
+	for (int row = 0; row < PQntuples(res) && !*found; row++)
 	{
 		const char *names = PQgetvalue(res, row, 0);
 		size_t		n = 1;
@@ -385,8 +400,8 @@ find_key(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, s
 			n += *p == '\1';
 		if (n != want)
 			continue;
-		found = true;
-		for (size_t i = 0; i < r->n_columns && found; i++)
+		*found = true;
+		for (size_t i = 0; i < r->n_columns && *found; i++)
 		{
 			const char *p = names;
 			size_t		len = strlen(r->columns[i]->name);
@@ -402,19 +417,117 @@ find_key(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, s
 				in = l == len && memcmp(p, r->columns[i]->name, len) == 0;
 				p += l + (e != NULL);
 			}
-			found = in;
+			*found = in;
 		}
 	}
 	PQclear(res);
-	if (!found)
+	return true;
+}
+
+/*
+ * auto.evolve: gives ti the source's key (cols, quoted): its primary key
+ * when it has none, else a unique index.
+ */
+static bool
+add_key(Tables *ts, TableInfo *ti, const char *cols, char *err, size_t errlen)
+{
+	size_t		len = 2 * strlen(ti->qname) + strlen(cols) + 512;
+	char	   *sql = malloc(len);
+	bool		ok;
+
+	snprintf(sql, len, TARGET_DDL_LOCK "DO $pgcdc$BEGIN IF EXISTS (SELECT FROM pg_index WHERE indrelid = "
+			 "'%s'::regclass AND indisprimary) THEN CREATE UNIQUE INDEX ON %s (%s); "
+			 "ELSE ALTER TABLE %s ADD PRIMARY KEY (%s); END IF; END$pgcdc$",
+			 ti->qname, ti->qname, cols, ti->qname, cols);
+	ok = strstr(ti->qname, "$pgcdc$") == NULL && strstr(cols, "$pgcdc$") == NULL &&
+		strchr(ti->qname, '\'') == NULL;
+	if (!ok)
+		snprintf(err, errlen, "a name of %s cannot be written in a key's DDL", ti->name);
+	ok = ok && target_exec(ts->target, sql, err, errlen);
+	if (ok)
+		log_msg(LOG_INFO, "%s: the source's key (%s) added (auto.evolve)", ti->name, cols);
+	free(sql);
+	return ok;
+}
+
+/*
+ * The target's key: a primary key or unique index on exactly r's key
+ * columns, which are the source's at r (its key may change while streaming:
+ * a primary key dropped or added, another replica identity index).  Without
+ * one, auto.evolve adds it; else r is a dead letter saying what changed.
+ */
+static bool
+find_key(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, size_t reasonlen,
+		 char *err, size_t errlen)
+{
+	size_t		want = 0;
+	bool		found = false;
+	char	   *cols = key_text(ts, r);
+	char		was[300];
+
+	snprintf(was, sizeof(was), ti->key_text == NULL ? "" : ti->key_text[0] ? " (was %s)" : " (was none)",
+			 ti->key_text);
+	free(ti->keycols);
+	ti->keycols = NULL;
+	ti->nkeys = 0;
+	for (size_t i = 0; i < r->n_columns; i++)
+		want += r->columns[i]->key;
+	/* Without a key: inserts, and with REPLICA IDENTITY FULL, changes matched on the old row. */
+	if (want > 0 && !key_index(ts, ti, r, want, &found, err, errlen))
+		return free(cols), false;
+	if (want > 0 && !found && ts->settings->auto_evolve)
 	{
-		snprintf(reason, reasonlen, "%s has no primary key or unique index on the source's key columns",
-				 ti->name);
-		return false;
+		snprintf(reason, reasonlen, "the source's key of %s is (%s)%s: adding it to the target failed",
+				 ti->name, cols, was);
+		if (!add_key(ts, ti, cols, err, errlen) || !key_index(ts, ti, r, want, &found, err, errlen))
+			return free(cols), false;
+		reason[0] = '\0';
 	}
+	if (want > 0 && !found)
+	{
+		snprintf(reason, reasonlen, "the source's key of %s is (%s)%s: the target has no primary key or "
+				 "unique index on it%s", ti->name, cols, was, ts->settings->auto_evolve ? "" : " (auto.evolve is off)");
+		return free(cols), false;
+	}
+	ti->keycols = calloc(r->n_columns + 1, sizeof(int));
 	for (size_t i = 0; i < r->n_columns; i++)
 		if (r->columns[i]->key)
 			ti->keycols[ti->nkeys++] = tables_column(ti, r->columns[i]->name);
+	if (ti->key_text && strcmp(ti->key_text, cols) != 0)
+		log_msg(LOG_INFO, "%s: the source's key is now (%s)%s", ti->name, cols, was);
+	free(ti->key_text);
+	ti->key_text = cols;
+	ti->key_layout = NULL;
+	return true;
+}
+
+bool
+tables_key_fits(TableInfo *ti, const Event *e)
+{
+	const Pgcdc__ChangeEvent *r = e->rec;
+	size_t		n = 0;
+
+	if (ti->keycols == NULL)
+		return false;
+	if (e->layout != NULL && e->layout == ti->key_layout)
+		return true;
+	for (size_t i = 0; i < r->n_columns; i++)
+	{
+		int			j;
+		bool		in = false;
+
+		if (!r->columns[i]->key)
+			continue;
+		j = tables_column(ti, r->columns[i]->name);
+		for (size_t k = 0; k < ti->nkeys && !in; k++)
+			in = ti->keycols[k] == j;
+		if (!in)
+			return false;
+		n++;
+	}
+	if (n != ti->nkeys)
+		return false;
+	ti->key_layout = e->layout;
 	return true;
 }
 
@@ -447,7 +560,7 @@ tables_map(TableInfo *ti, const Event *e)
 bool
 tables_ready(TableInfo *ti, const Event *e)
 {
-	return ti->loaded && ti->keycols != NULL && tables_map(ti, e) != NULL;
+	return ti->loaded && tables_map(ti, e) != NULL && tables_key_fits(ti, e);
 }
 
 bool

@@ -32,6 +32,9 @@ typedef struct TableInfo
 	bool		binary;			/* every column has a binary form: COPY in binary */
 	int		   *keycols;		/* target column indexes of the key, nkeys of them */
 	size_t		nkeys;
+	char	   *key_text;		/* the source key keycols is for, quoted names ("": none); kept by unload */
+	const Layout *key_layout;	/* events of this layout have that key */
+	size_t		batch_rows;		/* rows of this table prepared in the open part of the batch */
 	int			soft;			/* index of delete.soft.column, -1 */
 	char		stage[64];		/* temp staging table, "" until made */
 	int			version;		/* bumped by every change of columns */
@@ -58,6 +61,12 @@ extern void tables_reset(Tables *ts, Target *t);
 
 /* The target table of a source table (the map applied); never NULL. */
 extern TableInfo *tables_get(Tables *ts, const char *source_schema, const char *source_table);
+
+/*
+ * Whether ti's key is the source's key at e (the key columns e flags).  A
+ * change of the source's key needs tables_prepare again.
+ */
+extern bool tables_key_fits(TableInfo *ti, const Event *e);
 
 /* Whether ti is ready for e already (tables_prepare would change nothing). */
 extern bool tables_ready(TableInfo *ti, const Event *e);

@@ -153,6 +153,52 @@ target_query_params(Target *t, const char *sql, int n, const char *const *values
 }
 
 bool
+target_exec_counts(Target *t, const char *sql, long *counts, size_t n, char *err, size_t errlen)
+{
+	Buf			q = {0};
+	PGresult   *res;
+	PGresult   *failed = NULL;
+	size_t		got = 0;
+	size_t		skip = (size_t) t->ndeferred;	/* their results come first */
+	bool		sent;
+
+	for (int i = 0; i < t->ndeferred; i++)
+	{
+		buf_append(&q, t->deferred[i], strlen(t->deferred[i]));
+		buf_append(&q, "; ", 2);
+	}
+	buf_append(&q, sql, strlen(sql) + 1);
+	t->ndeferred = 0;
+	sent = PQsendQuery(t->conn, q.data) == 1;
+	buf_free(&q);
+	while (sent && (res = PQgetResult(t->conn)) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			if (failed == NULL)
+				failed = res;
+			else
+				PQclear(res);
+			continue;
+		}
+		if (skip > 0)
+			skip--;
+		else if (got < n)
+			counts[got++] = atol(PQcmdTuples(res));
+		PQclear(res);
+	}
+	if (!sent || failed != NULL || got < n)
+	{
+		if (failed == NULL)
+			failed = PQmakeEmptyPGresult(t->conn, PGRES_FATAL_ERROR);
+		target_error(t, failed, err, errlen);
+		PQclear(failed);
+		return false;
+	}
+	return true;
+}
+
+bool
 target_exec(Target *t, const char *sql, char *err, size_t errlen)
 {
 	return target_exec_rows(t, sql, NULL, err, errlen);

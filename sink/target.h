@@ -101,6 +101,12 @@ extern bool target_ensure_schema(Target *t, const char *schema, char *err, size_
 extern bool target_exec(Target *t, const char *sql, char *err, size_t errlen);
 /* target_exec, with the number of rows the statement affected in *rows. */
 extern bool target_exec_rows(Target *t, const char *sql, long *rows, char *err, size_t errlen);
+/*
+ * sql, n statements, in one round trip (after the deferred ones): the rows
+ * each affected in counts[0..n).  False (err) when one failed: the ones
+ * after it did not run.
+ */
+extern bool target_exec_counts(Target *t, const char *sql, long *counts, size_t n, char *err, size_t errlen);
 /* Whether the last error means the connection (not the data) failed. */
 extern bool target_broken(const Target *t);
 

@@ -1,7 +1,7 @@
 """Where and how changes land: columns added on the source mid-stream,
 table.map and target.schema, soft deletes, truncate modes."""
 
-from conftest import confirmed, dead_letters, query, wait_equal, wait_for
+from conftest import confirmed, dead_letters, free_port, metric, query, wait_equal, wait_for
 
 
 def test_add_column_mid_stream(source, target, broker, streamer, sink):
@@ -141,4 +141,72 @@ def test_truncate_the_target_refuses(source, target, broker, streamer, sink):
     assert set(dead_letters(target)) == {"truncate of public.parent rejected by the target"}
     wait_for(lambda: target.psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM parent") == "1,2,3,4,5,7",
              what="the insert after the truncate")
+    assert w.stop() == 0 and s.stop() == 0
+
+
+# Each table's source key changes mid-stream, in the transaction that then
+# writes 3,000 rows: a primary key dropped (REPLICA IDENTITY FULL after it),
+# one added to a keyless table, a replica identity index on another column.
+# Updates and deletes touch rows from before the change only, inserts add
+# new keys: no change supersedes another, so none may be counted so.
+KEY_CHANGES = {
+    "a": ("id int PRIMARY KEY, v int",
+          "ALTER TABLE a DROP CONSTRAINT a_pkey; ALTER TABLE a REPLICA IDENTITY FULL;"),
+    "b": ("id int, v int", "ALTER TABLE b ADD PRIMARY KEY (id);"),
+    "c": ("id int PRIMARY KEY, u int NOT NULL UNIQUE, v int",
+          "ALTER TABLE c REPLICA IDENTITY USING INDEX c_u_key;"),
+}
+
+
+def test_source_key_changes_mid_stream(source, target, broker, streamer, sink):
+    port = free_port()
+    for t, (cols, _) in KEY_CHANGES.items():
+        source.psql(f"CREATE TABLE {t} ({cols})")
+    s = streamer(heartbeat_interval_ms="0").start()
+    w = sink(metrics_listen=f"127.0.0.1:{port}").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    for t, (cols, change) in KEY_CHANGES.items():
+        u = ", g + 100000" if t == "c" else ""
+        source.psql(f"INSERT INTO {t} SELECT g{u}, g FROM generate_series(1, 1000) g")
+    wait_equal(source, target, list(KEY_CHANGES))
+    for t, (cols, change) in KEY_CHANGES.items():
+        u = ", g + 100000" if t == "c" else ""
+        source.psql(f"""BEGIN; {change}
+            INSERT INTO {t} SELECT g{u}, g FROM generate_series(1001, 3400) g;
+            UPDATE {t} SET v = -v WHERE id <= 400;
+            DELETE FROM {t} WHERE id > 800 AND id <= 1000;
+            COMMIT""")
+    wait_equal(source, target, list(KEY_CHANGES))
+    assert dead_letters(target) == []
+    assert (metric(port, 'walsink_skipped_total{reason="superseded"}') or 0) == 0
+    # The target follows: b got its primary key, c a unique index on u (auto.evolve).
+    assert target.psql("SELECT count(*) FROM pg_index WHERE indrelid = 'b'::regclass AND indisprimary") == "1"
+    assert target.psql("SELECT count(*) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                       "AND a.attnum = ANY (i.indkey) WHERE i.indrelid = 'c'::regclass AND i.indisunique "
+                       "AND a.attname = 'u' AND i.indnatts = 1") == "1"
+    assert w.stop() == 0 and s.stop() == 0
+
+
+def test_source_key_changes_without_auto_evolve(source, target, broker, streamer, sink):
+    """Without auto.evolve the target's key stays: the changes that need the
+    new one are dead letters that say what changed; a keyless table's
+    updates and deletes need REPLICA IDENTITY FULL."""
+    source.psql("CREATE TABLE b (id int, v int); CREATE TABLE d (id int PRIMARY KEY, v int)")
+    s = streamer(heartbeat_interval_ms="0").start()
+    w = sink(auto_evolve="off").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    source.psql("INSERT INTO b SELECT g, g FROM generate_series(1, 10) g; "
+                "INSERT INTO d SELECT g, g FROM generate_series(1, 10) g")
+    wait_equal(source, target, ["b", "d"])
+    source.psql("ALTER TABLE b ADD PRIMARY KEY (id); UPDATE b SET v = 0 WHERE id = 1;"
+                "ALTER TABLE d DROP CONSTRAINT d_pkey; INSERT INTO d VALUES (11, 11), (12, 12);"
+                "UPDATE d SET v = 0 WHERE id = 2")
+    wait_for(lambda: len(dead_letters(target)) == 2, what="two dead letters")
+    assert sorted(dead_letters(target)) == [
+        'the source\'s key of public.b is ("id") (was none): the target has no primary key or unique '
+        'index on it (auto.evolve is off)',
+        "update without a key: public.d has no primary key or replica identity index, and no "
+        "REPLICA IDENTITY FULL to match its old row by"]
+    wait_for(lambda: target.psql("SELECT count(*) FROM d") == "12", what="d's inserts after the key went")
+    assert target.psql("SELECT v FROM d WHERE id = 2") == "2"
     assert w.stop() == 0 and s.stop() == 0
