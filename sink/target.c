@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "copytext.h"
 #include "log.h"
@@ -298,6 +299,7 @@ bootstrap(Target *t, char *err, size_t errlen)
 			 " \"offset\" bigint NOT NULL, commit_lsn pg_lsn, seq bigint, sub int,"
 			 " updated timestamptz NOT NULL DEFAULT now(),"
 			 " PRIMARY KEY (group_id, topic, partition));"
+			 "ALTER TABLE pgcdc.sink_position ADD COLUMN IF NOT EXISTS owner text;"
 			 "CREATE TABLE IF NOT EXISTS pgcdc.sink_truncate ("
 			 " group_id text NOT NULL, target_table text NOT NULL, commit_lsn pg_lsn NOT NULL,"
 			 " seq bigint NOT NULL, PRIMARY KEY (group_id, target_table));"
@@ -413,28 +415,29 @@ target_free(Target *t)
 }
 
 bool
-target_load_state(Target *t, PartState *p, char *err, size_t errlen)
+target_claim(Target *t, PartState *p, char *err, size_t errlen)
 {
+	static unsigned claims;
 	char		part[16];
-	const char *values[3] = {t->settings->group_id, p->topic, part};
+	char		host[64] = "";
+	const char *values[4] = {t->settings->group_id, p->topic, part, p->owner};
 	PGresult   *res;
 
+	gethostname(host, sizeof(host) - 1);
+	snprintf(p->owner, sizeof(p->owner), "%.40s/%d/%u", host, (int) getpid(), ++claims);
 	snprintf(part, sizeof(part), "%d", p->partition);
-	if (!exec_params(t, "SELECT \"offset\", commit_lsn - '0/0', seq, sub FROM pgcdc.sink_position "
-					 "WHERE group_id = $1 AND topic = $2 AND partition = $3", 3, values, &res, err, errlen))
+	if (!exec_params(t, "INSERT INTO pgcdc.sink_position AS p (group_id, topic, partition, \"offset\", owner) "
+					 "VALUES ($1, $2, $3, -1, $4) ON CONFLICT (group_id, topic, partition) DO UPDATE "
+					 "SET owner = EXCLUDED.owner RETURNING \"offset\", commit_lsn - '0/0', seq, sub",
+					 4, values, &res, err, errlen))
 		return false;
-	p->offset = -1;
-	p->has_pos = false;
-	if (PQntuples(res) == 1)
+	p->offset = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	p->has_pos = !PQgetisnull(res, 0, 1);
+	if (p->has_pos)
 	{
-		p->offset = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		if (!PQgetisnull(res, 0, 1))
-		{
-			p->has_pos = true;
-			p->pos.lsn = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
-			p->pos.seq = (uint32_t) strtoul(PQgetvalue(res, 0, 2), NULL, 10);
-			p->pos.sub = (uint32_t) strtoul(PQgetvalue(res, 0, 3), NULL, 10);
-		}
+		p->pos.lsn = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+		p->pos.seq = (uint32_t) strtoul(PQgetvalue(res, 0, 2), NULL, 10);
+		p->pos.sub = (uint32_t) strtoul(PQgetvalue(res, 0, 3), NULL, 10);
 	}
 	PQclear(res);
 	return true;
@@ -465,11 +468,15 @@ array_add(Buf *arrays, size_t n, const char *const *values)
 	}
 }
 
+/* A position write of a partition claimed by another member fails on a text that is no bigint: this one. */
+#define TARGET_FENCED "'walsink fenced: partition '"
+#define TARGET_FENCED_TEXT "walsink fenced: partition "
+
 bool
 target_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t errlen)
 {
-	Buf			arrays[6] = {{0}};
-	const char *values[7] = {t->settings->group_id};
+	Buf			arrays[7] = {{0}};
+	const char *values[8] = {t->settings->group_id};
 	bool		ok;
 
 	if (n == 0)
@@ -482,30 +489,47 @@ target_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t er
 					lsn[32],
 					seq[16],
 					sub[16];
-		const char *row[6] = {p->topic, part, off, p->has_pos ? lsn : NULL,
-			p->has_pos ? seq : NULL, p->has_pos ? sub : NULL};
+		const char *row[7] = {p->topic, part, off, p->has_pos ? lsn : NULL,
+			p->has_pos ? seq : NULL, p->has_pos ? sub : NULL, p->owner};
 
 		snprintf(part, sizeof(part), "%d", p->partition);
 		snprintf(off, sizeof(off), "%" PRId64, p->offset);
 		LSN_TEXT(lsn, p->pos.lsn);
 		snprintf(seq, sizeof(seq), "%u", p->pos.seq);
 		snprintf(sub, sizeof(sub), "%u", p->pos.sub);
-		array_add(arrays, 6, row);
+		array_add(arrays, 7, row);
 	}
-	for (size_t i = 0; i < 6; i++)
+	for (size_t i = 0; i < 7; i++)
 	{
 		buf_append(&arrays[i], "}", 2);	/* with the terminator */
 		values[i + 1] = arrays[i].data;
 	}
-	/* One statement for the batch's partitions (a round trip each was a tenth of a batch), and COMMIT. */
+	/*
+	 * One statement for the batch's partitions (a round trip each was a tenth
+	 * of a batch), and COMMIT.  Fenced: a partition claimed by another member
+	 * since this one claimed it fails the statement (a text that is no
+	 * bigint, with what happened), and the batch rolls back.
+	 */
 	ok = exec_params_then(t, "INSERT INTO pgcdc.sink_position AS p "
-					 "(group_id, topic, partition, \"offset\", commit_lsn, seq, sub) "
+					 "(group_id, topic, partition, \"offset\", commit_lsn, seq, sub, owner) "
 					 "SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::pg_lsn[], "
-					 "$6::bigint[], $7::int[]) ON CONFLICT (group_id, topic, partition) "
-					 "DO UPDATE SET \"offset\" = EXCLUDED.\"offset\", commit_lsn = EXCLUDED.commit_lsn, "
+					 "$6::bigint[], $7::int[], $8::text[]) ON CONFLICT (group_id, topic, partition) "
+					 "DO UPDATE SET \"offset\" = CASE WHEN p.owner = EXCLUDED.owner THEN EXCLUDED.\"offset\" "
+					 "ELSE (" TARGET_FENCED " || p.topic || ' [' || p.partition || '] belongs to ' || "
+					 "coalesce(p.owner, 'another') || ' now')::bigint END, commit_lsn = EXCLUDED.commit_lsn, "
 					 "seq = EXCLUDED.seq, sub = EXCLUDED.sub, updated = now()",
-					 7, values, "COMMIT", NULL, err, errlen);
-	for (size_t i = 0; i < 6; i++)
+					 8, values, "COMMIT", NULL, err, errlen);
+	if (!ok && strstr(err, TARGET_FENCED_TEXT) != NULL)
+	{
+		char		what[512];
+		const char *from = strstr(err, TARGET_FENCED_TEXT) + strlen("walsink fenced: ");
+
+		snprintf(what, sizeof(what), "%.*s", (int) strcspn(from, "\""), from);
+		snprintf(err, errlen, "fenced: %s: another member of the group applies it since this one lost it "
+				 "(dropped from the group while a batch was applying); the batch is rolled back, and walsink "
+				 "joins the group again", what);
+	}
+	for (size_t i = 0; i < 7; i++)
 		buf_free(&arrays[i]);
 	return ok;
 }

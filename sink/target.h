@@ -46,6 +46,7 @@ typedef struct PartState
 	int64_t		held_at;		/* the offset held by earlier batches, and since when */
 	int64_t		held_since_ms;
 	int64_t		resume;			/* sought back to this offset: messages until it comes are stale; -1 */
+	char		owner[64];		/* this member's claim of it (target_claim) */
 } PartState;
 
 /* A key change's values left by its old-key copy for its new-key copy. */
@@ -110,8 +111,18 @@ extern bool target_exec_counts(Target *t, const char *sql, long *counts, size_t 
 /* Whether the last error means the connection (not the data) failed. */
 extern bool target_broken(const Target *t);
 
-extern bool target_load_state(Target *t, PartState *p, char *err, size_t errlen);
-/* Stores the positions of parts[0..n), each partition once, and commits the open transaction. */
+/*
+ * A partition assigned to this member: claimed in pgcdc.sink_position under
+ * a token of its own (p->owner), and where it stands loaded.  A member that
+ * lost the partition (dropped from the group while a batch was stuck, say)
+ * can then no longer store positions for it: target_commit fails, fenced.
+ */
+extern bool target_claim(Target *t, PartState *p, char *err, size_t errlen);
+/*
+ * Stores the positions of parts[0..n), each partition once, and commits the
+ * open transaction; fails (err "fenced: ...") when another member claimed
+ * one of them since.
+ */
 extern bool target_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t errlen);
 
 /* The truncate position of a target table ("schema.table"), or false when none. */

@@ -11,6 +11,7 @@ older state applied after a newer one) shows as new v <= old v."""
 import collections
 import os
 import random
+import signal
 import subprocess
 import time
 
@@ -34,7 +35,8 @@ def kafka_behind(conn, bootstrap, group="walsink"):
     """The partitions whose offset committed to Kafka is behind the one
     stored in the target with the rows (next offset to read)."""
     with conn.cursor() as cur:
-        cur.execute('SELECT topic, partition, "offset" + 1 FROM pgcdc.sink_position WHERE group_id = %s',
+        cur.execute('SELECT topic, partition, "offset" + 1 FROM pgcdc.sink_position WHERE group_id = %s '
+                    'AND "offset" >= 0',
                     (group,))
         stored = {(t, p): o for t, p, o in cur.fetchall()}
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
@@ -363,3 +365,56 @@ def test_pgbench_with_kills_leaves_every_table_equal(install, source, target, br
     assert history > 1000, out
     assert dead_letters(target) == []
     assert w.stop() == 0 and s.stop() == 0
+
+
+POSITION_HISTORY = """
+    CREATE TABLE position_history (topic text, partition int, old_offset bigint, new_offset bigint);
+    CREATE FUNCTION position_note() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO public.position_history VALUES (NEW.topic, NEW.partition, OLD."offset", NEW."offset");
+        RETURN NEW; END $$;
+    CREATE TRIGGER position_note AFTER UPDATE ON pgcdc.sink_position FOR EACH ROW EXECUTE FUNCTION position_note();"""
+
+
+def test_a_member_that_lost_its_partitions_cannot_write(source, target, broker, streamer, sink, tmp_path):
+    """A member whose batch is stuck in the target (its backend stopped) is
+    dropped from the group (the member itself stopped past its session);
+    the other takes its partitions and applies on.  When the first one's
+    batch goes through at last, its position write is fenced: the batch
+    rolls back, it rejoins, and no row or position ever goes back."""
+    target.psql(HISTORY)
+    work = Workload(source, pause=0.004)
+    s = streamer(heartbeat_interval_ms="0").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    members = {}
+    for name in ("a", "b"):
+        w = sink(target=target.dsn() + f" application_name=member_{name}", batch_max_rows="50")
+        w.log = os.path.join(tmp_path, f"walsink-{name}.log")
+        members[name] = w
+    a, b = members["a"], members["b"]
+    a.start()
+    wait_for(lambda: target.psql("SELECT to_regclass('pgcdc.sink_position') IS NOT NULL") == "t",
+             what="walsink's tables")
+    target.psql(POSITION_HISTORY)
+    work.start()
+    wait_for(lambda: target.psql("SELECT to_regclass('ledger') IS NOT NULL") == "t", what="ledger created")
+    b.start()
+    wait_for(lambda: "assigned" in b.text(), timeout=60, what="b's partitions")
+    time.sleep(3)
+    backend = int(target.psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'member_a'"))
+    os.kill(backend, signal.SIGSTOP)        # a's next batch hangs in the target
+    time.sleep(1)
+    os.kill(a.proc.pid, signal.SIGSTOP)     # and a misses its session: b takes every partition
+    try:
+        time.sleep(12)
+        assert target.psql("SELECT count(*) FROM pgcdc.sink_position WHERE owner LIKE '%/" +
+                            str(b.proc.pid) + "/%' AND \"offset\" >= 0") != "0"
+    finally:
+        os.kill(a.proc.pid, signal.SIGCONT)
+        os.kill(backend, signal.SIGCONT)
+    wait_for(lambda: "fenced: partition " in a.text(), timeout=60, what="a's batch fenced")
+    wait_for(lambda: a.text().count("assigned") > 1, timeout=60, what="a back in the group")
+    settle(work, source, target, committed=500)
+    assert dead_letters(target) == []
+    assert target.psql("SELECT count(*) FROM position_history WHERE new_offset < old_offset") == "0"
+    assert int(target.psql("SELECT count(*) FROM position_history")) > 50
+    assert a.stop() == 0 and b.stop() == 0 and s.stop() == 0
