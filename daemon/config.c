@@ -304,7 +304,36 @@ trim(char *s)
 }
 
 /*
- * The value part of a line: "quoted, with \" and \\" or bare up to a '#'.
+ * Where the comment of a bare value starts: at a '#' that begins the value
+ * or follows a space, outside single quotes when quotes is set.  In single
+ * quotes a backslash escapes the next character, as in libpq's conninfo.
+ */
+static char *
+comment_start(char *s, bool quotes, bool *open_quote)
+{
+	bool		in_quote = false;
+
+	for (char *p = s; *p; p++)
+	{
+		if (in_quote && *p == '\\' && p[1] != '\0')
+			p++;
+		else if (quotes && *p == '\'' && (in_quote || p == s || !isalnum((unsigned char) p[-1])))
+			in_quote = !in_quote;
+		else if (!in_quote && *p == '#' && (p == s || isspace((unsigned char) p[-1])))
+			return p;
+	}
+	*open_quote = in_quote;
+	return NULL;
+}
+
+/*
+ * The value part of a line, one of:
+ *   "quoted"  taken as it is, \" and \\ standing for " and \; only a
+ *             comment may follow;
+ *   bare      up to a comment: a '#' at its start or after a space, outside
+ *             single quotes ('a #b', as conninfo strings and SQL quote).  So
+ *             password=a#b keeps its '#'.  A single quote after a letter or
+ *             digit (it's) opens nothing, and neither does one never closed.
  * Returns NULL, with why set, when it is malformed.
  */
 static char *
@@ -316,8 +345,11 @@ line_value(char *s, const char **why)
 	s = trim(s);
 	if (*s != '"')
 	{
-		char	   *hash = strchr(s, '#');
+		bool		open_quote = false;
+		char	   *hash = comment_start(s, true, &open_quote);
 
+		if (hash == NULL && open_quote)
+			hash = comment_start(s, false, &open_quote);
 		if (hash != NULL)
 			*hash = '\0';
 		return trim(s);
@@ -592,6 +624,12 @@ void
 config_help(const ConfigKey *keys, const char *env_prefix, FILE *out)
 {
 	char		env[256];
+
+	/* Indented by two and never "  word" alone: not read as a key (tools/config_reference.py). */
+	fputs("  In a --config file, # starts a comment at the start of a value or after a space,\n"
+		  "  outside quotes: password=a#b keeps its #.  A value in double quotes is taken as it is\n"
+		  "  (\"a #b\", with \\\" and \\\\ for \" and \\); in a bare value, text in single quotes\n"
+		  "  ('a #b', as connection strings and SQL quote) keeps its # too.\n\n", out);
 
 	for (const ConfigKey *k = keys; k->name != NULL; k++)
 	{

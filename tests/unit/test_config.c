@@ -89,6 +89,55 @@ test_file_and_defaults(void)
 	config_free(c);
 }
 
+/*
+ * What a value in a file is: a # in a password, in quotes, or in SQL's and
+ * libpq's single quotes is kept; a comment starts at a # at the start of the
+ * value or after a space, outside quotes.
+ */
+static void
+test_file_values(void)
+{
+	static const struct
+	{
+		const char *line;
+		const char *key;
+		const char *value;
+	}			cases[] = {
+		{"source = host=db password=a#b\n", "source", "host=db password=a#b"},
+		{"source = host=db password=a#b  # the password has a #\n", "source", "host=db password=a#b"},
+		{"source = host=db password='a #b' user=x # comment\n", "source", "host=db password='a #b' user=x"},
+		{"source = host=db password='it\\'s #1' # libpq's \\' inside quotes\n", "source",
+		"host=db password='it\\'s #1'"},
+		{"source = \"host=db password=a#b\"  # all in double quotes\n", "source", "host=db password=a#b"},
+		{"slot.name = \"back\\\\slash \\n\"\n", "slot.name", "back\\slash \\n"},
+		{"slot.name = x # comment\n", "slot.name", "x"},
+		{"slot.name = x#y\n", "slot.name", "x#y"},
+		{"slot.name = #only a comment\n", "slot.name", ""},
+		{"slot.name = it's # an apostrophe opens no quote\n", "slot.name", "it's"},
+		{"slot.name = status <> '#' AND x = 'a # b'  # SQL\n", "slot.name", "status <> '#' AND x = 'a # b'"},
+		{"slot.name =\t\"\"\n", "slot.name", ""},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		Config	   *c = config_new(keys, kafka_prefix);
+		const char *e = load(c, cases[i].line, NULL);
+		const char *v = config_string(c, cases[i].key);
+
+		CHECK(strcmp(e, "") == 0 && v != NULL && strcmp(v, cases[i].value) == 0,
+			  "case %zu: %s got [%s] (%s), want [%s]", i, cases[i].line, v ? v : "NULL", e, cases[i].value);
+		config_free(c);
+	}
+	{
+		Config	   *c = config_new(keys, kafka_prefix);
+		const char *e = load(c, "kafka.sasl.password = p#ss'word # comment\n", NULL);
+
+		CHECK(strcmp(e, "") == 0 && strcmp(config_passthrough_find(c, "kafka.sasl.password"), "p#ss'word") == 0,
+			  "pass-through value: %s", config_passthrough_find(c, "kafka.sasl.password"));
+		config_free(c);
+	}
+}
+
 static void
 test_file_errors(void)
 {
@@ -107,6 +156,9 @@ test_file_errors(void)
 		{"source = host=x port\n", "1: invalid value for \"source\": is not a connection string: missing \"=\" after \"port\" in connection info string"},
 		{"slot.name = \"open\n", "1: unterminated quoted value"},
 		{"slot.name = \"a\" b\n", "1: text after the quoted value"},
+		{"\n\nslot.name = \"a # b\\\"\n", "3: unterminated quoted value"},
+		{"source = host=db password='a #b\n", "1: invalid value for \"source\": is not a connection string: "
+		"unterminated quoted string in connection info string"},
 		{"kafka. = x\n", "1: unknown key \"kafka.\""},
 	};
 
@@ -234,12 +286,16 @@ test_help(void)
 	CHECK(strstr(buf, "status.interval.ms (integer 1..3600000, default 10000)"), "help int:\n%s", buf);
 	CHECK(strstr(buf, "environment: WALSTREAMER_SNAPSHOT_MODE"), "help env");
 	CHECK(strstr(buf, "source (conninfo, required)"), "help required");
+	/* The file's syntax, quoting included. */
+	CHECK(strstr(buf, "double quotes") && strstr(buf, "single quotes") && strstr(buf, "# starts a comment"),
+		  "help on quoting:\n%s", buf);
 }
 
 int
 main(void)
 {
 	test_file_and_defaults();
+	test_file_values();
 	test_file_errors();
 	test_precedence();
 	test_args_and_prefixes();
