@@ -99,4 +99,12 @@ extern void config_show(const Config *c, FILE *out);
 /* A conninfo with its password replaced by ******** (malloc'd; NULL if unparsable). */
 extern char *config_mask_conninfo(const char *conninfo);
 
+/*
+ * libpq's message about conninfo (from PQconninfoParse or a failed
+ * connection) with whatever of the password it may echo replaced by
+ * ********: every quoted part of the message found in conninfo at or after
+ * a password, and the password itself.  malloc'd; conninfo may be NULL.
+ */
+extern char *config_mask_pqerror(const char *conninfo, const char *message);
+
 #endif							/* PGCDC_CONFIG_H */

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "config.h"
 #include "unit.h"
 
@@ -273,6 +275,74 @@ test_masking(void)
 	config_free(c);
 }
 
+/* libpq's own message for a conninfo it cannot parse, masked. */
+static char *
+masked_parse_error(const char *conninfo)
+{
+	char	   *pqerr = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &pqerr);
+	char	   *masked;
+
+	if (opts != NULL)
+	{
+		PQconninfoFree(opts);
+		return strdup("parsed");
+	}
+	masked = config_mask_pqerror(conninfo, pqerr);
+	PQfreemem(pqerr);
+	return masked;
+}
+
+/*
+ * libpq's parse errors quote the token they stopped at, or a whole URI: a
+ * password, or what follows it, never shows.
+ */
+static void
+test_mask_pqerror(void)
+{
+	static const struct
+	{
+		const char *conninfo;
+		const char *secret;		/* never in the message */
+		const char *kept;		/* still in it */
+	}			cases[] = {
+		{"host=db password=sec ret-tail", "ret-tail", "missing \"=\" after \"********\""},
+		{"host=db password='sec ret' ret-tail", "ret-tail", "missing \"=\" after \"********\""},
+		{"host=db password = sec ret-tail", "ret-tail", "missing \"=\" after \"********\""},
+		{"password=pw-secret host", "host", "missing \"=\" after \"********\""},
+		{"postgresql://u:pw-secret@[::1/db", "pw-secret", "in URI: \"********\""},
+		{"postgresql://u:pw%zzsecret@h/d", "zzsecret", "invalid percent-encoded token: \"********\""},
+		{"postgres://u@h/d?password=pw-secret&junk", "pw-secret", "\"********\""},
+		/* No password: nothing to hide, the message as libpq wrote it. */
+		{"host junk password=x", "nothing", "missing \"=\" after \"host\""},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char	   *m = masked_parse_error(cases[i].conninfo);
+
+		CHECK(strstr(m, cases[i].secret) == NULL && strstr(m, cases[i].kept) != NULL,
+			  "case %zu: %s -> %s", i, cases[i].conninfo, m);
+		free(m);
+	}
+	{
+		char	   *m = config_mask_pqerror("host=db password='hunter 22'", "server said: hunter 22? no");
+		Config	   *c = config_new(keys, kafka_prefix);
+		char		err[512];
+
+		CHECK(strcmp(m, "server said: ********? no") == 0, "password in the text: %s", m);
+		free(m);
+		m = config_mask_pqerror(NULL, "connection refused \"x\"");
+		CHECK(strcmp(m, "connection refused \"x\"") == 0, "no conninfo: %s", m);
+		free(m);
+		CHECK(!config_set(c, "source", "host=db password=sec ret-tail", "walstreamer.conf:3", err, sizeof(err)) &&
+			  strstr(err, "ret-tail") == NULL && strstr(err, "sec") == NULL &&
+			  strstr(err, "walstreamer.conf:3: invalid value for \"source\": is not a connection string") == err,
+			  "config error: %s", err);
+		config_free(c);
+	}
+}
+
 static void
 test_help(void)
 {
@@ -300,6 +370,7 @@ main(void)
 	test_precedence();
 	test_args_and_prefixes();
 	test_masking();
+	test_mask_pqerror();
 	test_help();
 	return unit_summary("config");
 }
