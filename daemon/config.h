@@ -53,7 +53,8 @@ typedef struct Config Config;
 		"longest wait between reconnection attempts (doubling from 100 ms)", \
 		NULL, 100, 3600000, false, false}, \
 	{"metrics.listen", CONFIG_STRING, NULL, \
-		"serve Prometheus metrics and /healthz at host:port; unset: off", \
+		"serve Prometheus metrics and /healthz at host:port (:port is 127.0.0.1:port; " \
+		"0.0.0.0:port, every interface, only when asked for); unset: off", \
 		NULL, 0, 0, false, false}, \
 	{"log.level", CONFIG_ENUM, "info", "least severe level logged", "debug|info|warning|error", \
 		0, 0, false, false}, \
