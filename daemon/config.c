@@ -181,6 +181,7 @@ validate(const ConfigKey *key, const char *value, char *err, size_t errlen)
 	long		n;
 	bool		b;
 	char	   *pqerr = NULL;
+	char	   *masked;
 	PQconninfoOption *opts;
 
 	switch (key->type)
@@ -209,8 +210,9 @@ validate(const ConfigKey *key, const char *value, char *err, size_t errlen)
 				PQconninfoFree(opts);
 				return true;
 			}
-			snprintf(err, errlen, "is not a connection string: %s",
-					 pqerr ? pqerr : "out of memory");
+			masked = config_mask_pqerror(value, pqerr ? pqerr : "out of memory");
+			snprintf(err, errlen, "is not a connection string: %s", masked);
+			free(masked);
 			if (pqerr != NULL)
 			{
 				char	   *nl = strchr(err, '\n');
@@ -304,7 +306,36 @@ trim(char *s)
 }
 
 /*
- * The value part of a line: "quoted, with \" and \\" or bare up to a '#'.
+ * Where the comment of a bare value starts: at a '#' that begins the value
+ * or follows a space, outside single quotes when quotes is set.  In single
+ * quotes a backslash escapes the next character, as in libpq's conninfo.
+ */
+static char *
+comment_start(char *s, bool quotes, bool *open_quote)
+{
+	bool		in_quote = false;
+
+	for (char *p = s; *p; p++)
+	{
+		if (in_quote && *p == '\\' && p[1] != '\0')
+			p++;
+		else if (quotes && *p == '\'' && (in_quote || p == s || !isalnum((unsigned char) p[-1])))
+			in_quote = !in_quote;
+		else if (!in_quote && *p == '#' && (p == s || isspace((unsigned char) p[-1])))
+			return p;
+	}
+	*open_quote = in_quote;
+	return NULL;
+}
+
+/*
+ * The value part of a line, one of:
+ *   "quoted"  taken as it is, \" and \\ standing for " and \; only a
+ *             comment may follow;
+ *   bare      up to a comment: a '#' at its start or after a space, outside
+ *             single quotes ('a #b', as conninfo strings and SQL quote).  So
+ *             password=a#b keeps its '#'.  A single quote after a letter or
+ *             digit (it's) opens nothing, and neither does one never closed.
  * Returns NULL, with why set, when it is malformed.
  */
 static char *
@@ -316,8 +347,11 @@ line_value(char *s, const char **why)
 	s = trim(s);
 	if (*s != '"')
 	{
-		char	   *hash = strchr(s, '#');
+		bool		open_quote = false;
+		char	   *hash = comment_start(s, true, &open_quote);
 
+		if (hash == NULL && open_quote)
+			hash = comment_start(s, false, &open_quote);
 		if (hash != NULL)
 			*hash = '\0';
 		return trim(s);
@@ -593,6 +627,12 @@ config_help(const ConfigKey *keys, const char *env_prefix, FILE *out)
 {
 	char		env[256];
 
+	/* Indented by two and never "  word" alone: not read as a key (tools/config_reference.py). */
+	fputs("  In a --config file, # starts a comment at the start of a value or after a space,\n"
+		  "  outside quotes: password=a#b keeps its #.  A value in double quotes is taken as it is\n"
+		  "  (\"a #b\", with \\\" and \\\\ for \" and \\); in a bare value, text in single quotes\n"
+		  "  ('a #b', as connection strings and SQL quote) keeps its # too.\n\n", out);
+
 	for (const ConfigKey *k = keys; k->name != NULL; k++)
 	{
 		env_name(env_prefix, k->name, env, sizeof(env));
@@ -696,5 +736,116 @@ config_mask_conninfo(const char *conninfo)
 		buf_putc(&b, '\'');
 	}
 	PQconninfoFree(opts);
+	return b.data;
+}
+
+/*
+ * Where the first password in conninfo starts (an offset), or -1: a
+ * "password =" keyword, or a URI's user:password@.  *pw gets the value
+ * (malloc'd, unquoted), or NULL.
+ */
+static long
+password_start(const char *conninfo, char **pw)
+{
+	long		start = -1;
+	const char *end = NULL;
+	Buf			b = {0};
+
+	*pw = NULL;
+	for (const char *p = conninfo; *p; p++)
+	{
+		const char *v = p + 8;
+
+		if (strncasecmp(p, "password", 8) != 0)
+			continue;
+		while (isspace((unsigned char) *v))
+			v++;
+		if (*v != '=')
+			continue;
+		for (v++; isspace((unsigned char) *v); v++)
+			;
+		start = v - conninfo;
+		break;
+	}
+	if (strncmp(conninfo, "postgresql://", 13) == 0 || strncmp(conninfo, "postgres://", 11) == 0)
+	{
+		const char *user = strstr(conninfo, "//") + 2;
+		size_t		n = strcspn(user, "@/");
+		const char *colon = memchr(user, ':', n);
+
+		if (user[n] == '@' && colon != NULL && (start < 0 || colon + 1 - conninfo < start))
+		{
+			start = colon + 1 - conninfo;
+			end = user + n;
+		}
+	}
+	if (start < 0)
+		return -1;
+	b.data = xstrdup("");
+	b.cap = 1;
+	if (end != NULL)
+		for (const char *p = conninfo + start; p < end; p++)
+			buf_putc(&b, *p);
+	else if (conninfo[start] == '\'')
+	{
+		for (const char *p = conninfo + start + 1; *p && *p != '\''; p++)
+			buf_putc(&b, *p == '\\' && p[1] ? *++p : *p);
+	}
+	else
+		for (const char *p = conninfo + start; *p && !isspace((unsigned char) *p); p++)
+			buf_putc(&b, *p);
+	*pw = b.data;
+	return start;
+}
+
+/* Whether text (len bytes) occurs in conninfo reaching past offset from. */
+static bool
+found_from(const char *conninfo, const char *text, size_t len, long from)
+{
+	size_t		n = strlen(conninfo);
+
+	for (size_t i = 0; i + len <= n; i++)
+		if ((long) (i + len) > from && memcmp(conninfo + i, text, len) == 0)
+			return true;
+	return false;
+}
+
+char *
+config_mask_pqerror(const char *conninfo, const char *message)
+{
+	char	   *pw = NULL;
+	long		from = conninfo ? password_start(conninfo, &pw) : -1;
+	Buf			b = {0};
+
+	b.data = xstrdup("");
+	b.cap = 1;
+	if (message == NULL)
+		message = "";
+	for (const char *p = message; *p; p++)
+	{
+		const char *close = *p == '"' ? strchr(p + 1, '"') : NULL;
+		size_t		len = close ? (size_t) (close - p - 1) : 0;
+
+		/* libpq quotes what it stopped at; "=" is its own text, not the input's. */
+		if (from >= 0 && len > 0 && !(len == 1 && p[1] == '=') &&
+			found_from(conninfo, p + 1, len, from))
+		{
+			buf_puts(&b, "\"" MASK "\"");
+			p = close;
+			continue;
+		}
+		/*
+		 * XXX A password shorter than 4 bytes is masked only where quoted:
+		 * masking every "ab" would leave nothing readable.
+		 */
+		if (pw != NULL && strlen(pw) >= 4 && strncmp(p, pw, strlen(pw)) == 0)
+		{
+			buf_puts(&b, MASK);
+			p += strlen(pw) - 1;
+			continue;
+		}
+		buf_putc(&b, *p);
+	}
+	free(pw);
 	return b.data;
 }

@@ -53,7 +53,8 @@ typedef struct Config Config;
 		"longest wait between reconnection attempts (doubling from 100 ms)", \
 		NULL, 100, 3600000, false, false}, \
 	{"metrics.listen", CONFIG_STRING, NULL, \
-		"serve Prometheus metrics and /healthz at host:port; unset: off", \
+		"serve Prometheus metrics and /healthz at host:port (:port is 127.0.0.1:port; " \
+		"0.0.0.0:port, every interface, only when asked for); unset: off", \
 		NULL, 0, 0, false, false}, \
 	{"log.level", CONFIG_ENUM, "info", "least severe level logged", "debug|info|warning|error", \
 		0, 0, false, false}, \
@@ -98,5 +99,13 @@ extern void config_show(const Config *c, FILE *out);
 
 /* A conninfo with its password replaced by ******** (malloc'd; NULL if unparsable). */
 extern char *config_mask_conninfo(const char *conninfo);
+
+/*
+ * libpq's message about conninfo (from PQconninfoParse or a failed
+ * connection) with whatever of the password it may echo replaced by
+ * ********: every quoted part of the message found in conninfo at or after
+ * a password, and the password itself.  malloc'd; conninfo may be NULL.
+ */
+extern char *config_mask_pqerror(const char *conninfo, const char *message);
 
 #endif							/* PGCDC_CONFIG_H */

@@ -2,12 +2,19 @@
  * log.c — formatting and writing log lines.
  *
  * "2026-11-23 02:41:13.123 UTC walstreamer[4242] WARNING: message"
- * Each line is written with one fputs and flushed, so lines from librdkafka's
- * threads and the main loop do not interleave within a line.
+ * Each line is written with one fputs and flushed, under the FILE's lock, so
+ * lines from librdkafka's threads, walsink's apply thread, the snapshot
+ * workers and the main loop do not interleave within a line.
+ *
+ * Those threads write while the main loop reopens the file on SIGHUP, so the
+ * FILE they write through never changes once open: a reopen opens the path
+ * anew and dup2()s that descriptor onto the FILE's own, which the kernel
+ * does atomically.  A line goes wholly to the old file or wholly to the new.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +28,7 @@
 static const char *const level_names[] = {"debug", "info", "warning", "error"};
 static const char *const level_tags[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
 
-static FILE *log_file = NULL;	/* NULL: stderr */
+static FILE *log_file = NULL;	/* NULL: stderr; set only by log_open, log_close */
 static char *log_path = NULL;
 static char log_program[64] = "pgcdc";
 static LogLevel log_level = LOG_INFO;
@@ -56,25 +63,49 @@ log_open(const char *program, LogLevel level, const char *path, char *err, size_
 	return log_reopen(err, errlen);
 }
 
-/* Opens the file anew (after logrotate moved it); the old one stays on failure. */
+/*
+ * Opens the file anew (after logrotate moved it); the old one stays on
+ * failure.  Safe while other threads log: see the head of this file.
+ */
 bool
 log_reopen(char *err, size_t errlen)
 {
-	FILE	   *f;
+	int			fd;
 
 	if (log_path == NULL)
 		return true;
-	if ((f = fopen(log_path, "a")) == NULL)
+	if ((fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666)) < 0)
 	{
 		snprintf(err, errlen, "could not open log file \"%s\": %s", log_path, strerror(errno));
 		return false;
 	}
-	if (log_file != NULL)
-		fclose(log_file);
-	log_file = f;
+	if (log_file == NULL)
+	{
+		if ((log_file = fdopen(fd, "a")) == NULL)
+		{
+			snprintf(err, errlen, "could not open log file \"%s\": %s", log_path, strerror(errno));
+			close(fd);
+			return false;
+		}
+		return true;
+	}
+	/* Under the FILE's lock: what is buffered goes to the old file. */
+	flockfile(log_file);
+	fflush(log_file);
+	if (dup2(fd, fileno(log_file)) < 0)
+	{
+		funlockfile(log_file);
+		snprintf(err, errlen, "could not reopen log file \"%s\": %s", log_path, strerror(errno));
+		close(fd);
+		return false;
+	}
+	fcntl(fileno(log_file), F_SETFD, FD_CLOEXEC);	/* dup2 cleared it */
+	funlockfile(log_file);
+	close(fd);
 	return true;
 }
 
+/* Only once no other thread logs any more: the FILE goes. */
 void
 log_close(void)
 {
@@ -99,6 +130,7 @@ write_line(LogLevel level, const char *fmt, va_list ap)
 	struct timespec now;
 	struct tm	tm;
 	size_t		n;
+	FILE	   *out;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
@@ -112,8 +144,11 @@ write_line(LogLevel level, const char *fmt, va_list ap)
 		memcpy(line + n - 3, "...", 3);		/* cut, and say so */
 	line[n++] = '\n';
 	line[n] = '\0';
-	fputs(line, log_file ? log_file : stderr);
-	fflush(log_file ? log_file : stderr);
+	out = log_file ? log_file : stderr;
+	flockfile(out);
+	fputs(line, out);
+	fflush(out);
+	funlockfile(out);
 }
 
 void

@@ -310,10 +310,16 @@ metrics_listen(Metrics *m, const char *address, char *err, size_t errlen)
 	}
 	memcpy(host, address, (size_t) (colon - address));
 	host[colon - address] = '\0';
+	/*
+	 * ":port" is loopback: metrics and /healthz name tables and positions,
+	 * and are served to whoever connects.  Every interface must be asked
+	 * for (0.0.0.0:port), as PostgreSQL's listen_addresses must.
+	 */
+	if (host[0] == '\0')
+		strcpy(host, "127.0.0.1");
 	hints.ai_family = AF_INET;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	if ((rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai)) != 0)
+	if ((rc = getaddrinfo(host, colon + 1, &hints, &ai)) != 0)
 	{
 		snprintf(err, errlen, "metrics.listen \"%s\": %s", address, gai_strerror(rc));
 		return false;

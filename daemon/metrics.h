@@ -42,7 +42,7 @@ extern void metrics_set_health(Metrics *m, bool healthy, const char *why);
 /* The exposition text (malloc'd). */
 extern char *metrics_render(Metrics *m);
 
-/* Serves GET /metrics and /healthz at "host:port" or ":port". */
+/* Serves GET /metrics and /healthz at "host:port", or ":port" on 127.0.0.1. */
 extern bool metrics_listen(Metrics *m, const char *address, char *err, size_t errlen);
 
 #endif							/* PGCDC_METRICS_H */

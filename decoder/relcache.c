@@ -13,6 +13,7 @@
 
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/xact.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -34,6 +35,8 @@ static MemoryContext relcache_cxt = NULL;
 /* The entry of the previous lookup: consecutive changes mostly share a table. */
 static PgcdcRelation *last_entry = NULL;
 static bool callbacks_registered = false;
+/* An invalidation marked an entry since the last relcache_prune(). */
+static bool prune_pending = false;
 
 char *
 pgcdc_to_utf8(const char *s, int len)
@@ -320,7 +323,11 @@ pgcdc_relation_release(PgcdcRelation *entry)
 	entry->cxt = NULL;
 }
 
-/* Invalidation callbacks only mark entries; rebuilding waits for the next use. */
+/*
+ * Invalidation callbacks only mark entries: one can arrive in the middle of
+ * a callback that holds entries (any catalog access accepts invalidations).
+ * Rebuilding waits for the next use, freeing for relcache_prune().
+ */
 static void
 invalidate_relation(Datum arg, Oid relid)
 {
@@ -333,12 +340,18 @@ invalidate_relation(Datum arg, Oid relid)
 	{
 		entry = hash_search(relcache, &relid, HASH_FIND, NULL);
 		if (entry != NULL)
+		{
 			entry->valid = false;
+			prune_pending = true;
+		}
 		return;
 	}
 	hash_seq_init(&status, relcache);
 	while ((entry = hash_seq_search(&status)) != NULL)
+	{
 		entry->valid = false;
+		prune_pending = true;
+	}
 }
 
 /* A renamed schema or type, or a new enum label, changes what entries say. */
@@ -355,6 +368,60 @@ relcache_forget(void *arg)
 	relcache = NULL;
 	relcache_cxt = NULL;
 	last_entry = NULL;
+	prune_pending = false;
+}
+
+/*
+ * Frees every entry an invalidation marked: a dropped table's is never
+ * looked up again, so without this a long-lived walsender keeps one per
+ * table ever dropped.  Any other marked entry would be rebuilt at its next
+ * use anyway, so removing it changes nothing but when the old one is freed.
+ *
+ * The reorder buffer decodes each transaction inside a transaction (or,
+ * from the SQL interface, a subtransaction) of its own, which it aborts once
+ * the commit callback returned: then no callback holds an entry (truncate
+ * holds several), so that is when this runs.  A table dropped by one
+ * transaction is invalidated just after it, and freed when the next one ends.
+ * (pgoutput, to PostgreSQL 18, only marks its entries, and keeps dropped
+ * tables' for the session.)
+ */
+static void
+relcache_prune(void)
+{
+	HASH_SEQ_STATUS status;
+	PgcdcRelation *entry;
+
+	if (relcache == NULL || !prune_pending)
+		return;
+	prune_pending = false;
+	last_entry = NULL;
+	hash_seq_init(&status, relcache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (entry->valid)
+			continue;
+		pgcdc_relation_release(entry);
+		/*
+		 * Removing the entry just returned is allowed during a scan, and
+		 * cannot fail; no elog(ERROR) here, in the middle of an abort.
+		 */
+		(void) hash_search(relcache, &entry->relid, HASH_REMOVE, NULL);
+	}
+}
+
+static void
+prune_at_xact_end(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT)
+		relcache_prune();
+}
+
+static void
+prune_at_subxact_end(SubXactEvent event, SubTransactionId mySubid,
+					 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB || event == SUBXACT_EVENT_COMMIT_SUB)
+		relcache_prune();
 }
 
 void
@@ -382,6 +449,8 @@ pgcdc_relcache_create(MemoryContext parent)
 		CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_all, (Datum) 0);
 		CacheRegisterSyscacheCallback(TYPEOID, invalidate_all, (Datum) 0);
 		CacheRegisterSyscacheCallback(ENUMOID, invalidate_all, (Datum) 0);
+		RegisterXactCallback(prune_at_xact_end, NULL);
+		RegisterSubXactCallback(prune_at_subxact_end, NULL);
 		callbacks_registered = true;
 	}
 }
@@ -398,7 +467,7 @@ pgcdc_relcache_get(Relation rel, const PgcdcOptions *opts)
 	bool		found;
 
 	Assert(relcache != NULL);
-	/* dynahash never moves entries and we never remove them. */
+	/* dynahash never moves entries; pruning, which removes some, forgets it. */
 	if (last_entry != NULL && last_entry->relid == relid && last_entry->valid)
 		return last_entry;
 	entry = hash_search(relcache, &relid, HASH_ENTER, &found);

@@ -5,7 +5,9 @@
  * A PgcdcRelation owns one memory context holding everything it points to.
  * The decoding session keeps them in a hash keyed by relid whose entries
  * relcache/syscache invalidations only mark invalid; the next lookup rebuilds
- * them under the historic snapshot in force at that change.  The SQL
+ * them under the historic snapshot in force at that change, and the end of
+ * each decoded transaction frees those still marked (a dropped table's entry
+ * is never looked up again).  The SQL
  * functions build one with pgcdc_relation_build() for the span of a query.
  */
 #ifndef PGCDC_RELCACHE_H

@@ -6,6 +6,13 @@
  * is `SELECT pgcdc.read_record(t.*, lsn) FROM tab t` in a transaction that
  * imported the slot's exported snapshot.  pgcdc.relation_record() gives the
  * matching OP_RELATION record and pgcdc.to_json() renders any record.
+ *
+ * The functions that open a table check first, before any lock, that the
+ * caller may SELECT it: they run with the caller's rights (EXECUTE is
+ * granted to PUBLIC), and without the check any role with USAGE on the
+ * schema could lock any table, or read a row through its row type.
+ * to_json() reads no table; table_included() only reads names, as pg_class
+ * does for everyone, and takes no lock.
  */
 #include "postgres.h"
 
@@ -23,6 +30,7 @@
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "parser/parse_type.h"
+#include "utils/acl.h"
 
 #include "nodes/makefuncs.h"
 
@@ -88,6 +96,21 @@ pgcdc_to_json(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
 }
 
+/* Errors unless the current user may SELECT relid; takes no lock. */
+static void
+check_select(Oid relid, const char *function)
+{
+	char	   *name;
+
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
+		return;
+	name = get_rel_name(relid);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied for table \"%s\"", name ? name : "?"),
+			 errdetail("%s reads a table only for a role with SELECT on it.", function)));
+}
+
 /* What read_record keeps in fn_extra for the span of a query. */
 typedef struct ReadRecordCache
 {
@@ -116,6 +139,7 @@ read_record_cache(FunctionCallInfo fcinfo, Oid rowtype)
 				 errmsg("pgcdc.read_record() needs a row of a table, not of type %s",
 						format_type_be(rowtype)),
 				 errhint("Pass the table's alias: SELECT pgcdc.read_record(t) FROM tab t.")));
+	check_select(relid, "pgcdc.read_record()");
 
 	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 	if (cache == NULL)
@@ -183,11 +207,14 @@ Datum
 pgcdc_relation_record(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
-	Relation	rel = relation_open(relid, AccessShareLock);
+	Relation	rel;
 	PgcdcRelation entry = {0};
 	Pgcdc__ChangeEvent ev;
 	char	   *dbname = get_database_name(MyDatabaseId);
 	bytea	   *result;
+
+	check_select(relid, "pgcdc.relation_record()");
+	rel = relation_open(relid, AccessShareLock);
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
 		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)

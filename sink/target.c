@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "copytext.h"
 #include "log.h"
 #include "target.h"
@@ -341,7 +342,11 @@ target_connect(const Settings *s, char *err, size_t errlen)
 	t->conn = PQconnectdb(s->target);
 	if (PQstatus(t->conn) != CONNECTION_OK)
 	{
-		snprintf(err, errlen, "cannot connect to the target: %s", PQerrorMessage(t->conn));
+		/* libpq may quote part of a malformed conninfo: its password too. */
+		char	   *masked = config_mask_pqerror(s->target, PQerrorMessage(t->conn));
+
+		snprintf(err, errlen, "cannot connect to the target: %s", masked);
+		free(masked);
 		for (char *p = err; *p; p++)
 			if (*p == '\n')
 				*p = ' ';

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "log.h"
 #include "runtime.h"
 #include "source.h"
@@ -93,7 +94,11 @@ source_connect(const char *conninfo, char *err, size_t errlen)
 	s->conn = PQconnectdbParams(keys, values, 1);
 	if (PQstatus(s->conn) != CONNECTION_OK)
 	{
-		describe(err, errlen, "cannot connect to the source", PQerrorMessage(s->conn));
+		/* libpq may quote part of a malformed conninfo: its password too. */
+		char	   *masked = config_mask_pqerror(conninfo, PQerrorMessage(s->conn));
+
+		describe(err, errlen, "cannot connect to the source", masked);
+		free(masked);
 		source_close(s);
 		return NULL;
 	}

@@ -45,6 +45,24 @@ def test_compose_file_is_valid_and_complete():
     assert waits_for("walsink")["kafka"] == "service_healthy"
     assert waits_for("orders-writer")["source"] == "service_healthy"
 
+    # Metrics are published on the host's loopback only, and the daemons
+    # listen where the publishing reaches them.
+    def published(port):
+        if isinstance(port, dict):      # docker compose v2's long form
+            return port.get("host_ip"), str(port["published"]), str(port["target"])
+        host_ip, published_port, target_port = port.rsplit(":", 2) if port.count(":") == 2 \
+            else (None,) + tuple(port.split(":"))
+        return host_ip, published_port, target_port.split("/")[0]
+    for name, metrics_port, conf in (("walstreamer", "9187", "walstreamer.conf"),
+                                     ("walsink", "9188", "walsink.conf")):
+        assert [published(p) for p in services[name]["ports"]] == \
+            [("127.0.0.1", metrics_port, metrics_port)], services[name]["ports"]
+        with open(os.path.join(REPO, "docker", conf)) as f:
+            assert re.search(rf"^metrics\.listen = 0\.0\.0\.0:{metrics_port}$", f.read(), re.M), conf
+    for name, svc in services.items():
+        for port in svc.get("ports", []):
+            assert published(port)[0] == "127.0.0.1", (name, port)
+
     # Build targets exist in the Dockerfile; mounted files exist in the repo.
     with open(os.path.join(REPO, "docker", "Dockerfile")) as f:
         stages = set(re.findall(r"^FROM \S+ AS (\S+)$", f.read(), re.M))

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "config.h"
 #include "unit.h"
 
@@ -89,6 +91,55 @@ test_file_and_defaults(void)
 	config_free(c);
 }
 
+/*
+ * What a value in a file is: a # in a password, in quotes, or in SQL's and
+ * libpq's single quotes is kept; a comment starts at a # at the start of the
+ * value or after a space, outside quotes.
+ */
+static void
+test_file_values(void)
+{
+	static const struct
+	{
+		const char *line;
+		const char *key;
+		const char *value;
+	}			cases[] = {
+		{"source = host=db password=a#b\n", "source", "host=db password=a#b"},
+		{"source = host=db password=a#b  # the password has a #\n", "source", "host=db password=a#b"},
+		{"source = host=db password='a #b' user=x # comment\n", "source", "host=db password='a #b' user=x"},
+		{"source = host=db password='it\\'s #1' # libpq's \\' inside quotes\n", "source",
+		"host=db password='it\\'s #1'"},
+		{"source = \"host=db password=a#b\"  # all in double quotes\n", "source", "host=db password=a#b"},
+		{"slot.name = \"back\\\\slash \\n\"\n", "slot.name", "back\\slash \\n"},
+		{"slot.name = x # comment\n", "slot.name", "x"},
+		{"slot.name = x#y\n", "slot.name", "x#y"},
+		{"slot.name = #only a comment\n", "slot.name", ""},
+		{"slot.name = it's # an apostrophe opens no quote\n", "slot.name", "it's"},
+		{"slot.name = status <> '#' AND x = 'a # b'  # SQL\n", "slot.name", "status <> '#' AND x = 'a # b'"},
+		{"slot.name =\t\"\"\n", "slot.name", ""},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		Config	   *c = config_new(keys, kafka_prefix);
+		const char *e = load(c, cases[i].line, NULL);
+		const char *v = config_string(c, cases[i].key);
+
+		CHECK(strcmp(e, "") == 0 && v != NULL && strcmp(v, cases[i].value) == 0,
+			  "case %zu: %s got [%s] (%s), want [%s]", i, cases[i].line, v ? v : "NULL", e, cases[i].value);
+		config_free(c);
+	}
+	{
+		Config	   *c = config_new(keys, kafka_prefix);
+		const char *e = load(c, "kafka.sasl.password = p#ss'word # comment\n", NULL);
+
+		CHECK(strcmp(e, "") == 0 && strcmp(config_passthrough_find(c, "kafka.sasl.password"), "p#ss'word") == 0,
+			  "pass-through value: %s", config_passthrough_find(c, "kafka.sasl.password"));
+		config_free(c);
+	}
+}
+
 static void
 test_file_errors(void)
 {
@@ -107,6 +158,9 @@ test_file_errors(void)
 		{"source = host=x port\n", "1: invalid value for \"source\": is not a connection string: missing \"=\" after \"port\" in connection info string"},
 		{"slot.name = \"open\n", "1: unterminated quoted value"},
 		{"slot.name = \"a\" b\n", "1: text after the quoted value"},
+		{"\n\nslot.name = \"a # b\\\"\n", "3: unterminated quoted value"},
+		{"source = host=db password='a #b\n", "1: invalid value for \"source\": is not a connection string: "
+		"unterminated quoted string in connection info string"},
 		{"kafka. = x\n", "1: unknown key \"kafka.\""},
 	};
 
@@ -221,6 +275,74 @@ test_masking(void)
 	config_free(c);
 }
 
+/* libpq's own message for a conninfo it cannot parse, masked. */
+static char *
+masked_parse_error(const char *conninfo)
+{
+	char	   *pqerr = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &pqerr);
+	char	   *masked;
+
+	if (opts != NULL)
+	{
+		PQconninfoFree(opts);
+		return strdup("parsed");
+	}
+	masked = config_mask_pqerror(conninfo, pqerr);
+	PQfreemem(pqerr);
+	return masked;
+}
+
+/*
+ * libpq's parse errors quote the token they stopped at, or a whole URI: a
+ * password, or what follows it, never shows.
+ */
+static void
+test_mask_pqerror(void)
+{
+	static const struct
+	{
+		const char *conninfo;
+		const char *secret;		/* never in the message */
+		const char *kept;		/* still in it */
+	}			cases[] = {
+		{"host=db password=sec ret-tail", "ret-tail", "missing \"=\" after \"********\""},
+		{"host=db password='sec ret' ret-tail", "ret-tail", "missing \"=\" after \"********\""},
+		{"host=db password = sec ret-tail", "ret-tail", "missing \"=\" after \"********\""},
+		{"password=pw-secret host", "host", "missing \"=\" after \"********\""},
+		{"postgresql://u:pw-secret@[::1/db", "pw-secret", "in URI: \"********\""},
+		{"postgresql://u:pw%zzsecret@h/d", "zzsecret", "invalid percent-encoded token: \"********\""},
+		{"postgres://u@h/d?password=pw-secret&junk", "pw-secret", "\"********\""},
+		/* No password: nothing to hide, the message as libpq wrote it. */
+		{"host junk password=x", "nothing", "missing \"=\" after \"host\""},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char	   *m = masked_parse_error(cases[i].conninfo);
+
+		CHECK(strstr(m, cases[i].secret) == NULL && strstr(m, cases[i].kept) != NULL,
+			  "case %zu: %s -> %s", i, cases[i].conninfo, m);
+		free(m);
+	}
+	{
+		char	   *m = config_mask_pqerror("host=db password='hunter 22'", "server said: hunter 22? no");
+		Config	   *c = config_new(keys, kafka_prefix);
+		char		err[512];
+
+		CHECK(strcmp(m, "server said: ********? no") == 0, "password in the text: %s", m);
+		free(m);
+		m = config_mask_pqerror(NULL, "connection refused \"x\"");
+		CHECK(strcmp(m, "connection refused \"x\"") == 0, "no conninfo: %s", m);
+		free(m);
+		CHECK(!config_set(c, "source", "host=db password=sec ret-tail", "walstreamer.conf:3", err, sizeof(err)) &&
+			  strstr(err, "ret-tail") == NULL && strstr(err, "sec") == NULL &&
+			  strstr(err, "walstreamer.conf:3: invalid value for \"source\": is not a connection string") == err,
+			  "config error: %s", err);
+		config_free(c);
+	}
+}
+
 static void
 test_help(void)
 {
@@ -234,16 +356,21 @@ test_help(void)
 	CHECK(strstr(buf, "status.interval.ms (integer 1..3600000, default 10000)"), "help int:\n%s", buf);
 	CHECK(strstr(buf, "environment: WALSTREAMER_SNAPSHOT_MODE"), "help env");
 	CHECK(strstr(buf, "source (conninfo, required)"), "help required");
+	/* The file's syntax, quoting included. */
+	CHECK(strstr(buf, "double quotes") && strstr(buf, "single quotes") && strstr(buf, "# starts a comment"),
+		  "help on quoting:\n%s", buf);
 }
 
 int
 main(void)
 {
 	test_file_and_defaults();
+	test_file_values();
 	test_file_errors();
 	test_precedence();
 	test_args_and_prefixes();
 	test_masking();
+	test_mask_pqerror();
 	test_help();
 	return unit_summary("config");
 }
