@@ -268,7 +268,6 @@ def test_a_record_decides_nothing_outside_its_table(source, target, broker, stre
     wait_for(lambda: confirmed(source) is not None, what="the slot")
     source.psql("INSERT INTO acct SELECT g, g FROM generate_series(1, 20) g")
     wait_for(lambda: target.psql("SELECT count(*) FROM acct") == "20", what="round 1 applied")
-    positions = target.psql("SELECT topic, partition, commit_lsn FROM pgcdc.sink_position ORDER BY 1, 2")
 
     msgs = [m for ms in read_all(broker.bootstrap, prefix="pgcdc.public.acct").values() for m in ms]
     last = max((m for m in msgs if m.record()["op"] == "insert"), key=lambda m: m.record()["row"]["id"])
@@ -326,7 +325,8 @@ def test_a_record_decides_nothing_outside_its_table(source, target, broker, stre
     assert target.psql("SELECT count(*) FROM pgcdc.sink_position WHERE commit_lsn >= 'FFFFFFFF/0'") == "0"
     assert target.psql("SELECT topic, partition, commit_lsn FROM pgcdc.sink_position "
                        "WHERE topic <> 'pgcdc.public.acct' AND commit_lsn IS NOT NULL") == ""
-    assert positions.splitlines()[0].startswith("pgcdc.public.acct|")
+    assert target.psql("SELECT count(*) FROM pgcdc.sink_position WHERE topic = 'pgcdc.public.acct' "
+                       "AND commit_lsn IS NOT NULL") != "0"
     assert target.psql("SELECT * FROM other") == "1|1"
     assert target.psql("SELECT count(*) FROM pg_authid WHERE rolname = 'postgres'") == "1"
     # auto.create (on by default) made nothing anywhere.
