@@ -77,11 +77,14 @@ def test_compose_file_is_valid_and_complete():
 
 def test_stack_configs_work(source, target, broker, tmp_path):
     """The stack's own files, with only addresses changed: the init SQL on the
-    source, walstreamer as the pgcdc role, walsink with its table map and rules,
+    source and the target, walstreamer as the pgcdc role, walsink as the
+    walsink role (no superuser) with its table map and rules,
     the orders writer; the target's analytics.fct_orders equals the source."""
     source.psql("DROP EXTENSION pgcdc")
     with open(os.path.join(REPO, "docker", "source-init.sql")) as f:
         source.psql(f.read())
+    with open(os.path.join(REPO, "docker", "target-init.sql")) as f:
+        target.psql(f.read())
     source.psql("INSERT INTO orders (customer, amount, status) "
                 "SELECT 'before ' || g, g, 'new' FROM generate_series(1, 50) g")
     procs = []
@@ -91,7 +94,7 @@ def test_stack_configs_work(source, target, broker, tmp_path):
         "WALSTREAMER_METRICS_LISTEN": f"127.0.0.1:{pgtemp.free_port()}",
         "WALSTREAMER_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
         "WALSTREAMER_HEARTBEAT_INTERVAL_MS": "500",     # the role may emit heartbeats
-        "WALSINK_TARGET": target.dsn(),
+        "WALSINK_TARGET": target.dsn().replace("user=postgres", "user=walsink"),
         "WALSINK_METRICS_LISTEN": f"127.0.0.1:{pgtemp.free_port()}",
         "WALSINK_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
     })
@@ -125,6 +128,7 @@ def test_stack_configs_work(source, target, broker, tmp_path):
                  what="analytics.fct_orders equal to orders", timeout=60)
         assert target.psql("SELECT count(*) FROM analytics.failed_events") == "0"
         assert " ERROR: " not in logs(), logs()
+        assert "superuser" not in logs(), logs()
     finally:
         for p in procs:
             p.terminate()
