@@ -611,6 +611,86 @@ check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Column
 		make_key(e, alloc);
 }
 
+/* "2,097,152" */
+static const char *
+thousands(char *out, uint64_t n)
+{
+	char		digits[24];
+	int			len = snprintf(digits, sizeof(digits), "%" PRIu64, n);
+	size_t		at = 0;
+
+	for (int i = 0; i < len; i++)
+	{
+		out[at++] = digits[i];
+		if ((len - i - 1) % 3 == 0 && i < len - 1)
+			out[at++] = ',';
+	}
+	out[at] = '\0';
+	return out;
+}
+
+/*
+ * walstreamer's stand-in for a change larger than Kafka takes
+ * (proto/cdc.proto, OP_OVERSIZED): the change is not on Kafka, so it is a
+ * dead letter, whatever its position (the stand-in holds no row to apply),
+ * with a reason naming the row to resynchronise.  The dead-letter row
+ * keeps its topic, key and position.
+ */
+static void
+stand_in(Event *e)
+{
+	const Pgcdc__ChangeEvent *r = e->rec;
+	const Pgcdc__Oversized *o = r->oversized;
+	bool		old = r->n_before > 0 && o && (o->op == PGCDC__OP__OP_DELETE || strcmp(key_role(e->msg), "old") == 0);
+	Pgcdc__Value **image = old ? r->before : r->after;
+	size_t		nimage = old ? r->n_before : r->n_after;
+	char		size[32],
+				limit[32];
+	Buf			key = {0};
+
+	e->pos = (Position) {r->commit_lsn, r->seq, strcmp(key_role(e->msg), "new") == 0};
+	if (o == NULL || o->limit_name == NULL)
+		return bad(e, "oversized stand-in without what it stands for");
+	/* For a record walsink applies nothing of (a transaction's BEGIN or COMMIT, a logical message). */
+	if (o->op == PGCDC__OP__OP_BEGIN || o->op == PGCDC__OP__OP_COMMIT || o->op == PGCDC__OP__OP_MESSAGE ||
+		o->op == PGCDC__OP__OP_RELATION)
+	{
+		e->kind = EVENT_IGNORE;
+		return;
+	}
+	/* The key as "(id, k)=(11, x)", values in COPY text form. */
+	for (int part = 0; part < 2; part++)
+	{
+		bool		first = true;
+		const char *sep;
+
+		for (size_t i = 0; i < r->n_columns && i < nimage; i++)
+		{
+			if (!r->columns[i]->key || r->columns[i]->name == NULL)
+				continue;
+			sep = !first ? ", " : part ? ")=(" : " (";
+			buf_append(&key, sep, strlen(sep));
+			if (part == 0)
+				buf_append(&key, r->columns[i]->name, strlen(r->columns[i]->name));
+			else
+				copytext_value(&key, image[i]);
+			first = false;
+		}
+		if (first)
+		{
+			buf_append(&key, " (a table without a key)", strlen(" (a table without a key)"));
+			break;
+		}
+		if (part == 1)
+			buf_append(&key, ")", 1);
+	}
+	buf_putc(&key, '\0');
+	bad(e, "change of %s bytes above Kafka's limit of %s (%.40s): not applied; resync %.63s.%.63s%s",
+		thousands(size, o->size), thousands(limit, o->limit), o->limit_name,
+		r->schema ? r->schema : "?", r->table ? r->table : "?", key.data);
+	buf_free(&key);
+}
+
 void
 event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc,
 			 Layouts *layouts)
@@ -662,6 +742,9 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 			}
 			e->pos = (Position) {e->rec->commit_lsn, e->rec->seq, 0};
 			e->kind = EVENT_TRUNCATE;
+			return;
+		case PGCDC__OP__OP_OVERSIZED:
+			stand_in(e);
 			return;
 		default:
 			return bad(e, "unknown operation %d", (int) e->rec->op);

@@ -21,7 +21,8 @@ typedef enum EventKind
 	EVENT_UPSERT,				/* insert, update, snapshot read */
 	EVENT_DELETE,				/* delete; an update's copy under its old key */
 	EVENT_TRUNCATE,
-	EVENT_BAD					/* dead letter: see reason */
+	EVENT_BAD					/* dead letter: see reason (also walstreamer's oversized stand-in,
+								 * never skipped by its position: it applies nothing) */
 } EventKind;
 
 /* Where a change is in the source: commit LSN, index in its transaction, 1 for a key change's new-key copy. */

@@ -6,13 +6,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kafka.h"
 #include "log.h"
+#include "runtime.h"
+#include "standin.h"
 
 struct Kafka
 {
@@ -22,6 +26,8 @@ struct Kafka
 	KafkaDeliveryFn cb;
 	void	   *arg;
 	char		bootstrap[512];	/* for the messages that must name it */
+	Limits	   *limits;			/* the caller's; may be NULL */
+	size_t		max_message_bytes;	/* the producer's message.max.bytes */
 };
 
 /* Defaults first; the user's kafka.* keys may change all but the guarantee's. */
@@ -57,7 +63,7 @@ static const char *const guarded[][2] = {
 #define HINT_TOPIC "the topic does not exist and the brokers do not create it " \
 	"(auto.create.topics.enable=false): create it"
 #define HINT_SIZE "more than the topic takes: raise its max.message.bytes (and kafka.message.max.bytes " \
-	"here, the consumers' fetch.message.max.bytes)"
+	"here, the consumers' fetch.message.max.bytes); until then oversized.mode decides"
 static const struct
 {
 	rd_kafka_resp_err_t err;
@@ -89,12 +95,67 @@ describe_failure(char *out, size_t outlen, const char *topic, rd_kafka_resp_err_
 			 rd_kafka_err2str(err), hint ? ": " : "", hint ? hint : "");
 }
 
+/*
+ * librdkafka's reckoning of a message against its own message.max.bytes
+ * (rd_kafka_msg_max_wire_size): key, value, headers and the most a v2
+ * record's framing can take.
+ */
+#define RECORD_MAX_OVERHEAD 36
+
+static size_t
+varint_len(int64_t v)
+{
+	uint64_t	u = ((uint64_t) v << 1) ^ (uint64_t) (v >> 63);	/* zigzag */
+	size_t		n = 1;
+
+	while (u >= 0x80)
+		u >>= 7, n++;
+	return n;
+}
+
+/* Headers as a v2 record writes them: the count, then each name and value with their lengths. */
+static size_t
+headers_bytes(const rd_kafka_headers_t *hdrs, bool framed)
+{
+	size_t		n = framed ? varint_len(hdrs ? (int64_t) rd_kafka_header_cnt(hdrs) : 0) : 0;
+	const char *name;
+	const void *value;
+	size_t		size;
+
+	for (size_t i = 0; hdrs && rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == 0; i++)
+		n += strlen(name) + size + (framed ? varint_len((int64_t) strlen(name)) + varint_len((int64_t) size) : 4);
+	return n;
+}
+
+/*
+ * A message alone in its record batch, in bytes, as a broker measures it
+ * against the topic's max.message.bytes: the batch's 61 bytes of framing
+ * and one record (uncompressed: with kafka.compression.type set the brokers
+ * see less, so this errs on the large side).
+ */
+static size_t
+batch_bytes(size_t keylen, size_t len, const rd_kafka_headers_t *hdrs)
+{
+	size_t		body = 1 + 1 + 1 +	/* attributes, timestamp and offset deltas (0) */
+		(keylen ? varint_len((int64_t) keylen) + keylen : 1) +
+		varint_len((int64_t) len) + len + headers_bytes(hdrs, true);
+
+	return 61 + varint_len((int64_t) body) + body;
+}
+
 static void
 on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
 	Kafka	   *k = opaque;
 	char		failure[600];
+	rd_kafka_headers_t *hdrs = NULL;
 
+	if (msg->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && k->limits != NULL && msg->rkt != NULL)
+	{
+		/* The brokers' refusal: the next pipeline learns the topic's limit (limits.h). */
+		(void) rd_kafka_message_headers(msg, &hdrs);
+		limits_refused(k->limits, rd_kafka_topic_name(msg->rkt), batch_bytes(msg->key_len, msg->len, hdrs));
+	}
 	if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR)
 		describe_failure(failure, sizeof(failure), msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?",
 						 msg->err, msg->len);
@@ -229,7 +290,7 @@ kafka_validate(const Config *c, char *err, size_t errlen)
 }
 
 Kafka *
-kafka_new(const Config *c, KafkaDeliveryFn cb, void *arg, char *err, size_t errlen)
+kafka_new(const Config *c, Limits *limits, KafkaDeliveryFn cb, void *arg, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf;
 	Kafka	   *k = calloc(1, sizeof(Kafka));
@@ -244,11 +305,15 @@ kafka_new(const Config *c, KafkaDeliveryFn cb, void *arg, char *err, size_t errl
 	k->wake[0] = k->wake[1] = -1;
 	k->cb = cb;
 	k->arg = arg;
+	k->limits = limits;
 	if ((conf = build_conf(c, err, errlen)) == NULL)
 		goto fail;
 	size = sizeof(k->bootstrap);
 	if (rd_kafka_conf_get(conf, "bootstrap.servers", k->bootstrap, &size) != RD_KAFKA_CONF_OK)
 		snprintf(k->bootstrap, sizeof(k->bootstrap), "unset");
+	size = sizeof(why);
+	if (rd_kafka_conf_get(conf, "message.max.bytes", why, &size) == RD_KAFKA_CONF_OK)
+		k->max_message_bytes = (size_t) strtoull(why, NULL, 10);
 	rd_kafka_conf_set_opaque(conf, k);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_error_cb(conf, on_error);
@@ -345,20 +410,36 @@ kafka_topic_release(void *rkt)
 	rd_kafka_topic_destroy(rkt);
 }
 
-int
+KafkaResult
 kafka_produce(Kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
 			  const void *key, size_t keylen, void *value, size_t len,
-			  const KafkaHeaders *h, uint64_t opaque, char *err, size_t errlen)
+			  const KafkaHeaders *h, uint64_t opaque, Oversize *big, char *err, size_t errlen)
 {
-	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(3);
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
 	char		lsn[32];
+	char		text[24];
 	rd_kafka_resp_err_t rc;
+	size_t		limit,
+				size;
 
 	snprintf(lsn, sizeof(lsn), LSN_FMT, LSN_ARGS(h->commit_lsn));
 	rd_kafka_header_add(hdrs, "pgcdc.op", -1, &h->op, 1);
 	rd_kafka_header_add(hdrs, "pgcdc.commit_lsn", -1, lsn, -1);
 	if (h->key_role != NULL)
 		rd_kafka_header_add(hdrs, "pgcdc.key", -1, h->key_role, -1);
+	if (h->oversized > 0)
+	{
+		snprintf(text, sizeof(text), "%zu", h->oversized);
+		rd_kafka_header_add(hdrs, "pgcdc.oversized", -1, text, -1);
+	}
+	/* A topic that refused a message: what it takes is known, check before sending. */
+	if ((limit = limits_get(k->limits, rd_kafka_topic_name(rkt))) > 0 &&
+		(size = batch_bytes(keylen, len, hdrs)) > limit)
+	{
+		*big = (Oversize) {size, limit, "max.message.bytes", rd_kafka_topic_name(rkt)};
+		rd_kafka_headers_destroy(hdrs);
+		return KAFKA_TOO_LARGE;
+	}
 	rc = rd_kafka_producev(k->rk,
 						   RD_KAFKA_V_RKT(rkt),
 						   RD_KAFKA_V_PARTITION(partition),
@@ -369,12 +450,19 @@ kafka_produce(Kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
 						   RD_KAFKA_V_OPAQUE((void *) (uintptr_t) opaque),
 						   RD_KAFKA_V_END);
 	if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
-		return 1;
+		return KAFKA_QUEUED;
+	if (rc == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+	{
+		*big = (Oversize) {RECORD_MAX_OVERHEAD + keylen + len + headers_bytes(hdrs, false),
+		k->max_message_bytes, "message.max.bytes", rd_kafka_topic_name(rkt)};
+		rd_kafka_headers_destroy(hdrs);
+		return KAFKA_TOO_LARGE;
+	}
 	rd_kafka_headers_destroy(hdrs);
 	if (rc == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-		return 0;
+		return KAFKA_QUEUE_FULL;
 	describe_failure(err, errlen, rd_kafka_topic_name(rkt), rc, len);
-	return -1;
+	return KAFKA_REFUSED;
 }
 
 int
@@ -383,25 +471,143 @@ kafka_outstanding(Kafka *k)
 	return rd_kafka_outq_len(k->rk);
 }
 
+/* Whether metadata's error for a topic means it is being created (or may be, on demand). */
+static bool
+topic_coming(rd_kafka_resp_err_t err)
+{
+	return err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+		err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+}
+
 int
 kafka_partitions(Kafka *k, rd_kafka_topic_t *rkt, int timeout_ms, char *err, size_t errlen)
 {
-	const struct rd_kafka_metadata *md;
-	rd_kafka_resp_err_t rc = rd_kafka_metadata(k->rk, 0, rkt, &md, timeout_ms);
-	int			n = -1;
+	const char *topic = rd_kafka_topic_name(rkt);
+	int64_t		deadline = runtime_now_ms() + timeout_ms;
 
-	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+	for (;;)
 	{
-		snprintf(err, errlen, "metadata of %s: %s", rd_kafka_topic_name(rkt), rd_kafka_err2str(rc));
+		const struct rd_kafka_metadata *md;
+		int64_t		left = deadline - runtime_now_ms();
+		rd_kafka_resp_err_t rc = rd_kafka_metadata(k->rk, 0, rkt, &md, (int) (left > 100 ? left : 100));
+		int			n = -1;
+		const char *hint;
+
+		if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
+			snprintf(err, errlen, "metadata of %s: %s", topic, rd_kafka_err2str(rc));
+			return -1;
+		}
+		rc = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+		if (rc == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0)
+			n = md->topics[0].partition_cnt;
+		rd_kafka_metadata_destroy(md);
+		if (n > 0)
+			return n;
+		/* A topic created on demand answers so at first: ask again, as a produce would. */
+		if ((rc == RD_KAFKA_RESP_ERR_NO_ERROR || topic_coming(rc)) && runtime_now_ms() + 200 < deadline)
+		{
+			struct timespec ts = {0, 200 * 1000000};
+
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		hint = topic_coming(rc) ? HINT_TOPIC : NULL;
+		snprintf(err, errlen, "metadata of %s: %s%s%s", topic, rd_kafka_err2str(rc),
+				 hint ? ": " : "", hint ? hint : "");
 		return -1;
 	}
-	if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-		n = md->topics[0].partition_cnt;
+}
+
+/* The max.message.bytes of a topic, from the brokers (DescribeConfigs); 0 with err. */
+static size_t
+topic_max_bytes(Kafka *k, const char *topic, int timeout_ms, char *err, size_t errlen)
+{
+	rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+	rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
+	rd_kafka_event_t *ev;
+	size_t		limit = 0;
+
+	snprintf(err, errlen, "no max.message.bytes in the answer");
+	(void) rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, NULL, 0);
+	rd_kafka_DescribeConfigs(k->rk, &res, 1, opts, q);
+	if ((ev = rd_kafka_queue_poll(q, timeout_ms + 1000)) == NULL)
+		snprintf(err, errlen, "no answer within %d ms", timeout_ms);
+	else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		snprintf(err, errlen, "%s", rd_kafka_event_error_string(ev));
 	else
-		snprintf(err, errlen, "metadata of %s: %s", rd_kafka_topic_name(rkt),
-				 rd_kafka_err2str(md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
-	rd_kafka_metadata_destroy(md);
-	return n;
+	{
+		const rd_kafka_DescribeConfigs_result_t *r = rd_kafka_event_DescribeConfigs_result(ev);
+		size_t		nres = 0;
+		const rd_kafka_ConfigResource_t **rs = r ? rd_kafka_DescribeConfigs_result_resources(r, &nres) : NULL;
+		size_t		nconf = 0;
+		const rd_kafka_ConfigEntry_t **entries;
+
+		if (nres == 1 && rd_kafka_ConfigResource_error(rs[0]) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			snprintf(err, errlen, "%s", rd_kafka_ConfigResource_error_string(rs[0]) ?
+					 rd_kafka_ConfigResource_error_string(rs[0]) :
+					 rd_kafka_err2str(rd_kafka_ConfigResource_error(rs[0])));
+		else if (nres == 1)
+		{
+			entries = rd_kafka_ConfigResource_configs(rs[0], &nconf);
+			for (size_t i = 0; i < nconf; i++)
+				if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "max.message.bytes") == 0 &&
+					rd_kafka_ConfigEntry_value(entries[i]) != NULL)
+					limit = (size_t) strtoull(rd_kafka_ConfigEntry_value(entries[i]), NULL, 10);
+		}
+	}
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_AdminOptions_destroy(opts);
+	rd_kafka_ConfigResource_destroy(res);
+	return limit;
+}
+
+void
+kafka_learn_limits(Kafka *k, int timeout_ms)
+{
+	char	   *topic;
+	size_t		refused,
+				limit;
+
+	for (size_t i = 0; k->limits != NULL && limits_entry(k->limits, i, &topic, &refused, &limit);)
+	{
+		char		why[512];
+		char		a[32],
+					b[32];
+		size_t		max = topic_max_bytes(k, topic, timeout_ms, why, sizeof(why));
+
+		if (refused > 0 && max > 0 && refused <= max)
+			log_msg(LOG_WARNING, "kafka: topic %s refused a message of %s bytes as too large although it "
+					"takes up to %s (its max.message.bytes): a batch of several was too large, keep "
+					"kafka.batch.size at most its max.message.bytes", topic, standin_bytes(a, refused),
+					standin_bytes(b, max));
+		if (max > 0 && (refused > max || limit > 0))
+		{
+			if (max != limit)
+				log_msg(LOG_INFO, "kafka: topic %s takes messages of at most %s bytes (its max.message.bytes); "
+						"larger changes are oversized (oversized.mode)", topic, standin_bytes(a, max));
+			limits_set(k->limits, topic, max);
+		}
+		else if (max > 0)
+		{
+			limits_set(k->limits, topic, 0);
+			free(topic);
+			continue;			/* entry i is another topic now */
+		}
+		else if (refused > 0)
+		{
+			/* Unknown: the message refused is above the limit, whatever it is. */
+			log_msg(LOG_WARNING, "kafka: the max.message.bytes of topic %s cannot be read (%s; grant "
+					"DescribeConfigs on it): messages of %s bytes and more are taken as oversized", topic,
+					why, standin_bytes(a, limit && limit < refused ? limit + 1 : refused));
+			limits_set(k->limits, topic, limit && limit < refused ? limit : refused - 1);
+		}
+		free(topic);
+		i++;
+	}
 }
 
 bool

@@ -22,6 +22,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "config.h"
+#include "limits.h"
 
 typedef struct Kafka Kafka;
 
@@ -34,11 +35,36 @@ typedef struct KafkaHeaders
 	char		op;				/* c u d t r m b e */
 	uint64_t	commit_lsn;
 	const char *key_role;		/* "old" on the old key's copy of a key change; else NULL */
+	size_t		oversized;		/* a stand-in: the size of the change it stands for; else 0 */
 } KafkaHeaders;
+
+/* Why a message does not fit: its size and the limit it is above. */
+typedef struct Oversize
+{
+	size_t		size;			/* in bytes, as that limit counts them */
+	size_t		limit;
+	const char *limit_name;		/* "message.max.bytes" (the producer's) or "max.message.bytes" (the topic's) */
+	const char *topic;
+} Oversize;
+
+/* What kafka_produce() did with a message. */
+typedef enum KafkaResult
+{
+	KAFKA_QUEUED,				/* the producer has it (and its value) */
+	KAFKA_QUEUE_FULL,			/* nothing changed: poll, then try again */
+	KAFKA_TOO_LARGE,			/* above the producer's or the topic's limit (see Oversize): nothing changed */
+	KAFKA_REFUSED				/* any other error, err says which: the pipeline restarts */
+} KafkaResult;
 
 /* Checks the kafka.* keys without starting a producer; false with err. */
 extern bool kafka_validate(const Config *c, char *err, size_t errlen);
-extern Kafka *kafka_new(const Config *c, KafkaDeliveryFn cb, void *arg, char *err, size_t errlen);
+/*
+ * limits: the topics' limits learned from refusals (the caller's, it must
+ * outlive the producer; NULL: none are learned), filled by the delivery
+ * reports of messages the brokers refused as too large.
+ */
+extern Kafka *kafka_new(const Config *c, Limits *limits, KafkaDeliveryFn cb, void *arg,
+						char *err, size_t errlen);
 /*
  * Waits up to flush_ms for outstanding deliveries, then drops the rest; their
  * reports are served before it returns.  Then release every topic handle,
@@ -56,19 +82,35 @@ extern rd_kafka_topic_t *kafka_topic(Kafka *k, const char *name);
 extern void kafka_topic_release(void *rkt);
 
 /*
- * Queues one message.  value is malloc'd and becomes the producer's on
- * success.  Returns 1 when queued, 0 when the queue is full (nothing
- * changed: poll, then try again), -1 on any other error (err set).
+ * Queues one message.  value is malloc'd and becomes the producer's when
+ * queued; otherwise it stays the caller's.  A message above the producer's
+ * message.max.bytes, or above a topic limit learned from a refusal, is
+ * KAFKA_TOO_LARGE with *big filled (its topic points into rkt).
  * partition: RD_KAFKA_PARTITION_UA to partition by key.
  */
-extern int	kafka_produce(Kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
-						  const void *key, size_t keylen, void *value, size_t len,
-						  const KafkaHeaders *h, uint64_t opaque, char *err, size_t errlen);
+extern KafkaResult kafka_produce(Kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
+								 const void *key, size_t keylen, void *value, size_t len,
+								 const KafkaHeaders *h, uint64_t opaque, Oversize *big,
+								 char *err, size_t errlen);
 
 /* Messages queued or in flight. */
 extern int	kafka_outstanding(Kafka *k);
-/* The partition count of a topic (from metadata), or -1 with err. */
+/*
+ * The partition count of a topic (from metadata), or -1 with err.  Asking
+ * creates a topic the brokers create on demand (auto.create.topics.enable),
+ * as producing to it would: a new topic is asked again until it has its
+ * partitions, up to timeout_ms.
+ */
 extern int	kafka_partitions(Kafka *k, rd_kafka_topic_t *rkt, int timeout_ms, char *err, size_t errlen);
+/*
+ * Asks the brokers for the max.message.bytes of every topic the limits
+ * hold (each refused a message as too large), which is then that topic's
+ * limit; a topic that takes the message it refused (the refusal was of a
+ * batch of several) is forgotten, with a warning.  Without an answer (no
+ * DescribeConfigs permission, a timeout) the limit is taken as one byte
+ * below the largest message refused, with a warning.  Logs what it learns.
+ */
+extern void kafka_learn_limits(Kafka *k, int timeout_ms);
 /* A fatal producer error (e.g. idempotence violated): true with err. */
 extern bool kafka_fatal(Kafka *k, char *err, size_t errlen);
 /* Asks the cluster for its metadata: brokers reachable and answering. */

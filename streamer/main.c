@@ -7,8 +7,9 @@
  * streams; one that fails for a reason a retry can fix (connection lost,
  * delivery failed) is followed by another after a doubling pause.  Exit
  * status: 0 when stopped by a signal (or initial_only done), 1 when the
- * configuration is wrong, the source is unreachable at start, or the slot
- * cannot be streamed from (dropped, invalidated, another plugin).
+ * configuration is wrong, the source is unreachable at start, the slot
+ * cannot be streamed from (dropped, invalidated, another plugin), or a
+ * change is larger than Kafka takes and oversized.mode is fail.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -66,6 +67,7 @@ main(int argc, char **argv)
 	Config	   *c;
 	Settings	s;
 	Metrics    *m;
+	Limits	   *limits;
 	LogLevel	level;
 	bool		check = false;
 	bool		connected = false;
@@ -98,13 +100,15 @@ main(int argc, char **argv)
 	m = metrics_new();
 	if (s.metrics_listen && !metrics_listen(m, s.metrics_listen, err, sizeof(err)))
 		return log_msg(LOG_ERROR, "%s", err), metrics_free(m), config_free(c), 1;
+	if ((limits = limits_new()) == NULL)
+		return log_msg(LOG_ERROR, "out of memory"), metrics_free(m), config_free(c), 1;
 
 	/* The main loop: run pipelines until stopped or a retry cannot help. */
 	for (;;)
 	{
 		time_t		started = time(NULL);
 
-		o = pipeline_run(&s, m, &connected);
+		o = pipeline_run(&s, m, limits, &connected);
 		if (o != OUTCOME_RETRY || !connected || pipeline_stop_signals > 0)
 			break;
 		if (time(NULL) - started > 60)
@@ -118,6 +122,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "walstreamer: %s\n", err);
 	}
 	metrics_free(m);
+	limits_free(limits);
 	log_close();
 	config_free(c);
 	return o == OUTCOME_STOPPED || (o == OUTCOME_RETRY && pipeline_stop_signals > 0) ? 0 : 1;

@@ -28,6 +28,7 @@ typedef struct Pipeline
 {
 	const Settings *settings;
 	Metrics    *metrics;
+	Limits	   *limits;			/* kept across pipelines */
 	Source	   *src;
 	Kafka	   *kafka;
 	Stream	   *stream;
@@ -35,6 +36,7 @@ typedef struct Pipeline
 	Heartbeat  *heartbeat;
 	char		sysid[32];
 	char		dbname[128];
+	bool		fatal;			/* a retry cannot help (oversized.mode = fail) */
 	char		err[ERRLEN];
 } Pipeline;
 
@@ -64,7 +66,7 @@ end(Pipeline *p, Outcome o)
 static Outcome
 failure(Pipeline *p, bool fatal)
 {
-	return end(p, fatal ? OUTCOME_FATAL : OUTCOME_RETRY);
+	return end(p, fatal || p->fatal ? OUTCOME_FATAL : OUTCOME_RETRY);
 }
 
 /* Runs SQL on the replication connection; false with p->err. */
@@ -207,7 +209,10 @@ await_snapshot(Pipeline *p)
 		poll(&pfd, 1, 100);
 		kafka_poll(p->kafka);
 		if (snapshot_failed(p->snapshot, p->err, sizeof(p->err)))
+		{
+			p->fatal = snapshot_fatal(p->snapshot);
 			return false;
+		}
 		if (pipeline_stop_signals > 0)
 		{
 			snprintf(p->err, sizeof(p->err), "stopped during the snapshot: it is redone at the next start");
@@ -378,7 +383,12 @@ read_batch(Pipeline *p)
 		if (n < 0)
 			return source_fatal(p->src) ? -2 : -1;
 		if (!stream_message(p->stream, buf, (size_t) n, p->err, sizeof(p->err)))
-			return -2;
+		{
+			/* A fatal producer error fails every produce after it: that error is the one to name. */
+			if (p->kafka && kafka_fatal(p->kafka, p->err, sizeof(p->err)))
+				return -1;
+			return stream_retryable(p->stream) ? -1 : -2;
+		}
 		if ((i & 1023) == 1023 && p->kafka)
 			kafka_poll(p->kafka);
 	}
@@ -427,7 +437,8 @@ stream_loop(Pipeline *p)
 			(p->kafka && kafka_fatal(p->kafka, p->err, sizeof(p->err))))
 			return failure(p, false);
 		if (stream_blocked(p->stream) && !stream_drain(p->stream, p->err, sizeof(p->err)))
-			return failure(p, true);
+			return failure(p, !(p->kafka && kafka_fatal(p->kafka, p->err, sizeof(p->err))) &&
+						   !stream_retryable(p->stream));
 		if ((rc = read_batch(p)) < 0)
 			return failure(p, rc == -2);
 		/* Status every interval, when asked, and soon after the flush position moves. */
@@ -462,8 +473,11 @@ run(Pipeline *p, bool *connected)
 						 p->err, sizeof(p->err)))
 		return failure(p, source_fatal(p->src));
 	if (!s->to_stdout &&
-		(p->kafka = kafka_new(s->config, on_delivery, p, p->err, sizeof(p->err))) == NULL)
+		(p->kafka = kafka_new(s->config, p->limits, on_delivery, p, p->err, sizeof(p->err))) == NULL)
 		return failure(p, true);
+	/* A topic refused a message as too large in an earlier pipeline: ask what it takes. */
+	if (p->kafka)
+		kafka_learn_limits(p->kafka, 10000);
 	if (s->to_stdout)
 	{
 		/* Debugging: read an existing slot, never confirm anything. */
@@ -509,9 +523,9 @@ run(Pipeline *p, bool *connected)
 }
 
 Outcome
-pipeline_run(const Settings *s, Metrics *m, bool *connected)
+pipeline_run(const Settings *s, Metrics *m, Limits *limits, bool *connected)
 {
-	Pipeline	p = {s, m};
+	Pipeline	p = {s, m, limits};
 	Outcome		o = run(&p, connected);
 
 	heartbeat_stop(p.heartbeat);
@@ -651,7 +665,7 @@ pipeline_check(const Settings *s)
 
 	if (!s->to_stdout)
 	{
-		Kafka	   *k = kafka_new(s->config, on_delivery, &p, p.err, sizeof(p.err));
+		Kafka	   *k = kafka_new(s->config, NULL, on_delivery, &p, p.err, sizeof(p.err));
 
 		if (k == NULL)
 			all = report(false, p.err);

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include "limits.h"
 #include "metrics.h"
 #include "settings.h"
 
@@ -27,8 +28,11 @@ typedef enum Outcome
 extern volatile sig_atomic_t pipeline_stop_signals;
 extern volatile sig_atomic_t pipeline_reopen_log;
 
-/* connected: set once the source accepted a connection (retries make sense). */
-extern Outcome pipeline_run(const Settings *s, Metrics *m, bool *connected);
+/*
+ * connected: set once the source accepted a connection (retries make sense).
+ * limits: the topics' limits learned so far, kept from one run to the next.
+ */
+extern Outcome pipeline_run(const Settings *s, Metrics *m, Limits *limits, bool *connected);
 
 /* --check: every check on stdout, "ok: ..." or "error: ..."; true when all pass. */
 extern bool pipeline_check(const Settings *s);

@@ -260,6 +260,29 @@ record_relation_ref(Span ref, Span *schema, Span *table, uint32_t *relid)
 	return true;
 }
 
+bool
+record_next_field(const uint8_t *buf, size_t len, size_t *at, RecordField *f)
+{
+	Reader		rd = {buf + *at, buf + len};
+	const uint8_t *start = rd.p;
+	int			wire;
+
+	if (*at >= len)
+		return false;
+	memset(f, 0, sizeof(*f));
+	if (!read_field(&rd, &f->number, &wire, &f->varint, &f->payload))
+		return false;
+	f->wire = wire;
+	if (wire == WIRE_I64 || wire == WIRE_I32)
+	{
+		f->payload.len = wire == WIRE_I64 ? 8 : 4;
+		f->payload.data = rd.p - f->payload.len;
+	}
+	f->whole = (Span) {start, (size_t) (rd.p - start)};
+	*at = (size_t) (rd.p - buf);
+	return true;
+}
+
 static size_t
 put_varint(uint8_t *out, size_t at, size_t cap, uint64_t v)
 {

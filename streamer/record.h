@@ -95,4 +95,21 @@ extern bool record_relation_ref(Span ref, Span *schema, Span *table, uint32_t *r
 extern size_t record_key(const SpanArray *image, const uint32_t *keys, size_t nkeys,
 						 uint8_t *out, size_t cap);
 
+/* One top-level field of a protobuf message, as record_next_field() reads it. */
+typedef struct RecordField
+{
+	uint32_t	number;
+	int			wire;			/* 0 varint, 1 64-bit, 2 length-delimited, 5 32-bit */
+	uint64_t	varint;			/* wire 0 */
+	Span		payload;		/* wire 2: the bytes; 1 and 5: the fixed bytes */
+	Span		whole;			/* tag included: the field as it was written */
+} RecordField;
+
+/*
+ * The field at *at in buf[0..len): fills f and moves *at past it.  False at
+ * the end (*at == len) and when the bytes there are not a well-formed field
+ * (then *at is left where it was).
+ */
+extern bool record_next_field(const uint8_t *buf, size_t len, size_t *at, RecordField *f);
+
 #endif							/* PGCDC_RECORD_H */

@@ -48,6 +48,12 @@ const ConfigKey settings_keys[] = {
 	{"shutdown.timeout.ms", CONFIG_INT, "30000",
 		"on SIGTERM, wait at most this long for Kafka to acknowledge what was produced",
 		NULL, 0, 3600000, false, false},
+	{"oversized.mode", CONFIG_ENUM, "dead-letter",
+		"a change larger than Kafka takes (kafka.message.max.bytes, or a topic's max.message.bytes "
+		"once the brokers refused one). dead-letter: put a small stand-in on its topic, same key "
+		"and partition, with its table, key, positions and size (walsink records it in its "
+		"dead-letter table), and go on; fail: stop before it, exit with an error naming it and "
+		"the limit to raise", "dead-letter|fail", 0, 0, false, false},
 	{"output", CONFIG_ENUM, "kafka",
 		"kafka; or stdout: print records as JSON lines, produce nothing, never advance the slot",
 		"kafka|stdout", 0, 0, false, false},
@@ -80,6 +86,8 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->shutdown_ms = (int) config_int(c, "shutdown.timeout.ms");
 	s->backoff_max_ms = (int) config_int(c, "reconnect.backoff.max.ms");
 	s->transaction_topic = config_bool(c, "provide.transaction.metadata");
+	s->oversized_mode = strcmp(config_string(c, "oversized.mode"), "fail") == 0 ? OVERSIZED_FAIL
+		: OVERSIZED_DEAD_LETTER;
 	s->metrics_listen = config_string(c, "metrics.listen");
 	s->to_stdout = strcmp(config_string(c, "output"), "stdout") == 0;
 

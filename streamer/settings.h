@@ -18,6 +18,13 @@ typedef enum SnapshotMode
 	SNAPSHOT_ALWAYS				/* at every start */
 } SnapshotMode;
 
+/* What walstreamer does with a change larger than Kafka takes. */
+typedef enum OversizedMode
+{
+	OVERSIZED_DEAD_LETTER,		/* a stand-in in its place (proto/cdc.proto, OP_OVERSIZED), and on */
+	OVERSIZED_FAIL				/* stop before it: exit with an error naming it */
+} OversizedMode;
+
 typedef struct Settings
 {
 	const Config *config;
@@ -36,6 +43,7 @@ typedef struct Settings
 	int			shutdown_ms;
 	int			backoff_max_ms;
 	bool		transaction_topic;
+	OversizedMode oversized_mode;
 	const char *metrics_listen;
 	bool		to_stdout;
 } Settings;

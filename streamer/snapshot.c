@@ -17,6 +17,7 @@
 #include "record.h"
 #include "relations.h"
 #include "snapshot.h"
+#include "standin.h"
 
 typedef struct Table
 {
@@ -42,7 +43,8 @@ struct Snapshot
 	pthread_t  *threads;
 	int			imported;		/* workers that imported the snapshot, or failed to */
 	int			finished;
-	char		error[640];		/* first failure */
+	char		error[1024];	/* first failure */
+	bool		fatal;			/* it: a retry cannot help */
 
 	atomic_bool stop;
 	atomic_uint_fast64_t sent;
@@ -52,12 +54,13 @@ struct Snapshot
 	MetricCell *m_rows;
 	MetricCell *m_tables_done;
 	MetricCell *m_tables_total;
+	MetricCell *m_oversized;
 };
 
-/* Records the first failure and stops every worker. */
-__attribute__((format(printf, 2, 3)))
+/* Records the first failure (fatal: one a retry cannot help) and stops every worker. */
+__attribute__((format(printf, 3, 4)))
 static void
-fail(Snapshot *snap, const char *fmt,...)
+fail_as(Snapshot *snap, bool fatal, const char *fmt,...)
 {
 	pthread_mutex_lock(&snap->lock);
 	if (snap->error[0] == '\0')
@@ -65,6 +68,7 @@ fail(Snapshot *snap, const char *fmt,...)
 		size_t		n;
 		va_list		ap;
 
+		snap->fatal = fatal;
 		va_start(ap, fmt);
 		vsnprintf(snap->error, sizeof(snap->error), fmt, ap);
 		va_end(ap);
@@ -75,6 +79,8 @@ fail(Snapshot *snap, const char *fmt,...)
 	pthread_mutex_unlock(&snap->lock);
 	atomic_store(&snap->stop, true);
 }
+
+#define fail(snap, ...) fail_as((snap), false, __VA_ARGS__)
 
 static PGconn *
 connect_and_import(Snapshot *snap)
@@ -105,19 +111,24 @@ connect_and_import(Snapshot *snap)
 	return conn;
 }
 
-/* Produces one row, waiting (not dropping) while the producer's queue is full. */
+/*
+ * Produces one row, waiting (not dropping) while the producer's queue is
+ * full.  A row larger than Kafka takes goes as oversized.mode says: its
+ * stand-in in its place, or the snapshot fails for good.
+ */
 static bool
 produce_row(Snapshot *snap, Relation *rel, Record *rec, const uint8_t *row, size_t len)
 {
-	KafkaHeaders h = {'r', snap->lsn_value, NULL};
+	KafkaHeaders h = {'r', snap->lsn_value, NULL, 0};
 	uint8_t		keybuf[512];
 	uint8_t    *key = keybuf;
 	size_t		keylen;
 	size_t		total;
-	uint8_t    *value;
-	char		err[256];
+	void	   *value;
+	char		err[900];
 	char		why[256];
-	int			rc;
+	KafkaResult rc;
+	Oversize	big;
 
 	if (!record_scan(row, len, rec, why, sizeof(why)))
 	{
@@ -138,21 +149,25 @@ produce_row(Snapshot *snap, Relation *rel, Record *rec, const uint8_t *row, size
 		return false;
 	}
 	while ((rc = kafka_produce(snap->kafka, rel->handle, RD_KAFKA_PARTITION_UA, keylen ? key : NULL,
-							   keylen, value, total, &h, SNAPSHOT_OPAQUE, err, sizeof(err))) == 0)
+							   keylen, value, total, &h, SNAPSHOT_OPAQUE, &big, err, sizeof(err))) != KAFKA_QUEUED)
 	{
 		struct timespec ts = {0, 1000000};
 
-		if (atomic_load(&snap->stop))
+		if (rc == KAFKA_TOO_LARGE &&
+			standin_apply(snap->settings->oversized_mode, &big, &value, &total, &h, snap->m_oversized,
+						  err, sizeof(err)))
+			continue;
+		if (rc != KAFKA_QUEUE_FULL || atomic_load(&snap->stop))
 			break;
 		nanosleep(&ts, NULL);	/* the main thread serves the producer's reports */
 	}
 	if (key != keybuf)
 		free(key);
-	if (rc != 1)
+	if (rc != KAFKA_QUEUED)
 	{
 		free(value);
-		if (rc < 0)
-			fail(snap, "snapshot: %s", err);
+		if (rc != KAFKA_QUEUE_FULL)
+			fail_as(snap, rc == KAFKA_TOO_LARGE, "snapshot: %s", err);
 		return false;
 	}
 	atomic_fetch_add(&snap->sent, 1);
@@ -354,6 +369,8 @@ snapshot_start(const Settings *s, Kafka *k, Metrics *m, const char *snapshot_nam
 									   "Tables the running snapshot has read", NULL);
 	snap->m_tables_total = metrics_cell(m, "walstreamer_snapshot_tables", METRIC_GAUGE,
 										"Tables the running snapshot reads", NULL);
+	snap->m_oversized = metrics_cell(m, "walstreamer_oversized_total", METRIC_COUNTER,
+									 "Changes larger than Kafka takes, sent as a stand-in (oversized.mode)", NULL);
 	metrics_set(snap->m_tables_done, 0);
 	if (!list_tables(snap, err, errlen))
 	{
@@ -423,6 +440,17 @@ snapshot_delivered(Snapshot *snap, const char *failure)
 		return;
 	}
 	fail(snap, "snapshot: %s", failure);
+}
+
+bool
+snapshot_fatal(Snapshot *snap)
+{
+	bool		fatal;
+
+	pthread_mutex_lock(&snap->lock);
+	fatal = snap->fatal;
+	pthread_mutex_unlock(&snap->lock);
+	return fatal;
 }
 
 uint64_t

@@ -37,6 +37,8 @@ extern Snapshot *snapshot_start(const Settings *s, Kafka *k, Metrics *m, const c
 extern bool snapshot_complete(Snapshot *snap);
 /* A worker or a delivery failed: true with err. */
 extern bool snapshot_failed(Snapshot *snap, char *err, size_t errlen);
+/* That failure is one a retry cannot help (a row above Kafka's limit, oversized.mode = fail). */
+extern bool snapshot_fatal(Snapshot *snap);
 extern void snapshot_delivered(Snapshot *snap, const char *failure);
 /* Asks the workers to stop, waits for them, releases everything. */
 extern void snapshot_free(Snapshot *snap);

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "record.h"
 #include "relations.h"
+#include "standin.h"
 #include "stream.h"
 #include "topicname.h"
 
@@ -55,6 +56,7 @@ struct Stream
 
 	uint64_t	received_lsn;
 	bool		reply_requested;
+	bool		retryable;		/* the last failure was Kafka's refusal */
 	char		failure[600];
 
 	Metrics    *metrics;
@@ -64,6 +66,7 @@ struct Stream
 	MetricCell *m_errors;
 	MetricCell *m_messages;
 	MetricCell *m_lag;
+	MetricCell *m_oversized;
 };
 
 static const char op_letter[] = {
@@ -127,6 +130,8 @@ stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_ls
 								"Messages Kafka failed to deliver", NULL);
 	st->m_lag = metrics_cell(m, "walstreamer_lag_bytes", METRIC_GAUGE,
 							 "WAL received from the slot but not yet acknowledged by Kafka", NULL);
+	st->m_oversized = metrics_cell(m, "walstreamer_oversized_total", METRIC_COUNTER,
+								   "Changes larger than Kafka takes, sent as a stand-in (oversized.mode)", NULL);
 	metrics_set(st->m_received, (int64_t) start_lsn);
 	metrics_set(st->m_flushed, (int64_t) start_lsn);
 	return st;
@@ -158,23 +163,47 @@ stream_free(Stream *st)
 	free(st);
 }
 
+/*
+ * One message to the producer.  One larger than Kafka takes is replaced
+ * where it stands, as oversized.mode says, by its stand-in (*value, *len
+ * and *h become the stand-in's, so that the outbox keeps that), which goes
+ * in its place: same topic, key and partition, same transaction.  Any
+ * other refusal is Kafka's, and the pipeline restarts (st->retryable).
+ */
+static KafkaResult
+produce(Stream *st, rd_kafka_topic_t *rkt, int32_t partition, const uint8_t *key, size_t keylen,
+		void **value, size_t *len, KafkaHeaders *h, uint64_t txn, char *err, size_t errlen)
+{
+	for (;;)
+	{
+		Oversize	big;
+		KafkaResult rc = kafka_produce(st->kafka, rkt, partition, key, keylen, *value, *len, h, txn,
+									   &big, err, errlen);
+
+		st->retryable = rc == KAFKA_REFUSED;
+		if (rc != KAFKA_TOO_LARGE ||
+			!standin_apply(st->settings->oversized_mode, &big, value, len, h, st->m_oversized, err, errlen))
+			return rc;
+	}
+}
+
 /* Produces, or queues behind what is already waiting. */
 static bool
 emit(Stream *st, rd_kafka_topic_t *rkt, int32_t partition, const uint8_t *key, size_t keylen,
-	 void *value, size_t len, const KafkaHeaders *h, char *err, size_t errlen)
+	 void *value, size_t len, const KafkaHeaders *headers, char *err, size_t errlen)
 {
 	Pending    *p;
+	KafkaHeaders h = *headers;
 
 	acktrack_sent(st->acks, st->txn);
 	metrics_add(st->m_bytes, (int64_t) len);
 	if (st->outhead == st->nout)
 	{
-		int			rc = kafka_produce(st->kafka, rkt, partition, key, keylen, value, len, h,
-									   st->txn, err, errlen);
+		KafkaResult rc = produce(st, rkt, partition, key, keylen, &value, &len, &h, st->txn, err, errlen);
 
-		if (rc == 1)
+		if (rc == KAFKA_QUEUED)
 			return true;
-		if (rc < 0)
+		if (rc != KAFKA_QUEUE_FULL)
 		{
 			free(value);
 			return false;
@@ -203,7 +232,7 @@ emit(Stream *st, rd_kafka_topic_t *rkt, int32_t partition, const uint8_t *key, s
 	p->keylen = keylen;
 	p->value = value;
 	p->len = len;
-	p->headers = *h;
+	p->headers = h;
 	p->txn = st->txn;
 	return true;
 }
@@ -214,12 +243,12 @@ stream_drain(Stream *st, char *err, size_t errlen)
 	while (st->outhead < st->nout)
 	{
 		Pending    *p = &st->outbox[st->outhead];
-		int			rc = kafka_produce(st->kafka, p->rkt, p->partition, p->key, p->keylen,
-									   p->value, p->len, &p->headers, p->txn, err, errlen);
+		KafkaResult rc = produce(st, p->rkt, p->partition, p->key, p->keylen, &p->value, &p->len,
+								 &p->headers, p->txn, err, errlen);
 
-		if (rc == 0)
+		if (rc == KAFKA_QUEUE_FULL)
 			return true;
-		if (rc < 0)
+		if (rc != KAFKA_QUEUED)
 			return false;
 		free(p->key);
 		kafka_topic_release(p->rkt);
@@ -375,7 +404,9 @@ on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 			snprintf(err, errlen, "out of memory");
 			return false;
 		}
-		parts = kafka_partitions(st->kafka, rkt, 10000, err, errlen);
+		/* A table's topic may not exist yet (nothing of it written): asking creates it, as a produce would. */
+		if ((parts = kafka_partitions(st->kafka, rkt, 10000, err, errlen)) < 0)
+			st->retryable = true;
 		for (int p = 0; p < parts; p++)
 		{
 			void	   *value = malloc(len);
@@ -659,6 +690,12 @@ uint64_t
 stream_flush_lsn(const Stream *st)
 {
 	return acktrack_flush_lsn(st->acks);
+}
+
+bool
+stream_retryable(const Stream *st)
+{
+	return st->retryable;
 }
 
 bool

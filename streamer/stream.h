@@ -38,10 +38,17 @@ typedef struct Stream Stream;
 extern Stream *stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_lsn);
 extern void stream_free(Stream *st);
 
-/* Handles one CopyData message; false with err when the stream cannot go on. */
+/*
+ * Handles one CopyData message; false with err when the stream cannot go
+ * on: then stream_retryable() says whether the cause was Kafka's (a
+ * refusal, a fatal producer error, a topic without metadata), which a
+ * restart from the slot may get past, or one a restart cannot help (a
+ * malformed record, a change above Kafka's limit with oversized.mode = fail).
+ */
 extern bool stream_message(Stream *st, const char *buf, size_t len, char *err, size_t errlen);
-/* Retries the outbox; false with err on a produce error. */
+/* Retries the outbox; false with err on a produce error (see stream_retryable). */
 extern bool stream_drain(Stream *st, char *err, size_t errlen);
+extern bool stream_retryable(const Stream *st);
 extern bool stream_blocked(const Stream *st);
 
 /* The delivery report of a message this stream produced. */

@@ -336,3 +336,61 @@ def test_a_record_decides_nothing_outside_its_table(source, target, broker, stre
     assert target.psql("SELECT count(*) FROM pg_class WHERE relname IN ('pg_authid', 'sql_features')") == "2"
     assert w.stop() == 0 and s.stop() == 0
 
+
+def test_oversized_changes_are_dead_letters(source, target, broker, streamer, sink):
+    """Changes larger than Kafka takes, end to end, with walstreamer's default
+    oversized.mode: a 2 MB row in the initial snapshot and one streamed
+    (above the producer's message.max.bytes, 1,000,000), and a 256 kB row on
+    a topic whose max.message.bytes is 100,000 (refused by the broker; met as
+    oversized after walstreamer's restart).  Each becomes exactly one dead
+    letter naming the table, the key, the size and the limit, with the
+    change's position; the slot moves past them; every other row is applied
+    once: the target is the source less those three rows."""
+    big = "repeat('x', 2097152)"
+    source.psql(f"""
+        CREATE TABLE t (id int PRIMARY KEY, v text);
+        CREATE TABLE u (id int PRIMARY KEY, v text);
+        INSERT INTO t SELECT g, 'snap' FROM generate_series(1, 5) g;
+        INSERT INTO t VALUES (6, {big});
+        INSERT INTO t SELECT g, 'snap' FROM generate_series(7, 10) g;""")
+    broker.create_topic("pgcdc.public.u", 4, config={"max.message.bytes": "100000"})
+    s = streamer(reconnect_backoff_max_ms="1000").start()
+    w = sink().start()
+    wait_for(lambda: confirmed(source) is not None, timeout=90, what="the snapshot")
+    snapshot_lsn = streamer_conftest.lsn(re.search(r"INFO: snapshot at (\S+):", s.text()).group(1))
+
+    wal = lambda: streamer_conftest.lsn(source.psql("SELECT pg_current_wal_lsn()"))  # noqa: E731
+    source.psql("INSERT INTO t SELECT g, 'streamed' FROM generate_series(11, 15) g")
+    source.psql(f"INSERT INTO t VALUES (16, {big})")
+    source.psql("INSERT INTO t SELECT g, 'streamed' FROM generate_series(17, 20) g")
+    mid = wal()
+    # Confirmed before the restart below: it resends none of t's stand-ins.
+    wait_for(lambda: confirmed(source) >= mid, what="the slot to pass the streamed 2 MB row")
+    source.psql("INSERT INTO u SELECT g, 'small' FROM generate_series(1, 10) g")
+    source.psql("INSERT INTO u VALUES (11, repeat('y', 256000))")
+    source.psql("INSERT INTO u SELECT g, 'after' FROM generate_series(12, 20) g")
+    source.psql("UPDATE t SET v = 'updated' WHERE id IN (2, 12)")
+    end = wal()
+    wait_for(lambda: confirmed(source) >= end, timeout=90, what="the slot to pass the 256 kB row")
+    assert s.running() and "restarting from the slot" in s.text()
+
+    expected = {"t": "SELECT * FROM t WHERE id NOT IN (6, 16) ORDER BY 1",
+                "u": "SELECT * FROM u WHERE id <> 11 ORDER BY 1"}
+    for table, sql in expected.items():
+        wait_for(lambda: target.psql(f"SELECT count(*) FROM {table}") == source.psql(
+            f"SELECT count(*) FROM ({sql}) x") and target.psql(sql) == source.psql(sql),
+            what=f"{table} applied")
+    dead = target.psql("SELECT topic, commit_lsn, reason FROM pgcdc.dead_letter ORDER BY commit_lsn, id")
+    rows = [line.split("|", 2) for line in dead.splitlines()]
+    want = [("pgcdc.public.t", "2,09", "1,000,000", "message.max.bytes", "public.t (id)=(6)"),
+            ("pgcdc.public.t", "2,09", "1,000,000", "message.max.bytes", "public.t (id)=(16)"),
+            ("pgcdc.public.u", "256,", "100,000", "max.message.bytes", "public.u (id)=(11)")]
+    assert len(rows) == len(want), dead
+    for (topic, _, reason), (t, size, limit, name, row) in zip(rows, want):
+        assert topic == t and re.fullmatch(
+            rf"change of {size}[\d,]+ bytes above Kafka's limit of {limit} \({name}\): not applied; "
+            rf"resync {re.escape(row)}", reason), (topic, reason)
+    positions = [streamer_conftest.lsn(p) for _, p, _ in rows]
+    assert positions[0] == snapshot_lsn and snapshot_lsn < positions[1] <= mid < positions[2] <= end, \
+        (positions, snapshot_lsn, mid, end)
+    assert w.stop() == 0 and s.stop() == 0

@@ -1,7 +1,8 @@
 """Faults under a continuous workload: kill -9, the source restarted and
-its walsender killed, a kill mid-snapshot, on real Kafka; produce errors and
-uneven round trips on the dev broker, which alone can inject them (brokers
-that fail: tests/sink/test_brokers.py, under the whole pipeline).
+its walsender killed, a kill mid-snapshot, on real Kafka; produce errors,
+uneven round trips and a fatal idempotence error on the dev broker, which
+alone can inject them (brokers that fail: tests/sink/test_brokers.py, under
+the whole pipeline).
 Afterwards every committed change is in Kafka, per-key order holds, and the
 slot never confirmed what Kafka did not hold."""
 
@@ -147,3 +148,32 @@ def test_killed_mid_snapshot_redoes_it(source, broker, streamer):
                 updates += 1
     assert ids == set(range(1, rows + 1)) and updates == 1
     assert s.text().count("snapshot complete") == 1
+
+
+@pytest.mark.devbroker
+def test_fatal_idempotence_error_restarts_in_process(source, broker, streamer):
+    """The idempotent producer fails for good while a large transaction is
+    being produced: the broker answers the first batch in flight with
+    OUT_OF_ORDER_SEQUENCE_NUMBER (producer and broker disagree on the
+    sequence), which librdkafka makes a fatal error, and every produce after
+    it is refused at once.  walstreamer drops the producer and restarts from
+    the slot in-process, as the README says of fatal errors: it keeps
+    running, and every row arrives."""
+    source.psql("CREATE TABLE bulk (id int PRIMARY KEY, pad text)")
+    s = streamer(snapshot_mode="never", reconnect_backoff_max_ms="500", **STRICT).start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    rows = 5000
+    for r in range(3):
+        broker.command("errors produce OUT_OF_ORDER_SEQUENCE_NUMBER")
+        source.psql(f"INSERT INTO bulk SELECT g, 'p' FROM generate_series({r * rows + 1}, {(r + 1) * rows}) g")
+        end = lsn(source.psql("SELECT pg_current_wal_lsn()"))
+        wait_for(lambda: not s.running() or (confirmed(source) or 0) >= end, timeout=60,
+                 what="the slot to pass the transaction")
+        assert s.running(), s.text()[-3000:]
+    text = s.text()
+    assert text.count("fatal error") >= 3 and text.count("restarting from the slot") >= 3, text[-3000:]
+    assert s.stop() == 0
+    from conftest import read_all
+    ids = {m.record()["row"]["id"] for (t, _), ms in read_all(broker.bootstrap, "pgcdc.public.bulk").items()
+           for m in ms if m.record()["op"] == "insert"}
+    assert ids == set(range(1, 3 * rows + 1)), sorted(set(range(1, 3 * rows + 1)) - ids)[:10]
