@@ -440,11 +440,15 @@ key_role(const rd_kafka_message_t *msg)
 	return n == 3 && memcmp(v, "old", 3) == 0 ? "old" : n == 3 && memcmp(v, "new", 3) == 0 ? "new" : "";
 }
 
-/* Every column described, every value of image well-formed; keys set when needed. */
+/*
+ * Every column described, every value of image well-formed and one that
+ * PostgreSQL has (copytext_check); keys set when needed.
+ */
 static bool
 check_image(Event *e, Pgcdc__Value **image, size_t n, bool keys_only)
 {
 	const Pgcdc__ChangeEvent *r = e->rec;
+	char		why[128];
 
 	if (n != r->n_columns)
 	{
@@ -460,9 +464,9 @@ check_image(Event *e, Pgcdc__Value **image, size_t n, bool keys_only)
 			bad(e, "column \"%s\" has no value", r->columns[i]->name);
 			return false;
 		}
-		if (v->kind_case == PGCDC__VALUE__KIND_UUID_VALUE && v->uuid_value.len != 16)
+		if (!copytext_check(v, why, sizeof(why)))
 		{
-			bad(e, "column \"%s\": a uuid of %zu bytes", r->columns[i]->name, v->uuid_value.len);
+			bad(e, "column \"%s\": %s", r->columns[i]->name, why);
 			return false;
 		}
 		if (v->kind_case == PGCDC__VALUE__KIND_UNCHANGED_TOAST && r->columns[i]->key)
