@@ -519,6 +519,9 @@ make_key(Event *e, ProtobufCAllocator *alloc)
 	}
 }
 
+/* The key of a change without key columns: empty, but a pointer all the same. */
+static uint8_t no_key[1];
+
 static void
 check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const ColumnsAt *at)
 {
@@ -576,6 +579,8 @@ check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Column
 	}
 	if (has_key)
 		make_key(e, alloc);
+	else
+		e->key = no_key;		/* compared with memcmp, which must not get NULL even for 0 bytes */
 }
 
 void

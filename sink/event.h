@@ -55,7 +55,7 @@ typedef struct Event
 	Pgcdc__ChangeEvent *rec;	/* NULL when undecodable; in the batch's arena */
 	Pgcdc__Value **image;		/* UPSERT: after; DELETE: before (key values) */
 	const Layout *layout;		/* rec's column names; NULL when too many layouts were seen */
-	uint8_t    *key;			/* the key values as bytes, in the arena: equal keys, equal bytes */
+	uint8_t    *key;			/* the key values as bytes, in the arena: equal keys, equal bytes (a change: never NULL) */
 	size_t		keylen;
 	Position	pos;
 	EventKind	kind;
