@@ -58,6 +58,8 @@ times(Buf *b)
 	CHECK(strcmp(render(&v, b), "-00:00:00.000001") == 0, "time -1 as it is: %s", b->data);
 	CHECK(refused(&v, "time value -1 (microseconds after midnight) is not between 00:00:00 and 24:00:00"),
 		  "time -1 refused");
+	v.time_value = INT64_C(-3661000001);	/* every field negative: 84 bytes into 64, walsink's SIGSEGV */
+	CHECK(strcmp(render(&v, b), "-01:01:01.000001") == 0, "time -01:01:01.000001: %s", b->data);
 	v.time_value = INT64_MIN;
 	CHECK(strcmp(render(&v, b), "-2562047788:00:54.775808") == 0, "time INT64_MIN: %s", b->data);
 	CHECK(refused(&v, "time value -9223372036854775808"), "time INT64_MIN refused");
