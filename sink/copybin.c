@@ -184,11 +184,20 @@ numeric(Buf *b, const char *s)
 	return true;
 }
 
+/* An infinity of a sign the format has (walsink dead-letters any other: copytext_check). */
+static bool
+known_infinity(const Pgcdc__Value *v)
+{
+	return v->infinity == PGCDC__INFINITY__INFINITY_POSITIVE || v->infinity == PGCDC__INFINITY__INFINITY_NEGATIVE;
+}
+
 static bool
 timestamp(Buf *b, const Pgcdc__Value *v)
 {
 	int64_t		ts;
 
+	if (v->kind_case == PGCDC__VALUE__KIND_INFINITY && !known_infinity(v))
+		return false;
 	if (v->kind_case == PGCDC__VALUE__KIND_INFINITY)
 		ts = v->infinity == PGCDC__INFINITY__INFINITY_NEGATIVE ? INT64_MIN : INT64_MAX;
 	else if (v->kind_case != PGCDC__VALUE__KIND_TIMESTAMP_VALUE || v->timestamp_value < MIN_TIMESTAMP + EPOCH_USECS)
@@ -205,6 +214,8 @@ date(Buf *b, const Pgcdc__Value *v)
 {
 	int32_t		d;
 
+	if (v->kind_case == PGCDC__VALUE__KIND_INFINITY && !known_infinity(v))
+		return false;
 	if (v->kind_case == PGCDC__VALUE__KIND_INFINITY)
 		d = v->infinity == PGCDC__INFINITY__INFINITY_NEGATIVE ? INT32_MIN : INT32_MAX;
 	else if (v->kind_case != PGCDC__VALUE__KIND_DATE_VALUE ||

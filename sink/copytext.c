@@ -3,6 +3,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,19 @@
 #include "copytext.h"
 
 #define USECS_PER_DAY INT64_C(86400000000)
+
+/*
+ * PostgreSQL's ranges (IS_VALID_DATE, IS_VALID_TIMESTAMP, numeric's weight
+ * and dscale limits), counted from the Unix epoch as Values are: dates from
+ * 4714-11-24 BC up to 5874898-01-01, timestamps from 4714-11-24 00:00 BC (the
+ * end, in year 294277, is past every int64 from 1970), numerics of up to
+ * 131072 digits before the point (leading zeros aside) and 16383 after.
+ */
+#define DATE_MIN INT64_C(-2440588)
+#define DATE_END INT64_C(2145042906)
+#define TIMESTAMP_MIN INT64_C(-210866803200000000)
+#define NUMERIC_INT_DIGITS_MAX 131072
+#define NUMERIC_FRAC_DIGITS_MAX 16383
 
 void
 buf_reserve(Buf *b, size_t more)
@@ -193,17 +207,25 @@ copytext_date(char *out, int32_t days)
 	return n + (bc ? 3 : 0);
 }
 
+/*
+ * "HH:MM:SS.ffffff", hours past 24 and a sign as they come: at most 24 bytes
+ * for any int64 (only 0 to 24:00:00 is a time; copytext_check).
+ */
 static size_t
 time_text(char *out, int64_t usecs)
 {
-	size_t		n = decimal(out, (uint64_t) (usecs / INT64_C(3600000000)), 2);
+	uint64_t	u = usecs < 0 ? 0 - (uint64_t) usecs : (uint64_t) usecs;
+	size_t		n = 0;
 
+	if (usecs < 0)
+		out[n++] = '-';
+	n += decimal(out + n, u / UINT64_C(3600000000), 2);
 	out[n++] = ':';
-	n += decimal(out + n, (uint64_t) (usecs / 60000000 % 60), 2);
+	n += decimal(out + n, u / 60000000 % 60, 2);
 	out[n++] = ':';
-	n += decimal(out + n, (uint64_t) (usecs / 1000000 % 60), 2);
+	n += decimal(out + n, u / 1000000 % 60, 2);
 	out[n++] = '.';
-	n += decimal(out + n, (uint64_t) (usecs % 1000000), 6);
+	n += decimal(out + n, u % 1000000, 6);
 	out[n] = '\0';
 	return n;
 }
@@ -226,6 +248,77 @@ copytext_timestamp(char *out, int64_t usecs)
 	n += time_text(out + n, rem);
 	memcpy(out + n, bc ? "+00 BC" : "+00", bc ? 7 : 4);
 	return n + (bc ? 6 : 3);
+}
+
+/*
+ * Whether s is in numeric_out's form, [-]digits[.digits], within numeric's
+ * limits; if not, why.
+ */
+static bool
+numeric_ok(const char *s, char *why, size_t whylen)
+{
+	const char *p = s + (s[0] == '-');
+	size_t		lead = strspn(p, "0");	/* never past the point: ni counts them too */
+	size_t		ni = strspn(p, "0123456789");
+	size_t		nf = p[ni] == '.' ? strspn(p + ni + 1, "0123456789") : 0;
+	size_t		len = ni + (p[ni] == '.' ? 1 + nf : 0);
+
+	if (ni == 0 || p[len] != '\0' || (p[ni] == '.' && nf == 0))
+		snprintf(why, whylen, "numeric value of %zu bytes is not a decimal number, NaN or [-]Infinity",
+				 strlen(s));
+	else if (ni - lead > NUMERIC_INT_DIGITS_MAX)
+		snprintf(why, whylen, "numeric value has %zu digits before the point, PostgreSQL's numeric at most %d",
+				 ni - lead, NUMERIC_INT_DIGITS_MAX);
+	else if (nf > NUMERIC_FRAC_DIGITS_MAX)
+		snprintf(why, whylen, "numeric value has %zu digits after the point, PostgreSQL's numeric at most %d",
+				 nf, NUMERIC_FRAC_DIGITS_MAX);
+	else
+		return true;
+	return false;
+}
+
+bool
+copytext_check(const Pgcdc__Value *v, char *why, size_t whylen)
+{
+	switch (v->kind_case)
+	{
+		case PGCDC__VALUE__KIND_TIME_VALUE:
+			if (v->time_value >= 0 && v->time_value <= USECS_PER_DAY)
+				return true;
+			snprintf(why, whylen, "time value %" PRId64 " (microseconds after midnight) is not "
+					 "between 00:00:00 and 24:00:00", v->time_value);
+			return false;
+		case PGCDC__VALUE__KIND_DATE_VALUE:
+			if (v->date_value >= DATE_MIN && v->date_value < DATE_END)
+				return true;
+			snprintf(why, whylen, "date value %" PRId32 " (days from 1970-01-01) is not between "
+					 "4714-11-24 BC and 5874897-12-31", v->date_value);
+			return false;
+		case PGCDC__VALUE__KIND_TIMESTAMP_VALUE:
+			if (v->timestamp_value >= TIMESTAMP_MIN)
+				return true;
+			snprintf(why, whylen, "timestamp value %" PRId64 " (microseconds from 1970) is before "
+					 "4714-11-24 00:00:00 BC", v->timestamp_value);
+			return false;
+		case PGCDC__VALUE__KIND_INFINITY:
+			if (v->infinity == PGCDC__INFINITY__INFINITY_POSITIVE ||
+				v->infinity == PGCDC__INFINITY__INFINITY_NEGATIVE)
+				return true;
+			snprintf(why, whylen, "infinity of unknown sign %d", (int) v->infinity);
+			return false;
+		case PGCDC__VALUE__KIND_NUMERIC_VALUE:
+			if (strcmp(v->numeric_value, "NaN") == 0 || strcmp(v->numeric_value, "Infinity") == 0 ||
+				strcmp(v->numeric_value, "-Infinity") == 0)
+				return true;
+			return numeric_ok(v->numeric_value, why, whylen);
+		case PGCDC__VALUE__KIND_UUID_VALUE:
+			if (v->uuid_value.len == 16)
+				return true;
+			snprintf(why, whylen, "a uuid of %zu bytes", v->uuid_value.len);
+			return false;
+		default:
+			return true;
+	}
 }
 
 static void

@@ -36,7 +36,20 @@ extern void buf_put_utf8(Buf *b, const char *s);
 /* Whether s is well-formed UTF-8 throughout. */
 extern bool utf8_valid(const char *s);
 
-/* Appends v as one field; NULL, unset and unchanged-TOAST values as \N. */
+/*
+ * Whether v is a value PostgreSQL has for its kind: a time from 00:00:00 to
+ * 24:00:00, a date or timestamp in PostgreSQL's range, an infinity of known
+ * sign, a numeric in numeric_out's form within numeric's limits, a uuid of
+ * 16 bytes.  The decoder writes no other; a forged one is refused, with why
+ * (for a dead letter), never altered to fit.
+ */
+extern bool copytext_check(const Pgcdc__Value *v, char *why, size_t whylen);
+
+/*
+ * Appends v as one field; NULL, unset and unchanged-TOAST values as \N.  A
+ * value copytext_check refuses is written too, within bounds and without
+ * breaking the COPY's framing, but as no value in particular.
+ */
 extern void copytext_value(Buf *b, const Pgcdc__Value *v);
 /* Appends raw text escaped for COPY. */
 extern void copytext_escaped(Buf *b, const char *s, size_t n);

@@ -445,11 +445,15 @@ key_role(const rd_kafka_message_t *msg)
 	return n == 3 && memcmp(v, "old", 3) == 0 ? "old" : n == 3 && memcmp(v, "new", 3) == 0 ? "new" : "";
 }
 
-/* Every column described, every value of image well-formed; keys set when needed. */
+/*
+ * Every column described, every value of image well-formed and one that
+ * PostgreSQL has (copytext_check); keys set when needed.
+ */
 static bool
 check_image(Event *e, Pgcdc__Value **image, size_t n, bool keys_only)
 {
 	const Pgcdc__ChangeEvent *r = e->rec;
+	char		why[128];
 
 	if (n != r->n_columns)
 	{
@@ -465,9 +469,9 @@ check_image(Event *e, Pgcdc__Value **image, size_t n, bool keys_only)
 			bad(e, "column \"%s\" has no value", r->columns[i]->name);
 			return false;
 		}
-		if (v->kind_case == PGCDC__VALUE__KIND_UUID_VALUE && v->uuid_value.len != 16)
+		if (!copytext_check(v, why, sizeof(why)))
 		{
-			bad(e, "column \"%s\": a uuid of %zu bytes", r->columns[i]->name, v->uuid_value.len);
+			bad(e, "column \"%s\": %s", r->columns[i]->name, why);
 			return false;
 		}
 		if (v->kind_case == PGCDC__VALUE__KIND_UNCHANGED_TOAST && r->columns[i]->key)
@@ -520,6 +524,9 @@ make_key(Event *e, ProtobufCAllocator *alloc)
 	}
 }
 
+/* The key of a change without key columns: empty, but a pointer all the same. */
+static uint8_t no_key[1];
+
 /*
  * An update or delete of a table without a key: with REPLICA IDENTITY FULL
  * its old row is all there, and the target's row equal to it is the one
@@ -541,6 +548,7 @@ keyless_change(Event *e)
 			return bad(e, "%s of a table without a key: old value of column \"%s\" not logged",
 					   what, r->columns[i]->name);
 	e->old = r->before;
+	e->key = no_key;
 	e->unchanged = false;
 	if (r->op == PGCDC__OP__OP_DELETE)
 	{
@@ -609,6 +617,8 @@ check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Column
 	}
 	if (has_key)
 		make_key(e, alloc);
+	else
+		e->key = no_key;		/* compared with memcmp, which must not get NULL even for 0 bytes */
 }
 
 /* "2,097,152" */

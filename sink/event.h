@@ -58,7 +58,7 @@ typedef struct Event
 	Pgcdc__Value **image;		/* UPSERT: after; DELETE: before (key values) */
 	Pgcdc__Value **old;			/* a keyless table's update or delete: the whole old row (FULL) */
 	const Layout *layout;		/* rec's column names; NULL when too many layouts were seen */
-	uint8_t    *key;			/* the key values as bytes, in the arena: equal keys, equal bytes */
+	uint8_t    *key;			/* the key values as bytes, in the arena: equal keys, equal bytes (a change: never NULL) */
 	size_t		keylen;
 	Position	pos;
 	EventKind	kind;

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what is missing (Debian 12,
 # root or sudo), builds with warnings as errors, runs every test, then runs the
-# suites again against a build instrumented with UBSan.  Ends with the line
-# "N passed, N failed".
+# suites again against a build instrumented with UBSan, then the fuzz targets
+# for a bounded time in a clang build.  Ends with the line "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/support/deps.sh
-deps_install build test kafka
+deps_install build test kafka fuzz
 deps_fetch_kafka
 
 status=0
@@ -32,5 +32,12 @@ UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 \
     run_suite build-san "--no-suite deploy --no-suite faults" -Dwerror=true -Db_sanitize=undefined -Db_lundef=false \
     -Dc_args=-fno-sanitize-recover=all
 
-python3 tests/support/summary.py build-ci/meson-logs/testlog.json build-san/meson-logs/testlog.json
+# libFuzzer targets (tests/fuzz: walsink's decoding and COPY renderers, the
+# decoder's option parser) in a clang build of their own, under ASan and
+# UBSan, each for fuzz_seconds (40 s: about 2.5 minutes in all, with the
+# build).  A finding fails its test; the input is left in build-fuzz/tests/fuzz.
+CC=clang-14 run_suite build-fuzz "--suite fuzz" -Dfuzz=true -Dwerror=true
+
+python3 tests/support/summary.py build-ci/meson-logs/testlog.json build-san/meson-logs/testlog.json \
+    build-fuzz/meson-logs/testlog.json
 exit $status

@@ -11,6 +11,9 @@ DEPS_demo="postgresql-15 python3 python3-psycopg2 python3-confluent-kafka util-l
 # Real Apache Kafka brokers (tests/support/kafkacluster.py): a JDK 17 runs
 # them, Maven fetches them from Maven Central.
 DEPS_kafka="default-jre-headless maven python3 python3-confluent-kafka"
+# The fuzz targets (tests/fuzz): clang, its libFuzzer and sanitizer runtimes,
+# and llvm-symbolizer (in llvm-14) for readable stack traces.
+DEPS_fuzz="clang-14 libclang-rt-14-dev llvm-14"
 
 deps_install() {
     local want=() missing=() pkg group var

@@ -1,0 +1,3 @@
+	 È›ğBroundtrip_Ã¼JpublicRnopkX¯€x‚
+ainteger‚
+btextÈğ ğ(0ç8â¸¦ª«½˜Broundtrip_Ã¼JpublicRnopkX¯€

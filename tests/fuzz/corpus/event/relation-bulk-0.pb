@@ -1,0 +1,3 @@
+	 ∏Ú·Broundtrip_√ºJpublicRbulkX·ÄxÇ
+idinteger (Ç
+vtext

@@ -1,0 +1,4 @@
+	 À×íBroundtrip_Ã¼JpublicRfull_tX¡€x‚
+idinteger (‚
+vtext‚
+bigtext

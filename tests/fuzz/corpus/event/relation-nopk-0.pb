@@ -1,0 +1,3 @@
+	 È›ðBroundtrip_Ã¼JpublicRnopkX¯€x‚
+ainteger‚
+btext

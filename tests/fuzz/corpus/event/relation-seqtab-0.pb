@@ -1,0 +1,3 @@
+	 ¨€ñBroundtrip_Ã¼JpublicRseqtabXÒ€x‚
+idinteger (‚
+vtext

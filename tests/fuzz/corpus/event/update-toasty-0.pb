@@ -1,0 +1,4 @@
+	 €–ðBroundtrip_Ã¼JpublicRtoastyX¨€x‚
+idinteger (‚
+ninteger‚
+bigtext˜›ð è™ð0æ8¶«¦ª«½˜Broundtrip_Ã¼JpublicRtoastyX¨€j j j
