@@ -56,6 +56,7 @@ struct Applier
 	MetricCell *m_ignored;
 	MetricCell *m_dead;
 	MetricCell *m_batches;
+	bool		fatal;			/* this batch failed so that starting again cannot help */
 	bool		conflict;		/* applycopy_direct met a key already there */
 	bool		partial;		/* applycopy_rows staged a row without some column */
 	bool		text_only;		/* this batch's COPYs go in text: binary could not carry a value */

@@ -529,14 +529,72 @@ bound(Applier *a, const Event *e, char *reason, size_t reasonlen)
 	return true;
 }
 
+static bool
+same_source(const char *stored, const Event *e)
+{
+	return strlen(stored) == e->source_len && memcmp(stored, e->source, e->source_len) == 0;
+}
+
+/*
+ * e's source history (header pgcdc.source) against its partition's: the
+ * first one known is taken on; another one is refused (source.change =
+ * fail) or taken from e on (resync: the stored position and the table's
+ * truncate mark are of the old history, and go); two taking turns are an
+ * error either way.  1, or -1 with err (a->fatal when starting again
+ * cannot help).
+ */
+static int
+follow_source(Applier *a, const Event *e, PartState *st, char *err, size_t errlen)
+{
+	const char *hint = "if two walstreamers write under one topic.prefix, give each its own; if the source "
+		"was replaced (a failover, a restore, a new cluster), start walsink with source.change = resync, "
+		"which applies the new history from its first change on (its snapshot included)";
+
+	if (e->source == NULL || (st->source != NULL && same_source(st->source, e)))
+		return 1;
+	if (st->source == NULL)
+	{
+		st->source = strndup(e->source, e->source_len);
+		return 1;
+	}
+	a->fatal = true;
+	if (st->former != NULL && same_source(st->former, e))
+		return snprintf(err, errlen, "%s [%d]: two sources take turns, %s and %.*s (system identifier/"
+						"timeline/database/slot): give each walstreamer its own topic.prefix", st->topic,
+						st->partition, st->source, (int) e->source_len, e->source), -1;
+	if (!a->settings->source_resync)
+		return snprintf(err, errlen, "%s [%d]: a change from source %.*s after changes from %s, the stored "
+						"position's (system identifier/timeline/database/slot): positions of two histories "
+						"cannot be compared; %s", st->topic, st->partition, (int) e->source_len, e->source,
+						st->source, hint), -1;
+	a->fatal = false;
+	log_msg(LOG_WARNING, "%s [%d]: source %.*s replaces %s (source.change = resync): its changes apply from "
+			"here on, the stored position forgotten", st->topic, st->partition, (int) e->source_len, e->source,
+			st->source);
+	free(st->former);
+	st->former = st->source;
+	st->source = strndup(e->source, e->source_len);
+	st->has_pos = st->has_seen = false;
+	if (e->kind == EVENT_UPSERT || e->kind == EVENT_DELETE)
+	{
+		TableInfo  *ti = tables_get(a->tables, e->rec->schema, e->rec->table);
+
+		if (!target_set_truncate_mark(a->target, ti->name, NULL, err, errlen))
+			return -1;
+		ti->has_trunc_mark = false;
+		ti->trunc_known = true;
+	}
+	return 1;
+}
+
 /*
  * Which events of the batch are new: the rest are skipped, ignored or dead
  * letters.  A partition's stored position moves at the end of the batch, to
  * its last change that is not a dead letter (applier_apply); within the
  * batch, a change at or behind one admitted before it is a copy.
  */
-static bool
-admit(Applier *a, Event *e, PartState *st)
+static int
+admit(Applier *a, Event *e, PartState *st, char *err, size_t errlen)
 {
 	char		reason[700];
 
@@ -562,6 +620,8 @@ admit(Applier *a, Event *e, PartState *st)
 	}
 	if (!bound(a, e, reason, sizeof(reason)))
 		return apply_dead(a, e, reason, NULL), false;
+	if (follow_source(a, e, st, err, errlen) < 0)
+		return -1;
 	if (e->snapshot)
 	{
 		/* Snapshot rows share one position; only an older snapshot is stale. */
@@ -586,7 +646,8 @@ advance(Event *events, PartState **states, size_t n)
 		PartState  *st = states[i];
 		const Event *e = &events[i];
 
-		if (e->admitted && !e->dead && (!st->has_pos || position_cmp(&e->pos, &st->pos) > 0))
+		if (e->admitted && !e->dead && (!st->has_pos || position_cmp(&e->pos, &st->pos) > 0) &&
+			(e->source == NULL || st->source == NULL || same_source(st->source, e)))
 		{
 			st->pos = e->pos;
 			st->has_pos = true;
@@ -733,7 +794,7 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 	size_t		nrows = 0;
 	PartState **touched = malloc((n + 1) * sizeof(PartState *));
 	size_t		ntouched = 0;
-	bool		ok = target_defer(a->target, "BEGIN", err, errlen) &&
+	bool		ok = (a->fatal = false, target_defer(a->target, "BEGIN", err, errlen)) &&
 		moves_plan(a->moves, a->target, events, states, n, a->settings->key_change_wait_ms,
 				   arena_allocator(a->scratch), err, errlen);
 
@@ -741,8 +802,13 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 	{
 		Event	   *e = &events[i];
 
-		if (!admit(a, e, states[i]))
+		int			admitted = admit(a, e, states[i], err, errlen);
+
+		if (admitted <= 0)
+		{
+			ok = admitted == 0;
 			continue;
+		}
 		if (e->kind == EVENT_TRUNCATE)
 		{
 			/* Now: this batch's rows from before it are then skipped by its mark (prepare). */
@@ -807,4 +873,10 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 	free(rows);
 	free(touched);
 	return ok;
+}
+
+bool
+applier_fatal(const Applier *a)
+{
+	return a->fatal;
 }

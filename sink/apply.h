@@ -35,5 +35,7 @@ extern void applier_attach(Applier *a, Target *t);
  */
 extern bool applier_apply(Applier *a, Event *events, PartState **states, size_t n,
 						  char *err, size_t errlen);
+/* Whether the failure of the last applier_apply is one starting again cannot help (source.change). */
+extern bool applier_fatal(const Applier *a);
 
 #endif							/* PGCDC_APPLY_H */

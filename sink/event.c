@@ -445,6 +445,23 @@ key_role(const rd_kafka_message_t *msg)
 	return n == 3 && memcmp(v, "old", 3) == 0 ? "old" : n == 3 && memcmp(v, "new", 3) == 0 ? "new" : "";
 }
 
+/* The pgcdc.source header: which source history the record's positions are of. */
+static void
+source_of(Event *e)
+{
+	rd_kafka_headers_t *h;
+	const void *v;
+	size_t		n;
+
+	if (rd_kafka_message_headers(e->msg, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		rd_kafka_header_get_last(h, "pgcdc.source", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		v != NULL && n > 0 && n < 256)
+	{
+		e->source = v;
+		e->source_len = n;
+	}
+}
+
 /*
  * Every column described, every value of image well-formed and one that
  * PostgreSQL has (copytext_check); keys set when needed.
@@ -725,6 +742,7 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 	}
 	if (e->rec->version != RECORD_VERSION)
 		return bad(e, "record version %u, this walsink reads version %d", e->rec->version, RECORD_VERSION);
+	source_of(e);
 	switch (e->rec->op)
 	{
 		case PGCDC__OP__OP_BEGIN:

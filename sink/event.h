@@ -69,6 +69,9 @@ typedef struct Event
 	bool		dead;			/* a dead letter of its batch */
 	struct Move *move;			/* a key change's copy: see moves.h */
 	rd_kafka_message_t *msg;
+	/* Header pgcdc.source (system identifier/timeline/database/slot), in msg; NULL when absent. */
+	const char *source;
+	size_t		source_len;
 	char		reason[200];
 } Event;
 

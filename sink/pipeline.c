@@ -75,6 +75,7 @@ typedef struct Pipeline
 	Batch	   *pending;		/* handed over, not yet applied */
 	Batch	   *applied;		/* applied (or failed), not yet collected */
 	bool		apply_failed;
+	bool		apply_fatal;	/* and starting again cannot help */
 	bool		quit;
 	char		apply_err[ERRLEN];
 } Pipeline;
@@ -197,6 +198,7 @@ apply_thread(void *opaque)
 		if (!ok)
 		{
 			p->apply_failed = true;
+			p->apply_fatal = applier_fatal(p->applier);
 			memcpy(p->apply_err, err, sizeof(err));
 		}
 		p->applied = b;
@@ -228,6 +230,7 @@ collect(Pipeline *p, bool wait)
 	if (p->apply_failed && !p->failed)
 	{
 		p->failed = true;
+		p->fatal |= p->apply_fatal;
 		memcpy(p->err, p->apply_err, sizeof(p->err));
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -626,6 +629,8 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	for (size_t i = 0; i < p.nparts; i++)
 	{
 		free(p.parts[i]->topic);
+		free(p.parts[i]->source);
+		free(p.parts[i]->former);
 		free(p.parts[i]);
 	}
 	free(p.parts);

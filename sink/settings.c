@@ -48,6 +48,12 @@ const ConfigKey settings_keys[] = {
 	{"truncate.mode", CONFIG_ENUM, "apply",
 		"apply: TRUNCATE the target table; ignore; dead-letter: record it, change nothing",
 		"apply|ignore|dead-letter", 0, 0, false, false},
+	{"source.change", CONFIG_ENUM, "fail",
+		"a partition's changes coming from another source history than its stored position's (another "
+		"cluster, database or slot, a new timeline after a failover or restore: header pgcdc.source). "
+		"fail: stop (exit 1) saying so; resync: take the new history from its first change on (its "
+		"snapshot included), forgetting the stored position. Two sources taking turns on one topic stop "
+		"walsink either way", "fail|resync", 0, 0, false, false},
 	{"dead.letter.table", CONFIG_STRING, "pgcdc.dead_letter",
 		"schema.table of dead letters in the target; created when missing",
 		NULL, 0, 0, false, false},
@@ -186,6 +192,7 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->delete_mode = strcmp(config_string(c, "delete.mode"), "soft") == 0 ? DELETE_SOFT : DELETE_HARD;
 	s->soft_column = config_string(c, "delete.soft.column");
 	s->synchronous_commit = config_string(c, "synchronous.commit");
+	s->source_resync = strcmp(config_string(c, "source.change"), "resync") == 0;
 	mode = config_string(c, "truncate.mode");
 	s->truncate_mode = strcmp(mode, "apply") == 0 ? TRUNCATE_APPLY :
 		strcmp(mode, "ignore") == 0 ? TRUNCATE_IGNORE : TRUNCATE_DEAD_LETTER;

@@ -60,6 +60,7 @@ typedef struct Settings
 	DeleteMode	delete_mode;
 	const char *soft_column;
 	TruncateMode truncate_mode;
+	bool		source_resync;	/* source.change = resync */
 	const char *synchronous_commit;	/* one of synchronous.commit's values */
 	const char *dead_letter_table;	/* "schema.table" */
 	const char *dead_letter_topic;	/* or NULL */

@@ -301,6 +301,7 @@ bootstrap(Target *t, char *err, size_t errlen)
 			 " updated timestamptz NOT NULL DEFAULT now(),"
 			 " PRIMARY KEY (group_id, topic, partition));"
 			 "ALTER TABLE pgcdc.sink_position ADD COLUMN IF NOT EXISTS owner text;"
+			 "ALTER TABLE pgcdc.sink_position ADD COLUMN IF NOT EXISTS source text;"
 			 "CREATE TABLE IF NOT EXISTS pgcdc.sink_truncate ("
 			 " group_id text NOT NULL, target_table text NOT NULL, commit_lsn pg_lsn NOT NULL,"
 			 " seq bigint NOT NULL, PRIMARY KEY (group_id, target_table));"
@@ -433,7 +434,7 @@ target_claim(Target *t, PartState *p, char *err, size_t errlen)
 	snprintf(part, sizeof(part), "%d", p->partition);
 	if (!exec_params(t, "INSERT INTO pgcdc.sink_position AS p (group_id, topic, partition, \"offset\", owner) "
 					 "VALUES ($1, $2, $3, -1, $4) ON CONFLICT (group_id, topic, partition) DO UPDATE "
-					 "SET owner = EXCLUDED.owner RETURNING \"offset\", commit_lsn - '0/0', seq, sub",
+					 "SET owner = EXCLUDED.owner RETURNING \"offset\", commit_lsn - '0/0', seq, sub, source",
 					 4, values, &res, err, errlen))
 		return false;
 	p->offset = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -444,6 +445,10 @@ target_claim(Target *t, PartState *p, char *err, size_t errlen)
 		p->pos.seq = (uint32_t) strtoul(PQgetvalue(res, 0, 2), NULL, 10);
 		p->pos.sub = (uint32_t) strtoul(PQgetvalue(res, 0, 3), NULL, 10);
 	}
+	free(p->source);
+	p->source = PQgetisnull(res, 0, 4) ? NULL : strdup(PQgetvalue(res, 0, 4));
+	free(p->former);
+	p->former = NULL;
 	PQclear(res);
 	return true;
 }
@@ -480,8 +485,8 @@ array_add(Buf *arrays, size_t n, const char *const *values)
 bool
 target_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t errlen)
 {
-	Buf			arrays[7] = {{0}};
-	const char *values[8] = {t->settings->group_id};
+	Buf			arrays[8] = {{0}};
+	const char *values[9] = {t->settings->group_id};
 	bool		ok;
 
 	if (n == 0)
@@ -494,17 +499,17 @@ target_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t er
 					lsn[32],
 					seq[16],
 					sub[16];
-		const char *row[7] = {p->topic, part, off, p->has_pos ? lsn : NULL,
-			p->has_pos ? seq : NULL, p->has_pos ? sub : NULL, p->owner};
+		const char *row[8] = {p->topic, part, off, p->has_pos ? lsn : NULL,
+			p->has_pos ? seq : NULL, p->has_pos ? sub : NULL, p->owner, p->source};
 
 		snprintf(part, sizeof(part), "%d", p->partition);
 		snprintf(off, sizeof(off), "%" PRId64, p->offset);
 		LSN_TEXT(lsn, p->pos.lsn);
 		snprintf(seq, sizeof(seq), "%u", p->pos.seq);
 		snprintf(sub, sizeof(sub), "%u", p->pos.sub);
-		array_add(arrays, 7, row);
+		array_add(arrays, 8, row);
 	}
-	for (size_t i = 0; i < 7; i++)
+	for (size_t i = 0; i < 8; i++)
 	{
 		buf_append(&arrays[i], "}", 2);	/* with the terminator */
 		values[i + 1] = arrays[i].data;
@@ -516,14 +521,14 @@ target_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t er
 	 * bigint, with what happened), and the batch rolls back.
 	 */
 	ok = exec_params_then(t, "INSERT INTO pgcdc.sink_position AS p "
-					 "(group_id, topic, partition, \"offset\", commit_lsn, seq, sub, owner) "
+					 "(group_id, topic, partition, \"offset\", commit_lsn, seq, sub, owner, source) "
 					 "SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::pg_lsn[], "
-					 "$6::bigint[], $7::int[], $8::text[]) ON CONFLICT (group_id, topic, partition) "
+					 "$6::bigint[], $7::int[], $8::text[], $9::text[]) ON CONFLICT (group_id, topic, partition) "
 					 "DO UPDATE SET \"offset\" = CASE WHEN p.owner = EXCLUDED.owner THEN EXCLUDED.\"offset\" "
 					 "ELSE (" TARGET_FENCED " || p.topic || ' [' || p.partition || '] belongs to ' || "
 					 "coalesce(p.owner, 'another') || ' now')::bigint END, commit_lsn = EXCLUDED.commit_lsn, "
-					 "seq = EXCLUDED.seq, sub = EXCLUDED.sub, updated = now()",
-					 8, values, "COMMIT", NULL, err, errlen);
+					 "seq = EXCLUDED.seq, sub = EXCLUDED.sub, source = EXCLUDED.source, updated = now()",
+					 9, values, "COMMIT", NULL, err, errlen);
 	if (!ok && strstr(err, TARGET_FENCED_TEXT) != NULL)
 	{
 		char		what[512];
@@ -534,7 +539,7 @@ target_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t er
 				 "(dropped from the group while a batch was applying); the batch is rolled back, and walsink "
 				 "joins the group again", what);
 	}
-	for (size_t i = 0; i < 7; i++)
+	for (size_t i = 0; i < 8; i++)
 		buf_free(&arrays[i]);
 	return ok;
 }
@@ -668,6 +673,9 @@ target_set_truncate_mark(Target *t, const char *table, const Position *pos, char
 				seq[16];
 	const char *values[4] = {t->settings->group_id, table, lsn, seq};
 
+	if (pos == NULL)
+		return exec_params(t, "DELETE FROM pgcdc.sink_truncate WHERE group_id = $1 AND target_table = $2",
+						   2, values, NULL, err, errlen);
 	LSN_TEXT(lsn, pos->lsn);
 	snprintf(seq, sizeof(seq), "%u", pos->seq);
 	return exec_params(t, "INSERT INTO pgcdc.sink_truncate VALUES ($1, $2, $3, $4) "

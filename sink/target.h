@@ -47,6 +47,8 @@ typedef struct PartState
 	int64_t		held_since_ms;
 	int64_t		resume;			/* sought back to this offset: messages until it comes are stale; -1 */
 	char		owner[64];		/* this member's claim of it (target_claim) */
+	char	   *source;			/* the source history of pos (pgcdc.source), stored with it; NULL: unknown */
+	char	   *former;			/* the one before, when source.change = resync took a new one; NULL */
 } PartState;
 
 /* A key change's values left by its old-key copy for its new-key copy. */
@@ -128,6 +130,7 @@ extern bool target_commit(Target *t, PartState *const *parts, size_t n, char *er
 /* The truncate position of a target table ("schema.table"), or false when none. */
 extern bool target_truncate_mark(Target *t, const char *table, Position *pos, bool *found,
 								 char *err, size_t errlen);
+/* pos NULL: the mark is forgotten (a new source history, source.change = resync). */
 extern bool target_set_truncate_mark(Target *t, const char *table, const Position *pos,
 									 char *err, size_t errlen);
 

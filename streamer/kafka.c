@@ -20,6 +20,7 @@
 
 struct Kafka
 {
+	char		source[256];	/* header pgcdc.source: "" until set */
 	rd_kafka_t *rk;
 	rd_kafka_queue_t *mainq;
 	int			wake[2];		/* librdkafka writes to [1] when its queue fills */
@@ -410,6 +411,12 @@ kafka_topic_release(void *rkt)
 	rd_kafka_topic_destroy(rkt);
 }
 
+void
+kafka_set_source(Kafka *k, const char *source)
+{
+	snprintf(k->source, sizeof(k->source), "%s", source);
+}
+
 KafkaResult
 kafka_produce(Kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
 			  const void *key, size_t keylen, void *value, size_t len,
@@ -427,6 +434,8 @@ kafka_produce(Kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
 	rd_kafka_header_add(hdrs, "pgcdc.commit_lsn", -1, lsn, -1);
 	if (h->key_role != NULL)
 		rd_kafka_header_add(hdrs, "pgcdc.key", -1, h->key_role, -1);
+	if (k->source[0] != '\0')
+		rd_kafka_header_add(hdrs, "pgcdc.source", -1, k->source, -1);
 	if (h->oversized > 0)
 	{
 		snprintf(text, sizeof(text), "%zu", h->oversized);

@@ -70,6 +70,11 @@ extern Kafka *kafka_new(const Config *c, Limits *limits, KafkaDeliveryFn cb, voi
  * reports are served before it returns.  Then release every topic handle,
  * and only then kafka_free().
  */
+/*
+ * Every message from now on carries header pgcdc.source = source: the
+ * source's system identifier, timeline, database and slot.
+ */
+extern void kafka_set_source(Kafka *k, const char *source);
 extern void kafka_stop(Kafka *k, int flush_ms);
 extern void kafka_free(Kafka *k);
 

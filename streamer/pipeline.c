@@ -34,8 +34,7 @@ typedef struct Pipeline
 	Stream	   *stream;
 	Snapshot   *snapshot;
 	Heartbeat  *heartbeat;
-	char		sysid[32];
-	char		dbname[128];
+	SourceId	id;
 	bool		fatal;			/* a retry cannot help (oversized.mode = fail) */
 	char		err[ERRLEN];
 } Pipeline;
@@ -95,7 +94,7 @@ mark_slot(Pipeline *p, const uint64_t *snapshot_lsn)
 			 "INSERT INTO pgcdc.streamer_slot (slot_name, system_identifier, snapshot_lsn) "
 			 "VALUES ('%s', '%s', %s) ON CONFLICT (slot_name) DO UPDATE "
 			 "SET system_identifier = excluded.system_identifier, last_seen = now()%s",
-			 p->settings->slot_name, p->sysid, lsn,
+			 p->settings->slot_name, p->id.sysid, lsn,
 			 snapshot_lsn ? ", snapshot_lsn = excluded.snapshot_lsn, created = now()" : "");
 	return exec(p, sql);
 }
@@ -116,7 +115,7 @@ slot_was_created(Pipeline *p, char *when, size_t whenlen)
 
 		snprintf(why, sizeof(why), "%.500s", p->err);
 		snprintf(p->err, sizeof(p->err), "cannot read pgcdc.streamer_slot (is the pgcdc extension "
-				 "installed in database \"%s\"? CREATE EXTENSION pgcdc): %s", p->dbname, why);
+				 "installed in database \"%s\"? CREATE EXTENSION pgcdc): %s", p->id.dbname, why);
 		return -1;
 	}
 	found = PQntuples(res);
@@ -135,9 +134,9 @@ unusable(const Pipeline *p, const SlotInfo *info, char *why, size_t len)
 	if (strcmp(info->plugin, "pgcdc") != 0)
 		snprintf(why, len, "replication slot \"%s\" uses plugin \"%s\", not pgcdc: "
 				 "choose another slot.name, or drop that slot", slot, info->plugin);
-	else if (strcmp(info->database, p->dbname) != 0)
+	else if (strcmp(info->database, p->id.dbname) != 0)
 		snprintf(why, len, "replication slot \"%s\" belongs to database \"%s\", not \"%s\"",
-				 slot, info->database, p->dbname);
+				 slot, info->database, p->id.dbname);
 	else if (strcmp(info->wal_status, "lost") == 0)
 		snprintf(why, len, "replication slot \"%s\" was invalidated (max_slot_wal_keep_size): "
 				 "WAL it still needed is gone, so changes after " LSN_FMT " are lost. "
@@ -469,8 +468,7 @@ run(Pipeline *p, bool *connected)
 	if ((p->src = source_connect(s->source, p->err, sizeof(p->err))) == NULL)
 		return failure(p, false);
 	*connected = true;
-	if (!source_identify(p->src, p->sysid, sizeof(p->sysid), p->dbname, sizeof(p->dbname),
-						 p->err, sizeof(p->err)))
+	if (!source_identify(p->src, &p->id, p->err, sizeof(p->err)))
 		return failure(p, source_fatal(p->src));
 	if (!s->to_stdout &&
 		(p->kafka = kafka_new(s->config, p->limits, on_delivery, p, p->err, sizeof(p->err))) == NULL)
@@ -478,6 +476,15 @@ run(Pipeline *p, bool *connected)
 	/* A topic refused a message as too large in an earlier pipeline: ask what it takes. */
 	if (p->kafka)
 		kafka_learn_limits(p->kafka, 10000);
+	if (p->kafka)
+	{
+		char		source[256];
+
+		/* Every message says which history its positions are of (walsink compares). */
+		snprintf(source, sizeof(source), "%s/%u/%s/%s", p->id.sysid, p->id.timeline, p->id.dbname,
+				 s->slot_name);
+		kafka_set_source(p->kafka, source);
+	}
 	if (s->to_stdout)
 	{
 		/* Debugging: read an existing slot, never confirm anything. */
@@ -515,7 +522,7 @@ run(Pipeline *p, bool *connected)
 		snprintf(p->err, sizeof(p->err), "out of memory");
 		return failure(p, true);
 	}
-	log_msg(LOG_INFO, "streaming from slot \"%s\" in database \"%s\"", s->slot_name, p->dbname);
+	log_msg(LOG_INFO, "streaming from slot \"%s\" in database \"%s\"", s->slot_name, p->id.dbname);
 	metrics_set_health(p->metrics, true, NULL);
 	if (!s->to_stdout)
 		p->heartbeat = heartbeat_start(s->source, s->heartbeat_ms);
@@ -578,12 +585,12 @@ pipeline_check(const Settings *s)
 
 	if ((p.src = source_connect(s->source, p.err, sizeof(p.err))) == NULL)
 		return report(false, p.err);
-	if (!source_identify(p.src, p.sysid, sizeof(p.sysid), p.dbname, sizeof(p.dbname), p.err, sizeof(p.err)))
+	if (!source_identify(p.src, &p.id, p.err, sizeof(p.err)))
 	{
 		source_close(p.src);
 		return report(false, p.err);
 	}
-	snprintf(line, sizeof(line), "replication connection to database \"%s\" (system %s)", p.dbname, p.sysid);
+	snprintf(line, sizeof(line), "replication connection to database \"%s\" (system %s)", p.id.dbname, p.id.sysid);
 	report(true, line);
 
 	if ((v = show(&p, "wal_level")) != NULL && strcmp(v, "logical") == 0)

@@ -149,8 +149,7 @@ source_query(Source *s, const char *sql, char *err, size_t errlen)
 }
 
 bool
-source_identify(Source *s, char *sysid, size_t sysidlen, char *dbname, size_t dblen,
-				char *err, size_t errlen)
+source_identify(Source *s, SourceId *id, char *err, size_t errlen)
 {
 	PGresult   *res = source_query(s, "IDENTIFY_SYSTEM", err, errlen);
 
@@ -162,8 +161,9 @@ source_identify(Source *s, char *sysid, size_t sysidlen, char *dbname, size_t db
 		PQclear(res);
 		return false;
 	}
-	snprintf(sysid, sysidlen, "%s", PQgetvalue(res, 0, 0));
-	snprintf(dbname, dblen, "%s", PQgetvalue(res, 0, 3));
+	snprintf(id->sysid, sizeof(id->sysid), "%s", PQgetvalue(res, 0, 0));
+	id->timeline = (unsigned) strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+	snprintf(id->dbname, sizeof(id->dbname), "%s", PQgetvalue(res, 0, 3));
 	PQclear(res);
 	return true;
 }

@@ -37,8 +37,15 @@ extern void source_close(Source *s);
 extern PGconn *source_conn(Source *s);
 extern int	source_socket(Source *s);
 
-extern bool source_identify(Source *s, char *sysid, size_t sysidlen, char *dbname, size_t dblen,
-							char *err, size_t errlen);
+/* Which history the source's WAL is: IDENTIFY_SYSTEM's answer. */
+typedef struct SourceId
+{
+	char		sysid[32];		/* the cluster's system identifier */
+	unsigned	timeline;
+	char		dbname[128];
+} SourceId;
+
+extern bool source_identify(Source *s, SourceId *id, char *err, size_t errlen);
 extern bool source_slot_info(Source *s, const char *slot, SlotInfo *info, char *err, size_t errlen);
 
 /*

@@ -19,7 +19,7 @@ import psycopg2
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from conftest import (HISTORY, Workload, confirmed, dead_letters, free_port, lsn, metric, pgtemp,
+from conftest import (HISTORY, Workload, confirmed, dead_letters, free_port, lsn, metric, pgtemp, table_rows,
                       read_all, settle, streamer_conftest, wait_equal, wait_for)
 
 pgcdcwire = streamer_conftest.pgcdcwire
@@ -418,3 +418,65 @@ def test_a_member_that_lost_its_partitions_cannot_write(source, target, broker, 
     assert target.psql("SELECT count(*) FROM position_history WHERE new_offset < old_offset") == "0"
     assert int(target.psql("SELECT count(*) FROM position_history")) > 50
     assert a.stop() == 0 and b.stop() == 0 and s.stop() == 0
+
+
+def test_a_new_source_cluster_on_the_same_topics(install, source, target, broker, streamer, sink, tmp_path):
+    """Another cluster (a restore, a new primary) writes under the same
+    topic.prefix: its positions are of another history.  walsink stops and
+    says so (source.change = fail); with resync it applies the new history
+    from its first change on, snapshot included."""
+    source.psql("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT g, g FROM generate_series(1, 100) g")
+    first = streamer(heartbeat_interval_ms="0").start()
+    w = sink().start()
+    wait_equal(source, target, ["t"])
+    # More WAL on the first source than the second will have: its positions are ahead.
+    source.psql("UPDATE t SET v = v + 1; UPDATE t SET v = v - 1")
+    wait_equal(source, target, ["t"])
+    assert first.stop() == 0
+    before = table_rows(target, "t")
+    other = pgtemp.Cluster(install, "other_source").start()
+    try:
+        other.psql("CREATE EXTENSION pgcdc; CREATE TABLE t (id int PRIMARY KEY, v int);"
+                   "INSERT INTO t SELECT g, -g FROM generate_series(1, 50) g")
+        second = streamer(source=other.dsn(), heartbeat_interval_ms="0")
+        second.log = os.path.join(tmp_path, "walstreamer-2.log")
+        second.start()
+        assert w.wait(90) == 1
+        assert "a change from source " in w.text() and "source.change = resync" in w.text(), w.text()
+        assert table_rows(target, "t") == before
+        w = sink(source_change="resync")
+        w.log = os.path.join(tmp_path, "walsink-2.log")
+        w.start()
+        wait_for(lambda: target.psql("SELECT * FROM t WHERE id <= 50 ORDER BY 1") ==
+                 other.psql("SELECT * FROM t ORDER BY 1"), what="the second source's snapshot applied")
+        other.psql("INSERT INTO t VALUES (500, 500); UPDATE t SET v = 7 WHERE id = 1; DELETE FROM t WHERE id = 2")
+        wait_for(lambda: target.psql("SELECT * FROM t WHERE id <= 50 OR id = 500 ORDER BY 1") ==
+                 other.psql("SELECT * FROM t ORDER BY 1"), what="the second source's changes")
+        assert "replaces" in w.text() and " ERROR: " not in w.text()
+        assert w.stop() == 0 and second.stop() == 0
+    finally:
+        other.destroy()
+
+
+def test_two_databases_under_one_prefix(source, target, broker, streamer, sink, tmp_path):
+    """Two walstreamers, on two databases, write under one topic.prefix: two
+    histories taking turns on each partition, a configuration error walsink
+    stops on at once, even with source.change = resync."""
+    source.psql("CREATE DATABASE second")
+    source.psql("CREATE EXTENSION pgcdc", dbname="second")
+    for db in ("postgres", "second"):
+        source.psql("CREATE TABLE t (id int PRIMARY KEY, v int)", dbname=db)
+    one = streamer(slot_name="first", heartbeat_interval_ms="0").start()
+    two = streamer(source=source.dsn("second"), slot_name="second", heartbeat_interval_ms="0")
+    two.log = os.path.join(tmp_path, "walstreamer-2.log")
+    two.start()
+    w = sink(source_change="resync").start()
+    wait_for(lambda: source.psql("SELECT count(*) FROM pg_replication_slots WHERE confirmed_flush_lsn "
+                                 "IS NOT NULL") == "2", what="both slots")
+    for i in range(6):
+        for db in ("postgres", "second"):
+            source.psql(f"INSERT INTO t SELECT g, g FROM generate_series({i * 100}, {i * 100 + 99}) g", dbname=db)
+        time.sleep(0.5)
+    assert w.wait(90) == 1
+    assert "two sources take turns" in w.text() and "its own topic.prefix" in w.text(), w.text()
+    assert one.stop() == 0 and two.stop() == 0
