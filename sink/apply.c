@@ -706,7 +706,8 @@ prepare(Applier *a, Row *rows, size_t n, size_t *kept, size_t *used, char *err, 
 
 		if (!trunc_mark(a, ti, err, errlen))
 			return false;
-		if (ti->has_trunc_mark && (e->snapshot ? e->pos.lsn < ti->trunc_mark.lsn :
+		/* A snapshot row is older than a truncate committed at its consistent point. */
+		if (ti->has_trunc_mark && (e->snapshot ? e->pos.lsn <= ti->trunc_mark.lsn :
 								   position_cmp(&e->pos, &ti->trunc_mark) < 0))
 		{
 			a->n_skipped[SKIP_TRUNCATED]++;	/* before a truncate already applied */

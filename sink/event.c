@@ -402,7 +402,13 @@ event_key_cmp(const Event *a, const Event *b)
 		return c;
 	if (a->keylen != b->keylen)
 		return a->keylen < b->keylen ? -1 : 1;
-	return position_cmp(&a->pos, &b->pos);
+	if ((c = position_cmp(&a->pos, &b->pos)) != 0)
+		return c;
+	/*
+	 * A snapshot row and the first change of a transaction committed at the
+	 * snapshot's consistent point share a position: the change is the newer.
+	 */
+	return a->snapshot == b->snapshot ? 0 : a->snapshot ? -1 : 1;
 }
 
 /*

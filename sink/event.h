@@ -86,7 +86,7 @@ extern void event_free(Event *e);
 
 extern int	position_cmp(const Position *a, const Position *b);
 
-/* Order of changes of one table: by key bytes, then source position. */
+/* Order of changes of one table: by key bytes, then source position, a snapshot row first at a tie. */
 extern int	event_key_cmp(const Event *a, const Event *b);
 
 #endif							/* PGCDC_EVENT_H */

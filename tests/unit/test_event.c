@@ -274,6 +274,26 @@ empty_key(void)
 	free(buf);
 }
 
+/*
+ * A snapshot row and a streamed change of one key at the same position (a
+ * transaction that commits at the snapshot's consistent point, its first
+ * change): the snapshot row is the older, in either order of comparison,
+ * so the streamed change is the one a batch keeps.
+ */
+static void
+snapshot_before_stream(void)
+{
+	uint8_t		key[1] = {7};
+	Event		snap = {.key = key, .keylen = 1, .pos = {0x1000, 0, 0}, .snapshot = true};
+	Event		streamed = {.key = key, .keylen = 1, .pos = {0x1000, 0, 0}};
+
+	CHECK(event_key_cmp(&snap, &streamed) < 0, "snapshot row before the change at its position");
+	CHECK(event_key_cmp(&streamed, &snap) > 0, "and the other way round");
+	CHECK(event_key_cmp(&snap, &snap) == 0, "two snapshot rows of one key: equal");
+	streamed.pos.lsn = 0xfff;
+	CHECK(event_key_cmp(&streamed, &snap) < 0, "an older change still sorts by position");
+}
+
 int
 main(void)
 {
@@ -283,6 +303,7 @@ main(void)
 	other_images();
 	lengths();
 	empty_key();
+	snapshot_before_stream();
 	layouts_free(layouts);
 	arena_free(arena);
 	return unit_summary("event");
