@@ -81,7 +81,7 @@ usage(FILE *out)
 {
 	fprintf(out, "walsink %s: applies pgcdc change events from Kafka to a PostgreSQL database, exactly once.\n\n"
 			"usage: walsink [--config FILE] [--KEY=VALUE ...] [--check] [--help] [--version]\n\n"
-			"  --config FILE  read \"key = value\" lines (# comments)\n"
+			"  --config FILE  read \"key = value\" lines (# starts a comment after a space; quoting below)\n"
 			"  --KEY=VALUE    set a key (also -c KEY=VALUE); overrides the file and environment\n"
 			"  --check        check the configuration and the target, then exit\n"
 			"  --help         this text; --version  the version\n\n"

@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "heartbeat.h"
+#include "config.h"
 #include "log.h"
 #include "settings.h"
 
@@ -73,12 +74,13 @@ run(void *arg)
 		}
 		if (!ok && !failing)
 		{
-			char	   *msg = PQerrorMessage(conn);
-			size_t		n = strlen(msg);
+			char	   *msg = config_mask_pqerror(hb->conninfo, PQerrorMessage(conn));
+			size_t		n = msg ? strlen(msg) : 0;
 
 			while (n > 0 && msg[n - 1] == '\n')
 				n--;
-			log_msg(LOG_WARNING, "heartbeat failed (retrying every interval): %.*s", (int) n, msg);
+			log_msg(LOG_WARNING, "heartbeat failed (retrying every interval): %.*s", (int) n, msg ? msg : "");
+			free(msg);
 		}
 		else if (ok && failing)
 			log_msg(LOG_INFO, "heartbeat works again");

@@ -49,7 +49,7 @@ usage(FILE *out)
 {
 	fprintf(out, "walstreamer %s: streams a PostgreSQL logical replication slot (plugin pgcdc) to Kafka.\n\n"
 			"usage: walstreamer [--config FILE] [--KEY=VALUE ...] [--check] [--help] [--version]\n\n"
-			"  --config FILE  read \"key = value\" lines (# comments)\n"
+			"  --config FILE  read \"key = value\" lines (# starts a comment after a space; quoting below)\n"
 			"  --KEY=VALUE    set a key (also -c KEY=VALUE); overrides the file and environment\n"
 			"  --check        check the configuration, the source and Kafka, then exit\n"
 			"  --help         this text; --version  the version\n\n"

@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 
+#include "config.h"
 #include "log.h"
 #include "record.h"
 #include "relations.h"
@@ -93,7 +94,10 @@ connect_and_import(Snapshot *snap)
 
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
-		fail(snap, "snapshot: cannot connect to the source: %s", PQerrorMessage(conn));
+		char	   *masked = config_mask_pqerror(snap->settings->source, PQerrorMessage(conn));
+
+		fail(snap, "snapshot: cannot connect to the source: %s", masked ? masked : "(message withheld)");
+		free(masked);
 		PQfinish(conn);
 		return NULL;
 	}

@@ -394,3 +394,55 @@ def test_oversized_changes_are_dead_letters(source, target, broker, streamer, si
     assert positions[0] == snapshot_lsn and snapshot_lsn < positions[1] <= mid < positions[2] <= end, \
         (positions, snapshot_lsn, mid, end)
     assert w.stop() == 0 and s.stop() == 0
+
+
+def test_forged_values_are_dead_letters(source, target, broker, streamer, sink):
+    """Values PostgreSQL has no form for (a negative time crashed walsink
+    once), forged onto a table's topic between good rows: each a dead letter
+    naming the column and the value, the good rows applied, walsink running."""
+    source.psql("CREATE TABLE tv (id int PRIMARY KEY, t time, d date, ts timestamptz, n numeric)")
+    target.psql("CREATE TABLE tv (id int PRIMARY KEY, t time, d date, ts timestamptz, n numeric)")
+    s = streamer(heartbeat_interval_ms="0").start()
+    w = sink(auto_create="off").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    source.psql("INSERT INTO tv VALUES (1, '12:00', '2020-01-01', '2020-01-01 00:00+00', 1.5)")
+    wait_for(lambda: target.psql("SELECT count(*) FROM tv") == "1", what="row 1")
+    msgs = [m for ms in read_all(broker.bootstrap, prefix="pgcdc.public.tv").values() for m in ms]
+    ins = next(m for m in msgs if m.record()["op"] == "insert")
+    rec = ins.record()
+    items = pgcdcwire.fields(ins.value)
+    cols = [dict((n, v) for n, _, v in pgcdcwire.fields(c))[1].decode() for num, _, c in items if num == 16]
+
+    def with_value(col, value, row_id, seq):
+        out, seen = [], 0
+        for num, wire, v in items:
+            if num == 13:
+                if seen == cols.index(col):
+                    v = value
+                elif seen == cols.index("id"):
+                    v = pgcdcwire.pack([(4, 0, 2 * row_id)])
+                seen += 1
+            out.append((num, wire, v))
+        return pgcdcwire.pack(out) + pgcdcwire.pack([(3, 0, rec["commit_lsn"]), (5, 0, seq)])
+
+    u64 = lambda v: v & (2**64 - 1)  # noqa: E731
+    forged = [("t", pgcdcwire.pack([(9, 0, u64(-3661000001))]), "time value -3661000001"),
+              ("t", pgcdcwire.pack([(9, 0, u64(-1))]), "time value -1"),
+              ("t", pgcdcwire.pack([(9, 0, u64(-2**63))]), "time value -9223372036854775808"),
+              ("d", pgcdcwire.pack([(8, 0, 2**32 - 1)]), "date value -2147483648"),
+              ("ts", pgcdcwire.pack([(7, 0, 2**64 - 1)]), "timestamp value -9223372036854775808"),
+              ("ts", pgcdcwire.pack([(10, 0, 3)]), "infinity of unknown sign 3"),
+              ("n", pgcdcwire.pack([(6, 2, b"1e5")]), "not a decimal number")]
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for i, (col, value, _) in enumerate(forged):
+        p.produce("pgcdc.public.tv", value=with_value(col, value, 100 + i, 1000 + 2 * i), partition=ins.partition)
+        p.produce("pgcdc.public.tv", value=with_value("t", pgcdcwire.pack([(9, 0, 0)]), 200 + i, 1001 + 2 * i),
+                  partition=ins.partition)
+    assert p.flush(30) == 0
+    wait_for(lambda: target.psql("SELECT count(*) FROM pgcdc.dead_letter") == str(len(forged)),
+             what="dead letters")
+    wait_for(lambda: target.psql("SELECT count(*) FROM tv") == str(1 + len(forged)), what="good rows")
+    reasons = target.psql("SELECT reason FROM pgcdc.dead_letter ORDER BY id").splitlines()
+    for (_, _, want), got in zip(forged, reasons):
+        assert want in got, (want, got)
+    assert w.stop() == 0 and s.stop() == 0
