@@ -111,9 +111,11 @@ deadtopic_send(DeadTopic *d, const Event *e, const char *reason, const char *det
 	rd_kafka_header_add(h, "pgcdc.dl.partition", -1, num, -1);
 	snprintf(num, sizeof(num), "%" PRId64, m->offset);
 	rd_kafka_header_add(h, "pgcdc.dl.offset", -1, num, -1);
+	snprintf(num, sizeof(num), "%zu", m->len);
+	rd_kafka_header_add(h, "pgcdc.dl.value_bytes", -1, num, -1);
 	rc = rd_kafka_producev(d->rk, RD_KAFKA_V_TOPIC(d->topic),
-						   RD_KAFKA_V_KEY(m->key, m->key_len),
-						   RD_KAFKA_V_VALUE(m->payload, m->len),
+						   RD_KAFKA_V_KEY(m->key, EVENT_DEAD_LEN(m->key_len)),
+						   RD_KAFKA_V_VALUE(m->payload, EVENT_DEAD_LEN(m->len)),
 						   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 						   RD_KAFKA_V_HEADERS(h),
 						   RD_KAFKA_V_END);

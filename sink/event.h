@@ -84,6 +84,15 @@ extern void event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, Pr
 						 Layouts *layouts);
 extern void event_free(Event *e);
 
+/*
+ * A dead letter keeps this much of its message's key and value, in the
+ * table and on the dead-letter topic (whose messages Kafka takes up to
+ * 1 MB by default), with the value's size: a forged 16 MB message costs
+ * neither more.
+ */
+#define EVENT_DEAD_KEEP (512 * 1024)
+#define EVENT_DEAD_LEN(n) ((n) > EVENT_DEAD_KEEP ? EVENT_DEAD_KEEP : (n))
+
 extern int	position_cmp(const Position *a, const Position *b);
 
 /* Order of changes of one table: by key bytes, then source position, a snapshot row first at a tie. */

@@ -44,6 +44,8 @@ typedef struct Batch
 	Event	   *events;
 	PartState **states;
 	size_t		n;
+	size_t		cap;
+	size_t		bytes;			/* of its messages' keys and values */
 	Arena	   *arena;
 	int64_t		first_ms;		/* when its first event arrived */
 	int64_t		handed_ms;		/* when it went to the apply thread */
@@ -63,6 +65,7 @@ typedef struct Pipeline
 	Batch		batches[2];
 	Batch	   *filling;		/* the one take() adds to */
 	Layouts    *layouts;		/* events' column lists, shared with the apply thread read-only */
+	bool		paused;			/* fetching stopped: the batch being filled is full and the thread busy */
 	bool		failed;
 	bool		fatal;			/* and starting again cannot help */
 	char		err[ERRLEN];
@@ -169,6 +172,7 @@ drop_batch(Batch *b)
 	for (size_t i = 0; i < b->n; i++)
 		event_free(&b->events[i]);
 	b->n = 0;
+	b->bytes = 0;
 	arena_reset(b->arena);
 }
 
@@ -344,6 +348,10 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 				log_msg(LOG_INFO, "assigned %s [%d] from its earliest offset", parts->elems[i].topic,
 						parts->elems[i].partition);
 		rd_kafka_assign(rk, p->failed ? NULL : parts);
+		/* The batches are empty: fetch the new assignment (a pause may outlive an assignment). */
+		if (p->paused && !p->failed)
+			rd_kafka_resume_partitions(rk, parts);
+		p->paused = false;
 	}
 	else
 	{
@@ -411,15 +419,20 @@ consumer_new(Pipeline *p, char *err, size_t errlen)
 		{"enable.partition.eof", "false"},
 		{"topic.metadata.refresh.interval.ms", "5000"},	/* new tables' topics, soon */
 		/*
-		 * Fetch more than a second of applying ahead.  librdkafka 2.0 stops
+		 * What is fetched ahead, bounded in bytes.  librdkafka 2.0 stops
 		 * fetching once its queue (all partitions together) holds
 		 * queued.min.messages or queued.max.messages.kbytes, and looks again
-		 * only about once a second.  With its defaults (100,000 messages,
-		 * ~33 MB of change records) the queue drained in 0.6 s while catching
-		 * up, and walsink sat idle for a quarter of the time.
+		 * only about once a second: with its defaults the queue drained in
+		 * 0.6 s while catching up, and walsink sat idle for a quarter of the
+		 * time.  walsink drains the queue as it comes and pauses fetching
+		 * itself when a full batch waits for the apply thread (the resume
+		 * wakes the fetcher at once), so the queue's own bound is a
+		 * backstop, and a fetch response (which every message of it keeps
+		 * alive) is at most fetch.max.bytes.
 		 */
 		{"queued.min.messages", "1000000"},
-		{"queued.max.messages.kbytes", "131072"},
+		{"queued.max.messages.kbytes", "16384"},
+		{"fetch.max.bytes", "8388608"},
 		{NULL, NULL}
 	};
 	char		why[512];
@@ -481,8 +494,18 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 		return;
 	}
 	st->resume = -1;
+	if (b->n == b->cap)
+	{
+		/* Fetched before fetching was paused: the batch takes it past its bounds. */
+		b->cap *= 2;
+		b->events = realloc(b->events, (b->cap + 1) * sizeof(Event));
+		b->states = realloc(b->states, (b->cap + 1) * sizeof(PartState *));
+		if (b->events == NULL || b->states == NULL)
+			abort();
+	}
 	if (b->n == 0)
 		b->first_ms = runtime_now_ms();
+	b->bytes += msg->len + msg->key_len;
 	b->states[b->n] = st;
 	event_decode(&b->events[b->n], msg, p->settings->max_value_bytes, arena_allocator(b->arena), p->layouts);
 	/* Our own dead letters, when the topics pattern takes them in: never again. */
@@ -491,10 +514,32 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 	b->n++;
 }
 
+/*
+ * Fetching stopped (pause) or started again (resume), all assigned
+ * partitions: what walsink holds is then bounded in bytes, and a resume
+ * wakes librdkafka's fetcher at once (when its own queue's bound stops it,
+ * it looks again only after up to a second).
+ */
+static void
+fetching(Pipeline *p, bool on)
+{
+	rd_kafka_topic_partition_list_t *parts;
+
+	if (p->paused != on || rd_kafka_assignment(p->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return;
+	if (on)
+		rd_kafka_resume_partitions(p->rk, parts);
+	else
+		rd_kafka_pause_partitions(p->rk, parts);
+	rd_kafka_topic_partition_list_destroy(parts);
+	p->paused = !on;
+}
+
 static Outcome
 loop(Pipeline *p)
 {
 	const Settings *s = p->settings;
+	bool		full;
 
 	while (!p->failed)
 	{
@@ -511,19 +556,26 @@ loop(Pipeline *p)
 			fprintf(stderr, "walsink: %s\n", p->err);
 
 		/*
-		 * A batch goes when full, or when batch.max.ms old and the apply
-		 * thread is free to take it.  While the thread is still busy with the
-		 * previous one, a due batch keeps filling (it could not start sooner
-		 * anyway), looking every millisecond whether the thread is done.
+		 * A batch goes when full (batch.max.rows, batch.max.bytes), or when
+		 * batch.max.ms old, once the apply thread is free to take it.  While
+		 * the thread is still busy with the previous one, a due batch keeps
+		 * filling (it could not start sooner anyway) and a full one stops
+		 * fetching (pause); either way this thread keeps polling, looking
+		 * every millisecond whether the apply thread is done: the group
+		 * sees a live member however long a batch takes to apply.
 		 */
-		if (b->n >= (size_t) s->batch_max_rows || (b->n > 0 && age >= s->batch_max_ms && idle))
+		full = b->n >= (size_t) s->batch_max_rows || b->bytes >= s->batch_max_bytes;
+		if ((full || (b->n > 0 && age >= s->batch_max_ms)) && idle)
 		{
 			if (!flush(p))
 				break;
+			fetching(p, true);
 			continue;
 		}
-		msg = rd_kafka_consumer_poll(p->rk, (int) (b->n == 0 ? 100 :
-												   age >= s->batch_max_ms ? 1 : s->batch_max_ms - age));
+		if (full)
+			fetching(p, false);
+		msg = rd_kafka_consumer_poll(p->rk, (int) (b->n == 0 ? 100 : full || age >= s->batch_max_ms ? 1 :
+												   s->batch_max_ms - age));
 		if (msg)
 			take(p, msg);
 	}
@@ -567,8 +619,9 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	applier_attach(p.applier, p.target);
 	for (int i = 0; i < 2; i++)
 	{
-		p.batches[i].events = calloc((size_t) s->batch_max_rows + 1, sizeof(Event));
-		p.batches[i].states = calloc((size_t) s->batch_max_rows + 1, sizeof(PartState *));
+		p.batches[i].cap = (size_t) s->batch_max_rows;
+		p.batches[i].events = calloc(p.batches[i].cap + 1, sizeof(Event));
+		p.batches[i].states = calloc(p.batches[i].cap + 1, sizeof(PartState *));
 		p.batches[i].arena = arena_new();
 	}
 	p.filling = &p.batches[0];

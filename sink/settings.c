@@ -32,6 +32,11 @@ const ConfigKey settings_keys[] = {
 		NULL, 0, 0, false, false},
 	{"batch.max.rows", CONFIG_INT, "10000", "events per target transaction, at most",
 		NULL, 1, 1000000, false, false},
+	{"batch.max.bytes", CONFIG_INT, "8388608",
+		"a batch's messages (keys and values), at most this many bytes: with two batches in flight and "
+		"kafka.queued.max.messages.kbytes fetched ahead, what walsink holds is bounded in bytes "
+		"(one message larger than this is a batch of its own)",
+		NULL, 65536, 1073741824, false, false},
 	{"batch.max.ms", CONFIG_INT, "20",
 		"apply a batch this long after its first event arrived (or, while the previous batch is still being applied, as soon as that is done)",
 		NULL, 1, 60000, false, false},
@@ -186,6 +191,7 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->target_schema = config_string(c, "target.schema");
 	s->batch_max_rows = (int) config_int(c, "batch.max.rows");
 	s->batch_max_ms = (int) config_int(c, "batch.max.ms");
+	s->batch_max_bytes = (size_t) config_int(c, "batch.max.bytes");
 	s->key_change_wait_ms = (int) config_int(c, "key.change.wait.ms");
 	s->auto_create = config_bool(c, "auto.create");
 	s->auto_evolve = config_bool(c, "auto.evolve");

@@ -54,6 +54,7 @@ typedef struct Settings
 	size_t		nrules;
 	int			batch_max_rows;
 	int			batch_max_ms;
+	size_t		batch_max_bytes;
 	int			key_change_wait_ms;
 	bool		auto_create;
 	bool		auto_evolve;

@@ -315,10 +315,11 @@ bootstrap(Target *t, char *err, size_t errlen)
 			 " id bigserial PRIMARY KEY, topic text, partition int, \"offset\" bigint,"
 			 " key bytea, value bytea, commit_lsn pg_lsn, seq bigint,"
 			 " reason text NOT NULL, detail text, created timestamptz NOT NULL DEFAULT now());"
+			 "ALTER TABLE %s ADD COLUMN IF NOT EXISTS value_bytes bigint;"
 			 "CREATE INDEX IF NOT EXISTS %s ON %s (topic, partition, \"offset\");"
 			 "CREATE INDEX IF NOT EXISTS %s ON %s (topic, commit_lsn, seq);"
 			 "SET client_min_messages = notice",
-			 t->dead_letter, qindex, t->dead_letter, qposition, t->dead_letter);
+			 t->dead_letter, t->dead_letter, qindex, t->dead_letter, qposition, t->dead_letter);
 	ok = target_exec(t, sql, err, errlen);
 	free(schema);
 	free(qindex);
@@ -693,9 +694,10 @@ target_dead_letter(Target *t, const Event *e, const char *reason, const char *de
 				lsn[32],
 				seq[16];
 	const rd_kafka_message_t *m = e->msg;
-	const char *values[9];
-	int			lengths[9] = {0};
-	int			formats[9] = {0};
+	const char *values[10];
+	int			lengths[10] = {0};
+	int			formats[10] = {0};
+	char		size[32];
 	char		sql[2048];
 	Buf			why = {0};
 	Buf			more = {0};
@@ -714,11 +716,13 @@ target_dead_letter(Target *t, const Event *e, const char *reason, const char *de
 	values[1] = part;
 	values[2] = off;
 	values[3] = m->key;
-	lengths[3] = (int) m->key_len;
+	lengths[3] = (int) EVENT_DEAD_LEN(m->key_len);
 	formats[3] = 1;
 	values[4] = m->payload ? m->payload : "";
-	lengths[4] = (int) m->len;
+	lengths[4] = (int) EVENT_DEAD_LEN(m->len);
 	formats[4] = 1;
+	snprintf(size, sizeof(size), "%zu", m->len);
+	values[9] = size;
 	values[5] = e->rec && e->rec->commit_lsn ? lsn : NULL;
 	values[6] = e->rec && e->rec->commit_lsn ? seq : NULL;
 	values[7] = why.data;
@@ -731,14 +735,14 @@ target_dead_letter(Target *t, const Event *e, const char *reason, const char *de
 	 * its copies are not skipped as applied.
 	 */
 	snprintf(sql, sizeof(sql), "INSERT INTO %s (topic, partition, \"offset\", key, value, commit_lsn, "
-			 "seq, reason, detail) SELECT $1::text, $2::int, $3::bigint, $4::bytea, $5::bytea, "
-			 "$6::pg_lsn, $7::bigint, $8::text, $9::text WHERE NOT EXISTS (SELECT FROM %s d "
+			 "seq, reason, detail, value_bytes) SELECT $1::text, $2::int, $3::bigint, $4::bytea, $5::bytea, "
+			 "$6::pg_lsn, $7::bigint, $8::text, $9::text, $10::bigint WHERE NOT EXISTS (SELECT FROM %s d "
 			 "WHERE d.topic = $1 AND d.partition = $2 AND d.\"offset\" = $3 "
 			 "AND d.key IS NOT DISTINCT FROM $4 AND d.value = $5) AND ($6::pg_lsn IS NULL OR NOT EXISTS "
 			 "(SELECT FROM %s d WHERE d.topic = $1 AND d.commit_lsn = $6::pg_lsn AND d.seq = $7::bigint "
 			 "AND d.partition = $2 AND d.key IS NOT DISTINCT FROM $4 AND d.value = $5))",
 			 t->dead_letter, t->dead_letter, t->dead_letter);
-	res = target_query_params(t, sql, 9, values, lengths, formats, NULL);
+	res = target_query_params(t, sql, 10, values, lengths, formats, NULL);
 	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	if (!ok)
 		target_error(t, res, err, errlen);

@@ -83,6 +83,21 @@ fail_as(Snapshot *snap, bool fatal, const char *fmt,...)
 
 #define fail(snap, ...) fail_as((snap), false, __VA_ARGS__)
 
+/*
+ * A worker's fetch, in bytes (snapshot.fetch.size bounds it in rows): what
+ * libpq holds of a table at a time, whatever its rows' width.
+ */
+#define SNAPSHOT_FETCH_BYTES (8 * 1024 * 1024)
+
+/* Rows of avg bytes in one fetch: SNAPSHOT_FETCH_BYTES' worth, 1 to most. */
+static size_t
+fetch_rows(size_t avg, size_t most)
+{
+	size_t		n = SNAPSHOT_FETCH_BYTES / (avg ? avg : 1);
+
+	return n < 1 ? 1 : n > most ? most : n;
+}
+
 static PGconn *
 connect_and_import(Snapshot *snap)
 {
@@ -230,6 +245,7 @@ read_table(Snapshot *snap, PGconn *conn, Relations *rels, Record *rec, const Tab
 	for (;;)
 	{
 		int			n;
+		size_t		bytes = 0;
 
 		PQclear(res);
 		res = exec_binary(conn, fetch, 0, NULL);
@@ -242,10 +258,14 @@ read_table(Snapshot *snap, PGconn *conn, Relations *rels, Record *rec, const Tab
 			break;
 		for (int i = 0; i < n; i++)
 		{
+			bytes += (size_t) PQgetlength(res, i, 0);
 			if (!produce_row(snap, rel, rec, (const uint8_t *) PQgetvalue(res, i, 0),
 							 (size_t) PQgetlength(res, i, 0)))
 				goto done;
 		}
+		/* The next fetch in bytes, at most SNAPSHOT_FETCH_BYTES by these rows' size: wide rows, fewer. */
+		snprintf(fetch, sizeof(fetch), "FETCH %zu FROM pgcdc_snapshot",
+				 fetch_rows(bytes / (size_t) n, (size_t) snap->settings->snapshot_fetch_size));
 		rows += (uint64_t) n;
 		atomic_fetch_add(&snap->rows, (uint64_t) n);
 		metrics_add(snap->m_rows, n);

@@ -7,6 +7,7 @@ delete, a row the target's CHECK refuses, a row failing a validation rule);
 the rest are forged from a real record and produced straight onto the
 table's topic, between two rounds of good changes."""
 
+import hashlib
 import random
 import re
 import time
@@ -14,7 +15,7 @@ import urllib.request
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from conftest import confirmed, free_port, metric, read_all, streamer_conftest, wait_for, watermarks
+from conftest import confirmed, free_port, metric, query, read_all, streamer_conftest, wait_for, watermarks
 
 pgcdcwire = streamer_conftest.pgcdcwire
 
@@ -446,3 +447,28 @@ def test_forged_values_are_dead_letters(source, target, broker, streamer, sink):
     for (_, _, want), got in zip(forged, reasons):
         assert want in got, (want, got)
     assert w.stop() == 0 and s.stop() == 0
+
+
+def test_a_huge_dead_letter_is_kept_in_part(target, broker, sink):
+    """A dead letter keeps 512 KiB of its value, in the table and on the
+    dead-letter topic (which takes 1 MB by default), with its size: a forged
+    3 MB message neither stops walsink nor costs more."""
+    broker.create_topic("pgcdc.public.big", partitions=1, config={"max.message.bytes": "4000000"})
+    w = sink(dead_letter_topic=DEAD_TOPIC).start()
+    value = random.Random(11).randbytes(3 * 1024 * 1024)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "message.max.bytes": 4000000})
+    p.produce("pgcdc.public.big", value=value, key=b"k")
+    assert p.flush(30) == 0
+    wait_for(lambda: query(target, "SELECT count(*) FROM pgcdc.dead_letter") == "1", what="the dead letter")
+    assert target.psql("SELECT value_bytes, length(value), md5(value) FROM pgcdc.dead_letter") == \
+        f"{len(value)}|524288|{hashlib.md5(value[:512 * 1024]).hexdigest()}"
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "dl-reader", "enable.auto.commit": False})
+    try:
+        c.assign([TopicPartition(DEAD_TOPIC, p, 0) for p in c.list_topics(DEAD_TOPIC, timeout=10)
+                  .topics[DEAD_TOPIC].partitions])
+        got = wait_for(lambda: [m for m in c.consume(10, 0.5) if not m.error()], what="the dead-letter message")
+    finally:
+        c.close()
+    assert got[0].value() == value[:512 * 1024]
+    assert dict(got[0].headers())["pgcdc.dl.value_bytes"] == str(len(value)).encode()
+    assert w.stop() == 0

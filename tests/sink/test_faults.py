@@ -480,3 +480,41 @@ def test_two_databases_under_one_prefix(source, target, broker, streamer, sink, 
     assert w.wait(90) == 1
     assert "two sources take turns" in w.text() and "its own topic.prefix" in w.text(), w.text()
     assert one.stop() == 0 and two.stop() == 0
+
+
+def test_batches_bounded_in_bytes_and_a_long_apply_keeps_the_member(source, target, broker, streamer, sink,
+                                                                    tmp_path):
+    """batch.max.bytes bounds a batch whatever its rows; while the target
+    holds a batch up past kafka.max.poll.interval.ms, walsink keeps polling
+    (fetching paused): it stays in the group, nothing moves, and every row
+    is applied once the target lets go."""
+    port = free_port()
+    source.psql("CREATE TABLE wide (id int PRIMARY KEY, body text)")
+    target.psql("CREATE TABLE wide (id int PRIMARY KEY, body text)")
+    s = streamer(heartbeat_interval_ms="0").start()
+    w = sink(metrics_listen=f"127.0.0.1:{port}", batch_max_bytes="65536").start()
+    wait_for(lambda: confirmed(source) is not None and "assigned" in w.text(), what="the slot and walsink")
+    # 200 rows of 10 kB, one transaction: 2 MB, some 30 batches at 64 kB (one without the bound).
+    source.psql("INSERT INTO wide SELECT g, repeat(md5(g::text), 320) FROM generate_series(1, 200) g")
+    wait_equal(source, target, ["wide"])
+    assert metric(port, "walsink_batches_total") >= 20, metric(port, "walsink_batches_total")
+    assert w.stop() == 0
+    # Batches of 5 rows: the one being filled is full while the target holds the other.
+    w = sink(batch_max_rows="5", kafka_max_poll_interval_ms="8000", kafka_session_timeout_ms="6000")
+    w.log = os.path.join(tmp_path, "walsink-2.log")
+    w.start()
+    wait_for(lambda: "assigned" in w.text(), what="walsink again")
+    time.sleep(3)
+    assigned = w.text().count("assigned")
+    # The target holds the next batch up for 15 s: past the poll interval.
+    locker = psycopg2.connect(target.dsn())
+    cur = locker.cursor()
+    cur.execute("LOCK TABLE wide IN ACCESS EXCLUSIVE MODE")
+    source.psql("UPDATE wide SET body = 'x' || id")
+    time.sleep(15)
+    locker.rollback()
+    locker.close()
+    wait_equal(source, target, ["wide"])
+    assert w.text().count("assigned") == assigned, w.text()
+    assert "max.poll" not in w.text() and "revoked" not in w.text(), w.text()
+    assert w.stop() == 0 and s.stop() == 0
