@@ -17,7 +17,7 @@ import time
 
 import psycopg2
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from conftest import (HISTORY, Workload, confirmed, dead_letters, free_port, lsn, metric, pgtemp, table_rows,
                       read_all, settle, streamer_conftest, wait_equal, wait_for)
@@ -213,24 +213,31 @@ def test_changes_gone_from_kafka_stop_walsink(source, target, broker, streamer, 
 
 
 def held_by_kafka(bootstrap, topic):
-    """({partition: earliest offset Kafka holds}, ids of the rows inserted by what it holds)."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "held", "enable.auto.commit": False,
-                  "fetch.message.max.bytes": 10485760})
-    try:
-        marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-                 for p in c.list_topics(topic, timeout=10).topics[topic].partitions}
-        c.assign([TopicPartition(topic, p, low) for p, (low, high) in marks.items() if high > low])
-        left = sum(high - low for low, high in marks.values())
-        ids = []
-        deadline = time.monotonic() + 60
-        while left and time.monotonic() < deadline:
-            for m in c.consume(1000, 0.5):
-                if not m.error():
-                    ids.append(pgcdcwire.record(m.value())["row"]["id"])
-                    left -= 1
-        assert left == 0, f"{left} messages of {topic} not read"
-    finally:
-        c.close()
+    """({partition: earliest offset Kafka holds}, ids of the rows inserted by
+    what it holds).  Read again when retention removes more while it reads."""
+    for attempt in range(5):
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": "held", "enable.auto.commit": False,
+                      "fetch.message.max.bytes": 10485760, "auto.offset.reset": "error"})
+        try:
+            marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                     for p in c.list_topics(topic, timeout=10).topics[topic].partitions}
+            c.assign([TopicPartition(topic, p, low) for p, (low, high) in marks.items() if high > low])
+            left = sum(high - low for low, high in marks.values())
+            ids = []
+            gone = False
+            deadline = time.monotonic() + 60
+            while left and not gone and time.monotonic() < deadline:
+                for m in c.consume(1000, 0.5):
+                    if not m.error():
+                        ids.append(pgcdcwire.record(m.value())["row"]["id"])
+                        left -= 1
+                    elif m.error().code() == KafkaError._AUTO_OFFSET_RESET:
+                        gone = True
+        finally:
+            c.close()
+        if not gone:
+            break
+    assert left == 0, f"{left} messages of {topic} not read"
     return {p: low for p, (low, _) in marks.items()}, sorted(ids)
 
 
