@@ -29,6 +29,8 @@ parameter:
    broker's topic.  Rate = rows applied after the first commit / time since
    it: the consumer-group join (3 s on the dev broker; the Kafka broker has
    group.initial.rebalance.delay.ms=0) is reported in the wall time only.
+   walsink's peak RSS (VmHWM, a high-water mark) is read just before it is
+   stopped.
 
 2. Whole pipeline, source commit → target applied: walstreamer + walsink
    running (ready, partitions assigned) before the workload is generated;
@@ -91,7 +93,7 @@ import brokers  # noqa: E402
 import decoder  # noqa: E402
 import pgcdcwire  # noqa: E402
 import pgtemp  # noqa: E402
-from streamer import cpu_seconds, lsn  # noqa: E402
+from streamer import cpu_seconds, lsn, proc_status_kb  # noqa: E402
 
 START = "<!-- sink-bench:start -->"
 END = "<!-- sink-bench:end -->"
@@ -126,6 +128,9 @@ SHORT_FETCH = {"kafka.fetch.wait.max.ms": "10"}
 # walsink's configurations in parts 2 and 3: (label, extra keys)
 SINK_CONFIGS = (("defaults", None),
                 (", ".join(f"{k[6:]}={v}" for k, v in SHORT_FETCH.items()), SHORT_FETCH))
+# Issue 17, section 7: walsink's peak RSS (VmHWM) on part 1 with default
+# settings.
+APPLY_RSS_MB = 64
 NATIVE = "native logical replication"
 NO_BROKER = "—"
 ANCHOR_APP = "bench_anchor"
@@ -490,6 +495,8 @@ def run_walsink_apply(bench, broker, run, messages, expect):
     sink = bench.sink(db, run, group, metrics_port=port)
     try:
         first, n_first, done = wait_stored(cur, group, messages, sink)
+        # A high-water mark: read once, just before walsink is stopped.
+        rss = proc_status_kb(sink.proc.pid, "VmHWM") / 1024
         cpu = {"walsink": proc_cpu(sink.proc.pid),
                "its backend": proc_cpu(backend_pid(cur, SINK_APP)),
                "broker": proc_cpu(run.pid) - broker_cpu}
@@ -506,7 +513,7 @@ def run_walsink_apply(bench, broker, run, messages, expect):
         sys.exit(f"sink.py: walsink's target differs from the source: {got} != {expect}")
     rate = (messages - n_first) / (done - first) if done > first else float("nan")
     return {"rate": rate, "wall": done - sink.started, "first": first - sink.started,
-            "cpu": cpu, "metrics": m}
+            "cpu": cpu, "metrics": m, "rss": rss}
 
 
 def metrics(port):
@@ -675,7 +682,7 @@ def part_apply(bench, args):
                 a = run_anchor(bench, r["run"], limit, expect)
                 log(f"apply round {rnd}{' (warm-up)' if warm else ''}, {b.label}: walsink "
                     f"{s['rate']:,.0f} rows/s (wall {s['wall']:.2f} s, first commit at "
-                    f"{s['first']:.2f} s), anchor {a['rate']:,.0f} rows/s (wall {a['wall']:.2f} s)")
+                    f"{s['first']:.2f} s, peak RSS {s['rss']:.0f} MB), anchor {a['rate']:,.0f} rows/s (wall {a['wall']:.2f} s)")
                 if not warm:
                     r["walsink"].append(s)
                     r["anchor"].append(a)
@@ -1063,7 +1070,11 @@ def render(argv, bench, machine, vers, applied, pipe, lat, args):
                 + ", ".join(f"{k.replace('walsink_', '').replace('_total', '')} {v:,.0f}"
                             for k, v in mt.items() if "_total" in k)
                 + (f" ({applied['messages'] / batches:,.0f} messages per target transaction)"
-                   if batches else "")]
+                   if batches else ""),
+                f"- {broker}: walsink peak RSS (VmHWM, read just before it is stopped) "
+                f"**{max(v['rss'] for v in s):,.0f} MB** (max over the runs), "
+                f"{med(s, 'rss'):,.0f} MB (median) (target ≤ {APPLY_RSS_MB} MB, default settings: "
+                f"**{verdict(max(v['rss'] for v in s) <= APPLY_RSS_MB)}**)"]
     out.append("")
 
     native = pipe[(NATIVE, NO_BROKER)]
@@ -1164,7 +1175,8 @@ def main():
         with open(args.json, "w") as f:
             # broker: its label, None for native replication.
             json.dump({"changes": bench.w.changes, "messages": applied["messages"],
-                       "apply": [{"consumer": c, "broker": broker, "rates": [x["rate"] for x in r[c]]}
+                       "apply": [{"consumer": c, "broker": broker, "rates": [x["rate"] for x in r[c]],
+                                  **({"peak_rss_mb": [x["rss"] for x in r[c]]} if c == "walsink" else {})}
                                  for broker, r in applied["brokers"].items()
                                  for c in ("walsink", "anchor")],
                        "pipeline": [{"pipeline": k[0], "broker": None if k[1] == NO_BROKER else k[1],
