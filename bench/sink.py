@@ -4,13 +4,13 @@ and against PostgreSQL's native logical replication.
 
 usage: python3 bench/sink.py [--build DIR] [--runs N] [--scale F] [--output FILE]
                              [--anchor-limit N] [--latency-seconds S] [--quick]
-                             [--broker kafka|dev|both]
+                             [--broker kafka|dev|both] [--big-updates N]
 
 Two throwaway clusters (source and target, pgtemp) and the brokers of
 --broker (bench/brokers.py: one real Kafka broker started once for the
 script, each run on topics of its own; a fresh dev broker per run), all on
-this machine.  The decoder benchmark's workload (a) throughout.  Three parts,
-each with its anchor measured in the same run, interleaved per round; every
+this machine.  The decoder benchmark's workload (a) in parts 1-3, each with
+its anchor measured in the same run, interleaved per round; every
 pgcdc measurement runs on each broker, the same code with the broker as a
 parameter:
 
@@ -29,6 +29,8 @@ parameter:
    broker's topic.  Rate = rows applied after the first commit / time since
    it: the consumer-group join (3 s on the dev broker; the Kafka broker has
    group.initial.rebalance.delay.ms=0) is reported in the wall time only.
+   walsink's peak RSS (VmHWM, a high-water mark) is read just before it is
+   stopped.
 
 2. Whole pipeline, source commit → target applied: walstreamer + walsink
    running (ready, partitions assigned) before the workload is generated;
@@ -49,6 +51,18 @@ parameter:
    walsink runs twice per broker: with its defaults, and with
    kafka.fetch.wait.max.ms lowered (see SHORT_FETCH: the dev broker holds
    empty fetches, Kafka does not).
+
+4. Big values, on Kafka only (the dev broker keeps ~5 MB a partition):
+   walsink's memory through updates of 1 MB values.  In the source,
+   doc(id int primary key, body text), body STORAGE EXTERNAL (never
+   compressed), DOC_ROWS documents inserted empty and then updated round after
+   round, one update per transaction, each a new 1 MB slice of random md5 hex;
+   BIG_UPDATES updates (--big-updates; --quick: BIG_UPDATES_QUICK).
+   walstreamer streams them while they are written into a topic taking
+   messages up to BIG_MESSAGE_MAX (Kafka's default is ~1 MB).  Then one
+   walsink run, default settings, into a fresh target: peak RSS (VmHWM), wall
+   time, target checked against the source.  walsink is stopped if its RSS
+   passes BIG_RSS_CAP_MB.
 
 CPU seconds (user + system, /proc) per process are read at the end of each
 run (the broker's: over the run).  The sink section of the output file (between its
@@ -91,7 +105,7 @@ import brokers  # noqa: E402
 import decoder  # noqa: E402
 import pgcdcwire  # noqa: E402
 import pgtemp  # noqa: E402
-from streamer import cpu_seconds, lsn  # noqa: E402
+from streamer import cpu_seconds, lsn, proc_status_kb  # noqa: E402
 
 START = "<!-- sink-bench:start -->"
 END = "<!-- sink-bench:end -->"
@@ -126,6 +140,26 @@ SHORT_FETCH = {"kafka.fetch.wait.max.ms": "10"}
 # walsink's configurations in parts 2 and 3: (label, extra keys)
 SINK_CONFIGS = (("defaults", None),
                 (", ".join(f"{k[6:]}={v}" for k, v in SHORT_FETCH.items()), SHORT_FETCH))
+# Part 4: DOC_ROWS documents in DOC_TABLE, updated in rounds, each update a
+# new DOC_BYTES value.  Kafka's default limit on a message (broker and topic
+# max.message.bytes, producer message.max.bytes) is ~1 MB, below one such
+# record: the part's topic and walstreamer take up to BIG_MESSAGE_MAX.  The
+# dev broker keeps ~5 MB a partition: the part runs on Kafka only.
+DOC_TABLE = "doc"
+DOC_ROWS = 100
+DOC_BYTES = 1 << 20
+BIG_UPDATES = 10_000
+BIG_UPDATES_QUICK = 1_000
+VACUUM_ROUNDS = 10          # rounds between VACUUMs of the source (autovacuum is off)
+BIG_MESSAGE_MAX = 4 << 20
+# walsink is stopped once its RSS passes this, the part reported as a MISS:
+# today's batches are bounded in rows, not bytes, and 10,000 such updates in
+# memory would be ~10 GB on a machine that runs other work too.
+BIG_RSS_CAP_MB = 4096
+# Issue 17, section 7: walsink's peak RSS (VmHWM) on part 1 with default
+# settings, and through the updates of part 4.
+APPLY_RSS_MB = 64
+BIG_RSS_MB = 128
 NATIVE = "native logical replication"
 NO_BROKER = "—"
 ANCHOR_APP = "bench_anchor"
@@ -149,8 +183,13 @@ def parse_args():
     p.add_argument("--latency-seconds", type=float, default=None,
                    help=f"length of the steady-rate run (default {LATENCY_SECONDS} × scale, "
                         "at least 5)")
+    p.add_argument("--big-updates", type=int, default=None,
+                   help=f"part 4: updates of {DOC_BYTES >> 20} MB values, a multiple of "
+                        f"{DOC_ROWS} (default {BIG_UPDATES:,}, --quick {BIG_UPDATES_QUICK:,}; "
+                        "0: skip the part)")
     p.add_argument("--quick", action="store_true",
-                   help="scale 0.1, 1 round, 5 s latency runs, no warm-up round; prints "
+                   help="scale 0.1, 1 round, 5 s latency runs, no warm-up round, "
+                        f"{BIG_UPDATES_QUICK:,} big updates; prints "
                         "the section instead of writing it unless --output is given")
     p.add_argument("--json", default=None,
                    help="also write the figures as JSON here (bench/run.py plots them)")
@@ -165,6 +204,10 @@ def parse_args():
             args.latency_seconds = 5
     if args.latency_seconds is None:
         args.latency_seconds = max(5.0, LATENCY_SECONDS * args.scale)
+    if args.big_updates is None:
+        args.big_updates = BIG_UPDATES_QUICK if args.quick else BIG_UPDATES
+    if args.big_updates < 0 or args.big_updates % DOC_ROWS:
+        p.error(f"--big-updates: a multiple of {DOC_ROWS} (every document updated alike)")
     if args.output is None and not args.quick:
         args.output = os.path.join(ROOT, "bench", "RESULTS.md")
     return args
@@ -297,11 +340,11 @@ class Bench:
         self.seq += 1
         return f"{prefix}_{self.seq}"
 
-    def streamer(self, db, run, slot, create=True):
+    def streamer(self, db, run, slot, create=True, extra=None):
         keys = {"source": db.dsn(), "slot.name": slot, "slot.create": "on" if create else "off",
                 "kafka.bootstrap.servers": run.bootstrap, "topic.prefix": run.prefix,
                 "snapshot.mode": "never", "heartbeat.interval.ms": "0",
-                "status.interval.ms": "1000", "log.level": "info"}
+                "status.interval.ms": "1000", "log.level": "info", **(extra or {})}
         return Daemon(self.walstreamer, os.path.join(self.tmp, f"{slot}.walstreamer.log"), keys,
                       self.procs)
 
@@ -382,9 +425,10 @@ def drop_slot(db, slot, timeout=30):
             time.sleep(0.1)
 
 
-def wait_stored(cur, group, total, daemon, timeout=600):
+def wait_stored(cur, group, total, daemon, timeout=600, watch=None):
     """Poll until walsink's stored positions cover total messages.  Returns
-    (first time any were stored, how many then, time all were)."""
+    (first time any were stored, how many then, time all were).  watch, if
+    given, is called at every poll (it may raise to end the wait)."""
     first = None
     deadline = time.monotonic() + timeout
     while True:
@@ -396,6 +440,8 @@ def wait_stored(cur, group, total, daemon, timeout=600):
             first = first or (now, n)
             return first[0], first[1], now
         daemon.check("walsink")
+        if watch:
+            watch()
         if time.monotonic() > deadline:
             sys.exit(f"sink.py: walsink stored {n} of {total} messages after {timeout} s")
         time.sleep(POLL)
@@ -490,6 +536,8 @@ def run_walsink_apply(bench, broker, run, messages, expect):
     sink = bench.sink(db, run, group, metrics_port=port)
     try:
         first, n_first, done = wait_stored(cur, group, messages, sink)
+        # A high-water mark: read once, just before walsink is stopped.
+        rss = proc_status_kb(sink.proc.pid, "VmHWM") / 1024
         cpu = {"walsink": proc_cpu(sink.proc.pid),
                "its backend": proc_cpu(backend_pid(cur, SINK_APP)),
                "broker": proc_cpu(run.pid) - broker_cpu}
@@ -506,7 +554,7 @@ def run_walsink_apply(bench, broker, run, messages, expect):
         sys.exit(f"sink.py: walsink's target differs from the source: {got} != {expect}")
     rate = (messages - n_first) / (done - first) if done > first else float("nan")
     return {"rate": rate, "wall": done - sink.started, "first": first - sink.started,
-            "cpu": cpu, "metrics": m}
+            "cpu": cpu, "metrics": m, "rss": rss}
 
 
 def metrics(port):
@@ -675,7 +723,8 @@ def part_apply(bench, args):
                 a = run_anchor(bench, r["run"], limit, expect)
                 log(f"apply round {rnd}{' (warm-up)' if warm else ''}, {b.label}: walsink "
                     f"{s['rate']:,.0f} rows/s (wall {s['wall']:.2f} s, first commit at "
-                    f"{s['first']:.2f} s), anchor {a['rate']:,.0f} rows/s (wall {a['wall']:.2f} s)")
+                    f"{s['first']:.2f} s, peak RSS {s['rss']:.0f} MB), anchor {a['rate']:,.0f} "
+                    f"rows/s (wall {a['wall']:.2f} s)")
                 if not warm:
                     r["walsink"].append(s)
                     r["anchor"].append(a)
@@ -962,6 +1011,207 @@ def part_latency(bench, args):
 
 
 # ----------------------------------------------------------------------------
+# Part 4: big values, walsink's memory through updates of 1 MB values
+
+# STORAGE EXTERNAL: out of line and never compressed, so that what the WAL,
+# the topic and the target hold is the full megabyte of every value.
+DOC_DDL = (f"CREATE TABLE {DOC_TABLE} (id int PRIMARY KEY, body text)",
+           f"ALTER TABLE {DOC_TABLE} ALTER COLUMN body SET STORAGE EXTERNAL")
+
+
+class RssCap(Exception):
+    pass
+
+
+def doc_writer(first_round, rounds):
+    """A DO block: rounds of updates from first_round on, each round setting
+    every document's body to a new DOC_BYTES value, one update per
+    transaction (an application saving a document).  The values are slices of
+    a pool of random md5 hex twice their size, at offsets 7919 × the update's
+    number modulo DOC_BYTES: distinct for every update of a block (7919 is
+    prime, so coprime with 2^20), and a new pool per block.  Hex is what
+    pglz and lz4 cannot shrink much; STORAGE EXTERNAL keeps them from trying."""
+    return f"""DO $$
+DECLARE
+  pool text;
+BEGIN
+  SELECT string_agg(md5(random()::text || g), '') INTO pool
+    FROM generate_series(1, {2 * DOC_BYTES // 32}) g;
+  FOR r IN {first_round}..{first_round + rounds - 1} LOOP
+    FOR d IN 1..{DOC_ROWS} LOOP
+      UPDATE {DOC_TABLE} SET body = substr(pool, 1 + ((r * {DOC_ROWS} + d) * 7919) % {DOC_BYTES},
+                                         {DOC_BYTES})
+        WHERE id = d;
+      COMMIT;
+    END LOOP;
+  END LOOP;
+END $$"""
+
+
+def doc_checksum(db):
+    """Rows, bytes and an md5 over every document's md5: the documents
+    together (~10 GB at full size) are too long for one text value."""
+    return db.psql(f"SELECT count(*) || ' ' || coalesce(sum(octet_length(body)), 0) || ' ' || "
+                   f"md5(coalesce(string_agg(id || ':' || md5(body), ',' ORDER BY id), '')) "
+                   f"FROM {DOC_TABLE}")
+
+
+def allow_big_messages(broker, topic):
+    """Raise the topic's max.message.bytes to BIG_MESSAGE_MAX, and wait until
+    the broker answers with it.  (brokers.Kafka.run creates its topics with
+    no settings; alter_configs replaces the topic's whole dynamic config,
+    which is only this one.)"""
+    from confluent_kafka.admin import ConfigResource
+    admin = broker.cluster.admin()
+    want = str(BIG_MESSAGE_MAX)
+    res = ConfigResource("topic", topic, set_config={"max.message.bytes": want})
+    for fut in admin.alter_configs([res]).values():
+        fut.result()
+    deadline = time.monotonic() + 30
+    while True:
+        got = admin.describe_configs([ConfigResource("topic", topic)])
+        entries = list(got.values())[0].result()
+        if entries["max.message.bytes"].value == want:
+            return
+        if time.monotonic() > deadline:
+            sys.exit(f"sink.py: {topic}'s max.message.bytes is still "
+                     f"{entries['max.message.bytes'].value} after 30 s")
+        time.sleep(0.1)
+
+
+def last_sizes(bootstrap, topic, partition, n):
+    """Key + value sizes of the last n messages of a partition: updates, as
+    every insert came first."""
+    c = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": "bench_size",
+                                  "enable.auto.commit": False})
+    try:
+        tp = confluent_kafka.TopicPartition(topic, partition)
+        lo, hi = c.get_watermark_offsets(tp, timeout=10)
+        c.assign([confluent_kafka.TopicPartition(topic, partition, max(lo, hi - n))])
+        sizes = []
+        deadline = time.monotonic() + 30
+        while len(sizes) < min(n, hi - lo) and time.monotonic() < deadline:
+            for m in c.consume(n - len(sizes), 1.0):
+                if not m.error():
+                    sizes.append(len(m.key() or b"") + len(m.value() or b""))
+        return sizes
+    finally:
+        c.close()
+
+
+def fill_big(bench, broker, run, updates):
+    """DOC_ROWS empty documents, then `updates` updates of DOC_BYTES values,
+    streamed by walstreamer into run's doc topic while they are written (a
+    slot holding 10 GB of WAL until the end would be no fairer a fill).
+    Returns the source's checksum, the messages, a message's size and the
+    seconds the fill took."""
+    src = Database(bench.source, bench.name("big_src"), ["CREATE EXTENSION pgcdc", *DOC_DDL])
+    slot = src.name
+    topic = run.topic(DOC_TABLE)
+    # fail: an oversized change stops walstreamer, where the default would
+    # put a small stand-in in its place and the part would measure nothing.
+    s = bench.streamer(src, run, slot, extra={"kafka.message.max.bytes": str(BIG_MESSAGE_MAX),
+                                              "oversized.mode": "fail"})
+    try:
+        wait_streaming(src, slot, s)
+        t0 = time.perf_counter()
+        src.psql(f"INSERT INTO {DOC_TABLE} SELECT g, '' FROM generate_series(1, {DOC_ROWS}) g")
+        rounds = updates // DOC_ROWS
+        for first in range(0, rounds, VACUUM_ROUNDS):
+            if first:
+                src.psql(f"VACUUM {DOC_TABLE}")
+            src.psql(doc_writer(first, min(VACUUM_ROUNDS, rounds - first)))
+            s.check("walstreamer")
+        decoder.wait_flushed(src)
+        end = lsn(src.psql("SELECT pg_current_wal_lsn()"))
+        while True:
+            out = src.psql("SELECT confirmed_flush_lsn FROM pg_replication_slots "
+                           f"WHERE slot_name = '{slot}'")
+            if out and lsn(out) >= end:
+                break
+            s.check("walstreamer")
+            time.sleep(0.05)
+        fill_s = time.perf_counter() - t0
+    finally:
+        rc = s.stop()
+        bench.note_complaints(s, f"walstreamer (big values on {broker.label})")
+    if rc != 0:
+        sys.exit(f"sink.py: walstreamer exited with {rc}")
+    expect = doc_checksum(src)
+    drop_slot(src, slot)
+    src.drop()
+    marks = watermarks(run.bootstrap, topic)
+    messages = sum(hi for lo, hi in marks.values())
+    if any(lo for lo, hi in marks.values()) or messages != DOC_ROWS + updates:
+        sys.exit(f"sink.py: {topic} holds {marks} for {DOC_ROWS} inserts and {updates} updates")
+    # 100 keys leave some of the 32 partitions empty: the fullest one.
+    sizes = last_sizes(run.bootstrap, topic, max(marks, key=lambda p: marks[p][1]), 5)
+    if not sizes or min(sizes) < DOC_BYTES:
+        sys.exit(f"sink.py: {topic}: updates of {DOC_BYTES} bytes in messages of {sizes} bytes")
+    log(f"{broker.label}: {topic}: {messages:,} messages in {fill_s:.1f} s, "
+        f"~{statistics.mean(sizes):,.0f} bytes an update (key + value)")
+    return expect, messages, statistics.mean(sizes), fill_s
+
+
+def run_big_walsink(bench, broker, run, messages, expect):
+    """walsink with its defaults from offset 0 into a fresh target: peak RSS,
+    wall time, whether the target equals the source.  Stopped (RSS None,
+    capped True) once its RSS passes BIG_RSS_CAP_MB."""
+    db = Database(bench.target, bench.name("big_dst"), DOC_DDL)
+    group = db.name
+    conn = db.connect()
+    cur = conn.cursor()
+    sink = bench.sink(db, run, group)
+
+    def watch():
+        if proc_status_kb(sink.proc.pid, "VmHWM") > BIG_RSS_CAP_MB * 1024:
+            raise RssCap()
+
+    capped, applied = False, messages
+    try:
+        _, _, done = wait_stored(cur, group, messages, sink, timeout=3600, watch=watch)
+        rss = proc_status_kb(sink.proc.pid, "VmHWM") / 1024
+    except RssCap:
+        capped, rss, done, applied = True, None, None, stored_messages(cur, group)
+        log(f"{broker.label}: walsink's RSS passed {BIG_RSS_CAP_MB:,} MB with "
+            f"{applied:,} of {messages:,} messages applied: stopping it")
+    finally:
+        rc = sink.stop()
+        conn.close()
+    bench.note_complaints(sink, f"walsink (big values on {broker.label})")
+    if rc != 0 and not capped:
+        sys.exit(f"sink.py: walsink exited with {rc}")
+    got = None if capped else doc_checksum(db)
+    db.drop()
+    if got is not None and got != expect:
+        sys.exit(f"sink.py: walsink's target differs from the source: {got} != {expect}")
+    return {"rss": rss, "capped": capped, "applied": applied,
+            "wall": None if capped else done - sink.started}
+
+
+def part_big(bench, args):
+    """Once, on the Kafka broker only: fill the doc topic, apply it with
+    walsink.  None when skipped (no Kafka broker, or --big-updates 0)."""
+    kafka = [b for b in bench.brokers if b.kind == "kafka"]
+    if not kafka or not args.big_updates:
+        return None
+    b = kafka[0]
+    with b.run([DOC_TABLE], PARTITIONS) as run:
+        topic = run.topic(DOC_TABLE)
+        try:
+            allow_big_messages(b, topic)
+            expect, messages, size, fill_s = fill_big(bench, b, run, args.big_updates)
+            r = run_big_walsink(bench, b, run, messages, expect)
+        finally:
+            b.cluster.delete_topic(topic)      # ~1 GB of log per 1,000 updates
+    log(f"big values, {b.label}: walsink " +
+        (f"passed {BIG_RSS_CAP_MB:,} MB of RSS, stopped" if r["capped"] else
+         f"peak RSS {r['rss']:.0f} MB, {messages:,} messages applied in {r['wall']:.1f} s"))
+    return {"broker": b.label, "updates": args.big_updates, "messages": messages,
+            "size": size, "fill": fill_s, **r}
+
+
+# ----------------------------------------------------------------------------
 # Report
 
 def versions(bench):
@@ -1003,7 +1253,52 @@ def verdict(ok):
     return "PASS" if ok else "MISS"
 
 
-def render(argv, bench, machine, vers, applied, pipe, lat, args):
+def size_text(nbytes):
+    return f"{nbytes / 2**30:,.0f} GB" if nbytes >= 2**30 else f"{nbytes / 2**20:,.0f} MB"
+
+
+def render_big(big, args):
+    out = [f"### 4. Big values: updates of {DOC_BYTES >> 20} MB values", ""]
+    if big is None:
+        why = ("`--big-updates 0`" if not args.big_updates else
+               "it runs on Kafka only (`--broker kafka` or `both`): the dev broker keeps ~5 MB a "
+               "partition and would trim a topic of 1 MB messages")
+        return out + [f"Not run: {why}.", ""]
+    per_doc = big["updates"] // DOC_ROWS
+    out += [f"In the source, `{DOC_DDL[0][len('CREATE TABLE '):]}` with `body` in STORAGE "
+            f"EXTERNAL (out of line, never compressed): {DOC_ROWS} documents inserted empty, then "
+            f"updated {per_doc:,} times each, round after round, one update per transaction, each "
+            f"setting a new {DOC_BYTES:,}-byte body (a slice of random md5 hex), "
+            f"{big['updates']:,} updates in all. A working set of documents edited over and over, "
+            f"as an application saving them does: ~{DOC_ROWS * DOC_BYTES >> 20} MB live in the "
+            f"source and the target, where {big['updates']:,} documents updated once would be "
+            f"~{size_text(big['updates'] * DOC_BYTES)} each. "
+            "walstreamer, running while they are written, streamed them into "
+            f"`<prefix>.public.{DOC_TABLE}` ({PARTITIONS} partitions; the topic's "
+            f"`max.message.bytes` and walstreamer's `kafka.message.max.bytes` "
+            f"{BIG_MESSAGE_MAX >> 20} MB, above Kafka's 1 MB default; `oversized.mode=fail`, so "
+            f"no update can be replaced by a stand-in): {big['messages']:,} messages, "
+            f"~{big['size']:,.0f} bytes (key + value) an update, in {big['fill']:.1f} s. Then one "
+            "walsink run with its default settings from offset 0 into a fresh target holding an "
+            "empty copy of the table: wall time from process start until its stored positions "
+            "cover every message, peak RSS (VmHWM) read just before it is stopped, and the "
+            "target's documents checked against the source's (count, bytes and the md5 of each "
+            f"body). Stopped once its RSS passes {BIG_RSS_CAP_MB:,} MB (the machine runs other "
+            "work). A benchmark case, not a timed test: the wall time is for reference.", ""]
+    ok = not big["capped"] and big["rss"] <= BIG_RSS_MB
+    if big["capped"]:
+        got = (f"walsink peak RSS **over {BIG_RSS_CAP_MB:,} MB**: stopped there, with "
+               f"{big['applied']:,} of {big['messages']:,} messages applied")
+    else:
+        total = big["updates"] * big["size"] / 2**20
+        got = (f"walsink peak RSS **{big['rss']:,.0f} MB**; {big['messages']:,} messages "
+               f"({big['updates']:,} updates, ~{total:,.0f} MB) applied in {big['wall']:.1f} s "
+               f"({total / big['wall']:,.0f} MB/s), the target equal to the source")
+    return out + [f"- {big['broker']}: {got} (target ≤ {BIG_RSS_MB} MB through "
+                  f"{big['updates']:,} updates: **{verdict(ok)}**)", ""]
+
+
+def render(argv, bench, machine, vers, applied, pipe, lat, big, args):
     w = bench.w
     short = SINK_CONFIGS[1][0]
     out = [START, "## Sink benchmark", "",
@@ -1063,7 +1358,11 @@ def render(argv, bench, machine, vers, applied, pipe, lat, args):
                 + ", ".join(f"{k.replace('walsink_', '').replace('_total', '')} {v:,.0f}"
                             for k, v in mt.items() if "_total" in k)
                 + (f" ({applied['messages'] / batches:,.0f} messages per target transaction)"
-                   if batches else "")]
+                   if batches else ""),
+                f"- {broker}: walsink peak RSS (VmHWM, read just before it is stopped) "
+                f"**{max(v['rss'] for v in s):,.0f} MB** (max over the runs), "
+                f"{med(s, 'rss'):,.0f} MB (median) (target ≤ {APPLY_RSS_MB} MB, default settings: "
+                f"**{verdict(max(v['rss'] for v in s) <= APPLY_RSS_MB)}**)"]
     out.append("")
 
     native = pipe[(NATIVE, NO_BROKER)]
@@ -1130,6 +1429,8 @@ def render(argv, bench, machine, vers, applied, pipe, lat, args):
             "broker's over the run): " + "; ".join(
                 f"{row_name(k)}: {cpu_text(r['cpu'])}" for k, r in stats.items()), ""]
 
+    out += render_big(big, args)
+
     if bench.complaints:
         seen = {}
         for what, line in bench.complaints:
@@ -1154,23 +1455,28 @@ def main():
         applied = part_apply(bench, args)
         pipe = part_pipeline(bench, args, applied)
         lat = part_latency(bench, args)
+        big = part_big(bench, args)
         machine = decoder.machine_info(bench.source)
         vers = versions(bench)
     finally:
         bench.close()
     argv = shlex.join(["python3", os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
-    section = render(argv, bench, machine, vers, applied, pipe, lat, args)
+    section = render(argv, bench, machine, vers, applied, pipe, lat, big, args)
     if args.json:
         with open(args.json, "w") as f:
             # broker: its label, None for native replication.
             json.dump({"changes": bench.w.changes, "messages": applied["messages"],
-                       "apply": [{"consumer": c, "broker": broker, "rates": [x["rate"] for x in r[c]]}
+                       "apply": [{"consumer": c, "broker": broker, "rates": [x["rate"] for x in r[c]],
+                                  **({"peak_rss_mb": [x["rss"] for x in r[c]]} if c == "walsink" else {})}
                                  for broker, r in applied["brokers"].items()
                                  for c in ("walsink", "anchor")],
                        "pipeline": [{"pipeline": k[0], "broker": None if k[1] == NO_BROKER else k[1],
                                      "times": [x["time"] for x in r]} for k, r in pipe.items()],
                        "latency": [{"pipeline": k[0], "broker": None if k[1] == NO_BROKER else k[1], **r}
-                                   for k, r in lat["stats"].items()]}, f)
+                                   for k, r in lat["stats"].items()],
+                       # peak_rss_mb None: stopped at BIG_RSS_CAP_MB
+                       "big": big and {"broker": big["broker"], "updates": big["updates"],
+                                       "peak_rss_mb": big["rss"], "wall": big["wall"]}}, f)
     if args.output:
         decoder.write_results(args.output, section, START, END)
         log(f"wrote {args.output}")
