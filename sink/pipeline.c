@@ -599,7 +599,7 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	}
 	*connected = true;
 	if (target_superuser(p.target))
-		log_msg(LOG_WARNING, "target: %s", superuser_warning);
+		log_msg(LOG_INFO, "target: %s", superuser_warning);
 	if (!target_check_rules(p.target, p.err, sizeof(p.err)))
 	{
 		log_msg(LOG_ERROR, "%s", p.err);
