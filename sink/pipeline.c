@@ -419,20 +419,17 @@ consumer_new(Pipeline *p, char *err, size_t errlen)
 		{"enable.partition.eof", "false"},
 		{"topic.metadata.refresh.interval.ms", "5000"},	/* new tables' topics, soon */
 		/*
-		 * What is fetched ahead, bounded in bytes.  librdkafka 2.0 stops
+		 * Fetch more than a second of applying ahead.  librdkafka 2.0 stops
 		 * fetching once its queue (all partitions together) holds
 		 * queued.min.messages or queued.max.messages.kbytes, and looks again
-		 * only about once a second: with its defaults the queue drained in
-		 * 0.6 s while catching up, and walsink sat idle for a quarter of the
-		 * time.  walsink drains the queue as it comes and pauses fetching
-		 * itself when a full batch waits for the apply thread (the resume
-		 * wakes the fetcher at once), so the queue's own bound is a
-		 * backstop, and a fetch response (which every message of it keeps
-		 * alive) is at most fetch.max.bytes.
+		 * only about once a second.  With its defaults (100,000 messages,
+		 * ~33 MB of change records) the queue drained in 0.6 s while catching
+		 * up, and walsink sat idle for a quarter of the time.  (Waking the
+		 * fetcher with a resume instead loses queued messages in 2.0, and a
+		 * pause drops them to be fetched again: bench/RESULTS.md.)
 		 */
 		{"queued.min.messages", "1000000"},
-		{"queued.max.messages.kbytes", "16384"},
-		{"fetch.max.bytes", "8388608"},
+		{"queued.max.messages.kbytes", "131072"},
 		{NULL, NULL}
 	};
 	char		why[512];
@@ -515,10 +512,18 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 }
 
 /*
+ * A batch applied for longer than this stops fetching (pause) and the
+ * consumer thread polls on: the group sees a live member however long the
+ * target takes.  Not sooner: a pause drops what librdkafka fetched ahead of
+ * those partitions, to be fetched again.
+ */
+#define PAUSE_AFTER_MS 1000
+
+/*
  * Fetching stopped (pause) or started again (resume), all assigned
- * partitions: what walsink holds is then bounded in bytes, and a resume
- * wakes librdkafka's fetcher at once (when its own queue's bound stops it,
- * it looks again only after up to a second).
+ * partitions.  Only a paused partition is resumed: in librdkafka 2.0 every
+ * pause or resume op drops the messages its partition has queued (a resume
+ * of one not paused as well, and those are not fetched again).
  */
 static void
 fetching(Pipeline *p, bool on)
@@ -533,6 +538,35 @@ fetching(Pipeline *p, bool on)
 		rd_kafka_pause_partitions(p->rk, parts);
 	rd_kafka_topic_partition_list_destroy(parts);
 	p->paused = !on;
+}
+
+/* How long the apply thread has been applying its batch, 0 when idle. */
+static int64_t
+busy_ms(Pipeline *p)
+{
+	int64_t		ms = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->pending != NULL)
+		ms = runtime_now_ms() - p->pending->handed_ms;
+	pthread_mutex_unlock(&p->lock);
+	return ms;
+}
+
+/* Waits up to ms for the apply thread to finish its batch. */
+static void
+wait_applied(Pipeline *p, int ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long) ms * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&p->lock);
+	if (p->pending != NULL)
+		pthread_cond_timedwait(&p->changed, &p->lock, &until);
+	pthread_mutex_unlock(&p->lock);
 }
 
 static Outcome
@@ -570,6 +604,11 @@ loop(Pipeline *p)
 			if (!flush(p))
 				break;
 			fetching(p, true);
+			continue;
+		}
+		if (full && !p->paused && busy_ms(p) < PAUSE_AFTER_MS)
+		{
+			wait_applied(p, 10);	/* not polling: what librdkafka fetched stays queued */
 			continue;
 		}
 		if (full)
