@@ -5,13 +5,30 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "arena.h"
 
 #define CHUNK_BYTES (1 << 20)
 /* Kept across resets; a bigger batch's extra chunks go back to malloc. */
-#define KEEP_BYTES (64 << 20)
+#define KEEP_BYTES (16 << 20)
 #define ALIGN 16
+
+/*
+ * protobuf-c takes scratch space from the allocator while it unpacks a
+ * record with more than 16 fields (a kilobyte or more, its list of fields
+ * seen) and frees it at the end: were that lost, it would be more than half
+ * of what a small change's record takes.  Blocks this large that are freed
+ * soon after they were handed out are handed out again.
+ */
+#define REUSE_MIN 512
+#define REUSE_SLOTS 8
+
+typedef struct Block
+{
+	void	   *p;
+	size_t		n;
+} Block;
 
 typedef struct Chunk
 {
@@ -25,6 +42,11 @@ struct Arena
 {
 	Chunk	   *head;			/* the chunk in use; earlier ones follow it */
 	Chunk	   *spare;			/* emptied chunks, reused before new ones */
+	size_t		used;			/* bytes handed out since the last reset */
+	Block		recent[REUSE_SLOTS];	/* the last large blocks handed out (a ring) */
+	int			next_recent;
+	Block		freed[REUSE_SLOTS]; /* of those, the ones freed, to hand out again */
+	int			nfreed;
 	ProtobufCAllocator allocator;
 };
 
@@ -48,6 +70,16 @@ arena_alloc(void *opaque, size_t n)
 	Chunk	   *c = a->head;
 
 	n = (n + ALIGN - 1) & ~(size_t) (ALIGN - 1);
+	if (n >= REUSE_MIN)
+		for (int i = 0; i < a->nfreed; i++)
+			if (a->freed[i].n >= n && a->freed[i].n <= 2 * n)
+			{
+				Block		b = a->freed[i];
+
+				a->freed[i] = a->freed[--a->nfreed];
+				a->recent[a->next_recent++ % REUSE_SLOTS] = b;
+				return b.p;
+			}
 	if (c == NULL || c->size - c->used < n)
 	{
 		if (n <= CHUNK_BYTES && a->spare != NULL)
@@ -62,14 +94,25 @@ arena_alloc(void *opaque, size_t n)
 		a->head = c;
 	}
 	c->used += n;
+	a->used += n;
+	if (n >= REUSE_MIN)
+		a->recent[a->next_recent++ % REUSE_SLOTS] = (Block) {(char *) c->data + c->used - n, n};
 	return (char *) c->data + c->used - n;
 }
 
 static void
 arena_release(void *opaque, void *p)
 {
-	(void) opaque;
-	(void) p;
+	Arena	   *a = opaque;
+
+	for (int i = 0; i < REUSE_SLOTS && p != NULL; i++)
+		if (a->recent[i].p == p)
+		{
+			if (a->nfreed < REUSE_SLOTS)
+				a->freed[a->nfreed++] = a->recent[i];
+			a->recent[i].p = NULL;
+			return;
+		}
 }
 
 Arena *
@@ -102,6 +145,9 @@ arena_reset(Arena *a)
 {
 	size_t		kept = 0;
 
+	a->used = 0;
+	a->nfreed = 0;
+	memset(a->recent, 0, sizeof(a->recent));
 	for (Chunk *c = a->spare; c; c = c->next)
 		kept += c->size;
 	while (a->head)
@@ -128,6 +174,12 @@ arena_free(Arena *a)
 	chain_free(a->head);
 	chain_free(a->spare);
 	free(a);
+}
+
+size_t
+arena_used(const Arena *a)
+{
+	return a->used;
 }
 
 ProtobufCAllocator *

@@ -22,5 +22,7 @@ extern void arena_free(Arena *a);
 extern void arena_reset(Arena *a);
 /* A protobuf-c allocator drawing from a (its free does nothing). */
 extern ProtobufCAllocator *arena_allocator(Arena *a);
+/* Bytes handed out since the last reset (what a batch's records take). */
+extern size_t arena_used(const Arena *a);
 
 #endif							/* PGCDC_SINK_ARENA_H */

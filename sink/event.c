@@ -368,17 +368,22 @@ layout_of(Layouts *ls, const Pgcdc__ChangeEvent *r)
 	return l;
 }
 
-__attribute__((format(printf, 2, 3)))
-static void
-bad(Event *e, const char *fmt,...)
+/* Reasons are cut at this many bytes. */
+#define REASON_MAX 200
+
+void
+event_bad(Event *e, const char *fmt,...)
 {
 	va_list		ap;
 
+	if (e->reason == NULL && (e->reason = malloc(REASON_MAX)) == NULL)
+		abort();
 	va_start(ap, fmt);
-	vsnprintf(e->reason, sizeof(e->reason), fmt, ap);
+	vsnprintf(e->reason, REASON_MAX, fmt, ap);
 	va_end(ap);
 	e->kind = EVENT_BAD;
 }
+
 
 int
 position_cmp(const Position *a, const Position *b)
@@ -431,9 +436,9 @@ name_ok(Event *e, size_t column, const char *what, const char *s, size_t max)
 	else
 		return true;
 	if (column > 0)
-		bad(e, "column %zu's %s %s", column, what, fault);
+		event_bad(e, "column %zu's %s %s", column, what, fault);
 	else
-		bad(e, "%s %s", what, fault);
+		event_bad(e, "%s %s", what, fault);
 	return false;
 }
 
@@ -480,7 +485,7 @@ check_image(Event *e, Pgcdc__Value **image, size_t n, bool keys_only)
 
 	if (n != r->n_columns)
 	{
-		bad(e, "row image has %zu values for %zu columns", n, r->n_columns);
+		event_bad(e, "row image has %zu values for %zu columns", n, r->n_columns);
 		return false;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -489,17 +494,17 @@ check_image(Event *e, Pgcdc__Value **image, size_t n, bool keys_only)
 
 		if (v->kind_case == PGCDC__VALUE__KIND__NOT_SET && (!keys_only || r->columns[i]->key))
 		{
-			bad(e, "column \"%s\" has no value", r->columns[i]->name);
+			event_bad(e, "column \"%s\" has no value", r->columns[i]->name);
 			return false;
 		}
 		if (!copytext_check(v, why, sizeof(why)))
 		{
-			bad(e, "column \"%s\": %s", r->columns[i]->name, why);
+			event_bad(e, "column \"%s\": %s", r->columns[i]->name, why);
 			return false;
 		}
 		if (v->kind_case == PGCDC__VALUE__KIND_UNCHANGED_TOAST && r->columns[i]->key)
 		{
-			bad(e, "key column \"%s\" unchanged-TOAST", r->columns[i]->name);
+			event_bad(e, "key column \"%s\" unchanged-TOAST", r->columns[i]->name);
 			return false;
 		}
 		e->unchanged |= v->kind_case == PGCDC__VALUE__KIND_UNCHANGED_TOAST;
@@ -562,13 +567,13 @@ keyless_change(Event *e)
 	const char *what = r->op == PGCDC__OP__OP_DELETE ? "delete" : "update";
 
 	if (r->replica_identity != PGCDC__REPLICA_IDENTITY__IDENTITY_FULL || r->n_before == 0)
-		return bad(e, "%s without a key: %s.%s has no primary key or replica identity index, and no "
+		return event_bad(e, "%s without a key: %s.%s has no primary key or replica identity index, and no "
 				   "REPLICA IDENTITY FULL to match its old row by", what, r->schema, r->table);
 	if (!check_image(e, r->before, r->n_before, false))
 		return;
 	for (size_t i = 0; i < r->n_before; i++)
 		if (r->before[i]->kind_case == PGCDC__VALUE__KIND_UNCHANGED_TOAST)
-			return bad(e, "%s of a table without a key: old value of column \"%s\" not logged",
+			return event_bad(e, "%s of a table without a key: old value of column \"%s\" not logged",
 					   what, r->columns[i]->name);
 	e->old = r->before;
 	e->key = no_key;
@@ -598,7 +603,7 @@ check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Column
 		!name_ok(e, 0, "table name", r->table, NAME_MAX_BYTES))
 		return;
 	if (r->n_columns == 0)
-		return bad(e, "no column descriptions (a change must follow its RELATION record)");
+		return event_bad(e, "no column descriptions (a change must follow its RELATION record)");
 	if (at->cached)
 	{
 		has_key = at->cached->has_key;
@@ -625,7 +630,7 @@ check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Column
 	if (r->op == PGCDC__OP__OP_DELETE || old_copy)
 	{
 		if (r->n_before == 0)
-			return bad(e, "%s without the old key's values", old_copy ? "update" : "delete");
+			return event_bad(e, "%s without the old key's values", old_copy ? "update" : "delete");
 		if (!check_image(e, r->before, r->n_before, true))
 			return;
 		e->image = r->before;
@@ -683,7 +688,7 @@ stand_in(Event *e)
 
 	e->pos = (Position) {r->commit_lsn, r->seq, strcmp(key_role(e->msg), "new") == 0};
 	if (o == NULL || o->limit_name == NULL)
-		return bad(e, "oversized stand-in without what it stands for");
+		return event_bad(e, "oversized stand-in without what it stands for");
 	/* For a record walsink applies nothing of (a transaction's BEGIN or COMMIT, a logical message). */
 	if (o->op == PGCDC__OP__OP_BEGIN || o->op == PGCDC__OP__OP_COMMIT || o->op == PGCDC__OP__OP_MESSAGE ||
 		o->op == PGCDC__OP__OP_RELATION)
@@ -718,7 +723,7 @@ stand_in(Event *e)
 			buf_append(&key, ")", 1);
 	}
 	buf_putc(&key, '\0');
-	bad(e, "change of %s bytes above Kafka's limit of %s (%.40s): not applied; resync %.63s.%.63s%s",
+	event_bad(e, "change of %s bytes above Kafka's limit of %s (%.40s): not applied; resync %.63s.%.63s%s",
 		thousands(size, o->size), thousands(limit, o->limit), o->limit_name,
 		r->schema ? r->schema : "?", r->table ? r->table : "?", key.data);
 	buf_free(&key);
@@ -733,9 +738,9 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 	memset(e, 0, sizeof(*e));
 	e->msg = msg;
 	if (msg->len == 0 || msg->payload == NULL)
-		return bad(e, "empty value");
+		return event_bad(e, "empty value");
 	if (msg->len > max_value)
-		return bad(e, "oversized value: %zu bytes, max.value.bytes is %zu", msg->len, max_value);
+		return event_bad(e, "oversized value: %zu bytes, max.value.bytes is %zu", msg->len, max_value);
 	e->rec = record_unpack(layouts, msg, alloc, &at);
 	if (e->rec == NULL)
 	{
@@ -743,11 +748,11 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 		const uint8_t *buf = msg->payload;
 
 		if (why_undecodable(&pgcdc__change_event__descriptor, buf, buf, buf + msg->len, why, sizeof(why)))
-			return bad(e, "undecodable value: not a pgcdc ChangeEvent: %s", why);
-		return bad(e, "undecodable value: not a pgcdc ChangeEvent");
+			return event_bad(e, "undecodable value: not a pgcdc ChangeEvent: %s", why);
+		return event_bad(e, "undecodable value: not a pgcdc ChangeEvent");
 	}
 	if (e->rec->version != RECORD_VERSION)
-		return bad(e, "record version %u, this walsink reads version %d", e->rec->version, RECORD_VERSION);
+		return event_bad(e, "record version %u, this walsink reads version %d", e->rec->version, RECORD_VERSION);
 	source_of(e);
 	switch (e->rec->op)
 	{
@@ -765,7 +770,7 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 			return;
 		case PGCDC__OP__OP_TRUNCATE:
 			if (e->rec->n_truncated == 0)
-				return bad(e, "TRUNCATE naming no table");
+				return event_bad(e, "TRUNCATE naming no table");
 			for (size_t i = 0; i < e->rec->n_truncated; i++)
 			{
 				const Pgcdc__RelationRef *ref = e->rec->truncated[i];
@@ -781,7 +786,7 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 			stand_in(e);
 			return;
 		default:
-			return bad(e, "unknown operation %d", (int) e->rec->op);
+			return event_bad(e, "unknown operation %d", (int) e->rec->op);
 	}
 }
 
@@ -790,5 +795,6 @@ event_free(Event *e)
 {
 	if (e->msg)
 		rd_kafka_message_destroy(e->msg);
+	free(e->reason);
 	memset(e, 0, sizeof(*e));
 }

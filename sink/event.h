@@ -72,7 +72,7 @@ typedef struct Event
 	/* Header pgcdc.source (system identifier/timeline/database/slot), in msg; NULL when absent. */
 	const char *source;
 	size_t		source_len;
-	char		reason[200];
+	char	   *reason;			/* EVENT_BAD: why (malloc'd, see event_bad); else NULL */
 } Event;
 
 /*
@@ -83,6 +83,9 @@ typedef struct Event
 extern void event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc,
 						 Layouts *layouts);
 extern void event_free(Event *e);
+
+/* e becomes a dead letter (EVENT_BAD), for this reason. */
+extern void event_bad(Event *e, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 
 /*
  * A dead letter keeps this much of its message's key and value, in the

@@ -248,11 +248,10 @@ wait_out(Moves *m, int wait_ms, int64_t now)
 		}
 		if (now - st->held_since_ms < wait_ms)
 			continue;
-		snprintf(mv->new->reason, sizeof(mv->new->reason),
-				 "key change at " LSN_FMT " #%u: the copy under the old key was not applied within "
-				 "key.change.wait.ms (%d ms), so the TOASTed values the update left unchanged are unknown",
-				 LSN_ARGS(mv->pos.lsn), mv->pos.seq, wait_ms);
-		mv->new->kind = EVENT_BAD;
+		event_bad(mv->new,
+				  "key change at " LSN_FMT " #%u: the copy under the old key was not applied within "
+				  "key.change.wait.ms (%d ms), so the TOASTed values the update left unchanged are unknown",
+				  LSN_ARGS(mv->pos.lsn), mv->pos.seq, wait_ms);
 		mv->new->move = NULL;
 		mv->new = NULL;
 		metrics_add(m->m_waited_out, 1);

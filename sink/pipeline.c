@@ -28,6 +28,7 @@
 #include "apply.h"
 #include "arena.h"
 #include "event.h"
+#include "fetchahead.h"
 #include "log.h"
 #include "pipeline.h"
 #include "runtime.h"
@@ -60,6 +61,7 @@ typedef struct Pipeline
 	Applier    *applier;
 	DeadTopic  *dead_topic;
 	rd_kafka_t *rk;
+	FetchAhead *fetch;
 	PartState **parts;
 	size_t		nparts;
 	Batch		batches[2];
@@ -418,18 +420,7 @@ consumer_new(Pipeline *p, char *err, size_t errlen)
 		{"auto.offset.reset", "error"},
 		{"enable.partition.eof", "false"},
 		{"topic.metadata.refresh.interval.ms", "5000"},	/* new tables' topics, soon */
-		/*
-		 * Fetch more than a second of applying ahead.  librdkafka 2.0 stops
-		 * fetching once its queue (all partitions together) holds
-		 * queued.min.messages or queued.max.messages.kbytes, and looks again
-		 * only about once a second.  With its defaults (100,000 messages,
-		 * ~33 MB of change records) the queue drained in 0.6 s while catching
-		 * up, and walsink sat idle for a quarter of the time.  (Waking the
-		 * fetcher with a resume instead loses queued messages in 2.0, and a
-		 * pause drops them to be fetched again: bench/RESULTS.md.)
-		 */
-		{"queued.min.messages", "1000000"},
-		{"queued.max.messages.kbytes", "131072"},
+		FETCHAHEAD_DEFAULTS,
 		{NULL, NULL}
 	};
 	char		why[512];
@@ -438,15 +429,6 @@ consumer_new(Pipeline *p, char *err, size_t errlen)
 
 	if (conf)
 	{
-		char		kb[32],
-					msgs[32];
-		size_t		kblen = sizeof(kb),
-					msgslen = sizeof(msgs);
-
-		if (rd_kafka_conf_get(conf, "queued.max.messages.kbytes", kb, &kblen) == RD_KAFKA_CONF_OK &&
-			rd_kafka_conf_get(conf, "queued.min.messages", msgs, &msgslen) == RD_KAFKA_CONF_OK)
-			log_msg(LOG_INFO, "fetching ahead up to %s kB or %s messages (kafka.queued.max.messages.kbytes, "
-					"kafka.queued.min.messages)", kb, msgs);
 		rd_kafka_conf_set_opaque(conf, p);
 		rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 		rd_kafka_conf_set_error_cb(conf, on_error);
@@ -502,9 +484,12 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 	}
 	if (b->n == 0)
 		b->first_ms = runtime_now_ms();
-	b->bytes += msg->len + msg->key_len;
+	fetchahead_took(p->fetch);
+	/* What the batch holds: the message (and librdkafka's), its Event, its decoded record in the arena. */
+	b->bytes += msg->len + msg->key_len + FETCHAHEAD_MESSAGE_BYTES + sizeof(Event) - arena_used(b->arena);
 	b->states[b->n] = st;
 	event_decode(&b->events[b->n], msg, p->settings->max_value_bytes, arena_allocator(b->arena), p->layouts);
+	b->bytes += arena_used(b->arena);
 	/* Our own dead letters, when the topics pattern takes them in: never again. */
 	if (p->settings->dead_letter_topic && strcmp(rd_kafka_topic_name(msg->rkt), p->settings->dead_letter_topic) == 0)
 		b->events[b->n].kind = EVENT_IGNORE;
@@ -523,7 +508,8 @@ take(Pipeline *p, rd_kafka_message_t *msg)
  * Fetching stopped (pause) or started again (resume), all assigned
  * partitions.  Only a paused partition is resumed: in librdkafka 2.0 every
  * pause or resume op drops the messages its partition has queued (a resume
- * of one not paused as well, and those are not fetched again).
+ * of one not paused as well, and those are not fetched again).  A resume
+ * does not wake librdkafka's fetcher: fetchahead_wake does.
  */
 static void
 fetching(Pipeline *p, bool on)
@@ -533,7 +519,10 @@ fetching(Pipeline *p, bool on)
 	if (p->paused != on || rd_kafka_assignment(p->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return;
 	if (on)
+	{
 		rd_kafka_resume_partitions(p->rk, parts);
+		fetchahead_wake(p->fetch);
+	}
 	else
 		rd_kafka_pause_partitions(p->rk, parts);
 	rd_kafka_topic_partition_list_destroy(parts);
@@ -680,7 +669,9 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	else
 	{
 		p.thread_started = true;
-		if ((p.rk = consumer_new(&p, p.err, sizeof(p.err))) == NULL)
+		if ((p.rk = consumer_new(&p, p.err, sizeof(p.err))) != NULL)
+			p.fetch = fetchahead_new(p.rk);
+		if (p.rk == NULL)
 		{
 			log_msg(LOG_ERROR, "%s", p.err);
 			o = OUTCOME_FATAL;
@@ -710,6 +701,7 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	/* librdkafka's destroy waits for every message to be released. */
 	for (int i = 0; i < 2; i++)
 		drop_batch(&p.batches[i]);
+	fetchahead_free(p.fetch);
 	if (p.rk)
 		rd_kafka_destroy(p.rk);
 	pthread_mutex_destroy(&p.lock);

@@ -33,8 +33,8 @@ const ConfigKey settings_keys[] = {
 	{"batch.max.rows", CONFIG_INT, "10000", "events per target transaction, at most",
 		NULL, 1, 1000000, false, false},
 	{"batch.max.bytes", CONFIG_INT, "8388608",
-		"a batch's messages (keys and values), at most this many bytes: with two batches in flight and "
-		"kafka.queued.max.messages.kbytes fetched ahead, what walsink holds is bounded in bytes "
+		"a batch's messages and their decoded records, at most this many bytes: with two batches in flight "
+		"and kafka.queued.max.messages.kbytes fetched ahead, what walsink holds is bounded in bytes "
 		"(one message larger than this is a batch of its own)",
 		NULL, 65536, 1073741824, false, false},
 	{"batch.max.ms", CONFIG_INT, "20",

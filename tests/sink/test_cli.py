@@ -107,13 +107,12 @@ def test_heap_on_huge_pages(target, broker):
 
 
 def test_fetch_ahead_defaults_and_override(target, broker, sink):
-    """walsink has librdkafka fetch more than a second of applying ahead (after
-    its queue filled, librdkafka 2.0 looks again only about once a second);
-    kafka.* keys override that."""
+    """walsink bounds what librdkafka fetches ahead, in bytes and messages
+    (sink/fetchahead.h); kafka.* keys override that."""
     from conftest import wait_for
     w = sink().start()
     wait_for(lambda: "fetching ahead" in w.text(), what="walsink's start")
-    assert "fetching ahead up to 131072 kB or 1000000 messages" in w.text(), w.text()
+    assert "fetching ahead up to 4096 kB or 12500 messages" in w.text(), w.text()
     assert w.stop() == 0
     seen = len(w.text())
     w = sink(kafka_queued_max_messages_kbytes="65536", kafka_queued_min_messages="100000").start()

@@ -35,7 +35,7 @@ decode_bytes(const uint8_t *buf, size_t len, size_t max_value, const char *role)
 
 	event_decode(&e, kafkastub_message(buf, len, role), max_value, arena_allocator(arena), layouts);
 	o.kind = e.kind;
-	memcpy(o.reason, e.reason, sizeof(o.reason));
+	snprintf(o.reason, sizeof(o.reason), "%s", e.reason ? e.reason : "");
 	event_free(&e);
 	return o;
 }
