@@ -25,11 +25,13 @@ run_suite build-ci "" -Dwerror=true -Dbuildtype=debugoptimized
 # The decoder runs inside the server, so ASan (which must be loaded first)
 # is out; UBSan, made fatal, aborts the backend on the first undefined behaviour.
 # The deployment suite (demo, compose files) runs once, in the first pass, and
-# so do the fault suites (kill -9 and restarts: about five minutes, mostly
+# so do the fault suites (kill -9 and restarts: about eleven minutes, mostly
 # waiting for consumer groups to rebalance; their code paths run in the
-# other suites too).
+# other suites too) and suite 'once' (tests/meson.build: the command line,
+# the test brokers, walstreamer's slots and big transactions, whose C paths
+# the other suites run too, or unit tests under ASan and UBSan).
 UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 \
-    run_suite build-san "--no-suite deploy --no-suite faults" -Dwerror=true -Db_sanitize=undefined -Db_lundef=false \
+    run_suite build-san "--no-suite deploy --no-suite faults --no-suite once" -Dwerror=true -Db_sanitize=undefined -Db_lundef=false \
     -Dc_args=-fno-sanitize-recover=all
 
 # libFuzzer targets (tests/fuzz: walsink's decoding and COPY renderers, the
