@@ -8,9 +8,9 @@
  * broker thread next wakes: after up to a second (2.4 made this
  * fetch.queue.backoff.ms).  A small bound alone would leave walsink idle for
  * most of that second.  So walsink watches the queue as it takes messages:
- * once it has been drained to half of its peak, walsink wakes the fetchers
- * by asking the partitions' leaders for their end offsets (a request on each
- * leader's connection; the answer is not waited for).
+ * once it was near the bound and has been drained to half of that, walsink
+ * wakes the fetchers by asking the partitions' leaders for their end offsets
+ * (a request on each leader's connection; the answer is not waited for).
  * Pausing instead is no way to bound the queue: librdkafka 2.0 drops what it
  * queued for a paused partition and fetches it again.
  */
@@ -43,8 +43,11 @@ typedef struct FetchAhead FetchAhead;
 extern FetchAhead *fetchahead_new(rd_kafka_t *rk);
 extern void fetchahead_free(FetchAhead *f);
 
-/* A message was taken from the queue. */
-extern void fetchahead_took(FetchAhead *f);
+/* The partitions assigned now (a copy is kept), or none. */
+extern void fetchahead_assigned(FetchAhead *f, const rd_kafka_topic_partition_list_t *parts);
+
+/* A message of this many bytes (key and value) was taken from the queue. */
+extern void fetchahead_took(FetchAhead *f, size_t bytes);
 
 /* Wakes the fetchers now (fetching resumed after a pause). */
 extern void fetchahead_wake(FetchAhead *f);

@@ -350,6 +350,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 				log_msg(LOG_INFO, "assigned %s [%d] from its earliest offset", parts->elems[i].topic,
 						parts->elems[i].partition);
 		rd_kafka_assign(rk, p->failed ? NULL : parts);
+		fetchahead_assigned(p->fetch, p->failed ? NULL : parts);
 		/* The batches are empty: fetch the new assignment (a pause may outlive an assignment). */
 		if (p->paused && !p->failed)
 			rd_kafka_resume_partitions(rk, parts);
@@ -360,6 +361,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 		/* What was consumed from them is applied before they go. */
 		flush_all(p);
 		rd_kafka_assign(rk, NULL);
+		fetchahead_assigned(p->fetch, NULL);
 	}
 }
 
@@ -484,7 +486,7 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 	}
 	if (b->n == 0)
 		b->first_ms = runtime_now_ms();
-	fetchahead_took(p->fetch);
+	fetchahead_took(p->fetch, msg->len + msg->key_len);
 	/* What the batch holds: the message (and librdkafka's), its Event, its decoded record in the arena. */
 	b->bytes += msg->len + msg->key_len + FETCHAHEAD_MESSAGE_BYTES + sizeof(Event) - arena_used(b->arena);
 	b->states[b->n] = st;
