@@ -61,6 +61,8 @@ fetchahead_free(FetchAhead *f)
 void
 fetchahead_assigned(FetchAhead *f, const rd_kafka_topic_partition_list_t *parts)
 {
+	if (f == NULL)
+		return;
 	if (f->parts)
 		rd_kafka_topic_partition_list_destroy(f->parts);
 	f->parts = NULL;
@@ -75,6 +77,8 @@ fetchahead_assigned(FetchAhead *f, const rd_kafka_topic_partition_list_t *parts)
 void
 fetchahead_wake(FetchAhead *f)
 {
+	if (f == NULL)
+		return;
 	f->peak = 0;
 	f->woke_ms = runtime_now_ms();
 	if (f->parts == NULL)
@@ -99,7 +103,7 @@ fetchahead_took(FetchAhead *f, size_t bytes)
 {
 	size_t		queued;
 
-	if (f->queue == NULL)
+	if (f == NULL)
 		return;
 	f->avg = f->avg > 0 ? f->avg + ((double) bytes - f->avg) / 8 : (double) bytes;
 	queued = rd_kafka_queue_length(f->queue);

@@ -39,7 +39,11 @@ typedef struct FetchAhead FetchAhead;
 /* What librdkafka holds for each fetched message besides its key and value. */
 #define FETCHAHEAD_MESSAGE_BYTES 400
 
-/* Watching rk's consumer queue, with the bounds rk was configured with. */
+/*
+ * Watching rk's consumer queue, with the bounds rk was configured with.  Free
+ * it before rd_kafka_destroy (it holds a reference to the queue); the
+ * functions below take NULL, and do nothing.
+ */
 extern FetchAhead *fetchahead_new(rd_kafka_t *rk);
 extern void fetchahead_free(FetchAhead *f);
 

@@ -704,6 +704,7 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	for (int i = 0; i < 2; i++)
 		drop_batch(&p.batches[i]);
 	fetchahead_free(p.fetch);
+	p.fetch = NULL;				/* a last revoke may come in rd_kafka_destroy */
 	if (p.rk)
 		rd_kafka_destroy(p.rk);
 	pthread_mutex_destroy(&p.lock);
