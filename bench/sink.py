@@ -80,7 +80,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -105,6 +104,7 @@ import brokers  # noqa: E402
 import decoder  # noqa: E402
 import pgcdcwire  # noqa: E402
 import pgtemp  # noqa: E402
+from ports import free_port  # noqa: E402
 from streamer import cpu_seconds, lsn, proc_status_kb  # noqa: E402
 
 START = "<!-- sink-bench:start -->"
@@ -215,12 +215,6 @@ def parse_args():
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Database:

@@ -3,7 +3,6 @@ broker, walsink and a real target cluster; tables compared both ways."""
 
 import importlib.util
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -28,6 +27,7 @@ Workload = streamer_conftest.Workload
 watermarks = streamer_conftest.watermarks
 lsn = streamer_conftest.lsn
 pgtemp = streamer_conftest.pgtemp
+free_port = pgtemp.free_port
 daemonproc = streamer_conftest.daemonproc
 BUILD = streamer_conftest.BUILD
 WALSINK = os.path.join(BUILD, "sink", "walsink")
@@ -77,12 +77,6 @@ def wait_equal(source, target, tables, timeout=120):
         if time.monotonic() > deadline:
             raise AssertionError(f"tables differ: {diff}")
         time.sleep(0.3)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def metric(port, name):

@@ -39,6 +39,8 @@ import tempfile
 import time
 import uuid
 
+from ports import free_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 POM = os.path.join(HERE, "kafka", "pom.xml")
 
@@ -89,22 +91,6 @@ def version(jars=None):
     return "(unknown version)"
 
 
-_handed_out = set()
-
-
-def _free_port():
-    """A loopback port free now and not handed out before by this process:
-    the kernel may give a port just closed again, and a broker whose two
-    listeners got the same one fails to start."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
-
-
 def _answers(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -140,8 +126,8 @@ class Node:
 
     def __init__(self, node_id, root):
         self.id = node_id
-        self.port = _free_port()
-        self.controller_port = _free_port()
+        self.port = free_port()
+        self.controller_port = free_port()
         self.dir = os.path.join(root, f"node-{node_id}")
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "server.log")

@@ -14,9 +14,10 @@ import atexit
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
+
+from ports import free_port  # noqa: F401 (also pgtemp.free_port, for the tests)
 
 PG_CONFIG = os.environ.get("PG_CONFIG", "pg_config")
 DEFAULT_PLUGINS = "pgoutput, test_decoding, pgcdc"
@@ -41,12 +42,6 @@ def server_user():
 def as_server_user(argv):
     user = server_user()
     return ["runuser", "-u", user, "--"] + argv if user else argv
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _world_readable_tmpdir(prefix):
