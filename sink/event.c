@@ -368,18 +368,15 @@ layout_of(Layouts *ls, const Pgcdc__ChangeEvent *r)
 	return l;
 }
 
-/* Reasons are cut at this many bytes. */
-#define REASON_MAX 200
-
 void
 event_bad(Event *e, const char *fmt,...)
 {
 	va_list		ap;
 
-	if (e->reason == NULL && (e->reason = malloc(REASON_MAX)) == NULL)
+	if (e->reason == NULL && (e->reason = malloc(EVENT_REASON_MAX)) == NULL)
 		abort();
 	va_start(ap, fmt);
-	vsnprintf(e->reason, REASON_MAX, fmt, ap);
+	vsnprintf(e->reason, EVENT_REASON_MAX, fmt, ap);
 	va_end(ap);
 	e->kind = EVENT_BAD;
 }

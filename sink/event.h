@@ -72,7 +72,7 @@ typedef struct Event
 	/* Header pgcdc.source (system identifier/timeline/database/slot), in msg; NULL when absent. */
 	const char *source;
 	size_t		source_len;
-	char	   *reason;			/* EVENT_BAD: why (malloc'd, see event_bad); else NULL */
+	char	   *reason;			/* EVENT_BAD: why (malloc'd, at most EVENT_REASON_MAX bytes with its NUL); else NULL */
 } Event;
 
 /*
@@ -84,7 +84,8 @@ extern void event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, Pr
 						 Layouts *layouts);
 extern void event_free(Event *e);
 
-/* e becomes a dead letter (EVENT_BAD), for this reason. */
+/* e becomes a dead letter (EVENT_BAD), for this reason (cut to fit EVENT_REASON_MAX). */
+#define EVENT_REASON_MAX 200
 extern void event_bad(Event *e, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 
 /*

@@ -75,7 +75,7 @@ static ProtobufCAllocator tracked = {block_alloc, block_free, NULL};
 typedef struct Outcome
 {
 	EventKind	kind;
-	char		reason[sizeof(((Event *) 0)->reason)];
+	char		reason[EVENT_REASON_MAX];
 } Outcome;
 
 /* What an event to apply must be; then its values through the renderers. */
@@ -85,9 +85,9 @@ check_event(const Event *e)
 	const Pgcdc__ChangeEvent *r = e->rec;
 	char		why[128];
 
-	RENDER_ASSERT(memchr(e->reason, '\0', sizeof(e->reason)) != NULL, "a reason without its end");
+	RENDER_ASSERT(e->reason == NULL || memchr(e->reason, '\0', EVENT_REASON_MAX) != NULL, "a reason without its end");
 	if (e->kind == EVENT_BAD)
-		RENDER_ASSERT(e->reason[0] != '\0', "a dead letter without a reason");
+		RENDER_ASSERT(e->reason != NULL && e->reason[0] != '\0', "a dead letter without a reason");
 	if (e->kind != EVENT_UPSERT && e->kind != EVENT_DELETE)
 		return;
 	RENDER_ASSERT(r != NULL && e->image != NULL && r->n_columns > 0, "a change without its image");
@@ -111,7 +111,7 @@ decode(const uint8_t *data, size_t size, const char *role, ProtobufCAllocator *a
 	event_decode(&e, kafkastub_message(data, size, role), 1 << 20, alloc, layouts);
 	check_event(&e);
 	o.kind = e.kind;
-	memcpy(o.reason, e.reason, sizeof(o.reason));
+	snprintf(o.reason, sizeof(o.reason), "%s", e.reason ? e.reason : "");
 	event_free(&e);
 	return o;
 }

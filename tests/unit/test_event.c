@@ -24,7 +24,7 @@ static Layouts *layouts;
 typedef struct Outcome
 {
 	EventKind	kind;
-	char		reason[200];
+	char		reason[EVENT_REASON_MAX];
 } Outcome;
 
 static Outcome
