@@ -13,6 +13,9 @@
 
 #include "config.h"
 
+#include "buf.h"
+#include "xalloc.h"
+
 #define MASK "********"
 
 typedef struct Passthrough
@@ -32,32 +35,6 @@ struct Config
 	Passthrough *pass;
 	size_t		npass;
 };
-
-/* Allocation failure in a daemon's start-up has no better answer. */
-static void
-out_of_memory(void)
-{
-	fputs("out of memory\n", stderr);
-	abort();
-}
-
-static void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n);
-
-	if (p == NULL)
-		out_of_memory();
-	return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	size_t		n = strlen(s) + 1;
-
-	return memcpy(xmalloc(n), s, n);
-}
 
 static void
 replace(char **slot, const char *value)
@@ -252,9 +229,7 @@ set_passthrough(Config *c, const char *name, const char *value, const char *orig
 			return;
 		}
 	}
-	c->pass = realloc(c->pass, sizeof(Passthrough) * (c->npass + 1));
-	if (c->pass == NULL)
-		out_of_memory();
+	c->pass = xrealloc(c->pass, c->npass + 1, sizeof(Passthrough));
 	c->pass[c->npass].name = xstrdup(name);
 	c->pass[c->npass].value = xstrdup(value);
 	c->pass[c->npass].origin = xstrdup(origin);
@@ -676,35 +651,6 @@ config_show(const Config *c, FILE *out)
 				secret_name(c->pass[i].name) ? MASK : c->pass[i].value, c->pass[i].origin);
 }
 
-/* A growable string for config_mask_conninfo. */
-typedef struct Buf
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-} Buf;
-
-static void
-buf_putc(Buf *b, char ch)
-{
-	if (b->len + 2 > b->cap)
-	{
-		b->cap = b->cap ? b->cap * 2 : 128;
-		b->data = realloc(b->data, b->cap);
-		if (b->data == NULL)
-			out_of_memory();
-	}
-	b->data[b->len++] = ch;
-	b->data[b->len] = '\0';
-}
-
-static void
-buf_puts(Buf *b, const char *s)
-{
-	while (*s)
-		buf_putc(b, *s++);
-}
-
 char *
 config_mask_conninfo(const char *conninfo)
 {
@@ -713,8 +659,7 @@ config_mask_conninfo(const char *conninfo)
 
 	if (opts == NULL)
 		return NULL;
-	b.data = xstrdup("");
-	b.cap = 1;
+	buf_puts(&b, "");
 	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
 	{
 		const char *v = o->val;
@@ -736,6 +681,7 @@ config_mask_conninfo(const char *conninfo)
 		buf_putc(&b, '\'');
 	}
 	PQconninfoFree(opts);
+	buf_puts(&b, "");			/* NUL-terminated */
 	return b.data;
 }
 
@@ -781,8 +727,7 @@ password_start(const char *conninfo, char **pw)
 	}
 	if (start < 0)
 		return -1;
-	b.data = xstrdup("");
-	b.cap = 1;
+	buf_puts(&b, "");
 	if (end != NULL)
 		for (const char *p = conninfo + start; p < end; p++)
 			buf_putc(&b, *p);
@@ -794,6 +739,7 @@ password_start(const char *conninfo, char **pw)
 	else
 		for (const char *p = conninfo + start; *p && !isspace((unsigned char) *p); p++)
 			buf_putc(&b, *p);
+	buf_puts(&b, "");			/* NUL-terminated */
 	*pw = b.data;
 	return start;
 }
@@ -817,8 +763,7 @@ config_mask_pqerror(const char *conninfo, const char *message)
 	long		from = conninfo ? password_start(conninfo, &pw) : -1;
 	Buf			b = {0};
 
-	b.data = xstrdup("");
-	b.cap = 1;
+	buf_puts(&b, "");
 	if (message == NULL)
 		message = "";
 	for (const char *p = message; *p; p++)
@@ -847,5 +792,6 @@ config_mask_pqerror(const char *conninfo, const char *message)
 		buf_putc(&b, *p);
 	}
 	free(pw);
+	buf_puts(&b, "");			/* NUL-terminated */
 	return b.data;
 }

@@ -21,6 +21,8 @@
 
 #include "metrics.h"
 
+#include "xalloc.h"
+
 struct MetricCell
 {
 	_Atomic int64_t value;
@@ -47,28 +49,6 @@ struct Metrics
 	char		why[256];
 	struct MHD_Daemon *httpd;
 };
-
-/* Allocation failure while registering a metric has no better answer. */
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void	   *p = calloc(n, size);
-
-	if (p == NULL)
-	{
-		fputs("out of memory\n", stderr);
-		abort();
-	}
-	return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	size_t		n = strlen(s) + 1;
-
-	return memcpy(xcalloc(1, n), s, n);
-}
 
 Metrics *
 metrics_new(void)

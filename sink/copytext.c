@@ -26,43 +26,6 @@
 #define NUMERIC_INT_DIGITS_MAX 131072
 #define NUMERIC_FRAC_DIGITS_MAX 16383
 
-void
-buf_reserve(Buf *b, size_t more)
-{
-	if (b->len + more <= b->cap)
-		return;
-	b->cap = b->cap ? b->cap : 256;
-	while (b->cap < b->len + more)
-		b->cap *= 2;
-	if ((b->data = realloc(b->data, b->cap)) == NULL)
-		abort();
-}
-
-void
-buf_append(Buf *b, const void *p, size_t n)
-{
-	if (n == 0)
-		return;					/* p may be NULL then (an empty bytea), which memcpy must not get */
-	buf_reserve(b, n);
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
-void
-buf_putc(Buf *b, char c)
-{
-	buf_reserve(b, 1);
-	b->data[b->len++] = c;
-}
-
-void
-buf_free(Buf *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
-}
-
 /* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, surrogates or > U+10FFFF), or 0. */
 static size_t
 utf8_seq(const unsigned char *s)

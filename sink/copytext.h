@@ -12,20 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "cdc.pb-c.h"
-
-/* A growable byte buffer; zero-initialised is empty. */
-typedef struct Buf
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-} Buf;
-
-extern void buf_reserve(Buf *b, size_t more);
-extern void buf_append(Buf *b, const void *p, size_t n);
-extern void buf_putc(Buf *b, char c);
-extern void buf_free(Buf *b);
 
 /*
  * Appends s and a terminating NUL (not counted in len), each byte that does
