@@ -1,39 +1,21 @@
 /*
- * encode.c — column values to protobuf Values, events to bytes.
+ * encode.c — rows into ChangeEvents (each value through values.h) and
+ * ChangeEvents into bytes.
  */
 #include "postgres.h"
 
 #include "access/detoast.h"
 #include "access/htup_details.h"
-#include "common/int.h"
 #include "miscadmin.h"
-#include "pgtime.h"
-#include "utils/builtins.h"
 #include "utils/bytea.h"
-#include "utils/date.h"
-#include "utils/datetime.h"
 #include "utils/float.h"
-#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/pg_locale.h"
-#include "utils/timestamp.h"
-#include "utils/uuid.h"
 
 #include "encode.h"
 #include "json.h"
 #include "pack.h"
 #include "compat.h"
-
-/* µs and days between the PostgreSQL epoch (2000-01-01) and the Unix epoch. */
-#define EPOCH_SHIFT_DAYS (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)
-#define EPOCH_SHIFT_USECS ((int64) EPOCH_SHIFT_DAYS * USECS_PER_DAY)
-
-int64
-pgcdc_unix_usecs(TimestampTz ts)
-{
-	/* Commit and snapshot times are far from either end of the range. */
-	return ts + EPOCH_SHIFT_USECS;
-}
 
 void
 pgcdc_event_init(Pgcdc__ChangeEvent *ev, Pgcdc__Op op)
@@ -54,150 +36,6 @@ pgcdc_event_set_relation(Pgcdc__ChangeEvent *ev, const PgcdcRelation *rel, bool 
 		ev->replica_identity = rel->identity;
 		ev->n_columns = rel->ncolumns;
 		ev->columns = rel->meta;
-	}
-}
-
-static void
-set_text(Pgcdc__Value *v, char *s)
-{
-	v->kind_case = PGCDC__VALUE__KIND_TEXT_VALUE;
-	v->text_value = pgcdc_to_utf8(s, strlen(s));
-}
-
-static void
-set_infinity(Pgcdc__Value *v, bool negative)
-{
-	v->kind_case = PGCDC__VALUE__KIND_INFINITY;
-	v->infinity = negative ? PGCDC__INFINITY__INFINITY_NEGATIVE
-		: PGCDC__INFINITY__INFINITY_POSITIVE;
-}
-
-static void
-encode_timestamp(const PgcdcColumn *col, Datum d, Pgcdc__Value *v)
-{
-	Timestamp	ts = DatumGetTimestamp(d);
-	int64		usecs;
-
-	if (TIMESTAMP_IS_NOBEGIN(ts) || TIMESTAMP_IS_NOEND(ts))
-		set_infinity(v, TIMESTAMP_IS_NOBEGIN(ts));
-	else if (pg_add_s64_overflow(ts, EPOCH_SHIFT_USECS, &usecs))
-		set_text(v, OutputFunctionCall((FmgrInfo *) &col->outfunc, d));
-	else
-	{
-		v->kind_case = PGCDC__VALUE__KIND_TIMESTAMP_VALUE;
-		v->timestamp_value = usecs;
-	}
-}
-
-static void
-encode_date(Datum d, Pgcdc__Value *v)
-{
-	DateADT		date = DatumGetDateADT(d);
-
-	if (DATE_NOT_FINITE(date))
-		set_infinity(v, DATE_IS_NOBEGIN(date));
-	else
-	{
-		v->kind_case = PGCDC__VALUE__KIND_DATE_VALUE;
-		v->date_value = date + EPOCH_SHIFT_DAYS;
-	}
-}
-
-/* The bytes of a text-like varlena, NUL-terminated for protobuf-c's strings. */
-static void
-encode_text(Datum d, Pgcdc__Value *v)
-{
-	text	   *t = DatumGetTextPP(d);
-	int			len = VARSIZE_ANY_EXHDR(t);
-	char	   *s = palloc(len + 1);
-
-	memcpy(s, VARDATA_ANY(t), len);
-	s[len] = '\0';
-	v->kind_case = PGCDC__VALUE__KIND_TEXT_VALUE;
-	v->text_value = pgcdc_to_utf8(s, len);
-}
-
-static void
-encode_datum(const PgcdcColumn *col, Datum d, Pgcdc__Value *v)
-{
-	switch (col->vclass)
-	{
-		case PGCDC_VC_BOOL:
-			v->kind_case = PGCDC__VALUE__KIND_BOOL_VALUE;
-			v->bool_value = DatumGetBool(d);
-			break;
-		case PGCDC_VC_INT2:
-			v->kind_case = PGCDC__VALUE__KIND_INT_VALUE;
-			v->int_value = DatumGetInt16(d);
-			break;
-		case PGCDC_VC_INT4:
-			v->kind_case = PGCDC__VALUE__KIND_INT_VALUE;
-			v->int_value = DatumGetInt32(d);
-			break;
-		case PGCDC_VC_INT8:
-			v->kind_case = PGCDC__VALUE__KIND_INT_VALUE;
-			v->int_value = DatumGetInt64(d);
-			break;
-		case PGCDC_VC_OID:
-			v->kind_case = PGCDC__VALUE__KIND_INT_VALUE;
-			v->int_value = DatumGetObjectId(d);
-			break;
-		case PGCDC_VC_FLOAT4:
-			v->kind_case = PGCDC__VALUE__KIND_FLOAT_VALUE;
-			v->float_value = DatumGetFloat4(d);
-			break;
-		case PGCDC_VC_FLOAT8:
-			v->kind_case = PGCDC__VALUE__KIND_FLOAT_VALUE;
-			v->float_value = DatumGetFloat8(d);
-			break;
-		case PGCDC_VC_NUMERIC:
-			v->kind_case = PGCDC__VALUE__KIND_NUMERIC_VALUE;
-			v->numeric_value = DatumGetCString(DirectFunctionCall1(numeric_out, d));
-			break;
-		case PGCDC_VC_TIMESTAMP:
-			encode_timestamp(col, d, v);
-			break;
-		case PGCDC_VC_DATE:
-			encode_date(d, v);
-			break;
-		case PGCDC_VC_TIME:
-			v->kind_case = PGCDC__VALUE__KIND_TIME_VALUE;
-			v->time_value = DatumGetTimeADT(d);
-			break;
-		case PGCDC_VC_TEXT:
-			encode_text(d, v);
-			break;
-		case PGCDC_VC_UUID:
-			v->kind_case = PGCDC__VALUE__KIND_UUID_VALUE;
-			v->uuid_value.len = UUID_LEN;
-			v->uuid_value.data = DatumGetUUIDP(d)->data;
-			break;
-		case PGCDC_VC_BYTEA:
-			{
-				bytea	   *b = DatumGetByteaPP(d);
-
-				v->kind_case = PGCDC__VALUE__KIND_BYTES_VALUE;
-				v->bytes_value.len = VARSIZE_ANY_EXHDR(b);
-				v->bytes_value.data = (uint8_t *) VARDATA_ANY(b);
-				break;
-			}
-		case PGCDC_VC_ENUM:
-			{
-				const char *label = pgcdc_column_enum_label(col, DatumGetObjectId(d));
-
-				/* A label newer than the entry: ask the type, as a last resort. */
-				if (label == NULL)
-					set_text(v, OutputFunctionCall((FmgrInfo *) &col->outfunc, d));
-				else
-				{
-					v->kind_case = PGCDC__VALUE__KIND_TEXT_VALUE;
-					v->text_value = (char *) label;
-				}
-				break;
-			}
-		case PGCDC_VC_OUTPUT:
-			set_text(v, OutputFunctionCall((FmgrInfo *) &col->outfunc, d));
-			break;
 	}
 }
 
@@ -239,7 +77,7 @@ pgcdc_event_set_image(const PgcdcRelation *rel, TupleDesc desc, HeapTuple tuple,
 			v->unchanged_toast = true;
 		}
 		else
-			encode_datum(col, datums[att], v);
+			pgcdc_value_encode(&col->codec, datums[att], v);
 	}
 	*n_values = rel->ncolumns;
 	*values = ptrs;

@@ -20,8 +20,6 @@
 
 #define PGCDC_RECORD_VERSION 1
 
-extern int64 pgcdc_unix_usecs(TimestampTz ts);
-
 extern void pgcdc_event_init(Pgcdc__ChangeEvent *ev, Pgcdc__Op op);
 extern void pgcdc_event_set_relation(Pgcdc__ChangeEvent *ev, const PgcdcRelation *rel,
 									 bool with_columns);

@@ -14,12 +14,9 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/xact.h"
-#include "catalog/pg_enum.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
-#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
-#include "utils/catcache.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -37,58 +34,6 @@ static PgcdcRelation *last_entry = NULL;
 static bool callbacks_registered = false;
 /* An invalidation marked an entry since the last relcache_prune(). */
 static bool prune_pending = false;
-
-char *
-pgcdc_to_utf8(const char *s, int len)
-{
-	int			enc = GetDatabaseEncoding();
-
-	if (enc == PG_UTF8 || enc == PG_SQL_ASCII)
-		return (char *) s;
-	return pg_server_to_any(s, len, PG_UTF8);
-}
-
-static PgcdcValueClass
-value_class(Oid basetype)
-{
-	switch (basetype)
-	{
-		case BOOLOID:
-			return PGCDC_VC_BOOL;
-		case INT2OID:
-			return PGCDC_VC_INT2;
-		case INT4OID:
-			return PGCDC_VC_INT4;
-		case INT8OID:
-			return PGCDC_VC_INT8;
-		case OIDOID:
-			return PGCDC_VC_OID;
-		case FLOAT4OID:
-			return PGCDC_VC_FLOAT4;
-		case FLOAT8OID:
-			return PGCDC_VC_FLOAT8;
-		case NUMERICOID:
-			return PGCDC_VC_NUMERIC;
-		case TIMESTAMPOID:
-		case TIMESTAMPTZOID:
-			return PGCDC_VC_TIMESTAMP;
-		case DATEOID:
-			return PGCDC_VC_DATE;
-		case TIMEOID:
-			return PGCDC_VC_TIME;
-		case TEXTOID:
-		case VARCHAROID:
-		case BPCHAROID:
-		case JSONOID:
-			return PGCDC_VC_TEXT;
-		case UUIDOID:
-			return PGCDC_VC_UUID;
-		case BYTEAOID:
-			return PGCDC_VC_BYTEA;
-		default:
-			return PGCDC_VC_OUTPUT;
-	}
-}
 
 /*
  * The columns that identify a row: the replica identity index's (primary key
@@ -157,95 +102,16 @@ type_is_builtin(Oid typid)
 	return result;
 }
 
-typedef struct EnumLabel
-{
-	Oid			oid;
-	char	   *label;
-} EnumLabel;
-
-static int
-enum_label_cmp(const void *a, const void *b)
-{
-	Oid			x = ((const EnumLabel *) a)->oid;
-	Oid			y = ((const EnumLabel *) b)->oid;
-
-	return (x > y) - (x < y);
-}
-
-/*
- * Load every label of an enum type once, so that encoding a value is a binary
- * search rather than a syscache lookup per row.  pg_enum invalidations
- * (ALTER TYPE ... ADD VALUE) rebuild the entry.
- */
-static void
-load_enum_labels(PgcdcColumn *col, Oid enumtype)
-{
-	CatCList   *list = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(enumtype));
-	EnumLabel  *sorted = palloc(sizeof(EnumLabel) * Max(list->n_members, 1));
-
-	for (int i = 0; i < list->n_members; i++)
-	{
-		Form_pg_enum e = (Form_pg_enum) GETSTRUCT(&list->members[i]->tuple);
-		const char *label = NameStr(e->enumlabel);
-
-		sorted[i].oid = e->oid;
-		sorted[i].label = pstrdup(pgcdc_to_utf8(label, strlen(label)));
-	}
-	col->nlabels = list->n_members;
-	ReleaseSysCacheList(list);
-
-	qsort(sorted, col->nlabels, sizeof(EnumLabel), enum_label_cmp);
-	col->label_oids = palloc(sizeof(Oid) * Max(col->nlabels, 1));
-	col->labels = palloc(sizeof(char *) * Max(col->nlabels, 1));
-	for (int i = 0; i < col->nlabels; i++)
-	{
-		col->label_oids[i] = sorted[i].oid;
-		col->labels[i] = sorted[i].label;
-	}
-	pfree(sorted);
-}
-
-/* The label of an enum value, or NULL when the table does not have it. */
-const char *
-pgcdc_column_enum_label(const PgcdcColumn *col, Oid label)
-{
-	int			lo = 0;
-	int			hi = col->nlabels - 1;
-
-	while (lo <= hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (col->label_oids[mid] == label)
-			return col->labels[mid];
-		if (col->label_oids[mid] < label)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return NULL;
-}
-
 static void
 build_column(PgcdcColumn *col, Pgcdc__Column *meta, Form_pg_attribute att,
 			 bool is_key)
 {
-	Oid			basetype = getBaseType(att->atttypid);
-	Oid			outfunc;
-	bool		isvarlena;
 	char	   *type_name;
 
 	col->attnum = att->attnum;
 	col->typlen = att->attlen;
 	col->key = is_key;
-	col->vclass = value_class(basetype);
-	if (col->vclass == PGCDC_VC_OUTPUT && get_typtype(basetype) == TYPTYPE_ENUM)
-	{
-		col->vclass = PGCDC_VC_ENUM;
-		load_enum_labels(col, basetype);
-	}
-	getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
-	fmgr_info_cxt(outfunc, &col->outfunc, CurrentMemoryContext);
+	pgcdc_value_codec_init(&col->codec, att->atttypid);
 
 	type_name = format_type_extended(att->atttypid, att->atttypmod,
 									 FORMAT_TYPE_TYPEMOD_GIVEN |
