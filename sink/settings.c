@@ -200,9 +200,6 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->dead_letter_table = dl = config_string(c, "dead.letter.table");
 	s->dead_letter_topic = config_string(c, "dead.letter.topic");
 	s->max_value_bytes = (size_t) config_int(c, "max.value.bytes");
-	s->shutdown_ms = (int) config_int(c, "shutdown.timeout.ms");
-	s->backoff_max_ms = (int) config_int(c, "reconnect.backoff.max.ms");
-	s->metrics_listen = config_string(c, "metrics.listen");
 	if (strchr(dl, '.') == NULL || dl[0] == '.' || strchr(dl, '.')[1] == '\0' ||
 		strchr(strchr(dl, '.') + 1, '.') != NULL)
 	{
