@@ -118,9 +118,15 @@ parse_bool(const char *s, bool *out)
 	for (size_t i = 0; i < 4; i++)
 	{
 		if (strcasecmp(s, yes[i]) == 0)
-			return (*out = true), true;
+		{
+			*out = true;
+			return true;
+		}
 		if (strcasecmp(s, no[i]) == 0)
-			return (*out = false), true;
+		{
+			*out = false;
+			return true;
+		}
 	}
 	return false;
 }
@@ -335,7 +341,10 @@ line_value(char *s, const char **why)
 	for (rest = s + 1; *rest != '"'; rest++)
 	{
 		if (*rest == '\0')
-			return (*why = "unterminated quoted value"), NULL;
+		{
+			*why = "unterminated quoted value";
+			return NULL;
+		}
 		if (*rest == '\\' && (rest[1] == '"' || rest[1] == '\\'))
 			rest++;
 		*out++ = *rest;
@@ -343,7 +352,10 @@ line_value(char *s, const char **why)
 	*out = '\0';
 	rest = trim(rest + 1);
 	if (*rest != '\0' && *rest != '#')
-		return (*why = "text after the quoted value"), NULL;
+	{
+		*why = "text after the quoted value";
+		return NULL;
+	}
 	return s;
 }
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "xalloc.h"
 
 static const char *const level_names[] = {"debug", "info", "warning", "error"};
 static const char *const level_tags[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
@@ -55,11 +56,7 @@ log_open(const char *program, LogLevel level, const char *path, char *err, size_
 	log_level = level;
 	if (path == NULL)
 		return true;
-	if ((log_path = strdup(path)) == NULL)
-	{
-		snprintf(err, errlen, "out of memory");
-		return false;
-	}
+	log_path = xstrdup(path);
 	return log_reopen(err, errlen);
 }
 

@@ -209,11 +209,7 @@ text_printf(Text *t, const char *fmt,...)
 		if ((size_t) n < t->cap - t->len)
 			break;
 		t->cap = (t->cap + (size_t) n + 1) * 2;
-		if ((t->data = realloc(t->data, t->cap)) == NULL)
-		{
-			fputs("out of memory\n", stderr);
-			abort();
-		}
+		t->data = xrealloc(t->data, t->cap, 1);
 	}
 	t->len += (size_t) n;
 }

@@ -36,9 +36,6 @@
 
 #define ERRLEN 1024
 
-volatile sig_atomic_t pipeline_stop_signals = 0;
-volatile sig_atomic_t pipeline_reopen_log = 0;
-
 /* Consumed events, their partitions, and the arena holding their records. */
 typedef struct Batch
 {
@@ -575,10 +572,9 @@ loop(Pipeline *p)
 
 		if (p->failed)
 			break;
-		if (pipeline_stop_signals > 0)
+		if (daemon_stop_signals > 0)
 			return flush_all(p) ? OUTCOME_STOPPED : OUTCOME_RETRY;
-		if (pipeline_reopen_log && !(pipeline_reopen_log = 0) && !log_reopen(p->err, sizeof(p->err)))
-			fprintf(stderr, "walsink: %s\n", p->err);
+		daemon_reopen_log();
 
 		/*
 		 * A batch goes when full (batch.max.rows, batch.max.bytes), or when

@@ -5,23 +5,18 @@
 #ifndef PGCDC_SINK_PIPELINE_H
 #define PGCDC_SINK_PIPELINE_H
 
-#include <signal.h>
 #include <stdbool.h>
 
+#include "daemon.h"
 #include "metrics.h"
 #include "settings.h"
 
-typedef enum Outcome
-{
-	OUTCOME_STOPPED,			/* by a signal, everything consumed applied */
-	OUTCOME_RETRY,				/* the target or Kafka failed: start again */
-	OUTCOME_FATAL				/* configuration the run cannot use, or changes lost in Kafka */
-} Outcome;
-
-extern volatile sig_atomic_t pipeline_stop_signals;
-extern volatile sig_atomic_t pipeline_reopen_log;
-
-/* *connected: the target was reached at least once (a retry can help). */
+/*
+ * OUTCOME_STOPPED: by a signal, everything consumed applied; OUTCOME_RETRY:
+ * the target or Kafka failed; OUTCOME_FATAL: configuration the run cannot
+ * use, or changes lost in Kafka.  *connected: the target was reached at
+ * least once (a retry can help).
+ */
 extern Outcome pipeline_run(const Settings *s, Metrics *m, bool *connected);
 /* --check: the target, the dead-letter table, Kafka metadata. */
 extern bool pipeline_check(const Settings *s);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "settings.h"
+#include "xalloc.h"
 
 const ConfigKey settings_keys[] = {
 	{"target", CONFIG_CONNINFO, NULL,
@@ -90,10 +91,8 @@ const ConfigKey settings_keys[] = {
 static char *
 dup_range(const char *p, size_t n)
 {
-	char	   *s = malloc(n + 1);
+	char	   *s = xmalloc(n + 1);
 
-	if (s == NULL)
-		abort();
 	memcpy(s, p, n);
 	s[n] = '\0';
 	return s;
@@ -133,9 +132,7 @@ parse_map(const char *text, Settings *s, char *err, size_t errlen)
 					 (int) (end - item), item);
 			return false;
 		}
-		s->map = realloc(s->map, (s->nmap + 1) * sizeof(TableMapping));
-		if (s->map == NULL)
-			abort();
+		s->map = xrealloc(s->map, s->nmap + 1, sizeof(TableMapping));
 		s->map[s->nmap].source = dup_range(item, (size_t) (eq - item));
 		s->map[s->nmap].schema = dup_range(eq + 1, (size_t) (dot - eq - 1));
 		s->map[s->nmap].table = dup_range(dot + 1, (size_t) (end - dot - 1));
@@ -165,9 +162,7 @@ parse_rules(const Config *c, Settings *s, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: rules are rule.<schema>.<table>.<name> = <SQL condition>", key);
 			return false;
 		}
-		s->rules = realloc(s->rules, (s->nrules + 1) * sizeof(Rule));
-		if (s->rules == NULL)
-			abort();
+		s->rules = xrealloc(s->rules, s->nrules + 1, sizeof(Rule));
 		s->rules[s->nrules].target = dup_range(target, (size_t) (last - target));
 		s->rules[s->nrules].name = dup_range(last + 1, strlen(last + 1));
 		s->rules[s->nrules].expr = config_passthrough_value(c, i);
@@ -205,9 +200,6 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->dead_letter_table = dl = config_string(c, "dead.letter.table");
 	s->dead_letter_topic = config_string(c, "dead.letter.topic");
 	s->max_value_bytes = (size_t) config_int(c, "max.value.bytes");
-	s->shutdown_ms = (int) config_int(c, "shutdown.timeout.ms");
-	s->backoff_max_ms = (int) config_int(c, "reconnect.backoff.max.ms");
-	s->metrics_listen = config_string(c, "metrics.listen");
 	if (strchr(dl, '.') == NULL || dl[0] == '.' || strchr(dl, '.')[1] == '\0' ||
 		strchr(strchr(dl, '.') + 1, '.') != NULL)
 	{
@@ -217,7 +209,7 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	if (s->topics == NULL)
 	{
 		const char *prefix = config_string(c, "topic.prefix");
-		char	   *re = malloc(2 * strlen(prefix) + 8);
+		char	   *re = xmalloc(2 * strlen(prefix) + 8);
 		char	   *o = re;
 
 		/* ^prefix\..* with the prefix's regex characters escaped */
@@ -333,7 +325,7 @@ settings_kafka_conf(const Settings *s, const char *const (*defaults)[2], bool pr
 
 	for (int i = 0; defaults[i][0]; i++)
 		if (rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], why, whylen) != RD_KAFKA_CONF_OK)
-			return rd_kafka_conf_destroy(conf), NULL;
+			goto fail;
 	for (size_t i = 0; i < config_passthrough_count(c); i++)
 	{
 		const char *name = config_passthrough_name(c, i);
@@ -341,7 +333,11 @@ settings_kafka_conf(const Settings *s, const char *const (*defaults)[2], bool pr
 		if (strncmp(name, "kafka.", 6) != 0 || (producer && consumer_only(name + 6)))
 			continue;
 		if (rd_kafka_conf_set(conf, name + 6, config_passthrough_value(c, i), why, whylen) != RD_KAFKA_CONF_OK)
-			return rd_kafka_conf_destroy(conf), NULL;
+			goto fail;
 	}
 	return conf;
+
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
 }

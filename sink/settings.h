@@ -2,7 +2,10 @@
  * settings.h — walsink's configuration keys and their typed values.
  *
  * Settings points into the Config it was loaded from, which must outlive it;
- * the mapping and rule arrays are its own (settings_free).
+ * the mapping and rule arrays are its own (settings_free).  The keys every
+ * daemon has (log.*, metrics.listen, shutdown.timeout.ms,
+ * reconnect.backoff.max.ms) are in the table but read by the skeleton
+ * (daemon.h), not kept here.
  */
 #ifndef PGCDC_SINK_SETTINGS_H
 #define PGCDC_SINK_SETTINGS_H
@@ -66,9 +69,6 @@ typedef struct Settings
 	const char *dead_letter_table;	/* "schema.table" */
 	const char *dead_letter_topic;	/* or NULL */
 	size_t		max_value_bytes;
-	int			shutdown_ms;
-	int			backoff_max_ms;
-	const char *metrics_listen;
 	const char *table_map_text;
 	char	   *owned_topics;	/* the default topics regex */
 } Settings;

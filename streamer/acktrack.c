@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "acktrack.h"
+#include "xalloc.h"
 
 typedef struct Txn
 {
@@ -51,17 +52,10 @@ slot(const AckTracker *t, uint64_t txn)
 AckTracker *
 acktrack_new(uint64_t start_lsn)
 {
-	AckTracker *t = calloc(1, sizeof(AckTracker));
+	AckTracker *t = xcalloc(1, sizeof(AckTracker));
 
-	if (t == NULL)
-		return NULL;
 	t->capacity = 64;
-	t->ring = calloc(t->capacity, sizeof(Txn));
-	if (t->ring == NULL)
-	{
-		free(t);
-		return NULL;
-	}
+	t->ring = xcalloc(t->capacity, sizeof(Txn));
 	t->flush_lsn = start_lsn;
 	return t;
 }
@@ -79,10 +73,8 @@ static void
 grow(AckTracker *t)
 {
 	size_t		capacity = t->capacity * 2;
-	Txn		   *ring = calloc(capacity, sizeof(Txn));
+	Txn		   *ring = xcalloc(capacity, sizeof(Txn));
 
-	if (ring == NULL)
-		misuse("out of memory");
 	for (uint64_t id = t->head; id < t->next; id++)
 		ring[id & (capacity - 1)] = t->ring[id & (t->capacity - 1)];
 	free(t->ring);

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "log.h"
 #include "settings.h"
+#include "xalloc.h"
 
 struct Heartbeat
 {
@@ -101,13 +102,14 @@ heartbeat_start(const char *conninfo, int interval_ms)
 {
 	Heartbeat  *hb;
 
-	if (interval_ms <= 0 || (hb = calloc(1, sizeof(Heartbeat))) == NULL)
+	if (interval_ms <= 0)
 		return NULL;
-	hb->conninfo = strdup(conninfo);
+	hb = xcalloc(1, sizeof(Heartbeat));
+	hb->conninfo = xstrdup(conninfo);
 	hb->interval_ms = interval_ms;
 	pthread_mutex_init(&hb->lock, NULL);
 	pthread_cond_init(&hb->wake, NULL);
-	if (hb->conninfo == NULL || pthread_create(&hb->thread, NULL, run, hb) != 0)
+	if (pthread_create(&hb->thread, NULL, run, hb) != 0)
 	{
 		log_msg(LOG_ERROR, "cannot start the heartbeat thread");
 		free(hb->conninfo);

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "standin.h"
+#include "xalloc.h"
 
 struct Kafka
 {
@@ -294,15 +295,10 @@ Kafka *
 kafka_new(const Config *c, Limits *limits, KafkaDeliveryFn cb, void *arg, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf;
-	Kafka	   *k = calloc(1, sizeof(Kafka));
+	Kafka	   *k = xcalloc(1, sizeof(Kafka));
 	char		why[512];
 	size_t		size;
 
-	if (k == NULL)
-	{
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
 	k->wake[0] = k->wake[1] = -1;
 	k->cb = cb;
 	k->arg = arg;

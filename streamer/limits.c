@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "limits.h"
+#include "xalloc.h"
 
 typedef struct Entry
 {
@@ -30,10 +31,9 @@ struct Limits
 Limits *
 limits_new(void)
 {
-	Limits	   *l = calloc(1, sizeof(Limits));
+	Limits	   *l = xcalloc(1, sizeof(Limits));
 
-	if (l != NULL)
-		pthread_mutex_init(&l->lock, NULL);
+	pthread_mutex_init(&l->lock, NULL);
 	return l;
 }
 
@@ -81,21 +81,8 @@ limits_refused(Limits *l, const char *topic, size_t size)
 	}
 	else
 	{
-		Entry	   *grown = realloc(l->items, (l->n + 1) * sizeof(Entry));
-		char	   *name = strdup(topic);
-
-		if (grown != NULL && name != NULL)
-		{
-			l->items = grown;
-			l->items[l->n++] = (Entry) {name, size, 0};
-		}
-		else
-		{
-			/* Not remembered: the refusal comes again and is tried again. */
-			free(name);
-			if (grown != NULL)
-				l->items = grown;
-		}
+		l->items = xrealloc(l->items, l->n + 1, sizeof(Entry));
+		l->items[l->n++] = (Entry) {xstrdup(topic), size, 0};
 	}
 	pthread_mutex_unlock(&l->lock);
 }
@@ -121,9 +108,10 @@ limits_entry(Limits *l, size_t i, char **topic, size_t *refused, size_t *limit)
 	bool		ok;
 
 	pthread_mutex_lock(&l->lock);
-	ok = i < l->n && (*topic = strdup(l->items[i].topic)) != NULL;
+	ok = i < l->n;
 	if (ok)
 	{
+		*topic = xstrdup(l->items[i].topic);
 		*refused = l->items[i].refused;
 		*limit = l->items[i].limit;
 	}

@@ -19,9 +19,6 @@
 #include "source.h"
 #include "stream.h"
 
-volatile sig_atomic_t pipeline_stop_signals = 0;
-volatile sig_atomic_t pipeline_reopen_log = 0;
-
 #define ERRLEN 1024
 
 typedef struct Pipeline
@@ -212,7 +209,7 @@ await_snapshot(Pipeline *p)
 			p->fatal = snapshot_fatal(p->snapshot);
 			return false;
 		}
-		if (pipeline_stop_signals > 0)
+		if (daemon_stop_signals > 0)
 		{
 			snprintf(p->err, sizeof(p->err), "stopped during the snapshot: it is redone at the next start");
 			return false;
@@ -345,14 +342,18 @@ send_status(Pipeline *p, bool reply)
 							  reply, p->err, sizeof(p->err));
 }
 
-/* First stop signal: stop reading, let Kafka acknowledge (bounded), confirm, end COPY. */
+/*
+ * First stop signal: stop reading, let Kafka acknowledge until the stop's
+ * deadline (daemon.h), confirm, end COPY.
+ */
 static Outcome
 shut_down(Pipeline *p)
 {
-	int64_t		deadline = runtime_now_ms() + p->settings->shutdown_ms;
+	int64_t		deadline = daemon_stop_deadline();
+	int64_t		left = deadline - runtime_now_ms();
 
-	log_msg(LOG_INFO, "stopping: waiting up to %d ms for Kafka", p->settings->shutdown_ms);
-	while (p->kafka != NULL && pipeline_stop_signals < 2 && runtime_now_ms() < deadline &&
+	log_msg(LOG_INFO, "stopping: waiting up to %d ms for Kafka", (int) (left > 0 ? left : 0));
+	while (p->kafka != NULL && daemon_stop_signals < 2 && runtime_now_ms() < deadline &&
 		   (stream_blocked(p->stream) || kafka_outstanding(p->kafka) > 0))
 	{
 		struct pollfd pfd = {kafka_fd(p->kafka), POLLIN, 0};
@@ -363,7 +364,7 @@ shut_down(Pipeline *p)
 			break;
 	}
 	send_status(p, false);
-	source_end_copy(p->src, pipeline_stop_signals < 2 ? 5000 : 0);
+	source_end_copy(p->src, daemon_stop_signals < 2 ? 5000 : 0);
 	log_msg(LOG_INFO, "stopped; confirmed " LSN_FMT, LSN_ARGS(stream_flush_lsn(p->stream)));
 	return OUTCOME_STOPPED;
 }
@@ -424,14 +425,9 @@ stream_loop(Pipeline *p)
 		}
 		if (p->kafka)
 			kafka_poll(p->kafka);
-		if (pipeline_stop_signals > 0)
+		if (daemon_stop_signals > 0)
 			return shut_down(p);
-		if (pipeline_reopen_log)
-		{
-			pipeline_reopen_log = 0;
-			if (!log_reopen(p->err, sizeof(p->err)))
-				fprintf(stderr, "walstreamer: %s\n", p->err);
-		}
+		daemon_reopen_log();
 		if (stream_failed(p->stream, p->err, sizeof(p->err)) ||
 			(p->kafka && kafka_fatal(p->kafka, p->err, sizeof(p->err))))
 			return failure(p, false);
@@ -504,7 +500,7 @@ run(Pipeline *p, bool *connected)
 		log_msg(LOG_INFO, "snapshot.mode=initial_only: snapshot done, not streaming");
 		return OUTCOME_STOPPED;
 	}
-	if (pipeline_stop_signals > 0)
+	if (daemon_stop_signals > 0)
 		return OUTCOME_STOPPED;
 
 	/* The tracker starts at the slot's confirmed position. */
@@ -539,7 +535,7 @@ pipeline_run(const Settings *s, Metrics *m, Limits *limits, bool *connected)
 	snapshot_free(p.snapshot);
 	p.snapshot = NULL;
 	/* Reports still reach the stream; its topic handles go before the producer. */
-	kafka_stop(p.kafka, o != OUTCOME_STOPPED || pipeline_stop_signals > 1 ? 0 : 1000);
+	kafka_stop(p.kafka, o != OUTCOME_STOPPED || daemon_stop_signals > 1 ? 0 : 1000);
 	stream_free(p.stream);
 	p.stream = NULL;
 	kafka_free(p.kafka);

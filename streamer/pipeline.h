@@ -10,25 +10,17 @@
 #ifndef PGCDC_PIPELINE_H
 #define PGCDC_PIPELINE_H
 
-#include <signal.h>
 #include <stdbool.h>
 
+#include "daemon.h"
 #include "limits.h"
 #include "metrics.h"
 #include "settings.h"
 
-typedef enum Outcome
-{
-	OUTCOME_STOPPED,			/* asked to stop, or snapshot.mode=initial_only done */
-	OUTCOME_RETRY,				/* connection lost, delivery failed: run again after a pause */
-	OUTCOME_FATAL				/* retrying cannot help: exit non-zero */
-} Outcome;
-
-/* Set by the signal handlers: how many stop signals arrived, and SIGHUP. */
-extern volatile sig_atomic_t pipeline_stop_signals;
-extern volatile sig_atomic_t pipeline_reopen_log;
-
 /*
+ * OUTCOME_STOPPED: asked to stop, or snapshot.mode=initial_only done;
+ * OUTCOME_RETRY: connection lost, delivery failed; OUTCOME_FATAL: retrying
+ * cannot help.
  * connected: set once the source accepted a connection (retries make sense).
  * limits: the topics' limits learned so far, kept from one run to the next.
  */

@@ -13,6 +13,7 @@
 
 #include "relations.h"
 #include "topicname.h"
+#include "xalloc.h"
 
 struct Relations
 {
@@ -26,19 +27,12 @@ struct Relations
 Relations *
 relations_new(const char *topic_prefix, void (*free_handle) (void *))
 {
-	Relations  *rels = calloc(1, sizeof(Relations));
+	Relations  *rels = xcalloc(1, sizeof(Relations));
 
-	if (rels == NULL)
-		return NULL;
 	rels->capacity = 64;
-	rels->slots = calloc(rels->capacity, sizeof(Relation *));
-	rels->prefix = strdup(topic_prefix);
+	rels->slots = xcalloc(rels->capacity, sizeof(Relation *));
+	rels->prefix = xstrdup(topic_prefix);
 	rels->free_handle = free_handle;
-	if (rels->slots == NULL || rels->prefix == NULL)
-	{
-		relations_free(rels);
-		return NULL;
-	}
 	return rels;
 }
 
@@ -93,15 +87,13 @@ relations_get(Relations *rels, uint32_t relid)
 	return *find(rels, relid);
 }
 
-static bool
+static void
 grow(Relations *rels)
 {
 	Relations	bigger = *rels;
 
 	bigger.capacity = rels->capacity * 2;
-	bigger.slots = calloc(bigger.capacity, sizeof(Relation *));
-	if (bigger.slots == NULL)
-		return false;
+	bigger.slots = xcalloc(bigger.capacity, sizeof(Relation *));
 	for (size_t i = 0; i < rels->capacity; i++)
 	{
 		if (rels->slots[i] != NULL)
@@ -110,19 +102,15 @@ grow(Relations *rels)
 	free(rels->slots);
 	rels->slots = bigger.slots;
 	rels->capacity = bigger.capacity;
-	return true;
 }
 
 void *
 relation_value(const Relation *rel, const uint8_t *change, size_t len, size_t *total)
 {
-	uint8_t    *value = malloc(rel->record_len + len);
+	uint8_t    *value = xmalloc(rel->record_len + len);
 
-	if (value != NULL)
-	{
-		memcpy(value, rel->record, rel->record_len);
-		memcpy(value + rel->record_len, change, len);
-	}
+	memcpy(value, rel->record, rel->record_len);
+	memcpy(value + rel->record_len, change, len);
 	*total = rel->record_len + len;
 	return value;
 }
@@ -134,15 +122,15 @@ relations_put(Relations *rels, const Record *r, const uint8_t *buf, size_t len)
 	Relation   *rel;
 	Relation	fresh = {0};
 
-	if ((rels->count + 1) * 2 > rels->capacity && !grow(rels))
-		return NULL;
+	if ((rels->count + 1) * 2 > rels->capacity)
+		grow(rels);
 	fresh.relid = r->relid;
-	fresh.record = malloc(len ? len : 1);
-	fresh.keys = malloc(sizeof(uint32_t) * (r->columns.n ? r->columns.n : 1));
-	fresh.name = malloc(r->schema.len + r->table.len + 2);
+	fresh.record = xmalloc(len ? len : 1);
+	fresh.keys = xcalloc(r->columns.n ? r->columns.n : 1, sizeof(uint32_t));
+	fresh.name = xmalloc(r->schema.len + r->table.len + 2);
 	fresh.topic = topicname_of(rels->prefix, (const char *) r->schema.data, r->schema.len,
 							   (const char *) r->table.data, r->table.len);
-	if (!fresh.record || !fresh.keys || !fresh.name || !fresh.topic)
+	if (!fresh.topic)
 	{
 		relation_clear(rels, &fresh);
 		return NULL;
@@ -162,11 +150,7 @@ relations_put(Relations *rels, const Record *r, const uint8_t *buf, size_t len)
 	slot = find(rels, r->relid);
 	if ((rel = *slot) == NULL)
 	{
-		if ((rel = calloc(1, sizeof(Relation))) == NULL)
-		{
-			relation_clear(rels, &fresh);
-			return NULL;
-		}
+		rel = xcalloc(1, sizeof(Relation));
 		*slot = rel;
 		rels->count++;
 	}

@@ -84,12 +84,9 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->snapshot_fetch_size = (int) config_int(c, "snapshot.fetch.size");
 	s->heartbeat_ms = (int) config_int(c, "heartbeat.interval.ms");
 	s->status_ms = (int) config_int(c, "status.interval.ms");
-	s->shutdown_ms = (int) config_int(c, "shutdown.timeout.ms");
-	s->backoff_max_ms = (int) config_int(c, "reconnect.backoff.max.ms");
 	s->transaction_topic = config_bool(c, "provide.transaction.metadata");
 	s->oversized_mode = strcmp(config_string(c, "oversized.mode"), "fail") == 0 ? OVERSIZED_FAIL
 		: OVERSIZED_DEAD_LETTER;
-	s->metrics_listen = config_string(c, "metrics.listen");
 	s->to_stdout = strcmp(config_string(c, "output"), "stdout") == 0;
 
 	/* Slot names: what the server accepts, checked before connecting. */

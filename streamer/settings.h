@@ -3,7 +3,9 @@
  *
  * The key table is the one place a key is defined: the parser, --help and
  * the README's reference all come from it.  Settings points into the
- * Config it was loaded from, which must outlive it.
+ * Config it was loaded from, which must outlive it.  The keys every daemon
+ * has (log.*, metrics.listen, shutdown.timeout.ms, reconnect.backoff.max.ms)
+ * are in the table but read by the skeleton (daemon.h), not kept here.
  */
 #ifndef PGCDC_SETTINGS_H
 #define PGCDC_SETTINGS_H
@@ -40,11 +42,8 @@ typedef struct Settings
 	int			snapshot_fetch_size;
 	int			heartbeat_ms;
 	int			status_ms;
-	int			shutdown_ms;
-	int			backoff_max_ms;
 	bool		transaction_topic;
 	OversizedMode oversized_mode;
-	const char *metrics_listen;
 	bool		to_stdout;
 } Settings;
 

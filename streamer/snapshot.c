@@ -19,6 +19,7 @@
 #include "relations.h"
 #include "snapshot.h"
 #include "standin.h"
+#include "xalloc.h"
 
 typedef struct Table
 {
@@ -157,16 +158,10 @@ produce_row(Snapshot *snap, Relation *rel, Record *rec, const uint8_t *row, size
 	keylen = record_key(&rec->after, rel->keys, rel->nkeys, keybuf, sizeof(keybuf));
 	if (keylen > sizeof(keybuf))
 	{
-		key = malloc(keylen);
+		key = xmalloc(keylen);
 		record_key(&rec->after, rel->keys, rel->nkeys, key, keylen);
 	}
-	if ((value = relation_value(rel, row, len, &total)) == NULL)
-	{
-		if (key != keybuf)
-			free(key);
-		fail(snap, "snapshot: out of memory");
-		return false;
-	}
+	value = relation_value(rel, row, len, &total);
 	while ((rc = kafka_produce(snap->kafka, rel->handle, RD_KAFKA_PARTITION_UA, keylen ? key : NULL,
 							   keylen, value, total, &h, SNAPSHOT_OPAQUE, &big, err, sizeof(err))) != KAFKA_QUEUED)
 	{
@@ -357,12 +352,12 @@ list_tables(Snapshot *snap, char *err, size_t errlen)
 		return false;
 	}
 	snap->ntables = (size_t) PQntuples(res);
-	snap->tables = calloc(snap->ntables ? snap->ntables : 1, sizeof(Table));
+	snap->tables = xcalloc(snap->ntables, sizeof(Table));
 	for (size_t i = 0; i < snap->ntables; i++)
 	{
-		snap->tables[i].oid = strdup(PQgetvalue(res, (int) i, 0));
-		snap->tables[i].schema = strdup(PQgetvalue(res, (int) i, 1));
-		snap->tables[i].name = strdup(PQgetvalue(res, (int) i, 2));
+		snap->tables[i].oid = xstrdup(PQgetvalue(res, (int) i, 0));
+		snap->tables[i].schema = xstrdup(PQgetvalue(res, (int) i, 1));
+		snap->tables[i].name = xstrdup(PQgetvalue(res, (int) i, 2));
 	}
 	PQclear(res);
 	PQfinish(conn);
@@ -373,13 +368,8 @@ Snapshot *
 snapshot_start(const Settings *s, Kafka *k, Metrics *m, const char *snapshot_name,
 			   uint64_t lsn, char *err, size_t errlen)
 {
-	Snapshot   *snap = calloc(1, sizeof(Snapshot));
+	Snapshot   *snap = xcalloc(1, sizeof(Snapshot));
 
-	if (snap == NULL)
-	{
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
 	snap->settings = s;
 	snap->kafka = k;
 	snprintf(snap->name, sizeof(snap->name), "%s", snapshot_name);
@@ -408,7 +398,7 @@ snapshot_start(const Settings *s, Kafka *k, Metrics *m, const char *snapshot_nam
 	snap->nworkers = s->snapshot_parallelism;
 	if ((size_t) snap->nworkers > snap->ntables)
 		snap->nworkers = snap->ntables > 0 ? (int) snap->ntables : 1;
-	snap->threads = calloc((size_t) snap->nworkers, sizeof(pthread_t));
+	snap->threads = xcalloc((size_t) snap->nworkers, sizeof(pthread_t));
 	for (int i = 0; i < snap->nworkers; i++)
 	{
 		if (pthread_create(&snap->threads[i], NULL, worker, snap) != 0)
