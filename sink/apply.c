@@ -15,6 +15,7 @@
 #include "copytext.h"
 #include "log.h"
 #include "moves.h"
+#include "positions.h"
 #include "tables.h"
 #include "topicname.h"
 

@@ -31,6 +31,7 @@
 #include "fetchahead.h"
 #include "log.h"
 #include "pipeline.h"
+#include "positions.h"
 #include "runtime.h"
 #include "target.h"
 
