@@ -18,6 +18,7 @@
 #include "positions.h"
 #include "tables.h"
 #include "topicname.h"
+#include "truncmarks.h"
 
 static const char *const skip_reasons[SKIP_REASONS] = {"applied", "dead_letter", "superseded", "truncated"};
 

@@ -106,13 +106,6 @@ extern bool target_exec_params(Target *t, const char *sql, int n, const char *co
  */
 extern void target_array_add(Buf *arrays, size_t n, const char *const *values);
 
-/* The truncate position of a target table ("schema.table"), or false when none. */
-extern bool target_truncate_mark(Target *t, const char *table, Position *pos, bool *found,
-								 char *err, size_t errlen);
-/* pos NULL: the mark is forgotten (a new source history, source.change = resync). */
-extern bool target_set_truncate_mark(Target *t, const char *table, const Position *pos,
-									 char *err, size_t errlen);
-
 /*
  * pgcdc.sink_key_move: put images of key changes; find those there (rows of
  * topic, commit LSN as a number, seq, image); forget them once taken.  A key
