@@ -13,6 +13,7 @@
 #include "applier.h"
 #include "arena.h"
 #include "copytext.h"
+#include "deadtable.h"
 #include "log.h"
 #include "moves.h"
 #include "positions.h"

@@ -117,15 +117,6 @@ extern bool target_moves_gone(Target *t, size_t n, const KeyMove *moves, char *e
 extern bool target_moves_find(Target *t, size_t n, const KeyMove *moves, PGresult **res, char *err, size_t errlen);
 extern bool target_moves_forget(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen);
 
-/*
- * Records e as a dead letter (inside the open transaction); *written is false
- * when the table holds it already (the same message consumed again).  Its
- * key and value are kept up to EVENT_DEAD_KEEP bytes, value_bytes the
- * value's size.
- */
-extern bool target_dead_letter(Target *t, const Event *e, const char *reason, const char *detail,
-							   bool *written, char *err, size_t errlen);
-
 /* An identifier quoted for SQL (malloc'd). */
 extern char *target_quote(Target *t, const char *ident);
 
