@@ -121,11 +121,6 @@ extern bool target_moves_forget(Target *t, size_t n, const KeyMove *moves, char 
 extern char *target_quote(Target *t, const char *ident);
 
 /* "schema.table" → quoted, with the two parts split at the first dot. */
-/*
- * Each validation rule whose table exists evaluated once on no rows: a typo
- * is a configuration error at start, not every row a dead letter.
- */
-extern bool target_check_rules(Target *t, char *err, size_t errlen);
 extern char *target_quote_qualified(Target *t, const char *schema, const char *table);
 
 /*
