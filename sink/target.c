@@ -1,5 +1,6 @@
 /*
- * target.c — connection, bookkeeping tables and dead letters in the target.
+ * target.c — the connection to the target and its transaction: session
+ * set-up, walsink's own tables, the statements and their round trips.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -10,6 +11,7 @@
 #include "config.h"
 #include "log.h"
 #include "target.h"
+#include "xalloc.h"
 
 void
 target_error(Target *t, const PGresult *res, char *err, size_t errlen)
@@ -41,7 +43,7 @@ char *
 target_quote(Target *t, const char *ident)
 {
 	char	   *q = PQescapeIdentifier(t->conn, ident, strlen(ident));
-	char	   *copy = q ? strdup(q) : NULL;
+	char	   *copy = q ? xstrdup(q) : NULL;
 
 	PQfreemem(q);
 	return copy;
@@ -52,7 +54,7 @@ target_quote_qualified(Target *t, const char *schema, const char *table)
 {
 	char	   *s = target_quote(t, schema);
 	char	   *r = target_quote(t, table);
-	char	   *out = s && r ? malloc(strlen(s) + strlen(r) + 2) : NULL;
+	char	   *out = s && r ? xmalloc(strlen(s) + strlen(r) + 2) : NULL;
 
 	if (out)
 		sprintf(out, "%s.%s", s, r);
@@ -255,7 +257,7 @@ target_ensure_schema(Target *t, const char *schema, char *err, size_t errlen)
 	if (exists)
 		return true;
 	q = target_quote(t, schema);
-	sql = malloc(strlen(q) + 128);
+	sql = xmalloc(strlen(q) + 128);
 	sprintf(sql, TARGET_DDL_LOCK "CREATE SCHEMA IF NOT EXISTS %s", q);
 	ok = target_exec(t, sql, err, errlen);
 	free(sql);
@@ -269,7 +271,7 @@ bootstrap(Target *t, char *err, size_t errlen)
 {
 	const char *dl = t->settings->dead_letter_table;
 	const char *dot = strchr(dl, '.');
-	char	   *schema = strndup(dl, (size_t) (dot - dl));
+	char	   *schema = xstrndup(dl, (size_t) (dot - dl));
 	char		index[80];
 	char	   *qindex;
 	char	   *qposition;
@@ -332,7 +334,7 @@ on_notice(void *arg, const char *message)
 Target *
 target_connect(const Settings *s, char *err, size_t errlen)
 {
-	Target	   *t = calloc(1, sizeof(Target));
+	Target	   *t = xcalloc(1, sizeof(Target));
 	char		set[512];
 
 	t->settings = s;

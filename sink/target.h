@@ -1,6 +1,19 @@
 /*
- * target.h — the target database: connection, walsink's own tables
- * (positions, truncates, dead letters) and the statements around a batch.
+ * target.h — the connection to the target database and its transaction:
+ * every statement walsink sends goes through here.
+ *
+ * target_connect sets the session up (encoding, date and number forms,
+ * synchronous_commit) and creates walsink's own tables when they are
+ * missing: pgcdc.sink_position (positions.h), pgcdc.sink_truncate
+ * (truncmarks.h), pgcdc.sink_key_move (below) and the dead-letter table
+ * (deadtable.h).  Their DDL sits here, in one statement under the DDL lock,
+ * because every connection makes sure of them before anything else; those
+ * modules only read and write their rows.
+ *
+ * The caller owns the Target (target_free), and the Target its PGconn, for
+ * the target's modules alone (XXX: applycopy.c still sends COPY data on it
+ * directly).  A Target is used by one thread at a time.  Strings it returns
+ * (target_quote*) are the caller's.
  */
 #ifndef PGCDC_TARGET_H
 #define PGCDC_TARGET_H
@@ -20,7 +33,7 @@ typedef struct Target
 {
 	PGconn	   *conn;
 	const Settings *settings;
-	char	   *dead_letter;	/* quoted schema.table */
+	char	   *dead_letter;	/* dead.letter.table, quoted schema.table */
 	char		state[6];		/* SQLSTATE of the last error target_error saw, "" when none */
 	/* Statements waiting to go with the next one (target_defer). */
 	const char *deferred[TARGET_DEFERRED];
@@ -117,10 +130,9 @@ extern bool target_moves_gone(Target *t, size_t n, const KeyMove *moves, char *e
 extern bool target_moves_find(Target *t, size_t n, const KeyMove *moves, PGresult **res, char *err, size_t errlen);
 extern bool target_moves_forget(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen);
 
-/* An identifier quoted for SQL (malloc'd). */
+/* An identifier quoted for SQL (malloc'd); NULL when libpq refuses it. */
 extern char *target_quote(Target *t, const char *ident);
-
-/* "schema.table" → quoted, with the two parts split at the first dot. */
+/* schema.table, each part quoted (malloc'd); NULL when libpq refuses one. */
 extern char *target_quote_qualified(Target *t, const char *schema, const char *table);
 
 /*
