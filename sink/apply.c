@@ -13,10 +13,13 @@
 #include "applier.h"
 #include "arena.h"
 #include "copytext.h"
+#include "deadtable.h"
 #include "log.h"
 #include "moves.h"
+#include "positions.h"
 #include "tables.h"
 #include "topicname.h"
+#include "truncmarks.h"
 
 static const char *const skip_reasons[SKIP_REASONS] = {"applied", "dead_letter", "superseded", "truncated"};
 

@@ -17,6 +17,7 @@
 #include "deadtopic.h"
 #include "event.h"
 #include "metrics.h"
+#include "positions.h"
 #include "settings.h"
 #include "target.h"
 

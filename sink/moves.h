@@ -28,6 +28,7 @@
 
 #include "event.h"
 #include "metrics.h"
+#include "positions.h"
 #include "target.h"
 
 typedef struct Move

@@ -31,6 +31,8 @@
 #include "fetchahead.h"
 #include "log.h"
 #include "pipeline.h"
+#include "positions.h"
+#include "rulecheck.h"
 #include "runtime.h"
 #include "target.h"
 
@@ -626,7 +628,7 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	*connected = true;
 	if (target_superuser(p.target))
 		log_msg(LOG_INFO, "target: %s", superuser_warning);
-	if (!target_check_rules(p.target, p.err, sizeof(p.err)))
+	if (!rulecheck_run(p.target, p.err, sizeof(p.err)))
 	{
 		log_msg(LOG_ERROR, "%s", p.err);
 		target_free(p.target);
@@ -794,7 +796,7 @@ pipeline_check(const Settings *s)
 		printf("target: connected; positions in pgcdc.sink_position, dead letters in %s\n", t->dead_letter);
 	if (t != NULL && target_superuser(t))
 		printf("target: warning: %s\n", superuser_warning);
-	if (t != NULL && !target_check_rules(t, err, sizeof(err)))
+	if (t != NULL && !rulecheck_run(t, err, sizeof(err)))
 	{
 		printf("%s\n", err);
 		target_ok = false;

@@ -1,19 +1,29 @@
 /*
- * target.h — the target database: connection, walsink's own tables
- * (positions, truncates, dead letters) and the statements around a batch.
+ * target.h — the connection to the target database and its transaction:
+ * every statement walsink sends goes through here.
  *
- * walsink keeps, per consumer group and topic-partition, the last offset it
- * applied and the source position of the last change; both are written in
- * the transaction that applied them.
+ * target_connect sets the session up (encoding, date and number forms,
+ * synchronous_commit) and creates walsink's own tables when they are
+ * missing: pgcdc.sink_position (positions.h), pgcdc.sink_truncate
+ * (truncmarks.h), pgcdc.sink_key_move (below) and the dead-letter table
+ * (deadtable.h).  Their DDL sits here, in one statement under the DDL lock,
+ * because every connection makes sure of them before anything else; those
+ * modules only read and write their rows.
+ *
+ * The caller owns the Target (target_free), and the Target its PGconn, for
+ * the target's modules alone (XXX: applycopy.c still sends COPY data on it
+ * directly).  A Target is used by one thread at a time.  Strings it returns
+ * (target_quote*) are the caller's.
  */
 #ifndef PGCDC_TARGET_H
 #define PGCDC_TARGET_H
 
 #include <stdbool.h>
-#include <stdint.h>
+#include <stddef.h>
 
 #include <libpq-fe.h>
 
+#include "buf.h"
 #include "event.h"
 #include "settings.h"
 
@@ -23,33 +33,12 @@ typedef struct Target
 {
 	PGconn	   *conn;
 	const Settings *settings;
-	char	   *dead_letter;	/* quoted schema.table */
+	char	   *dead_letter;	/* dead.letter.table, quoted schema.table */
 	char		state[6];		/* SQLSTATE of the last error target_error saw, "" when none */
 	/* Statements waiting to go with the next one (target_defer). */
 	const char *deferred[TARGET_DEFERRED];
 	int			ndeferred;
 } Target;
-
-/* Where a topic-partition stands in the target. */
-typedef struct PartState
-{
-	char	   *topic;
-	int32_t		partition;
-	int64_t		offset;			/* last applied or skipped; -1: none */
-	Position	pos;			/* stored: the last change applied (or skipped), never a dead letter's */
-	bool		has_pos;
-	bool		touched;		/* in the open batch */
-	Position	seen;			/* in the open batch: the last change admitted */
-	bool		has_seen;
-	/* Key changes: see moves.h. */
-	int64_t		hold;			/* the open batch applies nothing from this offset on; -1: no hold */
-	int64_t		held_at;		/* the offset held by earlier batches, and since when */
-	int64_t		held_since_ms;
-	int64_t		resume;			/* sought back to this offset: messages until it comes are stale; -1 */
-	char		owner[64];		/* this member's claim of it (target_claim) */
-	char	   *source;			/* the source history of pos (pgcdc.source), stored with it; NULL: unknown */
-	char	   *former;			/* the one before, when source.change = resync took a new one; NULL */
-} PartState;
 
 /* A key change's values left by its old-key copy for its new-key copy. */
 typedef struct KeyMove
@@ -114,25 +103,21 @@ extern bool target_exec_counts(Target *t, const char *sql, long *counts, size_t 
 extern bool target_broken(const Target *t);
 
 /*
- * A partition assigned to this member: claimed in pgcdc.sink_position under
- * a token of its own (p->owner), and where it stands loaded.  A member that
- * lost the partition (dropped from the group while a batch was stuck, say)
- * can then no longer store positions for it: target_commit fails, fenced.
+ * sql with n text parameters (PQexecParams, text results) after the
+ * deferred ones, then, when not NULL, the statement then in the same round
+ * trip (target_query_params).  On success *out, when out is not NULL, takes
+ * the result (the caller clears it); false with err on failure.
  */
-extern bool target_claim(Target *t, PartState *p, char *err, size_t errlen);
-/*
- * Stores the positions of parts[0..n), each partition once, and commits the
- * open transaction; fails (err "fenced: ...") when another member claimed
- * one of them since.
- */
-extern bool target_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t errlen);
+extern bool target_exec_params(Target *t, const char *sql, int n, const char *const *values,
+							   const char *then, PGresult **out, char *err, size_t errlen);
 
-/* The truncate position of a target table ("schema.table"), or false when none. */
-extern bool target_truncate_mark(Target *t, const char *table, Position *pos, bool *found,
-								 char *err, size_t errlen);
-/* pos NULL: the mark is forgotten (a new source history, source.change = resync). */
-extern bool target_set_truncate_mark(Target *t, const char *table, const Position *pos,
-									 char *err, size_t errlen);
+/*
+ * Appends one element to each of the n text array literals arrays[0..n)
+ * (PostgreSQL's form: {a,"b",NULL}); values[i] NULL for NULL.  The caller
+ * closes each with "}" and passes them as array parameters: one statement
+ * for many rows (unnest) instead of a round trip each.
+ */
+extern void target_array_add(Buf *arrays, size_t n, const char *const *values);
 
 /*
  * pgcdc.sink_key_move: put images of key changes; find those there (rows of
@@ -145,24 +130,9 @@ extern bool target_moves_gone(Target *t, size_t n, const KeyMove *moves, char *e
 extern bool target_moves_find(Target *t, size_t n, const KeyMove *moves, PGresult **res, char *err, size_t errlen);
 extern bool target_moves_forget(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen);
 
-/*
- * Records e as a dead letter (inside the open transaction); *written is false
- * when the table holds it already (the same message consumed again).  Its
- * key and value are kept up to EVENT_DEAD_KEEP bytes, value_bytes the
- * value's size.
- */
-extern bool target_dead_letter(Target *t, const Event *e, const char *reason, const char *detail,
-							   bool *written, char *err, size_t errlen);
-
-/* An identifier quoted for SQL (malloc'd). */
+/* An identifier quoted for SQL (malloc'd); NULL when libpq refuses it. */
 extern char *target_quote(Target *t, const char *ident);
-
-/* "schema.table" → quoted, with the two parts split at the first dot. */
-/*
- * Each validation rule whose table exists evaluated once on no rows: a typo
- * is a configuration error at start, not every row a dead letter.
- */
-extern bool target_check_rules(Target *t, char *err, size_t errlen);
+/* schema.table, each part quoted (malloc'd); NULL when libpq refuses one. */
 extern char *target_quote_qualified(Target *t, const char *schema, const char *table);
 
 /*

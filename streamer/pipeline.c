@@ -646,16 +646,14 @@ pipeline_check(const Settings *s)
 
 	if (s->include_tables || s->exclude_tables)
 	{
-		char	   *inc = s->include_tables ? PQescapeLiteral(source_conn(p.src), s->include_tables,
-															  strlen(s->include_tables)) : NULL;
-		char	   *exc = s->exclude_tables ? PQescapeLiteral(source_conn(p.src), s->exclude_tables,
-															  strlen(s->exclude_tables)) : NULL;
+		char	   *inc = s->include_tables ? source_quote_literal(p.src, s->include_tables) : NULL;
+		char	   *exc = s->exclude_tables ? source_quote_literal(p.src, s->exclude_tables) : NULL;
 		char		sql[4096];
 
 		snprintf(sql, sizeof(sql), "SELECT pgcdc.table_included('pg_catalog.pg_class', %s, %s)",
 				 inc ? inc : "NULL", exc ? exc : "NULL");
-		PQfreemem(inc);
-		PQfreemem(exc);
+		free(inc);
+		free(exc);
 		if (exec(&p, sql))
 			report(true, "table.include.list / table.exclude.list");
 		else

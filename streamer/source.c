@@ -13,6 +13,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "source.h"
+#include "xalloc.h"
 
 struct Source
 {
@@ -84,13 +85,8 @@ source_connect(const char *conninfo, char *err, size_t errlen)
 {
 	const char *keys[] = {"connect_timeout", "dbname", "replication", "fallback_application_name", NULL};
 	const char *values[] = {"10", conninfo, "database", "walstreamer", NULL};
-	Source	   *s = calloc(1, sizeof(Source));
+	Source	   *s = xcalloc(1, sizeof(Source));
 
-	if (s == NULL)
-	{
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
 	s->conn = PQconnectdbParams(keys, values, 1);
 	if (PQstatus(s->conn) != CONNECTION_OK)
 	{
@@ -116,10 +112,14 @@ source_close(Source *s)
 	free(s);
 }
 
-PGconn *
-source_conn(Source *s)
+char *
+source_quote_literal(Source *s, const char *text)
 {
-	return s->conn;
+	char	   *q = PQescapeLiteral(s->conn, text, strlen(text));
+	char	   *copy = q ? xstrdup(q) : NULL;
+
+	PQfreemem(q);
+	return copy;
 }
 
 int
@@ -256,14 +256,9 @@ bool
 source_start(Source *s, const char *slot, const char *options, char *err, size_t errlen)
 {
 	size_t		len = strlen(slot) + strlen(options) + 64;
-	char	   *sql = malloc(len);
+	char	   *sql = xmalloc(len);
 	PGresult   *res;
 
-	if (sql == NULL)
-	{
-		snprintf(err, errlen, "out of memory");
-		return false;
-	}
 	snprintf(sql, len, "START_REPLICATION SLOT %s LOGICAL 0/0 (%s)", slot, options);
 	res = PQexec(s->conn, sql);
 	free(sql);

@@ -34,7 +34,6 @@ typedef struct SlotInfo
 
 extern Source *source_connect(const char *conninfo, char *err, size_t errlen);
 extern void source_close(Source *s);
-extern PGconn *source_conn(Source *s);
 extern int	source_socket(Source *s);
 
 /* Which history the source's WAL is: IDENTIFY_SYSTEM's answer. */
@@ -56,6 +55,13 @@ extern bool source_create_slot(Source *s, const char *slot, bool temporary, bool
 							   uint64_t *consistent_lsn, char *snapshot, size_t snaplen,
 							   char *err, size_t errlen);
 extern bool source_drop_slot(Source *s, const char *slot, char *err, size_t errlen);
+
+/*
+ * text as an SQL string literal for s (quotes included; malloc'd, the
+ * caller frees it), or NULL when libpq refuses it (not valid in the
+ * connection's encoding).
+ */
+extern char *source_quote_literal(Source *s, const char *text);
 
 /* One SQL statement over the simple protocol; the result, or NULL with err. */
 extern PGresult *source_query(Source *s, const char *sql, char *err, size_t errlen);

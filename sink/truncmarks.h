@@ -1,0 +1,30 @@
+/*
+ * truncmarks.h — the truncate marks: per target table, the source position
+ * of the last TRUNCATE walsink applied to it, in pgcdc.sink_truncate.
+ *
+ * Every partition of a table's topic carries a copy of a TRUNCATE: the
+ * first copy applied leaves the mark, and the copies at or behind it are not
+ * applied again; nor is a change older than it, which the TRUNCATE wiped:
+ * partitions are consumed side by side, and one behind the others still
+ * brings changes from before it.
+ * A mark is stored in the transaction that applied its TRUNCATE; the table
+ * is created by target_connect (target.h).  Tables are named "schema.table",
+ * unquoted.
+ */
+#ifndef PGCDC_TRUNCMARKS_H
+#define PGCDC_TRUNCMARKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "event.h"
+#include "target.h"
+
+/* The truncate position of a target table ("schema.table"), or false when none. */
+extern bool target_truncate_mark(Target *t, const char *table, Position *pos, bool *found,
+								 char *err, size_t errlen);
+/* pos NULL: the mark is forgotten (a new source history, source.change = resync). */
+extern bool target_set_truncate_mark(Target *t, const char *table, const Position *pos,
+									 char *err, size_t errlen);
+
+#endif							/* PGCDC_TRUNCMARKS_H */
