@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "xalloc.h"
 
 #define CHUNK_BYTES (1 << 20)
 /* Kept across resets; a bigger batch's extra chunks go back to malloc. */
@@ -53,10 +54,8 @@ struct Arena
 static Chunk *
 chunk_new(size_t size)
 {
-	Chunk	   *c = malloc(sizeof(Chunk) + size);
+	Chunk	   *c = xmalloc(sizeof(Chunk) + size);
 
-	if (c == NULL)
-		abort();
 	c->next = NULL;
 	c->size = size;
 	c->used = 0;
@@ -118,10 +117,8 @@ arena_release(void *opaque, void *p)
 Arena *
 arena_new(void)
 {
-	Arena	   *a = calloc(1, sizeof(Arena));
+	Arena	   *a = xcalloc(1, sizeof(Arena));
 
-	if (a == NULL)
-		abort();
 	a->allocator.alloc = arena_alloc;
 	a->allocator.free = arena_release;
 	a->allocator.allocator_data = a;

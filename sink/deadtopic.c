@@ -14,6 +14,7 @@
 #include "copytext.h"
 #include "deadtopic.h"
 #include "log.h"
+#include "xalloc.h"
 
 /* Longer than message.timeout.ms below: every message has its report by then. */
 #define FLUSH_WAIT_MS 45000
@@ -49,7 +50,7 @@ deadtopic_new(const Settings *s, char *err, size_t errlen)
 		{"linger.ms", "5"},
 		{NULL, NULL}
 	};
-	DeadTopic  *d = calloc(1, sizeof(DeadTopic));
+	DeadTopic  *d = xcalloc(1, sizeof(DeadTopic));
 	char		why[512];
 	/* The consumer's kafka.* keys: connection and security apply here too. */
 	rd_kafka_conf_t *conf = settings_kafka_conf(s, defaults, true, why, sizeof(why));

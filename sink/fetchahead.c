@@ -9,6 +9,7 @@
 #include "fetchahead.h"
 #include "log.h"
 #include "runtime.h"
+#include "xalloc.h"
 
 /* Wakes this often at most: a wake is a request to each leader. */
 #define WAKE_EVERY_MS 10
@@ -28,14 +29,12 @@ struct FetchAhead
 FetchAhead *
 fetchahead_new(rd_kafka_t *rk)
 {
-	FetchAhead *f = calloc(1, sizeof(FetchAhead));
+	FetchAhead *f = xcalloc(1, sizeof(FetchAhead));
 	char		kb[32] = "?",
 				msgs[32] = "?";
 	size_t		kblen = sizeof(kb),
 				msgslen = sizeof(msgs);
 
-	if (f == NULL)
-		abort();
 	f->rk = rk;
 	f->queue = rd_kafka_queue_get_consumer(rk);
 	rd_kafka_conf_get(rd_kafka_conf(rk), "queued.max.messages.kbytes", kb, &kblen);
