@@ -98,14 +98,13 @@ except ImportError:
     raise
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import brokers  # noqa: E402
 import decoder  # noqa: E402
-import pgcdcwire  # noqa: E402
-import pgtemp  # noqa: E402
-from ports import free_port  # noqa: E402
 from streamer import cpu_seconds, lsn, proc_status_kb  # noqa: E402
+from support import pgcdcwire, pgtemp  # noqa: E402
+from support.ports import free_port  # noqa: E402
 
 START = "<!-- sink-bench:start -->"
 END = "<!-- sink-bench:end -->"

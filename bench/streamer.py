@@ -54,11 +54,11 @@ except ImportError:
     raise
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import brokers  # noqa: E402
 import decoder  # noqa: E402
-import pgtemp  # noqa: E402
+from support import pgtemp  # noqa: E402
 
 # The batch-bytes walstreamer asks the decoder for (streamer/stream.h).
 STREAM_BATCH = 256 * 1024
