@@ -52,12 +52,13 @@ def keys_from(defaults, overrides):
     return keys
 
 
-def factory(make_one):
-    """A fixture body: yields make(**keys), kills what is still running at the end."""
+def factory(binary, log, defaults):
+    """A fixture body: yields make(**keys), a Daemon of binary (not started)
+    with keys over defaults; kills what is still running at the end."""
     made = []
 
     def make(**keys):
-        d = make_one(**keys)
+        d = Daemon(binary, log, keys_from(defaults, keys))
         made.append(d)
         return d
     yield make

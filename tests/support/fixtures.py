@@ -67,8 +67,7 @@ def streamer(source, broker, tmp_path):
     defaults = {"source": source.dsn(), "kafka.bootstrap.servers": broker.bootstrap,
                 "status.interval.ms": "200", "heartbeat.interval.ms": "1000",
                 "snapshot.parallelism": "2"}
-    yield from daemonproc.factory(lambda **keys: daemonproc.Daemon(
-        WALSTREAMER, os.path.join(tmp_path, "walstreamer.log"), daemonproc.keys_from(defaults, keys)))
+    yield from daemonproc.factory(WALSTREAMER, os.path.join(tmp_path, "walstreamer.log"), defaults)
 
 
 @pytest.fixture
@@ -78,5 +77,4 @@ def sink(target, broker, tmp_path):
     defaults = {"target": target.dsn(), "kafka.bootstrap.servers": broker.bootstrap,
                 "batch.max.ms": "20", "kafka.session.timeout.ms": "6000",
                 "kafka.heartbeat.interval.ms": "1000"}
-    yield from daemonproc.factory(lambda **keys: daemonproc.Daemon(
-        WALSINK, os.path.join(tmp_path, "walsink.log"), daemonproc.keys_from(defaults, keys)))
+    yield from daemonproc.factory(WALSINK, os.path.join(tmp_path, "walsink.log"), defaults)
