@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 import psycopg2                                     # noqa: E402
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
-from support import kafkacluster, pgcdcwire, pgtemp  # noqa: E402
+from support import daemonproc, kafkacluster, pgcdcwire, pgtemp  # noqa: E402
 from support.devbroker import DevBroker             # noqa: E402
 from support.ports import free_port                 # noqa: E402
 
@@ -178,13 +178,7 @@ class Daemon:
             raise RuntimeError(f"{self.name} exited with status {self.proc.returncode}:\n{tail}")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        daemonproc.terminate(self.proc)
 
 
 class Writer(threading.Thread):

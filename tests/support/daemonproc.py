@@ -66,3 +66,17 @@ def factory(binary, log, defaults):
         if d.running():
             d.stop(signal.SIGKILL)
 
+
+
+def terminate(proc, timeout=60):
+    """SIGTERM, then SIGKILL if proc has not exited within timeout: for the
+    benchmark and the demo, which go on either way (a test's Daemon.stop
+    waits and fails instead)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
