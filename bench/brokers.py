@@ -32,9 +32,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "support"))
-import kafkacluster  # noqa: E402
-from devbroker import DevBroker  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+from support import kafkacluster  # noqa: E402
+from support.devbroker import DevBroker  # noqa: E402
 
 # --broker both measures in this order, every round.
 KINDS = ("kafka", "dev")

@@ -29,8 +29,8 @@ import time
 from dataclasses import dataclass, field
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
-import pgtemp  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from support import pgtemp  # noqa: E402
 
 BATCH = 1000
 START = "<!-- decoder-bench:start -->"

@@ -79,7 +79,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -87,25 +86,17 @@ import tempfile
 import time
 import urllib.request
 
-# Debian's interpreter has python3-confluent-kafka and python3-psycopg2; another
-# python3 first on PATH (pyenv) may not.
-try:
-    import confluent_kafka
-    import psycopg2
-except ImportError:
-    if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    raise
+import prelude  # first: Debian's python3, tests/ on sys.path
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
-sys.path.insert(0, os.path.join(ROOT, "bench"))
-import brokers  # noqa: E402
-import decoder  # noqa: E402
-import pgcdcwire  # noqa: E402
-import pgtemp  # noqa: E402
-from ports import free_port  # noqa: E402
-from streamer import cpu_seconds, lsn, proc_status_kb  # noqa: E402
+import brokers
+import confluent_kafka
+import decoder
+import psycopg2
+from streamer import cpu_seconds, lsn, proc_status_kb
+from support import daemonproc, pgcdcwire, pgtemp
+from support.ports import free_port
+
+ROOT = prelude.ROOT
 
 START = "<!-- sink-bench:start -->"
 END = "<!-- sink-bench:end -->"
@@ -262,14 +253,7 @@ class Daemon:
             sys.exit(f"sink.py: {what} exited with {self.proc.returncode}:\n{self.text()[-2000:]}")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return daemonproc.terminate(self.proc)
 
     def text(self):
         with open(self.logfile) as f:

@@ -42,23 +42,14 @@ import subprocess
 import sys
 import time
 
-# Debian's interpreter has python3-psycopg2 and python3-confluent-kafka (which
-# tests/support/kafkacluster.py asks whether the broker serves); another
-# python3 first on PATH (pyenv) may not.
-try:
-    import confluent_kafka  # noqa: F401
-    import psycopg2
-except ImportError:
-    if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    raise
+import prelude  # first: Debian's python3, tests/ on sys.path
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
-sys.path.insert(0, os.path.join(ROOT, "bench"))
-import brokers  # noqa: E402
-import decoder  # noqa: E402
-import pgtemp  # noqa: E402
+import brokers
+import decoder
+import psycopg2
+from support import pgtemp
+
+ROOT = prelude.ROOT
 
 # The batch-bytes walstreamer asks the decoder for (streamer/stream.h).
 STREAM_BATCH = 256 * 1024

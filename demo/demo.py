@@ -39,15 +39,14 @@ import time
 import urllib.request
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.join(REPO, "tests", "support"))
+sys.path.insert(0, os.path.join(REPO, "tests"))
 
 import psycopg2                                     # noqa: E402
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
-import kafkacluster                                 # noqa: E402
-import pgtemp                                       # noqa: E402
-from devbroker import DevBroker                     # noqa: E402
-import pgcdcwire                                    # noqa: E402
+from support import daemonproc, kafkacluster, pgcdcwire, pgtemp  # noqa: E402
+from support.devbroker import DevBroker             # noqa: E402
+from support.ports import free_port                 # noqa: E402
 
 SOURCE_DB = "shop"
 TARGET_DB = "warehouse"
@@ -179,13 +178,7 @@ class Daemon:
             raise RuntimeError(f"{self.name} exited with status {self.proc.returncode}:\n{tail}")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        daemonproc.terminate(self.proc)
 
 
 class Writer(threading.Thread):
@@ -380,8 +373,8 @@ class Demo:
 
         self.start_broker()
         log(f"{self.broker_name} at {self.broker.bootstrap}")
-        self.streamer_metrics = Metrics(pgtemp.free_port())
-        self.sink_metrics = Metrics(pgtemp.free_port())
+        self.streamer_metrics = Metrics(free_port())
+        self.sink_metrics = Metrics(free_port())
         self.daemons.append(Daemon(os.path.join(build, "streamer", "walstreamer"),
                                    os.path.join(self.tmp, "walstreamer.log"), {
             "source": self.source.dsn(SOURCE_DB),

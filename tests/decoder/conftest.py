@@ -1,12 +1,8 @@
 """Shared by the decoder's pytest suites: one throwaway server per module."""
 
-import os
-import sys
-
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-import pgtemp  # noqa: E402
+from support import pgtemp
 
 
 @pytest.fixture(scope="module")

@@ -99,11 +99,8 @@ def test_batches_frame_the_same_records(cluster):
     length; a transaction's records are split only once a batch is full and
     the batch ends at COMMIT; a non-transactional message goes out at once.
     Through the SQL interface each message is one row."""
-    import os
-    import sys
     import psycopg2
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-    import pgcdcwire
+    from support import pgcdcwire
 
     cluster.psql("SELECT 'x' FROM pg_create_logical_replication_slot('ws_batch', 'pgcdc')")
     cluster.psql("CREATE TABLE wbatch (id int PRIMARY KEY, v text)")

@@ -11,7 +11,9 @@ import time
 
 import yaml
 
-from conftest import REPO, WALSINK, WALSTREAMER, pgtemp, wait_for
+from support.binaries import REPO, WALSINK, WALSTREAMER
+from support.checks import wait_for
+from support.ports import free_port
 
 COMPOSE = os.path.join(REPO, "docker-compose.yml")
 
@@ -91,11 +93,11 @@ def test_stack_configs_work(source, target, broker, tmp_path):
     env = dict(os.environ)
     env.update({
         "WALSTREAMER_SOURCE": f"host={source.host} port={source.port} user=pgcdc dbname=postgres",
-        "WALSTREAMER_METRICS_LISTEN": f"127.0.0.1:{pgtemp.free_port()}",
+        "WALSTREAMER_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
         "WALSTREAMER_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
         "WALSTREAMER_HEARTBEAT_INTERVAL_MS": "500",     # the role may emit heartbeats
         "WALSINK_TARGET": target.dsn().replace("user=postgres", "user=walsink"),
-        "WALSINK_METRICS_LISTEN": f"127.0.0.1:{pgtemp.free_port()}",
+        "WALSINK_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
         "WALSINK_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
     })
     try:

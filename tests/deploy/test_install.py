@@ -10,7 +10,9 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, REPO, pgtemp
+from support import pgtemp
+from support.binaries import BUILD, REPO
+from support.ports import free_port
 
 
 def meson_option(name):
@@ -65,10 +67,10 @@ def test_example_configs_check_out(source, target, broker, tmp_path):
     confs = {
         "walstreamer": example("walstreamer.conf", {
             "source": source.dsn(), "kafka.bootstrap.servers": broker.bootstrap,
-            "metrics.listen": f"127.0.0.1:{pgtemp.free_port()}"}),
+            "metrics.listen": f"127.0.0.1:{free_port()}"}),
         "walsink": example("walsink.conf", {
             "target": target.dsn(), "kafka.bootstrap.servers": broker.bootstrap,
-            "metrics.listen": f"127.0.0.1:{pgtemp.free_port()}"}),
+            "metrics.listen": f"127.0.0.1:{free_port()}"}),
     }
     for daemon, text in confs.items():
         path = tmp_path / f"{daemon}.conf"

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import WALSINK, WALSTREAMER
+from support.binaries import WALSINK, WALSTREAMER
 
 SECRET = "S3CRET"
 BAD = [

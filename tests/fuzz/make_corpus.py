@@ -20,13 +20,13 @@ import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "support"))
+sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(HERE, "..", "roundtrip"))
 
-import pgcdcwire  # noqa: E402
-import pgtemp  # noqa: E402
 import psycopg2  # noqa: E402
 import test_roundtrip as rt  # noqa: E402
+
+from support import pgcdcwire, pgtemp  # noqa: E402
 
 SMALL = 4096           # bytes: records above this are left out, but for one
 VALUES_PER_KIND = 4

@@ -13,9 +13,9 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "support"))
+sys.path.insert(0, os.path.dirname(HERE))
 
-import pgtemp  # noqa: E402
+from support import pgtemp  # noqa: E402
 
 
 def main():

@@ -25,10 +25,11 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "support"))
+sys.path.insert(0, os.path.dirname(HERE))
 
-import pgtemp  # noqa: E402
 import psycopg2  # noqa: E402
+
+from support import pgtemp  # noqa: E402
 
 # A UTF-8 database; tests/decoder/test_encoding.py covers the others.
 DBNAME = "roundtrip_ü"

@@ -7,10 +7,10 @@ from confluent_kafka import Consumer, Producer
 import psycopg2
 import pytest
 
-from conftest import (confirmed, dead_letters, free_port, lsn, metric, query, read_all, streamer_conftest,
-                      wait_equal, wait_for)
-
-pgcdcwire = streamer_conftest.pgcdcwire
+from support import pgcdcwire
+from support.checks import confirmed, dead_letters, lsn, metric, query, wait_equal, wait_for
+from support.kafkaread import read_all
+from support.ports import free_port
 
 
 def test_mixed_workload_and_snapshot(source, target, broker, streamer, sink):

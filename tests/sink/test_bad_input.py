@@ -15,9 +15,10 @@ import urllib.request
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from conftest import confirmed, free_port, metric, query, read_all, streamer_conftest, wait_for, watermarks
-
-pgcdcwire = streamer_conftest.pgcdcwire
+from support import pgcdcwire
+from support.checks import confirmed, lsn, metric, query, wait_for
+from support.kafkaread import read_all, watermarks
+from support.ports import free_port
 
 INJECTION = b'x"; DROP TABLE t; --'
 DEAD_TOPIC = "walsink_dead_letters"
@@ -358,9 +359,9 @@ def test_oversized_changes_are_dead_letters(source, target, broker, streamer, si
     s = streamer(reconnect_backoff_max_ms="1000").start()
     w = sink().start()
     wait_for(lambda: confirmed(source) is not None, timeout=90, what="the snapshot")
-    snapshot_lsn = streamer_conftest.lsn(re.search(r"INFO: snapshot at (\S+):", s.text()).group(1))
+    snapshot_lsn = lsn(re.search(r"INFO: snapshot at (\S+):", s.text()).group(1))
 
-    wal = lambda: streamer_conftest.lsn(source.psql("SELECT pg_current_wal_lsn()"))  # noqa: E731
+    wal = lambda: lsn(source.psql("SELECT pg_current_wal_lsn()"))  # noqa: E731
     source.psql("INSERT INTO t SELECT g, 'streamed' FROM generate_series(11, 15) g")
     source.psql(f"INSERT INTO t VALUES (16, {big})")
     source.psql("INSERT INTO t SELECT g, 'streamed' FROM generate_series(17, 20) g")
@@ -391,7 +392,7 @@ def test_oversized_changes_are_dead_letters(source, target, broker, streamer, si
         assert topic == t and re.fullmatch(
             rf"change of {size}[\d,]+ bytes above Kafka's limit of {limit} \({name}\): not applied; "
             rf"resync {re.escape(row)}", reason), (topic, reason)
-    positions = [streamer_conftest.lsn(p) for _, p, _ in rows]
+    positions = [lsn(p) for _, p, _ in rows]
     assert positions[0] == snapshot_lsn and snapshot_lsn < positions[1] <= mid < positions[2] <= end, \
         (positions, snapshot_lsn, mid, end)
     assert w.stop() == 0 and s.stop() == 0

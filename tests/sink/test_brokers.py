@@ -13,11 +13,9 @@ applied twice or out of order."""
 import time
 
 import pytest
-from conftest import (HISTORY, Workload, confirmed, dead_letters, lsn, settle, streamer_conftest, wait_for,
-                      watermarks)
-
-Sampler = streamer_conftest.Sampler
-verify = streamer_conftest.verify
+from support.checks import confirmed, dead_letters, lsn, wait_for
+from support.kafkaread import watermarks
+from support.workload import HISTORY, Sampler, Workload, settle, verify
 
 
 class Pipeline:

@@ -6,7 +6,9 @@ import os
 import subprocess
 import time
 
-from conftest import WALSINK
+from support.binaries import WALSINK
+from support.checks import confirmed, dead_letters, wait_for
+from support.kafkaread import watermarks
 
 
 def run(*args):
@@ -49,7 +51,6 @@ def test_help_version_and_bad_configuration():
 def test_check(source, target, broker, streamer):
     source.psql("CREATE TABLE c (id int PRIMARY KEY); INSERT INTO c VALUES (1)")
     s = streamer(heartbeat_interval_ms="0").start()
-    from conftest import wait_for, watermarks
     wait_for(lambda: ("pgcdc.public.c", 0) in watermarks(broker.bootstrap), what="the topic")
     rc, out, err = run(f"--target={target.dsn()}", f"--kafka.bootstrap.servers={broker.bootstrap}", "--check")
     assert rc == 0, out + err
@@ -109,7 +110,6 @@ def test_heap_on_huge_pages(target, broker):
 def test_fetch_ahead_defaults_and_override(target, broker, sink):
     """walsink bounds what librdkafka fetches ahead, in bytes and messages
     (sink/fetchahead.h); kafka.* keys override that."""
-    from conftest import wait_for
     w = sink().start()
     wait_for(lambda: "fetching ahead" in w.text(), what="walsink's start")
     assert "fetching ahead up to 4096 kB or 12500 messages" in w.text(), w.text()
@@ -125,7 +125,6 @@ def test_synchronous_commit_of_the_target_session(source, target, broker, stream
     """walsink's target session runs with synchronous_commit off unless
     synchronous.commit says otherwise: a validation rule, evaluated in that
     session, sees the setting."""
-    from conftest import confirmed, dead_letters, wait_for
     for db in (source, target):
         db.psql("CREATE TABLE sc (id int PRIMARY KEY)")
     s = streamer(heartbeat_interval_ms="0").start()

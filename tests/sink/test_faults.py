@@ -19,10 +19,11 @@ import psycopg2
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from conftest import (HISTORY, Workload, confirmed, dead_letters, free_port, lsn, metric, pgtemp, table_rows,
-                      read_all, settle, streamer_conftest, wait_equal, wait_for)
-
-pgcdcwire = streamer_conftest.pgcdcwire
+from support import pgcdcwire, pgtemp
+from support.checks import confirmed, dead_letters, lsn, metric, table_rows, wait_equal, wait_for
+from support.kafkaread import read_all
+from support.ports import free_port
+from support.workload import HISTORY, Workload, settle
 
 
 def last_commit(conn):

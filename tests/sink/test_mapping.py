@@ -1,7 +1,8 @@
 """Where and how changes land: columns added on the source mid-stream,
 table.map and target.schema, soft deletes, truncate modes."""
 
-from conftest import confirmed, dead_letters, free_port, metric, query, wait_equal, wait_for
+from support.checks import confirmed, dead_letters, metric, query, wait_equal, wait_for
+from support.ports import free_port
 
 
 def test_add_column_mid_stream(source, target, broker, streamer, sink):

@@ -3,7 +3,8 @@ producer's queue bounding the daemon's memory."""
 
 import os
 
-from conftest import confirmed, lsn, read_all, wait_for
+from support.checks import confirmed, lsn, wait_for
+from support.kafkaread import read_all
 
 ROWS = 1_000_000
 

@@ -10,7 +10,9 @@ import random
 import time
 
 import pytest
-from conftest import Sampler, Workload, confirmed, lsn, verify, wait_for
+from support.checks import confirmed, lsn, wait_for
+from support.kafkaread import read_all
+from support.workload import Sampler, Workload, verify
 
 
 def settle(source, s, end):
@@ -137,7 +139,6 @@ def test_killed_mid_snapshot_redoes_it(source, broker, streamer):
     source.psql("UPDATE big SET pad = 'after' WHERE id = 1")
     end = lsn(source.psql("SELECT pg_current_wal_lsn()"))
     settle(source, s, end)
-    from conftest import read_all
     ids, updates = set(), 0
     for (topic, _), msgs in read_all(broker.bootstrap, "pgcdc.public.big").items():
         for m in msgs:
@@ -173,7 +174,6 @@ def test_fatal_idempotence_error_restarts_in_process(source, broker, streamer):
     text = s.text()
     assert text.count("fatal error") >= 3 and text.count("restarting from the slot") >= 3, text[-3000:]
     assert s.stop() == 0
-    from conftest import read_all
     ids = {m.record()["row"]["id"] for (t, _), ms in read_all(broker.bootstrap, "pgcdc.public.bulk").items()
            for m in ms if m.record()["op"] == "insert"}
     assert ids == set(range(1, 3 * rows + 1)), sorted(set(range(1, 3 * rows + 1)) - ids)[:10]

@@ -12,7 +12,10 @@ import time
 
 import pytest
 from confluent_kafka.admin import ConfigResource
-from conftest import WALSTREAMER, confirmed, lsn, pgcdcwire, read_all, wait_for
+from support import pgcdcwire
+from support.binaries import WALSTREAMER
+from support.checks import confirmed, lsn, wait_for
+from support.kafkaread import read_all
 
 
 def wal_now(source):

@@ -5,7 +5,8 @@ clear error instead of being recreated silently."""
 import subprocess
 import time
 
-from conftest import WALSTREAMER, confirmed, lsn, wait_for
+from support.binaries import WALSTREAMER
+from support.checks import confirmed, lsn, wait_for
 
 
 def test_idle_source_with_only_excluded_writes_advances(source, broker, streamer):

@@ -8,7 +8,10 @@ import threading
 import urllib.request
 
 import pytest
-from conftest import WALSTREAMER, confirmed, lsn, read_all, wait_for
+from support import pgcdcwire
+from support.binaries import WALSTREAMER
+from support.checks import confirmed, lsn, wait_for
+from support.kafkaread import read_all
 
 
 def by_topic(got):
@@ -99,7 +102,6 @@ def test_operations_snapshot_and_transactions(source, broker, streamer):
 
 
 def pgcdc_key(m):
-    import pgcdcwire
     return pgcdcwire.key(m.key)
 
 

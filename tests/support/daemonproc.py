@@ -52,12 +52,13 @@ def keys_from(defaults, overrides):
     return keys
 
 
-def factory(make_one):
-    """A fixture body: yields make(**keys), kills what is still running at the end."""
+def factory(binary, log, defaults):
+    """A fixture body: yields make(**keys), a Daemon of binary (not started)
+    with keys over defaults; kills what is still running at the end."""
     made = []
 
     def make(**keys):
-        d = make_one(**keys)
+        d = Daemon(binary, log, keys_from(defaults, keys))
         made.append(d)
         return d
     yield make
@@ -65,3 +66,17 @@ def factory(make_one):
         if d.running():
             d.stop(signal.SIGKILL)
 
+
+
+def terminate(proc, timeout=60):
+    """SIGTERM, then SIGKILL if proc has not exited within timeout: for the
+    benchmark and the demo, which go on either way (a test's Daemon.stop
+    waits and fails instead)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode

@@ -39,7 +39,10 @@ import tempfile
 import time
 import uuid
 
-from ports import free_port
+try:
+    from .ports import free_port
+except ImportError:     # run as a script (kafkacluster.py run): this directory is on sys.path
+    from ports import free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POM = os.path.join(HERE, "kafka", "pom.xml")

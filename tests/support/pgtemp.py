@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 
-from ports import free_port  # noqa: F401 (also pgtemp.free_port, for the tests)
+from .ports import free_port
 
 PG_CONFIG = os.environ.get("PG_CONFIG", "pg_config")
 DEFAULT_PLUGINS = "pgoutput, test_decoding, pgcdc"

@@ -1,16 +1,13 @@
 """The dev broker behaves as a Kafka cluster to an ordinary client, and its
 fault commands take effect."""
 
-import os
-import sys
 import time
 import uuid
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer
 
-sys.path.insert(0, os.path.dirname(__file__))
-from devbroker import DevBroker  # noqa: E402
+from support.devbroker import DevBroker
 
 
 @pytest.fixture
