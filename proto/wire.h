@@ -23,6 +23,7 @@
 #ifndef PGCDC_WIRE_H
 #define PGCDC_WIRE_H
 
+#include <limits.h>				/* the generated header's enums use INT_MAX */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
