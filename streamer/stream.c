@@ -8,6 +8,7 @@
 #include "log.h"
 #include "record.h"
 #include "relations.h"
+#include "replproto.h"
 #include "standin.h"
 #include "stream.h"
 #include "topicname.h"
@@ -76,16 +77,6 @@ static const char op_letter[] = {
 	[PGCDC__OP__OP_UPDATE] = 'u', [PGCDC__OP__OP_DELETE] = 'd', [PGCDC__OP__OP_TRUNCATE] = 't',
 	[PGCDC__OP__OP_MESSAGE] = 'm', [PGCDC__OP__OP_READ] = 'r', [PGCDC__OP__OP_RELATION] = 's'
 };
-
-static uint64_t
-get_u64(const char *p)
-{
-	uint64_t	v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | (uint8_t) p[i];
-	return v;
-}
 
 Stream *
 stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_lsn)
@@ -577,36 +568,40 @@ update_positions(Stream *st)
 bool
 stream_message(Stream *st, const char *buf, size_t len, char *err, size_t errlen)
 {
-	if (len >= 25 && buf[0] == 'w')
-	{
-		uint64_t	start = get_u64(buf + 1);
+	ReplMessage m;
 
-		if (start > st->received_lsn)
-			st->received_lsn = start;
-		update_positions(st);
-		if (st->out != NULL)
-		{
-			fwrite(buf + 25, 1, len - 25, st->out);
-			fputc('\n', st->out);
-			return !ferror(st->out) || (snprintf(err, errlen, "cannot write the output"), false);
-		}
-		return on_batch(st, (const uint8_t *) buf + 25, len - 25, err, errlen);
-	}
-	if (len >= 18 && buf[0] == 'k')
+	switch (replproto_parse(buf, len, &m))
 	{
-		uint64_t	end = get_u64(buf + 1);
-
-		if (end > st->received_lsn)
-			st->received_lsn = end;
-		/* Caught up and nothing unacknowledged: the slot may move here. */
-		if (st->out == NULL && !st->in_txn)
-			acktrack_idle(st->acks, end);
-		update_positions(st);
-		if (buf[17])
-			st->reply_requested = true;
-		return true;
+		case REPL_XLOGDATA:
+			if (m.wal_start > st->received_lsn)
+				st->received_lsn = m.wal_start;
+			update_positions(st);
+			if (st->out != NULL)
+			{
+				fwrite(m.data, 1, m.len, st->out);
+				fputc('\n', st->out);
+				if (ferror(st->out))
+				{
+					snprintf(err, errlen, "cannot write the output");
+					return false;
+				}
+				return true;
+			}
+			return on_batch(st, (const uint8_t *) m.data, m.len, err, errlen);
+		case REPL_KEEPALIVE:
+			if (m.wal_end > st->received_lsn)
+				st->received_lsn = m.wal_end;
+			/* Caught up and nothing unacknowledged: the slot may move here. */
+			if (st->out == NULL && !st->in_txn)
+				acktrack_idle(st->acks, m.wal_end);
+			update_positions(st);
+			if (m.reply_requested)
+				st->reply_requested = true;
+			return true;
+		case REPL_UNKNOWN:
+			break;
 	}
-	snprintf(err, errlen, "unexpected replication message '%c' (%zu bytes)", buf[0], len);
+	snprintf(err, errlen, "unexpected replication message '%c' (%zu bytes)", len > 0 ? buf[0] : '?', len);
 	return false;
 }
 
