@@ -21,6 +21,7 @@
 #include "pack.h"
 #include "relcache.h"
 #include "compat.h"
+#include "wire.h"
 
 PG_MODULE_MAGIC;
 
@@ -75,17 +76,11 @@ batch_event(LogicalDecodingContext *ctx, PgcdcState *state, const Pgcdc__ChangeE
 {
 	StringInfo	b = state->batch;
 	int			start = b->len;
-	uint8		prefix[5];
-	int			n = 0;
-	uint32		len;
+	uint8		prefix[WIRE_VARINT_MAX];
+	int			n;
 
 	pgcdc_pack(b, ev);
-	len = (uint32) (b->len - start);
-	do
-	{
-		prefix[n++] = (uint8) ((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
-		len >>= 7;
-	} while (len != 0);
+	n = (int) (wire_put_varint(prefix, (uint64) (b->len - start)) - prefix);
 	enlargeStringInfo(b, n);
 	memmove(b->data + start + n, b->data + start, b->len - start);
 	memcpy(b->data + start, prefix, n);

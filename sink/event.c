@@ -11,6 +11,8 @@
 
 #include "copytext.h"
 #include "event.h"
+#include "wire.h"
+#include "xalloc.h"
 
 #define RECORD_VERSION 1
 /* PostgreSQL's NAMEDATALEN - 1: no source sends a longer name. */
@@ -54,7 +56,7 @@ struct Layouts
 Layouts *
 layouts_new(void)
 {
-	return calloc(1, sizeof(Layouts));
+	return xcalloc(1, sizeof(Layouts));
 }
 
 void
@@ -83,62 +85,8 @@ layouts_free(Layouts *ls)
 	free(ls);
 }
 
-/* Reads a varint at *p (< end); false when malformed. */
-static bool
-wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	*v = 0;
-	for (int shift = 0; shift < 64 && *p < end; shift += 7)
-	{
-		uint8_t		b = *(*p)++;
-
-		*v |= (uint64_t) (b & 0x7F) << shift;
-		if ((b & 0x80) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* How a field at *p reads: tag and payload length read, *p at the payload. */
-typedef enum
-{
-	FIELD_OK,
-	FIELD_NO_TAG,				/* no tag varint */
-	FIELD_WIRE_TYPE,			/* a wire type protobuf does not use (groups, 6, 7) */
-	FIELD_CUT_SHORT				/* the value, or its length, runs past the end (*n then 0 if unread) */
-} FieldRead;
-
-static FieldRead
-wire_field(const uint8_t **p, const uint8_t *end, uint64_t *tag, uint64_t *n)
-{
-	*n = 0;
-	if (!wire_varint(p, end, tag))
-		return FIELD_NO_TAG;
-	switch (*tag & 7)
-	{
-		case 0:				/* varint */
-			if (!wire_varint(p, end, n))
-				return *n = 0, FIELD_CUT_SHORT;
-			*n = 0;
-			break;
-		case 1:				/* 64-bit */
-			*n = 8;
-			break;
-		case 2:				/* length-delimited */
-			if (!wire_varint(p, end, n))
-				return *n = 0, FIELD_CUT_SHORT;
-			break;
-		case 5:				/* 32-bit */
-			*n = 4;
-			break;
-		default:
-			return FIELD_WIRE_TYPE;
-	}
-	return (uint64_t) (end - *p) < *n ? FIELD_CUT_SHORT : FIELD_OK;
-}
-
 /*
- * Where the columns (field 16) are in a packed ChangeEvent: one unbroken run
+ * Where the columns (WIRE_CHANGE_EVENT_COLUMNS) are in a packed ChangeEvent: one unbroken run
  * [*from, *to).  False when there are none, several runs, or the bytes are
  * not well-formed at the top level (the full unpack then decides).
  */
@@ -153,13 +101,11 @@ columns_span(const uint8_t *buf, size_t len, size_t *from, size_t *to)
 	while (p < end)
 	{
 		const uint8_t *field = p;
-		uint64_t	tag;
-		uint64_t	n;
+		WireField	f;
 
-		if (wire_field(&p, end, &tag, &n) != FIELD_OK)
+		if (wire_get_field(&p, end, &f) != WIRE_OK)
 			return false;
-		p += n;
-		if ((tag >> 3) == 16)
+		if (f.number == WIRE_CHANGE_EVENT_COLUMNS)
 		{
 			if (ended)
 				return false;
@@ -183,17 +129,17 @@ wire_type_of(ProtobufCType type)
 		case PROTOBUF_C_TYPE_SFIXED32:
 		case PROTOBUF_C_TYPE_FIXED32:
 		case PROTOBUF_C_TYPE_FLOAT:
-			return 5;
+			return WIRE_TYPE_I32;
 		case PROTOBUF_C_TYPE_SFIXED64:
 		case PROTOBUF_C_TYPE_FIXED64:
 		case PROTOBUF_C_TYPE_DOUBLE:
-			return 1;
+			return WIRE_TYPE_I64;
 		case PROTOBUF_C_TYPE_STRING:
 		case PROTOBUF_C_TYPE_BYTES:
 		case PROTOBUF_C_TYPE_MESSAGE:
-			return 2;
+			return WIRE_TYPE_LEN;
 		default:
-			return 0;
+			return WIRE_TYPE_VARINT;
 	}
 }
 
@@ -209,30 +155,44 @@ why_undecodable(const ProtobufCMessageDescriptor *desc, const uint8_t *base, con
 	while (p < end)
 	{
 		size_t		at = (size_t) (p - base);
-		uint64_t	tag;
-		uint64_t	n;
-		FieldRead	r = wire_field(&p, end, &tag, &n);
+		WireField	w;
+		WireRead	r = wire_get_field(&p, end, &w);
 		const ProtobufCFieldDescriptor *f;
-		int			wire = (int) (tag & 7);
 
-		if (r == FIELD_NO_TAG || tag >> 3 == 0 || tag >> 3 > INT32_MAX)
-			return snprintf(out, outlen, "no field tag at byte %zu", at), true;
-		if (r == FIELD_WIRE_TYPE)
-			return snprintf(out, outlen, "wire type %d (none this format uses) at byte %zu", wire, at), true;
-		f = protobuf_c_message_descriptor_get_field(desc, (unsigned) (tag >> 3));
-		if (f && wire != wire_type_of(f->type) &&
-			!(wire == 2 && f->label == PROTOBUF_C_LABEL_REPEATED && wire_type_of(f->type) != 2))
-			return snprintf(out, outlen, "%s.%s (field %u) has wire type %d at byte %zu, %d expected",
-							desc->short_name, f->name, f->id, wire, at, wire_type_of(f->type)), true;
-		if (r == FIELD_CUT_SHORT && n == 0)
-			return snprintf(out, outlen, "field %u at byte %zu is cut short", (unsigned) (tag >> 3), at), true;
-		if (r == FIELD_CUT_SHORT)
-			return snprintf(out, outlen, "field %u at byte %zu is cut short: %" PRIu64 " bytes, %zu left",
-							(unsigned) (tag >> 3), at, n, (size_t) (end - p)), true;
-		if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-			why_undecodable(f->descriptor, base, p, p + n, out, outlen))
+		if (r == WIRE_NO_TAG || w.number == 0 || w.number > INT32_MAX)
+		{
+			snprintf(out, outlen, "no field tag at byte %zu", at);
 			return true;
-		p += n;
+		}
+		if (r == WIRE_BAD_TYPE)
+		{
+			snprintf(out, outlen, "wire type %d (none this format uses) at byte %zu", w.type, at);
+			return true;
+		}
+		f = protobuf_c_message_descriptor_get_field(desc, (unsigned) w.number);
+		if (f && w.type != wire_type_of(f->type) &&
+			!(w.type == WIRE_TYPE_LEN && f->label == PROTOBUF_C_LABEL_REPEATED &&
+			  wire_type_of(f->type) != WIRE_TYPE_LEN))
+		{
+			snprintf(out, outlen, "%s.%s (field %u) has wire type %d at byte %zu, %d expected",
+					 desc->short_name, f->name, f->id, w.type, at, wire_type_of(f->type));
+			return true;
+		}
+		if (r == WIRE_CUT_SHORT && w.len == 0)
+		{
+			snprintf(out, outlen, "field %u at byte %zu is cut short", (unsigned) w.number, at);
+			return true;
+		}
+		if (r == WIRE_CUT_SHORT)
+		{
+			snprintf(out, outlen, "field %u at byte %zu is cut short: %" PRIu64 " bytes, %zu left",
+					 (unsigned) w.number, at, w.len, (size_t) (end - w.data));
+			return true;
+		}
+		/* Well-formed: p is past it. */
+		if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+			why_undecodable(f->descriptor, base, w.data, w.data + w.len, out, outlen))
+			return true;
 	}
 	return false;
 }
@@ -269,9 +229,8 @@ columns_keep(Layouts *ls, const uint8_t *packed, size_t len, bool has_key, const
 
 	if (ls->ncolumns == LAYOUTS_MAX || layout == NULL)
 		return;
-	c = malloc(sizeof(Columns));
-	c->packed = malloc(len);
-	memcpy(c->packed, packed, len);
+	c = xmalloc(sizeof(Columns));
+	c->packed = xmemdup(packed, len);
 	c->len = len;
 	c->owner = pgcdc__change_event__unpack(NULL, len, packed);
 	if (c->owner == NULL)		/* cannot be: the record they were in unpacked */
@@ -315,7 +274,7 @@ record_unpack(Layouts *ls, const rd_kafka_message_t *msg, ProtobufCAllocator *al
 	if (ls->rest_cap < msg->len)
 	{
 		ls->rest_cap = msg->len;
-		ls->rest = realloc(ls->rest, ls->rest_cap);
+		ls->rest = xrealloc(ls->rest, ls->rest_cap, 1);
 	}
 	memcpy(ls->rest, buf, at->from);
 	memcpy(ls->rest + at->from, buf + at->to, msg->len - at->to);
@@ -353,16 +312,16 @@ layout_of(Layouts *ls, const Pgcdc__ChangeEvent *r)
 			return ls->items[ls->last = i];
 	if (ls->n == LAYOUTS_MAX)
 		return NULL;
-	l = malloc(sizeof(Layout));
+	l = xmalloc(sizeof(Layout));
 	l->n = r->n_columns;
-	l->names = malloc((r->n_columns + 1) * sizeof(char *));
-	l->keys = malloc(r->n_columns + 1);
+	l->names = xcalloc(r->n_columns + 1, sizeof(char *));
+	l->keys = xcalloc(r->n_columns + 1, sizeof(bool));
 	for (size_t i = 0; i < r->n_columns; i++)
 	{
-		l->names[i] = strdup(r->columns[i]->name);
+		l->names[i] = xstrdup(r->columns[i]->name);
 		l->keys[i] = r->columns[i]->key;
 	}
-	ls->items = realloc(ls->items, (ls->n + 1) * sizeof(Layout *));
+	ls->items = xrealloc(ls->items, ls->n + 1, sizeof(Layout *));
 	ls->last = ls->n;
 	ls->items[ls->n++] = l;
 	return l;
@@ -373,8 +332,8 @@ event_bad(Event *e, const char *fmt,...)
 {
 	va_list		ap;
 
-	if (e->reason == NULL && (e->reason = malloc(EVENT_REASON_MAX)) == NULL)
-		abort();
+	if (e->reason == NULL)
+		e->reason = xmalloc(EVENT_REASON_MAX);
 	va_start(ap, fmt);
 	vsnprintf(e->reason, EVENT_REASON_MAX, fmt, ap);
 	va_end(ap);
@@ -541,7 +500,10 @@ make_key(Event *e, ProtobufCAllocator *alloc)
 		if (v->kind_case == PGCDC__VALUE__KIND_INT_VALUE)
 			u = (uint64_t) v->int_value ^ (UINT64_C(1) << 63);
 		else
-			u = pgcdc__value__get_packed_size(v), bytes = 4;
+		{
+			u = pgcdc__value__get_packed_size(v);
+			bytes = 4;
+		}
 		while (bytes-- > 0)
 			*p++ = (uint8_t) (u >> (8 * bytes));
 		if (v->kind_case != PGCDC__VALUE__KIND_INT_VALUE)
@@ -564,14 +526,20 @@ keyless_change(Event *e)
 	const char *what = r->op == PGCDC__OP__OP_DELETE ? "delete" : "update";
 
 	if (r->replica_identity != PGCDC__REPLICA_IDENTITY__IDENTITY_FULL || r->n_before == 0)
-		return event_bad(e, "%s without a key: %s.%s has no primary key or replica identity index, and no "
-				   "REPLICA IDENTITY FULL to match its old row by", what, r->schema, r->table);
+	{
+		event_bad(e, "%s without a key: %s.%s has no primary key or replica identity index, and no "
+				  "REPLICA IDENTITY FULL to match its old row by", what, r->schema, r->table);
+		return;
+	}
 	if (!check_image(e, r->before, r->n_before, false))
 		return;
 	for (size_t i = 0; i < r->n_before; i++)
 		if (r->before[i]->kind_case == PGCDC__VALUE__KIND_UNCHANGED_TOAST)
-			return event_bad(e, "%s of a table without a key: old value of column \"%s\" not logged",
-					   what, r->columns[i]->name);
+		{
+			event_bad(e, "%s of a table without a key: old value of column \"%s\" not logged",
+					  what, r->columns[i]->name);
+			return;
+		}
 	e->old = r->before;
 	e->key = no_key;
 	e->unchanged = false;
@@ -600,7 +568,10 @@ check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Column
 		!name_ok(e, 0, "table name", r->table, NAME_MAX_BYTES))
 		return;
 	if (r->n_columns == 0)
-		return event_bad(e, "no column descriptions (a change must follow its RELATION record)");
+	{
+		event_bad(e, "no column descriptions (a change must follow its RELATION record)");
+		return;
+	}
 	if (at->cached)
 	{
 		has_key = at->cached->has_key;
@@ -623,11 +594,17 @@ check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Column
 	e->snapshot = r->op == PGCDC__OP__OP_READ;
 	e->pos = (Position) {r->commit_lsn, r->seq, strcmp(role, "new") == 0};
 	if (!has_key && (r->op == PGCDC__OP__OP_DELETE || r->op == PGCDC__OP__OP_UPDATE))
-		return keyless_change(e);
+	{
+		keyless_change(e);
+		return;
+	}
 	if (r->op == PGCDC__OP__OP_DELETE || old_copy)
 	{
 		if (r->n_before == 0)
-			return event_bad(e, "%s without the old key's values", old_copy ? "update" : "delete");
+		{
+			event_bad(e, "%s without the old key's values", old_copy ? "update" : "delete");
+			return;
+		}
 		if (!check_image(e, r->before, r->n_before, true))
 			return;
 		e->image = r->before;
@@ -685,7 +662,10 @@ stand_in(Event *e)
 
 	e->pos = (Position) {r->commit_lsn, r->seq, strcmp(key_role(e->msg), "new") == 0};
 	if (o == NULL || o->limit_name == NULL)
-		return event_bad(e, "oversized stand-in without what it stands for");
+	{
+		event_bad(e, "oversized stand-in without what it stands for");
+		return;
+	}
 	/* For a record walsink applies nothing of (a transaction's BEGIN or COMMIT, a logical message). */
 	if (o->op == PGCDC__OP__OP_BEGIN || o->op == PGCDC__OP__OP_COMMIT || o->op == PGCDC__OP__OP_MESSAGE ||
 		o->op == PGCDC__OP__OP_RELATION)
@@ -735,9 +715,15 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 	memset(e, 0, sizeof(*e));
 	e->msg = msg;
 	if (msg->len == 0 || msg->payload == NULL)
-		return event_bad(e, "empty value");
+	{
+		event_bad(e, "empty value");
+		return;
+	}
 	if (msg->len > max_value)
-		return event_bad(e, "oversized value: %zu bytes, max.value.bytes is %zu", msg->len, max_value);
+	{
+		event_bad(e, "oversized value: %zu bytes, max.value.bytes is %zu", msg->len, max_value);
+		return;
+	}
 	e->rec = record_unpack(layouts, msg, alloc, &at);
 	if (e->rec == NULL)
 	{
@@ -745,11 +731,18 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 		const uint8_t *buf = msg->payload;
 
 		if (why_undecodable(&pgcdc__change_event__descriptor, buf, buf, buf + msg->len, why, sizeof(why)))
-			return event_bad(e, "undecodable value: not a pgcdc ChangeEvent: %s", why);
-		return event_bad(e, "undecodable value: not a pgcdc ChangeEvent");
+		{
+			event_bad(e, "undecodable value: not a pgcdc ChangeEvent: %s", why);
+			return;
+		}
+		event_bad(e, "undecodable value: not a pgcdc ChangeEvent");
+		return;
 	}
 	if (e->rec->version != RECORD_VERSION)
-		return event_bad(e, "record version %u, this walsink reads version %d", e->rec->version, RECORD_VERSION);
+	{
+		event_bad(e, "record version %u, this walsink reads version %d", e->rec->version, RECORD_VERSION);
+		return;
+	}
 	source_of(e);
 	switch (e->rec->op)
 	{
@@ -767,7 +760,10 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 			return;
 		case PGCDC__OP__OP_TRUNCATE:
 			if (e->rec->n_truncated == 0)
-				return event_bad(e, "TRUNCATE naming no table");
+			{
+				event_bad(e, "TRUNCATE naming no table");
+				return;
+			}
 			for (size_t i = 0; i < e->rec->n_truncated; i++)
 			{
 				const Pgcdc__RelationRef *ref = e->rec->truncated[i];
@@ -783,7 +779,8 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 			stand_in(e);
 			return;
 		default:
-			return event_bad(e, "unknown operation %d", (int) e->rec->op);
+			event_bad(e, "unknown operation %d", (int) e->rec->op);
+			return;
 	}
 }
 

@@ -1,6 +1,15 @@
 /*
  * event.h — one consumed Kafka message, decoded and checked.
  *
+ * An Event is walsink's unit of work: a Kafka message whose value is the
+ * contract's ChangeEvent (proto/cdc.proto), unpacked as rec, together with
+ * what walsink decides of it — its kind (apply, delete, truncate, ignore or
+ * dead letter) and dead-letter reason, its key bytes, its position in the
+ * source, and its place in the batch (held, admitted, dead).  Hence its own
+ * name: the ChangeEvent is the record, the Event the message carrying it
+ * through walsink.  (walstreamer's Record, streamer/record.h, is a packed
+ * ChangeEvent scanned for routing.)
+ *
  * An Event owns its librdkafka message and the unpacked record.  Decoding
  * never fails as such: a message that cannot be applied becomes EVENT_BAD
  * with the reason, for the dead-letter table.

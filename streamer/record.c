@@ -10,115 +10,55 @@
 #include <string.h>
 
 #include "record.h"
-
-enum
-{
-	WIRE_VARINT = 0,
-	WIRE_I64 = 1,
-	WIRE_LEN = 2,
-	WIRE_I32 = 5
-};
-
-typedef struct Reader
-{
-	const uint8_t *p;
-	const uint8_t *end;
-} Reader;
-
-static bool
-read_varint(Reader *rd, uint64_t *v)
-{
-	uint64_t	result = 0;
-
-	for (int shift = 0; shift < 64 && rd->p < rd->end; shift += 7)
-	{
-		uint8_t		b = *rd->p++;
-
-		result |= (uint64_t) (b & 0x7f) << shift;
-		if ((b & 0x80) == 0)
-		{
-			*v = result;
-			return true;
-		}
-	}
-	return false;
-}
+#include "xalloc.h"
 
 bool
 record_frame(const uint8_t *buf, size_t len, size_t *at, const uint8_t **rec, size_t *reclen,
 			 char *err, size_t errlen)
 {
-	Reader		rd = {buf + *at, buf + len};
+	const uint8_t *p = buf + *at;
+	const uint8_t *end = buf + len;
 	uint64_t	n;
 
-	if (!read_varint(&rd, &n) || n > UINT32_MAX)
+	if (!wire_get_varint(&p, end, &n) || n > UINT32_MAX)
 	{
 		snprintf(err, errlen, "bad record length at byte %zu of %zu", *at, len);
 		return false;
 	}
-	if (n > (uint64_t) (rd.end - rd.p))
+	if (n > (uint64_t) (end - p))
 	{
 		snprintf(err, errlen, "record of %llu bytes at byte %zu, only %zu left",
-				 (unsigned long long) n, *at, (size_t) (rd.end - rd.p));
+				 (unsigned long long) n, *at, (size_t) (end - p));
 		return false;
 	}
-	*rec = rd.p;
+	*rec = p;
 	*reclen = (size_t) n;
-	*at = (size_t) (rd.p - buf) + (size_t) n;
+	*at = (size_t) (p - buf) + (size_t) n;
 	return true;
 }
 
-/* Reads one field: its number, wire type, and value (varint or span). */
+/* One well-formed field, its number neither 0 nor past 32 bits; *p moved past it. */
 static bool
-read_field(Reader *rd, uint32_t *field, int *wire, uint64_t *v, Span *span)
+read_field(const uint8_t **p, const uint8_t *end, WireField *f)
 {
-	uint64_t	tag;
-
-	if (!read_varint(rd, &tag) || (tag >> 3) == 0 || (tag >> 3) > UINT32_MAX)
-		return false;
-	*field = (uint32_t) (tag >> 3);
-	*wire = (int) (tag & 7);
-	switch (*wire)
-	{
-		case WIRE_VARINT:
-			return read_varint(rd, v);
-		case WIRE_I64:
-		case WIRE_I32:
-			{
-				size_t		n = *wire == WIRE_I64 ? 8 : 4;
-
-				if ((size_t) (rd->end - rd->p) < n)
-					return false;
-				rd->p += n;
-				return true;
-			}
-		case WIRE_LEN:
-			if (!read_varint(rd, v) || *v > (uint64_t) (rd->end - rd->p))
-				return false;
-			span->data = rd->p;
-			span->len = (size_t) *v;
-			rd->p += *v;
-			return true;
-		default:
-			return false;
-	}
+	return wire_get_field(p, end, f) == WIRE_OK && f->number != 0 && f->number <= UINT32_MAX;
 }
 
-static bool
+static Span
+payload(const WireField *f)
+{
+	return (Span) {f->data, (size_t) f->len};
+}
+
+static void
 spans_push(SpanArray *a, Span s)
 {
 	if (a->n == a->capacity)
 	{
-		size_t		capacity = a->capacity ? a->capacity * 2 : 16;
-		Span	   *items = realloc(a->items, capacity * sizeof(Span));
-
-		if (items == NULL)
-			return false;
-		a->items = items;
-		a->capacity = capacity;
+		a->capacity = a->capacity ? a->capacity * 2 : 16;
+		a->items = xrealloc(a->items, a->capacity, sizeof(Span));
 	}
 	a->items[a->n++] = s;
-	return true;
 }
 
 void
@@ -163,73 +103,71 @@ expect(int wire, int want, uint32_t field, char *err, size_t errlen)
 bool
 record_scan(const uint8_t *buf, size_t len, Record *r, char *err, size_t errlen)
 {
-	Reader		rd = {buf, buf + len};
+	const uint8_t *p = buf;
+	const uint8_t *end = buf + len;
+	uint32_t	op = 0;
 
 	record_reset(r);
-	while (rd.p < rd.end)
+	while (p < end)
 	{
-		uint32_t	field;
-		int			wire;
-		uint64_t	v = 0;
-		Span		s = {NULL, 0};
+		WireField	f;
+		Span		s;
 		SpanArray  *list = NULL;
-		int			want = WIRE_VARINT;
+		int			want = WIRE_TYPE_VARINT;
 
-		if (!read_field(&rd, &field, &wire, &v, &s))
+		if (!read_field(&p, end, &f))
 		{
-			snprintf(err, errlen, "malformed protobuf at byte %zu", (size_t) (rd.p - buf));
+			snprintf(err, errlen, "malformed protobuf at byte %zu", (size_t) (p - buf));
 			return false;
 		}
-		switch (field)
+		s = payload(&f);
+		switch (f.number)
 		{
-			case 2: r->op = (uint32_t) v; break;
-			case 3: r->commit_lsn = v; break;
-			case 4: r->lsn = v; break;
-			case 6: r->xid = (uint32_t) v; break;
-			case 11: r->relid = (uint32_t) v; break;
-			case 22: r->transactional = v != 0; break;
-			case 23: r->end_lsn = v; break;
-			case 9: want = WIRE_LEN; r->schema = s; break;
-			case 10: want = WIRE_LEN; r->table = s; break;
-			case 20: want = WIRE_LEN; r->prefix = s; break;
-			case 12: want = WIRE_LEN; list = &r->before; break;
-			case 13: want = WIRE_LEN; list = &r->after; break;
-			case 16: want = WIRE_LEN; list = &r->columns; break;
-			case 17: want = WIRE_LEN; list = &r->truncated; break;
-			default: want = wire; break;	/* not ours: skipped */
+			case WIRE_CHANGE_EVENT_OP: op = (uint32_t) f.varint; break;
+			case WIRE_CHANGE_EVENT_COMMIT_LSN: r->commit_lsn = f.varint; break;
+			case WIRE_CHANGE_EVENT_LSN: r->lsn = f.varint; break;
+			case WIRE_CHANGE_EVENT_XID: r->xid = (uint32_t) f.varint; break;
+			case WIRE_CHANGE_EVENT_RELID: r->relid = (uint32_t) f.varint; break;
+			case WIRE_CHANGE_EVENT_TRANSACTIONAL: r->transactional = f.varint != 0; break;
+			case WIRE_CHANGE_EVENT_END_LSN: r->end_lsn = f.varint; break;
+			case WIRE_CHANGE_EVENT_SCHEMA: want = WIRE_TYPE_LEN; r->schema = s; break;
+			case WIRE_CHANGE_EVENT_TABLE: want = WIRE_TYPE_LEN; r->table = s; break;
+			case WIRE_CHANGE_EVENT_PREFIX: want = WIRE_TYPE_LEN; r->prefix = s; break;
+			case WIRE_CHANGE_EVENT_BEFORE: want = WIRE_TYPE_LEN; list = &r->before; break;
+			case WIRE_CHANGE_EVENT_AFTER: want = WIRE_TYPE_LEN; list = &r->after; break;
+			case WIRE_CHANGE_EVENT_COLUMNS: want = WIRE_TYPE_LEN; list = &r->columns; break;
+			case WIRE_CHANGE_EVENT_TRUNCATED: want = WIRE_TYPE_LEN; list = &r->truncated; break;
+			default: want = f.type; break;	/* not ours: skipped */
 		}
-		if (!expect(wire, want, field, err, errlen))
+		if (!expect(f.type, want, (uint32_t) f.number, err, errlen))
 			return false;
-		if (list != NULL && !spans_push(list, s))
-		{
-			snprintf(err, errlen, "out of memory");
-			return false;
-		}
+		if (list != NULL)
+			spans_push(list, s);
 	}
-	if (r->op < RECORD_BEGIN || r->op > RECORD_RELATION)
+	/* OP_OVERSIZED is walstreamer's own, never the decoder's. */
+	if (op < PGCDC__OP__OP_BEGIN || op > PGCDC__OP__OP_RELATION)
 	{
-		snprintf(err, errlen, "unknown operation %u", r->op);
+		snprintf(err, errlen, "unknown operation %u", op);
 		return false;
 	}
+	r->op = (Pgcdc__Op) op;
 	return true;
 }
 
 bool
 record_column_is_key(Span column)
 {
-	Reader		rd = {column.data, column.data + column.len};
+	const uint8_t *p = column.data;
+	const uint8_t *end = column.data + column.len;
 
-	while (rd.p < rd.end)
+	while (p < end)
 	{
-		uint32_t	field;
-		int			wire;
-		uint64_t	v = 0;
-		Span		s;
+		WireField	f;
 
-		if (!read_field(&rd, &field, &wire, &v, &s))
+		if (!read_field(&p, end, &f))
 			return false;
-		if (field == 4 && wire == WIRE_VARINT)
-			return v != 0;
+		if (f.number == WIRE_COLUMN_KEY && f.type == WIRE_TYPE_VARINT)
+			return f.varint != 0;
 	}
 	return false;
 }
@@ -237,25 +175,23 @@ record_column_is_key(Span column)
 bool
 record_relation_ref(Span ref, Span *schema, Span *table, uint32_t *relid)
 {
-	Reader		rd = {ref.data, ref.data + ref.len};
+	const uint8_t *p = ref.data;
+	const uint8_t *end = ref.data + ref.len;
 
 	*schema = *table = (Span) {NULL, 0};
 	*relid = 0;
-	while (rd.p < rd.end)
+	while (p < end)
 	{
-		uint32_t	field;
-		int			wire;
-		uint64_t	v = 0;
-		Span		s = {NULL, 0};
+		WireField	f;
 
-		if (!read_field(&rd, &field, &wire, &v, &s))
+		if (!read_field(&p, end, &f))
 			return false;
-		if (field == 1 && wire == WIRE_LEN)
-			*schema = s;
-		else if (field == 2 && wire == WIRE_LEN)
-			*table = s;
-		else if (field == 3 && wire == WIRE_VARINT)
-			*relid = (uint32_t) v;
+		if (f.number == WIRE_RELATION_REF_SCHEMA && f.type == WIRE_TYPE_LEN)
+			*schema = payload(&f);
+		else if (f.number == WIRE_RELATION_REF_TABLE && f.type == WIRE_TYPE_LEN)
+			*table = payload(&f);
+		else if (f.number == WIRE_RELATION_REF_RELID && f.type == WIRE_TYPE_VARINT)
+			*relid = (uint32_t) f.varint;
 	}
 	return true;
 }
@@ -263,41 +199,23 @@ record_relation_ref(Span ref, Span *schema, Span *table, uint32_t *relid)
 bool
 record_next_field(const uint8_t *buf, size_t len, size_t *at, RecordField *f)
 {
-	Reader		rd = {buf + *at, buf + len};
-	const uint8_t *start = rd.p;
-	int			wire;
+	const uint8_t *start = buf + *at;
+	const uint8_t *p = start;
+	WireField	w;
 
 	if (*at >= len)
 		return false;
 	memset(f, 0, sizeof(*f));
-	if (!read_field(&rd, &f->number, &wire, &f->varint, &f->payload))
+	if (!read_field(&p, buf + len, &w))
 		return false;
-	f->wire = wire;
-	if (wire == WIRE_I64 || wire == WIRE_I32)
-	{
-		f->payload.len = wire == WIRE_I64 ? 8 : 4;
-		f->payload.data = rd.p - f->payload.len;
-	}
-	f->whole = (Span) {start, (size_t) (rd.p - start)};
-	*at = (size_t) (rd.p - buf);
+	f->number = (uint32_t) w.number;
+	f->wire = w.type;
+	f->varint = w.varint;
+	if (w.type != WIRE_TYPE_VARINT)
+		f->payload = payload(&w);
+	f->whole = (Span) {start, (size_t) (p - start)};
+	*at = (size_t) (p - buf);
 	return true;
-}
-
-static size_t
-put_varint(uint8_t *out, size_t at, size_t cap, uint64_t v)
-{
-	do
-	{
-		uint8_t		b = (uint8_t) (v & 0x7f);
-
-		v >>= 7;
-		if (v)
-			b |= 0x80;
-		if (at < cap)
-			out[at] = b;
-		at++;
-	} while (v);
-	return at;
 }
 
 size_t
@@ -308,15 +226,15 @@ record_key(const SpanArray *image, const uint32_t *keys, size_t nkeys, uint8_t *
 	for (size_t i = 0; i < nkeys; i++)
 	{
 		Span		v;
+		size_t		need;
 
 		if (keys[i] >= image->n || image->items[keys[i]].len == 0)
 			return 0;
 		v = image->items[keys[i]];
-		at = put_varint(out, at, cap, (1 << 3) | WIRE_LEN);
-		at = put_varint(out, at, cap, v.len);
-		if (at + v.len <= cap)
-			memcpy(out + at, v.data, v.len);
-		at += v.len;
+		need = wire_len_field_size(WIRE_KEY_VALUES, v.len);
+		if (at + need <= cap)
+			wire_put_len_field(out + at, WIRE_KEY_VALUES, v.data, v.len);
+		at += need;
 	}
 	return at;
 }

@@ -2,12 +2,19 @@
  * record.h — what walstreamer needs to know about a pgcdc record, read
  * straight from its protobuf bytes without unpacking it.
  *
+ * A Record is walstreamer's view of one packed ChangeEvent (proto/cdc.proto):
+ * not the message unpacked, but the few fields the streamer routes by, with
+ * spans pointing into the bytes it was scanned from, which are what goes to
+ * Kafka.  Hence its own name: the contract's ChangeEvent is the whole
+ * message, a Record only locates parts of one.  (walsink's Event, sink/event.h,
+ * is a consumed Kafka message with its ChangeEvent unpacked.)
+ *
  * The streamer routes records, it does not transform them: it needs the
  * operation, positions, relation, the spans of the row images' values (to
  * build keys) and, from RELATION records, which columns are keys.  The
- * scanner checks the wire format as it goes and rejects anything that is
- * not a well-formed record, so a decoder bug cannot make it read out of
- * bounds.
+ * scanner checks the wire format as it goes (proto/wire.h) and rejects
+ * anything that is not a well-formed record, so a decoder bug cannot make
+ * it read out of bounds.
  *
  * A Record points into the buffer it was scanned from and owns only its
  * arrays of spans; record_free() releases them.  One Record is reused for
@@ -20,19 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The Op enum of proto/cdc.proto. */
-enum
-{
-	RECORD_BEGIN = 1,
-	RECORD_COMMIT = 2,
-	RECORD_INSERT = 3,
-	RECORD_UPDATE = 4,
-	RECORD_DELETE = 5,
-	RECORD_TRUNCATE = 6,
-	RECORD_MESSAGE = 7,
-	RECORD_READ = 8,
-	RECORD_RELATION = 9
-};
+#include "wire.h"
 
 typedef struct Span
 {
@@ -49,7 +44,7 @@ typedef struct SpanArray
 
 typedef struct Record
 {
-	uint32_t	op;
+	Pgcdc__Op	op;				/* BEGIN to RELATION: record_scan() refuses any other */
 	uint64_t	commit_lsn;
 	uint64_t	lsn;
 	uint64_t	end_lsn;

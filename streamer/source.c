@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "replproto.h"
 #include "runtime.h"
 #include "source.h"
 #include "xalloc.h"
@@ -22,23 +23,6 @@ struct Source
 	bool		fatal;
 	bool		streaming;
 };
-
-/* µs since 2000-01-01, the protocol's timestamps. */
-static int64_t
-pg_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t) ts.tv_sec - 946684800) * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void
-put_u64(char *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (char) (v & 0xff);
-}
 
 /* Copies libpq's message, without its trailing newline. */
 static void
@@ -331,14 +315,10 @@ bool
 source_send_status(Source *s, uint64_t write_lsn, uint64_t flush_lsn, bool reply,
 				   char *err, size_t errlen)
 {
-	char		msg[1 + 8 * 4 + 1];
+	char		msg[REPLPROTO_STATUS_LEN];
 
-	msg[0] = 'r';
-	put_u64(msg + 1, write_lsn);
-	put_u64(msg + 9, flush_lsn);
-	put_u64(msg + 17, flush_lsn);	/* applied: nothing is applied beyond what Kafka holds */
-	put_u64(msg + 25, (uint64_t) pg_now());
-	msg[33] = reply ? 1 : 0;
+	/* applied = flushed: nothing is applied beyond what Kafka holds */
+	replproto_status(msg, write_lsn, flush_lsn, flush_lsn, replproto_now(), reply);
 	if (PQputCopyData(s->conn, msg, sizeof(msg)) <= 0)
 	{
 		describe(err, errlen, "cannot send a status update", PQerrorMessage(s->conn));

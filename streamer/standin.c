@@ -17,17 +17,7 @@
 #include "log.h"
 #include "record.h"
 #include "standin.h"
-
-/* Fields of proto/cdc.proto this file reads or writes. */
-enum
-{
-	F_OP = 2, F_COMMIT_LSN = 3, F_LSN = 4, F_SEQ = 5, F_SCHEMA = 9, F_TABLE = 10,
-	F_BEFORE = 12, F_AFTER = 13, F_COLUMNS = 16, F_PREFIX = 20, F_CONTENT = 21,
-	F_EVENT_COUNTS = 24, F_OVERSIZED = 25
-};
-
-#define OP_DELETE 5
-#define OP_OVERSIZED 10
+#include "xalloc.h"
 
 /* What a scan of the value found. */
 typedef struct Scan
@@ -61,58 +51,48 @@ scan(const uint8_t *value, size_t len, Scan *s)
 	memset(s, 0, sizeof(*s));
 	while (record_next_field(value, len, &at, &f))
 	{
-		if (f.number == F_OP && f.wire == 0)
+		if (f.number == WIRE_CHANGE_EVENT_OP && f.wire == WIRE_TYPE_VARINT)
 			s->op = (uint32_t) f.varint;
-		else if (f.number == F_COMMIT_LSN && f.wire == 0)
+		else if (f.number == WIRE_CHANGE_EVENT_COMMIT_LSN && f.wire == WIRE_TYPE_VARINT)
 			s->commit_lsn = f.varint;
-		else if (f.number == F_LSN && f.wire == 0)
+		else if (f.number == WIRE_CHANGE_EVENT_LSN && f.wire == WIRE_TYPE_VARINT)
 			s->lsn = f.varint;
-		else if (f.number == F_SEQ && f.wire == 0)
+		else if (f.number == WIRE_CHANGE_EVENT_SEQ && f.wire == WIRE_TYPE_VARINT)
 			s->seq = f.varint;
-		else if (f.number == F_SCHEMA && f.wire == 2)
+		else if (f.number == WIRE_CHANGE_EVENT_SCHEMA && f.wire == WIRE_TYPE_LEN)
 			s->schema = f.payload;
-		else if (f.number == F_TABLE && f.wire == 2)
+		else if (f.number == WIRE_CHANGE_EVENT_TABLE && f.wire == WIRE_TYPE_LEN)
 			s->table = f.payload;
-		else if (f.number == F_PREFIX && f.wire == 2)
+		else if (f.number == WIRE_CHANGE_EVENT_PREFIX && f.wire == WIRE_TYPE_LEN)
 			s->prefix = f.payload;
-		else if (f.number == F_COLUMNS && f.wire == 2)
+		else if (f.number == WIRE_CHANGE_EVENT_COLUMNS && f.wire == WIRE_TYPE_LEN)
 		{
 			if (s->ncolumns == cap)
 			{
 				cap = cap ? 2 * cap : 16;
-				s->columns = realloc(s->columns, cap * sizeof(Span));
-				s->is_key = realloc(s->is_key, cap * sizeof(bool));
-				if (s->columns == NULL || s->is_key == NULL)
-					return scan_free(s), false;
+				s->columns = xrealloc(s->columns, cap, sizeof(Span));
+				s->is_key = xrealloc(s->is_key, cap, sizeof(bool));
 			}
 			s->columns[s->ncolumns] = f.payload;
 			s->is_key[s->ncolumns++] = record_column_is_key(f.payload);
 		}
 	}
 	if (at != len)
-		return scan_free(s), false;
+	{
+		scan_free(s);
+		return false;
+	}
 	return true;
 }
 
+/* The Oversized message's body. */
 static size_t
-put_varint(uint8_t *out, uint64_t v)
+oversized_size(uint32_t op, const Oversize *o, size_t name_len)
 {
-	size_t		n = 0;
-
-	do
-	{
-		out[n++] = (uint8_t) ((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-		v >>= 7;
-	} while (v);
-	return n;
-}
-
-static size_t
-varint_len(uint64_t v)
-{
-	uint8_t		tmp[10];
-
-	return put_varint(tmp, v);
+	return wire_varint_field_size(WIRE_OVERSIZED_OP, op) +
+		wire_varint_field_size(WIRE_OVERSIZED_SIZE, o->size) +
+		wire_varint_field_size(WIRE_OVERSIZED_LIMIT, o->limit) +
+		wire_len_field_size(WIRE_OVERSIZED_LIMIT_NAME, name_len);
 }
 
 uint8_t *
@@ -122,53 +102,46 @@ standin_value(const uint8_t *value, size_t len, const Oversize *o, size_t *outle
 	size_t		name_len = strlen(o->limit_name);
 	size_t		inner;
 	size_t		at = 0;
-	size_t		n = 0;
 	size_t		nth[2] = {0, 0};	/* Values of before, after seen */
 	uint8_t    *out;
+	uint8_t    *p;
 	RecordField f;
 
 	if (!scan(value, len, &s))
 		return NULL;
+	inner = oversized_size(s.op, o, name_len);
 	/* Every copied or emptied field is at most as long as it was; then the op and Oversized. */
-	if ((out = malloc(len + 64 + name_len)) == NULL)
-		return scan_free(&s), NULL;
+	out = p = xmalloc(len + wire_varint_field_size(WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_OVERSIZED) +
+					  wire_len_field_size(WIRE_CHANGE_EVENT_OVERSIZED, inner));
 	while (record_next_field(value, len, &at, &f))
 	{
-		if (f.number == F_OP || f.number == F_CONTENT || f.number == F_EVENT_COUNTS ||
-			f.number == F_OVERSIZED)
+		if (f.number == WIRE_CHANGE_EVENT_OP || f.number == WIRE_CHANGE_EVENT_CONTENT ||
+			f.number == WIRE_CHANGE_EVENT_EVENT_COUNTS || f.number == WIRE_CHANGE_EVENT_OVERSIZED)
 			continue;
-		if ((f.number == F_BEFORE || f.number == F_AFTER) && f.wire == 2)
+		if ((f.number == WIRE_CHANGE_EVENT_BEFORE || f.number == WIRE_CHANGE_EVENT_AFTER) &&
+			f.wire == WIRE_TYPE_LEN)
 		{
-			size_t		i = nth[f.number == F_AFTER]++;
+			size_t		i = nth[f.number == WIRE_CHANGE_EVENT_AFTER]++;
 
 			if (i >= s.ncolumns || !s.is_key[i])
 			{
-				n += put_varint(out + n, (uint64_t) f.number << 3 | 2);
-				out[n++] = 0;	/* an empty Value: not logged */
+				/* An empty Value: not logged. */
+				p = wire_put_len_field(p, f.number, NULL, 0);
 				continue;
 			}
 		}
-		memcpy(out + n, f.whole.data, f.whole.len);
-		n += f.whole.len;
+		memcpy(p, f.whole.data, f.whole.len);
+		p += f.whole.len;
 	}
-	n += put_varint(out + n, F_OP << 3);
-	n += put_varint(out + n, OP_OVERSIZED);
-	inner = 1 + varint_len(s.op) + 1 + varint_len(o->size) + 1 + varint_len(o->limit) +
-		1 + varint_len(name_len) + name_len;
-	n += put_varint(out + n, F_OVERSIZED << 3 | 2);
-	n += put_varint(out + n, inner);
-	out[n++] = 1 << 3;
-	n += put_varint(out + n, s.op);
-	out[n++] = 2 << 3;
-	n += put_varint(out + n, o->size);
-	out[n++] = 3 << 3;
-	n += put_varint(out + n, o->limit);
-	out[n++] = 4 << 3 | 2;
-	n += put_varint(out + n, name_len);
-	memcpy(out + n, o->limit_name, name_len);
-	n += name_len;
+	p = wire_put_varint_field(p, WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_OVERSIZED);
+	p = wire_put_tag(p, WIRE_CHANGE_EVENT_OVERSIZED, WIRE_TYPE_LEN);
+	p = wire_put_varint(p, inner);
+	p = wire_put_varint_field(p, WIRE_OVERSIZED_OP, s.op);
+	p = wire_put_varint_field(p, WIRE_OVERSIZED_SIZE, o->size);
+	p = wire_put_varint_field(p, WIRE_OVERSIZED_LIMIT, o->limit);
+	p = wire_put_len_field(p, WIRE_OVERSIZED_LIMIT_NAME, o->limit_name, name_len);
 	scan_free(&s);
-	*outlen = n;
+	*outlen = (size_t) (p - out);
 	return out;
 }
 
@@ -209,39 +182,51 @@ put_value(char *out, size_t outlen, size_t *at, Span v)
 	double		d;
 
 	if (!record_next_field(v.data, v.len, &pos, &f))
-		return put(out, outlen, at, "?");
-	i = (int64_t) (f.varint >> 1) ^ -(int64_t) (f.varint & 1);	/* zigzag, for sint fields */
+	{
+		put(out, outlen, at, "?");
+		return;
+	}
+	i = wire_unzigzag64(f.varint);	/* for the sint fields */
 	switch (f.number)
 	{
-		case 1:
-			return put(out, outlen, at, "NULL");
-		case 3:
-			return put(out, outlen, at, f.varint ? "true" : "false");
-		case 4:
-		case 8:
-			return put(out, outlen, at, "%lld", (long long) i);
-		case 7:
-			return put(out, outlen, at, "%lld us after 1970", (long long) i);
-		case 9:
-			return put(out, outlen, at, "%llu us after midnight", (unsigned long long) f.varint);
-		case 5:
+		case WIRE_VALUE_IS_NULL:
+			put(out, outlen, at, "NULL");
+			break;
+		case WIRE_VALUE_BOOL_VALUE:
+			put(out, outlen, at, f.varint ? "true" : "false");
+			break;
+		case WIRE_VALUE_INT_VALUE:
+		case WIRE_VALUE_DATE_VALUE:
+			put(out, outlen, at, "%lld", (long long) i);
+			break;
+		case WIRE_VALUE_TIMESTAMP_VALUE:
+			put(out, outlen, at, "%lld us after 1970", (long long) i);
+			break;
+		case WIRE_VALUE_TIME_VALUE:
+			put(out, outlen, at, "%llu us after midnight", (unsigned long long) f.varint);
+			break;
+		case WIRE_VALUE_FLOAT_VALUE:
 			memcpy(&d, f.payload.data, sizeof(d));
-			return put(out, outlen, at, "%g", d);
-		case 6:
-		case 11:
-			return put_text(out, outlen, at, f.payload);
-		case 12:
+			put(out, outlen, at, "%g", d);
+			break;
+		case WIRE_VALUE_NUMERIC_VALUE:
+		case WIRE_VALUE_TEXT_VALUE:
+			put_text(out, outlen, at, f.payload);
+			break;
+		case WIRE_VALUE_UUID_VALUE:
 			for (size_t k = 0; k < f.payload.len; k++)
 				put(out, outlen, at, "%s%02x", k == 4 || k == 6 || k == 8 || k == 10 ? "-" : "",
 					f.payload.data[k]);
-			return;
-		case 13:
+			break;
+		case WIRE_VALUE_BYTES_VALUE:
 			put(out, outlen, at, "\\x");
 			for (size_t k = 0; k < f.payload.len && k < 20; k++)
 				put(out, outlen, at, "%02x", f.payload.data[k]);
-			return put(out, outlen, at, f.payload.len > 20 ? "..." : "");
+			put(out, outlen, at, f.payload.len > 20 ? "..." : "");
+			break;
 		default:
-			return put(out, outlen, at, "?");
+			put(out, outlen, at, "?");
+			break;
 	}
 }
 
@@ -253,7 +238,7 @@ column_name(Span column)
 	RecordField f;
 
 	while (record_next_field(column.data, column.len, &at, &f))
-		if (f.number == 1 && f.wire == 2)
+		if (f.number == WIRE_COLUMN_NAME && f.wire == WIRE_TYPE_LEN)
 			return f.payload;
 	return (Span) {(const uint8_t *) "?", 1};
 }
@@ -292,12 +277,12 @@ standin_describe(const uint8_t *value, size_t len, char *out, size_t outlen)
 	}
 
 	/* The key: the old row's for a delete, else the new row's. */
-	image = calloc(s.ncolumns ? s.ncolumns : 1, sizeof(Span));
-	want = s.op == OP_DELETE ? F_BEFORE : F_AFTER;
-	for (size_t pos = 0; image && record_next_field(value, len, &pos, &f);)
-		if (f.number == want && f.wire == 2 && nimage < s.ncolumns)
+	image = xcalloc(s.ncolumns ? s.ncolumns : 1, sizeof(Span));
+	want = s.op == PGCDC__OP__OP_DELETE ? WIRE_CHANGE_EVENT_BEFORE : WIRE_CHANGE_EVENT_AFTER;
+	for (size_t pos = 0; record_next_field(value, len, &pos, &f);)
+		if (f.number == want && f.wire == WIRE_TYPE_LEN && nimage < s.ncolumns)
 			image[nimage++] = f.payload;
-	for (int part = 0; part < 2 && image; part++)
+	for (int part = 0; part < 2; part++)
 	{
 		first = true;
 		for (size_t i = 0; i < nimage; i++)
@@ -317,7 +302,7 @@ standin_describe(const uint8_t *value, size_t len, char *out, size_t outlen)
 	else if (s.ncolumns > 0)
 		put(out, outlen, &at, " (a table without a key)");
 	free(image);
-	if (s.op == 8)
+	if (s.op == PGCDC__OP__OP_READ)
 		put(out, outlen, &at, " (snapshot at " LSN_FMT ")", LSN_ARGS(s.lsn));
 	else if (s.commit_lsn)
 		put(out, outlen, &at, " (commit " LSN_FMT ", change #%llu at " LSN_FMT ")",
@@ -382,7 +367,7 @@ standin_apply(OversizedMode mode, const Oversize *big, void **value, size_t *len
 	}
 	if ((standin = standin_value(*value, *len, big, &standin_len)) == NULL)
 	{
-		snprintf(err, errlen, "out of memory, or a malformed record, making the stand-in for %s", what);
+		snprintf(err, errlen, "a malformed record: cannot make the stand-in for %s", what);
 		return false;
 	}
 	log_msg(LOG_WARNING, "oversized: %s is a message of %s bytes, above Kafka's limit of %s (%s): "

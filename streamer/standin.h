@@ -27,8 +27,8 @@
  * The stand-in record (proto/cdc.proto, OP_OVERSIZED): the record's own
  * fields with op OP_OVERSIZED, its row images cut to the key columns'
  * values, a message's content left out, and an Oversized message saying
- * what it stands for.  malloc'd, *outlen long; NULL when out of memory or
- * when value is not a well-formed record.
+ * what it stands for.  malloc'd, *outlen long; NULL when value is not a
+ * well-formed record.
  */
 extern uint8_t *standin_value(const uint8_t *value, size_t len, const Oversize *o, size_t *outlen);
 

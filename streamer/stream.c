@@ -8,9 +8,11 @@
 #include "log.h"
 #include "record.h"
 #include "relations.h"
+#include "replproto.h"
 #include "standin.h"
 #include "stream.h"
 #include "topicname.h"
+#include "xalloc.h"
 
 /* A message the producer refused for now (queue full), in order. */
 typedef struct Pending
@@ -69,29 +71,18 @@ struct Stream
 	MetricCell *m_oversized;
 };
 
+/* The pgcdc.op header's letter of each operation. */
 static const char op_letter[] = {
-	[RECORD_BEGIN] = 'b', [RECORD_COMMIT] = 'e', [RECORD_INSERT] = 'c', [RECORD_UPDATE] = 'u',
-	[RECORD_DELETE] = 'd', [RECORD_TRUNCATE] = 't', [RECORD_MESSAGE] = 'm', [RECORD_READ] = 'r',
-	[RECORD_RELATION] = 's'
+	[PGCDC__OP__OP_BEGIN] = 'b', [PGCDC__OP__OP_COMMIT] = 'e', [PGCDC__OP__OP_INSERT] = 'c',
+	[PGCDC__OP__OP_UPDATE] = 'u', [PGCDC__OP__OP_DELETE] = 'd', [PGCDC__OP__OP_TRUNCATE] = 't',
+	[PGCDC__OP__OP_MESSAGE] = 'm', [PGCDC__OP__OP_READ] = 'r', [PGCDC__OP__OP_RELATION] = 's'
 };
-
-static uint64_t
-get_u64(const char *p)
-{
-	uint64_t	v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | (uint8_t) p[i];
-	return v;
-}
 
 Stream *
 stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_lsn)
 {
-	Stream	   *st = calloc(1, sizeof(Stream));
+	Stream	   *st = xcalloc(1, sizeof(Stream));
 
-	if (st == NULL)
-		return NULL;
 	st->settings = s;
 	st->kafka = k;
 	st->out = out;
@@ -211,24 +202,13 @@ emit(Stream *st, rd_kafka_topic_t *rkt, int32_t partition, const uint8_t *key, s
 	}
 	if (st->nout == st->outcap)
 	{
-		size_t		cap = st->outcap ? st->outcap * 2 : 16;
-		Pending    *grown = realloc(st->outbox, cap * sizeof(Pending));
-
-		if (grown == NULL)
-		{
-			snprintf(err, errlen, "out of memory");
-			free(value);
-			return false;
-		}
-		st->outbox = grown;
-		st->outcap = cap;
+		st->outcap = st->outcap ? st->outcap * 2 : 16;
+		st->outbox = xrealloc(st->outbox, st->outcap, sizeof(Pending));
 	}
 	p = &st->outbox[st->nout++];
 	p->rkt = kafka_topic(st->kafka, rd_kafka_topic_name(rkt));
 	p->partition = partition;
-	p->key = keylen ? malloc(keylen) : NULL;
-	if (keylen)
-		memcpy(p->key, key, keylen);
+	p->key = keylen ? xmemdup(key, keylen) : NULL;
 	p->keylen = keylen;
 	p->value = value;
 	p->len = len;
@@ -273,11 +253,7 @@ make_key(Stream *st, const Relation *rel, const SpanArray *image)
 	{
 		free(st->keybuf);
 		st->keycap = need * 2;
-		if ((st->keybuf = malloc(st->keycap)) == NULL)
-		{
-			st->keycap = 0;
-			return 0;
-		}
+		st->keybuf = xmalloc(st->keycap);
 		need = record_key(image, rel->keys, rel->nkeys, st->keybuf, st->keycap);
 	}
 	return need;
@@ -299,9 +275,7 @@ count(Stream *st, Relation *rel, uint32_t op)
 		if (st->ntouched == st->touched_cap)
 		{
 			st->touched_cap = st->touched_cap ? st->touched_cap * 2 : 16;
-			st->touched = realloc(st->touched, st->touched_cap * sizeof(Relation *));
-			if (st->touched == NULL)
-				abort();
+			st->touched = xrealloc(st->touched, st->touched_cap, sizeof(Relation *));
 		}
 		st->touched[st->ntouched++] = rel;
 	}
@@ -312,7 +286,7 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
 	Record	   *r = &st->rec;
 	Relation   *rel = relations_get(st->rels, r->relid);
-	const SpanArray *image = r->op == RECORD_DELETE ? &r->before : &r->after;
+	const SpanArray *image = r->op == PGCDC__OP__OP_DELETE ? &r->before : &r->after;
 	KafkaHeaders h = {op_letter[r->op], st->commit_lsn, NULL};
 	size_t		keylen,
 				total;
@@ -336,13 +310,12 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 	 * apply it as the old key's delete, keeping that key's order; then under
 	 * the new key.
 	 */
-	if (r->op == RECORD_UPDATE && r->before.n > 0 && rel->nkeys > 0)
+	if (r->op == PGCDC__OP__OP_UPDATE && r->before.n > 0 && rel->nkeys > 0)
 	{
 		size_t		newlen = make_key(st, rel, &r->after);
-		uint8_t    *newkey = malloc(newlen ? newlen : 1);
+		uint8_t    *newkey = xmemdup(st->keybuf, newlen);
 		size_t		oldlen;
 
-		memcpy(newkey, st->keybuf, newlen);
 		oldlen = make_key(st, rel, &r->before);
 		if (oldlen > 0 && (oldlen != newlen || memcmp(newkey, st->keybuf, oldlen) != 0))
 		{
@@ -394,7 +367,7 @@ on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 			return false;
 		}
 		if ((rel = relations_get(st->rels, relid)) != NULL)
-			count(st, rel, RECORD_TRUNCATE);
+			count(st, rel, PGCDC__OP__OP_TRUNCATE);
 		topic = topicname_of(st->settings->topic_prefix, (const char *) schema.data, schema.len,
 							 (const char *) table.data, table.len);
 		rkt = topic ? kafka_topic(st->kafka, topic) : NULL;
@@ -409,9 +382,8 @@ on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 			st->retryable = true;
 		for (int p = 0; p < parts; p++)
 		{
-			void	   *value = malloc(len);
+			void	   *value = xmemdup(buf, len);
 
-			memcpy(value, buf, len);
 			if (!emit(st, rkt, p, NULL, 0, value, len, &h, err, errlen))
 				parts = -1;
 		}
@@ -429,11 +401,10 @@ on_message(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 	bool		heartbeat = r->prefix.len == strlen(HEARTBEAT_PREFIX) &&
 		memcmp(r->prefix.data, HEARTBEAT_PREFIX, r->prefix.len) == 0;
 	KafkaHeaders h = {'m', st->commit_lsn, NULL};
-	void	   *value = malloc(len);
+	void	   *value = xmemdup(buf, len);
 	bool		own_txn = !st->in_txn;
 	bool		ok;
 
-	memcpy(value, buf, len);
 	/* A non-transactional message outside a transaction is tracked on its own. */
 	if (own_txn)
 		st->txn = acktrack_begin(st->acks);
@@ -444,61 +415,42 @@ on_message(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 	return ok;
 }
 
+/* A TableCount's body: the relation's schema and table, and its changes in the transaction. */
 static size_t
-put_varint(uint8_t *out, uint64_t v)
+table_count_size(const Relation *rel)
 {
-	size_t		n = 0;
+	const char *table = rel->name + rel->schema_len + 1;
 
-	do
-	{
-		out[n++] = (uint8_t) ((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-		v >>= 7;
-	} while (v);
-	return n;
+	return wire_len_field_size(WIRE_TABLE_COUNT_SCHEMA, rel->schema_len) +
+		wire_len_field_size(WIRE_TABLE_COUNT_TABLE, strlen(table)) +
+		wire_varint_field_size(WIRE_TABLE_COUNT_COUNT, rel->txn_events);
 }
 
-/* The COMMIT record plus its per-table counts, appended as field 24. */
+/* The COMMIT record plus its per-table counts, appended as TableCounts (event_counts). */
 static void *
 commit_summary(Stream *st, const uint8_t *buf, size_t len, size_t *total)
 {
-	size_t		cap = len;
+	size_t		size = len;
 	uint8_t    *out;
-	size_t		at = len;
+	uint8_t    *p;
 
 	for (size_t i = 0; i < st->ntouched; i++)
-		cap += strlen(st->touched[i]->name) + 48;
-	if ((out = malloc(cap)) == NULL)
-		return NULL;
+		size += wire_len_field_size(WIRE_CHANGE_EVENT_EVENT_COUNTS, table_count_size(st->touched[i]));
+	out = xmalloc(size);
 	memcpy(out, buf, len);
+	p = out + len;
 	for (size_t i = 0; i < st->ntouched; i++)
 	{
 		Relation   *rel = st->touched[i];
-		const char *dot = rel->name + rel->schema_len;
-		size_t		slen = rel->schema_len;
-		size_t		tlen = strlen(dot + 1);
-		uint8_t		cnt[10];
-		size_t		clen = put_varint(cnt, rel->txn_events);
-		uint8_t		lens[2][10];
-		size_t		l1 = put_varint(lens[0], slen);
-		size_t		l2 = put_varint(lens[1], tlen);
+		const char *table = rel->name + rel->schema_len + 1;
 
-		at += put_varint(out + at, 24 << 3 | 2);
-		at += put_varint(out + at, 1 + l1 + slen + 1 + l2 + tlen + 1 + clen);
-		out[at++] = 1 << 3 | 2;
-		memcpy(out + at, lens[0], l1);
-		at += l1;
-		memcpy(out + at, rel->name, slen);
-		at += slen;
-		out[at++] = 2 << 3 | 2;
-		memcpy(out + at, lens[1], l2);
-		at += l2;
-		memcpy(out + at, dot + 1, tlen);
-		at += tlen;
-		out[at++] = 3 << 3;
-		memcpy(out + at, cnt, clen);
-		at += clen;
+		p = wire_put_tag(p, WIRE_CHANGE_EVENT_EVENT_COUNTS, WIRE_TYPE_LEN);
+		p = wire_put_varint(p, table_count_size(rel));
+		p = wire_put_len_field(p, WIRE_TABLE_COUNT_SCHEMA, rel->name, rel->schema_len);
+		p = wire_put_len_field(p, WIRE_TABLE_COUNT_TABLE, table, strlen(table));
+		p = wire_put_varint_field(p, WIRE_TABLE_COUNT_COUNT, rel->txn_events);
 	}
-	*total = at;
+	*total = (size_t) (p - out);
 	return out;
 }
 
@@ -513,15 +465,15 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 		snprintf(err, errlen, "malformed record after " LSN_FMT ": %s", LSN_ARGS(st->received_lsn), why);
 		return false;
 	}
-	if (r->op != RECORD_RELATION && r->op != RECORD_MESSAGE && r->op != RECORD_BEGIN && !st->in_txn)
+	if (r->op != PGCDC__OP__OP_RELATION && r->op != PGCDC__OP__OP_MESSAGE && r->op != PGCDC__OP__OP_BEGIN && !st->in_txn)
 	{
 		snprintf(err, errlen, "record (op %u) outside a transaction after " LSN_FMT,
-				 r->op, LSN_ARGS(st->received_lsn));
+				 (unsigned) r->op, LSN_ARGS(st->received_lsn));
 		return false;
 	}
 	switch (r->op)
 	{
-		case RECORD_BEGIN:
+		case PGCDC__OP__OP_BEGIN:
 			if (st->in_txn)
 			{
 				snprintf(err, errlen, "BEGIN inside a transaction at " LSN_FMT, LSN_ARGS(r->commit_lsn));
@@ -533,27 +485,21 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 			if (st->tx_topic)
 			{
 				KafkaHeaders h = {'b', r->commit_lsn, NULL};
-				void	   *value = malloc(len);
+				void	   *value = xmemdup(buf, len);
 
 				/* Keyed by xid: BEGIN and COMMIT share a partition. */
 				snprintf(st->xid, sizeof(st->xid), "%u", r->xid);
-				memcpy(value, buf, len);
 				return emit(st, st->tx_topic, RD_KAFKA_PARTITION_UA, (uint8_t *) st->xid,
 							strlen(st->xid), value, len, &h, err, errlen);
 			}
 			return true;
-		case RECORD_COMMIT:
+		case PGCDC__OP__OP_COMMIT:
 			if (st->tx_topic)
 			{
 				KafkaHeaders h = {'e', st->commit_lsn, NULL};
 				size_t		total = 0;
 				void	   *value = commit_summary(st, buf, len, &total);
 
-				if (value == NULL)
-				{
-					snprintf(err, errlen, "out of memory");
-					return false;
-				}
 				if (!emit(st, st->tx_topic, RD_KAFKA_PARTITION_UA, (uint8_t *) st->xid,
 						  strlen(st->xid), value, total, &h, err, errlen))
 					return false;
@@ -564,24 +510,24 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 			st->in_txn = false;
 			acktrack_commit(st->acks, st->txn, r->end_lsn);
 			return true;
-		case RECORD_RELATION:
+		case PGCDC__OP__OP_RELATION:
 			if (relations_put(st->rels, r, buf, len) == NULL)
 			{
 				snprintf(err, errlen, "out of memory");
 				return false;
 			}
 			return true;
-		case RECORD_INSERT:
-		case RECORD_UPDATE:
-		case RECORD_DELETE:
+		case PGCDC__OP__OP_INSERT:
+		case PGCDC__OP__OP_UPDATE:
+		case PGCDC__OP__OP_DELETE:
 			return on_change(st, buf, len, err, errlen);
-		case RECORD_TRUNCATE:
+		case PGCDC__OP__OP_TRUNCATE:
 			return on_truncate(st, buf, len, err, errlen);
-		case RECORD_MESSAGE:
+		case PGCDC__OP__OP_MESSAGE:
 			return on_message(st, buf, len, err, errlen);
 		default:
 			snprintf(err, errlen, "unexpected record (op %u) in the stream after " LSN_FMT,
-					 r->op, LSN_ARGS(st->received_lsn));
+					 (unsigned) r->op, LSN_ARGS(st->received_lsn));
 			return false;
 	}
 }
@@ -622,36 +568,40 @@ update_positions(Stream *st)
 bool
 stream_message(Stream *st, const char *buf, size_t len, char *err, size_t errlen)
 {
-	if (len >= 25 && buf[0] == 'w')
-	{
-		uint64_t	start = get_u64(buf + 1);
+	ReplMessage m;
 
-		if (start > st->received_lsn)
-			st->received_lsn = start;
-		update_positions(st);
-		if (st->out != NULL)
-		{
-			fwrite(buf + 25, 1, len - 25, st->out);
-			fputc('\n', st->out);
-			return !ferror(st->out) || (snprintf(err, errlen, "cannot write the output"), false);
-		}
-		return on_batch(st, (const uint8_t *) buf + 25, len - 25, err, errlen);
-	}
-	if (len >= 18 && buf[0] == 'k')
+	switch (replproto_parse(buf, len, &m))
 	{
-		uint64_t	end = get_u64(buf + 1);
-
-		if (end > st->received_lsn)
-			st->received_lsn = end;
-		/* Caught up and nothing unacknowledged: the slot may move here. */
-		if (st->out == NULL && !st->in_txn)
-			acktrack_idle(st->acks, end);
-		update_positions(st);
-		if (buf[17])
-			st->reply_requested = true;
-		return true;
+		case REPL_XLOGDATA:
+			if (m.wal_start > st->received_lsn)
+				st->received_lsn = m.wal_start;
+			update_positions(st);
+			if (st->out != NULL)
+			{
+				fwrite(m.data, 1, m.len, st->out);
+				fputc('\n', st->out);
+				if (ferror(st->out))
+				{
+					snprintf(err, errlen, "cannot write the output");
+					return false;
+				}
+				return true;
+			}
+			return on_batch(st, (const uint8_t *) m.data, m.len, err, errlen);
+		case REPL_KEEPALIVE:
+			if (m.wal_end > st->received_lsn)
+				st->received_lsn = m.wal_end;
+			/* Caught up and nothing unacknowledged: the slot may move here. */
+			if (st->out == NULL && !st->in_txn)
+				acktrack_idle(st->acks, m.wal_end);
+			update_positions(st);
+			if (m.reply_requested)
+				st->reply_requested = true;
+			return true;
+		case REPL_UNKNOWN:
+			break;
 	}
-	snprintf(err, errlen, "unexpected replication message '%c' (%zu bytes)", buf[0], len);
+	snprintf(err, errlen, "unexpected replication message '%c' (%zu bytes)", len > 0 ? buf[0] : '?', len);
 	return false;
 }
 

@@ -84,7 +84,7 @@ relation_record(void)
 				c3 = column("k2", true);
 
 	field_varint(&b, 1, 1);
-	field_varint(&b, 2, RECORD_RELATION);
+	field_varint(&b, 2, PGCDC__OP__OP_RELATION);
 	field_bytes(&b, 9, "public", 6);
 	field_bytes(&b, 10, "t", 1);
 	field_varint(&b, 11, 16384);
@@ -96,7 +96,7 @@ relation_record(void)
 
 	record_init(&r);
 	CHECK(record_scan(b.data, b.len, &r, err, sizeof(err)), "relation record: %s", err);
-	CHECK(r.op == RECORD_RELATION && r.relid == 16384, "op %u relid %u", r.op, r.relid);
+	CHECK(r.op == PGCDC__OP__OP_RELATION && r.relid == 16384, "op %u relid %u", r.op, r.relid);
 	CHECK(r.schema.len == 6 && memcmp(r.schema.data, "public", 6) == 0, "schema");
 	CHECK(r.columns.n == 3, "columns %zu", r.columns.n);
 	CHECK(record_column_is_key(r.columns.items[0]) && !record_column_is_key(r.columns.items[1]) &&
@@ -128,7 +128,7 @@ change_and_key(void)
 				v3 = int_value(300),
 				empty = {.len = 0};
 
-	field_varint(&b, 2, RECORD_UPDATE);
+	field_varint(&b, 2, PGCDC__OP__OP_UPDATE);
 	field_varint(&b, 3, 0x1000000ABCULL);
 	field_varint(&b, 11, 16384);
 	field_bytes(&b, 12, empty.data, 0);	/* before: key only, non-key unset */
