@@ -44,7 +44,7 @@ applycopy_send(Applier *a, size_t piece)
 {
 	if (a->copy.len < piece || a->copy.len == 0)
 		return;
-	a->copy_lost |= !a->copy_lost && PQputCopyData(a->target->conn, a->copy.data, (int) a->copy.len) != 1;
+	a->copy_lost |= !a->copy_lost && !target_copy_send(a->target, a->copy.data, a->copy.len);
 	a->copy.len = 0;
 }
 
@@ -55,21 +55,13 @@ applycopy_send(Applier *a, size_t piece)
 bool
 applycopy_end(Applier *a, bool abandon, char *err, size_t errlen)
 {
-	PGconn	   *c = a->target->conn;
-	PGresult   *res;
 	bool		ok;
 
 	if (!abandon)
 		applycopy_send(a, 1);
-	ok = PQputCopyEnd(c, abandon ? "walsink: a value binary COPY cannot carry, sent again as text" : NULL) == 1 &&
-		!a->copy_lost && !abandon;
-	res = PQgetResult(c);
-	ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok)
-		target_error(a->target, res, err, errlen);
-	PQclear(res);
-	while ((res = PQgetResult(c)) != NULL)
-		PQclear(res);
+	ok = target_copy_end(a->target, !a->copy_lost,
+						 abandon ? "walsink: a value binary COPY cannot carry, sent again as text" : NULL,
+						 err, errlen);
 	a->text_again |= abandon;
 	return ok;
 }

@@ -760,3 +760,31 @@ target_superuser(const Target *t)
 
 	return v != NULL && strcmp(v, "on") == 0 ? PQuser(t->conn) : NULL;
 }
+
+bool
+target_copy_send(Target *t, const char *data, size_t len)
+{
+	return PQputCopyData(t->conn, data, (int) len) == 1;
+}
+
+/*
+ * Ends the COPY FROM STDIN and takes its result.  sent: every piece went
+ * (target_copy_send never failed); abandon: why the COPY is given up (the
+ * target then fails it), or NULL.  Drains what results follow.
+ */
+bool
+target_copy_end(Target *t, bool sent, const char *abandon, char *err, size_t errlen)
+{
+	PGresult   *res;
+	bool		ok;
+
+	ok = PQputCopyEnd(t->conn, abandon) == 1 && sent && abandon == NULL;
+	res = PQgetResult(t->conn);
+	ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		target_error(t, res, err, errlen);
+	PQclear(res);
+	while ((res = PQgetResult(t->conn)) != NULL)
+		PQclear(res);
+	return ok;
+}

@@ -174,4 +174,12 @@ extern const char *target_superuser(const Target *t);
 /* One line: the server's message, its detail and SQLSTATE. */
 extern void target_error(Target *t, const PGresult *res, char *err, size_t errlen);
 
+/*
+ * The data of a COPY FROM STDIN that target_query started: sent a piece at a
+ * time (false when sending failed: the end says why), then ended with its
+ * result; abandon, when not NULL, gives the COPY up for that reason.
+ */
+extern bool target_copy_send(Target *t, const char *data, size_t len);
+extern bool target_copy_end(Target *t, bool sent, const char *abandon, char *err, size_t errlen);
+
 #endif							/* PGCDC_TARGET_H */
