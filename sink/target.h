@@ -41,7 +41,7 @@ typedef struct PartState
 	bool		touched;		/* in the open batch */
 	Position	seen;			/* in the open batch: the last change admitted */
 	bool		has_seen;
-	/* Key changes: see moves.h. */
+	/* Key changes: see keychange.h. */
 	int64_t		hold;			/* the open batch applies nothing from this offset on; -1: no hold */
 	int64_t		held_at;		/* the offset held by earlier batches, and since when */
 	int64_t		held_since_ms;
@@ -50,14 +50,6 @@ typedef struct PartState
 	char	   *source;			/* the source history of pos (pgcdc.source), stored with it; NULL: unknown */
 	char	   *former;			/* the one before, when source.change = resync took a new one; NULL */
 } PartState;
-
-/* A key change's values left by its old-key copy for its new-key copy. */
-typedef struct KeyMove
-{
-	const char *topic;
-	Position	pos;
-	const char *image;			/* bytea in text form (\x...), or NULL when only finding */
-} KeyMove;
 
 extern Target *target_connect(const Settings *s, char *err, size_t errlen);
 extern void target_free(Target *t);
@@ -133,17 +125,6 @@ extern bool target_truncate_mark(Target *t, const char *table, Position *pos, bo
 /* pos NULL: the mark is forgotten (a new source history, source.change = resync). */
 extern bool target_set_truncate_mark(Target *t, const char *table, const Position *pos,
 									 char *err, size_t errlen);
-
-/*
- * pgcdc.sink_key_move: put images of key changes; find those there (rows of
- * topic, commit LSN as a number, seq, image); forget them once taken.  A key
- * change whose new key's copy was a dead letter gets a tombstone (image
- * NULL), so that its old key's copy, applied later, leaves nothing behind.
- */
-extern bool target_moves_put(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen);
-extern bool target_moves_gone(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen);
-extern bool target_moves_find(Target *t, size_t n, const KeyMove *moves, PGresult **res, char *err, size_t errlen);
-extern bool target_moves_forget(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen);
 
 /*
  * Records e as a dead letter (inside the open transaction); *written is false
