@@ -49,6 +49,21 @@ struct Applier
 	MetricCell *m_batches;
 };
 
+/* Top down: the batch, its parts, a table's rows, their statements. */
+static bool admit_all(Applier *a, Event *events, PartState **states, size_t n, Row *rows, size_t *nrows,
+					  char *err, size_t errlen);
+static bool apply_truncate(Applier *a, Event *e, char *err, size_t errlen);
+static bool truncate_table(Applier *a, Event *e, const Pgcdc__RelationRef *ref, char *err, size_t errlen);
+static bool apply_part(Applier *a, Row *rows, size_t n, char *err, size_t errlen);
+static bool apply_keyless(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t errlen);
+static bool apply_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t errlen);
+static CopyResult write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, Shapes *sh,
+							 char *err, size_t errlen);
+static CopyResult write_shape(Applier *a, TableInfo *ti, Row *rows, bool direct, const Shapes *sh, size_t g,
+							  char *err, size_t errlen);
+static bool run(Applier *a, char *err, size_t errlen);
+static void count(Applier *a, Row *rows, size_t nrows, bool committed);
+
 static const char *const skip_reasons[SKIP_REASONS] = {"applied", "dead_letter", "superseded", "truncated"};
 
 Applier *
@@ -109,80 +124,211 @@ applier_attach(Applier *a, Target *t)
 	a->plan.tables = a->tables;
 }
 
-/* The statement in a->sql. */
-static bool
-run(Applier *a, char *err, size_t errlen)
+bool
+applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err, size_t errlen)
 {
-	return target_exec(a->target, stmt_text(&a->sql), err, errlen);
-}
+	Row		   *rows = xmalloc((n + 1) * sizeof(Row));
+	size_t		nrows = 0;
+	PartState **touched = xmalloc((n + 1) * sizeof(PartState *));
+	size_t		ntouched = 0;
+	bool		ok;
 
-/*
- * Shape g of the staged rows: source inserts straight in (direct), source
- * updates by UPDATE ... FROM the stage, the rest (and updates not there) by
- * upsert.
- */
-static CopyResult
-write_shape(Applier *a, TableInfo *ti, Row *rows, bool direct, const Shapes *sh, size_t g,
-			char *err, size_t errlen)
-{
-	const char *s = sh->sig + g * SIG_LEN(ti);
-	char		op = s[ti->ncols];
-	bool		updated = false;	/* every row there was updated: the rest are new */
-
-	if (direct && op == 'i')
-		return rowcopy_direct(&a->copy, &a->sql, ti, rows, sh, g, a->text_only, err, errlen);
-	if (op == 'u' && ti->nkeys > 0 && stmt_updates(ti, s) > 0)
+	a->plan.fatal = false;
+	ok = target_defer(a->target, "BEGIN", err, errlen) &&
+		keychange_plan(a->keychanges, a->target, events, states, n, a->settings->key_change_wait_ms,
+					   arena_allocator(a->scratch), err, errlen) &&
+		admit_all(a, events, states, n, rows, &nrows, err, errlen);
+	/* In parts, cut where a table's source key changed. */
+	for (size_t next = 0, done = 0; ok && next < nrows;)
 	{
-		long		wanted = 0;
-		long		done;
+		size_t		kept,
+					used;
 
-		a->sql.len = 0;
-		stmt_update(&a->sql, ti, sh, g);
-		for (size_t r = 0; r < sh->nrows; r++)
-			wanted += sh->group[r] == (int) g;
-		if (!target_exec_rows(a->target, stmt_text(&a->sql), &done, err, errlen))
-			return COPY_FAILED;
-		if (done == wanted)
-			return COPY_OK;
-		updated = true;
+		ok = plan_prepare(&a->plan, rows + next, nrows - next, &kept, &used, err, errlen);
+		memmove(rows + done, rows + next, kept * sizeof(Row));
+		ok = ok && apply_part(a, rows + done, kept, err, errlen);
+		done += kept;
+		next += used;
+		if (next == nrows || !ok)
+			nrows = done;
 	}
-	a->sql.len = 0;
-	stmt_upsert(&a->sql, ti, sh, g, updated);
-	return run(a, err, errlen) ? COPY_OK : COPY_FAILED;
+	plan_advance(events, states, n);
+	/* Each partition's position once (states has one entry per event). */
+	for (size_t i = 0; i < n; i++)
+	{
+		if (states[i]->touched)
+			touched[ntouched++] = states[i];
+		states[i]->touched = false;
+	}
+	ok = ok && keychange_finish(a->keychanges, a->target, arena_allocator(a->scratch), err, errlen);
+	/* Dead letters: on the topic, acknowledged, before their events are committed as done. */
+	ok = ok && deadletters_write(&a->dead, a->target, a->dead_topic, err, errlen);
+	ok = ok && target_commit(a->target, touched, ntouched, err, errlen);
+	count(a, rows, nrows, ok);
+	deadletters_reset(&a->dead);
+	arena_reset(a->scratch);
+	a->staged = NULL;
+	a->text_only = false;
+	free(rows);
+	free(touched);
+	return ok;
 }
 
-/* rows[0..n) of ti: staged, checked by the rules, deleted, written shape by shape. */
-static CopyResult
-write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, Shapes *sh, char *err, size_t errlen)
+bool
+applier_fatal(const Applier *a)
 {
-	CopyResult	res;
-	bool		any_delete = false;
+	return a->plan.fatal;
+}
 
-	/* A half of a split batch went in before: its rows must not be written again with these. */
+/* The admitted events as rows, truncates applied on the way; *nrows of them. */
+static bool
+admit_all(Applier *a, Event *events, PartState **states, size_t n, Row *rows, size_t *nrows,
+		  char *err, size_t errlen)
+{
+	*nrows = 0;
+	for (size_t i = 0; i < n; i++)
+	{
+		Event	   *e = &events[i];
+		int			admitted = plan_admit(&a->plan, e, states[i], err, errlen);
+
+		if (admitted < 0)
+			return false;
+		if (admitted == 0)
+			continue;
+		/* A truncate now: this batch's rows from before it are then skipped by its mark (plan_prepare). */
+		if (e->kind == EVENT_TRUNCATE && !apply_truncate(a, e, err, errlen))
+			return false;
+		if (e->kind != EVENT_TRUNCATE)
+			rows[(*nrows)++] = (Row) {e, tables_get(a->tables, e->rec->schema, e->rec->table)};
+	}
+	return true;
+}
+
+static bool
+apply_truncate(Applier *a, Event *e, char *err, size_t errlen)
+{
+	if (a->settings->truncate_mode == TRUNCATE_IGNORE)
+	{
+		a->plan.n_ignored++;
+		return true;
+	}
+	if (a->settings->truncate_mode == TRUNCATE_DEAD_LETTER)
+	{
+		deadletters_add(&a->dead, e, "truncate (truncate.mode is dead-letter)", NULL);
+		return true;
+	}
+	for (size_t i = 0; i < e->rec->n_truncated; i++)
+	{
+		const Pgcdc__RelationRef *ref = e->rec->truncated[i];
+
+		/* Each table's topic carries a copy of the record: this one applies its own tables (bound). */
+		if (topicname_matches(rd_kafka_topic_name(e->msg->rkt), a->settings->topic_prefix, ref->schema,
+							  ref->table) && !truncate_table(a, e, ref, err, errlen))
+			return false;
+	}
+	return true;
+}
+
+/* One table of a truncate, unless its mark says a copy of the truncate applied it. */
+static bool
+truncate_table(Applier *a, Event *e, const Pgcdc__RelationRef *ref, char *err, size_t errlen)
+{
+	TableInfo  *ti = tables_get(a->tables, ref->schema, ref->table);
+	char		sql[512];
+	char		why[1024];
+	char		reason[300];
+	bool		exists;
+
+	if (!plan_trunc_mark(&a->plan, ti, err, errlen))
+		return false;
+	/* Every partition carries a copy: the first one applies it. */
+	if (ti->has_trunc_mark && position_cmp(&e->pos, &ti->trunc_mark) <= 0)
+		return true;
+	if (!tables_load(a->tables, ti, &exists, err, errlen))
+		return false;
+	if (exists)
+	{
+		/* The target may refuse (a foreign key points at the table): a dead letter, no mark. */
+		snprintf(sql, sizeof(sql), "SAVEPOINT pgcdc_truncate; TRUNCATE %s", ti->qname);
+		if (!target_exec(a->target, sql, why, sizeof(why)))
+		{
+			if (target_broken(a->target))
+			{
+				snprintf(err, errlen, "%s", why);
+				return false;
+			}
+			if (!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_truncate", err, errlen))
+				return false;
+			snprintf(reason, sizeof(reason), "truncate of %s rejected by the target", ti->name);
+			deadletters_add(&a->dead, e, reason, why);
+			return true;
+		}
+		if (!target_exec(a->target, "RELEASE SAVEPOINT pgcdc_truncate", err, errlen))
+			return false;
+		log_msg(LOG_INFO, "truncated %s", ti->qname);
+	}
+	if (!target_set_truncate_mark(a->target, ti->name, &e->pos, err, errlen))
+		return false;
+	ti->trunc_mark = e->pos;
+	ti->has_trunc_mark = true;
+	return true;
+}
+
+/* Prepared rows[0..n): per table, the last change of each key, written. */
+static bool
+apply_part(Applier *a, Row *rows, size_t n, char *err, size_t errlen)
+{
+	bool		ok = true;
+
+	qsort(rows, n, sizeof(Row), plan_by_table);
+	for (size_t i = 0; i < n && ok;)
+	{
+		TableInfo  *ti = rows[i].ti;
+		size_t		j = i;
+		size_t		m;
+
+		while (j < n && rows[j].ti == ti)
+			j++;
+		m = j - i;
+		ok = tables_stage(a->tables, ti, err, errlen);
+		if (ok && ti->nkeys > 0)
+		{
+			qsort(rows + i, j - i, sizeof(Row), dedupe_cmp);
+			ok = keychange_resolve(a->keychanges, &a->copy, &a->sql, ti, rows + i, j - i,
+								   arena_allocator(a->scratch), err, errlen);
+			m = dedupe_rows(rows + i, j - i);
+		}
+		a->plan.n_skipped[SKIP_SUPERSEDED] += (int64_t) (j - i - m);
+		if (ok && ti->nkeys == 0 && applyfull_needed(rows + i, m))
+			ok = apply_keyless(a, ti, rows + i, m, err, errlen);
+		else
+			ok = ok && apply_rows(a, ti, rows + i, m, err, errlen);
+		i = j;
+	}
+	return ok;
+}
+
+/* rows[0..n) of ti, a table without a key, some matched on their old row (applyfull.h). */
+static bool
+apply_keyless(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t errlen)
+{
+	int64_t		applied;
+	bool		ok;
+
+	/* Rows an earlier statement of this batch staged would be taken for these. */
 	if (a->staged == ti)
 	{
 		a->sql.len = 0;
 		stmt_clear_stage(&a->sql, ti);
 		if (!run(a, err, errlen))
-			return COPY_FAILED;
+			return false;
+		a->staged = NULL;
 	}
-	if ((res = rowcopy_stage(&a->copy, &a->sql, ti, rows, n, direct, a->text_only, sh, err, errlen)) != COPY_OK)
-		return res;
-	if (!rules_check(a->target, &a->sql, ti, rows, sh, &a->dead, err, errlen))
-		return COPY_FAILED;
-	for (size_t r = 0; r < n; r++)
-		any_delete |= rows[r].e->kind == EVENT_DELETE;
-	if (any_delete)
-	{
-		a->sql.len = 0;
-		stmt_delete(&a->sql, ti);
-		if (!run(a, err, errlen))
-			return COPY_FAILED;
-	}
-	for (size_t g = 0; g < sh->nsig; g++)
-		if ((res = write_shape(a, ti, rows, direct, sh, g, err, errlen)) != COPY_OK)
-			return res;
-	return COPY_OK;
+	ok = applyfull_rows(&a->copy, &a->sql, &a->dead, ti, rows, n, &applied, err, errlen);
+	a->n_applied += applied;
+	if (ok)
+		a->staged = ti;
+	return ok;
 }
 
 /* rows[0..n) in a savepoint; on rejection, each half again; a lone row is a dead letter. */
@@ -238,155 +384,80 @@ apply_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t err
 		apply_rows(a, ti, rows + n / 2, n - n / 2, err, errlen);
 }
 
-/* rows[0..n) of ti, a table without a key, some matched on their old row (applyfull.h). */
-static bool
-apply_keyless(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t errlen)
+/* rows[0..n) of ti: staged, checked by the rules, deleted, written shape by shape. */
+static CopyResult
+write_rows(Applier *a, TableInfo *ti, Row *rows, size_t n, bool direct, Shapes *sh, char *err, size_t errlen)
 {
-	int64_t		applied;
-	bool		ok;
+	CopyResult	res;
+	bool		any_delete = false;
 
-	/* Rows an earlier statement of this batch staged would be taken for these. */
+	/* A half of a split batch went in before: its rows must not be written again with these. */
 	if (a->staged == ti)
 	{
 		a->sql.len = 0;
 		stmt_clear_stage(&a->sql, ti);
 		if (!run(a, err, errlen))
-			return false;
-		a->staged = NULL;
+			return COPY_FAILED;
 	}
-	ok = applyfull_rows(&a->copy, &a->sql, &a->dead, ti, rows, n, &applied, err, errlen);
-	a->n_applied += applied;
-	if (ok)
-		a->staged = ti;
-	return ok;
+	if ((res = rowcopy_stage(&a->copy, &a->sql, ti, rows, n, direct, a->text_only, sh, err, errlen)) != COPY_OK)
+		return res;
+	if (!rules_check(a->target, &a->sql, ti, rows, sh, &a->dead, err, errlen))
+		return COPY_FAILED;
+	for (size_t r = 0; r < n; r++)
+		any_delete |= rows[r].e->kind == EVENT_DELETE;
+	if (any_delete)
+	{
+		a->sql.len = 0;
+		stmt_delete(&a->sql, ti);
+		if (!run(a, err, errlen))
+			return COPY_FAILED;
+	}
+	for (size_t g = 0; g < sh->nsig; g++)
+		if ((res = write_shape(a, ti, rows, direct, sh, g, err, errlen)) != COPY_OK)
+			return res;
+	return COPY_OK;
 }
 
-/* Prepared rows[0..n): per table, the last change of each key, written. */
-static bool
-apply_part(Applier *a, Row *rows, size_t n, char *err, size_t errlen)
+/*
+ * Shape g of the staged rows: source inserts straight in (direct), source
+ * updates by UPDATE ... FROM the stage, the rest (and updates not there) by
+ * upsert.
+ */
+static CopyResult
+write_shape(Applier *a, TableInfo *ti, Row *rows, bool direct, const Shapes *sh, size_t g,
+			char *err, size_t errlen)
 {
-	bool		ok = true;
+	const char *s = sh->sig + g * SIG_LEN(ti);
+	char		op = s[ti->ncols];
+	bool		updated = false;	/* every row there was updated: the rest are new */
 
-	qsort(rows, n, sizeof(Row), plan_by_table);
-	for (size_t i = 0; i < n && ok;)
+	if (direct && op == 'i')
+		return rowcopy_direct(&a->copy, &a->sql, ti, rows, sh, g, a->text_only, err, errlen);
+	if (op == 'u' && ti->nkeys > 0 && stmt_updates(ti, s) > 0)
 	{
-		TableInfo  *ti = rows[i].ti;
-		size_t		j = i;
-		size_t		m;
+		long		wanted = 0;
+		long		done;
 
-		while (j < n && rows[j].ti == ti)
-			j++;
-		m = j - i;
-		ok = tables_stage(a->tables, ti, err, errlen);
-		if (ok && ti->nkeys > 0)
-		{
-			qsort(rows + i, j - i, sizeof(Row), dedupe_cmp);
-			ok = keychange_resolve(a->keychanges, &a->copy, &a->sql, ti, rows + i, j - i,
-								   arena_allocator(a->scratch), err, errlen);
-			m = dedupe_rows(rows + i, j - i);
-		}
-		a->plan.n_skipped[SKIP_SUPERSEDED] += (int64_t) (j - i - m);
-		if (ok && ti->nkeys == 0 && applyfull_needed(rows + i, m))
-			ok = apply_keyless(a, ti, rows + i, m, err, errlen);
-		else
-			ok = ok && apply_rows(a, ti, rows + i, m, err, errlen);
-		i = j;
+		a->sql.len = 0;
+		stmt_update(&a->sql, ti, sh, g);
+		for (size_t r = 0; r < sh->nrows; r++)
+			wanted += sh->group[r] == (int) g;
+		if (!target_exec_rows(a->target, stmt_text(&a->sql), &done, err, errlen))
+			return COPY_FAILED;
+		if (done == wanted)
+			return COPY_OK;
+		updated = true;
 	}
-	return ok;
+	a->sql.len = 0;
+	stmt_upsert(&a->sql, ti, sh, g, updated);
+	return run(a, err, errlen) ? COPY_OK : COPY_FAILED;
 }
 
-/* One table of a truncate, unless its mark says a copy of the truncate applied it. */
+/* The statement in a->sql. */
 static bool
-truncate_table(Applier *a, Event *e, const Pgcdc__RelationRef *ref, char *err, size_t errlen)
+run(Applier *a, char *err, size_t errlen)
 {
-	TableInfo  *ti = tables_get(a->tables, ref->schema, ref->table);
-	char		sql[512];
-	char		why[1024];
-	char		reason[300];
-	bool		exists;
-
-	if (!plan_trunc_mark(&a->plan, ti, err, errlen))
-		return false;
-	/* Every partition carries a copy: the first one applies it. */
-	if (ti->has_trunc_mark && position_cmp(&e->pos, &ti->trunc_mark) <= 0)
-		return true;
-	if (!tables_load(a->tables, ti, &exists, err, errlen))
-		return false;
-	if (exists)
-	{
-		/* The target may refuse (a foreign key points at the table): a dead letter, no mark. */
-		snprintf(sql, sizeof(sql), "SAVEPOINT pgcdc_truncate; TRUNCATE %s", ti->qname);
-		if (!target_exec(a->target, sql, why, sizeof(why)))
-		{
-			if (target_broken(a->target))
-			{
-				snprintf(err, errlen, "%s", why);
-				return false;
-			}
-			if (!target_exec(a->target, "ROLLBACK TO SAVEPOINT pgcdc_truncate", err, errlen))
-				return false;
-			snprintf(reason, sizeof(reason), "truncate of %s rejected by the target", ti->name);
-			deadletters_add(&a->dead, e, reason, why);
-			return true;
-		}
-		if (!target_exec(a->target, "RELEASE SAVEPOINT pgcdc_truncate", err, errlen))
-			return false;
-		log_msg(LOG_INFO, "truncated %s", ti->qname);
-	}
-	if (!target_set_truncate_mark(a->target, ti->name, &e->pos, err, errlen))
-		return false;
-	ti->trunc_mark = e->pos;
-	ti->has_trunc_mark = true;
-	return true;
-}
-
-static bool
-apply_truncate(Applier *a, Event *e, char *err, size_t errlen)
-{
-	if (a->settings->truncate_mode == TRUNCATE_IGNORE)
-	{
-		a->plan.n_ignored++;
-		return true;
-	}
-	if (a->settings->truncate_mode == TRUNCATE_DEAD_LETTER)
-	{
-		deadletters_add(&a->dead, e, "truncate (truncate.mode is dead-letter)", NULL);
-		return true;
-	}
-	for (size_t i = 0; i < e->rec->n_truncated; i++)
-	{
-		const Pgcdc__RelationRef *ref = e->rec->truncated[i];
-
-		/* Each table's topic carries a copy of the record: this one applies its own tables (bound). */
-		if (topicname_matches(rd_kafka_topic_name(e->msg->rkt), a->settings->topic_prefix, ref->schema,
-							  ref->table) && !truncate_table(a, e, ref, err, errlen))
-			return false;
-	}
-	return true;
-}
-
-/* The admitted events as rows, truncates applied on the way; *nrows of them. */
-static bool
-admit_all(Applier *a, Event *events, PartState **states, size_t n, Row *rows, size_t *nrows,
-		  char *err, size_t errlen)
-{
-	*nrows = 0;
-	for (size_t i = 0; i < n; i++)
-	{
-		Event	   *e = &events[i];
-		int			admitted = plan_admit(&a->plan, e, states[i], err, errlen);
-
-		if (admitted < 0)
-			return false;
-		if (admitted == 0)
-			continue;
-		/* A truncate now: this batch's rows from before it are then skipped by its mark (plan_prepare). */
-		if (e->kind == EVENT_TRUNCATE && !apply_truncate(a, e, err, errlen))
-			return false;
-		if (e->kind != EVENT_TRUNCATE)
-			rows[(*nrows)++] = (Row) {e, tables_get(a->tables, e->rec->schema, e->rec->table)};
-	}
-	return true;
+	return target_exec(a->target, stmt_text(&a->sql), err, errlen);
 }
 
 /* The batch's counts into the metrics, once it is committed. */
@@ -417,60 +488,4 @@ count(Applier *a, Row *rows, size_t nrows, bool committed)
 	}
 	a->n_applied = a->plan.n_ignored = 0;
 	memset(a->plan.n_skipped, 0, sizeof(a->plan.n_skipped));
-}
-
-bool
-applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err, size_t errlen)
-{
-	Row		   *rows = xmalloc((n + 1) * sizeof(Row));
-	size_t		nrows = 0;
-	PartState **touched = xmalloc((n + 1) * sizeof(PartState *));
-	size_t		ntouched = 0;
-	bool		ok;
-
-	a->plan.fatal = false;
-	ok = target_defer(a->target, "BEGIN", err, errlen) &&
-		keychange_plan(a->keychanges, a->target, events, states, n, a->settings->key_change_wait_ms,
-					   arena_allocator(a->scratch), err, errlen) &&
-		admit_all(a, events, states, n, rows, &nrows, err, errlen);
-	/* In parts, cut where a table's source key changed. */
-	for (size_t next = 0, done = 0; ok && next < nrows;)
-	{
-		size_t		kept,
-					used;
-
-		ok = plan_prepare(&a->plan, rows + next, nrows - next, &kept, &used, err, errlen);
-		memmove(rows + done, rows + next, kept * sizeof(Row));
-		ok = ok && apply_part(a, rows + done, kept, err, errlen);
-		done += kept;
-		next += used;
-		if (next == nrows || !ok)
-			nrows = done;
-	}
-	plan_advance(events, states, n);
-	/* Each partition's position once (states has one entry per event). */
-	for (size_t i = 0; i < n; i++)
-	{
-		if (states[i]->touched)
-			touched[ntouched++] = states[i];
-		states[i]->touched = false;
-	}
-	ok = ok && keychange_finish(a->keychanges, a->target, arena_allocator(a->scratch), err, errlen);
-	/* Dead letters: on the topic, acknowledged, before their events are committed as done. */
-	ok = ok && deadletters_write(&a->dead, a->target, a->dead_topic, err, errlen);
-	ok = ok && target_commit(a->target, touched, ntouched, err, errlen);
-	count(a, rows, nrows, ok);
-	deadletters_reset(&a->dead);
-	arena_reset(a->scratch);
-	a->staged = NULL;
-	a->text_only = false;
-	free(rows);
-	free(touched);
-	return ok;
-}
-
-bool
-applier_fatal(const Applier *a)
-{
-	return a->plan.fatal;
 }
