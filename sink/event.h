@@ -73,10 +73,10 @@ typedef struct Event
 	EventKind	kind;
 	bool		snapshot;		/* a read: never moves the stored position */
 	bool		unchanged;		/* some value of image was an unchanged TOASTed one when decoded */
-	bool		held;			/* not applied in this batch: its partition is held (moves.h) */
+	bool		held;			/* not applied in this batch: its partition is held (keychange.h) */
 	bool		admitted;		/* a change new to its partition (apply.c admit) */
 	bool		dead;			/* a dead letter of its batch */
-	struct Move *move;			/* a key change's copy: see moves.h */
+	struct Move *move;			/* a key change's copy: see keychange.h */
 	rd_kafka_message_t *msg;
 	/* Header pgcdc.source (system identifier/timeline/database/slot), in msg; NULL when absent. */
 	const char *source;

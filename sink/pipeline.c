@@ -29,6 +29,7 @@
 #include "arena.h"
 #include "event.h"
 #include "fetchahead.h"
+#include "keychange.h"
 #include "log.h"
 #include "pipeline.h"
 #include "positions.h"
@@ -129,42 +130,11 @@ drop_partition(Batch *b, const PartState *st)
 	b->n = out;
 }
 
-/*
- * The partitions the applied batch b held (see moves.h) are consumed again
- * from the offset held; what the batch being filled has of them goes.
- */
+/* keychange_seek's: what the batch being filled has of a held partition goes. */
 static void
-seek_held(Pipeline *p, Batch *b)
+drop_filling(void *opaque, const PartState *st)
 {
-	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(4);
-	rd_kafka_error_t *error;
-
-	for (size_t i = 0; i < b->n; i++)
-	{
-		PartState  *st = b->states[i];
-
-		if (st->hold < 0)
-			continue;
-		rd_kafka_topic_partition_list_add(list, st->topic, st->partition)->offset = st->hold;
-		drop_partition(p->filling, st);
-		st->resume = st->hold;
-		st->hold = -1;
-	}
-	if (list->cnt > 0 && (error = rd_kafka_seek_partitions(p->rk, list, 10000)) != NULL)
-	{
-		snprintf(p->err, sizeof(p->err), "cannot consume a held partition again: %s", rd_kafka_error_string(error));
-		rd_kafka_error_destroy(error);
-		p->failed = true;
-	}
-	for (int i = 0; i < list->cnt && !p->failed; i++)
-		if (list->elems[i].err)
-		{
-			snprintf(p->err, sizeof(p->err), "cannot consume %s [%d] again from offset %" PRId64 ": %s",
-					 list->elems[i].topic, list->elems[i].partition, list->elems[i].offset,
-					 rd_kafka_err2str(list->elems[i].err));
-			p->failed = true;
-		}
-	rd_kafka_topic_partition_list_destroy(list);
+	drop_partition(((Pipeline *) opaque)->filling, st);
 }
 
 static void
@@ -243,7 +213,9 @@ collect(Pipeline *p, bool wait)
 		return true;
 	if (!p->failed && p->rk != NULL)
 	{
-		seek_held(p, b);
+		/* The partitions b held are consumed again from the offset held (keychange.h). */
+		if (!keychange_seek(p->rk, b->states, b->n, drop_filling, p, p->err, sizeof(p->err)))
+			p->failed = true;
 		done = rd_kafka_topic_partition_list_new(8);
 		for (size_t i = 0; i < b->n; i++)
 		{

@@ -34,7 +34,7 @@ typedef struct PartState
 	bool		touched;		/* in the open batch */
 	Position	seen;			/* in the open batch: the last change admitted */
 	bool		has_seen;
-	/* Key changes: see moves.h. */
+	/* Key changes: see keychange.h. */
 	int64_t		hold;			/* the open batch applies nothing from this offset on; -1: no hold */
 	int64_t		held_at;		/* the offset held by earlier batches, and since when */
 	int64_t		held_since_ms;

@@ -400,119 +400,38 @@ target_array_add(Buf *arrays, size_t n, const char *const *values)
 	}
 }
 
-/*
- * XXX: target_moves_* below, the SQL of pgcdc.sink_key_move, leave for the
- * key-change module; these names of theirs go with them.
- */
-#define LSN_TEXT(buf, lsn) snprintf(buf, sizeof(buf), "%X/%X", (unsigned) ((lsn) >> 32), (unsigned) (lsn))
-#define array_add target_array_add
-
-/*
- * The key changes moves[0..n) as three array parameters (topics, commit
- * LSNs, seqs) into values[1..3], and with images their images into values[4].
- */
-static void
-move_arrays(size_t n, const KeyMove *moves, bool images, Buf *arrays, const char **values)
-{
-	for (size_t i = 0; i < n; i++)
-	{
-		char		lsn[32],
-					seq[16];
-		const char *row[4] = {moves[i].topic, lsn, seq, moves[i].image};
-
-		LSN_TEXT(lsn, moves[i].pos.lsn);
-		snprintf(seq, sizeof(seq), "%u", moves[i].pos.seq);
-		array_add(arrays, images ? 4 : 3, row);
-	}
-	for (size_t i = 0; i < 4; i++)
-	{
-		buf_append(&arrays[i], "}", 2);
-		values[i + 1] = arrays[i].data;
-	}
-}
-
-/* sql over $1 (the group), $2..$4 (move_arrays) and with images $5. */
-static bool
-moves_exec(Target *t, const char *sql, bool images, size_t n, const KeyMove *moves, PGresult **res,
-		   char *err, size_t errlen)
-{
-	Buf			arrays[4] = {{0}};
-	const char *values[5] = {t->settings->group_id};
-	bool		ok;
-
-	move_arrays(n, moves, images, arrays, values);
-	ok = exec_params(t, sql, images ? 5 : 4, values, res, err, errlen);
-	for (size_t i = 0; i < 4; i++)
-		buf_free(&arrays[i]);
-	return ok;
-}
-
-/* Deletes the rows of moves (topic, position) for which which (SQL over m) holds. */
-static bool
-moves_delete(Target *t, const char *which, size_t n, const KeyMove *moves, char *err, size_t errlen)
-{
-	char		sql[512];
-
-	snprintf(sql, sizeof(sql),
-			 "DELETE FROM pgcdc.sink_key_move m USING unnest($2::text[], $3::pg_lsn[], $4::bigint[]) "
-			 "AS w(topic, commit_lsn, seq) WHERE m.group_id = $1 AND m.topic = w.topic "
-			 "AND m.commit_lsn = w.commit_lsn AND m.seq = w.seq AND %s", which);
-	return moves_exec(t, sql, false, n, moves, NULL, err, errlen);
-}
-
-/*
- * An image that meets its key change's tombstone is not stored, and the
- * tombstone goes.  Two statements, because another walsink of the group may
- * be writing that tombstone in a transaction still open: the INSERT waits for
- * it and leaves it alone, and the DELETE, with a snapshot taken after, sees
- * and removes it.
- */
-bool
-target_moves_put(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen)
-{
-	return n == 0 ||
-		(moves_exec(t, "INSERT INTO pgcdc.sink_key_move AS m (group_id, topic, commit_lsn, seq, image) "
-					"SELECT $1, * FROM unnest($2::text[], $3::pg_lsn[], $4::bigint[], $5::bytea[]) "
-					"ON CONFLICT (group_id, topic, commit_lsn, seq) DO UPDATE SET image = EXCLUDED.image "
-					"WHERE m.image IS NOT NULL",
-					true, n, moves, NULL, err, errlen) &&
-		 moves_delete(t, "m.image IS NULL", n, moves, err, errlen));
-}
-
-/*
- * The reverse: an image another walsink stored after this one looked for it
- * is for a copy that is now a dead letter, so it goes instead of the tombstone.
- */
-bool
-target_moves_gone(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen)
-{
-	return n == 0 ||
-		(moves_exec(t, "INSERT INTO pgcdc.sink_key_move (group_id, topic, commit_lsn, seq, image) "
-					"SELECT $1, *, NULL FROM unnest($2::text[], $3::pg_lsn[], $4::bigint[]) "
-					"ON CONFLICT (group_id, topic, commit_lsn, seq) DO NOTHING",
-					false, n, moves, NULL, err, errlen) &&
-		 moves_delete(t, "m.image IS NOT NULL", n, moves, err, errlen));
-}
-
-bool
-target_moves_find(Target *t, size_t n, const KeyMove *moves, PGresult **res, char *err, size_t errlen)
-{
-	return moves_exec(t, "SELECT m.topic, m.commit_lsn - '0/0', m.seq, m.image FROM pgcdc.sink_key_move m "
-					  "JOIN unnest($2::text[], $3::pg_lsn[], $4::bigint[]) AS w(topic, commit_lsn, seq) "
-					  "USING (topic, commit_lsn, seq) WHERE m.group_id = $1 AND m.image IS NOT NULL",
-					  false, n, moves, res, err, errlen);
-}
-
-bool
-target_moves_forget(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen)
-{
-	return n == 0 || moves_delete(t, "true", n, moves, err, errlen);
-}
-
 const char *
 target_superuser(const Target *t)
 {
 	const char *v = PQparameterStatus(t->conn, "is_superuser");
 
 	return v != NULL && strcmp(v, "on") == 0 ? PQuser(t->conn) : NULL;
+}
+
+bool
+target_copy_send(Target *t, const char *data, size_t len)
+{
+	return PQputCopyData(t->conn, data, (int) len) == 1;
+}
+
+/*
+ * Ends the COPY FROM STDIN and takes its result.  sent: every piece went
+ * (target_copy_send never failed); abandon: why the COPY is given up (the
+ * target then fails it), or NULL.  Drains what results follow.
+ */
+bool
+target_copy_end(Target *t, bool sent, const char *abandon, char *err, size_t errlen)
+{
+	PGresult   *res;
+	bool		ok;
+
+	ok = PQputCopyEnd(t->conn, abandon) == 1 && sent && abandon == NULL;
+	res = PQgetResult(t->conn);
+	ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		target_error(t, res, err, errlen);
+	PQclear(res);
+	while ((res = PQgetResult(t->conn)) != NULL)
+		PQclear(res);
+	return ok;
 }

@@ -5,14 +5,13 @@
  * target_connect sets the session up (encoding, date and number forms,
  * synchronous_commit) and creates walsink's own tables when they are
  * missing: pgcdc.sink_position (positions.h), pgcdc.sink_truncate
- * (truncmarks.h), pgcdc.sink_key_move (below) and the dead-letter table
+ * (truncmarks.h), pgcdc.sink_key_move (keychange.h) and the dead-letter table
  * (deadtable.h).  Their DDL sits here, in one statement under the DDL lock,
  * because every connection makes sure of them before anything else; those
  * modules only read and write their rows.
  *
  * The caller owns the Target (target_free), and the Target its PGconn, for
- * the target's modules alone (XXX: applycopy.c still sends COPY data on it
- * directly).  A Target is used by one thread at a time.  Strings it returns
+ * the target's modules alone (COPY data goes through target_copy_send).  A Target is used by one thread at a time.  Strings it returns
  * (target_quote*) are the caller's.
  */
 #ifndef PGCDC_TARGET_H
@@ -40,13 +39,6 @@ typedef struct Target
 	int			ndeferred;
 } Target;
 
-/* A key change's values left by its old-key copy for its new-key copy. */
-typedef struct KeyMove
-{
-	const char *topic;
-	Position	pos;
-	const char *image;			/* bytea in text form (\x...), or NULL when only finding */
-} KeyMove;
 
 extern Target *target_connect(const Settings *s, char *err, size_t errlen);
 extern void target_free(Target *t);
@@ -119,17 +111,6 @@ extern bool target_exec_params(Target *t, const char *sql, int n, const char *co
  */
 extern void target_array_add(Buf *arrays, size_t n, const char *const *values);
 
-/*
- * pgcdc.sink_key_move: put images of key changes; find those there (rows of
- * topic, commit LSN as a number, seq, image); forget them once taken.  A key
- * change whose new key's copy was a dead letter gets a tombstone (image
- * NULL), so that its old key's copy, applied later, leaves nothing behind.
- */
-extern bool target_moves_put(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen);
-extern bool target_moves_gone(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen);
-extern bool target_moves_find(Target *t, size_t n, const KeyMove *moves, PGresult **res, char *err, size_t errlen);
-extern bool target_moves_forget(Target *t, size_t n, const KeyMove *moves, char *err, size_t errlen);
-
 /* An identifier quoted for SQL (malloc'd); NULL when libpq refuses it. */
 extern char *target_quote(Target *t, const char *ident);
 /* schema.table, each part quoted (malloc'd); NULL when libpq refuses one. */
@@ -143,5 +124,13 @@ extern const char *target_superuser(const Target *t);
 
 /* One line: the server's message, its detail and SQLSTATE. */
 extern void target_error(Target *t, const PGresult *res, char *err, size_t errlen);
+
+/*
+ * The data of a COPY FROM STDIN that target_query started: sent a piece at a
+ * time (false when sending failed: the end says why), then ended with its
+ * result; abandon, when not NULL, gives the COPY up for that reason.
+ */
+extern bool target_copy_send(Target *t, const char *data, size_t len);
+extern bool target_copy_end(Target *t, bool sent, const char *abandon, char *err, size_t errlen);
 
 #endif							/* PGCDC_TARGET_H */
