@@ -28,7 +28,7 @@ struct Kafka
 	KafkaDeliveryFn cb;
 	void	   *arg;
 	char		bootstrap[512];	/* for the messages that must name it */
-	Limits	   *limits;			/* the caller's; may be NULL */
+	TopicLimits *limits;		/* the caller's; may be NULL */
 	size_t		max_message_bytes;	/* the producer's message.max.bytes */
 };
 
@@ -154,9 +154,9 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 
 	if (msg->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && k->limits != NULL && msg->rkt != NULL)
 	{
-		/* The brokers' refusal: the next pipeline learns the topic's limit (limits.h). */
+		/* The brokers' refusal: the next pipeline learns the topic's limit (topiclimits.h). */
 		(void) rd_kafka_message_headers(msg, &hdrs);
-		limits_refused(k->limits, rd_kafka_topic_name(msg->rkt), batch_bytes(msg->key_len, msg->len, hdrs));
+		topiclimits_refused(k->limits, rd_kafka_topic_name(msg->rkt), batch_bytes(msg->key_len, msg->len, hdrs));
 	}
 	if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR)
 		describe_failure(failure, sizeof(failure), msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?",
@@ -292,7 +292,7 @@ kafka_validate(const Config *c, char *err, size_t errlen)
 }
 
 Kafka *
-kafka_new(const Config *c, Limits *limits, KafkaDeliveryFn cb, void *arg, char *err, size_t errlen)
+kafka_new(const Config *c, TopicLimits *limits, KafkaDeliveryFn cb, void *arg, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf;
 	Kafka	   *k = xcalloc(1, sizeof(Kafka));
@@ -438,7 +438,7 @@ kafka_produce(Kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
 		rd_kafka_header_add(hdrs, "pgcdc.oversized", -1, text, -1);
 	}
 	/* A topic that refused a message: what it takes is known, check before sending. */
-	if ((limit = limits_get(k->limits, rd_kafka_topic_name(rkt))) > 0 &&
+	if ((limit = topiclimits_get(k->limits, rd_kafka_topic_name(rkt))) > 0 &&
 		(size = batch_bytes(keylen, len, hdrs)) > limit)
 	{
 		*big = (Oversize) {size, limit, "max.message.bytes", rd_kafka_topic_name(rkt)};
@@ -577,7 +577,7 @@ kafka_learn_limits(Kafka *k, int timeout_ms)
 	size_t		refused,
 				limit;
 
-	for (size_t i = 0; k->limits != NULL && limits_entry(k->limits, i, &topic, &refused, &limit);)
+	for (size_t i = 0; k->limits != NULL && topiclimits_entry(k->limits, i, &topic, &refused, &limit);)
 	{
 		char		why[512];
 		char		a[32],
@@ -594,11 +594,11 @@ kafka_learn_limits(Kafka *k, int timeout_ms)
 			if (max != limit)
 				log_msg(LOG_INFO, "kafka: topic %s takes messages of at most %s bytes (its max.message.bytes); "
 						"larger changes are oversized (oversized.mode)", topic, standin_bytes(a, max));
-			limits_set(k->limits, topic, max);
+			topiclimits_set(k->limits, topic, max);
 		}
 		else if (max > 0)
 		{
-			limits_set(k->limits, topic, 0);
+			topiclimits_set(k->limits, topic, 0);
 			free(topic);
 			continue;			/* entry i is another topic now */
 		}
@@ -608,7 +608,7 @@ kafka_learn_limits(Kafka *k, int timeout_ms)
 			log_msg(LOG_WARNING, "kafka: the max.message.bytes of topic %s cannot be read (%s; grant "
 					"DescribeConfigs on it): messages of %s bytes and more are taken as oversized", topic,
 					why, standin_bytes(a, limit && limit < refused ? limit + 1 : refused));
-			limits_set(k->limits, topic, limit && limit < refused ? limit : refused - 1);
+			topiclimits_set(k->limits, topic, limit && limit < refused ? limit : refused - 1);
 		}
 		free(topic);
 		i++;

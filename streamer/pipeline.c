@@ -25,7 +25,7 @@ typedef struct Pipeline
 {
 	const Settings *settings;
 	Metrics    *metrics;
-	Limits	   *limits;			/* kept across pipelines */
+	TopicLimits *limits;		/* kept across pipelines */
 	Source	   *src;
 	Kafka	   *kafka;
 	Stream	   *stream;
@@ -526,7 +526,7 @@ run(Pipeline *p, bool *connected)
 }
 
 Outcome
-pipeline_run(const Settings *s, Metrics *m, Limits *limits, bool *connected)
+pipeline_run(const Settings *s, Metrics *m, TopicLimits *limits, bool *connected)
 {
 	Pipeline	p = {s, m, limits};
 	Outcome		o = run(&p, connected);
