@@ -16,7 +16,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "runtime.h"
-#include "standin.h"
+#include "thousands.h"
 #include "xalloc.h"
 
 struct Kafka
@@ -580,20 +580,20 @@ kafka_learn_limits(Kafka *k, int timeout_ms)
 	for (size_t i = 0; k->limits != NULL && topiclimits_entry(k->limits, i, &topic, &refused, &limit);)
 	{
 		char		why[512];
-		char		a[32],
-					b[32];
+		char		a[THOUSANDS_LEN],
+					b[THOUSANDS_LEN];
 		size_t		max = topic_max_bytes(k, topic, timeout_ms, why, sizeof(why));
 
 		if (refused > 0 && max > 0 && refused <= max)
 			log_msg(LOG_WARNING, "kafka: topic %s refused a message of %s bytes as too large although it "
 					"takes up to %s (its max.message.bytes): a batch of several was too large, keep "
-					"kafka.batch.size at most its max.message.bytes", topic, standin_bytes(a, refused),
-					standin_bytes(b, max));
+					"kafka.batch.size at most its max.message.bytes", topic, thousands_format(a, refused),
+					thousands_format(b, max));
 		if (max > 0 && (refused > max || limit > 0))
 		{
 			if (max != limit)
 				log_msg(LOG_INFO, "kafka: topic %s takes messages of at most %s bytes (its max.message.bytes); "
-						"larger changes are oversized (oversized.mode)", topic, standin_bytes(a, max));
+						"larger changes are oversized (oversized.mode)", topic, thousands_format(a, max));
 			topiclimits_set(k->limits, topic, max);
 		}
 		else if (max > 0)
@@ -607,7 +607,7 @@ kafka_learn_limits(Kafka *k, int timeout_ms)
 			/* Unknown: the message refused is above the limit, whatever it is. */
 			log_msg(LOG_WARNING, "kafka: the max.message.bytes of topic %s cannot be read (%s; grant "
 					"DescribeConfigs on it): messages of %s bytes and more are taken as oversized", topic,
-					why, standin_bytes(a, limit && limit < refused ? limit + 1 : refused));
+					why, thousands_format(a, limit && limit < refused ? limit + 1 : refused));
 			topiclimits_set(k->limits, topic, limit && limit < refused ? limit : refused - 1);
 		}
 		free(topic);
