@@ -17,6 +17,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "thousands.h"
+#include "wire.h"
 #include "xalloc.h"
 
 struct Kafka
@@ -104,15 +105,11 @@ describe_failure(char *out, size_t outlen, const char *topic, rd_kafka_resp_err_
  */
 #define RECORD_MAX_OVERHEAD 36
 
+/* A v2 record writes its lengths and counts as protobuf's sint64 does: zigzag varints. */
 static size_t
 varint_len(int64_t v)
 {
-	uint64_t	u = ((uint64_t) v << 1) ^ (uint64_t) (v >> 63);	/* zigzag */
-	size_t		n = 1;
-
-	while (u >= 0x80)
-		u >>= 7, n++;
-	return n;
+	return wire_varint_size(wire_zigzag64(v));
 }
 
 /* Headers as a v2 record writes them: the count, then each name and value with their lengths. */
