@@ -513,11 +513,6 @@ run(Pipeline *p, bool *connected)
 	if (!ok)
 		return failure(p, source_fatal(p->src));
 	p->stream = stream_new(s, p->kafka, s->to_stdout ? stdout : NULL, p->metrics, start_lsn);
-	if (p->stream == NULL)
-	{
-		snprintf(p->err, sizeof(p->err), "out of memory");
-		return failure(p, true);
-	}
 	log_msg(LOG_INFO, "streaming from slot \"%s\" in database \"%s\"", s->slot_name, p->id.dbname);
 	metrics_set_health(p->metrics, true, NULL);
 	if (!s->to_stdout)
