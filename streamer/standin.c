@@ -173,7 +173,29 @@ put_text(char *out, size_t outlen, size_t *at, Span t)
 		put(out, outlen, at, "...");
 }
 
-/* One Value of a key, roughly as PostgreSQL would print it. */
+/* The wire type cdc.proto gives a field of Value. */
+static int
+value_wire(uint32_t number)
+{
+	switch (number)
+	{
+		case WIRE_VALUE_FLOAT_VALUE:
+			return WIRE_TYPE_I64;
+		case WIRE_VALUE_NUMERIC_VALUE:
+		case WIRE_VALUE_TEXT_VALUE:
+		case WIRE_VALUE_UUID_VALUE:
+		case WIRE_VALUE_BYTES_VALUE:
+			return WIRE_TYPE_LEN;
+		default:
+			return WIRE_TYPE_VARINT;
+	}
+}
+
+/*
+ * One Value of a key, roughly as PostgreSQL would print it.  A field of
+ * another wire type than its number's is "?": a forged float_value written
+ * as a varint has no 8 bytes to read.
+ */
 static void
 put_value(char *out, size_t outlen, size_t *at, Span v)
 {
@@ -182,7 +204,7 @@ put_value(char *out, size_t outlen, size_t *at, Span v)
 	int64_t		i;
 	double		d;
 
-	if (!record_next_field(v.data, v.len, &pos, &f))
+	if (!record_next_field(v.data, v.len, &pos, &f) || f.wire != value_wire(f.number))
 	{
 		put(out, outlen, at, "?");
 		return;
