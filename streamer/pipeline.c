@@ -18,6 +18,7 @@
 #include "snapshot.h"
 #include "source.h"
 #include "stream.h"
+#include "xalloc.h"
 
 #define ERRLEN 1024
 
@@ -168,8 +169,8 @@ plugin_options(const Settings *s)
 	size_t		len = 512 + (s->include_tables ? 2 * strlen(s->include_tables) : 0) +
 		(s->exclude_tables ? 2 * strlen(s->exclude_tables) : 0) +
 		(s->message_prefixes ? 2 * strlen(s->message_prefixes) : 0);
-	char	   *opts = malloc(len);
-	char	   *part = malloc(len);
+	char	   *opts = xmalloc(len);
+	char	   *part = xmalloc(len);
 
 	if (s->to_stdout)
 		snprintf(opts, len, "\"format\" 'json'");
@@ -182,7 +183,7 @@ plugin_options(const Settings *s)
 		strcat(opts, quote_option(part, len, "exclude-tables", s->exclude_tables));
 	if (s->message_prefixes)
 	{
-		char	   *list = malloc(strlen(s->message_prefixes) + sizeof(HEARTBEAT_PREFIX) + 2);
+		char	   *list = xmalloc(strlen(s->message_prefixes) + sizeof(HEARTBEAT_PREFIX) + 2);
 
 		sprintf(list, "%s,%s", s->message_prefixes, HEARTBEAT_PREFIX);
 		strcat(opts, quote_option(part, len, "message-prefixes", list));
@@ -558,7 +559,7 @@ show(Pipeline *p, const char *name)
 	snprintf(sql, sizeof(sql), "SHOW %s", name);
 	if ((res = source_query(p->src, sql, p->err, sizeof(p->err))) == NULL)
 		return NULL;
-	value = strdup(PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
+	value = xstrdup(PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
 	PQclear(res);
 	return value;
 }

@@ -128,7 +128,10 @@ topiclimits_set(TopicLimits *l, const char *topic, size_t limit)
 	if ((e = find(l, topic)) != NULL)
 	{
 		if (limit > 0)
-			e->limit = limit, e->refused = 0;
+		{
+			e->limit = limit;
+			e->refused = 0;
+		}
 		else
 		{
 			free(e->topic);
