@@ -410,6 +410,36 @@ kafka_set_source(Kafka *k, const char *source)
 	snprintf(k->source, sizeof(k->source), "%s", source);
 }
 
+/*
+ * rd_kafka_producev's twin (librdkafka keeps them in step), with the
+ * message as an array: RD_KAFKA_V_* type-check their arguments in GNU
+ * statement expressions, which ISO C has not.  On failure value and hdrs
+ * are still the caller's.
+ */
+static rd_kafka_resp_err_t
+produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int32_t partition, const void *key, size_t keylen,
+		void *value, size_t len, rd_kafka_headers_t *hdrs, uint64_t opaque)
+{
+	rd_kafka_vu_t vu[] = {
+		{.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = rkt},
+		{.vtype = RD_KAFKA_VTYPE_PARTITION, .u.i32 = partition},
+		{.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_FREE},
+		{.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *) key, keylen}},
+		{.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {value, len}},
+		{.vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = hdrs},
+		{.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = (void *) (uintptr_t) opaque},
+	};
+	rd_kafka_error_t *error;
+	rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	if ((error = rd_kafka_produceva(rk, vu, sizeof(vu) / sizeof(vu[0]))) != NULL)
+	{
+		rc = rd_kafka_error_code(error);
+		rd_kafka_error_destroy(error);
+	}
+	return rc;
+}
+
 KafkaResult
 kafka_produce(Kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
 			  const void *key, size_t keylen, void *value, size_t len,
@@ -442,15 +472,7 @@ kafka_produce(Kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
 		rd_kafka_headers_destroy(hdrs);
 		return KAFKA_TOO_LARGE;
 	}
-	rc = rd_kafka_producev(k->rk,
-						   RD_KAFKA_V_RKT(rkt),
-						   RD_KAFKA_V_PARTITION(partition),
-						   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-						   RD_KAFKA_V_KEY(key, keylen),
-						   RD_KAFKA_V_VALUE(value, len),
-						   RD_KAFKA_V_HEADERS(hdrs),
-						   RD_KAFKA_V_OPAQUE((void *) (uintptr_t) opaque),
-						   RD_KAFKA_V_END);
+	rc = produce(k->rk, rkt, partition, key, keylen, value, len, hdrs, opaque);
 	if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
 		return KAFKA_QUEUED;
 	if (rc == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
