@@ -119,6 +119,7 @@ log_enabled(LogLevel level)
 	return level >= log_level;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void
 write_line(LogLevel level, const char *fmt, va_list ap)
 {

@@ -3,8 +3,9 @@
  */
 #include "topicname.h"
 
-#include <stdlib.h>
 #include <string.h>
+
+#include "xalloc.h"
 
 static char
 sanitised(char c)
@@ -23,8 +24,7 @@ topicname_of(const char *prefix, const char *schema, size_t schema_len, const ch
 
 	if (len > TOPICNAME_MAX)
 		len = TOPICNAME_MAX;
-	if ((topic = malloc(len + 1)) == NULL)
-		return NULL;
+	topic = xmalloc(len + 1);
 	memcpy(topic, prefix, plen < len ? plen : len);
 	n = plen;
 	if (n < len)

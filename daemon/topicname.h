@@ -12,7 +12,7 @@
 
 #define TOPICNAME_MAX 249
 
-/* The topic of schema.table (lengths given: the names need no terminator); malloc'd, NULL when out of memory. */
+/* The topic of schema.table (lengths given: the names need no terminator); malloc'd by xalloc.h. */
 extern char *topicname_of(const char *prefix, const char *schema, size_t schema_len,
 						  const char *table, size_t table_len);
 

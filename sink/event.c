@@ -11,6 +11,7 @@
 
 #include "copytext.h"
 #include "event.h"
+#include "thousands.h"
 #include "wire.h"
 #include "xalloc.h"
 
@@ -623,24 +624,6 @@ check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Column
 		e->key = no_key;		/* compared with memcmp, which must not get NULL even for 0 bytes */
 }
 
-/* "2,097,152" */
-static const char *
-thousands(char *out, uint64_t n)
-{
-	char		digits[24];
-	int			len = snprintf(digits, sizeof(digits), "%" PRIu64, n);
-	size_t		at = 0;
-
-	for (int i = 0; i < len; i++)
-	{
-		out[at++] = digits[i];
-		if ((len - i - 1) % 3 == 0 && i < len - 1)
-			out[at++] = ',';
-	}
-	out[at] = '\0';
-	return out;
-}
-
 /*
  * walstreamer's stand-in for a change larger than Kafka takes
  * (proto/cdc.proto, OP_OVERSIZED): the change is not on Kafka, so it is a
@@ -656,8 +639,8 @@ stand_in(Event *e)
 	bool		old = r->n_before > 0 && o && (o->op == PGCDC__OP__OP_DELETE || strcmp(key_role(e->msg), "old") == 0);
 	Pgcdc__Value **image = old ? r->before : r->after;
 	size_t		nimage = old ? r->n_before : r->n_after;
-	char		size[32],
-				limit[32];
+	char		size[THOUSANDS_LEN],
+				limit[THOUSANDS_LEN];
 	Buf			key = {0};
 
 	e->pos = (Position) {r->commit_lsn, r->seq, strcmp(key_role(e->msg), "new") == 0};
@@ -701,7 +684,7 @@ stand_in(Event *e)
 	}
 	buf_putc(&key, '\0');
 	event_bad(e, "change of %s bytes above Kafka's limit of %s (%.40s): not applied; resync %.63s.%.63s%s",
-		thousands(size, o->size), thousands(limit, o->limit), o->limit_name,
+		thousands_format(size, o->size), thousands_format(limit, o->limit), o->limit_name,
 		r->schema ? r->schema : "?", r->table ? r->table : "?", key.data);
 	buf_free(&key);
 }

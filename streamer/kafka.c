@@ -16,7 +16,8 @@
 #include "kafka.h"
 #include "log.h"
 #include "runtime.h"
-#include "standin.h"
+#include "thousands.h"
+#include "wire.h"
 #include "xalloc.h"
 
 struct Kafka
@@ -28,7 +29,7 @@ struct Kafka
 	KafkaDeliveryFn cb;
 	void	   *arg;
 	char		bootstrap[512];	/* for the messages that must name it */
-	Limits	   *limits;			/* the caller's; may be NULL */
+	TopicLimits *limits;		/* the caller's; may be NULL */
 	size_t		max_message_bytes;	/* the producer's message.max.bytes */
 };
 
@@ -104,15 +105,11 @@ describe_failure(char *out, size_t outlen, const char *topic, rd_kafka_resp_err_
  */
 #define RECORD_MAX_OVERHEAD 36
 
+/* A v2 record writes its lengths and counts as protobuf's sint64 does: zigzag varints. */
 static size_t
 varint_len(int64_t v)
 {
-	uint64_t	u = ((uint64_t) v << 1) ^ (uint64_t) (v >> 63);	/* zigzag */
-	size_t		n = 1;
-
-	while (u >= 0x80)
-		u >>= 7, n++;
-	return n;
+	return wire_varint_size(wire_zigzag64(v));
 }
 
 /* Headers as a v2 record writes them: the count, then each name and value with their lengths. */
@@ -154,9 +151,9 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 
 	if (msg->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && k->limits != NULL && msg->rkt != NULL)
 	{
-		/* The brokers' refusal: the next pipeline learns the topic's limit (limits.h). */
+		/* The brokers' refusal: the next pipeline learns the topic's limit (topiclimits.h). */
 		(void) rd_kafka_message_headers(msg, &hdrs);
-		limits_refused(k->limits, rd_kafka_topic_name(msg->rkt), batch_bytes(msg->key_len, msg->len, hdrs));
+		topiclimits_refused(k->limits, rd_kafka_topic_name(msg->rkt), batch_bytes(msg->key_len, msg->len, hdrs));
 	}
 	if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR)
 		describe_failure(failure, sizeof(failure), msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?",
@@ -292,7 +289,7 @@ kafka_validate(const Config *c, char *err, size_t errlen)
 }
 
 Kafka *
-kafka_new(const Config *c, Limits *limits, KafkaDeliveryFn cb, void *arg, char *err, size_t errlen)
+kafka_new(const Config *c, TopicLimits *limits, KafkaDeliveryFn cb, void *arg, char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf;
 	Kafka	   *k = xcalloc(1, sizeof(Kafka));
@@ -413,6 +410,36 @@ kafka_set_source(Kafka *k, const char *source)
 	snprintf(k->source, sizeof(k->source), "%s", source);
 }
 
+/*
+ * rd_kafka_producev's twin (librdkafka keeps them in step), with the
+ * message as an array: RD_KAFKA_V_* type-check their arguments in GNU
+ * statement expressions, which ISO C has not.  On failure value and hdrs
+ * are still the caller's.
+ */
+static rd_kafka_resp_err_t
+produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int32_t partition, const void *key, size_t keylen,
+		void *value, size_t len, rd_kafka_headers_t *hdrs, uint64_t opaque)
+{
+	rd_kafka_vu_t vu[] = {
+		{.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = rkt},
+		{.vtype = RD_KAFKA_VTYPE_PARTITION, .u.i32 = partition},
+		{.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_FREE},
+		{.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *) key, keylen}},
+		{.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {value, len}},
+		{.vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = hdrs},
+		{.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = (void *) (uintptr_t) opaque},
+	};
+	rd_kafka_error_t *error;
+	rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	if ((error = rd_kafka_produceva(rk, vu, sizeof(vu) / sizeof(vu[0]))) != NULL)
+	{
+		rc = rd_kafka_error_code(error);
+		rd_kafka_error_destroy(error);
+	}
+	return rc;
+}
+
 KafkaResult
 kafka_produce(Kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
 			  const void *key, size_t keylen, void *value, size_t len,
@@ -438,22 +465,14 @@ kafka_produce(Kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
 		rd_kafka_header_add(hdrs, "pgcdc.oversized", -1, text, -1);
 	}
 	/* A topic that refused a message: what it takes is known, check before sending. */
-	if ((limit = limits_get(k->limits, rd_kafka_topic_name(rkt))) > 0 &&
+	if ((limit = topiclimits_get(k->limits, rd_kafka_topic_name(rkt))) > 0 &&
 		(size = batch_bytes(keylen, len, hdrs)) > limit)
 	{
 		*big = (Oversize) {size, limit, "max.message.bytes", rd_kafka_topic_name(rkt)};
 		rd_kafka_headers_destroy(hdrs);
 		return KAFKA_TOO_LARGE;
 	}
-	rc = rd_kafka_producev(k->rk,
-						   RD_KAFKA_V_RKT(rkt),
-						   RD_KAFKA_V_PARTITION(partition),
-						   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-						   RD_KAFKA_V_KEY(key, keylen),
-						   RD_KAFKA_V_VALUE(value, len),
-						   RD_KAFKA_V_HEADERS(hdrs),
-						   RD_KAFKA_V_OPAQUE((void *) (uintptr_t) opaque),
-						   RD_KAFKA_V_END);
+	rc = produce(k->rk, rkt, partition, key, keylen, value, len, hdrs, opaque);
 	if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
 		return KAFKA_QUEUED;
 	if (rc == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
@@ -577,28 +596,28 @@ kafka_learn_limits(Kafka *k, int timeout_ms)
 	size_t		refused,
 				limit;
 
-	for (size_t i = 0; k->limits != NULL && limits_entry(k->limits, i, &topic, &refused, &limit);)
+	for (size_t i = 0; k->limits != NULL && topiclimits_entry(k->limits, i, &topic, &refused, &limit);)
 	{
 		char		why[512];
-		char		a[32],
-					b[32];
+		char		a[THOUSANDS_LEN],
+					b[THOUSANDS_LEN];
 		size_t		max = topic_max_bytes(k, topic, timeout_ms, why, sizeof(why));
 
 		if (refused > 0 && max > 0 && refused <= max)
 			log_msg(LOG_WARNING, "kafka: topic %s refused a message of %s bytes as too large although it "
 					"takes up to %s (its max.message.bytes): a batch of several was too large, keep "
-					"kafka.batch.size at most its max.message.bytes", topic, standin_bytes(a, refused),
-					standin_bytes(b, max));
+					"kafka.batch.size at most its max.message.bytes", topic, thousands_format(a, refused),
+					thousands_format(b, max));
 		if (max > 0 && (refused > max || limit > 0))
 		{
 			if (max != limit)
 				log_msg(LOG_INFO, "kafka: topic %s takes messages of at most %s bytes (its max.message.bytes); "
-						"larger changes are oversized (oversized.mode)", topic, standin_bytes(a, max));
-			limits_set(k->limits, topic, max);
+						"larger changes are oversized (oversized.mode)", topic, thousands_format(a, max));
+			topiclimits_set(k->limits, topic, max);
 		}
 		else if (max > 0)
 		{
-			limits_set(k->limits, topic, 0);
+			topiclimits_set(k->limits, topic, 0);
 			free(topic);
 			continue;			/* entry i is another topic now */
 		}
@@ -607,8 +626,8 @@ kafka_learn_limits(Kafka *k, int timeout_ms)
 			/* Unknown: the message refused is above the limit, whatever it is. */
 			log_msg(LOG_WARNING, "kafka: the max.message.bytes of topic %s cannot be read (%s; grant "
 					"DescribeConfigs on it): messages of %s bytes and more are taken as oversized", topic,
-					why, standin_bytes(a, limit && limit < refused ? limit + 1 : refused));
-			limits_set(k->limits, topic, limit && limit < refused ? limit : refused - 1);
+					why, thousands_format(a, limit && limit < refused ? limit + 1 : refused));
+			topiclimits_set(k->limits, topic, limit && limit < refused ? limit : refused - 1);
 		}
 		free(topic);
 		i++;

@@ -22,7 +22,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "config.h"
-#include "limits.h"
+#include "topiclimits.h"
 
 typedef struct Kafka Kafka;
 
@@ -63,7 +63,7 @@ extern bool kafka_validate(const Config *c, char *err, size_t errlen);
  * outlive the producer; NULL: none are learned), filled by the delivery
  * reports of messages the brokers refused as too large.
  */
-extern Kafka *kafka_new(const Config *c, Limits *limits, KafkaDeliveryFn cb, void *arg,
+extern Kafka *kafka_new(const Config *c, TopicLimits *limits, KafkaDeliveryFn cb, void *arg,
 						char *err, size_t errlen);
 /*
  * Waits up to flush_ms for outstanding deliveries, then drops the rest; their

@@ -16,12 +16,12 @@
 
 #include "daemon.h"
 #include "kafka.h"
-#include "limits.h"
 #include "pipeline.h"
 #include "settings.h"
+#include "topiclimits.h"
 
 static Settings settings;
-static Limits *limits;			/* the topics' limits, learned by one pipeline for the next */
+static TopicLimits *limits;		/* the topics' limits, learned by one pipeline for the next */
 
 static bool
 load(const Config *c, char *err, size_t errlen)
@@ -39,14 +39,14 @@ static Outcome
 run(Metrics *m, bool *connected)
 {
 	if (limits == NULL)
-		limits = limits_new();
+		limits = topiclimits_new();
 	return pipeline_run(&settings, m, limits, connected);
 }
 
 static void
 release(void)
 {
-	limits_free(limits);
+	topiclimits_free(limits);
 }
 
 int

@@ -18,6 +18,7 @@
 #include "snapshot.h"
 #include "source.h"
 #include "stream.h"
+#include "xalloc.h"
 
 #define ERRLEN 1024
 
@@ -25,7 +26,7 @@ typedef struct Pipeline
 {
 	const Settings *settings;
 	Metrics    *metrics;
-	Limits	   *limits;			/* kept across pipelines */
+	TopicLimits *limits;		/* kept across pipelines */
 	Source	   *src;
 	Kafka	   *kafka;
 	Stream	   *stream;
@@ -168,8 +169,8 @@ plugin_options(const Settings *s)
 	size_t		len = 512 + (s->include_tables ? 2 * strlen(s->include_tables) : 0) +
 		(s->exclude_tables ? 2 * strlen(s->exclude_tables) : 0) +
 		(s->message_prefixes ? 2 * strlen(s->message_prefixes) : 0);
-	char	   *opts = malloc(len);
-	char	   *part = malloc(len);
+	char	   *opts = xmalloc(len);
+	char	   *part = xmalloc(len);
 
 	if (s->to_stdout)
 		snprintf(opts, len, "\"format\" 'json'");
@@ -182,7 +183,7 @@ plugin_options(const Settings *s)
 		strcat(opts, quote_option(part, len, "exclude-tables", s->exclude_tables));
 	if (s->message_prefixes)
 	{
-		char	   *list = malloc(strlen(s->message_prefixes) + sizeof(HEARTBEAT_PREFIX) + 2);
+		char	   *list = xmalloc(strlen(s->message_prefixes) + sizeof(HEARTBEAT_PREFIX) + 2);
 
 		sprintf(list, "%s,%s", s->message_prefixes, HEARTBEAT_PREFIX);
 		strcat(opts, quote_option(part, len, "message-prefixes", list));
@@ -513,11 +514,6 @@ run(Pipeline *p, bool *connected)
 	if (!ok)
 		return failure(p, source_fatal(p->src));
 	p->stream = stream_new(s, p->kafka, s->to_stdout ? stdout : NULL, p->metrics, start_lsn);
-	if (p->stream == NULL)
-	{
-		snprintf(p->err, sizeof(p->err), "out of memory");
-		return failure(p, true);
-	}
 	log_msg(LOG_INFO, "streaming from slot \"%s\" in database \"%s\"", s->slot_name, p->id.dbname);
 	metrics_set_health(p->metrics, true, NULL);
 	if (!s->to_stdout)
@@ -526,7 +522,7 @@ run(Pipeline *p, bool *connected)
 }
 
 Outcome
-pipeline_run(const Settings *s, Metrics *m, Limits *limits, bool *connected)
+pipeline_run(const Settings *s, Metrics *m, TopicLimits *limits, bool *connected)
 {
 	Pipeline	p = {s, m, limits};
 	Outcome		o = run(&p, connected);
@@ -563,7 +559,7 @@ show(Pipeline *p, const char *name)
 	snprintf(sql, sizeof(sql), "SHOW %s", name);
 	if ((res = source_query(p->src, sql, p->err, sizeof(p->err))) == NULL)
 		return NULL;
-	value = strdup(PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
+	value = xstrdup(PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
 	PQclear(res);
 	return value;
 }

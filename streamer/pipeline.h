@@ -13,9 +13,9 @@
 #include <stdbool.h>
 
 #include "daemon.h"
-#include "limits.h"
 #include "metrics.h"
 #include "settings.h"
+#include "topiclimits.h"
 
 /*
  * OUTCOME_STOPPED: asked to stop, or snapshot.mode=initial_only done;
@@ -24,7 +24,7 @@
  * connected: set once the source accepted a connection (retries make sense).
  * limits: the topics' limits learned so far, kept from one run to the next.
  */
-extern Outcome pipeline_run(const Settings *s, Metrics *m, Limits *limits, bool *connected);
+extern Outcome pipeline_run(const Settings *s, Metrics *m, TopicLimits *limits, bool *connected);
 
 /* --check: every check on stdout, "ok: ..." or "error: ..."; true when all pass. */
 extern bool pipeline_check(const Settings *s);

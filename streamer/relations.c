@@ -130,11 +130,6 @@ relations_put(Relations *rels, const Record *r, const uint8_t *buf, size_t len)
 	fresh.name = xmalloc(r->schema.len + r->table.len + 2);
 	fresh.topic = topicname_of(rels->prefix, (const char *) r->schema.data, r->schema.len,
 							   (const char *) r->table.data, r->table.len);
-	if (!fresh.topic)
-	{
-		relation_clear(rels, &fresh);
-		return NULL;
-	}
 	memcpy(fresh.record, buf, len);
 	fresh.schema_len = r->schema.len;
 	fresh.record_len = len;

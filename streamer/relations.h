@@ -36,14 +36,14 @@ typedef struct Relations Relations;
 extern Relations *relations_new(const char *topic_prefix, void (*free_handle) (void *));
 extern void relations_free(Relations *rels);
 
-/* Remembers a RELATION record (r scanned from buf); NULL when out of memory. */
+/* Remembers a RELATION record (r scanned from buf); the entry stays valid until relations_free. */
 extern Relation *relations_put(Relations *rels, const Record *r, const uint8_t *buf, size_t len);
 extern Relation *relations_get(Relations *rels, uint32_t relid);
 
 /*
  * A change's Kafka value: rel's RELATION record followed by the change's
- * bytes, which protobuf reads as one self-describing record.  malloc'd;
- * NULL when out of memory.  *total is its length.
+ * bytes, which protobuf reads as one self-describing record.  malloc'd by
+ * xalloc.h, the caller's to free.  *total is its length.
  */
 extern void *relation_value(const Relation *rel, const uint8_t *change, size_t len, size_t *total);
 

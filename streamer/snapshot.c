@@ -216,13 +216,12 @@ read_table(Snapshot *snap, PGconn *conn, Relations *rels, Record *rec, const Tab
 		goto done;
 	}
 	if (!record_scan((const uint8_t *) PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0), rec,
-					 why, sizeof(why)) ||
-		(rel = relations_put(rels, rec, (const uint8_t *) PQgetvalue(res, 0, 0),
-							 (size_t) PQgetlength(res, 0, 0))) == NULL)
+					 why, sizeof(why)))
 	{
 		fail(snap, "snapshot: bad relation record: %s", why);
 		goto done;
 	}
+	rel = relations_put(rels, rec, (const uint8_t *) PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0));
 	PQclear(res);
 	res = NULL;
 	if (rel->handle == NULL)
@@ -299,7 +298,7 @@ worker(void *arg)
 	pthread_cond_broadcast(&snap->changed);
 	pthread_mutex_unlock(&snap->lock);
 
-	while (conn != NULL && rels != NULL && !atomic_load(&snap->stop))
+	while (conn != NULL && !atomic_load(&snap->stop))
 	{
 		Table	   *t = NULL;
 

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "record.h"
 #include "standin.h"
+#include "thousands.h"
 #include "xalloc.h"
 
 /* What a scan of the value found. */
@@ -172,7 +173,29 @@ put_text(char *out, size_t outlen, size_t *at, Span t)
 		put(out, outlen, at, "...");
 }
 
-/* One Value of a key, roughly as PostgreSQL would print it. */
+/* The wire type cdc.proto gives a field of Value. */
+static int
+value_wire(uint32_t number)
+{
+	switch (number)
+	{
+		case WIRE_VALUE_FLOAT_VALUE:
+			return WIRE_TYPE_I64;
+		case WIRE_VALUE_NUMERIC_VALUE:
+		case WIRE_VALUE_TEXT_VALUE:
+		case WIRE_VALUE_UUID_VALUE:
+		case WIRE_VALUE_BYTES_VALUE:
+			return WIRE_TYPE_LEN;
+		default:
+			return WIRE_TYPE_VARINT;
+	}
+}
+
+/*
+ * One Value of a key, roughly as PostgreSQL would print it.  A field of
+ * another wire type than its number's is "?": a forged float_value written
+ * as a varint has no 8 bytes to read.
+ */
 static void
 put_value(char *out, size_t outlen, size_t *at, Span v)
 {
@@ -181,7 +204,7 @@ put_value(char *out, size_t outlen, size_t *at, Span v)
 	int64_t		i;
 	double		d;
 
-	if (!record_next_field(v.data, v.len, &pos, &f))
+	if (!record_next_field(v.data, v.len, &pos, &f) || f.wire != value_wire(f.number))
 	{
 		put(out, outlen, at, "?");
 		return;
@@ -312,37 +335,20 @@ standin_describe(const uint8_t *value, size_t len, char *out, size_t outlen)
 	scan_free(&s);
 }
 
-const char *
-standin_bytes(char *out, size_t n)
-{
-	char		digits[24];
-	int			len = snprintf(digits, sizeof(digits), "%zu", n);
-	size_t		at = 0;
-
-	for (int i = 0; i < len; i++)
-	{
-		out[at++] = digits[i];
-		if ((len - i - 1) % 3 == 0 && i < len - 1)
-			out[at++] = ',';
-	}
-	out[at] = '\0';
-	return out;
-}
-
 bool
 standin_apply(OversizedMode mode, const Oversize *big, void **value, size_t *len,
 			  KafkaHeaders *h, MetricCell *m, char *err, size_t errlen)
 {
 	char		what[400];
-	char		size[32],
-				limit[32];
+	char		size[THOUSANDS_LEN],
+				limit[THOUSANDS_LEN];
 	char		whose[300];
 	uint8_t    *standin;
 	size_t		standin_len;
 
 	standin_describe(*value, *len, what, sizeof(what));
-	standin_bytes(size, big->size);
-	standin_bytes(limit, big->limit);
+	thousands_format(size, big->size);
+	thousands_format(limit, big->limit);
 	if (strcmp(big->limit_name, "message.max.bytes") == 0)
 		snprintf(whose, sizeof(whose), "message.max.bytes, walstreamer's producer: raise "
 				 "kafka.message.max.bytes, and the topic's max.message.bytes on the brokers with it");

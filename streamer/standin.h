@@ -49,7 +49,4 @@ extern void standin_describe(const uint8_t *value, size_t len, char *out, size_t
 extern bool standin_apply(OversizedMode mode, const Oversize *big, void **value, size_t *len,
 						  KafkaHeaders *h, MetricCell *m, char *err, size_t errlen);
 
-/* "2,097,152": n with thousands separators, into out (at least 32 bytes). */
-extern const char *standin_bytes(char *out, size_t n);
-
 #endif							/* PGCDC_STANDIN_H */

@@ -93,11 +93,6 @@ stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_ls
 	record_init(&st->rec);
 	st->rels = relations_new(s->topic_prefix, k ? kafka_topic_release : NULL);
 	st->acks = acktrack_new(start_lsn);
-	if (st->rels == NULL || st->acks == NULL)
-	{
-		stream_free(st);
-		return NULL;
-	}
 	if (k != NULL)
 	{
 		char		name[256];
@@ -370,7 +365,7 @@ on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 			count(st, rel, PGCDC__OP__OP_TRUNCATE);
 		topic = topicname_of(st->settings->topic_prefix, (const char *) schema.data, schema.len,
 							 (const char *) table.data, table.len);
-		rkt = topic ? kafka_topic(st->kafka, topic) : NULL;
+		rkt = kafka_topic(st->kafka, topic);
 		free(topic);
 		if (rkt == NULL)
 		{
@@ -511,11 +506,7 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 			acktrack_commit(st->acks, st->txn, r->end_lsn);
 			return true;
 		case PGCDC__OP__OP_RELATION:
-			if (relations_put(st->rels, r, buf, len) == NULL)
-			{
-				snprintf(err, errlen, "out of memory");
-				return false;
-			}
+			relations_put(st->rels, r, buf, len);
 			return true;
 		case PGCDC__OP__OP_INSERT:
 		case PGCDC__OP__OP_UPDATE:

@@ -1,7 +1,7 @@
 /*
- * limits.c — a short list behind a mutex: a topic gets an entry only when
- * the brokers refuse one of its messages, so there are few, usually none,
- * and the check before each produce costs one atomic load.
+ * topiclimits.c — a short list behind a mutex: a topic gets an entry only
+ * when the brokers refuse one of its messages, so there are few, usually
+ * none, and the check before each produce costs one atomic load.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "topiclimits.h"
 #include "xalloc.h"
 
 typedef struct Entry
@@ -20,7 +20,7 @@ typedef struct Entry
 	size_t		limit;			/* learned; 0: not yet */
 } Entry;
 
-struct Limits
+struct TopicLimits
 {
 	pthread_mutex_t lock;
 	Entry	   *items;
@@ -28,17 +28,17 @@ struct Limits
 	atomic_size_t known;		/* entries with a limit */
 };
 
-Limits *
-limits_new(void)
+TopicLimits *
+topiclimits_new(void)
 {
-	Limits	   *l = xcalloc(1, sizeof(Limits));
+	TopicLimits *l = xcalloc(1, sizeof(TopicLimits));
 
 	pthread_mutex_init(&l->lock, NULL);
 	return l;
 }
 
 void
-limits_free(Limits *l)
+topiclimits_free(TopicLimits *l)
 {
 	if (l == NULL)
 		return;
@@ -50,7 +50,7 @@ limits_free(Limits *l)
 }
 
 static Entry *
-find(Limits *l, const char *topic)
+find(TopicLimits *l, const char *topic)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->items[i].topic, topic) == 0)
@@ -59,7 +59,7 @@ find(Limits *l, const char *topic)
 }
 
 static void
-count_known(Limits *l)
+count_known(TopicLimits *l)
 {
 	size_t		known = 0;
 
@@ -69,7 +69,7 @@ count_known(Limits *l)
 }
 
 void
-limits_refused(Limits *l, const char *topic, size_t size)
+topiclimits_refused(TopicLimits *l, const char *topic, size_t size)
 {
 	Entry	   *e;
 
@@ -88,7 +88,7 @@ limits_refused(Limits *l, const char *topic, size_t size)
 }
 
 size_t
-limits_get(Limits *l, const char *topic)
+topiclimits_get(TopicLimits *l, const char *topic)
 {
 	Entry	   *e;
 	size_t		limit = 0;
@@ -103,7 +103,7 @@ limits_get(Limits *l, const char *topic)
 }
 
 bool
-limits_entry(Limits *l, size_t i, char **topic, size_t *refused, size_t *limit)
+topiclimits_entry(TopicLimits *l, size_t i, char **topic, size_t *refused, size_t *limit)
 {
 	bool		ok;
 
@@ -120,7 +120,7 @@ limits_entry(Limits *l, size_t i, char **topic, size_t *refused, size_t *limit)
 }
 
 void
-limits_set(Limits *l, const char *topic, size_t limit)
+topiclimits_set(TopicLimits *l, const char *topic, size_t limit)
 {
 	Entry	   *e;
 
@@ -128,7 +128,10 @@ limits_set(Limits *l, const char *topic, size_t limit)
 	if ((e = find(l, topic)) != NULL)
 	{
 		if (limit > 0)
-			e->limit = limit, e->refused = 0;
+		{
+			e->limit = limit;
+			e->refused = 0;
+		}
 		else
 		{
 			free(e->topic);

@@ -1,5 +1,6 @@
 /*
- * limits.h — the largest message each topic takes, as walstreamer learned it.
+ * topiclimits.h — the largest message each topic takes, as walstreamer
+ * learned it.
  *
  * The producer knows its own limit (message.max.bytes) and refuses a
  * larger message when it is produced.  A topic's limit (max.message.bytes,
@@ -15,33 +16,33 @@
  * Thread-safe: snapshot workers produce while the main thread serves
  * delivery reports.  The table owns its copies of the topic names.
  */
-#ifndef PGCDC_LIMITS_H
-#define PGCDC_LIMITS_H
+#ifndef PGCDC_TOPICLIMITS_H
+#define PGCDC_TOPICLIMITS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef struct Limits Limits;
+typedef struct TopicLimits TopicLimits;
 
-extern Limits *limits_new(void);
-extern void limits_free(Limits *l);
+extern TopicLimits *topiclimits_new(void);
+extern void topiclimits_free(TopicLimits *l);
 
 /*
  * The brokers refused a message of size bytes (as they count it) to topic
  * as too large.  Every message of the refused batch is reported so: the
  * largest is the one that did not fit, unless the batch as a whole did not.
  */
-extern void limits_refused(Limits *l, const char *topic, size_t size);
+extern void topiclimits_refused(TopicLimits *l, const char *topic, size_t size);
 /* The limit learned for topic; 0 when none is known. */
-extern size_t limits_get(Limits *l, const char *topic);
+extern size_t topiclimits_get(TopicLimits *l, const char *topic);
 
 /*
  * Entry i, for kafka_learn_limits: the topic's name (a copy, malloc'd), the
  * largest message refused since its limit was last set (0: none), and that
  * limit (0: none yet).
  */
-extern bool limits_entry(Limits *l, size_t i, char **topic, size_t *refused, size_t *limit);
+extern bool topiclimits_entry(TopicLimits *l, size_t i, char **topic, size_t *refused, size_t *limit);
 /* Sets the limit learned for topic and clears its refusals; 0 forgets the topic. */
-extern void limits_set(Limits *l, const char *topic, size_t limit);
+extern void topiclimits_set(TopicLimits *l, const char *topic, size_t limit);
 
-#endif							/* PGCDC_LIMITS_H */
+#endif							/* PGCDC_TOPICLIMITS_H */
