@@ -80,9 +80,15 @@ buf_put_utf8(Buf *b, const char *s)
 		size_t		n = utf8_seq(p);
 
 		if (n == 0)
-			buf_append(b, "\xEF\xBF\xBD", 3), p++;
+		{
+			buf_append(b, "\xEF\xBF\xBD", 3);
+			p++;
+		}
 		else
-			buf_append(b, p, n), p += n;
+		{
+			buf_append(b, p, n);
+			p += n;
+		}
 	}
 	buf_putc(b, '\0');
 	b->len--;
