@@ -36,6 +36,7 @@
 #include "rulecheck.h"
 #include "runtime.h"
 #include "target.h"
+#include "xalloc.h"
 
 #define ERRLEN 1024
 
@@ -97,12 +98,12 @@ part_state(Pipeline *p, const char *topic, int32_t partition)
 	for (size_t i = 0; i < p->nparts; i++)
 		if (p->parts[i]->partition == partition && strcmp(p->parts[i]->topic, topic) == 0)
 			return p->parts[i];
-	st = calloc(1, sizeof(PartState));
-	st->topic = strdup(topic);
+	st = xcalloc(1, sizeof(PartState));
+	st->topic = xstrdup(topic);
 	st->partition = partition;
 	st->offset = -1;
 	st->hold = st->held_at = st->resume = -1;
-	p->parts = realloc(p->parts, (p->nparts + 1) * sizeof(PartState *));
+	p->parts = xrealloc(p->parts, p->nparts + 1, sizeof(PartState *));
 	p->parts[p->nparts++] = st;
 	return st;
 }
@@ -199,7 +200,10 @@ collect(Pipeline *p, bool wait)
 	while (wait && p->pending != NULL)
 		pthread_cond_wait(&p->changed, &p->lock);
 	if (p->pending != NULL)
-		return pthread_mutex_unlock(&p->lock), false;
+	{
+		pthread_mutex_unlock(&p->lock);
+		return false;
+	}
 	b = p->applied;
 	p->applied = NULL;
 	if (p->apply_failed && !p->failed)
@@ -347,7 +351,7 @@ subscribe(Pipeline *p)
 		rd_kafka_topic_partition_list_add(list, topics, RD_KAFKA_PARTITION_UA);
 	else
 	{
-		char	   *copy = strdup(topics);
+		char	   *copy = xstrdup(topics);
 
 		for (char *t = strtok(copy, ", "); t; t = strtok(NULL, ", "))
 			rd_kafka_topic_partition_list_add(list, t, RD_KAFKA_PARTITION_UA);
@@ -450,10 +454,8 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 	{
 		/* Fetched before fetching was paused: the batch takes it past its bounds. */
 		b->cap *= 2;
-		b->events = realloc(b->events, (b->cap + 1) * sizeof(Event));
-		b->states = realloc(b->states, (b->cap + 1) * sizeof(PartState *));
-		if (b->events == NULL || b->states == NULL)
-			abort();
+		b->events = xrealloc(b->events, b->cap + 1, sizeof(Event));
+		b->states = xrealloc(b->states, b->cap + 1, sizeof(PartState *));
 	}
 	if (b->n == 0)
 		b->first_ms = runtime_now_ms();
@@ -620,8 +622,8 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	for (int i = 0; i < 2; i++)
 	{
 		p.batches[i].cap = (size_t) s->batch_max_rows;
-		p.batches[i].events = calloc(p.batches[i].cap + 1, sizeof(Event));
-		p.batches[i].states = calloc(p.batches[i].cap + 1, sizeof(PartState *));
+		p.batches[i].events = xcalloc(p.batches[i].cap + 1, sizeof(Event));
+		p.batches[i].states = xcalloc(p.batches[i].cap + 1, sizeof(PartState *));
 		p.batches[i].arena = arena_new();
 	}
 	p.filling = &p.batches[0];
@@ -725,7 +727,10 @@ check_kafka(const Settings *s)
 	int			wanted = 0;
 
 	if ((p.rk = consumer_new(&p, p.err, sizeof(p.err))) == NULL)
-		return printf("%s\n", p.err), false;
+	{
+		printf("%s\n", p.err);
+		return false;
+	}
 	rc = rd_kafka_metadata(p.rk, 1, NULL, &md, 10000);
 	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
