@@ -16,7 +16,6 @@
 
 #include <inttypes.h>
 #include <pthread.h>
-#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,10 +84,6 @@ typedef struct Pipeline
 	bool		quit;
 	char		apply_err[ERRLEN];
 } Pipeline;
-
-static const char superuser_warning[] =
-	"walsink's role is a superuser: a record could then write anywhere walsink's checks miss; "
-	"run it as a role that owns its target schemas and pgcdc and nothing else (README: least privilege)";
 
 static PartState *
 part_state(Pipeline *p, const char *topic, int32_t partition)
@@ -422,6 +417,28 @@ consumer_new(Pipeline *p, char *err, size_t errlen)
 	return rk;
 }
 
+/* Its Pipeline holds the settings alone: it never subscribes, so no rebalance uses the rest. */
+rd_kafka_t *
+pipeline_consumer_new(const Settings *s, char *err, size_t errlen)
+{
+	Pipeline   *p = xcalloc(1, sizeof(Pipeline));
+	rd_kafka_t *rk;
+
+	p->settings = s;
+	if ((rk = consumer_new(p, err, errlen)) == NULL)
+		free(p);
+	return rk;
+}
+
+void
+pipeline_consumer_free(rd_kafka_t *rk)
+{
+	Pipeline   *p = rd_kafka_opaque(rk);
+
+	rd_kafka_destroy(rk);
+	free(p);
+}
+
 static void
 take(Pipeline *p, rd_kafka_message_t *msg)
 {
@@ -601,7 +618,7 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	}
 	*connected = true;
 	if (target_superuser(p.target))
-		log_msg(LOG_INFO, "target: %s", superuser_warning);
+		log_msg(LOG_INFO, "target: %s", target_superuser_warning);
 	if (!rulecheck_run(p.target, p.err, sizeof(p.err)))
 	{
 		log_msg(LOG_ERROR, "%s", p.err);
@@ -700,84 +717,4 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 		arena_free(p.batches[i].arena);
 	}
 	return o;
-}
-
-/* Whether topic is one of those walsink applies (a list, or a ^regex). */
-static bool
-topic_wanted(const Settings *s, const regex_t *re, const char *topic)
-{
-	size_t		n = strlen(topic);
-
-	if (s->topics[0] == '^')
-		return regexec(re, topic, 0, NULL, 0) == 0;
-	for (const char *p = s->topics; (p = strstr(p, topic)) != NULL; p++)
-		if ((p == s->topics || p[-1] == ',' || p[-1] == ' ') && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
-			return true;
-	return false;
-}
-
-/* --check's Kafka half: brokers reachable, and which topics would be applied. */
-static bool
-check_kafka(const Settings *s)
-{
-	Pipeline	p = {.settings = s};
-	const struct rd_kafka_metadata *md;
-	rd_kafka_resp_err_t rc;
-	regex_t		re;
-	int			wanted = 0;
-
-	if ((p.rk = consumer_new(&p, p.err, sizeof(p.err))) == NULL)
-	{
-		printf("%s\n", p.err);
-		return false;
-	}
-	rc = rd_kafka_metadata(p.rk, 1, NULL, &md, 10000);
-	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
-	{
-		const char *bootstrap = config_passthrough_find(s->config, "kafka.bootstrap.servers");
-
-		printf("kafka: no metadata: no broker of kafka.bootstrap.servers (%s) answered: %s\n",
-			   bootstrap ? bootstrap : "unset", rd_kafka_err2str(rc));
-		rd_kafka_destroy(p.rk);
-		return false;
-	}
-	if (s->topics[0] == '^' && regcomp(&re, s->topics, REG_EXTENDED | REG_NOSUB) != 0)
-	{
-		printf("topics: \"%s\" is not a regular expression\n", s->topics);
-		rd_kafka_metadata_destroy(md);
-		rd_kafka_destroy(p.rk);
-		return false;
-	}
-	printf("kafka: %d brokers; topics applied now:", md->broker_cnt);
-	for (int i = 0; i < md->topic_cnt; i++)
-		if (topic_wanted(s, &re, md->topics[i].topic))
-			printf("%s %s (%d partitions)", wanted++ ? "," : "", md->topics[i].topic, md->topics[i].partition_cnt);
-	printf("%s\n", wanted ? "" : " none yet (they are taken up as they appear)");
-	if (s->topics[0] == '^')
-		regfree(&re);
-	rd_kafka_metadata_destroy(md);
-	rd_kafka_destroy(p.rk);
-	return true;
-}
-
-bool
-pipeline_check(const Settings *s)
-{
-	char		err[ERRLEN];
-	Target	   *t = target_connect(s, err, sizeof(err));
-	bool		target_ok = t != NULL;
-
-	if (t == NULL)
-		printf("target: %s\n", err);
-	else
-		printf("target: connected; positions in pgcdc.sink_position, dead letters in %s\n", t->dead_letter);
-	if (t != NULL && target_superuser(t))
-		printf("target: warning: %s\n", superuser_warning);
-	if (t != NULL && !rulecheck_run(t, err, sizeof(err)))
-	{
-		printf("%s\n", err);
-		target_ok = false;
-	}
-	target_free(t);
-	return check_kafka(s) && target_ok;
 }
