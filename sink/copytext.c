@@ -37,11 +37,23 @@ utf8_seq(const unsigned char *s)
 	if (s[0] < 0x80)
 		return 1;
 	if ((s[0] & 0xE0) == 0xC0)
-		n = 2, min = 0x80, cp = s[0] & 0x1F;
+	{
+		n = 2;
+		min = 0x80;
+		cp = s[0] & 0x1F;
+	}
 	else if ((s[0] & 0xF0) == 0xE0)
-		n = 3, min = 0x800, cp = s[0] & 0x0F;
+	{
+		n = 3;
+		min = 0x800;
+		cp = s[0] & 0x0F;
+	}
 	else if ((s[0] & 0xF8) == 0xF0)
-		n = 4, min = 0x10000, cp = s[0] & 0x07;
+	{
+		n = 4;
+		min = 0x10000;
+		cp = s[0] & 0x07;
+	}
 	else
 		return 0;
 	for (size_t i = 1; i < n; i++)
@@ -80,9 +92,15 @@ buf_put_utf8(Buf *b, const char *s)
 		size_t		n = utf8_seq(p);
 
 		if (n == 0)
-			buf_append(b, "\xEF\xBF\xBD", 3), p++;
+		{
+			buf_append(b, "\xEF\xBF\xBD", 3);
+			p++;
+		}
 		else
-			buf_append(b, p, n), p += n;
+		{
+			buf_append(b, p, n);
+			p += n;
+		}
 	}
 	buf_putc(b, '\0');
 	b->len--;

@@ -14,6 +14,7 @@
 
 #include <malloc.h>
 
+#include "check.h"
 #include "daemon.h"
 #include "pipeline.h"
 #include "settings.h"
@@ -29,7 +30,7 @@ load(const Config *c, char *err, size_t errlen)
 static bool
 check(void)
 {
-	return pipeline_check(&settings);
+	return check_run(&settings);
 }
 
 /*

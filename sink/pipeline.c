@@ -16,7 +16,6 @@
 
 #include <inttypes.h>
 #include <pthread.h>
-#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +35,7 @@
 #include "rulecheck.h"
 #include "runtime.h"
 #include "target.h"
+#include "xalloc.h"
 
 #define ERRLEN 1024
 
@@ -85,10 +85,6 @@ typedef struct Pipeline
 	char		apply_err[ERRLEN];
 } Pipeline;
 
-static const char superuser_warning[] =
-	"walsink's role is a superuser: a record could then write anywhere walsink's checks miss; "
-	"run it as a role that owns its target schemas and pgcdc and nothing else (README: least privilege)";
-
 static PartState *
 part_state(Pipeline *p, const char *topic, int32_t partition)
 {
@@ -97,12 +93,12 @@ part_state(Pipeline *p, const char *topic, int32_t partition)
 	for (size_t i = 0; i < p->nparts; i++)
 		if (p->parts[i]->partition == partition && strcmp(p->parts[i]->topic, topic) == 0)
 			return p->parts[i];
-	st = calloc(1, sizeof(PartState));
-	st->topic = strdup(topic);
+	st = xcalloc(1, sizeof(PartState));
+	st->topic = xstrdup(topic);
 	st->partition = partition;
 	st->offset = -1;
 	st->hold = st->held_at = st->resume = -1;
-	p->parts = realloc(p->parts, (p->nparts + 1) * sizeof(PartState *));
+	p->parts = xrealloc(p->parts, p->nparts + 1, sizeof(PartState *));
 	p->parts[p->nparts++] = st;
 	return st;
 }
@@ -199,7 +195,10 @@ collect(Pipeline *p, bool wait)
 	while (wait && p->pending != NULL)
 		pthread_cond_wait(&p->changed, &p->lock);
 	if (p->pending != NULL)
-		return pthread_mutex_unlock(&p->lock), false;
+	{
+		pthread_mutex_unlock(&p->lock);
+		return false;
+	}
 	b = p->applied;
 	p->applied = NULL;
 	if (p->apply_failed && !p->failed)
@@ -347,7 +346,7 @@ subscribe(Pipeline *p)
 		rd_kafka_topic_partition_list_add(list, topics, RD_KAFKA_PARTITION_UA);
 	else
 	{
-		char	   *copy = strdup(topics);
+		char	   *copy = xstrdup(topics);
 
 		for (char *t = strtok(copy, ", "); t; t = strtok(NULL, ", "))
 			rd_kafka_topic_partition_list_add(list, t, RD_KAFKA_PARTITION_UA);
@@ -418,6 +417,28 @@ consumer_new(Pipeline *p, char *err, size_t errlen)
 	return rk;
 }
 
+/* Its Pipeline holds the settings alone: it never subscribes, so no rebalance uses the rest. */
+rd_kafka_t *
+pipeline_consumer_new(const Settings *s, char *err, size_t errlen)
+{
+	Pipeline   *p = xcalloc(1, sizeof(Pipeline));
+	rd_kafka_t *rk;
+
+	p->settings = s;
+	if ((rk = consumer_new(p, err, errlen)) == NULL)
+		free(p);
+	return rk;
+}
+
+void
+pipeline_consumer_free(rd_kafka_t *rk)
+{
+	Pipeline   *p = rd_kafka_opaque(rk);
+
+	rd_kafka_destroy(rk);
+	free(p);
+}
+
 static void
 take(Pipeline *p, rd_kafka_message_t *msg)
 {
@@ -450,10 +471,8 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 	{
 		/* Fetched before fetching was paused: the batch takes it past its bounds. */
 		b->cap *= 2;
-		b->events = realloc(b->events, (b->cap + 1) * sizeof(Event));
-		b->states = realloc(b->states, (b->cap + 1) * sizeof(PartState *));
-		if (b->events == NULL || b->states == NULL)
-			abort();
+		b->events = xrealloc(b->events, b->cap + 1, sizeof(Event));
+		b->states = xrealloc(b->states, b->cap + 1, sizeof(PartState *));
 	}
 	if (b->n == 0)
 		b->first_ms = runtime_now_ms();
@@ -599,7 +618,7 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	}
 	*connected = true;
 	if (target_superuser(p.target))
-		log_msg(LOG_INFO, "target: %s", superuser_warning);
+		log_msg(LOG_INFO, "target: %s", target_superuser_warning);
 	if (!rulecheck_run(p.target, p.err, sizeof(p.err)))
 	{
 		log_msg(LOG_ERROR, "%s", p.err);
@@ -620,8 +639,8 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 	for (int i = 0; i < 2; i++)
 	{
 		p.batches[i].cap = (size_t) s->batch_max_rows;
-		p.batches[i].events = calloc(p.batches[i].cap + 1, sizeof(Event));
-		p.batches[i].states = calloc(p.batches[i].cap + 1, sizeof(PartState *));
+		p.batches[i].events = xcalloc(p.batches[i].cap + 1, sizeof(Event));
+		p.batches[i].states = xcalloc(p.batches[i].cap + 1, sizeof(PartState *));
 		p.batches[i].arena = arena_new();
 	}
 	p.filling = &p.batches[0];
@@ -698,81 +717,4 @@ pipeline_run(const Settings *s, Metrics *m, bool *connected)
 		arena_free(p.batches[i].arena);
 	}
 	return o;
-}
-
-/* Whether topic is one of those walsink applies (a list, or a ^regex). */
-static bool
-topic_wanted(const Settings *s, const regex_t *re, const char *topic)
-{
-	size_t		n = strlen(topic);
-
-	if (s->topics[0] == '^')
-		return regexec(re, topic, 0, NULL, 0) == 0;
-	for (const char *p = s->topics; (p = strstr(p, topic)) != NULL; p++)
-		if ((p == s->topics || p[-1] == ',' || p[-1] == ' ') && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
-			return true;
-	return false;
-}
-
-/* --check's Kafka half: brokers reachable, and which topics would be applied. */
-static bool
-check_kafka(const Settings *s)
-{
-	Pipeline	p = {.settings = s};
-	const struct rd_kafka_metadata *md;
-	rd_kafka_resp_err_t rc;
-	regex_t		re;
-	int			wanted = 0;
-
-	if ((p.rk = consumer_new(&p, p.err, sizeof(p.err))) == NULL)
-		return printf("%s\n", p.err), false;
-	rc = rd_kafka_metadata(p.rk, 1, NULL, &md, 10000);
-	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
-	{
-		const char *bootstrap = config_passthrough_find(s->config, "kafka.bootstrap.servers");
-
-		printf("kafka: no metadata: no broker of kafka.bootstrap.servers (%s) answered: %s\n",
-			   bootstrap ? bootstrap : "unset", rd_kafka_err2str(rc));
-		rd_kafka_destroy(p.rk);
-		return false;
-	}
-	if (s->topics[0] == '^' && regcomp(&re, s->topics, REG_EXTENDED | REG_NOSUB) != 0)
-	{
-		printf("topics: \"%s\" is not a regular expression\n", s->topics);
-		rd_kafka_metadata_destroy(md);
-		rd_kafka_destroy(p.rk);
-		return false;
-	}
-	printf("kafka: %d brokers; topics applied now:", md->broker_cnt);
-	for (int i = 0; i < md->topic_cnt; i++)
-		if (topic_wanted(s, &re, md->topics[i].topic))
-			printf("%s %s (%d partitions)", wanted++ ? "," : "", md->topics[i].topic, md->topics[i].partition_cnt);
-	printf("%s\n", wanted ? "" : " none yet (they are taken up as they appear)");
-	if (s->topics[0] == '^')
-		regfree(&re);
-	rd_kafka_metadata_destroy(md);
-	rd_kafka_destroy(p.rk);
-	return true;
-}
-
-bool
-pipeline_check(const Settings *s)
-{
-	char		err[ERRLEN];
-	Target	   *t = target_connect(s, err, sizeof(err));
-	bool		target_ok = t != NULL;
-
-	if (t == NULL)
-		printf("target: %s\n", err);
-	else
-		printf("target: connected; positions in pgcdc.sink_position, dead letters in %s\n", t->dead_letter);
-	if (t != NULL && target_superuser(t))
-		printf("target: warning: %s\n", superuser_warning);
-	if (t != NULL && !rulecheck_run(t, err, sizeof(err)))
-	{
-		printf("%s\n", err);
-		target_ok = false;
-	}
-	target_free(t);
-	return check_kafka(s) && target_ok;
 }

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "log.h"
 #include "tables.h"
+#include "xalloc.h"
 
 struct Tables
 {
@@ -22,7 +24,7 @@ struct Tables
 Tables *
 tables_new(Target *t, const Settings *s)
 {
-	Tables	   *ts = calloc(1, sizeof(Tables));
+	Tables	   *ts = xcalloc(1, sizeof(Tables));
 
 	ts->target = t;
 	ts->settings = s;
@@ -109,21 +111,21 @@ tables_get(Tables *ts, const char *source_schema, const char *source_table)
 		if (strcmp(ti->schema, schema) == 0 && strcmp(ti->table, table) == 0)
 			return ti;
 	}
-	ti = calloc(1, sizeof(TableInfo));
-	ti->schema = strdup(schema);
-	ti->table = strdup(table);
-	ti->name = malloc(strlen(schema) + strlen(table) + 2);
+	ti = xcalloc(1, sizeof(TableInfo));
+	ti->schema = xstrdup(schema);
+	ti->table = xstrdup(table);
+	ti->name = xmalloc(strlen(schema) + strlen(table) + 2);
 	sprintf(ti->name, "%s.%s", schema, table);
 	ti->soft = -1;
 	for (size_t i = 0; i < ts->settings->nrules; i++)
 	{
 		if (strcmp(ts->settings->rules[i].target, ti->name) == 0)
 		{
-			ti->rules = realloc(ti->rules, (ti->nrules + 1) * sizeof(Rule *));
+			ti->rules = xrealloc(ti->rules, ti->nrules + 1, sizeof(Rule *));
 			ti->rules[ti->nrules++] = &ts->settings->rules[i];
 		}
 	}
-	ts->items = realloc(ts->items, (ts->n + 1) * sizeof(TableInfo *));
+	ts->items = xrealloc(ts->items, ts->n + 1, sizeof(TableInfo *));
 	ts->items[ts->n++] = ti;
 	return ti;
 }
@@ -164,13 +166,13 @@ tables_load(Tables *ts, TableInfo *ti, bool *exists, char *err, size_t errlen)
 	}
 	*exists = PQntuples(res) > 0;
 	ti->ncols = (size_t) PQntuples(res);
-	ti->cols = calloc(ti->ncols + 1, sizeof(char *));
-	ti->qcols = calloc(ti->ncols + 1, sizeof(char *));
-	ti->bin = calloc(ti->ncols + 1, sizeof(CopyBinType));
+	ti->cols = xcalloc(ti->ncols + 1, sizeof(char *));
+	ti->qcols = xcalloc(ti->ncols + 1, sizeof(char *));
+	ti->bin = xcalloc(ti->ncols + 1, sizeof(CopyBinType));
 	ti->binary = true;
 	for (size_t i = 0; i < ti->ncols; i++)
 	{
-		ti->cols[i] = strdup(PQgetvalue(res, (int) i, 0));
+		ti->cols[i] = xstrdup(PQgetvalue(res, (int) i, 0));
 		ti->qcols[i] = target_quote(ts->target, ti->cols[i]);
 		ti->bin[i] = copybin_type((uint32_t) strtoul(PQgetvalue(res, (int) i, 1), NULL, 10));
 		ti->binary &= ti->bin[i] != COPYBIN_NONE;
@@ -246,32 +248,30 @@ static bool
 create(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, size_t reasonlen,
 	   char *err, size_t errlen)
 {
-	size_t		cap = 256;
-	char	   *sql = malloc(cap);
-	size_t		len = 0;
+	Buf			sql = {0};
 	bool		any_key = false;
-	bool		ok;
-
-#define APPEND(...) do { \
-		int need = snprintf(NULL, 0, __VA_ARGS__); \
-		while (len + (size_t) need + 1 > cap) sql = realloc(sql, cap *= 2); \
-		len += (size_t) sprintf(sql + len, __VA_ARGS__); \
-	} while (0)
+	bool		ok = false;
 
 	if (!target_ensure_schema(ts->target, ti->schema, err, errlen))
-		return free(sql), false;
-	APPEND(TARGET_DDL_LOCK "CREATE TABLE IF NOT EXISTS %s (", ti->qname);
+		return false;
+	buf_puts(&sql, TARGET_DDL_LOCK "CREATE TABLE IF NOT EXISTS ");
+	buf_puts(&sql, ti->qname);
+	buf_puts(&sql, " (");
 	for (size_t i = 0; i < r->n_columns; i++)
 	{
 		char	   *q;
 
 		if (!column_type_ok(ts, r->columns[i], reason, reasonlen, err, errlen))
-			return free(sql), false;
+			goto done;
 		q = target_quote(ts->target, r->columns[i]->name);
+		if (i > 0)
+			buf_puts(&sql, ", ");
+		buf_puts(&sql, q);
+		buf_puts(&sql, " ");
+		buf_puts(&sql, r->columns[i]->type_name);
 		/* Soft deletes keep tombstones: key values alone, the rest NULL. */
-		APPEND("%s%s %s%s", i ? ", " : "", q, r->columns[i]->type_name,
-			   r->columns[i]->not_null && (r->columns[i]->key || ts->settings->delete_mode != DELETE_SOFT)
-			   ? " NOT NULL" : "");
+		if (r->columns[i]->not_null && (r->columns[i]->key || ts->settings->delete_mode != DELETE_SOFT))
+			buf_puts(&sql, " NOT NULL");
 		any_key |= r->columns[i]->key;
 		free(q);
 	}
@@ -279,12 +279,14 @@ create(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, siz
 	{
 		char	   *q = target_quote(ts->target, ts->settings->soft_column);
 
-		APPEND(", %s " SOFT_COLUMN_TYPE, q);
+		buf_puts(&sql, ", ");
+		buf_puts(&sql, q);
+		buf_puts(&sql, " " SOFT_COLUMN_TYPE);
 		free(q);
 	}
 	if (any_key)
 	{
-		APPEND(", PRIMARY KEY (");
+		buf_puts(&sql, ", PRIMARY KEY (");
 		for (size_t i = 0, k = 0; i < r->n_columns; i++)
 		{
 			char	   *q;
@@ -292,20 +294,21 @@ create(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, siz
 			if (!r->columns[i]->key)
 				continue;
 			q = target_quote(ts->target, r->columns[i]->name);
-			APPEND("%s%s", k ? ", " : "", q);	/* APPEND evaluates its arguments twice */
-			k++;
+			if (k++ > 0)
+				buf_puts(&sql, ", ");
+			buf_puts(&sql, q);
 			free(q);
 		}
-		APPEND(")");
+		buf_puts(&sql, ")");
 	}
-	APPEND(")");
-#undef APPEND
-	ok = target_exec(ts->target, sql, err, errlen);
+	buf_puts(&sql, ")");
+	ok = target_exec(ts->target, sql.data, err, errlen);
 	if (ok)
 		log_msg(LOG_INFO, "created table %s", ti->qname);
 	else
-		log_msg(LOG_DEBUG, "%s", sql);
-	free(sql);
+		log_msg(LOG_DEBUG, "%s", sql.data);
+done:
+	buf_free(&sql);
 	return ok;
 }
 
@@ -349,25 +352,22 @@ widen(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, bool *changed, cha
 static char *
 key_text(Tables *ts, const Pgcdc__ChangeEvent *r)
 {
-	size_t		cap = 64;
-	size_t		len = 0;
-	char	   *out = calloc(1, cap);
+	Buf			out = {0};
 
+	buf_puts(&out, "");			/* "" without a key, never NULL */
 	for (size_t i = 0; i < r->n_columns; i++)
 	{
 		char	   *q;
-		size_t		n;
 
 		if (!r->columns[i]->key)
 			continue;
 		q = target_quote(ts->target, r->columns[i]->name);
-		n = strlen(q) + 2;
-		while (len + n + 1 > cap)
-			out = realloc(out, cap *= 2);
-		len += (size_t) sprintf(out + len, "%s%s", len ? ", " : "", q);
+		if (out.len > 0)
+			buf_puts(&out, ", ");
+		buf_puts(&out, q);
 		free(q);
 	}
-	return out;
+	return out.data;
 }
 
 /* Whether ti has a primary key or unique index on exactly r's key columns (want of them). */
@@ -431,22 +431,28 @@ key_index(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, size_t want, b
 static bool
 add_key(Tables *ts, TableInfo *ti, const char *cols, char *err, size_t errlen)
 {
-	size_t		len = 2 * strlen(ti->qname) + strlen(cols) + 512;
-	char	   *sql = malloc(len);
+	Buf			sql = {0};
 	bool		ok;
 
-	snprintf(sql, len, TARGET_DDL_LOCK "DO $pgcdc$BEGIN IF EXISTS (SELECT FROM pg_index WHERE indrelid = "
-			 "'%s'::regclass AND indisprimary) THEN CREATE UNIQUE INDEX ON %s (%s); "
-			 "ELSE ALTER TABLE %s ADD PRIMARY KEY (%s); END IF; END$pgcdc$",
-			 ti->qname, ti->qname, cols, ti->qname, cols);
+	buf_puts(&sql, TARGET_DDL_LOCK "DO $pgcdc$BEGIN IF EXISTS (SELECT FROM pg_index WHERE indrelid = '");
+	buf_puts(&sql, ti->qname);
+	buf_puts(&sql, "'::regclass AND indisprimary) THEN CREATE UNIQUE INDEX ON ");
+	buf_puts(&sql, ti->qname);
+	buf_puts(&sql, " (");
+	buf_puts(&sql, cols);
+	buf_puts(&sql, "); ELSE ALTER TABLE ");
+	buf_puts(&sql, ti->qname);
+	buf_puts(&sql, " ADD PRIMARY KEY (");
+	buf_puts(&sql, cols);
+	buf_puts(&sql, "); END IF; END$pgcdc$");
 	ok = strstr(ti->qname, "$pgcdc$") == NULL && strstr(cols, "$pgcdc$") == NULL &&
 		strchr(ti->qname, '\'') == NULL;
 	if (!ok)
 		snprintf(err, errlen, "a name of %s cannot be written in a key's DDL", ti->name);
-	ok = ok && target_exec(ts->target, sql, err, errlen);
+	ok = ok && target_exec(ts->target, sql.data, err, errlen);
 	if (ok)
 		log_msg(LOG_INFO, "%s: the source's key (%s) added (auto.evolve)", ti->name, cols);
-	free(sql);
+	buf_free(&sql);
 	return ok;
 }
 
@@ -474,22 +480,22 @@ find_key(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, s
 		want += r->columns[i]->key;
 	/* Without a key: inserts, and with REPLICA IDENTITY FULL, changes matched on the old row. */
 	if (want > 0 && !key_index(ts, ti, r, want, &found, err, errlen))
-		return free(cols), false;
+		goto fail;
 	if (want > 0 && !found && ts->settings->auto_evolve)
 	{
 		snprintf(reason, reasonlen, "the source's key of %s is (%s)%s: adding it to the target failed",
 				 ti->name, cols, was);
 		if (!add_key(ts, ti, cols, err, errlen) || !key_index(ts, ti, r, want, &found, err, errlen))
-			return free(cols), false;
+			goto fail;
 		reason[0] = '\0';
 	}
 	if (want > 0 && !found)
 	{
 		snprintf(reason, reasonlen, "the source's key of %s is (%s)%s: the target has no primary key or "
 				 "unique index on it%s", ti->name, cols, was, ts->settings->auto_evolve ? "" : " (auto.evolve is off)");
-		return free(cols), false;
+		goto fail;
 	}
-	ti->keycols = calloc(r->n_columns + 1, sizeof(int));
+	ti->keycols = xcalloc(r->n_columns + 1, sizeof(int));
 	for (size_t i = 0; i < r->n_columns; i++)
 		if (r->columns[i]->key)
 			ti->keycols[ti->nkeys++] = tables_column(ti, r->columns[i]->name);
@@ -499,6 +505,9 @@ find_key(Tables *ts, TableInfo *ti, const Pgcdc__ChangeEvent *r, char *reason, s
 	ti->key_text = cols;
 	ti->key_layout = NULL;
 	return true;
+fail:
+	free(cols);
+	return false;
 }
 
 bool
@@ -540,7 +549,7 @@ tables_map(TableInfo *ti, const Event *e)
 	{
 		forget_layout(ti);
 		ti->layout = e->layout;
-		ti->layout_map = malloc((ti->ncols + 1) * sizeof(int));
+		ti->layout_map = xmalloc((ti->ncols + 1) * sizeof(int));
 		ti->layout_fits = true;
 		for (size_t j = 0; j < ti->ncols; j++)
 			ti->layout_map[j] = -1;
@@ -596,30 +605,29 @@ tables_prepare(Tables *ts, TableInfo *ti, const Event *e, char *reason, size_t r
 bool
 tables_stage(Tables *ts, TableInfo *ti, char *err, size_t errlen)
 {
-	size_t		cap = 256;
-	size_t		len = 0;
-	char	   *sql;
+	Buf			sql = {0};
 	bool		ok;
 
 	if (ti->stage[0] != '\0' && ti->stage_version == ti->version)
 		return true;
 	if (ti->stage[0] == '\0')
 		snprintf(ti->stage, sizeof(ti->stage), "pgcdc_stage_%d", ++ts->stage_seq);
-	sql = malloc(cap);
-	len = (size_t) snprintf(sql, cap, "DROP TABLE IF EXISTS pg_temp.%s; CREATE TEMP TABLE %s "
-							"ON COMMIT DELETE ROWS AS SELECT NULL::int AS __pgcdc_row, "
-							"NULL::\"char\" AS __pgcdc_op, NULL::text AS __pgcdc_sig", ti->stage, ti->stage);
+	buf_puts(&sql, "DROP TABLE IF EXISTS pg_temp.");
+	buf_puts(&sql, ti->stage);
+	buf_puts(&sql, "; CREATE TEMP TABLE ");
+	buf_puts(&sql, ti->stage);
+	buf_puts(&sql, " ON COMMIT DELETE ROWS AS SELECT NULL::int AS __pgcdc_row, "
+			 "NULL::\"char\" AS __pgcdc_op, NULL::text AS __pgcdc_sig");
 	for (size_t i = 0; i < ti->ncols; i++)
 	{
-		while (len + strlen(ti->qcols[i]) + 4 > cap)
-			sql = realloc(sql, cap *= 2);
-		len += (size_t) sprintf(sql + len, ", %s", ti->qcols[i]);
+		buf_puts(&sql, ", ");
+		buf_puts(&sql, ti->qcols[i]);
 	}
-	while (len + strlen(ti->qname) + 32 > cap)
-		sql = realloc(sql, cap *= 2);
-	sprintf(sql + len, " FROM %s WITH NO DATA", ti->qname);
-	ok = target_exec(ts->target, sql, err, errlen);
-	free(sql);
+	buf_puts(&sql, " FROM ");
+	buf_puts(&sql, ti->qname);
+	buf_puts(&sql, " WITH NO DATA");
+	ok = target_exec(ts->target, sql.data, err, errlen);
+	buf_free(&sql);
 	if (ok)
 		ti->stage_version = ti->version;
 	return ok;

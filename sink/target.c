@@ -400,6 +400,10 @@ target_array_add(Buf *arrays, size_t n, const char *const *values)
 	}
 }
 
+const char	target_superuser_warning[] =
+	"walsink's role is a superuser: a record could then write anywhere walsink's checks miss; "
+	"run it as a role that owns its target schemas and pgcdc and nothing else (README: least privilege)";
+
 const char *
 target_superuser(const Target *t)
 {

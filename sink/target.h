@@ -121,6 +121,8 @@ extern char *target_quote_qualified(Target *t, const char *schema, const char *t
  * write) its target schemas and pgcdc, nothing else (README, least privilege).
  */
 extern const char *target_superuser(const Target *t);
+/* What walsink says of a superuser role, at start and in --check. */
+extern const char target_superuser_warning[];
 
 /* One line: the server's message, its detail and SQLSTATE. */
 extern void target_error(Target *t, const PGresult *res, char *err, size_t errlen);
