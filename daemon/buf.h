@@ -5,8 +5,8 @@
  * A zero-initialised Buf is empty; its data belongs to it until buf_free.
  * Growth cannot fail (xalloc.h).
  */
-#ifndef PGCDC_BUF_H
-#define PGCDC_BUF_H
+#ifndef PGCDC_DAEMON_BUF_H
+#define PGCDC_DAEMON_BUF_H
 
 #include <stddef.h>
 
@@ -26,4 +26,4 @@ extern void buf_putc(Buf *b, char c);
 extern void buf_puts(Buf *b, const char *s);
 extern void buf_free(Buf *b);
 
-#endif							/* PGCDC_BUF_H */
+#endif							/* PGCDC_DAEMON_BUF_H */

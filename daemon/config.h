@@ -11,8 +11,8 @@
  * A Config owns copies of every string it holds; config_free() releases
  * them.  The key table is the caller's and must outlive the Config.
  */
-#ifndef PGCDC_CONFIG_H
-#define PGCDC_CONFIG_H
+#ifndef PGCDC_DAEMON_CONFIG_H
+#define PGCDC_DAEMON_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -108,4 +108,4 @@ extern char *config_mask_conninfo(const char *conninfo);
  */
 extern char *config_mask_pqerror(const char *conninfo, const char *message);
 
-#endif							/* PGCDC_CONFIG_H */
+#endif							/* PGCDC_DAEMON_CONFIG_H */

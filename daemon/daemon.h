@@ -36,8 +36,8 @@
  * SIGHUP asks for the log file to be reopened (logrotate): the pipelines'
  * loops call daemon_reopen_log(), and so does the restart loop.
  */
-#ifndef PGCDC_DAEMON_H
-#define PGCDC_DAEMON_H
+#ifndef PGCDC_DAEMON_DAEMON_H
+#define PGCDC_DAEMON_DAEMON_H
 
 #include <signal.h>
 #include <stdbool.h>
@@ -95,4 +95,4 @@ extern void daemon_reopen_log(void);
 /* The whole process: returns main()'s exit status. */
 extern int	daemon_main(int argc, char **argv, const DaemonSpec *spec);
 
-#endif							/* PGCDC_DAEMON_H */
+#endif							/* PGCDC_DAEMON_DAEMON_H */

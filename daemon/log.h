@@ -5,8 +5,8 @@
  * Callers never pass secrets; conninfo strings go through
  * config_mask_conninfo() first.
  */
-#ifndef PGCDC_LOG_H
-#define PGCDC_LOG_H
+#ifndef PGCDC_DAEMON_LOG_H
+#define PGCDC_DAEMON_LOG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,4 +40,4 @@ struct rd_kafka_s;
 extern void log_rdkafka(const struct rd_kafka_s *rk, int level, const char *facility,
 						const char *message);
 
-#endif							/* PGCDC_LOG_H */
+#endif							/* PGCDC_DAEMON_LOG_H */

@@ -6,8 +6,8 @@
  * The HTTP server (libmicrohttpd) runs in its own thread and only reads.
  * The Metrics owns its cells; metrics_free() stops the server first.
  */
-#ifndef PGCDC_METRICS_H
-#define PGCDC_METRICS_H
+#ifndef PGCDC_DAEMON_METRICS_H
+#define PGCDC_DAEMON_METRICS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,4 +45,4 @@ extern char *metrics_render(Metrics *m);
 /* Serves GET /metrics and /healthz at "host:port", or ":port" on 127.0.0.1. */
 extern bool metrics_listen(Metrics *m, const char *address, char *err, size_t errlen);
 
-#endif							/* PGCDC_METRICS_H */
+#endif							/* PGCDC_DAEMON_METRICS_H */

@@ -3,8 +3,8 @@
  * handlers without SA_RESTART, an interruptible pause, a monotonic clock,
  * malloc on huge pages.
  */
-#ifndef PGCDC_RUNTIME_H
-#define PGCDC_RUNTIME_H
+#ifndef PGCDC_DAEMON_RUNTIME_H
+#define PGCDC_DAEMON_RUNTIME_H
 
 #include <signal.h>
 #include <stdint.h>
@@ -24,4 +24,4 @@ extern int64_t runtime_now_ms(void);
  */
 extern void runtime_huge_pages(char **argv);
 
-#endif							/* PGCDC_RUNTIME_H */
+#endif							/* PGCDC_DAEMON_RUNTIME_H */

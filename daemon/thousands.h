@@ -7,8 +7,8 @@
  * one daemon file alone (sink/event.c) need no other file for it.  The
  * caller owns out.
  */
-#ifndef PGCDC_THOUSANDS_H
-#define PGCDC_THOUSANDS_H
+#ifndef PGCDC_DAEMON_THOUSANDS_H
+#define PGCDC_DAEMON_THOUSANDS_H
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -35,4 +35,4 @@ thousands_format(char *out, uint64_t n)
 	return out;
 }
 
-#endif							/* PGCDC_THOUSANDS_H */
+#endif							/* PGCDC_DAEMON_THOUSANDS_H */

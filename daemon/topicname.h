@@ -4,8 +4,8 @@
  * 249 bytes.  walstreamer names its topics with it; walsink checks with it
  * that a record arrived on its own table's topic.
  */
-#ifndef PGCDC_TOPICNAME_H
-#define PGCDC_TOPICNAME_H
+#ifndef PGCDC_DAEMON_TOPICNAME_H
+#define PGCDC_DAEMON_TOPICNAME_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,4 +19,4 @@ extern char *topicname_of(const char *prefix, const char *schema, size_t schema_
 /* Whether topic is the one topicname_of would give (without allocating). */
 extern bool topicname_matches(const char *topic, const char *prefix, const char *schema, const char *table);
 
-#endif							/* PGCDC_TOPICNAME_H */
+#endif							/* PGCDC_DAEMON_TOPICNAME_H */

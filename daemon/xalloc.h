@@ -11,8 +11,8 @@
  * (libpq's, librdkafka's, protobuf-c's with its own allocator) are checked
  * where they are called.
  */
-#ifndef PGCDC_XALLOC_H
-#define PGCDC_XALLOC_H
+#ifndef PGCDC_DAEMON_XALLOC_H
+#define PGCDC_DAEMON_XALLOC_H
 
 #include <stddef.h>
 
@@ -27,4 +27,4 @@ extern char *xstrndup(const char *s, size_t n);
 /* A copy of p[0..n) (n may be 0: a valid pointer to nothing). */
 extern void *xmemdup(const void *p, size_t n);
 
-#endif							/* PGCDC_XALLOC_H */
+#endif							/* PGCDC_DAEMON_XALLOC_H */

@@ -6,8 +6,8 @@
  * palloc'd in the current memory context (the caller's scratch context);
  * strings in an event may point into the PgcdcRelation it was built from.
  */
-#ifndef PGCDC_ENCODE_H
-#define PGCDC_ENCODE_H
+#ifndef PGCDC_DECODER_ENCODE_H
+#define PGCDC_DECODER_ENCODE_H
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
@@ -32,4 +32,4 @@ extern void pgcdc_append_record(StringInfo out, const Pgcdc__ChangeEvent *ev,
 extern int	pgcdc_stable_output_begin(void);
 extern void pgcdc_stable_output_end(int nestlevel);
 
-#endif							/* PGCDC_ENCODE_H */
+#endif							/* PGCDC_DECODER_ENCODE_H */

@@ -6,8 +6,8 @@
  * appears when protobuf would serialize it: set oneof members always, other
  * fields when not zero or empty.  LSNs are "X/X" strings, bytes are hex.
  */
-#ifndef PGCDC_JSON_H
-#define PGCDC_JSON_H
+#ifndef PGCDC_DECODER_JSON_H
+#define PGCDC_DECODER_JSON_H
 
 #include "lib/stringinfo.h"
 
@@ -15,4 +15,4 @@
 
 extern void pgcdc_json_append(StringInfo out, const Pgcdc__ChangeEvent *ev);
 
-#endif							/* PGCDC_JSON_H */
+#endif							/* PGCDC_DECODER_JSON_H */

@@ -4,8 +4,8 @@
  * Everything a PgcdcOptions points to is allocated in the memory context that
  * was current when pgcdc_options_parse() ran; the caller owns it.
  */
-#ifndef PGCDC_OPTIONS_H
-#define PGCDC_OPTIONS_H
+#ifndef PGCDC_DECODER_OPTIONS_H
+#define PGCDC_DECODER_OPTIONS_H
 
 #include "nodes/pg_list.h"
 
@@ -45,4 +45,4 @@ extern bool pgcdc_options_table_included(const PgcdcOptions *opts,
 extern bool pgcdc_options_message_included(const PgcdcOptions *opts,
 										   const char *prefix);
 
-#endif							/* PGCDC_OPTIONS_H */
+#endif							/* PGCDC_DECODER_OPTIONS_H */

@@ -1,8 +1,8 @@
 /*
  * pack.h — a ChangeEvent in protobuf wire format, appended to a StringInfo.
  */
-#ifndef PGCDC_PACK_H
-#define PGCDC_PACK_H
+#ifndef PGCDC_DECODER_PACK_H
+#define PGCDC_DECODER_PACK_H
 
 #include "lib/stringinfo.h"
 
@@ -10,4 +10,4 @@
 
 extern void pgcdc_pack(StringInfo out, const Pgcdc__ChangeEvent *ev);
 
-#endif							/* PGCDC_PACK_H */
+#endif							/* PGCDC_DECODER_PACK_H */

@@ -10,8 +10,8 @@
  * is never looked up again).  The SQL
  * functions build one with pgcdc_relation_build() for the span of a query.
  */
-#ifndef PGCDC_RELCACHE_H
-#define PGCDC_RELCACHE_H
+#ifndef PGCDC_DECODER_RELCACHE_H
+#define PGCDC_DECODER_RELCACHE_H
 
 #include "fmgr.h"
 #include "utils/rel.h"
@@ -53,4 +53,4 @@ extern void pgcdc_relcache_create(MemoryContext parent);
 extern PgcdcRelation *pgcdc_relcache_get(Relation rel, const PgcdcOptions *opts);
 extern void pgcdc_relcache_destroy(void);
 
-#endif							/* PGCDC_RELCACHE_H */
+#endif							/* PGCDC_DECODER_RELCACHE_H */

@@ -8,8 +8,8 @@
  * added here, in proto/cdc.proto, and in walsink's two COPY renderers
  * (sink/copytext.c, sink/copybin.c) — see ARCHITECTURE.md.
  */
-#ifndef PGCDC_VALUES_H
-#define PGCDC_VALUES_H
+#ifndef PGCDC_DECODER_VALUES_H
+#define PGCDC_DECODER_VALUES_H
 
 #include "fmgr.h"
 #include "datatype/timestamp.h"
@@ -57,4 +57,4 @@ extern int64 pgcdc_unix_usecs(TimestampTz ts);
 /* Convert a server-encoded string to UTF-8 (no copy when already UTF-8). */
 extern char *pgcdc_to_utf8(const char *s, int len);
 
-#endif							/* PGCDC_VALUES_H */
+#endif							/* PGCDC_DECODER_VALUES_H */

@@ -20,8 +20,8 @@
  * checks each against the generated descriptors.  A field added to
  * cdc.proto gets its constant here and a line in that test.
  */
-#ifndef PGCDC_WIRE_H
-#define PGCDC_WIRE_H
+#ifndef PGCDC_PROTO_WIRE_H
+#define PGCDC_PROTO_WIRE_H
 
 #include <limits.h>				/* the generated header's enums use INT_MAX */
 #include <stdbool.h>
@@ -349,4 +349,4 @@ wire_get_field(const uint8_t **p, const uint8_t *end, WireField *f)
 	return WIRE_OK;
 }
 
-#endif							/* PGCDC_WIRE_H */
+#endif							/* PGCDC_PROTO_WIRE_H */

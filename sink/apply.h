@@ -8,8 +8,8 @@
  * the rows, down to the single row, which becomes a dead letter; the rest
  * commit.  The partitions' positions are stored in the same transaction.
  */
-#ifndef PGCDC_APPLY_H
-#define PGCDC_APPLY_H
+#ifndef PGCDC_SINK_APPLY_H
+#define PGCDC_SINK_APPLY_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,4 +39,4 @@ extern bool applier_apply(Applier *a, Event *events, PartState **states, size_t 
 /* Whether the failure of the last applier_apply is one starting again cannot help (source.change). */
 extern bool applier_fatal(const Applier *a);
 
-#endif							/* PGCDC_APPLY_H */
+#endif							/* PGCDC_SINK_APPLY_H */

@@ -5,8 +5,8 @@
  * subscriptions do (which of several equal rows changes cannot matter).
  * The applier's part for such tables; the rows and buffers are the caller's.
  */
-#ifndef PGCDC_APPLYFULL_H
-#define PGCDC_APPLYFULL_H
+#ifndef PGCDC_SINK_APPLYFULL_H
+#define PGCDC_SINK_APPLYFULL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,4 +26,4 @@ extern bool applyfull_needed(const Row *rows, size_t n);
 extern bool applyfull_rows(RowCopy *c, Buf *sql, DeadLetters *dead, TableInfo *ti, Row *rows, size_t n,
 						   int64_t *applied, char *err, size_t errlen);
 
-#endif							/* PGCDC_APPLYFULL_H */
+#endif							/* PGCDC_SINK_APPLYFULL_H */

@@ -4,8 +4,8 @@
  * Each finding is one line on stdout, the same at every run: scripts and
  * the tests read them.
  */
-#ifndef PGCDC_CHECK_H
-#define PGCDC_CHECK_H
+#ifndef PGCDC_SINK_CHECK_H
+#define PGCDC_SINK_CHECK_H
 
 #include <stdbool.h>
 
@@ -18,4 +18,4 @@
  */
 extern bool check_run(const Settings *s);
 
-#endif							/* PGCDC_CHECK_H */
+#endif							/* PGCDC_SINK_CHECK_H */

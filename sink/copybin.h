@@ -9,8 +9,8 @@
  * exactly as it always did.  The target backend spends about 15% less on a
  * binary COPY than on the same rows in text.
  */
-#ifndef PGCDC_COPYBIN_H
-#define PGCDC_COPYBIN_H
+#ifndef PGCDC_SINK_COPYBIN_H
+#define PGCDC_SINK_COPYBIN_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -58,4 +58,4 @@ extern void copybin_text(Buf *b, const char *s, size_t n);
  */
 extern bool copybin_value(Buf *b, CopyBinType t, const Pgcdc__Value *v);
 
-#endif							/* PGCDC_COPYBIN_H */
+#endif							/* PGCDC_SINK_COPYBIN_H */

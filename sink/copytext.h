@@ -5,8 +5,8 @@
  * kind reads back exactly (timestamps in ISO with +00, dates with BC, bytea
  * as \x hex, uuid in its usual form), escaped for COPY's text format.
  */
-#ifndef PGCDC_COPYTEXT_H
-#define PGCDC_COPYTEXT_H
+#ifndef PGCDC_SINK_COPYTEXT_H
+#define PGCDC_SINK_COPYTEXT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -46,4 +46,4 @@ extern void copytext_escaped(Buf *b, const char *s, size_t n);
 extern size_t copytext_timestamp(char *out, int64_t usecs);
 extern size_t copytext_date(char *out, int32_t days);
 
-#endif							/* PGCDC_COPYTEXT_H */
+#endif							/* PGCDC_SINK_COPYTEXT_H */

@@ -4,8 +4,8 @@
  * written just before the batch commits, into the target's dead-letter
  * table and to the dead-letter topic.  The events stay the batch's.
  */
-#ifndef PGCDC_DEADLETTERS_H
-#define PGCDC_DEADLETTERS_H
+#ifndef PGCDC_SINK_DEADLETTERS_H
+#define PGCDC_SINK_DEADLETTERS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,4 +43,4 @@ extern bool deadletters_write(DeadLetters *d, Target *t, DeadTopic *dt, char *er
 extern void deadletters_reset(DeadLetters *d);
 extern void deadletters_free(DeadLetters *d);
 
-#endif							/* PGCDC_DEADLETTERS_H */
+#endif							/* PGCDC_SINK_DEADLETTERS_H */

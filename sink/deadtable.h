@@ -8,8 +8,8 @@
  * created by target_connect (target.h), which keeps its quoted name
  * (Target.dead_letter).
  */
-#ifndef PGCDC_DEADTABLE_H
-#define PGCDC_DEADTABLE_H
+#ifndef PGCDC_SINK_DEADTABLE_H
+#define PGCDC_SINK_DEADTABLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,4 +26,4 @@
 extern bool target_dead_letter(Target *t, const Event *e, const char *reason, const char *detail,
 							   bool *written, char *err, size_t errlen);
 
-#endif							/* PGCDC_DEADTABLE_H */
+#endif							/* PGCDC_SINK_DEADTABLE_H */

@@ -4,8 +4,8 @@
  * from the key's earlier changes in the batch (else they would be lost).
  * Pure: no target, no Kafka.
  */
-#ifndef PGCDC_DEDUPE_H
-#define PGCDC_DEDUPE_H
+#ifndef PGCDC_SINK_DEDUPE_H
+#define PGCDC_SINK_DEDUPE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,4 +26,4 @@ extern size_t dedupe_rows(Row *rows, size_t n);
  */
 extern Pgcdc__Value *dedupe_earlier_value(Row *rows, size_t r, const Event *e, size_t i, bool *before_batch);
 
-#endif							/* PGCDC_DEDUPE_H */
+#endif							/* PGCDC_SINK_DEDUPE_H */

@@ -14,8 +14,8 @@
  * never fails as such: a message that cannot be applied becomes EVENT_BAD
  * with the reason, for the dead-letter table.
  */
-#ifndef PGCDC_EVENT_H
-#define PGCDC_EVENT_H
+#ifndef PGCDC_SINK_EVENT_H
+#define PGCDC_SINK_EVENT_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -111,4 +111,4 @@ extern int	position_cmp(const Position *a, const Position *b);
 /* Order of changes of one table: by key bytes, then source position, a snapshot row first at a tie. */
 extern int	event_key_cmp(const Event *a, const Event *b);
 
-#endif							/* PGCDC_EVENT_H */
+#endif							/* PGCDC_SINK_EVENT_H */

@@ -27,8 +27,8 @@
  * batch: on a copy applied in this batch, and on a new key's copy only while
  * it is its Move's new (a held or waited-out one loses it).
  */
-#ifndef PGCDC_KEYCHANGE_H
-#define PGCDC_KEYCHANGE_H
+#ifndef PGCDC_SINK_KEYCHANGE_H
+#define PGCDC_SINK_KEYCHANGE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -138,4 +138,4 @@ extern void keychange_put_reset(KeyChanges *kc);
 extern bool keychange_seek(rd_kafka_t *rk, PartState **states, size_t n,
 						   void (*drop) (void *arg, const PartState *st), void *arg, char *err, size_t errlen);
 
-#endif							/* PGCDC_KEYCHANGE_H */
+#endif							/* PGCDC_SINK_KEYCHANGE_H */

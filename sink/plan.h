@@ -8,8 +8,8 @@
  * The Plan is the applier's, its pointers the applier's to set; its counts
  * are the open batch's.
  */
-#ifndef PGCDC_PLAN_H
-#define PGCDC_PLAN_H
+#ifndef PGCDC_SINK_PLAN_H
+#define PGCDC_SINK_PLAN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -66,4 +66,4 @@ extern int	plan_by_table(const void *x, const void *y);
 /* The table's truncate mark, loaded once per connection. */
 extern bool plan_trunc_mark(Plan *p, TableInfo *ti, char *err, size_t errlen);
 
-#endif							/* PGCDC_PLAN_H */
+#endif							/* PGCDC_SINK_PLAN_H */

@@ -13,8 +13,8 @@
  * for its life); topic, source and former are malloc'd strings of theirs.
  * The table itself is created by target_connect (target.h).
  */
-#ifndef PGCDC_POSITIONS_H
-#define PGCDC_POSITIONS_H
+#ifndef PGCDC_SINK_POSITIONS_H
+#define PGCDC_SINK_POSITIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,4 +58,4 @@ extern bool target_claim(Target *t, PartState *p, char *err, size_t errlen);
  */
 extern bool target_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t errlen);
 
-#endif							/* PGCDC_POSITIONS_H */
+#endif							/* PGCDC_SINK_POSITIONS_H */

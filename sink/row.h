@@ -5,8 +5,8 @@
  * them, keychange.h resolves key changes among them).  The events belong to
  * the batch, the tables to Tables.
  */
-#ifndef PGCDC_ROW_H
-#define PGCDC_ROW_H
+#ifndef PGCDC_SINK_ROW_H
+#define PGCDC_SINK_ROW_H
 
 #include "event.h"
 #include "tables.h"
@@ -17,4 +17,4 @@ typedef struct Row
 	TableInfo  *ti;
 } Row;
 
-#endif							/* PGCDC_ROW_H */
+#endif							/* PGCDC_SINK_ROW_H */

@@ -7,8 +7,8 @@
  * The caller owns the RowCopy (its buffer is reused batch after batch); its
  * target is the caller's too.
  */
-#ifndef PGCDC_ROWCOPY_H
-#define PGCDC_ROWCOPY_H
+#ifndef PGCDC_SINK_ROWCOPY_H
+#define PGCDC_SINK_ROWCOPY_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -61,4 +61,4 @@ extern CopyResult rowcopy_direct(RowCopy *c, Buf *sql, TableInfo *ti, Row *rows,
 
 extern void rowcopy_free(RowCopy *c);
 
-#endif							/* PGCDC_ROWCOPY_H */
+#endif							/* PGCDC_SINK_ROWCOPY_H */

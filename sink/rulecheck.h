@@ -6,8 +6,8 @@
  * evaluate (a typo, a missing column) a configuration error at start,
  * instead of every row of its table a dead letter.
  */
-#ifndef PGCDC_RULECHECK_H
-#define PGCDC_RULECHECK_H
+#ifndef PGCDC_SINK_RULECHECK_H
+#define PGCDC_SINK_RULECHECK_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,4 +21,4 @@
  */
 extern bool rulecheck_run(Target *t, char *err, size_t errlen);
 
-#endif							/* PGCDC_RULECHECK_H */
+#endif							/* PGCDC_SINK_RULECHECK_H */

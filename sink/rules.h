@@ -3,8 +3,8 @@
  * over its staged rows: the rows that fail one become dead letters and
  * leave the stage before any statement writes it.
  */
-#ifndef PGCDC_RULES_H
-#define PGCDC_RULES_H
+#ifndef PGCDC_SINK_RULES_H
+#define PGCDC_SINK_RULES_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,4 +22,4 @@
 extern bool rules_check(Target *t, Buf *sql, TableInfo *ti, Row *rows, const Shapes *sh, DeadLetters *dead,
 						char *err, size_t errlen);
 
-#endif							/* PGCDC_RULES_H */
+#endif							/* PGCDC_SINK_RULES_H */

@@ -9,8 +9,8 @@
  * Rows staged together are grouped by shape: per target column whether the
  * row has a value, and its op.  One statement writes one shape.
  */
-#ifndef PGCDC_STMT_H
-#define PGCDC_STMT_H
+#ifndef PGCDC_SINK_STMT_H
+#define PGCDC_SINK_STMT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -84,4 +84,4 @@ extern void stmt_full_insert(Buf *sql, const TableInfo *ti, const int *map, size
 /* Change i's update or delete (del) of one row equal to its staged old row. */
 extern void stmt_full_change(Buf *sql, const TableInfo *ti, bool del, size_t i);
 
-#endif							/* PGCDC_STMT_H */
+#endif							/* PGCDC_SINK_STMT_H */

@@ -7,8 +7,8 @@
  * from a message is used only after the target parsed it as exactly one type
  * (to_regtype) and it passed a strict character check.
  */
-#ifndef PGCDC_TABLES_H
-#define PGCDC_TABLES_H
+#ifndef PGCDC_SINK_TABLES_H
+#define PGCDC_SINK_TABLES_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -97,4 +97,4 @@ extern bool tables_stage(Tables *ts, TableInfo *ti, char *err, size_t errlen);
 /* Index of a target column by name, or -1. */
 extern int	tables_column(const TableInfo *ti, const char *name);
 
-#endif							/* PGCDC_TABLES_H */
+#endif							/* PGCDC_SINK_TABLES_H */

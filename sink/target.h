@@ -14,8 +14,8 @@
  * the target's modules alone (COPY data goes through target_copy_send).  A Target is used by one thread at a time.  Strings it returns
  * (target_quote*) are the caller's.
  */
-#ifndef PGCDC_TARGET_H
-#define PGCDC_TARGET_H
+#ifndef PGCDC_SINK_TARGET_H
+#define PGCDC_SINK_TARGET_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -135,4 +135,4 @@ extern void target_error(Target *t, const PGresult *res, char *err, size_t errle
 extern bool target_copy_send(Target *t, const char *data, size_t len);
 extern bool target_copy_end(Target *t, bool sent, const char *abandon, char *err, size_t errlen);
 
-#endif							/* PGCDC_TARGET_H */
+#endif							/* PGCDC_SINK_TARGET_H */

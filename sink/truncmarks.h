@@ -11,8 +11,8 @@
  * is created by target_connect (target.h).  Tables are named "schema.table",
  * unquoted.
  */
-#ifndef PGCDC_TRUNCMARKS_H
-#define PGCDC_TRUNCMARKS_H
+#ifndef PGCDC_SINK_TRUNCMARKS_H
+#define PGCDC_SINK_TRUNCMARKS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,4 +27,4 @@ extern bool target_truncate_mark(Target *t, const char *table, Position *pos, bo
 extern bool target_set_truncate_mark(Target *t, const char *table, const Position *pos,
 									 char *err, size_t errlen);
 
-#endif							/* PGCDC_TRUNCMARKS_H */
+#endif							/* PGCDC_SINK_TRUNCMARKS_H */

@@ -14,8 +14,8 @@
  *
  * The tracker owns its memory; acktrack_free() releases it.
  */
-#ifndef PGCDC_ACKTRACK_H
-#define PGCDC_ACKTRACK_H
+#ifndef PGCDC_STREAMER_ACKTRACK_H
+#define PGCDC_STREAMER_ACKTRACK_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,4 +51,4 @@ extern bool acktrack_has_failed(const AckTracker *t);
 /* Transactions registered but not yet covered by the flush position. */
 extern size_t acktrack_pending(const AckTracker *t);
 
-#endif							/* PGCDC_ACKTRACK_H */
+#endif							/* PGCDC_STREAMER_ACKTRACK_H */

@@ -8,8 +8,8 @@
  * in its own thread on its own connection, so a slow or unreachable source
  * never stalls the event loop; failures are logged and retried.
  */
-#ifndef PGCDC_HEARTBEAT_H
-#define PGCDC_HEARTBEAT_H
+#ifndef PGCDC_STREAMER_HEARTBEAT_H
+#define PGCDC_STREAMER_HEARTBEAT_H
 
 typedef struct Heartbeat Heartbeat;
 
@@ -17,4 +17,4 @@ typedef struct Heartbeat Heartbeat;
 extern Heartbeat *heartbeat_start(const char *conninfo, int interval_ms);
 extern void heartbeat_stop(Heartbeat *hb);
 
-#endif							/* PGCDC_HEARTBEAT_H */
+#endif							/* PGCDC_STREAMER_HEARTBEAT_H */

@@ -12,8 +12,8 @@
  * callback gets back the opaque value given to kafka_produce().  The
  * producer signals its readiness on kafka_fd(), for poll().
  */
-#ifndef PGCDC_KAFKA_H
-#define PGCDC_KAFKA_H
+#ifndef PGCDC_STREAMER_KAFKA_H
+#define PGCDC_STREAMER_KAFKA_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -121,4 +121,4 @@ extern bool kafka_fatal(Kafka *k, char *err, size_t errlen);
 /* Asks the cluster for its metadata: brokers reachable and answering. */
 extern bool kafka_check(Kafka *k, int timeout_ms, char *err, size_t errlen);
 
-#endif							/* PGCDC_KAFKA_H */
+#endif							/* PGCDC_STREAMER_KAFKA_H */

@@ -7,8 +7,8 @@
  * and whatever Kafka had not acknowledged is streamed again by the next run
  * from the slot's confirmed position.
  */
-#ifndef PGCDC_PIPELINE_H
-#define PGCDC_PIPELINE_H
+#ifndef PGCDC_STREAMER_PIPELINE_H
+#define PGCDC_STREAMER_PIPELINE_H
 
 #include <stdbool.h>
 
@@ -29,4 +29,4 @@ extern Outcome pipeline_run(const Settings *s, Metrics *m, TopicLimits *limits, 
 /* --check: every check on stdout, "ok: ..." or "error: ..."; true when all pass. */
 extern bool pipeline_check(const Settings *s);
 
-#endif							/* PGCDC_PIPELINE_H */
+#endif							/* PGCDC_STREAMER_PIPELINE_H */

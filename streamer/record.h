@@ -20,8 +20,8 @@
  * arrays of spans; record_free() releases them.  One Record is reused for
  * every message.
  */
-#ifndef PGCDC_RECORD_H
-#define PGCDC_RECORD_H
+#ifndef PGCDC_STREAMER_RECORD_H
+#define PGCDC_STREAMER_RECORD_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -107,4 +107,4 @@ typedef struct RecordField
  */
 extern bool record_next_field(const uint8_t *buf, size_t len, size_t *at, RecordField *f);
 
-#endif							/* PGCDC_RECORD_H */
+#endif							/* PGCDC_STREAMER_RECORD_H */

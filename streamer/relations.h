@@ -7,8 +7,8 @@
  * RELATION record.  The table owns everything in it; the topic handle is
  * the caller's (an opaque pointer released through the free callback).
  */
-#ifndef PGCDC_RELATIONS_H
-#define PGCDC_RELATIONS_H
+#ifndef PGCDC_STREAMER_RELATIONS_H
+#define PGCDC_STREAMER_RELATIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,4 +47,4 @@ extern Relation *relations_get(Relations *rels, uint32_t relid);
  */
 extern void *relation_value(const Relation *rel, const uint8_t *change, size_t len, size_t *total);
 
-#endif							/* PGCDC_RELATIONS_H */
+#endif							/* PGCDC_STREAMER_RELATIONS_H */

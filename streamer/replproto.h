@@ -9,8 +9,8 @@
  * timestamps are µs since 2000-01-01 00:00 UTC, the server's epoch.
  * Layouts: PostgreSQL's protocol-replication documentation.
  */
-#ifndef PGCDC_REPLPROTO_H
-#define PGCDC_REPLPROTO_H
+#ifndef PGCDC_STREAMER_REPLPROTO_H
+#define PGCDC_STREAMER_REPLPROTO_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -56,4 +56,4 @@ extern size_t replproto_status(char out[REPLPROTO_STATUS_LEN], uint64_t write_ls
 /* The clock in the protocol's form: µs since 2000-01-01 00:00 UTC. */
 extern int64_t replproto_now(void);
 
-#endif							/* PGCDC_REPLPROTO_H */
+#endif							/* PGCDC_STREAMER_REPLPROTO_H */

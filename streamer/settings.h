@@ -7,8 +7,8 @@
  * has (log.*, metrics.listen, shutdown.timeout.ms, reconnect.backoff.max.ms)
  * are in the table but read by the skeleton (daemon.h), not kept here.
  */
-#ifndef PGCDC_SETTINGS_H
-#define PGCDC_SETTINGS_H
+#ifndef PGCDC_STREAMER_SETTINGS_H
+#define PGCDC_STREAMER_SETTINGS_H
 
 #include "config.h"
 
@@ -57,4 +57,4 @@ extern const ConfigKey settings_keys[];
 
 extern bool settings_load(const Config *c, Settings *s, char *err, size_t errlen);
 
-#endif							/* PGCDC_SETTINGS_H */
+#endif							/* PGCDC_STREAMER_SETTINGS_H */

@@ -11,8 +11,8 @@
  * snapshot_delivered() on the main thread, which polls the producer while
  * the workers run.
  */
-#ifndef PGCDC_SNAPSHOT_H
-#define PGCDC_SNAPSHOT_H
+#ifndef PGCDC_STREAMER_SNAPSHOT_H
+#define PGCDC_STREAMER_SNAPSHOT_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -45,4 +45,4 @@ extern void snapshot_free(Snapshot *snap);
 /* Rows read so far. */
 extern uint64_t snapshot_rows(Snapshot *snap);
 
-#endif							/* PGCDC_SNAPSHOT_H */
+#endif							/* PGCDC_STREAMER_SNAPSHOT_H */

@@ -10,8 +10,8 @@
  * Errors are described in err; source_fatal() says whether retrying can
  * help (a server restart can; a dropped slot cannot).
  */
-#ifndef PGCDC_SOURCE_H
-#define PGCDC_SOURCE_H
+#ifndef PGCDC_STREAMER_SOURCE_H
+#define PGCDC_STREAMER_SOURCE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -89,4 +89,4 @@ extern void source_end_copy(Source *s, int timeout_ms);
 /* Whether the last error was one retrying cannot fix (SQLSTATE based). */
 extern bool source_fatal(Source *s);
 
-#endif							/* PGCDC_SOURCE_H */
+#endif							/* PGCDC_STREAMER_SOURCE_H */

@@ -12,8 +12,8 @@
  * lets the slot move past the change, and a consumer finds it where the
  * change would have been.
  */
-#ifndef PGCDC_STANDIN_H
-#define PGCDC_STANDIN_H
+#ifndef PGCDC_STREAMER_STANDIN_H
+#define PGCDC_STREAMER_STANDIN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,4 +49,4 @@ extern void standin_describe(const uint8_t *value, size_t len, char *out, size_t
 extern bool standin_apply(OversizedMode mode, const Oversize *big, void **value, size_t *len,
 						  KafkaHeaders *h, MetricCell *m, char *err, size_t errlen);
 
-#endif							/* PGCDC_STANDIN_H */
+#endif							/* PGCDC_STREAMER_STANDIN_H */

@@ -15,8 +15,8 @@
  * stream_drain() empties it.  That is the back-pressure: the socket is not
  * read, the walsender blocks, nothing is dropped.
  */
-#ifndef PGCDC_STREAM_H
-#define PGCDC_STREAM_H
+#ifndef PGCDC_STREAMER_STREAM_H
+#define PGCDC_STREAMER_STREAM_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -62,4 +62,4 @@ extern uint64_t stream_flush_lsn(const Stream *st);
 /* A delivery failed: the pipeline must restart from the slot.  err says why. */
 extern bool stream_failed(const Stream *st, char *err, size_t errlen);
 
-#endif							/* PGCDC_STREAM_H */
+#endif							/* PGCDC_STREAMER_STREAM_H */

@@ -16,8 +16,8 @@
  * Thread-safe: snapshot workers produce while the main thread serves
  * delivery reports.  The table owns its copies of the topic names.
  */
-#ifndef PGCDC_TOPICLIMITS_H
-#define PGCDC_TOPICLIMITS_H
+#ifndef PGCDC_STREAMER_TOPICLIMITS_H
+#define PGCDC_STREAMER_TOPICLIMITS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,4 +45,4 @@ extern bool topiclimits_entry(TopicLimits *l, size_t i, char **topic, size_t *re
 /* Sets the limit learned for topic and clears its refusals; 0 forgets the topic. */
 extern void topiclimits_set(TopicLimits *l, const char *topic, size_t limit);
 
-#endif							/* PGCDC_TOPICLIMITS_H */
+#endif							/* PGCDC_STREAMER_TOPICLIMITS_H */

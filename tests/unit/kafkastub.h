@@ -8,8 +8,8 @@
  * so that a sanitizer sees any read past its end; rd_kafka_message_destroy
  * (event_free) frees both.
  */
-#ifndef PGCDC_KAFKASTUB_H
-#define PGCDC_KAFKASTUB_H
+#ifndef PGCDC_UNIT_KAFKASTUB_H
+#define PGCDC_UNIT_KAFKASTUB_H
 
 #include <stddef.h>
 
@@ -18,4 +18,4 @@
 /* A message of len bytes; key_role: the pgcdc.key header's value, or NULL for none. */
 extern rd_kafka_message_t *kafkastub_message(const void *payload, size_t len, const char *key_role);
 
-#endif							/* PGCDC_KAFKASTUB_H */
+#endif							/* PGCDC_UNIT_KAFKASTUB_H */

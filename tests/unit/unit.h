@@ -4,8 +4,8 @@
  * so a loop can stop at its first failure.  unit_summary() prints
  * "NAME: N checks, M failed" and gives main's exit status.
  */
-#ifndef PGCDC_UNIT_H
-#define PGCDC_UNIT_H
+#ifndef PGCDC_UNIT_UNIT_H
+#define PGCDC_UNIT_UNIT_H
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -39,4 +39,4 @@ unit_summary(const char *name)
 	return unit_failures == 0 ? 0 : 1;
 }
 
-#endif							/* PGCDC_UNIT_H */
+#endif							/* PGCDC_UNIT_UNIT_H */
