@@ -164,7 +164,7 @@ applier_apply(Applier *a, Event *events, PartState **states, size_t n, char *err
 	ok = ok && keychange_finish(a->keychanges, a->target, arena_allocator(a->scratch), err, errlen);
 	/* Dead letters: on the topic, acknowledged, before their events are committed as done. */
 	ok = ok && deadletters_write(&a->dead, a->target, a->dead_topic, err, errlen);
-	ok = ok && target_commit(a->target, touched, ntouched, err, errlen);
+	ok = ok && positions_commit(a->target, touched, ntouched, err, errlen);
 	count(a, rows, nrows, ok);
 	deadletters_reset(&a->dead);
 	arena_reset(a->scratch);
@@ -268,7 +268,7 @@ truncate_table(Applier *a, Event *e, const Pgcdc__RelationRef *ref, char *err, s
 			return false;
 		log_msg(LOG_INFO, "truncated %s", ti->qname);
 	}
-	if (!target_set_truncate_mark(a->target, ti->name, &e->pos, err, errlen))
+	if (!truncmarks_set(a->target, ti->name, &e->pos, err, errlen))
 		return false;
 	ti->trunc_mark = e->pos;
 	ti->has_trunc_mark = true;

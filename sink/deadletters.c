@@ -45,7 +45,7 @@ deadletters_write(DeadLetters *d, Target *t, DeadTopic *dt, char *err, size_t er
 		const rd_kafka_message_t *m = l->e->msg;
 		bool		written;
 
-		if (!target_dead_letter(t, l->e, l->reason, l->detail, &written, err, errlen))
+		if (!deadtable_write(t, l->e, l->reason, l->detail, &written, err, errlen))
 			return false;
 		if (!written)
 		{

@@ -14,8 +14,8 @@
 #include "log.h"
 
 bool
-target_dead_letter(Target *t, const Event *e, const char *reason, const char *detail,
-				   bool *written, char *err, size_t errlen)
+deadtable_write(Target *t, const Event *e, const char *reason, const char *detail,
+				bool *written, char *err, size_t errlen)
 {
 	char		part[16],
 				off[32],

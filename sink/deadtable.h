@@ -23,7 +23,7 @@
  * key and value are kept up to EVENT_DEAD_KEEP bytes, value_bytes the
  * value's size.
  */
-extern bool target_dead_letter(Target *t, const Event *e, const char *reason, const char *detail,
-							   bool *written, char *err, size_t errlen);
+extern bool deadtable_write(Target *t, const Event *e, const char *reason, const char *detail,
+							bool *written, char *err, size_t errlen);
 
 #endif							/* PGCDC_SINK_DEADTABLE_H */

@@ -60,7 +60,8 @@ unchanged_toast(const Pgcdc__ChangeEvent *r)
 	return false;
 }
 
-bool
+/* Whether e is a key change's copy (old or new key) whose update left TOASTed columns unchanged. */
+static bool
 keychange_copy(const Event *e)
 {
 	/* The old key's copy is an update applied as a delete; the new key's has sub 1. */

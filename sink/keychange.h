@@ -84,9 +84,6 @@ typedef struct KeyChanges
 extern KeyChanges *keychange_new(Metrics *m);
 extern void keychange_free(KeyChanges *kc);
 
-/* Whether e is a key change's copy (old or new key) whose update left TOASTed columns unchanged. */
-extern bool keychange_copy(const Event *e);
-
 /*
  * Before a batch is admitted: pairs the key changes' copies of events[0..n)
  * (e->move), holds the partitions whose new key's copies must wait

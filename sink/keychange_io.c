@@ -18,7 +18,6 @@
 #include "stmt.h"
 #include "xalloc.h"
 
-#define LSN_TEXT(buf, lsn) snprintf(buf, sizeof(buf), "%X/%X", (unsigned) ((lsn) >> 32), (unsigned) (lsn))
 
 /*
  * sql over $1 (the group), the key changes moves[0..n) as three arrays
@@ -38,7 +37,7 @@ moves_exec(Target *t, const char *sql, bool images, size_t n, const KeyMove *mov
 					seq[16];
 		const char *row[4] = {moves[i].topic, lsn, seq, moves[i].image};
 
-		LSN_TEXT(lsn, moves[i].pos.lsn);
+		snprintf(lsn, sizeof(lsn), LSN_FMT, LSN_ARGS(moves[i].pos.lsn));
 		snprintf(seq, sizeof(seq), "%u", moves[i].pos.seq);
 		target_array_add(arrays, images ? 4 : 3, row);
 	}

@@ -305,7 +305,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 		{
 			PartState  *st = part_state(p, parts->elems[i].topic, parts->elems[i].partition);
 
-			if (!target_claim(p->target, st, p->err, sizeof(p->err)))
+			if (!positions_claim(p->target, st, p->err, sizeof(p->err)))
 				p->failed = true;
 			st->hold = st->held_at = st->resume = -1;
 			parts->elems[i].offset = st->offset >= 0 ? st->offset + 1 : RD_KAFKA_OFFSET_BEGINNING;

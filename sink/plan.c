@@ -19,7 +19,7 @@ plan_trunc_mark(Plan *p, TableInfo *ti, char *err, size_t errlen)
 {
 	if (ti->trunc_known)
 		return true;
-	if (!target_truncate_mark(p->target, ti->name, &ti->trunc_mark, &ti->has_trunc_mark, err, errlen))
+	if (!truncmarks_get(p->target, ti->name, &ti->trunc_mark, &ti->has_trunc_mark, err, errlen))
 		return false;
 	ti->trunc_known = true;
 	return true;
@@ -144,7 +144,7 @@ follow_source(Plan *p, const Event *e, PartState *st, char *err, size_t errlen)
 	{
 		TableInfo  *ti = tables_get(p->tables, e->rec->schema, e->rec->table);
 
-		if (!target_set_truncate_mark(p->target, ti->name, NULL, err, errlen))
+		if (!truncmarks_set(p->target, ti->name, NULL, err, errlen))
 			return -1;
 		ti->has_trunc_mark = false;
 		ti->trunc_known = true;

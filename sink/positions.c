@@ -15,7 +15,7 @@
 #include "xalloc.h"
 
 bool
-target_claim(Target *t, PartState *p, char *err, size_t errlen)
+positions_claim(Target *t, PartState *p, char *err, size_t errlen)
 {
 	static unsigned claims;
 	char		part[16];
@@ -52,7 +52,7 @@ target_claim(Target *t, PartState *p, char *err, size_t errlen)
 #define FENCED_TEXT "walsink fenced: partition "
 
 bool
-target_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t errlen)
+positions_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t errlen)
 {
 	Buf			arrays[8] = {{0}};
 	const char *values[9] = {t->settings->group_id};

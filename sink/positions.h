@@ -39,7 +39,7 @@ typedef struct PartState
 	int64_t		held_at;		/* the offset held by earlier batches, and since when */
 	int64_t		held_since_ms;
 	int64_t		resume;			/* sought back to this offset: messages until it comes are stale; -1 */
-	char		owner[64];		/* this member's claim of it (target_claim) */
+	char		owner[64];		/* this member's claim of it (positions_claim) */
 	char	   *source;			/* the source history of pos (pgcdc.source), stored with it; NULL: unknown */
 	char	   *former;			/* the one before, when source.change = resync took a new one; NULL */
 } PartState;
@@ -48,14 +48,14 @@ typedef struct PartState
  * A partition assigned to this member: claimed in pgcdc.sink_position under
  * a token of its own (p->owner), and where it stands loaded.  A member that
  * lost the partition (dropped from the group while a batch was stuck, say)
- * can then no longer store positions for it: target_commit fails, fenced.
+ * can then no longer store positions for it: positions_commit fails, fenced.
  */
-extern bool target_claim(Target *t, PartState *p, char *err, size_t errlen);
+extern bool positions_claim(Target *t, PartState *p, char *err, size_t errlen);
 /*
  * Stores the positions of parts[0..n), each partition once, and commits the
  * open transaction; fails (err "fenced: ...") when another member claimed
  * one of them since.
  */
-extern bool target_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t errlen);
+extern bool positions_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t errlen);
 
 #endif							/* PGCDC_SINK_POSITIONS_H */

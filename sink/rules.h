@@ -1,5 +1,5 @@
 /*
- * rules.h — a table's validation rules (rule.<table>.<name> = expression)
+ * rules.h — a table's validation rules (rule.<schema>.<table>.<name> = expression)
  * over its staged rows: the rows that fail one become dead letters and
  * leave the stage before any statement writes it.
  */

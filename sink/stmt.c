@@ -30,8 +30,9 @@ stmt_shapes_free(Shapes *sh)
 	sh->group = NULL;
 }
 
+/* printf into sql. */
 __attribute__((format(printf, 2, 3)))
-void
+static void
 stmt_add(Buf *sql, const char *fmt,...)
 {
 	va_list		ap;
@@ -61,7 +62,8 @@ stmt_writes(const TableInfo *ti, const char *s, size_t j)
 	return s[j] == '1' || (int) j == ti->soft;
 }
 
-void
+/* The columns a row of signature s writes, quoted, comma-separated. */
+static void
 stmt_columns(Buf *sql, const TableInfo *ti, const char *s)
 {
 	bool		first = true;
@@ -74,7 +76,8 @@ stmt_columns(Buf *sql, const TableInfo *ti, const char *s)
 		}
 }
 
-void
+/* " AND t.k = s.k" for each key column: the table t against the stage s. */
+static void
 stmt_key_match(Buf *sql, const TableInfo *ti)
 {
 	for (size_t k = 0; k < ti->nkeys; k++)

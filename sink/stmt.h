@@ -34,16 +34,11 @@ typedef struct Shapes
 extern void stmt_shapes_init(Shapes *sh, const TableInfo *ti, size_t nrows);
 extern void stmt_shapes_free(Shapes *sh);
 
-/* printf into sql; stmt_text ends it with a NUL (not counted) and returns it. */
-extern void stmt_add(Buf *sql, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+/* sql ended with a NUL (not counted), as text to send. */
 extern const char *stmt_text(Buf *sql);
 
 /* Whether a row of signature s writes target column j: it has a value, or it is the soft-delete column. */
 extern bool stmt_writes(const TableInfo *ti, const char *s, size_t j);
-/* The columns a row of signature s writes, quoted, comma-separated. */
-extern void stmt_columns(Buf *sql, const TableInfo *ti, const char *s);
-/* " AND t.k = s.k" for each key column: the table t against the stage s. */
-extern void stmt_key_match(Buf *sql, const TableInfo *ti);
 
 /* Empties ti's staging table. */
 extern void stmt_clear_stage(Buf *sql, const TableInfo *ti);

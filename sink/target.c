@@ -233,13 +233,6 @@ target_exec_params(Target *t, const char *sql, int n, const char *const *values,
 	return ok;
 }
 
-static bool
-exec_params(Target *t, const char *sql, int n, const char *const *values, PGresult **out,
-			char *err, size_t errlen)
-{
-	return target_exec_params(t, sql, n, values, NULL, out, err, errlen);
-}
-
 bool
 target_ensure_schema(Target *t, const char *schema, char *err, size_t errlen)
 {
@@ -250,7 +243,7 @@ target_ensure_schema(Target *t, const char *schema, char *err, size_t errlen)
 	char	   *sql;
 	bool		ok;
 
-	if (!exec_params(t, "SELECT FROM pg_namespace WHERE nspname = $1", 1, values, &res, err, errlen))
+	if (!target_exec_params(t, "SELECT FROM pg_namespace WHERE nspname = $1", 1, values, NULL, &res, err, errlen))
 		return false;
 	exists = PQntuples(res) > 0;
 	PQclear(res);

@@ -10,7 +10,7 @@
 #include "truncmarks.h"
 
 bool
-target_truncate_mark(Target *t, const char *table, Position *pos, bool *found, char *err, size_t errlen)
+truncmarks_get(Target *t, const char *table, Position *pos, bool *found, char *err, size_t errlen)
 {
 	const char *values[2] = {t->settings->group_id, table};
 	PGresult   *res;
@@ -30,7 +30,7 @@ target_truncate_mark(Target *t, const char *table, Position *pos, bool *found, c
 }
 
 bool
-target_set_truncate_mark(Target *t, const char *table, const Position *pos, char *err, size_t errlen)
+truncmarks_set(Target *t, const char *table, const Position *pos, char *err, size_t errlen)
 {
 	char		lsn[32],
 				seq[16];

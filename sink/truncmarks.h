@@ -21,10 +21,10 @@
 #include "target.h"
 
 /* The truncate position of a target table ("schema.table"), or false when none. */
-extern bool target_truncate_mark(Target *t, const char *table, Position *pos, bool *found,
-								 char *err, size_t errlen);
+extern bool truncmarks_get(Target *t, const char *table, Position *pos, bool *found,
+						   char *err, size_t errlen);
 /* pos NULL: the mark is forgotten (a new source history, source.change = resync). */
-extern bool target_set_truncate_mark(Target *t, const char *table, const Position *pos,
-									 char *err, size_t errlen);
+extern bool truncmarks_set(Target *t, const char *table, const Position *pos,
+						   char *err, size_t errlen);
 
 #endif							/* PGCDC_SINK_TRUNCMARKS_H */
