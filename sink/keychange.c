@@ -90,10 +90,25 @@ keychange_find(KeyChanges *kc, const char *topic, const Position *pos)
 	return bsearch(&key, kc->items, kc->n, sizeof(Move), by_move);
 }
 
+void
+keychange_hold_reset(KeyHold *h)
+{
+	h->from = h->held_at = h->resume = -1;
+}
+
+bool
+keychange_stale(KeyHold *h, int64_t offset)
+{
+	if (h->resume >= 0 && offset != h->resume)
+		return true;
+	h->resume = -1;
+	return false;
+}
+
 static bool
 held(const Event *e, const PartState *st)
 {
-	return st->hold >= 0 && e->msg->offset >= st->hold;
+	return st->hold.from >= 0 && e->msg->offset >= st->hold.from;
 }
 
 /* One Move per key change with a copy in the batch (not one already applied: admit skips those). */
@@ -111,7 +126,7 @@ keychange_pair(KeyChanges *kc, Event *events, PartState **states, size_t n)
 
 		e->move = NULL;
 		e->held = false;
-		st->hold = -1;
+		st->hold.from = -1;
 		if ((e->kind != EVENT_DELETE && e->kind != EVENT_UPSERT) || !keychange_copy(e) ||
 			(st->has_pos && position_cmp(&e->pos, &st->pos) <= 0))
 			continue;
@@ -185,7 +200,7 @@ hold_waiting(KeyChanges *kc)
 			if (!mv->new || held(mv->new, mv->new_st) || mv->stored ||
 				(mv->old && !held(mv->old, mv->old_st)))
 				continue;
-			mv->new_st->hold = mv->new->msg->offset;
+			mv->new_st->hold.from = mv->new->msg->offset;
 			changed = moved = true;
 		}
 	}
@@ -214,15 +229,15 @@ wait_out(KeyChanges *kc, int wait_ms, int64_t now)
 		Move	   *mv = &kc->items[i];
 		PartState  *st = mv->new_st;
 
-		if (!mv->new || st->hold != mv->new->msg->offset)
+		if (!mv->new || st->hold.from != mv->new->msg->offset)
 			continue;
-		if (st->held_at != st->hold)
+		if (st->hold.held_at != st->hold.from)
 		{
-			st->held_at = st->hold;
-			st->held_since_ms = now;
+			st->hold.held_at = st->hold.from;
+			st->hold.held_since_ms = now;
 			continue;
 		}
-		if (now - st->held_since_ms < wait_ms)
+		if (now - st->hold.held_since_ms < wait_ms)
 			continue;
 		event_bad(mv->new,
 				  "key change at " LSN_FMT " #%u: the copy under the old key was not applied within "
@@ -276,12 +291,12 @@ keychange_hold(KeyChanges *kc, Event *events, PartState **states, size_t n, int 
 	kc->ntaken = 0;
 	while (hold_waiting(kc) && wait_out(kc, wait_ms, now))
 		for (size_t i = 0; i < n; i++)
-			states[i]->hold = -1;	/* again, without the copies that waited too long */
+			states[i]->hold.from = -1;	/* again, without the copies that waited too long */
 	for (size_t i = 0; i < n; i++)
 	{
 		events[i].held = held(&events[i], states[i]);
-		if (states[i]->hold < 0)
-			states[i]->held_at = -1;	/* not waiting (any more) */
+		if (states[i]->hold.from < 0)
+			states[i]->hold.held_at = -1;	/* not waiting (any more) */
 	}
 	for (size_t i = 0; i < kc->n; i++)
 	{
@@ -289,11 +304,11 @@ keychange_hold(KeyChanges *kc, Event *events, PartState **states, size_t n, int 
 
 		if (mv->new && mv->new->held)
 		{
-			if (mv->new->msg->offset == mv->new_st->hold)
+			if (mv->new->msg->offset == mv->new_st->hold.from)
 			{
 				log_msg(LOG_DEBUG, "holding %s [%d] at offset %" PRId64 ": the key change at " LSN_FMT
 						" #%u waits for its copy under the old key", mv->topic, mv->new_st->partition,
-						mv->new_st->hold, LSN_ARGS(mv->pos.lsn), mv->pos.seq);
+						mv->new_st->hold.from, LSN_ARGS(mv->pos.lsn), mv->pos.seq);
 				metrics_add(kc->m_holds, 1);
 			}
 			mv->new->move = NULL;

@@ -12,20 +12,24 @@
  *
  * A new key's copy whose old key's copy is not applied yet is held: its
  * partition applies nothing from that offset on in this batch and is
- * consumed again from there (PartState.hold), until the old key's copy has
- * been applied, or for key.change.wait.ms, after which the new key's copy
- * is a dead letter and leaves a tombstone in pgcdc.sink_key_move, which
- * its old key's copy, should it come, removes instead of storing values
- * nobody will take.  A copy only waits for a copy at the same source
- * position, whose partition holds nothing but earlier positions before it:
- * holds never wait on each other in a circle.
+ * consumed again from there (PartState.hold, a KeyHold), until the old
+ * key's copy has been applied, or for key.change.wait.ms, after which the
+ * new key's copy is a dead letter and leaves a tombstone in
+ * pgcdc.sink_key_move, which its old key's copy, should it come, removes
+ * instead of storing values nobody will take.  A copy only waits for a
+ * copy at the same source position, whose partition holds nothing but
+ * earlier positions before it: holds never wait on each other in a circle.
  *
  * keychange.c pairs the copies and holds partitions, in memory only;
  * keychange_io.c does what needs the target (pgcdc.sink_key_move, the old
- * keys' rows) or Kafka (consuming held partitions again).  The KeyChanges
- * and its Moves are the applier's; an Event's move points into them for the
- * batch: on a copy applied in this batch, and on a new key's copy only while
- * it is its Move's new (a held or waited-out one loses it).
+ * keys' rows) or Kafka (consuming held partitions again).  The KeyHold in
+ * each PartState is this module's: only these two files touch its fields
+ * (keyhold.h, a header of its own so that positions.h need not include
+ * this one); the pipeline calls keychange_hold_reset and keychange_stale.
+ * The KeyChanges and its Moves are the applier's; an Event's move points
+ * into them for the batch: on a copy applied in this batch, and on a new
+ * key's copy only while it is its Move's new (a held or waited-out one
+ * loses it).
  */
 #ifndef PGCDC_SINK_KEYCHANGE_H
 #define PGCDC_SINK_KEYCHANGE_H
@@ -126,6 +130,16 @@ extern bool keychange_finish(KeyChanges *kc, Target *t, ProtobufCAllocator *allo
 extern void keychange_unresolved(KeyChanges *kc, ProtobufCAllocator *alloc);
 /* Forgets the values put, once stored. */
 extern void keychange_put_reset(KeyChanges *kc);
+
+/* A partition's hold state when it is first known or (re)assigned: no hold, nothing stale. */
+extern void keychange_hold_reset(KeyHold *h);
+
+/*
+ * Whether a message at offset of a partition sought back (keychange_seek)
+ * is stale, fetched before the seek: true until the offset sought comes,
+ * which ends the filter.
+ */
+extern bool keychange_stale(KeyHold *h, int64_t offset);
 
 /*
  * After a batch is applied: the partitions it held (states[0..n), one per

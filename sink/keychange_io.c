@@ -378,12 +378,12 @@ keychange_seek(rd_kafka_t *rk, PartState **states, size_t n, void (*drop) (void 
 	{
 		PartState  *st = states[i];
 
-		if (st->hold < 0)
+		if (st->hold.from < 0)
 			continue;
-		rd_kafka_topic_partition_list_add(list, st->topic, st->partition)->offset = st->hold;
+		rd_kafka_topic_partition_list_add(list, st->topic, st->partition)->offset = st->hold.from;
 		drop(arg, st);
-		st->resume = st->hold;
-		st->hold = -1;
+		st->hold.resume = st->hold.from;
+		st->hold.from = -1;
 	}
 	if (list->cnt > 0 && (error = rd_kafka_seek_partitions(rk, list, 10000)) != NULL)
 	{

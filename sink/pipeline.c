@@ -97,7 +97,7 @@ part_state(Pipeline *p, const char *topic, int32_t partition)
 	st->topic = xstrdup(topic);
 	st->partition = partition;
 	st->offset = -1;
-	st->hold = st->held_at = st->resume = -1;
+	keychange_hold_reset(&st->hold);
 	p->parts = xrealloc(p->parts, p->nparts + 1, sizeof(PartState *));
 	p->parts[p->nparts++] = st;
 	return st;
@@ -307,7 +307,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 
 			if (!positions_claim(p->target, st, p->err, sizeof(p->err)))
 				p->failed = true;
-			st->hold = st->held_at = st->resume = -1;
+			keychange_hold_reset(&st->hold);
 			parts->elems[i].offset = st->offset >= 0 ? st->offset + 1 : RD_KAFKA_OFFSET_BEGINNING;
 		}
 		if (!p->failed)
@@ -461,12 +461,11 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 	}
 	b = p->filling;
 	st = part_state(p, rd_kafka_topic_name(msg->rkt), msg->partition);
-	if (st->resume >= 0 && msg->offset != st->resume)
+	if (keychange_stale(&st->hold, msg->offset))
 	{
-		rd_kafka_message_destroy(msg);	/* fetched before the seek back to st->resume */
+		rd_kafka_message_destroy(msg);	/* fetched before a held partition was sought back */
 		return;
 	}
-	st->resume = -1;
 	if (b->n == b->cap)
 	{
 		/* Fetched before fetching was paused: the batch takes it past its bounds. */

@@ -11,6 +11,7 @@
  *
  * The pipeline owns the PartStates (one per partition ever assigned, kept
  * for its life); topic, source and former are malloc'd strings of theirs.
+ * hold is the key change module's (keyhold.h), set up by keychange_hold_reset.
  * The table itself is created by target_connect (target.h).
  */
 #ifndef PGCDC_SINK_POSITIONS_H
@@ -21,6 +22,7 @@
 #include <stdint.h>
 
 #include "event.h"
+#include "keyhold.h"
 #include "target.h"
 
 /* Where a topic-partition stands in the target. */
@@ -34,11 +36,7 @@ typedef struct PartState
 	bool		touched;		/* in the open batch */
 	Position	seen;			/* in the open batch: the last change admitted */
 	bool		has_seen;
-	/* Key changes: see keychange.h. */
-	int64_t		hold;			/* the open batch applies nothing from this offset on; -1: no hold */
-	int64_t		held_at;		/* the offset held by earlier batches, and since when */
-	int64_t		held_since_ms;
-	int64_t		resume;			/* sought back to this offset: messages until it comes are stale; -1 */
+	KeyHold		hold;			/* key changes' (keychange.h): theirs alone */
 	char		owner[64];		/* this member's claim of it (positions_claim) */
 	char	   *source;			/* the source history of pos (pgcdc.source), stored with it; NULL: unknown */
 	char	   *former;			/* the one before, when source.change = resync took a new one; NULL */

@@ -5,7 +5,8 @@
  * key's copy is not in the batch holds its partition from its offset on; a
  * copy waits only for the copy at its own position, and for it only while
  * that one is held itself; after key.change.wait.ms the waiting copy is a
- * dead letter with a tombstone, and its partition moves on.
+ * dead letter with a tombstone, and its partition moves on; after the seek
+ * back, what was fetched before it is stale.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +97,7 @@ part(PartState *st, int32_t partition)
 	st->topic = "t";
 	st->partition = partition;
 	st->offset = -1;
-	st->hold = st->held_at = st->resume = -1;
+	keychange_hold_reset(&st->hold);
 }
 
 /* The batch events[0..n) of the partitions in states, planned at now. */
@@ -157,7 +158,7 @@ test_both_copies_in_the_batch(void)
 	make(&ev[0], OLD_KEY, "t", &p0, 5, 100);
 	make(&ev[1], NEW_KEY, "t", &p1, 3, 100);
 	plan(kc, ev, states, 2, 1000);
-	CHECK(p0.hold == -1 && p1.hold == -1 && !ev[0].held && !ev[1].held, "no partition held");
+	CHECK(p0.hold.from == -1 && p1.hold.from == -1 && !ev[0].held && !ev[1].held, "no partition held");
 	vals[0] = NULL;
 	vals[1] = value(42, false);
 	keychange_resolved(kc, ev[0].move, vals, arena_allocator(arena));
@@ -185,11 +186,11 @@ test_hold_from_its_offset(void)
 	make(&ev[2], PLAIN, "t", &p1, 9, 250);
 	make(&ev[3], PLAIN, "t", &p0, 5, 260);
 	plan(kc, ev, states, 4, 1000);
-	CHECK(p1.hold == 8, "partition 1 held at offset 8 (%ld)", (long) p1.hold);
+	CHECK(p1.hold.from == 8, "partition 1 held at offset 8 (%ld)", (long) p1.hold.from);
 	CHECK(!ev[0].held && ev[1].held && ev[2].held, "offset 7 applies; 8 and 9 wait");
-	CHECK(p0.hold == -1 && !ev[3].held, "partition 0 is not held");
+	CHECK(p0.hold.from == -1 && !ev[3].held, "partition 0 is not held");
 	CHECK(ev[1].move == NULL && kc->items[0].new == NULL, "the held copy is not this batch's");
-	CHECK(p1.held_at == 8 && p1.held_since_ms == 1000, "held since now");
+	CHECK(p1.hold.held_at == 8 && p1.hold.held_since_ms == 1000, "held since now");
 	CHECK(metrics_get(kc->m_holds) == holds + 1, "one hold counted");
 	keychange_free(kc);
 }
@@ -211,8 +212,8 @@ test_waits_only_for_its_own_copy(void)
 	make(&ev[0], OLD_KEY, "t", &p0, 5, 101);
 	make(&ev[1], NEW_KEY, "t", &p1, 3, 100);
 	plan(kc, ev, states, 2, 1000);
-	CHECK(p1.hold == 3 && ev[1].held, "the copy at 100 waits: the one at 101 is not its own");
-	CHECK(p0.hold == -1 && !ev[0].held, "the old key's copy at 101 applies");
+	CHECK(p1.hold.from == 3 && ev[1].held, "the copy at 100 waits: the one at 101 is not its own");
+	CHECK(p0.hold.from == -1 && !ev[0].held, "the old key's copy at 101 applies");
 
 	/* Its own old key's copy held behind another wait: it waits too. */
 	part(&p0, 0);
@@ -221,9 +222,9 @@ test_waits_only_for_its_own_copy(void)
 	make(&ev[1], OLD_KEY, "t", &p0, 4, 100);
 	make(&ev[2], NEW_KEY, "t", &p1, 9, 100);
 	plan(kc, ev, states3, 3, 1000);
-	CHECK(p0.hold == 3 && ev[0].held && ev[1].held, "partition 0 held at 3: the copy at 50 waits");
-	CHECK(p1.hold == 9 && ev[2].held, "so the copy at 100 waits for its old key's copy, held (%ld)",
-		  (long) p1.hold);
+	CHECK(p0.hold.from == 3 && ev[0].held && ev[1].held, "partition 0 held at 3: the copy at 50 waits");
+	CHECK(p1.hold.from == 9 && ev[2].held, "so the copy at 100 waits for its old key's copy, held (%ld)",
+		  (long) p1.hold.from);
 
 	/* Its old key's copy before that wait: it applies, and so does the new one. */
 	part(&p0, 0);
@@ -232,9 +233,9 @@ test_waits_only_for_its_own_copy(void)
 	make(&ev[1], NEW_KEY, "t", &p0, 4, 50);
 	make(&ev[2], NEW_KEY, "t", &p1, 9, 100);
 	plan(kc, ev, states3, 3, 1000);
-	CHECK(p0.hold == 4 && !ev[0].held && ev[1].held, "partition 0 held at 4, after the old key's copy");
-	CHECK(p1.hold == -1 && !ev[2].held && ev[2].move != NULL && ev[2].move->old == &ev[0],
-		  "the copy at 100 meets its old key's copy: no wait (%ld)", (long) p1.hold);
+	CHECK(p0.hold.from == 4 && !ev[0].held && ev[1].held, "partition 0 held at 4, after the old key's copy");
+	CHECK(p1.hold.from == -1 && !ev[2].held && ev[2].move != NULL && ev[2].move->old == &ev[0],
+		  "the copy at 100 meets its old key's copy: no wait (%ld)", (long) p1.hold.from);
 	keychange_free(kc);
 }
 
@@ -261,7 +262,7 @@ test_stored_values_end_the_wait(void)
 	keychange_pair(kc, ev, states, 1);
 	ev[0].move->stored = stored;
 	keychange_hold(kc, ev, states, 1, WAIT_MS, 1000);
-	CHECK(p1.hold == -1 && !ev[0].held, "not held: the old key's copy was applied before");
+	CHECK(p1.hold.from == -1 && !ev[0].held, "not held: the old key's copy was applied before");
 	CHECK(ev[0].image[1]->kind_case == PGCDC__VALUE__KIND_INT_VALUE && ev[0].image[1]->int_value == 77,
 		  "the stored value taken");
 	CHECK(kc->ntaken == 1 && kc->taken[0].pos.lsn == 200, "its row in pgcdc.sink_key_move to forget");
@@ -283,11 +284,11 @@ test_wait_times_out(void)
 	make(&ev[1], PLAIN, "t", &p1, 9, 250);
 	make(&ev[2], NEW_KEY, "t", &p1, 10, 300);
 	plan(kc, ev, states, 3, 1000);
-	CHECK(p1.hold == 8 && p1.held_since_ms == 1000, "held at 8 from 1000");
+	CHECK(p1.hold.from == 8 && p1.hold.held_since_ms == 1000, "held at 8 from 1000");
 	/* The partition consumed again from 8, batch after batch. */
 	plan(kc, ev, states, 3, 1000 + WAIT_MS - 1);
-	CHECK(p1.hold == 8 && ev[0].kind == EVENT_UPSERT && kc->ngone == 0, "still waiting just before the time");
-	CHECK(p1.held_since_ms == 1000, "waiting since the first hold, not since this batch");
+	CHECK(p1.hold.from == 8 && ev[0].kind == EVENT_UPSERT && kc->ngone == 0, "still waiting just before the time");
+	CHECK(p1.hold.held_since_ms == 1000, "waiting since the first hold, not since this batch");
 	kc->ngone = 0;
 	plan(kc, ev, states, 3, 1000 + WAIT_MS);
 	CHECK(ev[0].kind == EVENT_BAD && ev[0].reason != NULL && strstr(ev[0].reason, "key.change.wait.ms") != NULL,
@@ -296,10 +297,24 @@ test_wait_times_out(void)
 	CHECK(kc->ngone == 1 && kc->gone[0].pos.lsn == 200 && strcmp(kc->gone[0].topic, "t") == 0,
 		  "a tombstone for the key change at 200");
 	CHECK(metrics_get(kc->m_waited_out) == waited_out + 1, "counted as waited out");
-	CHECK(p1.hold == 10 && ev[2].held && p1.held_at == 10 && p1.held_since_ms == 1000 + WAIT_MS,
-		  "the next copy without its old key's copy holds the partition from now (%ld)", (long) p1.hold);
+	CHECK(p1.hold.from == 10 && ev[2].held && p1.hold.held_at == 10 && p1.hold.held_since_ms == 1000 + WAIT_MS,
+		  "the next copy without its old key's copy holds the partition from now (%ld)", (long) p1.hold.from);
 	free(ev[0].reason);
 	keychange_free(kc);
+}
+
+/* After a seek back to a held offset, what was fetched before it is stale until that offset comes. */
+static void
+test_stale_after_seek(void)
+{
+	PartState	p0;
+
+	part(&p0, 0);
+	CHECK(!keychange_stale(&p0.hold, 9), "nothing is stale without a seek back");
+	p0.hold.resume = 8;			/* as keychange_seek leaves it */
+	CHECK(keychange_stale(&p0.hold, 9) && keychange_stale(&p0.hold, 10), "fetched before the seek: stale");
+	CHECK(!keychange_stale(&p0.hold, 8), "the offset sought is not");
+	CHECK(p0.hold.resume == -1 && !keychange_stale(&p0.hold, 9), "and ends the filter");
 }
 
 /* An old key's copy whose new key's copy is not here: its values kept for a later batch. */
@@ -338,6 +353,7 @@ main(void)
 	test_stored_values_end_the_wait();
 	test_wait_times_out();
 	test_values_for_a_later_batch();
+	test_stale_after_seek();
 	metrics_free(metrics);
 	arena_free(arena);
 	return unit_summary("test_keychange");
