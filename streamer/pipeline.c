@@ -76,75 +76,12 @@ exec(Pipeline *p, const char *sql)
 	return res != NULL;
 }
 
-/*
- * The marker of a slot walstreamer created (pgcdc.streamer_slot): written
- * when the slot is created and refreshed at every start.
- */
+/* The marker of a slot walstreamer created (source.h): at creation, and at every start. */
 static bool
 mark_slot(Pipeline *p, const uint64_t *snapshot_lsn)
 {
-	char		sql[1024];
-	char		lsn[40] = "NULL";
-
-	if (snapshot_lsn != NULL)
-		snprintf(lsn, sizeof(lsn), "'" LSN_FMT "'", LSN_ARGS(*snapshot_lsn));
-	snprintf(sql, sizeof(sql),
-			 "INSERT INTO pgcdc.streamer_slot (slot_name, system_identifier, snapshot_lsn) "
-			 "VALUES ('%s', '%s', %s) ON CONFLICT (slot_name) DO UPDATE "
-			 "SET system_identifier = excluded.system_identifier, last_seen = now()%s",
-			 p->settings->slot_name, p->id.sysid, lsn,
-			 snapshot_lsn ? ", snapshot_lsn = excluded.snapshot_lsn, created = now()" : "");
-	return exec(p, sql);
-}
-
-/* Whether the marker says this slot existed: then a missing slot was dropped. */
-static int
-slot_was_created(Pipeline *p, char *when, size_t whenlen)
-{
-	char		sql[512];
-	PGresult   *res;
-	int			found;
-
-	snprintf(sql, sizeof(sql), "SELECT created::text || ', last seen ' || last_seen::text "
-			 "FROM pgcdc.streamer_slot WHERE slot_name = '%s'", p->settings->slot_name);
-	if ((res = source_query(p->src, sql, p->err, sizeof(p->err))) == NULL)
-	{
-		char		why[ERRLEN / 2];
-
-		snprintf(why, sizeof(why), "%.500s", p->err);
-		snprintf(p->err, sizeof(p->err), "cannot read pgcdc.streamer_slot (is the pgcdc extension "
-				 "installed in database \"%s\"? CREATE EXTENSION pgcdc): %s", p->id.dbname, why);
-		return -1;
-	}
-	found = PQntuples(res);
-	if (found)
-		snprintf(when, whenlen, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return found;
-}
-
-/* A slot that exists but cannot be streamed from by us: the reason, or NULL. */
-static const char *
-unusable(const Pipeline *p, const SlotInfo *info, char *why, size_t len)
-{
-	const char *slot = p->settings->slot_name;
-
-	if (strcmp(info->plugin, "pgcdc") != 0)
-		snprintf(why, len, "replication slot \"%s\" uses plugin \"%s\", not pgcdc: "
-				 "choose another slot.name, or drop that slot", slot, info->plugin);
-	else if (strcmp(info->database, p->id.dbname) != 0)
-		snprintf(why, len, "replication slot \"%s\" belongs to database \"%s\", not \"%s\"",
-				 slot, info->database, p->id.dbname);
-	else if (strcmp(info->wal_status, "lost") == 0)
-		snprintf(why, len, "replication slot \"%s\" was invalidated (max_slot_wal_keep_size): "
-				 "WAL it still needed is gone, so changes after " LSN_FMT " are lost. "
-				 "Drop the slot, DELETE FROM pgcdc.streamer_slot WHERE slot_name = '%s', "
-				 "and start again with a snapshot", slot, LSN_ARGS(info->confirmed_flush), slot);
-	else if (info->temporary)
-		snprintf(why, len, "replication slot \"%s\" is a temporary slot of another session", slot);
-	else
-		return NULL;
-	return why;
+	return source_mark_slot(p->src, p->settings->slot_name, p->id.sysid, snapshot_lsn,
+							p->err, sizeof(p->err));
 }
 
 static const char *
@@ -283,7 +220,7 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 	*outcome = OUTCOME_RETRY;
 	if (!source_slot_info(p->src, s->slot_name, &info, p->err, sizeof(p->err)))
 		return false;
-	if (info.exists && unusable(p, &info, why, sizeof(why)))
+	if (info.exists && source_slot_unusable(&info, s->slot_name, p->id.dbname, why, sizeof(why)))
 	{
 		snprintf(p->err, sizeof(p->err), "%s", why);
 		*outcome = OUTCOME_FATAL;
@@ -295,7 +232,8 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 				 s->slot_name, info.active_pid);
 		return false;
 	}
-	if ((created = slot_was_created(p, when, sizeof(when))) < 0)
+	if ((created = source_slot_created(p->src, s->slot_name, p->id.dbname, when, sizeof(when),
+									   p->err, sizeof(p->err))) < 0)
 	{
 		*outcome = OUTCOME_FATAL;
 		return false;
@@ -487,7 +425,8 @@ run(Pipeline *p, bool *connected)
 		/* Debugging: read an existing slot, never confirm anything. */
 		if (!source_slot_info(p->src, s->slot_name, &info, p->err, sizeof(p->err)))
 			return failure(p, source_fatal(p->src));
-		if (!info.exists || unusable(p, &info, p->err, sizeof(p->err)))
+		if (!info.exists ||
+			source_slot_unusable(&info, s->slot_name, p->id.dbname, p->err, sizeof(p->err)))
 		{
 			if (!info.exists)
 				snprintf(p->err, sizeof(p->err), "replication slot \"%s\" does not exist", s->slot_name);
@@ -614,11 +553,12 @@ pipeline_check(const Settings *s)
 
 	if (!source_slot_info(p.src, s->slot_name, &info, p.err, sizeof(p.err)))
 		all = report(false, p.err);
-	else if ((created = slot_was_created(&p, when, sizeof(when))) < 0)
+	else if ((created = source_slot_created(p.src, s->slot_name, p.id.dbname, when, sizeof(when),
+											p.err, sizeof(p.err))) < 0)
 		all = report(false, p.err);
 	else if (info.exists)
 	{
-		const char *why = unusable(&p, &info, line, sizeof(line));
+		const char *why = source_slot_unusable(&info, s->slot_name, p.id.dbname, line, sizeof(line));
 
 		if (why == NULL)
 			snprintf(line, sizeof(line), "slot \"%s\" (pgcdc) confirmed up to " LSN_FMT "%s",
