@@ -14,6 +14,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "check.h"
 #include "daemon.h"
 #include "kafka.h"
 #include "pipeline.h"
@@ -32,7 +33,7 @@ load(const Config *c, char *err, size_t errlen)
 static bool
 check(void)
 {
-	return pipeline_check(&settings);
+	return check_run(&settings);
 }
 
 static Outcome

@@ -76,75 +76,12 @@ exec(Pipeline *p, const char *sql)
 	return res != NULL;
 }
 
-/*
- * The marker of a slot walstreamer created (pgcdc.streamer_slot): written
- * when the slot is created and refreshed at every start.
- */
+/* The marker of a slot walstreamer created (source.h): at creation, and at every start. */
 static bool
 mark_slot(Pipeline *p, const uint64_t *snapshot_lsn)
 {
-	char		sql[1024];
-	char		lsn[40] = "NULL";
-
-	if (snapshot_lsn != NULL)
-		snprintf(lsn, sizeof(lsn), "'" LSN_FMT "'", LSN_ARGS(*snapshot_lsn));
-	snprintf(sql, sizeof(sql),
-			 "INSERT INTO pgcdc.streamer_slot (slot_name, system_identifier, snapshot_lsn) "
-			 "VALUES ('%s', '%s', %s) ON CONFLICT (slot_name) DO UPDATE "
-			 "SET system_identifier = excluded.system_identifier, last_seen = now()%s",
-			 p->settings->slot_name, p->id.sysid, lsn,
-			 snapshot_lsn ? ", snapshot_lsn = excluded.snapshot_lsn, created = now()" : "");
-	return exec(p, sql);
-}
-
-/* Whether the marker says this slot existed: then a missing slot was dropped. */
-static int
-slot_was_created(Pipeline *p, char *when, size_t whenlen)
-{
-	char		sql[512];
-	PGresult   *res;
-	int			found;
-
-	snprintf(sql, sizeof(sql), "SELECT created::text || ', last seen ' || last_seen::text "
-			 "FROM pgcdc.streamer_slot WHERE slot_name = '%s'", p->settings->slot_name);
-	if ((res = source_query(p->src, sql, p->err, sizeof(p->err))) == NULL)
-	{
-		char		why[ERRLEN / 2];
-
-		snprintf(why, sizeof(why), "%.500s", p->err);
-		snprintf(p->err, sizeof(p->err), "cannot read pgcdc.streamer_slot (is the pgcdc extension "
-				 "installed in database \"%s\"? CREATE EXTENSION pgcdc): %s", p->id.dbname, why);
-		return -1;
-	}
-	found = PQntuples(res);
-	if (found)
-		snprintf(when, whenlen, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return found;
-}
-
-/* A slot that exists but cannot be streamed from by us: the reason, or NULL. */
-static const char *
-unusable(const Pipeline *p, const SlotInfo *info, char *why, size_t len)
-{
-	const char *slot = p->settings->slot_name;
-
-	if (strcmp(info->plugin, "pgcdc") != 0)
-		snprintf(why, len, "replication slot \"%s\" uses plugin \"%s\", not pgcdc: "
-				 "choose another slot.name, or drop that slot", slot, info->plugin);
-	else if (strcmp(info->database, p->id.dbname) != 0)
-		snprintf(why, len, "replication slot \"%s\" belongs to database \"%s\", not \"%s\"",
-				 slot, info->database, p->id.dbname);
-	else if (strcmp(info->wal_status, "lost") == 0)
-		snprintf(why, len, "replication slot \"%s\" was invalidated (max_slot_wal_keep_size): "
-				 "WAL it still needed is gone, so changes after " LSN_FMT " are lost. "
-				 "Drop the slot, DELETE FROM pgcdc.streamer_slot WHERE slot_name = '%s', "
-				 "and start again with a snapshot", slot, LSN_ARGS(info->confirmed_flush), slot);
-	else if (info->temporary)
-		snprintf(why, len, "replication slot \"%s\" is a temporary slot of another session", slot);
-	else
-		return NULL;
-	return why;
+	return source_mark_slot(p->src, p->settings->slot_name, p->id.sysid, snapshot_lsn,
+							p->err, sizeof(p->err));
 }
 
 static const char *
@@ -283,7 +220,7 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 	*outcome = OUTCOME_RETRY;
 	if (!source_slot_info(p->src, s->slot_name, &info, p->err, sizeof(p->err)))
 		return false;
-	if (info.exists && unusable(p, &info, why, sizeof(why)))
+	if (info.exists && source_slot_unusable(&info, s->slot_name, p->id.dbname, why, sizeof(why)))
 	{
 		snprintf(p->err, sizeof(p->err), "%s", why);
 		*outcome = OUTCOME_FATAL;
@@ -295,7 +232,8 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 				 s->slot_name, info.active_pid);
 		return false;
 	}
-	if ((created = slot_was_created(p, when, sizeof(when))) < 0)
+	if ((created = source_slot_created(p->src, s->slot_name, p->id.dbname, when, sizeof(when),
+									   p->err, sizeof(p->err))) < 0)
 	{
 		*outcome = OUTCOME_FATAL;
 		return false;
@@ -487,7 +425,8 @@ run(Pipeline *p, bool *connected)
 		/* Debugging: read an existing slot, never confirm anything. */
 		if (!source_slot_info(p->src, s->slot_name, &info, p->err, sizeof(p->err)))
 			return failure(p, source_fatal(p->src));
-		if (!info.exists || unusable(p, &info, p->err, sizeof(p->err)))
+		if (!info.exists ||
+			source_slot_unusable(&info, s->slot_name, p->id.dbname, p->err, sizeof(p->err)))
 		{
 			if (!info.exists)
 				snprintf(p->err, sizeof(p->err), "replication slot \"%s\" does not exist", s->slot_name);
@@ -539,142 +478,4 @@ pipeline_run(const Settings *s, Metrics *m, TopicLimits *limits, bool *connected
 	if (o != OUTCOME_STOPPED)
 		metrics_set_health(m, false, p.err);
 	return o;
-}
-
-static bool
-report(bool ok, const char *what)
-{
-	printf("%s: %s\n", ok ? "ok" : "error", what);
-	return ok;
-}
-
-/* One SHOW on the replication connection; NULL when not shown (err says why). */
-static char *
-show(Pipeline *p, const char *name)
-{
-	char		sql[128];
-	PGresult   *res;
-	char	   *value;
-
-	snprintf(sql, sizeof(sql), "SHOW %s", name);
-	if ((res = source_query(p->src, sql, p->err, sizeof(p->err))) == NULL)
-		return NULL;
-	value = xstrdup(PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
-	PQclear(res);
-	return value;
-}
-
-bool
-pipeline_check(const Settings *s)
-{
-	Pipeline	p = {s, NULL};
-	char		line[2 * ERRLEN];
-	char	   *v;
-	bool		all = true;
-	SlotInfo	info;
-	char		when[128];
-	int			created;
-
-	if ((p.src = source_connect(s->source, p.err, sizeof(p.err))) == NULL)
-		return report(false, p.err);
-	if (!source_identify(p.src, &p.id, p.err, sizeof(p.err)))
-	{
-		source_close(p.src);
-		return report(false, p.err);
-	}
-	snprintf(line, sizeof(line), "replication connection to database \"%s\" (system %s)", p.id.dbname, p.id.sysid);
-	report(true, line);
-
-	if ((v = show(&p, "wal_level")) != NULL && strcmp(v, "logical") == 0)
-		report(true, "wal_level = logical");
-	else
-	{
-		snprintf(line, sizeof(line), "wal_level is \"%s\": set wal_level = logical and restart the server",
-				 v ? v : p.err);
-		all = report(false, line);
-	}
-	free(v);
-	if ((v = show(&p, "output_plugin_libraries")) != NULL)
-	{
-		bool		listed = strstr(v, "pgcdc") != NULL;
-
-		snprintf(line, sizeof(line), listed ? "output_plugin_libraries allows pgcdc (%s)"
-				 : "output_plugin_libraries = '%s' does not list pgcdc: add it in postgresql.conf "
-				 "(output_plugin_libraries = '..., pgcdc') and reload", v);
-		all &= report(listed, line);
-		free(v);
-	}
-	else if (strstr(p.err, "unrecognized configuration parameter"))
-		report(true, "this server has no output_plugin_libraries: every plugin is allowed");
-	else
-	{
-		snprintf(line, sizeof(line), "cannot read output_plugin_libraries: %s", p.err);
-		all = report(false, line);
-	}
-
-	if (!source_slot_info(p.src, s->slot_name, &info, p.err, sizeof(p.err)))
-		all = report(false, p.err);
-	else if ((created = slot_was_created(&p, when, sizeof(when))) < 0)
-		all = report(false, p.err);
-	else if (info.exists)
-	{
-		const char *why = unusable(&p, &info, line, sizeof(line));
-
-		if (why == NULL)
-			snprintf(line, sizeof(line), "slot \"%s\" (pgcdc) confirmed up to " LSN_FMT "%s",
-					 s->slot_name, LSN_ARGS(info.confirmed_flush),
-					 info.active_pid ? ", in use by another process right now" : "");
-		all &= report(why == NULL, line);
-	}
-	else if (created && s->snapshot_mode != SNAPSHOT_ALWAYS)
-	{
-		snprintf(line, sizeof(line), "slot \"%s\" was dropped after walstreamer created it (%s); "
-				 "DELETE FROM pgcdc.streamer_slot WHERE slot_name = '%s' to start over",
-				 s->slot_name, when, s->slot_name);
-		all = report(false, line);
-	}
-	else
-	{
-		snprintf(line, sizeof(line), s->slot_create ? "slot \"%s\" will be created" :
-				 "slot \"%s\" does not exist and slot.create is off", s->slot_name);
-		all &= report(s->slot_create, line);
-	}
-
-	if (s->include_tables || s->exclude_tables)
-	{
-		char	   *inc = s->include_tables ? source_quote_literal(p.src, s->include_tables) : NULL;
-		char	   *exc = s->exclude_tables ? source_quote_literal(p.src, s->exclude_tables) : NULL;
-		char		sql[4096];
-
-		snprintf(sql, sizeof(sql), "SELECT pgcdc.table_included('pg_catalog.pg_class', %s, %s)",
-				 inc ? inc : "NULL", exc ? exc : "NULL");
-		free(inc);
-		free(exc);
-		if (exec(&p, sql))
-			report(true, "table.include.list / table.exclude.list");
-		else
-		{
-			snprintf(line, sizeof(line), "table lists: %s", p.err);
-			all = report(false, line);
-		}
-	}
-	source_close(p.src);
-
-	if (!s->to_stdout)
-	{
-		Kafka	   *k = kafka_new(s->config, NULL, on_delivery, &p, p.err, sizeof(p.err));
-
-		if (k == NULL)
-			all = report(false, p.err);
-		else
-		{
-			bool		ok = kafka_check(k, 10000, p.err, sizeof(p.err));
-
-			snprintf(line, sizeof(line), "kafka: %s", p.err);
-			all &= report(ok, ok ? line : p.err);
-			kafka_stop(k, 0);
-			kafka_free(k);
-		}
-	}
-	return all;
 }

@@ -26,7 +26,4 @@
  */
 extern Outcome pipeline_run(const Settings *s, Metrics *m, TopicLimits *limits, bool *connected);
 
-/* --check: every check on stdout, "ok: ..." or "error: ..."; true when all pass. */
-extern bool pipeline_check(const Settings *s);
-
 #endif							/* PGCDC_STREAMER_PIPELINE_H */

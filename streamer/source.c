@@ -1,5 +1,5 @@
 /*
- * source.c — walsender commands and the CopyBoth stream over libpq.
+ * source.c — walsender commands, the slot's state and marker, and the CopyBoth stream over libpq.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -197,6 +197,75 @@ source_slot_info(Source *s, const char *slot, SlotInfo *info, char *err, size_t 
 	}
 	PQclear(res);
 	return true;
+}
+
+const char *
+source_slot_unusable(const SlotInfo *info, const char *slot, const char *dbname,
+					 char *why, size_t len)
+{
+	if (strcmp(info->plugin, "pgcdc") != 0)
+		snprintf(why, len, "replication slot \"%s\" uses plugin \"%s\", not pgcdc: "
+				 "choose another slot.name, or drop that slot", slot, info->plugin);
+	else if (strcmp(info->database, dbname) != 0)
+		snprintf(why, len, "replication slot \"%s\" belongs to database \"%s\", not \"%s\"",
+				 slot, info->database, dbname);
+	else if (strcmp(info->wal_status, "lost") == 0)
+		snprintf(why, len, "replication slot \"%s\" was invalidated (max_slot_wal_keep_size): "
+				 "WAL it still needed is gone, so changes after " LSN_FMT " are lost. "
+				 "Drop the slot, DELETE FROM pgcdc.streamer_slot WHERE slot_name = '%s', "
+				 "and start again with a snapshot", slot, LSN_ARGS(info->confirmed_flush), slot);
+	else if (info->temporary)
+		snprintf(why, len, "replication slot \"%s\" is a temporary slot of another session", slot);
+	else
+		return NULL;
+	return why;
+}
+
+bool
+source_mark_slot(Source *s, const char *slot, const char *sysid, const uint64_t *snapshot_lsn,
+				 char *err, size_t errlen)
+{
+	char		sql[1024];
+	char		lsn[40] = "NULL";
+	PGresult   *res;
+
+	if (snapshot_lsn != NULL)
+		snprintf(lsn, sizeof(lsn), "'" LSN_FMT "'", LSN_ARGS(*snapshot_lsn));
+	snprintf(sql, sizeof(sql),
+			 "INSERT INTO pgcdc.streamer_slot (slot_name, system_identifier, snapshot_lsn) "
+			 "VALUES ('%s', '%s', %s) ON CONFLICT (slot_name) DO UPDATE "
+			 "SET system_identifier = excluded.system_identifier, last_seen = now()%s",
+			 slot, sysid, lsn,
+			 snapshot_lsn ? ", snapshot_lsn = excluded.snapshot_lsn, created = now()" : "");
+	res = source_query(s, sql, err, errlen);
+	PQclear(res);
+	return res != NULL;
+}
+
+int
+source_slot_created(Source *s, const char *slot, const char *dbname, char *when, size_t whenlen,
+					char *err, size_t errlen)
+{
+	char		sql[512];
+	PGresult   *res;
+	int			found;
+
+	snprintf(sql, sizeof(sql), "SELECT created::text || ', last seen ' || last_seen::text "
+			 "FROM pgcdc.streamer_slot WHERE slot_name = '%s'", slot);
+	if ((res = source_query(s, sql, err, errlen)) == NULL)
+	{
+		char		why[512];
+
+		snprintf(why, sizeof(why), "%.500s", err);
+		snprintf(err, errlen, "cannot read pgcdc.streamer_slot (is the pgcdc extension "
+				 "installed in database \"%s\"? CREATE EXTENSION pgcdc): %s", dbname, why);
+		return -1;
+	}
+	found = PQntuples(res);
+	if (found)
+		snprintf(when, whenlen, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return found;
 }
 
 bool

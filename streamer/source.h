@@ -48,6 +48,27 @@ extern bool source_identify(Source *s, SourceId *id, char *err, size_t errlen);
 extern bool source_slot_info(Source *s, const char *slot, SlotInfo *info, char *err, size_t errlen);
 
 /*
+ * Why a slot that exists cannot be streamed from by walstreamer in dbname
+ * (another plugin, another database, invalidated, another session's
+ * temporary slot): the reason, written into why, or NULL when it can.
+ */
+extern const char *source_slot_unusable(const SlotInfo *info, const char *slot, const char *dbname,
+										char *why, size_t len);
+
+/*
+ * pgcdc.streamer_slot, the marker of a slot walstreamer created: written
+ * when the slot is created (with the snapshot's position, if any) and
+ * refreshed at every start.  source_slot_created says whether the marker
+ * names slot: 1 (when: its creation and last-seen times), 0, or -1 with
+ * err when the table cannot be read (no pgcdc extension in dbname).  A
+ * marked slot that is missing was dropped: its changes are lost.
+ */
+extern bool source_mark_slot(Source *s, const char *slot, const char *sysid,
+							 const uint64_t *snapshot_lsn, char *err, size_t errlen);
+extern int	source_slot_created(Source *s, const char *slot, const char *dbname,
+								char *when, size_t whenlen, char *err, size_t errlen);
+
+/*
  * Creates a logical slot with plugin pgcdc.  With export, the snapshot's
  * name is written to snapshot (valid until the next command on s).
  */
