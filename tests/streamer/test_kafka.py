@@ -35,11 +35,12 @@ def test_no_broker_at_start_then_one(source, broker, streamer):
     broker.kill(1)
     s = streamer(snapshot_mode="never").start()
     wait_for(lambda: confirmed(source) is not None, what="the slot")
-    start = confirmed(source)
+    wait_for(lambda: source.psql("SELECT count(*) FROM pgcdc.streamer_slot") == "1", what="the slot's row")
+    start = wal_now(source)     # past walstreamer's own bookkeeping, before the changes
     source.psql("INSERT INTO t SELECT generate_series(1, 50)")
     wait_for(lambda: "kafka.bootstrap.servers" in s.text(), what="the error naming the setting")
     time.sleep(3)
-    assert confirmed(source) == start, "the slot moved while no broker was up"
+    assert confirmed(source) <= start, "the slot moved while no broker was up"
     broker.start_node(1)
     wait_for(lambda: confirmed(source) >= wal_now(source), timeout=60, what="the changes to arrive")
     assert s.stop() == 0
@@ -60,13 +61,17 @@ def test_wrong_bootstrap_address(source, broker, streamer):
     s = streamer(snapshot_mode="never", shutdown_timeout_ms="2000",
                  kafka_bootstrap_servers="no-such-host.invalid:9092").start()
     wait_for(lambda: confirmed(source) is not None, what="the slot")
-    start = confirmed(source)
+    # walstreamer's own bookkeeping (its slot's row in pgcdc.streamer_slot,
+    # written after the slot) has nothing for Kafka and may be confirmed;
+    # nothing after it may.
+    wait_for(lambda: source.psql("SELECT count(*) FROM pgcdc.streamer_slot") == "1", what="the slot's row")
+    start = wal_now(source)
     source.psql("INSERT INTO t SELECT generate_series(1, 50)")
     wait_for(lambda: "kafka.bootstrap.servers (no-such-host.invalid:9092)" in s.text(),
              what="the error naming the setting")
-    assert confirmed(source) == start
+    assert confirmed(source) <= start
     s.stop()
-    assert confirmed(source) == start, "the slot moved although nothing reached Kafka"
+    assert confirmed(source) <= start, "the slot moved although nothing reached Kafka"
     s.keys["kafka.bootstrap.servers"] = broker.bootstrap
     s.start()
     wait_for(lambda: confirmed(source) >= wal_now(source), timeout=60, what="the changes to arrive")
