@@ -84,7 +84,7 @@ check_run(const Settings *s)
 	if (t == NULL)
 		printf("target: %s\n", err);
 	else
-		printf("target: connected; positions in pgcdc.sink_position, dead letters in %s\n", t->dead_letter);
+		printf("target: connected; positions in pgcdc.sink_position, dead letters in %s\n", target_dead_letter_table(t));
 	if (t != NULL && target_superuser(t))
 		printf("target: warning: %s\n", target_superuser_warning);
 	if (t != NULL && !rulecheck_run(t, err, sizeof(err)))

@@ -27,6 +27,7 @@ deadtable_write(Target *t, const Event *e, const char *reason, const char *detai
 	int			formats[10] = {0};
 	char		size[32];
 	char		sql[2048];
+	const char *dl;
 	Buf			why = {0};
 	Buf			more = {0};
 	PGresult   *res;
@@ -62,6 +63,7 @@ deadtable_write(Target *t, const Event *e, const char *reason, const char *detai
 	 * source position): a dead letter never moves the stored position, so
 	 * its copies are not skipped as applied.
 	 */
+	dl = target_dead_letter_table(t);
 	snprintf(sql, sizeof(sql), "INSERT INTO %s (topic, partition, \"offset\", key, value, commit_lsn, "
 			 "seq, reason, detail, value_bytes) SELECT $1::text, $2::int, $3::bigint, $4::bytea, $5::bytea, "
 			 "$6::pg_lsn, $7::bigint, $8::text, $9::text, $10::bigint WHERE NOT EXISTS (SELECT FROM %s d "
@@ -69,7 +71,7 @@ deadtable_write(Target *t, const Event *e, const char *reason, const char *detai
 			 "AND d.key IS NOT DISTINCT FROM $4 AND d.value = $5) AND ($6::pg_lsn IS NULL OR NOT EXISTS "
 			 "(SELECT FROM %s d WHERE d.topic = $1 AND d.commit_lsn = $6::pg_lsn AND d.seq = $7::bigint "
 			 "AND d.partition = $2 AND d.key IS NOT DISTINCT FROM $4 AND d.value = $5))",
-			 t->dead_letter, t->dead_letter, t->dead_letter);
+			 dl, dl, dl);
 	res = target_query_params(t, sql, 10, values, lengths, formats, NULL);
 	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	if (!ok)

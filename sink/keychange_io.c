@@ -28,7 +28,7 @@ moves_exec(Target *t, const char *sql, bool images, size_t n, const KeyMove *mov
 		   char *err, size_t errlen)
 {
 	Buf			arrays[4] = {{0}};
-	const char *values[5] = {t->settings->group_id};
+	const char *values[5] = {target_settings(t)->group_id};
 	bool		ok;
 
 	for (size_t i = 0; i < n; i++)

@@ -20,7 +20,7 @@ positions_claim(Target *t, PartState *p, char *err, size_t errlen)
 	static unsigned claims;
 	char		part[16];
 	char		host[64] = "";
-	const char *values[4] = {t->settings->group_id, p->topic, part, p->owner};
+	const char *values[4] = {target_settings(t)->group_id, p->topic, part, p->owner};
 	PGresult   *res;
 
 	gethostname(host, sizeof(host) - 1);
@@ -55,7 +55,7 @@ bool
 positions_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t errlen)
 {
 	Buf			arrays[8] = {{0}};
-	const char *values[9] = {t->settings->group_id};
+	const char *values[9] = {target_settings(t)->group_id};
 	bool		ok;
 
 	if (n == 0)

@@ -249,7 +249,7 @@ rowcopy_direct(RowCopy *c, Buf *sql, TableInfo *ti, Row *rows, const Shapes *sh,
 	if (bin)
 		copybin_end(&c->data);
 	res = rowcopy_end(c, false, err, errlen);
-	if (res == COPY_FAILED && !target_broken(c->target) && strcmp(c->target->state, "23505") == 0)
+	if (res == COPY_FAILED && !target_broken(c->target) && target_unique_violation(c->target))
 		res = COPY_KEY_CONFLICT;	/* unique_violation: what the upsert resolves */
 	return res;
 }

@@ -13,7 +13,7 @@
 bool
 rulecheck_run(Target *t, char *err, size_t errlen)
 {
-	const Settings *s = t->settings;
+	const Settings *s = target_settings(t);
 
 	for (size_t i = 0; i < s->nrules; i++)
 	{

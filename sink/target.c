@@ -13,6 +13,19 @@
 #include "target.h"
 #include "xalloc.h"
 
+#define TARGET_DEFERRED 8
+
+struct Target
+{
+	PGconn	   *conn;
+	const Settings *settings;
+	char	   *dead_letter;	/* dead.letter.table, quoted schema.table */
+	char		state[6];		/* SQLSTATE of the last error target_error saw, "" when none */
+	/* Statements waiting to go with the next one (target_defer). */
+	const char *deferred[TARGET_DEFERRED];
+	int			ndeferred;
+};
+
 void
 target_error(Target *t, const PGresult *res, char *err, size_t errlen)
 {
@@ -37,6 +50,24 @@ bool
 target_broken(const Target *t)
 {
 	return PQstatus(t->conn) != CONNECTION_OK;
+}
+
+bool
+target_unique_violation(const Target *t)
+{
+	return strcmp(t->state, "23505") == 0;
+}
+
+const Settings *
+target_settings(const Target *t)
+{
+	return t->settings;
+}
+
+const char *
+target_dead_letter_table(const Target *t)
+{
+	return t->dead_letter;
 }
 
 char *

@@ -10,9 +10,11 @@
  * because every connection makes sure of them before anything else; those
  * modules only read and write their rows.
  *
- * The caller owns the Target (target_free), and the Target its PGconn, for
- * the target's modules alone (COPY data goes through target_copy_send).  A Target is used by one thread at a time.  Strings it returns
- * (target_quote*) are the caller's.
+ * The caller owns the Target (target_free), and the Target its PGconn: this
+ * is the only file that touches it (COPY data goes through
+ * target_copy_send).  A Target is used by one thread at a time.  Strings it
+ * returns (target_quote*) are the caller's; the Settings it was connected
+ * with stay the caller's and outlive it.
  */
 #ifndef PGCDC_SINK_TARGET_H
 #define PGCDC_SINK_TARGET_H
@@ -26,19 +28,7 @@
 #include "event.h"
 #include "settings.h"
 
-#define TARGET_DEFERRED 8
-
-typedef struct Target
-{
-	PGconn	   *conn;
-	const Settings *settings;
-	char	   *dead_letter;	/* dead.letter.table, quoted schema.table */
-	char		state[6];		/* SQLSTATE of the last error target_error saw, "" when none */
-	/* Statements waiting to go with the next one (target_defer). */
-	const char *deferred[TARGET_DEFERRED];
-	int			ndeferred;
-} Target;
-
+typedef struct Target Target;
 
 extern Target *target_connect(const Settings *s, char *err, size_t errlen);
 extern void target_free(Target *t);
@@ -93,6 +83,13 @@ extern bool target_exec_rows(Target *t, const char *sql, long *rows, char *err, 
 extern bool target_exec_counts(Target *t, const char *sql, long *counts, size_t n, char *err, size_t errlen);
 /* Whether the last error means the connection (not the data) failed. */
 extern bool target_broken(const Target *t);
+/* Whether the last error target_error saw was a unique violation (23505). */
+extern bool target_unique_violation(const Target *t);
+
+/* The settings t was connected with (its group.id names walsink's rows). */
+extern const Settings *target_settings(const Target *t);
+/* dead.letter.table, schema and table quoted; t's. */
+extern const char *target_dead_letter_table(const Target *t);
 
 /*
  * sql with n text parameters (PQexecParams, text results) after the

@@ -12,7 +12,7 @@
 bool
 truncmarks_get(Target *t, const char *table, Position *pos, bool *found, char *err, size_t errlen)
 {
-	const char *values[2] = {t->settings->group_id, table};
+	const char *values[2] = {target_settings(t)->group_id, table};
 	PGresult   *res;
 
 	if (!target_exec_params(t, "SELECT commit_lsn - '0/0', seq FROM pgcdc.sink_truncate "
@@ -34,7 +34,7 @@ truncmarks_set(Target *t, const char *table, const Position *pos, char *err, siz
 {
 	char		lsn[32],
 				seq[16];
-	const char *values[4] = {t->settings->group_id, table, lsn, seq};
+	const char *values[4] = {target_settings(t)->group_id, table, lsn, seq};
 
 	if (pos == NULL)
 		return target_exec_params(t, "DELETE FROM pgcdc.sink_truncate WHERE group_id = $1 AND target_table = $2",
