@@ -10,6 +10,7 @@
 #include "copybin.h"
 #include "copytext.h"
 #include "rowcopy.h"
+#include "stmt.h"
 
 bool
 rowcopy_start(RowCopy *c, const char *sql, char *err, size_t errlen)

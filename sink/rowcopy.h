@@ -15,7 +15,6 @@
 
 #include "buf.h"
 #include "row.h"
-#include "stmt.h"
 #include "target.h"
 
 /* COPY data goes to the target in pieces of this size while the rest is made. */

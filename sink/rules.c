@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "rules.h"
+#include "stmt.h"
 
 /*
  * A rule judges the row as it will be: a column a row does not have (an

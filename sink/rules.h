@@ -12,7 +12,6 @@
 #include "buf.h"
 #include "deadletters.h"
 #include "row.h"
-#include "stmt.h"
 #include "target.h"
 
 /*

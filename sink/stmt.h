@@ -6,8 +6,9 @@
  * tables' statements.  Each stmt_ function appends to a Buf the caller owns
  * and reuses; none talks to the target.
  *
- * Rows staged together are grouped by shape: per target column whether the
- * row has a value, and its op.  One statement writes one shape.
+ * Rows staged together are grouped by shape (Shapes, row.h): per target
+ * column whether the row has a value, and its op.  One statement writes one
+ * shape.
  */
 #ifndef PGCDC_SINK_STMT_H
 #define PGCDC_SINK_STMT_H
@@ -16,21 +17,10 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "row.h"
 #include "tables.h"
 
-/* A shape's signature: per target column '1' when it has a value, then its op, then NUL. */
-#define SIG_LEN(ti) ((ti)->ncols + 2)
-
-/* The shapes of a table's staged rows (rowcopy_stage makes them; the caller frees them, stmt_shapes_free). */
-typedef struct Shapes
-{
-	char	   *sig;			/* nsig signatures of SIG_LEN bytes each */
-	size_t		nsig;
-	int		   *group;			/* per row: its shape, -1 for a delete */
-	size_t		nrows;
-	bool		partial;		/* a staged row lacks a column (a TOASTed value left unchanged) */
-} Shapes;
-
+/* sh empty, room for nrows rows of ti; stmt_shapes_free frees what it holds. */
 extern void stmt_shapes_init(Shapes *sh, const TableInfo *ti, size_t nrows);
 extern void stmt_shapes_free(Shapes *sh);
 
