@@ -240,7 +240,7 @@ truncate_table(Applier *a, Event *e, const Pgcdc__RelationRef *ref, char *err, s
 	char		reason[300];
 	bool		exists;
 
-	if (!plan_trunc_mark(&a->plan, ti, err, errlen))
+	if (!truncmarks_load(a->target, ti, err, errlen))
 		return false;
 	/* Every partition carries a copy: the first one applies it. */
 	if (ti->has_trunc_mark && position_cmp(&e->pos, &ti->trunc_mark) <= 0)

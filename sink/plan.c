@@ -14,17 +14,6 @@
 #include "truncmarks.h"
 #include "xalloc.h"
 
-bool
-plan_trunc_mark(Plan *p, TableInfo *ti, char *err, size_t errlen)
-{
-	if (ti->trunc_known)
-		return true;
-	if (!truncmarks_get(p->target, ti->name, &ti->trunc_mark, &ti->has_trunc_mark, err, errlen))
-		return false;
-	ti->trunc_known = true;
-	return true;
-}
-
 /* A truncate may be applied where it says: reason when not. */
 static bool
 bound_truncate(Plan *p, const Event *e, char *reason, size_t reasonlen)
@@ -270,7 +259,7 @@ plan_prepare(Plan *p, Row *rows, size_t n, size_t *kept, size_t *used, char *err
 		TableInfo  *ti = rows[i].ti;
 		Event	   *e = rows[i].e;
 
-		if (!plan_trunc_mark(p, ti, err, errlen))
+		if (!truncmarks_load(p->target, ti, err, errlen))
 			return false;
 		/* A snapshot row is older than a truncate committed at its consistent point. */
 		if (ti->has_trunc_mark && (e->snapshot ? e->pos.lsn <= ti->trunc_mark.lsn :

@@ -63,7 +63,4 @@ extern bool plan_prepare(Plan *p, Row *rows, size_t n, size_t *kept, size_t *use
 /* Rows of one table in a row: by table, then in the batch's order (qsort). */
 extern int	plan_by_table(const void *x, const void *y);
 
-/* The table's truncate mark, loaded once per connection. */
-extern bool plan_trunc_mark(Plan *p, TableInfo *ti, char *err, size_t errlen);
-
 #endif							/* PGCDC_SINK_PLAN_H */

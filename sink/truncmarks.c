@@ -9,8 +9,9 @@
 #include "log.h"
 #include "truncmarks.h"
 
-bool
-truncmarks_get(Target *t, const char *table, Position *pos, bool *found, char *err, size_t errlen)
+/* The truncate position of a target table ("schema.table"), or false when none. */
+static bool
+get_mark(Target *t, const char *table, Position *pos, bool *found, char *err, size_t errlen)
 {
 	const char *values[2] = {target_settings(t)->group_id, table};
 	PGresult   *res;
@@ -26,6 +27,17 @@ truncmarks_get(Target *t, const char *table, Position *pos, bool *found, char *e
 		pos->sub = 0;
 	}
 	PQclear(res);
+	return true;
+}
+
+bool
+truncmarks_load(Target *t, TableInfo *ti, char *err, size_t errlen)
+{
+	if (ti->trunc_known)
+		return true;
+	if (!get_mark(t, ti->name, &ti->trunc_mark, &ti->has_trunc_mark, err, errlen))
+		return false;
+	ti->trunc_known = true;
 	return true;
 }
 

@@ -18,11 +18,14 @@
 #include <stddef.h>
 
 #include "event.h"
+#include "tables.h"
 #include "target.h"
 
-/* The truncate position of a target table ("schema.table"), or false when none. */
-extern bool truncmarks_get(Target *t, const char *table, Position *pos, bool *found,
-						   char *err, size_t errlen);
+/*
+ * ti's truncate mark into ti (has_trunc_mark, trunc_mark), read once per
+ * connection (trunc_known): false with err when reading it failed.
+ */
+extern bool truncmarks_load(Target *t, TableInfo *ti, char *err, size_t errlen);
 /* pos NULL: the mark is forgotten (a new source history, source.change = resync). */
 extern bool truncmarks_set(Target *t, const char *table, const Position *pos,
 						   char *err, size_t errlen);
