@@ -41,9 +41,9 @@ typedef struct TableInfo
 	int			stage_version;
 	const Rule **rules;
 	size_t		nrules;
-	bool		has_trunc_mark;	/* truncate mark loaded */
+	bool		has_trunc_mark;	/* the table has a truncate mark: trunc_mark */
 	Position	trunc_mark;
-	bool		trunc_known;
+	bool		trunc_known;	/* has_trunc_mark and trunc_mark loaded (truncmarks_load) */
 	/* The column layout of the last event mapped, and where its columns land (tables_map). */
 	const Layout *layout;
 	int		   *layout_map;
