@@ -147,7 +147,13 @@ kind_key(JsonObj *o, const char *field)
 	len = strlen(field);
 	if (len > 6 && strcmp(field + len - 6, "_value") == 0)
 		len -= 6;
-	key(o, pnstrdup(field, len));
+	/* A field name needs no escaping: written as it is, without a copy per value. */
+	if (!o->first)
+		appendStringInfoChar(o->out, ',');
+	o->first = false;
+	appendStringInfoChar(o->out, '"');
+	appendBinaryStringInfo(o->out, field, len);
+	appendStringInfoString(o->out, "\":");
 }
 
 /* An enum value by its name without the enum's prefix, lower case ("INFINITY_POSITIVE": "positive"). */
