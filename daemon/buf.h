@@ -24,6 +24,8 @@ extern void buf_append(Buf *b, const void *p, size_t n);
 extern void buf_putc(Buf *b, char c);
 /* Appends s and keeps data NUL-terminated (the NUL not counted in len). */
 extern void buf_puts(Buf *b, const char *s);
+/* Appends printf's output, NUL-terminated as buf_puts. */
+extern void buf_printf(Buf *b, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 extern void buf_free(Buf *b);
 
 #endif							/* PGCDC_DAEMON_BUF_H */

@@ -42,3 +42,26 @@ CREATE TABLE @extschema@.streamer_slot (
     last_seen timestamptz NOT NULL DEFAULT now()
 );
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.streamer_slot', '');
+
+-- walstreamer's snapshot progress, one row per table being read (or read)
+-- for a slot: the key of the last row of the last chunk Kafka acknowledged,
+-- so that a restart goes on from the next chunk.  A row is written when a
+-- snapshot of the table is asked for (the slot's first start, a signal),
+-- updated after every acknowledged chunk, and done when the table is read.
+-- Its changes are never streamed.  The replication role needs SELECT,
+-- INSERT, UPDATE, DELETE on it.
+CREATE TABLE @extschema@.snapshot_progress (
+    slot_name name NOT NULL,
+    relid oid NOT NULL,
+    schema_name name NOT NULL,
+    table_name name NOT NULL,
+    requested timestamptz NOT NULL DEFAULT now(),
+    filter text,                -- a condition on the rows to read (execute-snapshot's)
+    last_key text[],            -- the key columns' values of the last row sent; NULL: none yet
+    rows bigint NOT NULL DEFAULT 0,
+    chunks bigint NOT NULL DEFAULT 0,
+    estimated_rows bigint,
+    done timestamptz,           -- when its last chunk was acknowledged
+    PRIMARY KEY (slot_name, relid)
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.snapshot_progress', '');

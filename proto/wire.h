@@ -68,7 +68,8 @@ enum
 	WIRE_CHANGE_EVENT_TRANSACTIONAL = 22,
 	WIRE_CHANGE_EVENT_END_LSN = 23,
 	WIRE_CHANGE_EVENT_EVENT_COUNTS = 24,
-	WIRE_CHANGE_EVENT_OVERSIZED = 25
+	WIRE_CHANGE_EVENT_OVERSIZED = 25,
+	WIRE_CHANGE_EVENT_RANGE = 26
 };
 
 /* message Column */
@@ -129,14 +130,20 @@ enum
 	WIRE_OVERSIZED_LIMIT_NAME = 4
 };
 
-/*
- * walstreamer's Kafka key, message Key { repeated Value values = 1; }: not
- * in cdc.proto (nothing unpacks a key; walsink builds its own from the
- * record), described in streamer/record.h.
- */
+/* message Key: walstreamer's Kafka key (streamer/record.h) */
 enum
 {
 	WIRE_KEY_VALUES = 1
+};
+
+/* message SnapshotRange */
+enum
+{
+	WIRE_SNAPSHOT_RANGE_AFTER = 1,
+	WIRE_SNAPSHOT_RANGE_LAST = 2,
+	WIRE_SNAPSHOT_RANGE_KEEP = 3,
+	WIRE_SNAPSHOT_RANGE_COLLATIONS = 4,
+	WIRE_SNAPSHOT_RANGE_KEYLESS = 5
 };
 
 

@@ -364,13 +364,7 @@ event_key_cmp(const Event *a, const Event *b)
 		return c;
 	if (a->keylen != b->keylen)
 		return a->keylen < b->keylen ? -1 : 1;
-	if ((c = position_cmp(&a->pos, &b->pos)) != 0)
-		return c;
-	/*
-	 * A snapshot row and the first change of a transaction committed at the
-	 * snapshot's consistent point share a position: the change is the newer.
-	 */
-	return a->snapshot == b->snapshot ? 0 : a->snapshot ? -1 : 1;
+	return position_cmp(&a->pos, &b->pos);
 }
 
 /*
@@ -592,7 +586,6 @@ check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Column
 			columns_keep(layouts, (const uint8_t *) e->msg->payload + at->from, at->to - at->from, has_key,
 						 e->layout);
 	}
-	e->snapshot = r->op == PGCDC__OP__OP_READ;
 	e->pos = (Position) {r->commit_lsn, r->seq, strcmp(role, "new") == 0};
 	if (!has_key && (r->op == PGCDC__OP__OP_DELETE || r->op == PGCDC__OP__OP_UPDATE))
 	{

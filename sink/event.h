@@ -71,7 +71,6 @@ typedef struct Event
 	size_t		keylen;
 	Position	pos;
 	EventKind	kind;
-	bool		snapshot;		/* a read: never moves the stored position */
 	bool		unchanged;		/* some value of image was an unchanged TOASTed one when decoded */
 	bool		held;			/* not applied in this batch: its partition is held (keychange.h) */
 	bool		admitted;		/* a change new to its partition (apply.c admit) */
@@ -108,7 +107,7 @@ extern void event_bad(Event *e, const char *fmt,...) __attribute__((format(print
 
 extern int	position_cmp(const Position *a, const Position *b);
 
-/* Order of changes of one table: by key bytes, then source position, a snapshot row first at a tie. */
+/* Order of changes of one table: by key bytes, then source position. */
 extern int	event_key_cmp(const Event *a, const Event *b);
 
 #endif							/* PGCDC_SINK_EVENT_H */

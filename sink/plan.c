@@ -178,16 +178,6 @@ plan_admit(Plan *p, Event *e, PartState *st, char *err, size_t errlen)
 	}
 	if (follow_source(p, e, st, err, errlen) < 0)
 		return -1;
-	if (e->snapshot)
-	{
-		/* Snapshot rows share one position; only an older snapshot is stale. */
-		if (st->has_seen && e->pos.lsn < st->seen.lsn)
-		{
-			p->n_skipped[SKIP_APPLIED]++;
-			return 0;
-		}
-		return 1;
-	}
 	if (st->has_seen && position_cmp(&e->pos, &st->seen) <= 0)
 	{
 		p->n_skipped[SKIP_APPLIED]++;
@@ -261,9 +251,7 @@ plan_prepare(Plan *p, Row *rows, size_t n, size_t *kept, size_t *used, char *err
 
 		if (!truncmarks_load(p->target, ti, err, errlen))
 			return false;
-		/* A snapshot row is older than a truncate committed at its consistent point. */
-		if (ti->has_trunc_mark && (e->snapshot ? e->pos.lsn <= ti->trunc_mark.lsn :
-								   position_cmp(&e->pos, &ti->trunc_mark) < 0))
+		if (ti->has_trunc_mark && position_cmp(&e->pos, &ti->trunc_mark) < 0)
 		{
 			p->n_skipped[SKIP_TRUNCATED]++;	/* before a truncate already applied */
 			continue;

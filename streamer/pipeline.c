@@ -16,11 +16,15 @@
 #include "pipeline.h"
 #include "runtime.h"
 #include "snapshot.h"
+#include "snapwatch.h"
 #include "source.h"
 #include "stream.h"
 #include "xalloc.h"
 
 #define ERRLEN 1024
+
+/* Keys streamed changes touched while a table is read, at most, per table (snapwatch.h). */
+#define SNAPWATCH_MEM (16 * 1024 * 1024)
 
 typedef struct Pipeline
 {
@@ -31,6 +35,8 @@ typedef struct Pipeline
 	Kafka	   *kafka;
 	Stream	   *stream;
 	Snapshot   *snapshot;
+	SnapWatch  *watch;
+	bool		snapshot_only;	/* snapshot.mode = initial_only: stop once it is complete */
 	Heartbeat  *heartbeat;
 	SourceId	id;
 	bool		fatal;			/* a retry cannot help (oversized.mode = fail) */
@@ -42,12 +48,7 @@ on_delivery(void *arg, uint64_t opaque, const char *failure)
 {
 	Pipeline   *p = arg;
 
-	if (opaque & SNAPSHOT_OPAQUE)
-	{
-		if (p->snapshot != NULL)
-			snapshot_delivered(p->snapshot, failure);
-	}
-	else if (p->stream != NULL)
+	if (p->stream != NULL)
 		stream_delivered(p->stream, opaque, failure);
 }
 
@@ -64,16 +65,6 @@ static Outcome
 failure(Pipeline *p, bool fatal)
 {
 	return end(p, fatal || p->fatal ? OUTCOME_FATAL : OUTCOME_RETRY);
-}
-
-/* Runs SQL on the replication connection; false with p->err. */
-static bool
-exec(Pipeline *p, const char *sql)
-{
-	PGresult   *res = source_query(p->src, sql, p->err, sizeof(p->err));
-
-	PQclear(res);
-	return res != NULL;
 }
 
 /* The marker of a slot walstreamer created (source.h): at creation, and at every start. */
@@ -120,9 +111,10 @@ plugin_options(const Settings *s)
 		strcat(opts, quote_option(part, len, "exclude-tables", s->exclude_tables));
 	if (s->message_prefixes)
 	{
-		char	   *list = xmalloc(strlen(s->message_prefixes) + sizeof(HEARTBEAT_PREFIX) + 2);
+		char	   *list = xmalloc(strlen(s->message_prefixes) + sizeof(HEARTBEAT_PREFIX) +
+									  sizeof(SNAPWATCH_PREFIX) + 3);
 
-		sprintf(list, "%s,%s", s->message_prefixes, HEARTBEAT_PREFIX);
+		sprintf(list, "%s,%s,%s", s->message_prefixes, HEARTBEAT_PREFIX, SNAPWATCH_PREFIX);
 		strcat(opts, quote_option(part, len, "message-prefixes", list));
 		free(list);
 	}
@@ -130,83 +122,12 @@ plugin_options(const Settings *s)
 	return opts;
 }
 
-/* Waits for the snapshot's workers and deliveries; false with p->err. */
-static bool
-await_snapshot(Pipeline *p)
-{
-	int64_t		last_log = runtime_now_ms();
-
-	while (!snapshot_complete(p->snapshot))
-	{
-		struct pollfd pfd = {kafka_fd(p->kafka), POLLIN, 0};
-
-		poll(&pfd, 1, 100);
-		kafka_poll(p->kafka);
-		if (snapshot_failed(p->snapshot, p->err, sizeof(p->err)))
-		{
-			p->fatal = snapshot_fatal(p->snapshot);
-			return false;
-		}
-		if (daemon_stop_signals > 0)
-		{
-			snprintf(p->err, sizeof(p->err), "stopped during the snapshot: it is redone at the next start");
-			return false;
-		}
-		if (runtime_now_ms() - last_log > 10000)
-		{
-			log_msg(LOG_INFO, "snapshot: %llu rows so far",
-					(unsigned long long) snapshot_rows(p->snapshot));
-			last_log = runtime_now_ms();
-		}
-	}
-	log_msg(LOG_INFO, "snapshot complete: %llu rows, all acknowledged",
-			(unsigned long long) snapshot_rows(p->snapshot));
-	return true;
-}
-
 /*
- * The snapshot happens on a temporary slot, so that a crash in the middle
- * leaves no slot behind and the next start snapshots again.  Only once
- * every row is acknowledged does the temporary slot become the permanent
- * one (pg_copy_logical_replication_slot keeps its consistent point), and
- * streaming starts right there: no gap, no overlap.
- */
-static bool
-snapshot_phase(Pipeline *p, bool slot_exists, bool keep)
-{
-	const char *slot = p->settings->slot_name;
-	char		tmp[80];
-	char		name[128];
-	char		sql[512];
-	uint64_t	lsn;
-
-	snprintf(tmp, sizeof(tmp), "%s_snapshot", slot);
-	if (!source_create_slot(p->src, tmp, true, true, &lsn, name, sizeof(name), p->err, sizeof(p->err)))
-		return false;
-	if ((p->snapshot = snapshot_start(p->settings, p->kafka, p->metrics, name, lsn,
-									  p->err, sizeof(p->err))) == NULL)
-		return false;
-	if (!await_snapshot(p))
-		return false;
-	snapshot_free(p->snapshot);
-	p->snapshot = NULL;
-	if (!keep)
-		return true;
-	if (slot_exists && !source_drop_slot(p->src, slot, p->err, sizeof(p->err)))
-		return false;
-	snprintf(sql, sizeof(sql), "SELECT pg_catalog.pg_copy_logical_replication_slot('%s', '%s', false)",
-			 tmp, slot);
-	if (!exec(p, sql) || !source_drop_slot(p->src, tmp, p->err, sizeof(p->err)))
-		return false;
-	log_msg(LOG_INFO, "created replication slot \"%s\" at " LSN_FMT " after the snapshot",
-			slot, LSN_ARGS(lsn));
-	return mark_slot(p, &lsn);
-}
-
-/*
- * Makes sure the slot exists and is ours, snapshotting as configured.
- * Returns OUTCOME_RETRY to go on streaming (the only non-final case is
- * "continue"), OUTCOME_STOPPED when snapshot.mode=initial_only is done.
+ * Makes sure the slot exists and is ours, asking for the tables to be read
+ * as snapshot.mode says (snapshot.h: they are read while streaming).  The
+ * tables are asked for before the slot is created, so that a crash between
+ * the two asks again.  initial_only streams on a temporary slot until the
+ * snapshot is complete.
  */
 static bool
 prepare_slot(Pipeline *p, Outcome *outcome)
@@ -216,6 +137,7 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 	char		why[ERRLEN];
 	char		when[128];
 	int			created;
+	uint64_t	lsn;
 
 	*outcome = OUTCOME_RETRY;
 	if (!source_slot_info(p->src, s->slot_name, &info, p->err, sizeof(p->err)))
@@ -232,16 +154,24 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 				 s->slot_name, info.active_pid);
 		return false;
 	}
+	if (s->snapshot_mode == SNAPSHOT_INITIAL_ONLY)
+	{
+		if (info.exists)
+		{
+			snprintf(p->err, sizeof(p->err), "snapshot.mode=initial_only reads on a temporary slot, "
+					 "but replication slot \"%s\" exists: name another slot.name", s->slot_name);
+			*outcome = OUTCOME_FATAL;
+			return false;
+		}
+		p->snapshot_only = true;
+		return snapshot_schedule(s, p->err, sizeof(p->err)) &&
+			source_create_slot(p->src, s->slot_name, true, false, &lsn, NULL, 0, p->err, sizeof(p->err));
+	}
 	if ((created = source_slot_created(p->src, s->slot_name, p->id.dbname, when, sizeof(when),
 									   p->err, sizeof(p->err))) < 0)
 	{
 		*outcome = OUTCOME_FATAL;
 		return false;
-	}
-	if (s->snapshot_mode == SNAPSHOT_INITIAL_ONLY)
-	{
-		*outcome = OUTCOME_STOPPED;
-		return snapshot_phase(p, info.exists, false);
 	}
 	if (!info.exists && created && s->snapshot_mode != SNAPSHOT_ALWAYS)
 	{
@@ -260,18 +190,51 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 		*outcome = OUTCOME_FATAL;
 		return false;
 	}
-	if (s->snapshot_mode == SNAPSHOT_ALWAYS || (!info.exists && s->snapshot_mode == SNAPSHOT_INITIAL))
-		return snapshot_phase(p, info.exists, true);
-	if (!info.exists)
-	{
-		uint64_t	lsn;
+	if ((s->snapshot_mode == SNAPSHOT_ALWAYS || (!info.exists && s->snapshot_mode == SNAPSHOT_INITIAL)) &&
+		!snapshot_schedule(s, p->err, sizeof(p->err)))
+		return false;
+	if (info.exists)
+		return mark_slot(p, NULL);
+	if (!source_create_slot(p->src, s->slot_name, false, false, &lsn, NULL, 0, p->err, sizeof(p->err)))
+		return false;
+	log_msg(LOG_INFO, "created replication slot \"%s\" at " LSN_FMT "%s", s->slot_name, LSN_ARGS(lsn),
+			s->snapshot_mode == SNAPSHOT_NEVER ? " (no snapshot)" : "");
+	return mark_slot(p, &lsn);
+}
 
-		if (!source_create_slot(p->src, s->slot_name, false, false, &lsn, NULL, 0, p->err, sizeof(p->err)))
-			return false;
-		log_msg(LOG_INFO, "created replication slot \"%s\" at " LSN_FMT " (no snapshot)",
-				s->slot_name, LSN_ARGS(lsn));
+/*
+ * The snapshot's part of the loop: what Kafka acknowledged, failures,
+ * completion.  False with p->err; *stop when initial_only is done.
+ */
+static bool
+tend_snapshot(Pipeline *p, bool *stop, int64_t *last_log)
+{
+	*stop = false;
+	if (p->snapshot == NULL)
+	{
+		*stop = p->snapshot_only;
+		return true;
 	}
-	return mark_slot(p, NULL);
+	snapshot_flushed(p->snapshot, stream_flush_lsn(p->stream));
+	if (snapshot_failed(p->snapshot, p->err, sizeof(p->err)))
+	{
+		p->fatal = snapshot_fatal(p->snapshot);
+		return false;
+	}
+	if (snapshot_complete(p->snapshot))
+	{
+		log_msg(LOG_INFO, "snapshot complete: %llu rows, all acknowledged",
+				(unsigned long long) snapshot_rows(p->snapshot));
+		snapshot_free(p->snapshot);
+		p->snapshot = NULL;
+		*stop = p->snapshot_only;
+	}
+	else if (runtime_now_ms() - *last_log > 10000)
+	{
+		log_msg(LOG_INFO, "snapshot: %llu rows so far", (unsigned long long) snapshot_rows(p->snapshot));
+		*last_log = runtime_now_ms();
+	}
+	return true;
 }
 
 static bool
@@ -341,6 +304,7 @@ stream_loop(Pipeline *p)
 	int64_t		next_status = runtime_now_ms() + p->settings->status_ms;
 	uint64_t	sent_flush = stream_flush_lsn(p->stream);
 	int64_t		last_status = 0;
+	int64_t		last_log = runtime_now_ms();
 
 	for (;;)
 	{
@@ -351,6 +315,7 @@ stream_loop(Pipeline *p)
 		};
 		int64_t		wait = next_status - runtime_now_ms();
 		int			rc;
+		bool		done;
 
 		if (stream_blocked(p->stream) && wait > 10)
 			wait = 10;
@@ -375,6 +340,13 @@ stream_loop(Pipeline *p)
 						   !stream_retryable(p->stream));
 		if ((rc = read_batch(p)) < 0)
 			return failure(p, rc == -2);
+		if (!tend_snapshot(p, &done, &last_log))
+			return failure(p, false);
+		if (done)
+		{
+			log_msg(LOG_INFO, "snapshot.mode=initial_only: snapshot done, stopping");
+			return shut_down(p);
+		}
 		/* Status every interval, when asked, and soon after the flush position moves. */
 		if (stream_take_reply_request(p->stream) || runtime_now_ms() >= next_status ||
 			(stream_flush_lsn(p->stream) != sent_flush && runtime_now_ms() - last_status >= 100))
@@ -435,11 +407,6 @@ run(Pipeline *p, bool *connected)
 	}
 	else if (!prepare_slot(p, &o))
 		return failure(p, o == OUTCOME_FATAL || source_fatal(p->src));
-	else if (o == OUTCOME_STOPPED)
-	{
-		log_msg(LOG_INFO, "snapshot.mode=initial_only: snapshot done, not streaming");
-		return OUTCOME_STOPPED;
-	}
 	if (daemon_stop_signals > 0)
 		return OUTCOME_STOPPED;
 
@@ -452,8 +419,13 @@ run(Pipeline *p, bool *connected)
 	free(options);
 	if (!ok)
 		return failure(p, source_fatal(p->src));
-	p->stream = stream_new(s, p->kafka, s->to_stdout ? stdout : NULL, p->metrics, start_lsn);
+	if (!s->to_stdout)
+		p->watch = snapwatch_new(SNAPWATCH_MEM);
+	p->stream = stream_new(s, p->kafka, s->to_stdout ? stdout : NULL, p->metrics, start_lsn, p->watch);
 	log_msg(LOG_INFO, "streaming from slot \"%s\" in database \"%s\"", s->slot_name, p->id.dbname);
+	if (p->watch && (p->snapshot = snapshot_start(s, p->watch, p->metrics, p->err, sizeof(p->err))) == NULL &&
+		p->err[0])
+		return failure(p, false);
 	metrics_set_health(p->metrics, true, NULL);
 	if (!s->to_stdout)
 		p->heartbeat = heartbeat_start(s->source, s->heartbeat_ms);
@@ -473,6 +445,7 @@ pipeline_run(const Settings *s, Metrics *m, TopicLimits *limits, bool *connected
 	kafka_stop(p.kafka, o != OUTCOME_STOPPED || daemon_stop_signals > 1 ? 0 : 1000);
 	stream_free(p.stream);
 	p.stream = NULL;
+	snapwatch_free(p.watch);
 	kafka_free(p.kafka);
 	source_close(p.src);
 	if (o != OUTCOME_STOPPED)

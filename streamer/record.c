@@ -133,6 +133,7 @@ record_scan(const uint8_t *buf, size_t len, Record *r, char *err, size_t errlen)
 			case WIRE_CHANGE_EVENT_SCHEMA: want = WIRE_TYPE_LEN; r->schema = s; break;
 			case WIRE_CHANGE_EVENT_TABLE: want = WIRE_TYPE_LEN; r->table = s; break;
 			case WIRE_CHANGE_EVENT_PREFIX: want = WIRE_TYPE_LEN; r->prefix = s; break;
+			case WIRE_CHANGE_EVENT_CONTENT: want = WIRE_TYPE_LEN; r->content = s; break;
 			case WIRE_CHANGE_EVENT_BEFORE: want = WIRE_TYPE_LEN; list = &r->before; break;
 			case WIRE_CHANGE_EVENT_AFTER: want = WIRE_TYPE_LEN; list = &r->after; break;
 			case WIRE_CHANGE_EVENT_COLUMNS: want = WIRE_TYPE_LEN; list = &r->columns; break;
@@ -237,4 +238,30 @@ record_key(const SpanArray *image, const uint32_t *keys, size_t nkeys, uint8_t *
 		at += need;
 	}
 	return at;
+}
+
+uint8_t *
+record_reposition(const uint8_t *buf, size_t len, uint64_t commit_lsn, uint32_t seq, size_t *outlen)
+{
+	size_t		cap = len + wire_varint_field_size(WIRE_CHANGE_EVENT_COMMIT_LSN, commit_lsn) +
+		wire_varint_field_size(WIRE_CHANGE_EVENT_LSN, commit_lsn) +
+		wire_varint_field_size(WIRE_CHANGE_EVENT_SEQ, seq);
+	uint8_t    *out = xmalloc(cap);
+	uint8_t    *p = out;
+	size_t		at = 0;
+	RecordField f;
+
+	p = wire_put_varint_field(p, WIRE_CHANGE_EVENT_COMMIT_LSN, commit_lsn);
+	p = wire_put_varint_field(p, WIRE_CHANGE_EVENT_LSN, commit_lsn);
+	p = wire_put_varint_field(p, WIRE_CHANGE_EVENT_SEQ, seq);
+	while (record_next_field(buf, len, &at, &f))
+	{
+		if (f.number == WIRE_CHANGE_EVENT_COMMIT_LSN || f.number == WIRE_CHANGE_EVENT_LSN ||
+			f.number == WIRE_CHANGE_EVENT_SEQ)
+			continue;
+		memcpy(p, f.whole.data, f.whole.len);
+		p += f.whole.len;
+	}
+	*outlen = (size_t) (p - out);
+	return out;
 }

@@ -53,6 +53,7 @@ typedef struct Record
 	Span		schema;
 	Span		table;
 	Span		prefix;			/* MESSAGE */
+	Span		content;		/* MESSAGE */
 	bool		transactional;	/* MESSAGE */
 	SpanArray	before;			/* each Value's bytes, without tag and length */
 	SpanArray	after;
@@ -89,6 +90,14 @@ extern bool record_relation_ref(Span ref, Span *schema, Span *table, uint32_t *r
  */
 extern size_t record_key(const SpanArray *image, const uint32_t *keys, size_t nkeys,
 						 uint8_t *out, size_t cap);
+
+/*
+ * A copy of a READ record placed in the stream at commit_lsn (the snapshot's
+ * watermark): its commit_lsn and lsn become that position and its seq seq,
+ * every other field as it was.  *outlen is the copy's length (malloc'd).
+ */
+extern uint8_t *record_reposition(const uint8_t *buf, size_t len, uint64_t commit_lsn, uint32_t seq,
+								  size_t *outlen);
 
 /* One top-level field of a protobuf message, as record_next_field() reads it. */
 typedef struct RecordField

@@ -31,12 +31,15 @@ const ConfigKey settings_keys[] = {
 		"pg_logical_emit_message prefixes to stream, comma-separated; unset: all",
 		NULL, 0, 0, false, false},
 	{"snapshot.mode", CONFIG_ENUM, "initial",
-		"initial: snapshot when the slot is created; never; initial_only: snapshot, then exit; "
-		"always: snapshot at every start", "initial|never|initial_only|always", 0, 0, false, false},
+		"initial: read every table when the slot is created; never; initial_only: the same, then exit; "
+		"always: read every table again at every start (streaming goes on meanwhile)", "initial|never|initial_only|always", 0, 0, false, false},
 	{"snapshot.parallelism", CONFIG_INT, "2", "connections reading tables during a snapshot",
 		NULL, 1, 64, false, false},
+	{"snapshot.chunk.rows", CONFIG_INT, "8192",
+		"rows of a table read in one short transaction (a chunk), in key order; fewer when they "
+		"are wide (4 MB a chunk)", NULL, 1, 1000000, false, false},
 	{"snapshot.fetch.size", CONFIG_INT, "5000",
-		"rows fetched per round trip during a snapshot, at most; fewer when they are wide (8 MB a fetch)",
+		"rows fetched per round trip during a snapshot, at most; fewer when they are wide (1 MB a fetch)",
 		NULL, 1, 1000000, false, false},
 	{"heartbeat.interval.ms", CONFIG_INT, "10000",
 		"emit a heartbeat message this often so an idle or filtered slot advances; 0: never",
@@ -82,6 +85,7 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 		: strcmp(mode, "always") == 0 ? SNAPSHOT_ALWAYS : SNAPSHOT_INITIAL;
 	s->snapshot_parallelism = (int) config_int(c, "snapshot.parallelism");
 	s->snapshot_fetch_size = (int) config_int(c, "snapshot.fetch.size");
+	s->snapshot_chunk_rows = (int) config_int(c, "snapshot.chunk.rows");
 	s->heartbeat_ms = (int) config_int(c, "heartbeat.interval.ms");
 	s->status_ms = (int) config_int(c, "status.interval.ms");
 	s->transaction_topic = config_bool(c, "provide.transaction.metadata");

@@ -16,8 +16,8 @@ typedef enum SnapshotMode
 {
 	SNAPSHOT_INITIAL,			/* when the slot is created */
 	SNAPSHOT_NEVER,
-	SNAPSHOT_INITIAL_ONLY,		/* snapshot, then exit without streaming */
-	SNAPSHOT_ALWAYS				/* at every start */
+	SNAPSHOT_INITIAL_ONLY,		/* snapshot (streaming meanwhile), then exit */
+	SNAPSHOT_ALWAYS				/* every table read again at every start */
 } SnapshotMode;
 
 /* What walstreamer does with a change larger than Kafka takes. */
@@ -40,6 +40,7 @@ typedef struct Settings
 	SnapshotMode snapshot_mode;
 	int			snapshot_parallelism;
 	int			snapshot_fetch_size;
+	int			snapshot_chunk_rows;
 	int			heartbeat_ms;
 	int			status_ms;
 	bool		transaction_topic;

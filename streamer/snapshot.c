@@ -1,8 +1,10 @@
 /*
- * snapshot.c — parallel, chunked, consistent table reads into Kafka.
+ * snapshot.c — tables read in chunks by key while the stream goes on, and
+ * their progress on the source (snapshot.h).
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -13,53 +15,91 @@
 
 #include <libpq-fe.h>
 
+#include "buf.h"
 #include "config.h"
 #include "log.h"
 #include "record.h"
-#include "relations.h"
 #include "snapshot.h"
-#include "standin.h"
 #include "xalloc.h"
+
+/* Chunks of one worker read but not yet acknowledged, at most. */
+#define IN_FLIGHT 2
 
 typedef struct Table
 {
-	char	   *oid;
+	uint32_t	relid;
 	char	   *schema;
 	char	   *name;
+	char	   *filter;			/* NULL: every row */
+	MetricCell *m_rows;
+	MetricCell *m_chunks;
+	MetricCell *m_estimated;
 } Table;
 
 struct Snapshot
 {
 	const Settings *settings;
-	Kafka	   *kafka;
-	char		name[128];
-	char		lsn[32];
-	uint64_t	lsn_value;
+	SnapWatch  *watch;
+	Metrics    *metrics;
 
 	pthread_mutex_t lock;
-	pthread_cond_t changed;
 	Table	   *tables;
 	size_t		ntables;
 	size_t		next_table;
 	int			nworkers;
 	pthread_t  *threads;
-	int			imported;		/* workers that imported the snapshot, or failed to */
 	int			finished;
+	int			done_tables;
 	char		error[1024];	/* first failure */
-	bool		fatal;			/* it: a retry cannot help */
+	bool		fatal;
 
 	atomic_bool stop;
-	atomic_uint_fast64_t sent;
-	atomic_uint_fast64_t acked;
+	atomic_uint_fast64_t flushed;
 	atomic_uint_fast64_t rows;
 
 	MetricCell *m_rows;
 	MetricCell *m_tables_done;
 	MetricCell *m_tables_total;
-	MetricCell *m_oversized;
 };
 
-/* Records the first failure (fatal: one a retry cannot help) and stops every worker. */
+/* A key's values as text, the key columns' names and types: a chunk's bound. */
+typedef struct Key
+{
+	char	  **values;
+	int			n;
+} Key;
+
+/* A table's key columns, as its RELATION record says. */
+typedef struct KeyCols
+{
+	char	  **names;			/* quoted identifiers */
+	char	  **types;			/* format_type() */
+	uint32_t   *positions;		/* in the row image */
+	int			n;
+} KeyCols;
+
+/* A chunk read and handed to the stream, not yet acknowledged. */
+typedef struct Flight
+{
+	Chunk	   *chunk;
+	Key			from;			/* the chunk's rows are after this key */
+	Key			last;			/* its last row's key */
+} Flight;
+
+/* What one worker knows of the table it reads. */
+typedef struct Reader
+{
+	Snapshot   *snap;
+	PGconn	   *conn;
+	Table	   *t;
+	char	   *qname;			/* schema.table, quoted */
+	Key			last;			/* the last key read (sent to the stream) */
+	KeyCols		cols;
+	Flight		flights[IN_FLIGHT];
+	int			nflights;
+	Record		rec;
+} Reader;
+
 __attribute__((format(printf, 3, 4)))
 static void
 fail_as(Snapshot *snap, bool fatal, const char *fmt,...)
@@ -84,248 +124,654 @@ fail_as(Snapshot *snap, bool fatal, const char *fmt,...)
 
 #define fail(snap, ...) fail_as((snap), false, __VA_ARGS__)
 
-/*
- * A worker's fetch, in bytes (snapshot.fetch.size bounds it in rows): what
- * libpq holds of a table at a time, whatever its rows' width.
- */
-#define SNAPSHOT_FETCH_BYTES (8 * 1024 * 1024)
-
-/* Rows of avg bytes in one fetch: SNAPSHOT_FETCH_BYTES' worth, 1 to most. */
-static size_t
-fetch_rows(size_t avg, size_t most)
+static void
+key_free(Key *k)
 {
-	size_t		n = SNAPSHOT_FETCH_BYTES / (avg ? avg : 1);
+	for (int i = 0; i < k->n; i++)
+		free(k->values[i]);
+	free(k->values);
+	k->values = NULL;
+	k->n = 0;
+}
 
-	return n < 1 ? 1 : n > most ? most : n;
+static Key
+key_copy(const Key *k)
+{
+	Key			c = {NULL, k->n};
+
+	if (k->n > 0)
+	{
+		c.values = xcalloc((size_t) k->n, sizeof(char *));
+		for (int i = 0; i < k->n; i++)
+			c.values[i] = xstrdup(k->values[i]);
+	}
+	return c;
+}
+
+static void
+cols_free(KeyCols *c)
+{
+	for (int i = 0; i < c->n; i++)
+	{
+		PQfreemem(c->names[i]);
+		free(c->types[i]);
+	}
+	free(c->names);
+	free(c->types);
+	free(c->positions);
+	memset(c, 0, sizeof(*c));
 }
 
 static PGconn *
-connect_and_import(Snapshot *snap)
+connect_source(Snapshot *snap, const char *what)
 {
 	const char *keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
 	const char *values[] = {"10", snap->settings->source, "walstreamer snapshot", NULL};
 	PGconn	   *conn = PQconnectdbParams(keys, values, 1);
-	char		sql[256];
-	PGresult   *res;
 
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
 		char	   *masked = config_mask_pqerror(snap->settings->source, PQerrorMessage(conn));
 
-		fail(snap, "snapshot: cannot connect to the source: %s", masked ? masked : "(message withheld)");
+		fail(snap, "snapshot: cannot connect to the source %s: %s", what, masked ? masked : "(message withheld)");
 		free(masked);
 		PQfinish(conn);
 		return NULL;
 	}
-	snprintf(sql, sizeof(sql), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
-			 "SET TRANSACTION SNAPSHOT '%s'", snap->name);
-	res = PQexec(conn, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-	{
-		fail(snap, "snapshot: cannot import the slot's snapshot: %s", PQerrorMessage(conn));
-		PQclear(res);
-		PQfinish(conn);
-		return NULL;
-	}
-	PQclear(res);
 	return conn;
 }
 
-/*
- * Produces one row, waiting (not dropping) while the producer's queue is
- * full.  A row larger than Kafka takes goes as oversized.mode says: its
- * stand-in in its place, or the snapshot fails for good.
- */
+/* Runs a statement expecting cmd status ok (COMMAND_OK or TUPLES_OK); false after fail(). */
 static bool
-produce_row(Snapshot *snap, Relation *rel, Record *rec, const uint8_t *row, size_t len)
+run(Reader *r, PGresult *res, const char *what)
 {
-	KafkaHeaders h = {'r', snap->lsn_value, NULL, 0};
-	uint8_t		keybuf[512];
-	uint8_t    *key = keybuf;
-	size_t		keylen;
-	size_t		total;
-	void	   *value;
-	char		err[900];
-	char		why[256];
-	KafkaResult rc;
-	Oversize	big;
+	ExecStatusType st = PQresultStatus(res);
+	bool		ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 
-	if (!record_scan(row, len, rec, why, sizeof(why)))
-	{
-		fail(snap, "snapshot: malformed record from pgcdc.read_record: %s", why);
-		return false;
-	}
-	keylen = record_key(&rec->after, rel->keys, rel->nkeys, keybuf, sizeof(keybuf));
-	if (keylen > sizeof(keybuf))
-	{
-		key = xmalloc(keylen);
-		record_key(&rec->after, rel->keys, rel->nkeys, key, keylen);
-	}
-	value = relation_value(rel, row, len, &total);
-	while ((rc = kafka_produce(snap->kafka, rel->handle, RD_KAFKA_PARTITION_UA, keylen ? key : NULL,
-							   keylen, value, total, &h, SNAPSHOT_OPAQUE, &big, err, sizeof(err))) != KAFKA_QUEUED)
-	{
-		struct timespec ts = {0, 1000000};
+	if (!ok)
+		fail(r->snap, "snapshot of %s.%s: %s: %s", r->t->schema, r->t->name, what, PQerrorMessage(r->conn));
+	PQclear(res);
+	return ok;
+}
 
-		if (rc == KAFKA_TOO_LARGE &&
-			standin_apply(snap->settings->oversized_mode, &big, &value, &total, &h, snap->m_oversized,
-						  err, sizeof(err)))
+/* A Column's name and type_name (fields 1 and 3). */
+static bool
+column_name_type(Span column, char **name, char **type)
+{
+	size_t		at = 0;
+	RecordField f;
+
+	*name = *type = NULL;
+	while (record_next_field(column.data, column.len, &at, &f))
+	{
+		if (f.wire != 2)
 			continue;
-		if (rc != KAFKA_QUEUE_FULL || atomic_load(&snap->stop))
-			break;
-		nanosleep(&ts, NULL);	/* the main thread serves the producer's reports */
+		if (f.number == 1)
+		{
+			free(*name);
+			*name = xstrndup((const char *) f.payload.data, f.payload.len);
+		}
+		else if (f.number == 3)
+		{
+			free(*type);
+			*type = xstrndup((const char *) f.payload.data, f.payload.len);
+		}
 	}
-	if (key != keybuf)
-		free(key);
-	if (rc != KAFKA_QUEUED)
+	return *name != NULL && *type != NULL;
+}
+
+/* The key columns of the chunk's RELATION record (none: a table without a key). */
+static bool
+key_columns(Reader *r, const Chunk *c)
+{
+	char		why[256];
+
+	cols_free(&r->cols);
+	if (!record_scan(c->relation, c->relation_len, &r->rec, why, sizeof(why)))
 	{
-		free(value);
-		if (rc != KAFKA_QUEUE_FULL)
-			fail_as(snap, rc == KAFKA_TOO_LARGE, "snapshot: %s", err);
+		fail(r->snap, "snapshot: bad relation record of %s.%s: %s", r->t->schema, r->t->name, why);
 		return false;
 	}
-	atomic_fetch_add(&snap->sent, 1);
+	for (size_t i = 0; i < r->rec.columns.n; i++)
+	{
+		char	   *name,
+				   *type;
+
+		if (!record_column_is_key(r->rec.columns.items[i]))
+			continue;
+		if (!column_name_type(r->rec.columns.items[i], &name, &type))
+		{
+			free(name);
+			free(type);
+			fail(r->snap, "snapshot: bad column in the relation record of %s.%s", r->t->schema, r->t->name);
+			return false;
+		}
+		r->cols.names = xrealloc(r->cols.names, (size_t) r->cols.n + 1, sizeof(char *));
+		r->cols.types = xrealloc(r->cols.types, (size_t) r->cols.n + 1, sizeof(char *));
+		r->cols.positions = xrealloc(r->cols.positions, (size_t) r->cols.n + 1, sizeof(uint32_t));
+		r->cols.names[r->cols.n] = PQescapeIdentifier(r->conn, name, strlen(name));
+		r->cols.types[r->cols.n] = type;
+		r->cols.positions[r->cols.n] = (uint32_t) i;
+		r->cols.n++;
+		free(name);
+	}
 	return true;
 }
 
-static PGresult *
-exec_binary(PGconn *conn, const char *sql, int nparams, const char *const *params)
+/* The chunk's query: its rows after r->last in key order, with their keys as text. */
+static char *
+chunk_query(Reader *r)
 {
-	return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 1);
+	Buf			q = {0};
+
+	buf_printf(&q, "DECLARE pgcdc_chunk NO SCROLL CURSOR FOR SELECT pgcdc.read_record(t.*)");
+	for (int i = 0; i < r->cols.n; i++)
+		buf_printf(&q, ", t.%s::text", r->cols.names[i]);
+	buf_printf(&q, " FROM ONLY %s t WHERE true", r->qname);
+	if (r->t->filter)
+		buf_printf(&q, " AND (%s)", r->t->filter);
+	if (r->last.n > 0 && r->last.n == r->cols.n)
+	{
+		buf_printf(&q, " AND (");
+		for (int i = 0; i < r->cols.n; i++)
+			buf_printf(&q, "%st.%s", i ? ", " : "", r->cols.names[i]);
+		buf_printf(&q, ") > (");
+		for (int i = 0; i < r->cols.n; i++)
+			buf_printf(&q, "%s$%d::%s", i ? ", " : "", i + 1, r->cols.types[i]);
+		buf_printf(&q, ")");
+	}
+	if (r->cols.n > 0)
+	{
+		buf_printf(&q, " ORDER BY ");
+		for (int i = 0; i < r->cols.n; i++)
+			buf_printf(&q, "%st.%s", i ? ", " : "", r->cols.names[i]);
+	}
+	return q.data;
 }
 
-/* One table: its RELATION record, then its rows through a cursor. */
-static bool
-read_table(Snapshot *snap, PGconn *conn, Relations *rels, Record *rec, const Table *t)
+/* Rows of avg bytes in one fetch: a quarter of a chunk's bytes' worth, 1 to most. */
+static size_t
+fetch_rows(size_t avg, size_t most)
 {
-	const char *params[2] = {t->oid, snap->lsn};
-	char	   *qschema = PQescapeIdentifier(conn, t->schema, strlen(t->schema));
-	char	   *qname = PQescapeIdentifier(conn, t->name, strlen(t->name));
-	char		sql[1024];
-	char		fetch[64];
+	size_t		n = (SNAPSHOT_CHUNK_BYTES / 4) / (avg ? avg : 1);
+
+	return n < 1 ? 1 : n > most ? most : n;
+}
+
+/*
+ * Reads the next chunk into c (its snapshot, relation and rows); sets *full
+ * when it stopped at its size, so that more may follow.  False after fail().
+ */
+static bool
+read_chunk(Reader *r, Chunk *c, Key *last, bool *full)
+{
+	Snapshot   *snap = r->snap;
+	const char *relid_param[1];
+	char		relid[16];
+	char	   *sql;
 	PGresult   *res;
-	Relation   *rel;
-	char		why[256];
+	XidSnapshot xs;
+	size_t		rows_cap = (size_t) snap->settings->snapshot_chunk_rows;
+	size_t		fetch = rows_cap < (size_t) snap->settings->snapshot_fetch_size ? rows_cap :
+		(size_t) snap->settings->snapshot_fetch_size;
+	size_t		cap_bytes;
 	bool		ok = false;
-	uint64_t	rows = 0;
 
-	res = exec_binary(conn, "SELECT pgcdc.relation_record($1::oid::regclass)", 1, params);
+	*full = false;
+	snprintf(relid, sizeof(relid), "%u", r->t->relid);
+	relid_param[0] = relid;
+	if (!run(r, PQexec(r->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"), "BEGIN"))
+		return false;
+	/* The first statement takes the transaction's snapshot: the chunk's. */
+	res = PQexecParams(r->conn, "SELECT pg_catalog.pg_current_snapshot()::text, "
+					   "pgcdc.relation_record($1::oid::regclass)", 1, NULL, relid_param, NULL, NULL, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		return run(r, res, "the chunk's snapshot");
+	if (!xidsnap_parse(PQgetvalue(res, 0, 0), &xs))
 	{
-		fail(snap, "snapshot: pgcdc.relation_record: %s", PQerrorMessage(conn));
-		goto done;
+		fail(snap, "snapshot: unreadable pg_current_snapshot(): %s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		return false;
 	}
-	if (!record_scan((const uint8_t *) PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0), rec,
-					 why, sizeof(why)))
-	{
-		fail(snap, "snapshot: bad relation record: %s", why);
-		goto done;
-	}
-	rel = relations_put(rels, rec, (const uint8_t *) PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0));
+	snapwatch_snapshot(snap->watch, c, &xs);
+	c->relation_len = (size_t) PQgetlength(res, 0, 1);
+	c->relation = xmemdup(PQgetvalue(res, 0, 1), c->relation_len);
 	PQclear(res);
-	res = NULL;
-	if (rel->handle == NULL)
-		rel->handle = kafka_topic(snap->kafka, rel->topic);
+	if (!key_columns(r, c))
+		return false;
+	c->keyless = r->cols.n == 0;
+	cap_bytes = c->keyless ? SNAPSHOT_KEYLESS_BYTES : SNAPSHOT_CHUNK_BYTES;
+	if (c->keyless)
+		rows_cap = SIZE_MAX;
+	if (r->last.n != r->cols.n)
+		key_free(&r->last);		/* the key changed: from the start */
 
-	snprintf(sql, sizeof(sql), "DECLARE pgcdc_snapshot NO SCROLL CURSOR FOR "
-			 "SELECT pgcdc.read_record(t.*, $1::pg_lsn) FROM ONLY %s.%s t", qschema, qname);
-	res = PQexecParams(conn, sql, 1, NULL, params + 1, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	sql = chunk_query(r);
+	res = PQexecParams(r->conn, sql, r->last.n, NULL, (const char *const *) r->last.values, NULL, NULL, 0);
+	free(sql);
+	if (!run(r, res, "DECLARE"))
+		return false;
+	while (c->nrows < rows_cap)
 	{
-		fail(snap, "snapshot: %s", PQerrorMessage(conn));
-		goto done;
-	}
-	snprintf(fetch, sizeof(fetch), "FETCH %d FROM pgcdc_snapshot", snap->settings->snapshot_fetch_size);
-	for (;;)
-	{
+		char		cmd[64];
 		int			n;
 		size_t		bytes = 0;
 
-		PQclear(res);
-		res = exec_binary(conn, fetch, 0, NULL);
+		snprintf(cmd, sizeof(cmd), "FETCH %zu FROM pgcdc_chunk",
+				 fetch < rows_cap - c->nrows ? fetch : rows_cap - c->nrows);
+		res = PQexecParams(r->conn, cmd, 0, NULL, NULL, NULL, NULL, 1);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		{
-			fail(snap, "snapshot: %s", PQerrorMessage(conn));
-			goto done;
-		}
+			return run(r, res, "FETCH");
 		if ((n = PQntuples(res)) == 0)
+		{
+			PQclear(res);
 			break;
+		}
 		for (int i = 0; i < n; i++)
 		{
-			bytes += (size_t) PQgetlength(res, i, 0);
-			if (!produce_row(snap, rel, rec, (const uint8_t *) PQgetvalue(res, i, 0),
-							 (size_t) PQgetlength(res, i, 0)))
-				goto done;
-		}
-		/* The next fetch in bytes, at most SNAPSHOT_FETCH_BYTES by these rows' size: wide rows, fewer. */
-		snprintf(fetch, sizeof(fetch), "FETCH %zu FROM pgcdc_snapshot",
-				 fetch_rows(bytes / (size_t) n, (size_t) snap->settings->snapshot_fetch_size));
-		rows += (uint64_t) n;
-		atomic_fetch_add(&snap->rows, (uint64_t) n);
-		metrics_add(snap->m_rows, n);
-		if (atomic_load(&snap->stop))
-			goto done;
-	}
-	PQclear(res);
-	res = PQexec(conn, "CLOSE pgcdc_snapshot");
-	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok)
-		fail(snap, "snapshot: %s", PQerrorMessage(conn));
-	else
-	{
-		metrics_add(snap->m_tables_done, 1);
-		log_msg(LOG_INFO, "snapshot: %s.%s: %llu rows", t->schema, t->name, (unsigned long long) rows);
-	}
+			const uint8_t *row = (const uint8_t *) PQgetvalue(res, i, 0);
+			size_t		len = (size_t) PQgetlength(res, i, 0);
+			uint8_t    *key = NULL;
+			size_t		keylen = 0;
+			char		why[256];
 
-done:
-	PQclear(res);
-	PQfreemem(qschema);
-	PQfreemem(qname);
+			bytes += len;
+			if (!record_scan(row, len, &r->rec, why, sizeof(why)))
+			{
+				fail(snap, "snapshot: malformed record from pgcdc.read_record: %s", why);
+				PQclear(res);
+				return false;
+			}
+			if (!c->keyless)
+			{
+				keylen = record_key(&r->rec.after, r->cols.positions, (size_t) r->cols.n, NULL, 0);
+				key = xmalloc(keylen ? keylen : 1);
+				record_key(&r->rec.after, r->cols.positions, (size_t) r->cols.n, key, keylen);
+			}
+			chunk_add_row(c, xmemdup(row, len), len, key, keylen);
+		}
+		if (!c->keyless)
+		{
+			key_free(last);
+			last->n = r->cols.n;
+			last->values = xcalloc((size_t) r->cols.n, sizeof(char *));
+			for (int k = 0; k < r->cols.n; k++)
+				last->values[k] = xstrdup(PQgetvalue(res, n - 1, k + 1));
+		}
+		PQclear(res);
+		fetch = fetch_rows(bytes / (size_t) n, (size_t) snap->settings->snapshot_fetch_size);
+		if (c->bytes >= cap_bytes)
+		{
+			if (c->keyless)
+			{
+				fail_as(snap, true, "snapshot of %s.%s: the table has no key (no primary key or replica "
+						"identity index), so it is read in one piece, and it is larger than %d MB. "
+						"Give it a primary key, or exclude it (exclude.tables)",
+						r->t->schema, r->t->name, SNAPSHOT_KEYLESS_BYTES >> 20);
+				return false;
+			}
+			break;
+		}
+		if (atomic_load(&snap->stop))
+			return false;
+	}
+	*full = !c->keyless && (c->nrows >= rows_cap || c->bytes >= cap_bytes);
+	ok = run(r, PQexec(r->conn, "CLOSE pgcdc_chunk"), "CLOSE") &&
+		run(r, PQexec(r->conn, "COMMIT"), "COMMIT");
 	return ok;
+}
+
+/* The watermark after the chunk's snapshot: where the stream places it. */
+static bool
+watermark(Reader *r, const Chunk *c)
+{
+	char		content[160];
+	const char *params[1] = {content};
+
+	snprintf(content, sizeof(content), "%s/%" PRIu64, r->snap->settings->slot_name, c->id);
+	return run(r, PQexecParams(r->conn, "SELECT pg_catalog.pg_logical_emit_message(false, '"
+							   SNAPWATCH_PREFIX "', $1)", 1, NULL, params, NULL, NULL, 0),
+			   "the chunk's watermark (pg_logical_emit_message)");
+}
+
+/*
+ * Waits until none of the stream's transactions begun so far is in progress
+ * for a new snapshot: one that committed in the WAL before the table was
+ * watched but is not visible yet would escape the record (snapwatch.h).
+ */
+static bool
+await_pending(Reader *r)
+{
+	int64_t		waited = 0;
+
+	while (!atomic_load(&r->snap->stop))
+	{
+		PGresult   *res = PQexec(r->conn, "SELECT pg_catalog.pg_current_snapshot()::text");
+		XidSnapshot xs;
+		size_t		n;
+
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			return run(r, res, "pg_current_snapshot()");
+		if (!xidsnap_parse(PQgetvalue(res, 0, 0), &xs))
+		{
+			fail(r->snap, "snapshot: unreadable pg_current_snapshot(): %s", PQgetvalue(res, 0, 0));
+			PQclear(res);
+			return false;
+		}
+		PQclear(res);
+		n = snapwatch_pending(r->snap->watch, &xs);
+		xidsnap_free(&xs);
+		if (n == 0)
+			return true;
+		if (waited % 10000 == 0)
+			log_msg(LOG_INFO, "snapshot of %s.%s waits for %zu transaction(s) committed but not yet visible",
+					r->t->schema, r->t->name, n);
+		snapwatch_wait(r->snap->watch, 20);
+		waited += 20;
+	}
+	return false;
+}
+
+/* Writes the acknowledged chunk's progress: its last key, its rows. */
+static bool
+save_progress(Reader *r, const Flight *f)
+{
+	Buf			q = {0};
+	char		relid[16];
+	char		rows[24];
+	const char **params = xcalloc((size_t) f->last.n + 3, sizeof(char *));
+	bool		ok;
+
+	snprintf(relid, sizeof(relid), "%u", r->t->relid);
+	snprintf(rows, sizeof(rows), "%zu", f->chunk->nrows);
+	params[0] = r->snap->settings->slot_name;
+	params[1] = relid;
+	params[2] = rows;
+	buf_printf(&q, "UPDATE pgcdc.snapshot_progress SET rows = rows + $3::bigint, chunks = chunks + 1");
+	if (f->last.n > 0)
+	{
+		buf_printf(&q, ", last_key = ARRAY[");
+		for (int i = 0; i < f->last.n; i++)
+		{
+			buf_printf(&q, "%s$%d::text", i ? ", " : "", i + 4);
+			params[i + 3] = f->last.values[i];
+		}
+		buf_printf(&q, "]");
+	}
+	buf_printf(&q, " WHERE slot_name = $1 AND relid = $2::oid");
+	ok = run(r, PQexecParams(r->conn, q.data, f->last.n + 3, NULL, params, NULL, NULL, 0),
+			 "saving its progress");
+	free(q.data);
+	free(params);
+	if (ok)
+	{
+		metrics_add(r->t->m_chunks, 1);
+		metrics_add(r->t->m_rows, (int64_t) f->chunk->nrows);
+	}
+	return ok;
+}
+
+static void
+drop_flights(Reader *r)
+{
+	for (int i = 0; i < r->nflights; i++)
+	{
+		snapwatch_release(r->snap->watch, r->flights[i].chunk);
+		key_free(&r->flights[i].from);
+		key_free(&r->flights[i].last);
+	}
+	r->nflights = 0;
+}
+
+/*
+ * Settles the oldest chunk in flight: acknowledged, its progress saved;
+ * spoiled, every chunk from it on is read again.  1 when one was
+ * acknowledged, 2 when they are to be read again, 0 when nothing moved, -1
+ * after fail().
+ */
+static int
+settle(Reader *r)
+{
+	Flight	   *f = &r->flights[0];
+	ChunkState	state;
+
+	if (r->nflights == 0)
+		return 0;
+	state = snapwatch_state(r->snap->watch, f->chunk);
+	if (state == CHUNK_SPOILED)
+	{
+		log_msg(LOG_INFO, "snapshot of %s.%s: a chunk is read again (%s)", r->t->schema, r->t->name,
+				f->chunk->keyless ? "the table changed while it was read" : "too many changes while it was read");
+		key_free(&r->last);
+		r->last = key_copy(&f->from);
+		drop_flights(r);
+		return await_pending(r) ? 2 : -1;
+	}
+	if (state != CHUNK_PLACED || atomic_load(&r->snap->flushed) < f->chunk->lsn)
+		return 0;
+	if (!save_progress(r, f))
+		return -1;
+	snapwatch_release(r->snap->watch, f->chunk);
+	key_free(&f->from);
+	key_free(&f->last);
+	memmove(&r->flights[0], &r->flights[1], (size_t) (r->nflights - 1) * sizeof(Flight));
+	r->nflights--;
+	return 1;
+}
+
+/* The table's last saved key, to go on from. */
+static bool
+load_progress(Reader *r)
+{
+	char		relid[16];
+	const char *params[2] = {r->snap->settings->slot_name, relid};
+	PGresult   *res;
+
+	snprintf(relid, sizeof(relid), "%u", r->t->relid);
+	res = PQexecParams(r->conn, "SELECT k FROM pgcdc.snapshot_progress p, "
+					   "unnest(p.last_key) WITH ORDINALITY AS u(k, i) "
+					   "WHERE p.slot_name = $1 AND p.relid = $2::oid ORDER BY i", 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return run(r, res, "reading its progress");
+	key_free(&r->last);
+	r->last.n = PQntuples(res);
+	if (r->last.n > 0)
+		r->last.values = xcalloc((size_t) r->last.n, sizeof(char *));
+	for (int i = 0; i < r->last.n; i++)
+		r->last.values[i] = xstrdup(PQgetvalue(res, i, 0));
+	PQclear(res);
+	if (r->last.n > 0)
+		log_msg(LOG_INFO, "snapshot of %s.%s goes on after its last acknowledged chunk",
+				r->t->schema, r->t->name);
+	return true;
+}
+
+static bool
+mark_done(Reader *r)
+{
+	char		relid[16];
+	const char *params[2] = {r->snap->settings->slot_name, relid};
+
+	snprintf(relid, sizeof(relid), "%u", r->t->relid);
+	return run(r, PQexecParams(r->conn, "UPDATE pgcdc.snapshot_progress SET done = now() "
+							   "WHERE slot_name = $1 AND relid = $2::oid", 2, NULL, params, NULL, NULL, 0),
+			   "marking it done");
+}
+
+/* Reads one table chunk by chunk until every chunk is acknowledged; false after fail() or a stop. */
+static bool
+read_table(Reader *r)
+{
+	Snapshot   *snap = r->snap;
+	bool		more = true;
+	bool		ok = false;
+
+	if (!load_progress(r))
+		return false;
+	snapwatch_table_start(snap->watch, r->t->relid);
+	if (!await_pending(r))
+		goto out;
+	while (!atomic_load(&snap->stop))
+	{
+		Chunk	   *c;
+		Key			last = {0};
+		bool		full;
+		int			s;
+
+		if (r->nflights == IN_FLIGHT || (!more && r->nflights > 0))
+		{
+			if ((s = settle(r)) < 0)
+				goto out;
+			if (s == 0)
+				snapwatch_wait(snap->watch, 100);
+			else if (s == 2)
+				more = true;
+			continue;
+		}
+		if (!more)
+			break;
+		c = snapwatch_reserve(snap->watch, r->t->relid, false);
+		if (!read_chunk(r, c, &last, &full))
+		{
+			snapwatch_release(snap->watch, c);
+			key_free(&last);
+			goto out;
+		}
+		atomic_fetch_add(&snap->rows, c->nrows);
+		metrics_add(snap->m_rows, (int64_t) c->nrows);
+		if (c->nrows == 0)
+		{
+			snapwatch_release(snap->watch, c);
+			more = false;
+			continue;
+		}
+		snapwatch_submit(snap->watch, c);
+		if (!watermark(r, c))
+		{
+			snapwatch_release(snap->watch, c);
+			key_free(&last);
+			goto out;
+		}
+		r->flights[r->nflights++] = (Flight) {c, key_copy(&r->last), last};
+		key_free(&r->last);
+		r->last = key_copy(&last);
+		more = full;
+	}
+	ok = !atomic_load(&snap->stop) && r->nflights == 0 && mark_done(r);
+out:
+	drop_flights(r);
+	snapwatch_table_stop(snap->watch, r->t->relid);
+	return ok;
+}
+
+static void
+finish_table(Snapshot *snap, const Table *t)
+{
+	pthread_mutex_lock(&snap->lock);
+	snap->done_tables++;
+	pthread_mutex_unlock(&snap->lock);
+	metrics_add(snap->m_tables_done, 1);
+	log_msg(LOG_INFO, "snapshot: %s.%s read", t->schema, t->name);
 }
 
 static void *
 worker(void *arg)
 {
 	Snapshot   *snap = arg;
-	PGconn	   *conn = connect_and_import(snap);
-	Relations  *rels = relations_new(snap->settings->topic_prefix, kafka_topic_release);
-	Record		rec;
+	Reader		r = {snap};
 
-	record_init(&rec);
-	pthread_mutex_lock(&snap->lock);
-	snap->imported++;
-	pthread_cond_broadcast(&snap->changed);
-	pthread_mutex_unlock(&snap->lock);
-
-	while (conn != NULL && !atomic_load(&snap->stop))
+	record_init(&r.rec);
+	r.conn = connect_source(snap, "for the snapshot");
+	while (r.conn != NULL && !atomic_load(&snap->stop))
 	{
 		Table	   *t = NULL;
+		char	   *qs,
+				   *qn;
 
 		pthread_mutex_lock(&snap->lock);
 		if (snap->next_table < snap->ntables)
 			t = &snap->tables[snap->next_table++];
 		pthread_mutex_unlock(&snap->lock);
-		if (t == NULL || !read_table(snap, conn, rels, &rec, t))
+		if (t == NULL)
+			break;
+		r.t = t;
+		qs = PQescapeIdentifier(r.conn, t->schema, strlen(t->schema));
+		qn = PQescapeIdentifier(r.conn, t->name, strlen(t->name));
+		r.qname = xmalloc(strlen(qs) + strlen(qn) + 2);
+		sprintf(r.qname, "%s.%s", qs, qn);
+		PQfreemem(qs);
+		PQfreemem(qn);
+		if (read_table(&r))
+			finish_table(snap, t);
+		else if (!atomic_load(&snap->stop))
+			fail(snap, "snapshot of %s.%s stopped", t->schema, t->name);
+		free(r.qname);
+		key_free(&r.last);
+		if (atomic_load(&snap->stop))
 			break;
 	}
-	record_free(&rec);
-	relations_free(rels);
-	PQfinish(conn);				/* read only: ending the session ends the transaction */
+	cols_free(&r.cols);
+	record_free(&r.rec);
+	PQfinish(r.conn);
 
 	pthread_mutex_lock(&snap->lock);
 	snap->finished++;
-	pthread_cond_broadcast(&snap->changed);
 	pthread_mutex_unlock(&snap->lock);
 	return NULL;
 }
 
-/* The tables to read, largest first, as seen by the snapshot itself. */
+/* The included tables' rows in pgcdc.snapshot_progress, replacing the slot's. */
+bool
+snapshot_schedule(const Settings *s, char *err, size_t errlen)
+{
+	const char *keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
+	const char *values[] = {"10", s->source, "walstreamer snapshot", NULL};
+	const char *params[3] = {s->slot_name, s->include_tables, s->exclude_tables};
+	PGconn	   *conn = PQconnectdbParams(keys, values, 1);
+	PGresult   *res;
+	bool		ok;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		char	   *masked = config_mask_pqerror(s->source, PQerrorMessage(conn));
+
+		snprintf(err, errlen, "snapshot: cannot connect to the source: %s", masked ? masked : "(message withheld)");
+		free(masked);
+		PQfinish(conn);
+		return false;
+	}
+	res = PQexecParams(conn,
+					   "WITH gone AS (DELETE FROM pgcdc.snapshot_progress WHERE slot_name = $1) "
+					   "INSERT INTO pgcdc.snapshot_progress "
+					   "(slot_name, relid, schema_name, table_name, estimated_rows) "
+					   "SELECT $1, c.oid, n.nspname, c.relname, GREATEST(c.reltuples, 0)::bigint "
+					   "FROM pg_catalog.pg_class c "
+					   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+					   "WHERE c.relkind = 'r' AND c.relpersistence = 'p' "
+					   "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+					   "AND n.nspname !~ '^pg_(toast|temp)' "
+					   "AND c.oid NOT IN (SELECT objid FROM pg_catalog.pg_depend d "
+					   "  JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid "
+					   "  WHERE e.extname = 'pgcdc' AND d.deptype = 'e' AND d.classid = 'pg_class'::regclass) "
+					   "AND pgcdc.table_included(c.oid, $2, $3)",
+					   3, NULL, params, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		snprintf(err, errlen, "snapshot: cannot list the tables to read (is the pgcdc extension installed "
+				 "in this database? CREATE EXTENSION pgcdc): %s", PQerrorMessage(conn));
+	else
+		log_msg(LOG_INFO, "snapshot: %s table(s) to read", PQcmdTuples(res));
+	PQclear(res);
+	PQfinish(conn);
+	return ok;
+}
+
+/* The tables not read yet, largest first; false with err. */
 static bool
 list_tables(Snapshot *snap, char *err, size_t errlen)
 {
-	PGconn	   *conn = connect_and_import(snap);
-	const char *params[2] = {snap->settings->include_tables, snap->settings->exclude_tables};
+	PGconn	   *conn = connect_source(snap, "for the snapshot");
+	const char *params[1] = {snap->settings->slot_name};
 	PGresult   *res;
 
 	if (conn == NULL)
@@ -333,30 +779,48 @@ list_tables(Snapshot *snap, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", snap->error);
 		return false;
 	}
+	/* A table dropped since it was asked for has nothing left to read. */
 	res = PQexecParams(conn,
-					   "SELECT c.oid, n.nspname, c.relname FROM pg_catalog.pg_class c "
-					   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-					   "WHERE c.relkind = 'r' AND c.relpersistence = 'p' "
-					   "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-					   "AND n.nspname !~ '^pg_(toast|temp)' "
-					   "AND pgcdc.table_included(c.oid, $1, $2) "
+					   "WITH gone AS (DELETE FROM pgcdc.snapshot_progress p WHERE p.slot_name = $1 "
+					   "  AND p.done IS NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c "
+					   "  WHERE c.oid = p.relid AND c.relkind = 'r')) "
+					   "SELECT p.relid, p.schema_name, p.table_name, p.filter, "
+					   "coalesce(p.estimated_rows, 0), p.rows "
+					   "FROM pgcdc.snapshot_progress p JOIN pg_catalog.pg_class c ON c.oid = p.relid "
+					   "WHERE p.slot_name = $1 AND p.done IS NULL "
 					   "ORDER BY pg_catalog.pg_relation_size(c.oid) DESC, 2, 3",
-					   2, NULL, params, NULL, NULL, 0);
+					   1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		snprintf(err, errlen, "snapshot: cannot list the tables (is the pgcdc extension installed "
-				 "in this database? CREATE EXTENSION pgcdc): %s", PQerrorMessage(conn));
+		snprintf(err, errlen, "snapshot: cannot read pgcdc.snapshot_progress (is the pgcdc extension "
+				 "installed in this database? CREATE EXTENSION pgcdc): %s", PQerrorMessage(conn));
 		PQclear(res);
 		PQfinish(conn);
 		return false;
 	}
 	snap->ntables = (size_t) PQntuples(res);
-	snap->tables = xcalloc(snap->ntables, sizeof(Table));
+	snap->tables = xcalloc(snap->ntables ? snap->ntables : 1, sizeof(Table));
 	for (size_t i = 0; i < snap->ntables; i++)
 	{
-		snap->tables[i].oid = xstrdup(PQgetvalue(res, (int) i, 0));
-		snap->tables[i].schema = xstrdup(PQgetvalue(res, (int) i, 1));
-		snap->tables[i].name = xstrdup(PQgetvalue(res, (int) i, 2));
+		Table	   *t = &snap->tables[i];
+		char		label[512];
+		const char *labels[3] = {"table", label, NULL};
+
+		t->relid = (uint32_t) strtoul(PQgetvalue(res, (int) i, 0), NULL, 10);
+		t->schema = xstrdup(PQgetvalue(res, (int) i, 1));
+		t->name = xstrdup(PQgetvalue(res, (int) i, 2));
+		if (!PQgetisnull(res, (int) i, 3))
+			t->filter = xstrdup(PQgetvalue(res, (int) i, 3));
+		snprintf(label, sizeof(label), "%s.%s", t->schema, t->name);
+		t->m_rows = metrics_cell(snap->metrics, "walstreamer_snapshot_table_rows", METRIC_GAUGE,
+								 "Rows of the table its snapshot has sent and Kafka acknowledged", labels);
+		t->m_chunks = metrics_cell(snap->metrics, "walstreamer_snapshot_table_chunks", METRIC_GAUGE,
+								   "Chunks of the table its snapshot has sent and Kafka acknowledged", labels);
+		t->m_estimated = metrics_cell(snap->metrics, "walstreamer_snapshot_table_estimated_rows", METRIC_GAUGE,
+									  "Rows the table had when its snapshot was asked for (pg_class.reltuples)",
+									  labels);
+		metrics_set(t->m_estimated, strtoll(PQgetvalue(res, (int) i, 4), NULL, 10));
+		metrics_set(t->m_rows, strtoll(PQgetvalue(res, (int) i, 5), NULL, 10));
 	}
 	PQclear(res);
 	PQfinish(conn);
@@ -364,39 +828,34 @@ list_tables(Snapshot *snap, char *err, size_t errlen)
 }
 
 Snapshot *
-snapshot_start(const Settings *s, Kafka *k, Metrics *m, const char *snapshot_name,
-			   uint64_t lsn, char *err, size_t errlen)
+snapshot_start(const Settings *s, SnapWatch *w, Metrics *m, char *err, size_t errlen)
 {
 	Snapshot   *snap = xcalloc(1, sizeof(Snapshot));
 
+	err[0] = '\0';
 	snap->settings = s;
-	snap->kafka = k;
-	snprintf(snap->name, sizeof(snap->name), "%s", snapshot_name);
-	snprintf(snap->lsn, sizeof(snap->lsn), LSN_FMT, LSN_ARGS(lsn));
-	snap->lsn_value = lsn;
+	snap->watch = w;
+	snap->metrics = m;
 	pthread_mutex_init(&snap->lock, NULL);
-	pthread_cond_init(&snap->changed, NULL);
 	snap->m_rows = metrics_cell(m, "walstreamer_snapshot_rows_total", METRIC_COUNTER,
 								"Rows read by snapshots", NULL);
 	snap->m_tables_done = metrics_cell(m, "walstreamer_snapshot_tables_done", METRIC_GAUGE,
 									   "Tables the running snapshot has read", NULL);
 	snap->m_tables_total = metrics_cell(m, "walstreamer_snapshot_tables", METRIC_GAUGE,
 										"Tables the running snapshot reads", NULL);
-	snap->m_oversized = metrics_cell(m, "walstreamer_oversized_total", METRIC_COUNTER,
-									 "Changes larger than Kafka takes, sent as a stand-in (oversized.mode)", NULL);
 	metrics_set(snap->m_tables_done, 0);
-	if (!list_tables(snap, err, errlen))
+	if (!list_tables(snap, err, errlen) || snap->ntables == 0)
 	{
 		snapshot_free(snap);
 		return NULL;
 	}
 	metrics_set(snap->m_tables_total, (int64_t) snap->ntables);
-	log_msg(LOG_INFO, "snapshot at " LSN_FMT ": %zu table(s), %d connection(s)",
-			LSN_ARGS(lsn), snap->ntables, s->snapshot_parallelism);
+	log_msg(LOG_INFO, "snapshot: %zu table(s) to read, %d connection(s), chunks of %d rows",
+			snap->ntables, s->snapshot_parallelism, s->snapshot_chunk_rows);
 
 	snap->nworkers = s->snapshot_parallelism;
 	if ((size_t) snap->nworkers > snap->ntables)
-		snap->nworkers = snap->ntables > 0 ? (int) snap->ntables : 1;
+		snap->nworkers = (int) snap->ntables;
 	snap->threads = xcalloc((size_t) snap->nworkers, sizeof(pthread_t));
 	for (int i = 0; i < snap->nworkers; i++)
 	{
@@ -407,17 +866,13 @@ snapshot_start(const Settings *s, Kafka *k, Metrics *m, const char *snapshot_nam
 			break;
 		}
 	}
-	/* The exporting connection must stay idle until every worker has imported. */
-	pthread_mutex_lock(&snap->lock);
-	while (snap->imported < snap->nworkers)
-		pthread_cond_wait(&snap->changed, &snap->lock);
-	pthread_mutex_unlock(&snap->lock);
-	if (snapshot_failed(snap, err, errlen))
-	{
-		snapshot_free(snap);
-		return NULL;
-	}
 	return snap;
+}
+
+void
+snapshot_flushed(Snapshot *snap, uint64_t lsn)
+{
+	atomic_store(&snap->flushed, lsn);
 }
 
 bool
@@ -426,9 +881,10 @@ snapshot_complete(Snapshot *snap)
 	bool		done;
 
 	pthread_mutex_lock(&snap->lock);
-	done = snap->finished == snap->nworkers && snap->error[0] == '\0';
+	done = snap->finished == snap->nworkers && snap->error[0] == '\0' &&
+		(size_t) snap->done_tables == snap->ntables;
 	pthread_mutex_unlock(&snap->lock);
-	return done && atomic_load(&snap->acked) == atomic_load(&snap->sent);
+	return done;
 }
 
 bool
@@ -442,17 +898,6 @@ snapshot_failed(Snapshot *snap, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", snap->error);
 	pthread_mutex_unlock(&snap->lock);
 	return failed;
-}
-
-void
-snapshot_delivered(Snapshot *snap, const char *failure)
-{
-	if (failure == NULL)
-	{
-		atomic_fetch_add(&snap->acked, 1);
-		return;
-	}
-	fail(snap, "snapshot: %s", failure);
 }
 
 bool
@@ -482,13 +927,12 @@ snapshot_free(Snapshot *snap)
 		pthread_join(snap->threads[i], NULL);
 	for (size_t i = 0; i < snap->ntables; i++)
 	{
-		free(snap->tables[i].oid);
 		free(snap->tables[i].schema);
 		free(snap->tables[i].name);
+		free(snap->tables[i].filter);
 	}
 	free(snap->tables);
 	free(snap->threads);
 	pthread_mutex_destroy(&snap->lock);
-	pthread_cond_destroy(&snap->changed);
 	free(snap);
 }

@@ -1,15 +1,22 @@
 /*
- * snapshot.h — the initial snapshot: every included table's rows as READ
- * records, consistent with the slot.
+ * snapshot.h — tables read in chunks by key while the stream goes on:
+ * incremental, resumable, with no long transaction on the source.
  *
- * The slot's exported snapshot is imported by snapshot.parallelism
- * connections, each in its own thread, taking tables from one queue
- * (largest first) and reading them through a cursor in chunks of
- * snapshot.fetch.size rows.  Each row becomes a message exactly like a
- * streamed change: the table's RELATION record followed by the row's READ
- * record, keyed by its key columns.  Delivery reports come back through
- * snapshot_delivered() on the main thread, which polls the producer while
- * the workers run.
+ * What is to be read is a row per table in the source's
+ * pgcdc.snapshot_progress (snapshot_schedule writes them: the slot's first
+ * start, snapshot.mode = always); snapshot_start reads what is not done yet,
+ * largest tables first, with snapshot.parallelism connections.  Each chunk
+ * (snapshot.chunk.rows rows in key order, at most SNAPSHOT_CHUNK_BYTES) is
+ * read in its own short REPEATABLE READ transaction and handed to the stream
+ * through snapwatch.h, which places it at its watermark.  Once Kafka has
+ * acknowledged a chunk (the stream's flush position passed its watermark)
+ * its last key is written to the table's progress row: a restart, even
+ * after kill -9, goes on from the next chunk.
+ *
+ * A table without a key (no primary key or replica identity index) is read
+ * in one chunk, at most SNAPSHOT_KEYLESS_BYTES: its rows cannot be told
+ * apart from the stream's changes, so a chunk during which the table changed
+ * is read again.
  */
 #ifndef PGCDC_STREAMER_SNAPSHOT_H
 #define PGCDC_STREAMER_SNAPSHOT_H
@@ -17,29 +24,34 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kafka.h"
 #include "metrics.h"
 #include "settings.h"
+#include "snapwatch.h"
 
-/* Delivery reports of snapshot messages carry this bit in their opaque value. */
-#define SNAPSHOT_OPAQUE (UINT64_C(1) << 63)
+#define SNAPSHOT_CHUNK_BYTES (4 * 1024 * 1024)
+#define SNAPSHOT_KEYLESS_BYTES (32 * 1024 * 1024)
 
 typedef struct Snapshot Snapshot;
 
 /*
- * Lists the tables and starts the workers; returns once every worker has
- * imported the snapshot (so the exporting connection may move on), or NULL
- * with err.
+ * Asks for every included table to be read (again) for this slot: their
+ * progress rows, replacing any.  False with err.
  */
-extern Snapshot *snapshot_start(const Settings *s, Kafka *k, Metrics *m, const char *snapshot_name,
-								uint64_t lsn, char *err, size_t errlen);
-/* Every worker finished, and every message produced was acknowledged. */
+extern bool snapshot_schedule(const Settings *s, char *err, size_t errlen);
+
+/*
+ * Starts the workers on the tables not read yet; NULL with err empty when
+ * there are none, NULL with err on failure.
+ */
+extern Snapshot *snapshot_start(const Settings *s, SnapWatch *w, Metrics *m, char *err, size_t errlen);
+/* The stream's flush position: chunks whose watermark it passed are acknowledged. */
+extern void snapshot_flushed(Snapshot *snap, uint64_t lsn);
+/* Every table read and acknowledged. */
 extern bool snapshot_complete(Snapshot *snap);
-/* A worker or a delivery failed: true with err. */
+/* A worker failed: true with err. */
 extern bool snapshot_failed(Snapshot *snap, char *err, size_t errlen);
-/* That failure is one a retry cannot help (a row above Kafka's limit, oversized.mode = fail). */
+/* That failure is one a retry cannot help (a keyless table too large to read in one piece). */
 extern bool snapshot_fatal(Snapshot *snap);
-extern void snapshot_delivered(Snapshot *snap, const char *failure);
 /* Asks the workers to stop, waits for them, releases everything. */
 extern void snapshot_free(Snapshot *snap);
 /* Rows read so far. */

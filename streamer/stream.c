@@ -9,6 +9,7 @@
 #include "record.h"
 #include "relations.h"
 #include "replproto.h"
+#include "snapwatch.h"
 #include "standin.h"
 #include "stream.h"
 #include "topicname.h"
@@ -33,12 +34,15 @@ struct Stream
 	Kafka	   *kafka;
 	FILE	   *out;
 	Relations  *rels;
+	Relations  *chunk_rels;		/* the RELATION records snapshot chunks were read with */
+	SnapWatch  *watch;			/* NULL: no snapshot reads tables */
 	AckTracker *acks;
 	Record		rec;
 
 	bool		in_txn;
 	uint64_t	txn;
 	uint64_t	commit_lsn;
+	uint32_t	xid_value;
 	char		xid[16];		/* of the open transaction, the transaction topic's key */
 	Relation  **touched;		/* relations changed in the open transaction */
 	size_t		ntouched;
@@ -79,7 +83,7 @@ static const char op_letter[] = {
 };
 
 Stream *
-stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_lsn)
+stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_lsn, SnapWatch *watch)
 {
 	Stream	   *st = xcalloc(1, sizeof(Stream));
 
@@ -92,6 +96,8 @@ stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_ls
 	st->received_lsn = start_lsn;
 	record_init(&st->rec);
 	st->rels = relations_new(s->topic_prefix, k ? kafka_topic_release : NULL);
+	st->chunk_rels = relations_new(s->topic_prefix, k ? kafka_topic_release : NULL);
+	st->watch = watch;
 	st->acks = acktrack_new(start_lsn);
 	if (k != NULL)
 	{
@@ -142,6 +148,7 @@ stream_free(Stream *st)
 	if (st->hb_topic)
 		kafka_topic_release(st->hb_topic);
 	relations_free(st->rels);
+	relations_free(st->chunk_rels);
 	acktrack_free(st->acks);
 	record_free(&st->rec);
 	free(st->touched);
@@ -312,6 +319,11 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 		size_t		oldlen;
 
 		oldlen = make_key(st, rel, &r->before);
+		if (snapwatch_watching(st->watch))
+		{
+			snapwatch_change(st->watch, rel->relid, st->xid_value, newkey, newlen);
+			snapwatch_change(st->watch, rel->relid, st->xid_value, st->keybuf, oldlen);
+		}
 		if (oldlen > 0 && (oldlen != newlen || memcmp(newkey, st->keybuf, oldlen) != 0))
 		{
 			KafkaHeaders old = {'u', st->commit_lsn, "old"};
@@ -335,6 +347,8 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 		return true;
 	}
 	keylen = make_key(st, rel, image);
+	if (snapwatch_watching(st->watch))
+		snapwatch_change(st->watch, rel->relid, st->xid_value, st->keybuf, keylen);
 	value = relation_value(rel, buf, len, &total);
 	return emit(st, rel->handle, RD_KAFKA_PARTITION_UA, keylen ? st->keybuf : NULL, keylen,
 				value, total, &h, err, errlen);
@@ -363,6 +377,8 @@ on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 		}
 		if ((rel = relations_get(st->rels, relid)) != NULL)
 			count(st, rel, PGCDC__OP__OP_TRUNCATE);
+		if (snapwatch_watching(st->watch))
+			snapwatch_truncate(st->watch, relid, st->xid_value);
 		topic = topicname_of(st->settings->topic_prefix, (const char *) schema.data, schema.len,
 							 (const char *) table.data, table.len);
 		rkt = kafka_topic(st->kafka, topic);
@@ -389,6 +405,83 @@ on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 	return true;
 }
 
+/*
+ * A snapshot chunk at its watermark (snapwatch.h): its rows not superseded
+ * by the stream, each a READ record at the watermark's position, keyed and
+ * routed as the table's changes.  They are one transaction for the tracker.
+ */
+static bool
+place_chunk(Stream *st, Chunk *c, char *err, size_t errlen)
+{
+	Record		rel_rec;
+	Relation   *rel;
+	char		why[256];
+	uint32_t	seq = 1;		/* 0 is kept for the chunk's range, before its rows */
+	bool		ok = true;
+
+	record_init(&rel_rec);
+	if (!record_scan(c->relation, c->relation_len, &rel_rec, why, sizeof(why)))
+	{
+		snprintf(err, errlen, "snapshot chunk with a malformed relation record: %s", why);
+		record_free(&rel_rec);
+		return false;
+	}
+	rel = relations_put(st->chunk_rels, &rel_rec, c->relation, c->relation_len);
+	record_free(&rel_rec);
+	if (rel->handle == NULL && (rel->handle = kafka_topic(st->kafka, rel->topic)) == NULL)
+	{
+		snprintf(err, errlen, "cannot create topic handle %s", rel->topic);
+		return false;
+	}
+	st->txn = acktrack_begin(st->acks);
+	for (size_t i = 0; i < c->nrows && ok; i++)
+	{
+		const ChunkRow *row = &c->rows[i];
+		KafkaHeaders h = {'r', c->lsn, NULL};
+		size_t		len,
+					total;
+		uint8_t    *moved;
+		void	   *value;
+
+		if (row->dropped)
+			continue;
+		moved = record_reposition(row->rec, row->len, c->lsn, seq++, &len);
+		value = relation_value(rel, moved, len, &total);
+		free(moved);
+		ok = emit(st, rel->handle, RD_KAFKA_PARTITION_UA, row->keylen ? row->key : NULL, row->keylen,
+				  value, total, &h, err, errlen);
+	}
+	/* Every commit before the watermark is in the stream before it: the slot may move there. */
+	acktrack_commit(st->acks, st->txn, c->lsn);
+	return ok;
+}
+
+/* A watermark "<slot>/<chunk id>": ours when of this slot. */
+static bool
+on_watermark(Stream *st, char *err, size_t errlen)
+{
+	const Record *r = &st->rec;
+	size_t		slotlen = strlen(st->settings->slot_name);
+	char		id[24];
+	size_t		idlen;
+	Chunk	   *c;
+	bool		ok;
+
+	if (st->watch == NULL || r->content.len <= slotlen + 1 ||
+		memcmp(r->content.data, st->settings->slot_name, slotlen) != 0 || r->content.data[slotlen] != '/')
+		return true;			/* another walstreamer's */
+	idlen = r->content.len - slotlen - 1;
+	if (idlen >= sizeof(id))
+		return true;
+	memcpy(id, r->content.data + slotlen + 1, idlen);
+	id[idlen] = '\0';
+	if ((c = snapwatch_take(st->watch, strtoull(id, NULL, 10), r->lsn ? r->lsn : r->commit_lsn)) == NULL)
+		return true;			/* an earlier run's, or read again */
+	ok = place_chunk(st, c, err, errlen);
+	snapwatch_placed(st->watch, c);
+	return ok;
+}
+
 static bool
 on_message(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
@@ -400,6 +493,11 @@ on_message(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 	bool		own_txn = !st->in_txn;
 	bool		ok;
 
+	if (r->prefix.len == strlen(SNAPWATCH_PREFIX) && memcmp(r->prefix.data, SNAPWATCH_PREFIX, r->prefix.len) == 0)
+	{
+		free(value);
+		return own_txn ? on_watermark(st, err, errlen) : true;
+	}
 	/* A non-transactional message outside a transaction is tracked on its own. */
 	if (own_txn)
 		st->txn = acktrack_begin(st->acks);
@@ -477,6 +575,8 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 			st->in_txn = true;
 			st->txn = acktrack_begin(st->acks);
 			st->commit_lsn = r->commit_lsn;
+			st->xid_value = r->xid;
+			snapwatch_begin(st->watch, r->xid);
 			if (st->tx_topic)
 			{
 				KafkaHeaders h = {'b', r->commit_lsn, NULL};

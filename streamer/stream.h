@@ -28,6 +28,7 @@
 #include "kafka.h"
 #include "metrics.h"
 #include "settings.h"
+#include "snapwatch.h"
 
 /* The decoder sends a batch once it holds this many bytes, or at COMMIT. */
 #define STREAM_BATCH_BYTES (256 * 1024)
@@ -35,7 +36,8 @@
 typedef struct Stream Stream;
 
 /* out: print records (JSON) there instead of producing; k is then NULL. */
-extern Stream *stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_lsn);
+extern Stream *stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_lsn,
+						  SnapWatch *watch);
 extern void stream_free(Stream *st);
 
 /*

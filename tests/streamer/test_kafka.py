@@ -89,12 +89,13 @@ def test_topic_the_brokers_will_not_create(source, broker, streamer):
     s = streamer(snapshot_mode="never",
                  kafka_topic_metadata_propagation_max_ms="2000", reconnect_backoff_max_ms="1000").start()
     wait_for(lambda: confirmed(source) is not None, what="the slot")
-    start = confirmed(source)
+    # Heartbeats before the insert may be confirmed; nothing from the insert on.
+    before = wal_now(source)
     source.psql("INSERT INTO t SELECT generate_series(1, 50)")
     wait_for(lambda: "pgcdc.public.t" in s.text() and "auto.create.topics.enable" in s.text(),
              what="the error naming the topic and the setting")
     time.sleep(2)
-    assert confirmed(source) == start, "the slot moved although the topic does not exist"
+    assert confirmed(source) <= before, "the slot moved although the topic does not exist"
     assert s.running(), "a missing topic is waited for, not fatal"
     broker.create_topic("pgcdc.public.t", 4)
     wait_for(lambda: confirmed(source) >= wal_now(source), timeout=60, what="the changes to arrive")
@@ -221,7 +222,7 @@ def test_oversized_row_in_the_snapshot(source, broker, streamer):
     source.psql("INSERT INTO t VALUES (21, 'streamed')")
     end = wal_now(source)
     wait_for(lambda: confirmed(source) >= end, what="the slot to pass the streamed row")
-    assert s.running() and s.text().count("INFO: snapshot at") == 1, s.text()[-3000:]
+    assert s.running() and s.text().count("snapshot complete") == 1, s.text()[-3000:]
     assert s.stop() == 0
     _, ids = check_stand_in(messages(broker.bootstrap, "pgcdc.public.t"), "t", 11, 8, 1000000,
                             "message.max.bytes", since, end)

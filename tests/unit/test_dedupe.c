@@ -236,19 +236,26 @@ test_keys_are_bytes(void)
 		  (long) column(ab_last, "b"));
 }
 
-/* At one position, a snapshot row is older than a change. */
+/*
+ * A snapshot chunk's row sits at its watermark's position (streamer/
+ * snapwatch.h): a change committed before it is older, one after newer.
+ */
 static void
-test_snapshot_first_at_a_tie(void)
+test_chunk_row_by_position(void)
 {
-	Event	   *snap = change("k", 1, 10, EVENT_UPSERT, (int[]) {1, 1, 1}, false);
-	Event	   *chg = change("k", 1, 10, EVENT_UPSERT, (int[]) {1, 2, UNCHANGED}, false);
-	Row			rows[] = {{chg}, {snap}};
+	Event	   *before = change("k", 1, 9, EVENT_UPSERT, (int[]) {1, 5, 5}, false);
+	Event	   *row = change("k", 1, 10, EVENT_UPSERT, (int[]) {1, 1, 1}, false);
+	Event	   *after = change("k", 1, 11, EVENT_UPSERT, (int[]) {1, 2, UNCHANGED}, false);
+	Row			rows[] = {{row}, {before}};
+	Row			later[] = {{after}, {row}};
 	size_t		n;
 
-	snap->snapshot = true;
+	row->pos.seq = 1;
 	n = dedupe(rows, 2);
-	CHECK(n == 1 && rows[0].e == chg, "the change decides, not the snapshot row at its position");
-	CHECK(column(chg, "b") == 1, "and takes the snapshot's value");
+	CHECK(n == 1 && rows[0].e == row, "the chunk's row decides over an older change");
+	n = dedupe(later, 2);
+	CHECK(n == 1 && later[0].e == after, "a newer change decides over the chunk's row");
+	CHECK(column(after, "b") == 1, "and takes the row's value where it left one unchanged");
 }
 
 int
@@ -261,7 +268,7 @@ main(void)
 	test_unchanged_inherited_by_name();
 	test_unchanged_after_delete_or_new_key();
 	test_keys_are_bytes();
-	test_snapshot_first_at_a_tie();
+	test_chunk_row_by_position();
 	arena_free(arena);
 	return unit_summary("test_dedupe");
 }

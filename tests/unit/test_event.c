@@ -275,23 +275,20 @@ empty_key(void)
 }
 
 /*
- * A snapshot row and a streamed change of one key at the same position (a
- * transaction that commits at the snapshot's consistent point, its first
- * change): the snapshot row is the older, in either order of comparison,
- * so the streamed change is the one a batch keeps.
+ * A snapshot chunk's row and a streamed change of one key order by position
+ * alone: the row sits at its watermark (streamer/snapwatch.h).
  */
 static void
-snapshot_before_stream(void)
+chunk_row_by_position(void)
 {
 	uint8_t		key[1] = {7};
-	Event		snap = {.key = key, .keylen = 1, .pos = {0x1000, 0, 0}, .snapshot = true};
-	Event		streamed = {.key = key, .keylen = 1, .pos = {0x1000, 0, 0}};
+	Event		row = {.key = key, .keylen = 1, .pos = {0x1000, 3, 0}};
+	Event		streamed = {.key = key, .keylen = 1, .pos = {0xfff, 9, 0}};
 
-	CHECK(event_key_cmp(&snap, &streamed) < 0, "snapshot row before the change at its position");
-	CHECK(event_key_cmp(&streamed, &snap) > 0, "and the other way round");
-	CHECK(event_key_cmp(&snap, &snap) == 0, "two snapshot rows of one key: equal");
-	streamed.pos.lsn = 0xfff;
-	CHECK(event_key_cmp(&streamed, &snap) < 0, "an older change still sorts by position");
+	CHECK(event_key_cmp(&streamed, &row) < 0, "a change committed before the watermark is older");
+	streamed.pos.lsn = 0x1001;
+	CHECK(event_key_cmp(&row, &streamed) < 0, "one committed after is newer");
+	CHECK(event_key_cmp(&row, &row) == 0, "equal");
 }
 
 int
@@ -303,7 +300,7 @@ main(void)
 	other_images();
 	lengths();
 	empty_key();
-	snapshot_before_stream();
+	chunk_row_by_position();
 	layouts_free(layouts);
 	arena_free(arena);
 	return unit_summary("event");

@@ -62,7 +62,8 @@ field_numbers(void)
 	field_is(d, "end_lsn", WIRE_CHANGE_EVENT_END_LSN);
 	field_is(d, "event_counts", WIRE_CHANGE_EVENT_EVENT_COUNTS);
 	field_is(d, "oversized", WIRE_CHANGE_EVENT_OVERSIZED);
-	all_fields(d, 25);
+	field_is(d, "range", WIRE_CHANGE_EVENT_RANGE);
+	all_fields(d, 26);
 
 	d = &pgcdc__column__descriptor;
 	field_is(d, "name", WIRE_COLUMN_NAME);
@@ -97,6 +98,18 @@ field_numbers(void)
 	field_is(d, "limit", WIRE_OVERSIZED_LIMIT);
 	field_is(d, "limit_name", WIRE_OVERSIZED_LIMIT_NAME);
 	all_fields(d, 4);
+
+	d = &pgcdc__key__descriptor;
+	field_is(d, "values", WIRE_KEY_VALUES);
+	all_fields(d, 1);
+
+	d = &pgcdc__snapshot_range__descriptor;
+	field_is(d, "after", WIRE_SNAPSHOT_RANGE_AFTER);
+	field_is(d, "last", WIRE_SNAPSHOT_RANGE_LAST);
+	field_is(d, "keep", WIRE_SNAPSHOT_RANGE_KEEP);
+	field_is(d, "collations", WIRE_SNAPSHOT_RANGE_COLLATIONS);
+	field_is(d, "keyless", WIRE_SNAPSHOT_RANGE_KEYLESS);
+	all_fields(d, 5);
 }
 
 /* Varints as protobuf's encoding guide writes them, and back. */

@@ -1,0 +1,209 @@
+"""Snapshots read in chunks by key while the stream goes on (streamer/
+snapshot.c, snapwatch.c): walstreamer killed at random moments while a
+writer inserts, updates and deletes (deletes of rows already sent among
+them) goes on from its last acknowledged chunk, and the target ends equal
+to the source; the source's xmin horizon is held for one chunk read at
+most; composite, text and uuid keys; a table without a key."""
+
+import random
+import threading
+import time
+
+import psycopg2
+import pytest
+
+from support.checks import confirmed, wait_equal, wait_for
+from support.kafkaread import read_all
+
+
+class Writer:
+    """Small transactions against big(id, v, pad) until stopped: inserts of
+    new ids, increments of v, deletes of existing ids, some of them low ids
+    the snapshot has already sent."""
+
+    def __init__(self, source, first_new, seed, pause=0.002, table="big"):
+        self.source = source
+        self.next_id = first_new
+        self.rng = random.Random(seed)
+        self.pause = pause
+        self.table = table
+        self.stop_flag = False
+        self.inserted = 0
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def run(self):
+        conn = psycopg2.connect(self.source.dsn())
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            while not self.stop_flag:
+                pick = self.rng.random()
+                low = self.rng.randint(1, self.next_id)
+                if pick < 0.3:
+                    cur.execute(f"INSERT INTO {self.table} VALUES (%s, 0, 'new')", (self.next_id,))
+                    self.next_id += 1
+                    self.inserted += 1
+                elif pick < 0.7:
+                    cur.execute(f"UPDATE {self.table} SET v = v + 1 WHERE id IN (%s, %s)",
+                                (low, self.rng.randint(1, self.next_id)))
+                else:
+                    cur.execute(f"DELETE FROM {self.table} WHERE id = %s", (low,))
+                time.sleep(self.pause)
+        conn.close()
+
+    def stop(self):
+        self.stop_flag = True
+        self.thread.join()
+
+
+def progress(source, table="big"):
+    """The table's snapshot progress: (rows, chunks, done)."""
+    out = source.psql("SELECT rows, chunks, done IS NOT NULL FROM pgcdc.snapshot_progress "
+                      f"WHERE table_name = '{table}'")
+    if not out:
+        return 0, 0, False
+    rows, chunks, done = out.split("|")
+    return int(rows), int(chunks), done == "t"
+
+
+def snapshot_reads(bootstrap, topic):
+    """The snapshot records (op r) in a topic."""
+    return sum(1 for msgs in read_all(bootstrap, topic).values() for m in msgs if m.record()["op"] == "read")
+
+
+def test_kill9_during_the_snapshot_goes_on_and_the_target_ends_equal(source, target, broker, streamer, sink):
+    rows, chunk = 200000, 400
+    source.psql("CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL, pad text); "
+                f"INSERT INTO big SELECT g, 0, md5(g::text) FROM generate_series(1, {rows}) g")
+    s = streamer(snapshot_chunk_rows=str(chunk), snapshot_parallelism="1", heartbeat_interval_ms="0").start()
+    w = sink().start()
+    writer = Writer(source, rows + 1, seed=23).start()
+    rng = random.Random(29)
+    kills, seen = 0, []
+    while kills < 10:
+        # Somewhere in the middle of reading: once a chunk of this run was acknowledged.
+        start = progress(source)[0]
+        wait_for(lambda: progress(source)[0] > start, timeout=60, what="a chunk acknowledged")
+        time.sleep(rng.uniform(0.0, 0.8))
+        read, _, done = progress(source)
+        assert not done, f"the snapshot ended after {kills} kills: too fast for this test"
+        seen.append(read)
+        s.kill()
+        kills += 1
+        s.start()
+    wait_for(lambda: progress(source)[2], timeout=300, what="the snapshot to complete")
+    writer.stop()
+    wait_equal(source, target, ["big"], timeout=300)
+    assert seen == sorted(seen), f"the progress went back: {seen}"
+    assert s.text().count("goes on after its last acknowledged chunk") >= kills
+    # Read again: only the chunks in flight at each kill, not the table from zero.
+    reads = snapshot_reads(broker.bootstrap, "pgcdc.public.big")
+    assert reads <= rows + writer.inserted + kills * 3 * chunk, (reads, kills)
+    assert w.stop() == 0 and s.stop() == 0
+
+
+def test_the_xmin_horizon_is_held_for_one_chunk_read_at_most(source, broker, streamer):
+    rows = 100000
+    source.psql("CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL, pad text); "
+                f"INSERT INTO big SELECT g, 0, md5(g::text) FROM generate_series(1, {rows}) g")
+    s = streamer(snapshot_chunk_rows="1000", heartbeat_interval_ms="0").start()
+    watch = psycopg2.connect(source.dsn())
+    watch.autocommit = True
+    held = {}                   # (pid, backend_xmin) -> first seen
+    longest = 0.0
+    with watch.cursor() as cur:
+        while not progress(source)[2]:
+            cur.execute("SELECT pid, backend_xmin::text FROM pg_stat_activity "
+                        "WHERE application_name = 'walstreamer snapshot' AND backend_xmin IS NOT NULL")
+            now = time.monotonic()
+            current = set(cur.fetchall())
+            for key in current:
+                held.setdefault(key, now)
+                longest = max(longest, now - held[key])
+            held = {k: v for k, v in held.items() if k in current}
+            cur.execute("SELECT count(*) FROM pg_replication_slots WHERE xmin IS NOT NULL")
+            assert cur.fetchone()[0] == 0, "a slot holds the xmin horizon"
+            time.sleep(0.01)
+    # One chunk of 1,000 rows is read in milliseconds; the old exported
+    # snapshot held one transaction for the whole table.
+    assert longest < 2.0, f"an xmin held for {longest:.1f} s"
+    assert len(held) == 0
+    assert s.stop() == 0
+
+
+def test_composite_text_and_uuid_keys_under_writes(source, target, broker, streamer, sink):
+    source.psql("""
+        CREATE TABLE pair (region text, n bigint, v int NOT NULL DEFAULT 0, PRIMARY KEY (region, n));
+        INSERT INTO pair SELECT r, g, 0 FROM unnest(ARRAY['', 'a b', 'Z', 'é', 'north']) r,
+            generate_series(-1500, 1500) g;
+        CREATE TABLE named (name text PRIMARY KEY, v int NOT NULL DEFAULT 0);
+        INSERT INTO named SELECT md5(g::text) || chr(32 + g % 90), 0 FROM generate_series(1, 8000) g;
+        CREATE TABLE ids (id uuid PRIMARY KEY, v int NOT NULL DEFAULT 0);
+        INSERT INTO ids SELECT md5(g::text)::uuid, 0 FROM generate_series(1, 8000) g;""")
+    stop = threading.Event()
+
+    def write():
+        conn = psycopg2.connect(source.dsn())
+        conn.autocommit = True
+        rng = random.Random(5)
+        with conn.cursor() as cur:
+            while not stop.is_set():
+                g = rng.randint(-1500, 1500)
+                cur.execute("UPDATE pair SET v = v + 1 WHERE n = %s", (g,))
+                cur.execute("DELETE FROM pair WHERE region = 'Z' AND n = %s", (g,))
+                cur.execute("UPDATE named SET v = v + 1 WHERE name = (SELECT name FROM named "
+                            "OFFSET %s LIMIT 1)", (rng.randint(0, 7000),))
+                cur.execute("DELETE FROM ids WHERE id = md5(%s::text)::uuid", (rng.randint(1, 8000),))
+                cur.execute("INSERT INTO ids VALUES (gen_random_uuid(), 1)")
+                time.sleep(0.002)
+        conn.close()
+
+    t = threading.Thread(target=write, daemon=True)
+    t.start()
+    s = streamer(snapshot_chunk_rows="250", heartbeat_interval_ms="0").start()
+    w = sink().start()
+    wait_for(lambda: source.psql("SELECT count(*) FROM pgcdc.snapshot_progress WHERE done IS NULL") == "0",
+             timeout=240, what="the snapshot to complete")
+    stop.set()
+    t.join()
+    wait_equal(source, target, ["pair", "named", "ids"], timeout=180)
+    assert int(source.psql("SELECT sum(chunks) FROM pgcdc.snapshot_progress")) > 3 * 20
+    assert w.stop() == 0 and s.stop() == 0
+
+
+def test_a_table_without_a_key(source, target, broker, streamer, sink):
+    """Read in one piece, again when it changed meanwhile; a table too large
+    to be read in one piece stops walstreamer saying why."""
+    source.psql("CREATE TABLE loose (a int, b text); ALTER TABLE loose REPLICA IDENTITY FULL; "
+                "INSERT INTO loose SELECT g % 100, 'x' FROM generate_series(1, 5000) g")
+    stop = threading.Event()
+
+    def write():
+        conn = psycopg2.connect(source.dsn())
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for i in range(200):
+                if stop.is_set():
+                    break
+                cur.execute("INSERT INTO loose VALUES (%s, 'new')", (i,))
+                time.sleep(0.005)
+        conn.close()
+
+    t = threading.Thread(target=write, daemon=True)
+    t.start()
+    s = streamer(heartbeat_interval_ms="0").start()
+    w = sink().start()
+    wait_for(lambda: progress(source, "loose")[2], timeout=120, what="the snapshot to complete")
+    t.join()
+    wait_equal(source, target, ["loose"], timeout=120)
+    assert w.stop() == 0 and s.stop() == 0
+
+    source.psql("CREATE TABLE wide (a int, b text); ALTER TABLE wide ALTER b SET STORAGE PLAIN; "
+                "INSERT INTO wide SELECT g, repeat('w', 1500) FROM generate_series(1, 30000) g")
+    source.psql("SELECT pg_drop_replication_slot('pgcdc'); DELETE FROM pgcdc.streamer_slot")
+    s = streamer(heartbeat_interval_ms="0", table_include_list="public.wide").start()
+    wait_for(lambda: not s.running(), timeout=120, what="walstreamer to stop")
+    assert "has no key" in s.text() and "public.wide" in s.text()
