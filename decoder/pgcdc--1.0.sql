@@ -58,6 +58,7 @@ CREATE TABLE @extschema@.snapshot_progress (
     requested timestamptz NOT NULL DEFAULT now(),
     filter text,                -- a condition on the rows to read (execute-snapshot's)
     last_key text[],            -- the key columns' values of the last row sent; NULL: none yet
+    last_key_bytes bytea,       -- the same key as walstreamer's Kafka key (proto Key)
     rows bigint NOT NULL DEFAULT 0,
     chunks bigint NOT NULL DEFAULT 0,
     estimated_rows bigint,

@@ -22,6 +22,7 @@
 #include "plan.h"
 #include "rowcopy.h"
 #include "rules.h"
+#include "snaprange.h"
 #include "stmt.h"
 #include "topicname.h"
 #include "truncmarks.h"
@@ -46,6 +47,10 @@ struct Applier
 	MetricCell *m_applied;
 	MetricCell *m_skipped[SKIP_REASONS];
 	MetricCell *m_ignored;
+	MetricCell *m_removed;
+	MetricCell *m_ranges[RANGE_SKIPPED + 1];
+	int64_t		n_removed;		/* this batch's, added to the metrics once it is committed */
+	int64_t		n_ranges[RANGE_SKIPPED + 1];
 	MetricCell *m_dead;
 	MetricCell *m_batches;
 };
@@ -54,6 +59,7 @@ struct Applier
 static bool admit_all(Applier *a, Event *events, PartState **states, size_t n, Row *rows, size_t *nrows,
 					  char *err, size_t errlen);
 static bool apply_truncate(Applier *a, Event *e, char *err, size_t errlen);
+static bool apply_range(Applier *a, Event *e, char *err, size_t errlen);
 static bool truncate_table(Applier *a, Event *e, const Pgcdc__RelationRef *ref, char *err, size_t errlen);
 static bool apply_part(Applier *a, Row *rows, size_t n, char *err, size_t errlen);
 static bool apply_keyless(Applier *a, TableInfo *ti, Row *rows, size_t n, char *err, size_t errlen);
@@ -66,6 +72,7 @@ static bool run(Applier *a, char *err, size_t errlen);
 static void count(Applier *a, Row *rows, size_t nrows, bool committed);
 
 static const char *const skip_reasons[SKIP_REASONS] = {"applied", "dead_letter", "superseded", "truncated"};
+static const char *const range_outcomes[RANGE_SKIPPED + 1] = {"applied", "already", "no_table", "skipped"};
 
 Applier *
 applier_new(const Settings *s, Metrics *m, DeadTopic *dead)
@@ -91,6 +98,17 @@ applier_new(const Settings *s, Metrics *m, DeadTopic *dead)
 	}
 	a->m_ignored = metrics_cell(m, "walsink_ignored_total", METRIC_COUNTER,
 								"Records with nothing to apply (BEGIN, COMMIT, messages)", NULL);
+	a->m_removed = metrics_cell(m, "walsink_snapshot_removed_total", METRIC_COUNTER,
+								"Target rows a snapshot's chunks showed the source no longer had, deleted", NULL);
+	for (int r = 0; r <= RANGE_SKIPPED; r++)
+	{
+		const char *labels[] = {"outcome", range_outcomes[r], NULL};
+
+		a->m_ranges[r] = metrics_cell(m, "walsink_snapshot_ranges_total", METRIC_COUNTER,
+									  "Snapshot chunks' ranges, by what came of them: applied, already applied "
+									  "by another copy, no target table, or skipped (logged: no matching "
+									  "collation, rejected by the target)", labels);
+	}
 	a->m_dead = metrics_cell(m, "walsink_dead_letters_total", METRIC_COUNTER,
 							 "Events written to the dead-letter table", NULL);
 	a->m_batches = metrics_cell(m, "walsink_batches_total", METRIC_COUNTER,
@@ -199,7 +217,10 @@ admit_all(Applier *a, Event *events, PartState **states, size_t n, Row *rows, si
 		/* A truncate now: this batch's rows from before it are then skipped by its mark (plan_prepare). */
 		if (e->kind == EVENT_TRUNCATE && !apply_truncate(a, e, err, errlen))
 			return false;
-		if (e->kind != EVENT_TRUNCATE)
+		/* A range before the batch's rows: none of them is deleted by it (snaprange.h). */
+		if (e->kind == EVENT_RANGE && !apply_range(a, e, err, errlen))
+			return false;
+		if (e->kind != EVENT_TRUNCATE && e->kind != EVENT_RANGE)
 			rows[(*nrows)++] = (Row) {e, tables_get(a->tables, e->rec->schema, e->rec->table)};
 	}
 	return true;
@@ -227,6 +248,26 @@ apply_truncate(Applier *a, Event *e, char *err, size_t errlen)
 							  ref->table) && !truncate_table(a, e, ref, err, errlen))
 			return false;
 	}
+	return true;
+}
+
+static bool
+apply_range(Applier *a, Event *e, char *err, size_t errlen)
+{
+	TableInfo  *ti = tables_get(a->tables, e->rec->schema, e->rec->table);
+	RangeOutcome outcome;
+	long		removed;
+	char		why[1024];
+
+	if (!snaprange_apply(a->target, a->tables, ti, e, &outcome, &removed, why, sizeof(why), err, errlen))
+		return false;
+	a->n_ranges[outcome]++;
+	a->n_removed += removed;
+	if (outcome == RANGE_SKIPPED)
+		log_msg(LOG_WARNING, "snapshot range of %s at " LSN_FMT " not applied, rows the source deleted "
+				"before its snapshot may remain: %s", ti->name, LSN_ARGS(e->pos.lsn), why);
+	else if (removed > 0)
+		log_msg(LOG_INFO, "snapshot of %s: %ld row(s) the source no longer had deleted", ti->name, removed);
 	return true;
 }
 
@@ -474,6 +515,9 @@ count(Applier *a, Row *rows, size_t nrows, bool committed)
 			metrics_add(a->m_skipped[r], a->plan.n_skipped[r]);
 		metrics_add(a->m_ignored, a->plan.n_ignored);
 		metrics_add(a->m_dead, a->dead.n_written);
+		metrics_add(a->m_removed, a->n_removed);
+		for (int r = 0; r <= RANGE_SKIPPED; r++)
+			metrics_add(a->m_ranges[r], a->n_ranges[r]);
 	}
 	for (size_t i = 0; i < nrows; i++)
 	{
@@ -487,6 +531,7 @@ count(Applier *a, Row *rows, size_t nrows, bool committed)
 			metrics_add(ti->m_applied, ti->batch_applied);
 		ti->batch_applied = 0;
 	}
-	a->n_applied = a->plan.n_ignored = 0;
+	a->n_applied = a->plan.n_ignored = a->n_removed = 0;
 	memset(a->plan.n_skipped, 0, sizeof(a->plan.n_skipped));
+	memset(a->n_ranges, 0, sizeof(a->n_ranges));
 }

@@ -382,3 +382,28 @@ copytext_value(Buf *b, const Pgcdc__Value *v)
 	}
 	buf_append(b, tmp, n);
 }
+
+bool
+copytext_plain(Buf *b, const Pgcdc__Value *v)
+{
+	Buf			field = {0};
+
+	if (v->kind_case == PGCDC__VALUE__KIND__NOT_SET || v->kind_case == PGCDC__VALUE__KIND_IS_NULL ||
+		v->kind_case == PGCDC__VALUE__KIND_UNCHANGED_TOAST)
+		return false;
+	copytext_value(&field, v);
+	/* Undo copytext_escaped's escapes: \\, \n, \r, \t. */
+	for (size_t i = 0; i < field.len; i++)
+	{
+		char		c = field.data[i];
+
+		if (c == '\\' && i + 1 < field.len)
+		{
+			c = field.data[++i];
+			c = c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c;
+		}
+		buf_putc(b, c);
+	}
+	buf_free(&field);
+	return true;
+}

@@ -39,6 +39,12 @@ extern bool copytext_check(const Pgcdc__Value *v, char *why, size_t whylen);
  * breaking the COPY's framing, but as no value in particular.
  */
 extern void copytext_value(Buf *b, const Pgcdc__Value *v);
+/*
+ * Appends v as its type's input function reads it (not escaped for COPY):
+ * a statement's parameter.  False, appending nothing, for NULL, unset and
+ * unchanged-TOAST values.
+ */
+extern bool copytext_plain(Buf *b, const Pgcdc__Value *v);
 /* Appends raw text escaped for COPY. */
 extern void copytext_escaped(Buf *b, const char *s, size_t n);
 

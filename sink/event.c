@@ -617,6 +617,96 @@ check_change(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Column
 		e->key = no_key;		/* compared with memcmp, which must not get NULL even for 0 bytes */
 }
 
+/* A range's key: one value for each key column, each a value PostgreSQL has. */
+static bool
+range_key_ok(Event *e, const char *what, const Pgcdc__Key *k, size_t nkeys)
+{
+	char		why[128];
+
+	if (k->n_values != nkeys)
+	{
+		event_bad(e, "snapshot range: %s has %zu values for %zu key columns", what, k->n_values, nkeys);
+		return false;
+	}
+	for (size_t i = 0; i < k->n_values; i++)
+	{
+		const Pgcdc__Value *v = k->values[i];
+
+		if (v->kind_case == PGCDC__VALUE__KIND__NOT_SET || v->kind_case == PGCDC__VALUE__KIND_IS_NULL ||
+			v->kind_case == PGCDC__VALUE__KIND_UNCHANGED_TOAST)
+		{
+			event_bad(e, "snapshot range: %s has a key value that is no value", what);
+			return false;
+		}
+		if (!copytext_check(v, why, sizeof(why)))
+		{
+			event_bad(e, "snapshot range: %s: %s", what, why);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * walstreamer's range of a snapshot chunk (OP_SNAPSHOT_RANGE), after its
+ * table's RELATION record: its keys checked as a change's are.
+ */
+static void
+check_range(Event *e)
+{
+	const Pgcdc__ChangeEvent *r = e->rec;
+	const Pgcdc__SnapshotRange *g = r->range;
+	size_t		nkeys = 0;
+
+	if (!name_ok(e, 0, "schema name", r->schema, NAME_MAX_BYTES) ||
+		!name_ok(e, 0, "table name", r->table, NAME_MAX_BYTES))
+		return;
+	if (g == NULL)
+	{
+		event_bad(e, "snapshot range record without its range");
+		return;
+	}
+	if (r->n_columns == 0)
+	{
+		event_bad(e, "no column descriptions (a snapshot range must follow its RELATION record)");
+		return;
+	}
+	for (size_t i = 0; i < r->n_columns; i++)
+	{
+		if (!name_ok(e, i + 1, "name", r->columns[i]->name, NAME_MAX_BYTES) ||
+			!name_ok(e, i + 1, "type name", r->columns[i]->type_name, TYPE_NAME_MAX_BYTES))
+			return;
+		nkeys += r->columns[i]->key;
+	}
+	if (g->keyless ? nkeys != 0 || g->n_keep != 0 || g->after || g->last : nkeys == 0)
+	{
+		event_bad(e, g->keyless ? "snapshot range of a keyless table with keys" :
+				  "snapshot range of a table without key columns");
+		return;
+	}
+	if (g->n_collations != nkeys)
+	{
+		event_bad(e, "snapshot range: %zu collations for %zu key columns", g->n_collations, nkeys);
+		return;
+	}
+	for (size_t i = 0; i < g->n_collations; i++)
+		if (!utf8_valid(g->collations[i]) || strlen(g->collations[i]) > 2 * NAME_MAX_BYTES)
+		{
+			event_bad(e, "snapshot range: a collation that is not valid UTF-8 or longer than %d bytes",
+					  2 * NAME_MAX_BYTES);
+			return;
+		}
+	if ((g->after && !range_key_ok(e, "its first key", g->after, nkeys)) ||
+		(g->last && !range_key_ok(e, "its last key", g->last, nkeys)))
+		return;
+	for (size_t i = 0; i < g->n_keep; i++)
+		if (!range_key_ok(e, "a key to keep", g->keep[i], nkeys))
+			return;
+	e->pos = (Position) {r->commit_lsn, r->seq, 0};
+	e->kind = EVENT_RANGE;
+	e->key = no_key;
+}
+
 /*
  * walstreamer's stand-in for a change larger than Kafka takes
  * (proto/cdc.proto, OP_OVERSIZED): the change is not on Kafka, so it is a
@@ -753,6 +843,9 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 			return;
 		case PGCDC__OP__OP_OVERSIZED:
 			stand_in(e);
+			return;
+		case PGCDC__OP__OP_SNAPSHOT_RANGE:
+			check_range(e);
 			return;
 		default:
 			event_bad(e, "unknown operation %d", (int) e->rec->op);

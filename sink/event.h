@@ -30,6 +30,7 @@ typedef enum EventKind
 	EVENT_UPSERT,				/* insert, update, snapshot read */
 	EVENT_DELETE,				/* delete; an update's copy under its old key */
 	EVENT_TRUNCATE,
+	EVENT_RANGE,				/* a snapshot chunk's range (proto SnapshotRange): sink/snaprange.h */
 	EVENT_BAD					/* dead letter: see reason (also walstreamer's oversized stand-in,
 								 * never skipped by its position: it applies nothing) */
 } EventKind;

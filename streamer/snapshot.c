@@ -22,6 +22,21 @@
 #include "snapshot.h"
 #include "xalloc.h"
 
+/*
+ * Per column of a table (its relid $1), in attnum order, one line each: how
+ * the source orders its values, "" when its type has no collation, else
+ * "<provider>:<locale>" (PostgreSQL 15's catalogs).
+ */
+#define COLLATIONS_SQL \
+	"(SELECT coalesce(string_agg(CASE WHEN a.attcollation = 0 THEN '' " \
+	"  WHEN a.attcollation = 100 THEN (SELECT d.datlocprovider::text || ':' || CASE d.datlocprovider " \
+	"    WHEN 'i' THEN d.daticulocale ELSE d.datcollate END FROM pg_catalog.pg_database d " \
+	"    WHERE d.datname = pg_catalog.current_database()) " \
+	"  ELSE (SELECT c.collprovider::text || ':' || CASE c.collprovider WHEN 'i' THEN c.colliculocale " \
+	"    ELSE c.collcollate END FROM pg_catalog.pg_collation c WHERE c.oid = a.attcollation) END, " \
+	"  E'\\n' ORDER BY a.attnum), '') FROM pg_catalog.pg_attribute a " \
+	"  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped)"
+
 /* Chunks of one worker read but not yet acknowledged, at most. */
 #define IN_FLIGHT 2
 
@@ -67,6 +82,8 @@ typedef struct Key
 {
 	char	  **values;
 	int			n;
+	uint8_t    *bytes;			/* as a Kafka key (proto Key) */
+	size_t		len;
 } Key;
 
 /* A table's key columns, as its RELATION record says. */
@@ -76,6 +93,7 @@ typedef struct KeyCols
 	char	  **types;			/* format_type() */
 	uint32_t   *positions;		/* in the row image */
 	int			n;
+	char	  **collations;		/* how the source orders each ("" when not collatable) */
 } KeyCols;
 
 /* A chunk read and handed to the stream, not yet acknowledged. */
@@ -97,6 +115,7 @@ typedef struct Reader
 	KeyCols		cols;
 	Flight		flights[IN_FLIGHT];
 	int			nflights;
+	int			keyless_spoiled;	/* reads of a keyless table the table changed under */
 	Record		rec;
 } Reader;
 
@@ -130,14 +149,14 @@ key_free(Key *k)
 	for (int i = 0; i < k->n; i++)
 		free(k->values[i]);
 	free(k->values);
-	k->values = NULL;
-	k->n = 0;
+	free(k->bytes);
+	memset(k, 0, sizeof(*k));
 }
 
 static Key
 key_copy(const Key *k)
 {
-	Key			c = {NULL, k->n};
+	Key			c = {NULL, k->n, NULL, k->len};
 
 	if (k->n > 0)
 	{
@@ -145,6 +164,8 @@ key_copy(const Key *k)
 		for (int i = 0; i < k->n; i++)
 			c.values[i] = xstrdup(k->values[i]);
 	}
+	if (k->bytes != NULL)
+		c.bytes = xmemdup(k->bytes, k->len ? k->len : 1);
 	return c;
 }
 
@@ -155,9 +176,11 @@ cols_free(KeyCols *c)
 	{
 		PQfreemem(c->names[i]);
 		free(c->types[i]);
+		free(c->collations[i]);
 	}
 	free(c->names);
 	free(c->types);
+	free(c->collations);
 	free(c->positions);
 	memset(c, 0, sizeof(*c));
 }
@@ -220,11 +243,12 @@ column_name_type(Span column, char **name, char **type)
 	return *name != NULL && *type != NULL;
 }
 
-/* The key columns of the chunk's RELATION record (none: a table without a key). */
+/* The key columns of the chunk's RELATION record (none: a table without a key), with their collations (one line per column). */
 static bool
-key_columns(Reader *r, const Chunk *c)
+key_columns(Reader *r, const Chunk *c, const char *collations)
 {
 	char		why[256];
+	const char *line = collations;
 
 	cols_free(&r->cols);
 	if (!record_scan(c->relation, c->relation_len, &r->rec, why, sizeof(why)))
@@ -236,7 +260,11 @@ key_columns(Reader *r, const Chunk *c)
 	{
 		char	   *name,
 				   *type;
+		size_t		linelen = line ? strcspn(line, "\n") : 0;
+		const char *this_line = line;
 
+		if (line != NULL)
+			line = line[linelen] ? line + linelen + 1 : NULL;
 		if (!record_column_is_key(r->rec.columns.items[i]))
 			continue;
 		if (!column_name_type(r->rec.columns.items[i], &name, &type))
@@ -248,6 +276,8 @@ key_columns(Reader *r, const Chunk *c)
 		}
 		r->cols.names = xrealloc(r->cols.names, (size_t) r->cols.n + 1, sizeof(char *));
 		r->cols.types = xrealloc(r->cols.types, (size_t) r->cols.n + 1, sizeof(char *));
+		r->cols.collations = xrealloc(r->cols.collations, (size_t) r->cols.n + 1, sizeof(char *));
+		r->cols.collations[r->cols.n] = this_line ? xstrndup(this_line, linelen) : xstrdup("");
 		r->cols.positions = xrealloc(r->cols.positions, (size_t) r->cols.n + 1, sizeof(uint32_t));
 		r->cols.names[r->cols.n] = PQescapeIdentifier(r->conn, name, strlen(name));
 		r->cols.types[r->cols.n] = type;
@@ -289,6 +319,8 @@ chunk_query(Reader *r)
 	return q.data;
 }
 
+static bool watermark(Reader *r, const Chunk *c);
+
 /* Rows of avg bytes in one fetch: a quarter of a chunk's bytes' worth, 1 to most. */
 static size_t
 fetch_rows(size_t avg, size_t most)
@@ -303,7 +335,7 @@ fetch_rows(size_t avg, size_t most)
  * when it stopped at its size, so that more may follow.  False after fail().
  */
 static bool
-read_chunk(Reader *r, Chunk *c, Key *last, bool *full)
+read_chunk(Reader *r, Chunk *c, Key *last, bool *full, bool lock)
 {
 	Snapshot   *snap = r->snap;
 	const char *relid_param[1];
@@ -315,16 +347,28 @@ read_chunk(Reader *r, Chunk *c, Key *last, bool *full)
 	size_t		fetch = rows_cap < (size_t) snap->settings->snapshot_fetch_size ? rows_cap :
 		(size_t) snap->settings->snapshot_fetch_size;
 	size_t		cap_bytes;
-	bool		ok = false;
+	size_t		keybytes;
 
 	*full = false;
 	snprintf(relid, sizeof(relid), "%u", r->t->relid);
 	relid_param[0] = relid;
-	if (!run(r, PQexec(r->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"), "BEGIN"))
+	if (!run(r, PQexec(r->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ"), "BEGIN"))
 		return false;
+	/* A table without a key, changed under its last reads: writers wait while it is read. */
+	if (lock)
+	{
+		char	   *sql = xmalloc(strlen(r->qname) + 64);
+
+		sprintf(sql, "LOCK TABLE ONLY %s IN SHARE MODE", r->qname);
+		res = PQexec(r->conn, sql);
+		free(sql);
+		if (!run(r, res, "LOCK TABLE"))
+			return false;
+	}
 	/* The first statement takes the transaction's snapshot: the chunk's. */
 	res = PQexecParams(r->conn, "SELECT pg_catalog.pg_current_snapshot()::text, "
-					   "pgcdc.relation_record($1::oid::regclass)", 1, NULL, relid_param, NULL, NULL, 1);
+					   "pgcdc.relation_record($1::oid::regclass), " COLLATIONS_SQL,
+					   1, NULL, relid_param, NULL, NULL, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 		return run(r, res, "the chunk's snapshot");
 	if (!xidsnap_parse(PQgetvalue(res, 0, 0), &xs))
@@ -336,10 +380,22 @@ read_chunk(Reader *r, Chunk *c, Key *last, bool *full)
 	snapwatch_snapshot(snap->watch, c, &xs);
 	c->relation_len = (size_t) PQgetlength(res, 0, 1);
 	c->relation = xmemdup(PQgetvalue(res, 0, 1), c->relation_len);
-	PQclear(res);
-	if (!key_columns(r, c))
+	if (!key_columns(r, c, PQgetvalue(res, 0, 2)))
+	{
+		PQclear(res);
 		return false;
+	}
+	PQclear(res);
 	c->keyless = r->cols.n == 0;
+	c->ncollations = (size_t) r->cols.n;
+	c->collations = xcalloc(c->ncollations ? c->ncollations : 1, sizeof(char *));
+	for (int i = 0; i < r->cols.n; i++)
+		c->collations[i] = xstrdup(r->cols.collations[i]);
+	if (r->last.bytes != NULL && r->last.n == r->cols.n)
+	{
+		c->after = xmemdup(r->last.bytes, r->last.len ? r->last.len : 1);
+		c->after_len = r->last.len;
+	}
 	cap_bytes = c->keyless ? SNAPSHOT_KEYLESS_BYTES : SNAPSHOT_CHUNK_BYTES;
 	if (c->keyless)
 		rows_cap = SIZE_MAX;
@@ -392,15 +448,23 @@ read_chunk(Reader *r, Chunk *c, Key *last, bool *full)
 		}
 		if (!c->keyless)
 		{
+			const ChunkRow *lr = &c->rows[c->nrows - 1];
+
 			key_free(last);
 			last->n = r->cols.n;
 			last->values = xcalloc((size_t) r->cols.n, sizeof(char *));
 			for (int k = 0; k < r->cols.n; k++)
 				last->values[k] = xstrdup(PQgetvalue(res, n - 1, k + 1));
+			last->bytes = xmemdup(lr->key, lr->keylen ? lr->keylen : 1);
+			last->len = lr->keylen;
+			keybytes = 0;
+			for (size_t k = c->nrows - (size_t) n; k < c->nrows; k++)
+				keybytes += c->rows[k].keylen;
+			c->key_bytes += keybytes;
 		}
 		PQclear(res);
 		fetch = fetch_rows(bytes / (size_t) n, (size_t) snap->settings->snapshot_fetch_size);
-		if (c->bytes >= cap_bytes)
+		if (c->bytes >= cap_bytes || c->key_bytes >= SNAPSHOT_KEEP_BYTES)
 		{
 			if (c->keyless)
 			{
@@ -415,10 +479,22 @@ read_chunk(Reader *r, Chunk *c, Key *last, bool *full)
 		if (atomic_load(&snap->stop))
 			return false;
 	}
-	*full = !c->keyless && (c->nrows >= rows_cap || c->bytes >= cap_bytes);
-	ok = run(r, PQexec(r->conn, "CLOSE pgcdc_chunk"), "CLOSE") &&
-		run(r, PQexec(r->conn, "COMMIT"), "COMMIT");
-	return ok;
+	*full = !c->keyless && (c->nrows >= rows_cap || c->bytes >= cap_bytes || c->key_bytes >= SNAPSHOT_KEEP_BYTES);
+	if (*full)
+	{
+		c->last = xmemdup(last->bytes, last->len ? last->len : 1);
+		c->last_len = last->len;
+	}
+	if (!run(r, PQexec(r->conn, "CLOSE pgcdc_chunk"), "CLOSE"))
+		return false;
+	/* Locked: the watermark before the lock goes, so no writer commits between the two. */
+	if (lock)
+	{
+		snapwatch_submit(snap->watch, c);
+		if (!watermark(r, c))
+			return false;
+	}
+	return run(r, PQexec(r->conn, "COMMIT"), "COMMIT");
 }
 
 /* The watermark after the chunk's snapshot: where the stream places it. */
@@ -479,7 +555,10 @@ save_progress(Reader *r, const Flight *f)
 	Buf			q = {0};
 	char		relid[16];
 	char		rows[24];
-	const char **params = xcalloc((size_t) f->last.n + 3, sizeof(char *));
+	const char **params = xcalloc((size_t) f->last.n + 4, sizeof(char *));
+	int		   *lengths = xcalloc((size_t) f->last.n + 4, sizeof(int));
+	int		   *formats = xcalloc((size_t) f->last.n + 4, sizeof(int));
+	int			n = 3;
 	bool		ok;
 
 	snprintf(relid, sizeof(relid), "%u", r->t->relid);
@@ -490,19 +569,23 @@ save_progress(Reader *r, const Flight *f)
 	buf_printf(&q, "UPDATE pgcdc.snapshot_progress SET rows = rows + $3::bigint, chunks = chunks + 1");
 	if (f->last.n > 0)
 	{
-		buf_printf(&q, ", last_key = ARRAY[");
+		buf_printf(&q, ", last_key_bytes = $4, last_key = ARRAY[");
+		params[n] = (const char *) f->last.bytes;
+		lengths[n] = (int) f->last.len;
+		formats[n++] = 1;
 		for (int i = 0; i < f->last.n; i++)
 		{
-			buf_printf(&q, "%s$%d::text", i ? ", " : "", i + 4);
-			params[i + 3] = f->last.values[i];
+			buf_printf(&q, "%s$%d::text", i ? ", " : "", n + 1);
+			params[n++] = f->last.values[i];
 		}
 		buf_printf(&q, "]");
 	}
 	buf_printf(&q, " WHERE slot_name = $1 AND relid = $2::oid");
-	ok = run(r, PQexecParams(r->conn, q.data, f->last.n + 3, NULL, params, NULL, NULL, 0),
-			 "saving its progress");
+	ok = run(r, PQexecParams(r->conn, q.data, n, NULL, params, lengths, formats, 0), "saving its progress");
 	free(q.data);
 	free(params);
+	free(lengths);
+	free(formats);
 	if (ok)
 	{
 		metrics_add(r->t->m_chunks, 1);
@@ -544,6 +627,7 @@ settle(Reader *r)
 				f->chunk->keyless ? "the table changed while it was read" : "too many changes while it was read");
 		key_free(&r->last);
 		r->last = key_copy(&f->from);
+		r->keyless_spoiled += f->chunk->keyless;
 		drop_flights(r);
 		return await_pending(r) ? 2 : -1;
 	}
@@ -580,9 +664,21 @@ load_progress(Reader *r)
 	for (int i = 0; i < r->last.n; i++)
 		r->last.values[i] = xstrdup(PQgetvalue(res, i, 0));
 	PQclear(res);
-	if (r->last.n > 0)
-		log_msg(LOG_INFO, "snapshot of %s.%s goes on after its last acknowledged chunk",
-				r->t->schema, r->t->name);
+	if (r->last.n == 0)
+		return true;
+	res = PQexecParams(r->conn, "SELECT last_key_bytes FROM pgcdc.snapshot_progress "
+					   "WHERE slot_name = $1 AND relid = $2::oid AND last_key_bytes IS NOT NULL",
+					   2, NULL, params, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return run(r, res, "reading its progress");
+	if (PQntuples(res) == 1)
+	{
+		r->last.len = (size_t) PQgetlength(res, 0, 0);
+		r->last.bytes = xmemdup(PQgetvalue(res, 0, 0), r->last.len ? r->last.len : 1);
+	}
+	PQclear(res);
+	log_msg(LOG_INFO, "snapshot of %s.%s goes on after its last acknowledged chunk",
+			r->t->schema, r->t->name);
 	return true;
 }
 
@@ -616,6 +712,7 @@ read_table(Reader *r)
 		Chunk	   *c;
 		Key			last = {0};
 		bool		full;
+		bool		lock;
 		int			s;
 
 		if (r->nflights == IN_FLIGHT || (!more && r->nflights > 0))
@@ -631,7 +728,8 @@ read_table(Reader *r)
 		if (!more)
 			break;
 		c = snapwatch_reserve(snap->watch, r->t->relid, false);
-		if (!read_chunk(r, c, &last, &full))
+		lock = r->keyless_spoiled >= SNAPSHOT_KEYLESS_TRIES;
+		if (!read_chunk(r, c, &last, &full, lock))
 		{
 			snapwatch_release(snap->watch, c);
 			key_free(&last);
@@ -639,22 +737,23 @@ read_table(Reader *r)
 		}
 		atomic_fetch_add(&snap->rows, c->nrows);
 		metrics_add(snap->m_rows, (int64_t) c->nrows);
-		if (c->nrows == 0)
+		/* An empty chunk too: its range says the target has nothing more there. */
+		if (!lock)
 		{
-			snapwatch_release(snap->watch, c);
-			more = false;
-			continue;
-		}
-		snapwatch_submit(snap->watch, c);
-		if (!watermark(r, c))
-		{
-			snapwatch_release(snap->watch, c);
-			key_free(&last);
-			goto out;
+			snapwatch_submit(snap->watch, c);
+			if (!watermark(r, c))
+			{
+				snapwatch_release(snap->watch, c);
+				key_free(&last);
+				goto out;
+			}
 		}
 		r->flights[r->nflights++] = (Flight) {c, key_copy(&r->last), last};
-		key_free(&r->last);
-		r->last = key_copy(&last);
+		if (last.n > 0)
+		{
+			key_free(&r->last);
+			r->last = key_copy(&last);
+		}
 		more = full;
 	}
 	ok = !atomic_load(&snap->stop) && r->nflights == 0 && mark_done(r);
@@ -695,6 +794,7 @@ worker(void *arg)
 		if (t == NULL)
 			break;
 		r.t = t;
+		r.keyless_spoiled = 0;
 		qs = PQescapeIdentifier(r.conn, t->schema, strlen(t->schema));
 		qn = PQescapeIdentifier(r.conn, t->name, strlen(t->name));
 		r.qname = xmalloc(strlen(qs) + strlen(qn) + 2);

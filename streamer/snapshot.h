@@ -16,7 +16,8 @@
  * A table without a key (no primary key or replica identity index) is read
  * in one chunk, at most SNAPSHOT_KEYLESS_BYTES: its rows cannot be told
  * apart from the stream's changes, so a chunk during which the table changed
- * is read again.
+ * is read again, and after SNAPSHOT_KEYLESS_TRIES such reads, under a SHARE
+ * lock (writers of that table wait for the read, as for CREATE INDEX).
  */
 #ifndef PGCDC_STREAMER_SNAPSHOT_H
 #define PGCDC_STREAMER_SNAPSHOT_H
@@ -30,6 +31,10 @@
 
 #define SNAPSHOT_CHUNK_BYTES (4 * 1024 * 1024)
 #define SNAPSHOT_KEYLESS_BYTES (32 * 1024 * 1024)
+/* A chunk's keys at most: its range record lists them all, on every partition. */
+#define SNAPSHOT_KEEP_BYTES (256 * 1024)
+/* A table without a key changed under this many reads is read under a SHARE lock. */
+#define SNAPSHOT_KEYLESS_TRIES 3
 
 typedef struct Snapshot Snapshot;
 

@@ -137,6 +137,26 @@ snapwatch_new(size_t mem)
 	return w;
 }
 
+void
+keylist_add(KeyList *l, const uint8_t *key, size_t len)
+{
+	l->keys = xrealloc(l->keys, l->n + 1, sizeof(uint8_t *));
+	l->lens = xrealloc(l->lens, l->n + 1, sizeof(size_t));
+	l->keys[l->n] = xmemdup(key, len ? len : 1);
+	l->lens[l->n++] = len;
+	l->bytes += len;
+}
+
+void
+keylist_free(KeyList *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->keys[i]);
+	free(l->keys);
+	free(l->lens);
+	memset(l, 0, sizeof(*l));
+}
+
 static void
 chunk_free(Chunk *c)
 {
@@ -147,6 +167,12 @@ chunk_free(Chunk *c)
 	}
 	free(c->rows);
 	free(c->relation);
+	free(c->after);
+	free(c->last);
+	for (size_t i = 0; i < c->ncollations; i++)
+		free(c->collations[i]);
+	free(c->collations);
+	keylist_free(&c->touched);
 	xidsnap_free(&c->snap);
 	free(c);
 }
@@ -427,6 +453,49 @@ hash_bytes(const uint8_t *p, size_t n)
 	return h;
 }
 
+/* A set of keys, to list each touched key once. */
+typedef struct Seen
+{
+	const uint8_t **keys;
+	size_t	   *lens;
+	size_t		size;			/* a power of two, or 0 */
+	size_t		n;
+} Seen;
+
+/* Whether key was seen; adds it if not. */
+static bool
+seen_before(Seen *s, const uint8_t *key, size_t len)
+{
+	size_t		h;
+
+	if (s->n * 2 >= s->size)
+	{
+		Seen		bigger = {xcalloc(s->size ? s->size * 2 : 64, sizeof(uint8_t *)),
+		xcalloc(s->size ? s->size * 2 : 64, sizeof(size_t)), s->size ? s->size * 2 : 64, 0};
+
+		for (size_t i = 0; i < s->size; i++)
+			if (s->keys[i] != NULL)
+				seen_before(&bigger, s->keys[i], s->lens[i]);
+		free(s->keys);
+		free(s->lens);
+		*s = bigger;
+	}
+	for (h = (size_t) hash_bytes(key, len) & (s->size - 1); s->keys[h] != NULL; h = (h + 1) & (s->size - 1))
+		if (s->lens[h] == len && memcmp(s->keys[h], key, len) == 0)
+			return true;
+	s->keys[h] = key;
+	s->lens[h] = len;
+	s->n++;
+	return false;
+}
+
+static void
+seen_free(Seen *s)
+{
+	free(s->keys);
+	free(s->lens);
+}
+
 /* Marks c's rows whose key is in t's entries invisible to c's snapshot; false: c must be read again. */
 static bool
 drop_newer(Chunk *c, const Watched *t)
@@ -434,6 +503,7 @@ drop_newer(Chunk *c, const Watched *t)
 	size_t		size = 16;
 	size_t	   *slots;
 	bool		ok = true;
+	Seen		seen = {0};
 
 	while (size < c->nrows * 2)
 		size *= 2;
@@ -477,8 +547,12 @@ drop_newer(Chunk *c, const Watched *t)
 				break;
 			}
 		}
+		/* A key not among the rows: the target keeps it too (the range's keep list). */
+		if (slots[h] == 0 && !seen_before(&seen, key, en->keylen))
+			keylist_add(&c->touched, key, en->keylen);
 	}
 	free(slots);
+	seen_free(&seen);
 	c->ndropped = 0;
 	for (size_t i = 0; i < c->nrows; i++)
 		c->ndropped += c->rows[i].dropped;

@@ -62,6 +62,18 @@ typedef struct ChunkRow
 	bool		dropped;		/* a newer change of its key is in the stream */
 } ChunkRow;
 
+/* Keys, each its Kafka key's bytes. */
+typedef struct KeyList
+{
+	uint8_t   **keys;
+	size_t	   *lens;
+	size_t		n;
+	size_t		bytes;
+} KeyList;
+
+extern void keylist_add(KeyList *l, const uint8_t *key, size_t len);
+extern void keylist_free(KeyList *l);
+
 typedef enum ChunkState
 {
 	CHUNK_READING,				/* reserved: its snapshot is being taken */
@@ -86,9 +98,18 @@ typedef struct Chunk
 	size_t		nrows;
 	size_t		cap;
 	size_t		bytes;
+	size_t		key_bytes;		/* of its rows' keys: the range's keep list */
 	bool		keyless;
+	/* The range the chunk covers (proto SnapshotRange): keys after `after`, up to `last`. */
+	uint8_t    *after;			/* NULL: from the table's first row */
+	size_t		after_len;
+	uint8_t    *last;			/* NULL: to the table's end */
+	size_t		last_len;
+	char	  **collations;		/* per key column ("" when none) */
+	size_t		ncollations;
 	uint64_t	lsn;			/* PLACED: the watermark's position, the rows' commit_lsn */
 	size_t		ndropped;		/* PLACED: rows left out for a newer streamed change */
+	KeyList		touched;		/* PLACED: keys the stream changed that the chunk could not see */
 } Chunk;
 
 typedef struct SnapWatch SnapWatch;
@@ -135,7 +156,8 @@ extern void snapwatch_change(SnapWatch *w, uint32_t relid, uint32_t xid, const u
 extern void snapwatch_truncate(SnapWatch *w, uint32_t relid, uint32_t xid);
 /*
  * The watermark of chunk id reached the stream at lsn: returns the chunk,
- * its rows marked dropped where the stream is newer, for the stream to
+ * its rows marked dropped where the stream is newer and the keys the
+ * stream changed that the chunk could not see in touched, for the stream to
  * produce (then snapwatch_placed), or NULL when it is not one of ours
  * (spoiled, released, or another process's).
  */

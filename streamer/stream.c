@@ -9,6 +9,7 @@
 #include "record.h"
 #include "relations.h"
 #include "replproto.h"
+#include "rangerec.h"
 #include "snapwatch.h"
 #include "standin.h"
 #include "stream.h"
@@ -406,7 +407,35 @@ on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 }
 
 /*
- * A snapshot chunk at its watermark (snapwatch.h): its rows not superseded
+ * The chunk's range record, before its rows: on every partition of the
+ * table's topic (the range spans them all), or on the one a keyless
+ * table's changes take.
+ */
+static bool
+place_range(Stream *st, Relation *rel, const Record *rel_rec, const Chunk *c, char *err, size_t errlen)
+{
+	KafkaHeaders h = {'g', c->lsn, NULL};
+	size_t		len;
+	uint8_t    *range = rangerec_build(rel_rec, c, &len);
+	int			parts = 1;
+	bool		ok = true;
+
+	if (!c->keyless && (parts = kafka_partitions(st->kafka, rel->handle, 10000, err, errlen)) < 0)
+		st->retryable = true;
+	for (int p = 0; p < parts && ok; p++)
+	{
+		size_t		total;
+		void	   *value = relation_value(rel, range, len, &total);
+
+		ok = emit(st, rel->handle, c->keyless ? RD_KAFKA_PARTITION_UA : p, NULL, 0, value, total, &h,
+				  err, errlen);
+	}
+	free(range);
+	return ok && parts >= 0;
+}
+
+/*
+ * A snapshot chunk at its watermark (snapwatch.h): its range, then its rows not superseded
  * by the stream, each a READ record at the watermark's position, keyed and
  * routed as the table's changes.  They are one transaction for the tracker.
  */
@@ -427,13 +456,15 @@ place_chunk(Stream *st, Chunk *c, char *err, size_t errlen)
 		return false;
 	}
 	rel = relations_put(st->chunk_rels, &rel_rec, c->relation, c->relation_len);
-	record_free(&rel_rec);
 	if (rel->handle == NULL && (rel->handle = kafka_topic(st->kafka, rel->topic)) == NULL)
 	{
 		snprintf(err, errlen, "cannot create topic handle %s", rel->topic);
+		record_free(&rel_rec);
 		return false;
 	}
 	st->txn = acktrack_begin(st->acks);
+	ok = place_range(st, rel, &rel_rec, c, err, errlen);
+	record_free(&rel_rec);
 	for (size_t i = 0; i < c->nrows && ok; i++)
 	{
 		const ChunkRow *row = &c->rows[i];
