@@ -38,8 +38,12 @@ CREATE TABLE @extschema@.streamer_slot (
     slot_name name PRIMARY KEY,
     system_identifier text NOT NULL,
     created timestamptz NOT NULL DEFAULT now(),
-    snapshot_lsn pg_lsn,        -- consistent point of its initial snapshot
-    last_seen timestamptz NOT NULL DEFAULT now()
+    snapshot_lsn pg_lsn,        -- where it was created (its snapshot reads after it)
+    last_seen timestamptz NOT NULL DEFAULT now(),
+    snapshot_paused boolean NOT NULL DEFAULT false,  -- by a pause-snapshot signal
+    last_signal_lsn pg_lsn,     -- the last signal executed: one at or behind it is not again
+    include_list text,          -- table.include.list and table.exclude.list at the last start:
+    exclude_list text           -- a table they newly include is read, one they drop stops being read
 );
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.streamer_slot', '');
 

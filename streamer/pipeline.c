@@ -14,8 +14,10 @@
 #include "kafka.h"
 #include "log.h"
 #include "pipeline.h"
+#include "progress.h"
 #include "runtime.h"
 #include "snapshot.h"
+#include "signals.h"
 #include "snapwatch.h"
 #include "source.h"
 #include "stream.h"
@@ -36,6 +38,7 @@ typedef struct Pipeline
 	Stream	   *stream;
 	Snapshot   *snapshot;
 	SnapWatch  *watch;
+	Signals		signals;
 	bool		snapshot_only;	/* snapshot.mode = initial_only: stop once it is complete */
 	Heartbeat  *heartbeat;
 	SourceId	id;
@@ -95,6 +98,7 @@ static char *
 plugin_options(const Settings *s)
 {
 	size_t		len = 512 + (s->include_tables ? 2 * strlen(s->include_tables) : 0) +
+		(s->signal_table ? 2 * strlen(s->signal_table) : 0) +
 		(s->exclude_tables ? 2 * strlen(s->exclude_tables) : 0) +
 		(s->message_prefixes ? 2 * strlen(s->message_prefixes) : 0);
 	char	   *opts = xmalloc(len);
@@ -106,7 +110,15 @@ plugin_options(const Settings *s)
 		snprintf(opts, len, "\"format\" 'protobuf', \"batch-bytes\" '%d'", STREAM_BATCH_BYTES);
 	strcat(opts, ", \"include-transaction\" 'on', \"skip-empty-xacts\" 'on'");
 	if (s->include_tables)
-		strcat(opts, quote_option(part, len, "include-tables", s->include_tables));
+	{
+		char	   *list = xmalloc(strlen(s->include_tables) + (s->signal_table ? strlen(s->signal_table) : 0) + 2);
+
+		/* The signal table is read from the stream, whatever the list. */
+		sprintf(list, "%s%s%s", s->include_tables, s->signal_table ? "," : "",
+				s->signal_table ? s->signal_table : "");
+		strcat(opts, quote_option(part, len, "include-tables", list));
+		free(list);
+	}
 	if (s->exclude_tables)
 		strcat(opts, quote_option(part, len, "exclude-tables", s->exclude_tables));
 	if (s->message_prefixes)
@@ -142,6 +154,17 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 	*outcome = OUTCOME_RETRY;
 	if (!source_slot_info(p->src, s->slot_name, &info, p->err, sizeof(p->err)))
 		return false;
+	/* when_needed: an invalidated slot is dropped, and a new one reads every table again. */
+	if (info.exists && s->snapshot_mode == SNAPSHOT_WHEN_NEEDED && strcmp(info.wal_status, "lost") == 0 &&
+		strcmp(info.plugin, "pgcdc") == 0 && strcmp(info.database, p->id.dbname) == 0)
+	{
+		log_msg(LOG_WARNING, "replication slot \"%s\" was invalidated (max_slot_wal_keep_size): changes after "
+				LSN_FMT " are lost; snapshot.mode=when_needed: a new slot, and every table read again",
+				s->slot_name, LSN_ARGS(info.confirmed_flush));
+		if (!source_drop_slot(p->src, s->slot_name, p->err, sizeof(p->err)))
+			return false;
+		info.exists = false;
+	}
 	if (info.exists && source_slot_unusable(&info, s->slot_name, p->id.dbname, why, sizeof(why)))
 	{
 		snprintf(p->err, sizeof(p->err), "%s", why);
@@ -164,7 +187,7 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 			return false;
 		}
 		p->snapshot_only = true;
-		return snapshot_schedule(s, p->err, sizeof(p->err)) &&
+		return progress_schedule(s, p->err, sizeof(p->err)) &&
 			source_create_slot(p->src, s->slot_name, true, false, &lsn, NULL, 0, p->err, sizeof(p->err));
 	}
 	if ((created = source_slot_created(p->src, s->slot_name, p->id.dbname, when, sizeof(when),
@@ -173,7 +196,10 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 		*outcome = OUTCOME_FATAL;
 		return false;
 	}
-	if (!info.exists && created && s->snapshot_mode != SNAPSHOT_ALWAYS)
+	if (!info.exists && created && s->snapshot_mode == SNAPSHOT_WHEN_NEEDED)
+		log_msg(LOG_WARNING, "replication slot \"%s\" was dropped (walstreamer created it %s): "
+				"snapshot.mode=when_needed: a new slot, and every table read again", s->slot_name, when);
+	else if (!info.exists && created && s->snapshot_mode != SNAPSHOT_ALWAYS)
 	{
 		snprintf(p->err, sizeof(p->err), "replication slot \"%s\" was dropped (walstreamer created it "
 				 "%s): changes since its last confirmed position are lost, so it is not "
@@ -190,16 +216,17 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 		*outcome = OUTCOME_FATAL;
 		return false;
 	}
-	if ((s->snapshot_mode == SNAPSHOT_ALWAYS || (!info.exists && s->snapshot_mode == SNAPSHOT_INITIAL)) &&
-		!snapshot_schedule(s, p->err, sizeof(p->err)))
+	if ((s->snapshot_mode == SNAPSHOT_ALWAYS || (!info.exists && (s->snapshot_mode == SNAPSHOT_INITIAL ||
+																	s->snapshot_mode == SNAPSHOT_WHEN_NEEDED))) &&
+		!progress_schedule(s, p->err, sizeof(p->err)))
 		return false;
 	if (info.exists)
-		return mark_slot(p, NULL);
+		return mark_slot(p, NULL) && progress_reconcile(s, p->err, sizeof(p->err));
 	if (!source_create_slot(p->src, s->slot_name, false, false, &lsn, NULL, 0, p->err, sizeof(p->err)))
 		return false;
 	log_msg(LOG_INFO, "created replication slot \"%s\" at " LSN_FMT "%s", s->slot_name, LSN_ARGS(lsn),
 			s->snapshot_mode == SNAPSHOT_NEVER ? " (no snapshot)" : "");
-	return mark_slot(p, &lsn);
+	return mark_slot(p, &lsn) && progress_reconcile(s, p->err, sizeof(p->err));
 }
 
 /*
@@ -209,7 +236,22 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 static bool
 tend_snapshot(Pipeline *p, bool *stop, int64_t *last_log)
 {
+	Signal		sig;
+
 	*stop = false;
+	/* A signal: the workers stop (what Kafka acknowledged is kept), then start on what is left to read. */
+	while (signals_take(&p->signals, &sig))
+	{
+		bool		ok;
+
+		snapshot_free(p->snapshot);
+		p->snapshot = NULL;
+		ok = signal_execute(p->settings, &sig, p->err, sizeof(p->err));
+		signal_free(&sig);
+		if (!ok || ((p->snapshot = snapshot_start(p->settings, p->watch, p->metrics, p->err,
+												  sizeof(p->err))) == NULL && p->err[0]))
+			return false;
+	}
 	if (p->snapshot == NULL)
 	{
 		*stop = p->snapshot_only;
@@ -421,7 +463,9 @@ run(Pipeline *p, bool *connected)
 		return failure(p, source_fatal(p->src));
 	if (!s->to_stdout)
 		p->watch = snapwatch_new(SNAPWATCH_MEM);
-	p->stream = stream_new(s, p->kafka, s->to_stdout ? stdout : NULL, p->metrics, start_lsn, p->watch);
+	p->signals.settings = s;
+	p->stream = stream_new(s, p->kafka, s->to_stdout ? stdout : NULL, p->metrics, start_lsn, p->watch,
+						   s->to_stdout ? NULL : &p->signals);
 	log_msg(LOG_INFO, "streaming from slot \"%s\" in database \"%s\"", s->slot_name, p->id.dbname);
 	if (p->watch && (p->snapshot = snapshot_start(s, p->watch, p->metrics, p->err, sizeof(p->err))) == NULL &&
 		p->err[0])
@@ -446,6 +490,7 @@ pipeline_run(const Settings *s, Metrics *m, TopicLimits *limits, bool *connected
 	stream_free(p.stream);
 	p.stream = NULL;
 	snapwatch_free(p.watch);
+	signals_clear(&p.signals);
 	kafka_free(p.kafka);
 	source_close(p.src);
 	if (o != OUTCOME_STOPPED)

@@ -173,6 +173,40 @@ record_column_is_key(Span column)
 	return false;
 }
 
+/* The first length-delimited field number of a message, as a span. */
+static bool
+len_field(Span msg, uint32_t number, Span *out)
+{
+	const uint8_t *p = msg.data;
+	const uint8_t *end = msg.data + msg.len;
+
+	while (p < end)
+	{
+		WireField	f;
+
+		if (!read_field(&p, end, &f))
+			return false;
+		if (f.number == number && f.type == WIRE_TYPE_LEN)
+		{
+			*out = payload(&f);
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+record_column_name(Span column, Span *name)
+{
+	return len_field(column, WIRE_COLUMN_NAME, name);
+}
+
+bool
+record_value_text(Span value, Span *text)
+{
+	return len_field(value, WIRE_VALUE_TEXT_VALUE, text);
+}
+
 bool
 record_relation_ref(Span ref, Span *schema, Span *table, uint32_t *relid)
 {

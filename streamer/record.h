@@ -78,6 +78,10 @@ extern bool record_frame(const uint8_t *buf, size_t len, size_t *at,
 
 /* Whether a Column's bytes say it is a key column. */
 extern bool record_column_is_key(Span column);
+/* A Column's name. */
+extern bool record_column_name(Span column, Span *name);
+/* A Value's text (text_value); false for any other kind (NULL included). */
+extern bool record_value_text(Span value, Span *text);
 /* A RelationRef's fields. */
 extern bool record_relation_ref(Span ref, Span *schema, Span *table, uint32_t *relid);
 

@@ -32,12 +32,17 @@ const ConfigKey settings_keys[] = {
 		NULL, 0, 0, false, false},
 	{"snapshot.mode", CONFIG_ENUM, "initial",
 		"initial: read every table when the slot is created; never; initial_only: the same, then exit; "
-		"always: read every table again at every start (streaming goes on meanwhile)", "initial|never|initial_only|always", 0, 0, false, false},
+		"always: read every table again at every start (streaming goes on meanwhile); when_needed: initial, and "
+		"when the slot is gone or invalidated, a new slot and every table read again",
+		"initial|never|initial_only|always|when_needed", 0, 0, false, false},
 	{"snapshot.parallelism", CONFIG_INT, "2", "connections reading tables during a snapshot",
 		NULL, 1, 64, false, false},
 	{"snapshot.chunk.rows", CONFIG_INT, "8192",
 		"rows of a table read in one short transaction (a chunk), in key order; fewer when they "
 		"are wide (4 MB a chunk)", NULL, 1, 1000000, false, false},
+	{"signal.data.collection", CONFIG_STRING, NULL,
+		"schema.table of the source's signal table (id text, type text, data text): rows inserted there "
+		"start, stop, pause or resume snapshots, in order with the changes", NULL, 0, 0, false, false},
 	{"snapshot.fetch.size", CONFIG_INT, "5000",
 		"rows fetched per round trip during a snapshot, at most; fewer when they are wide (1 MB a fetch)",
 		NULL, 1, 1000000, false, false},
@@ -82,10 +87,12 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->message_prefixes = config_string(c, "message.prefix.include.list");
 	s->snapshot_mode = strcmp(mode, "never") == 0 ? SNAPSHOT_NEVER
 		: strcmp(mode, "initial_only") == 0 ? SNAPSHOT_INITIAL_ONLY
-		: strcmp(mode, "always") == 0 ? SNAPSHOT_ALWAYS : SNAPSHOT_INITIAL;
+		: strcmp(mode, "always") == 0 ? SNAPSHOT_ALWAYS
+		: strcmp(mode, "when_needed") == 0 ? SNAPSHOT_WHEN_NEEDED : SNAPSHOT_INITIAL;
 	s->snapshot_parallelism = (int) config_int(c, "snapshot.parallelism");
 	s->snapshot_fetch_size = (int) config_int(c, "snapshot.fetch.size");
 	s->snapshot_chunk_rows = (int) config_int(c, "snapshot.chunk.rows");
+	s->signal_table = config_string(c, "signal.data.collection");
 	s->heartbeat_ms = (int) config_int(c, "heartbeat.interval.ms");
 	s->status_ms = (int) config_int(c, "status.interval.ms");
 	s->transaction_topic = config_bool(c, "provide.transaction.metadata");

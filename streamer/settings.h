@@ -17,7 +17,8 @@ typedef enum SnapshotMode
 	SNAPSHOT_INITIAL,			/* when the slot is created */
 	SNAPSHOT_NEVER,
 	SNAPSHOT_INITIAL_ONLY,		/* snapshot (streaming meanwhile), then exit */
-	SNAPSHOT_ALWAYS				/* every table read again at every start */
+	SNAPSHOT_ALWAYS,			/* every table read again at every start */
+	SNAPSHOT_WHEN_NEEDED		/* initial, and when the slot is gone or invalidated: a new one, every table read again */
 } SnapshotMode;
 
 /* What walstreamer does with a change larger than Kafka takes. */
@@ -41,6 +42,7 @@ typedef struct Settings
 	int			snapshot_parallelism;
 	int			snapshot_fetch_size;
 	int			snapshot_chunk_rows;
+	const char *signal_table;	/* schema.table of the signal table, or NULL */
 	int			heartbeat_ms;
 	int			status_ms;
 	bool		transaction_topic;

@@ -38,7 +38,7 @@
 	"  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped)"
 
 /* Chunks of one worker read but not yet acknowledged, at most. */
-#define IN_FLIGHT 2
+#define IN_FLIGHT 3
 
 typedef struct Table
 {
@@ -387,6 +387,14 @@ read_chunk(Reader *r, Chunk *c, Key *last, bool *full, bool lock)
 	}
 	PQclear(res);
 	c->keyless = r->cols.n == 0;
+	c->partial = r->t->filter != NULL;
+	if (c->keyless && c->partial)
+	{
+		log_msg(LOG_WARNING, "snapshot of %s.%s: a table without a key is read whole or not at all: "
+				"the filter \"%s\" leaves nothing to read", r->t->schema, r->t->name, r->t->filter);
+		*full = false;
+		return run(r, PQexec(r->conn, "COMMIT"), "COMMIT");
+	}
 	c->ncollations = (size_t) r->cols.n;
 	c->collations = xcalloc(c->ncollations ? c->ncollations : 1, sizeof(char *));
 	for (int i = 0; i < r->cols.n; i++)
@@ -820,52 +828,6 @@ worker(void *arg)
 	return NULL;
 }
 
-/* The included tables' rows in pgcdc.snapshot_progress, replacing the slot's. */
-bool
-snapshot_schedule(const Settings *s, char *err, size_t errlen)
-{
-	const char *keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
-	const char *values[] = {"10", s->source, "walstreamer snapshot", NULL};
-	const char *params[3] = {s->slot_name, s->include_tables, s->exclude_tables};
-	PGconn	   *conn = PQconnectdbParams(keys, values, 1);
-	PGresult   *res;
-	bool		ok;
-
-	if (PQstatus(conn) != CONNECTION_OK)
-	{
-		char	   *masked = config_mask_pqerror(s->source, PQerrorMessage(conn));
-
-		snprintf(err, errlen, "snapshot: cannot connect to the source: %s", masked ? masked : "(message withheld)");
-		free(masked);
-		PQfinish(conn);
-		return false;
-	}
-	res = PQexecParams(conn,
-					   "WITH gone AS (DELETE FROM pgcdc.snapshot_progress WHERE slot_name = $1) "
-					   "INSERT INTO pgcdc.snapshot_progress "
-					   "(slot_name, relid, schema_name, table_name, estimated_rows) "
-					   "SELECT $1, c.oid, n.nspname, c.relname, GREATEST(c.reltuples, 0)::bigint "
-					   "FROM pg_catalog.pg_class c "
-					   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-					   "WHERE c.relkind = 'r' AND c.relpersistence = 'p' "
-					   "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-					   "AND n.nspname !~ '^pg_(toast|temp)' "
-					   "AND c.oid NOT IN (SELECT objid FROM pg_catalog.pg_depend d "
-					   "  JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid "
-					   "  WHERE e.extname = 'pgcdc' AND d.deptype = 'e' AND d.classid = 'pg_class'::regclass) "
-					   "AND pgcdc.table_included(c.oid, $2, $3)",
-					   3, NULL, params, NULL, NULL, 0);
-	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok)
-		snprintf(err, errlen, "snapshot: cannot list the tables to read (is the pgcdc extension installed "
-				 "in this database? CREATE EXTENSION pgcdc): %s", PQerrorMessage(conn));
-	else
-		log_msg(LOG_INFO, "snapshot: %s table(s) to read", PQcmdTuples(res));
-	PQclear(res);
-	PQfinish(conn);
-	return ok;
-}
-
 /* The tables not read yet, largest first; false with err. */
 static bool
 list_tables(Snapshot *snap, char *err, size_t errlen)
@@ -888,6 +850,8 @@ list_tables(Snapshot *snap, char *err, size_t errlen)
 					   "coalesce(p.estimated_rows, 0), p.rows "
 					   "FROM pgcdc.snapshot_progress p JOIN pg_catalog.pg_class c ON c.oid = p.relid "
 					   "WHERE p.slot_name = $1 AND p.done IS NULL "
+					   "AND NOT coalesce((SELECT s.snapshot_paused FROM pgcdc.streamer_slot s "
+					   "  WHERE s.slot_name = $1), false) "
 					   "ORDER BY pg_catalog.pg_relation_size(c.oid) DESC, 2, 3",
 					   1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -972,7 +936,8 @@ snapshot_start(const Settings *s, SnapWatch *w, Metrics *m, char *err, size_t er
 void
 snapshot_flushed(Snapshot *snap, uint64_t lsn)
 {
-	atomic_store(&snap->flushed, lsn);
+	if (atomic_exchange(&snap->flushed, lsn) != lsn)
+		snapwatch_wake(snap->watch);
 }
 
 bool

@@ -3,9 +3,10 @@
  * incremental, resumable, with no long transaction on the source.
  *
  * What is to be read is a row per table in the source's
- * pgcdc.snapshot_progress (snapshot_schedule writes them: the slot's first
- * start, snapshot.mode = always); snapshot_start reads what is not done yet,
- * largest tables first, with snapshot.parallelism connections.  Each chunk
+ * pgcdc.snapshot_progress (written by progress.h at the slot's first start,
+ * with snapshot.mode = always or a changed include list, and by signals.h);
+ * snapshot_start reads what is not done yet, largest tables first, with
+ * snapshot.parallelism connections.  Each chunk
  * (snapshot.chunk.rows rows in key order, at most SNAPSHOT_CHUNK_BYTES) is
  * read in its own short REPEATABLE READ transaction and handed to the stream
  * through snapwatch.h, which places it at its watermark.  Once Kafka has
@@ -37,12 +38,6 @@
 #define SNAPSHOT_KEYLESS_TRIES 3
 
 typedef struct Snapshot Snapshot;
-
-/*
- * Asks for every included table to be read (again) for this slot: their
- * progress rows, replacing any.  False with err.
- */
-extern bool snapshot_schedule(const Settings *s, char *err, size_t errlen);
 
 /*
  * Starts the workers on the tables not read yet; NULL with err empty when

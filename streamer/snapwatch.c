@@ -346,6 +346,14 @@ snapwatch_wait(SnapWatch *w, int ms)
 	pthread_mutex_unlock(&w->lock);
 }
 
+void
+snapwatch_wake(SnapWatch *w)
+{
+	pthread_mutex_lock(&w->lock);
+	pthread_cond_broadcast(&w->changed);
+	pthread_mutex_unlock(&w->lock);
+}
+
 /* Removes c from the chunks in flight (under the lock). */
 static void
 unlist(SnapWatch *w, const Chunk *c)

@@ -100,6 +100,7 @@ typedef struct Chunk
 	size_t		bytes;
 	size_t		key_bytes;		/* of its rows' keys: the range's keep list */
 	bool		keyless;
+	bool		partial;		/* read with a filter: no range, it says nothing of the rows it left out */
 	/* The range the chunk covers (proto SnapshotRange): keys after `after`, up to `last`. */
 	uint8_t    *after;			/* NULL: from the table's first row */
 	size_t		after_len;
@@ -139,8 +140,10 @@ extern void chunk_add_row(Chunk *c, uint8_t *rec, size_t len, uint8_t *key, size
 extern void snapwatch_submit(SnapWatch *w, Chunk *c);
 /* The chunk's current state, and its position once placed. */
 extern ChunkState snapwatch_state(SnapWatch *w, const Chunk *c);
-/* Waits up to ms for any chunk's state to change. */
+/* Waits up to ms for any chunk's state to change, or snapwatch_wake. */
 extern void snapwatch_wait(SnapWatch *w, int ms);
+/* Wakes the waiters: something they wait for moved (what Kafka acknowledged). */
+extern void snapwatch_wake(SnapWatch *w);
 /* Forgets the chunk (in any state) and frees it. */
 extern void snapwatch_release(SnapWatch *w, Chunk *c);
 

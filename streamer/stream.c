@@ -10,6 +10,7 @@
 #include "relations.h"
 #include "replproto.h"
 #include "rangerec.h"
+#include "signals.h"
 #include "snapwatch.h"
 #include "standin.h"
 #include "stream.h"
@@ -37,6 +38,7 @@ struct Stream
 	Relations  *rels;
 	Relations  *chunk_rels;		/* the RELATION records snapshot chunks were read with */
 	SnapWatch  *watch;			/* NULL: no snapshot reads tables */
+	Signals    *signals;		/* where the signal table's rows go; NULL: none */
 	AckTracker *acks;
 	Record		rec;
 
@@ -84,7 +86,8 @@ static const char op_letter[] = {
 };
 
 Stream *
-stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_lsn, SnapWatch *watch)
+stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_lsn, SnapWatch *watch,
+		   Signals *signals)
 {
 	Stream	   *st = xcalloc(1, sizeof(Stream));
 
@@ -99,6 +102,7 @@ stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_ls
 	st->rels = relations_new(s->topic_prefix, k ? kafka_topic_release : NULL);
 	st->chunk_rels = relations_new(s->topic_prefix, k ? kafka_topic_release : NULL);
 	st->watch = watch;
+	st->signals = signals;
 	st->acks = acktrack_new(start_lsn);
 	if (k != NULL)
 	{
@@ -301,6 +305,12 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 				 r->relid, LSN_ARGS(r->lsn));
 		return false;
 	}
+	/* The signal table's rows are walstreamer's, not a topic's. */
+	if (st->signals != NULL && signal_table_is(st->settings, rel))
+	{
+		signals_add(st->signals, rel, r, st->commit_lsn);
+		return true;
+	}
 	if (rel->handle == NULL && (rel->handle = kafka_topic(st->kafka, rel->topic)) == NULL)
 	{
 		snprintf(err, errlen, "cannot create topic handle %s", rel->topic);
@@ -463,7 +473,7 @@ place_chunk(Stream *st, Chunk *c, char *err, size_t errlen)
 		return false;
 	}
 	st->txn = acktrack_begin(st->acks);
-	ok = place_range(st, rel, &rel_rec, c, err, errlen);
+	ok = c->partial || place_range(st, rel, &rel_rec, c, err, errlen);
 	record_free(&rel_rec);
 	for (size_t i = 0; i < c->nrows && ok; i++)
 	{

@@ -28,6 +28,7 @@
 #include "kafka.h"
 #include "metrics.h"
 #include "settings.h"
+#include "signals.h"
 #include "snapwatch.h"
 
 /* The decoder sends a batch once it holds this many bytes, or at COMMIT. */
@@ -37,7 +38,7 @@ typedef struct Stream Stream;
 
 /* out: print records (JSON) there instead of producing; k is then NULL. */
 extern Stream *stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_lsn,
-						  SnapWatch *watch);
+						  SnapWatch *watch, Signals *signals);
 extern void stream_free(Stream *st);
 
 /*

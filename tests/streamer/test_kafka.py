@@ -218,7 +218,7 @@ def test_oversized_row_in_the_snapshot(source, broker, streamer):
         INSERT INTO t SELECT g, 'after' FROM generate_series(12, 20) g;""")
     since = wal_now(source)
     s = streamer().start()
-    wait_for(lambda: confirmed(source) is not None, timeout=60, what="the snapshot")
+    wait_for(lambda: "snapshot complete" in s.text(), timeout=60, what="the snapshot")
     source.psql("INSERT INTO t VALUES (21, 'streamed')")
     end = wal_now(source)
     wait_for(lambda: confirmed(source) >= end, what="the slot to pass the streamed row")

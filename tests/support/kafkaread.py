@@ -56,9 +56,10 @@ def watermark(consumer, topic, partition, timeout=30):
             time.sleep(0.2)
 
 
-def read_all(bootstrap, prefix="pgcdc.", upto=None):
+def read_all(bootstrap, prefix="pgcdc.", upto=None, ranges=False):
     """Every message of the topics starting with prefix, per partition in offset
-    order, up to the current high watermarks (or those given)."""
+    order, up to the current high watermarks (or those given); a snapshot
+    chunk's range records (header pgcdc.op g) only when ranges is true."""
     marks = upto or watermarks(bootstrap)
     marks = {tp: hw for tp, hw in marks.items() if tp[0].startswith(prefix) and hw > 0}
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader",
@@ -74,7 +75,9 @@ def read_all(bootstrap, prefix="pgcdc.", upto=None):
                     continue
                 tp = (m.topic(), m.partition())
                 if tp in left and m.offset() < marks[tp]:
-                    got[tp].append(Message(m))
+                    msg = Message(m)
+                    if ranges or msg.headers.get("pgcdc.op") != "g":
+                        got[tp].append(msg)
                     if m.offset() + 1 >= marks[tp]:
                         left.discard(tp)
         assert not left, f"could not read {left}"
