@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """Every benchmark, with its anchors side by side in the same run: the
-decoder (decoder.py), walstreamer (streamer.py) and walsink with the whole
-pipeline and latency (sink.py).  Each writes its section of RESULTS.md; this
-script then adds PNG plots made with gnuplot (throughput per system,
-latency distribution) and a section linking them.
+decoder (decoder.py), walstreamer (streamer.py), walsink with the whole
+pipeline and latency (sink.py) and walstreamer's snapshot (snapshot.py).
+Each writes its section of RESULTS.md; this script then adds PNG plots made
+with gnuplot (throughput per system, latency distribution; the snapshot's
+figures are in its table only) and a section linking them.
 
 usage: python3 bench/run.py [--quick] [--build DIR] [--output FILE] [--broker kafka|dev|both]
 
 Full: bench/RESULTS.md and bench/plots/, about 13 minutes on the dev broker
 alone, about 20 with both brokers (the default).  --quick: small workloads,
 one round, no warm-up, into <build>/bench-quick/ unless --output is given;
-1-2 minutes.  --broker goes to streamer.py and sink.py
-(the decoder benchmark has no broker).  Needs what the three scripts need
+1-2 minutes.  --broker goes to streamer.py, sink.py and snapshot.py
+(the decoder benchmark has no broker; the snapshot's full size runs on
+Kafka alone).  Needs what the three scripts need
 (see bench/README.md) and gnuplot (gnuplot-nox).
 """
 
@@ -52,7 +54,7 @@ def parse_args():
 
 
 def steps(args, data):
-    """[(name, argv)]: the three benchmarks, each writing JSON into data/."""
+    """[(name, argv)]: the four benchmarks, each writing JSON into data/."""
     py = [sys.executable]
     common = ["--build", args.build, "--output", args.output]
     broker = ["--broker", args.broker]
@@ -63,11 +65,15 @@ def steps(args, data):
              + broker),
             ("sink", py + ["bench/sink.py", "--quick", "--scale", "0.1", "--latency-seconds", "3",
                            "--anchor-limit", "2000"] + broker),
+            ("snapshot", py + ["bench/snapshot.py", "--quick"] + broker),
         ], common, data
     return [
         ("decoder", py + ["bench/decoder.py"]),
         ("streamer", py + ["bench/streamer.py"] + broker),
         ("sink", py + ["bench/sink.py"] + broker),
+        # Kafka only at full size (the dev broker keeps ~5 MB a partition):
+        # snapshot.py leaves the dev broker out of "both" itself.
+        ("snapshot", py + ["bench/snapshot.py"] + broker),
     ], common, data
 
 
