@@ -108,6 +108,13 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 				 config_origin(c, "slot.name"), s->slot_name);
 		return false;
 	}
+	if (s->signal_table != NULL && (strchr(s->signal_table, '.') == NULL || s->signal_table[0] == '.' ||
+									strchr(s->signal_table, '.')[1] == '\0'))
+	{
+		snprintf(err, errlen, "%s: signal.data.collection \"%s\" must be schema.table",
+				 config_origin(c, "signal.data.collection"), s->signal_table);
+		return false;
+	}
 	len = strlen(s->topic_prefix);
 	if (len == 0 || len > 100 ||
 		strspn(s->topic_prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != len)

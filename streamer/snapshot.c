@@ -513,7 +513,8 @@ watermark(Reader *r, const Chunk *c)
 	const char *params[1] = {content};
 
 	snprintf(content, sizeof(content), "%s/%" PRIu64, r->snap->settings->slot_name, c->id);
-	return run(r, PQexecParams(r->conn, "SELECT pg_catalog.pg_logical_emit_message(false, '"
+	/* Transactional: its commit flushes it, so the stream sees it at once. */
+	return run(r, PQexecParams(r->conn, "SELECT pg_catalog.pg_logical_emit_message(true, '"
 							   SNAPWATCH_PREFIX "', $1)", 1, NULL, params, NULL, NULL, 0),
 			   "the chunk's watermark (pg_logical_emit_message)");
 }

@@ -5,8 +5,9 @@
  *
  * A chunk is read in a short REPEATABLE READ transaction whose snapshot T
  * (xmin, xmax, in-progress xids) the worker hands over with the rows.  Then
- * the worker writes a watermark into the WAL (a non-transactional logical
- * message) after T.  When the stream reaches the watermark, every
+ * the worker writes a watermark into the WAL (a logical message in a
+ * transaction of its own, whose commit flushes it) after T.  When the stream
+ * reaches the watermark, every
  * transaction visible to T is behind it (it committed before T was taken),
  * so the chunk's rows go into the stream right there, at the watermark's
  * position, minus the rows whose key a transaction invisible to T changed

@@ -445,7 +445,8 @@ place_range(Stream *st, Relation *rel, const Record *rel_rec, const Chunk *c, ch
 }
 
 /*
- * A snapshot chunk at its watermark (snapwatch.h): its range, then its rows not superseded
+ * A snapshot chunk at its watermark (snapwatch.h), in the watermark's
+ * transaction (or, written outside one, a transaction of its own): its range, then its rows not superseded
  * by the stream, each a READ record at the watermark's position, keyed and
  * routed as the table's changes.  They are one transaction for the tracker.
  */
@@ -472,7 +473,8 @@ place_chunk(Stream *st, Chunk *c, char *err, size_t errlen)
 		record_free(&rel_rec);
 		return false;
 	}
-	st->txn = acktrack_begin(st->acks);
+	if (!st->in_txn)
+		st->txn = acktrack_begin(st->acks);
 	ok = c->partial || place_range(st, rel, &rel_rec, c, err, errlen);
 	record_free(&rel_rec);
 	for (size_t i = 0; i < c->nrows && ok; i++)
@@ -493,7 +495,8 @@ place_chunk(Stream *st, Chunk *c, char *err, size_t errlen)
 				  value, total, &h, err, errlen);
 	}
 	/* Every commit before the watermark is in the stream before it: the slot may move there. */
-	acktrack_commit(st->acks, st->txn, c->lsn);
+	if (!st->in_txn)
+		acktrack_commit(st->acks, st->txn, c->lsn);
 	return ok;
 }
 
@@ -516,7 +519,8 @@ on_watermark(Stream *st, char *err, size_t errlen)
 		return true;
 	memcpy(id, r->content.data + slotlen + 1, idlen);
 	id[idlen] = '\0';
-	if ((c = snapwatch_take(st->watch, strtoull(id, NULL, 10), r->lsn ? r->lsn : r->commit_lsn)) == NULL)
+	/* In its transaction (snapshot.c writes it so, its commit flushes it): at that commit. */
+	if ((c = snapwatch_take(st->watch, strtoull(id, NULL, 10), st->in_txn ? st->commit_lsn : r->lsn)) == NULL)
 		return true;			/* an earlier run's, or read again */
 	ok = place_chunk(st, c, err, errlen);
 	snapwatch_placed(st->watch, c);
@@ -537,7 +541,7 @@ on_message(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 	if (r->prefix.len == strlen(SNAPWATCH_PREFIX) && memcmp(r->prefix.data, SNAPWATCH_PREFIX, r->prefix.len) == 0)
 	{
 		free(value);
-		return own_txn ? on_watermark(st, err, errlen) : true;
+		return on_watermark(st, err, errlen);
 	}
 	/* A non-transactional message outside a transaction is tracked on its own. */
 	if (own_txn)
