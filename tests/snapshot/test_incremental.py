@@ -75,7 +75,7 @@ def snapshot_reads(bootstrap, topic):
 
 
 def test_kill9_during_the_snapshot_goes_on_and_the_target_ends_equal(source, target, broker, streamer, sink):
-    rows, chunk = 200000, 400
+    rows, chunk = 200000, 150
     source.psql("CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL, pad text); "
                 f"INSERT INTO big SELECT g, 0, md5(g::text) FROM generate_series(1, {rows}) g")
     s = streamer(snapshot_chunk_rows=str(chunk), snapshot_parallelism="1", heartbeat_interval_ms="0").start()
@@ -87,7 +87,7 @@ def test_kill9_during_the_snapshot_goes_on_and_the_target_ends_equal(source, tar
         # Somewhere in the middle of reading: once a chunk of this run was acknowledged.
         start = progress(source)[0]
         wait_for(lambda: progress(source)[0] > start, timeout=60, what="a chunk acknowledged")
-        time.sleep(rng.uniform(0.0, 0.8))
+        time.sleep(rng.uniform(0.0, 0.5))
         read, _, done = progress(source)
         assert not done, f"the snapshot ended after {kills} kills: too fast for this test"
         seen.append(read)
@@ -130,7 +130,6 @@ def test_the_xmin_horizon_is_held_for_one_chunk_read_at_most(source, broker, str
     # One chunk of 1,000 rows is read in milliseconds; the old exported
     # snapshot held one transaction for the whole table.
     assert longest < 1.0, f"an xmin held for {longest:.1f} s"
-    assert len(held) == 0
     assert s.stop() == 0
 
 
