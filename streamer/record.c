@@ -274,20 +274,13 @@ record_key(const SpanArray *image, const uint32_t *keys, size_t nkeys, uint8_t *
 	return at;
 }
 
-uint8_t *
-record_reposition(const uint8_t *buf, size_t len, uint64_t commit_lsn, uint32_t seq, size_t *outlen)
+size_t
+record_without_position(const uint8_t *buf, size_t len, uint8_t *out)
 {
-	size_t		cap = len + wire_varint_field_size(WIRE_CHANGE_EVENT_COMMIT_LSN, commit_lsn) +
-		wire_varint_field_size(WIRE_CHANGE_EVENT_LSN, commit_lsn) +
-		wire_varint_field_size(WIRE_CHANGE_EVENT_SEQ, seq);
-	uint8_t    *out = xmalloc(cap);
 	uint8_t    *p = out;
 	size_t		at = 0;
 	RecordField f;
 
-	p = wire_put_varint_field(p, WIRE_CHANGE_EVENT_COMMIT_LSN, commit_lsn);
-	p = wire_put_varint_field(p, WIRE_CHANGE_EVENT_LSN, commit_lsn);
-	p = wire_put_varint_field(p, WIRE_CHANGE_EVENT_SEQ, seq);
 	while (record_next_field(buf, len, &at, &f))
 	{
 		if (f.number == WIRE_CHANGE_EVENT_COMMIT_LSN || f.number == WIRE_CHANGE_EVENT_LSN ||
@@ -296,6 +289,13 @@ record_reposition(const uint8_t *buf, size_t len, uint64_t commit_lsn, uint32_t 
 		memcpy(p, f.whole.data, f.whole.len);
 		p += f.whole.len;
 	}
-	*outlen = (size_t) (p - out);
-	return out;
+	return (size_t) (p - out);
+}
+
+uint8_t *
+record_put_position(uint8_t *p, uint64_t at, uint32_t seq)
+{
+	p = wire_put_varint_field(p, WIRE_CHANGE_EVENT_COMMIT_LSN, at);
+	p = wire_put_varint_field(p, WIRE_CHANGE_EVENT_LSN, at);
+	return wire_put_varint_field(p, WIRE_CHANGE_EVENT_SEQ, seq);
 }

@@ -96,12 +96,17 @@ extern size_t record_key(const SpanArray *image, const uint32_t *keys, size_t nk
 						 uint8_t *out, size_t cap);
 
 /*
- * A copy of a READ record placed in the stream at commit_lsn (the snapshot's
- * watermark): its commit_lsn and lsn become that position and its seq seq,
- * every other field as it was.  *outlen is the copy's length (malloc'd).
+ * A READ record read by the snapshot, made ready to be placed in the stream
+ * later (streamer/snapwatch.h): into out (at least len bytes), the record's
+ * fields but its positions (commit_lsn, lsn, seq); returns the length
+ * written.  record_put_position then appends the position it is placed at,
+ * at most RECORD_POSITION_MAX bytes: the last value of a field is the one a
+ * reader takes, and none is left before it.
  */
-extern uint8_t *record_reposition(const uint8_t *buf, size_t len, uint64_t commit_lsn, uint32_t seq,
-								  size_t *outlen);
+extern size_t record_without_position(const uint8_t *buf, size_t len, uint8_t *out);
+#define RECORD_POSITION_MAX (3 * (1 + WIRE_VARINT_MAX))
+/* Appends commit_lsn and lsn (both at) and seq at p; returns the end. */
+extern uint8_t *record_put_position(uint8_t *p, uint64_t at, uint32_t seq);
 
 /* One top-level field of a protobuf message, as record_next_field() reads it. */
 typedef struct RecordField

@@ -37,8 +37,10 @@
 	"  E'\\n' ORDER BY a.attnum), '') FROM pg_catalog.pg_attribute a " \
 	"  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped)"
 
-/* Chunks of one worker read but not yet acknowledged, at most. */
-#define IN_FLIGHT 3
+/* Chunks of one worker read but not yet acknowledged, at most (placed, they hold no rows)... */
+#define IN_FLIGHT 6
+/* ...of them not yet placed, holding their rows, at most. */
+#define UNPLACED 2
 
 typedef struct Table
 {
@@ -319,7 +321,7 @@ chunk_query(Reader *r)
 	return q.data;
 }
 
-static bool watermark(Reader *r, const Chunk *c);
+static bool watermark(Reader *r, const Chunk *c, bool in_txn);
 
 /* Rows of avg bytes in one fetch: a quarter of a chunk's bytes' worth, 1 to most. */
 static size_t
@@ -436,6 +438,7 @@ read_chunk(Reader *r, Chunk *c, Key *last, bool *full, bool lock)
 			const uint8_t *row = (const uint8_t *) PQgetvalue(res, i, 0);
 			size_t		len = (size_t) PQgetlength(res, i, 0);
 			uint8_t    *key = NULL;
+			uint8_t    *value;
 			size_t		keylen = 0;
 			char		why[256];
 
@@ -452,7 +455,11 @@ read_chunk(Reader *r, Chunk *c, Key *last, bool *full, bool lock)
 				key = xmalloc(keylen ? keylen : 1);
 				record_key(&r->rec.after, r->cols.positions, (size_t) r->cols.n, key, keylen);
 			}
-			chunk_add_row(c, xmemdup(row, len), len, key, keylen);
+			/* The Kafka value, built here rather than by the stream's one thread. */
+			value = xmalloc(c->relation_len + len + RECORD_POSITION_MAX);
+			memcpy(value, c->relation, c->relation_len);
+			chunk_add_row(c, value, c->relation_len + record_without_position(row, len, value + c->relation_len),
+						  key, keylen);
 		}
 		if (!c->keyless)
 		{
@@ -499,7 +506,7 @@ read_chunk(Reader *r, Chunk *c, Key *last, bool *full, bool lock)
 	if (lock)
 	{
 		snapwatch_submit(snap->watch, c);
-		if (!watermark(r, c))
+		if (!watermark(r, c, true))
 			return false;
 	}
 	return run(r, PQexec(r->conn, "COMMIT"), "COMMIT");
@@ -507,16 +514,19 @@ read_chunk(Reader *r, Chunk *c, Key *last, bool *full, bool lock)
 
 /* The watermark after the chunk's snapshot: where the stream places it. */
 static bool
-watermark(Reader *r, const Chunk *c)
+watermark(Reader *r, const Chunk *c, bool in_txn)
 {
-	char		content[160];
-	const char *params[1] = {content};
+	char		sql[512];
 
-	snprintf(content, sizeof(content), "%s/%" PRIu64, r->snap->settings->slot_name, c->id);
-	/* Transactional: its commit flushes it, so the stream sees it at once. */
-	return run(r, PQexecParams(r->conn, "SELECT pg_catalog.pg_logical_emit_message(true, '"
-							   SNAPWATCH_PREFIX "', $1)", 1, NULL, params, NULL, NULL, 0),
-			   "the chunk's watermark (pg_logical_emit_message)");
+	/*
+	 * In a transaction whose commit is flushed at once (this session's
+	 * others are not waited for), so the stream sees it at once.  The
+	 * content is the slot's name (a-z, 0-9, _) and a number.
+	 */
+	snprintf(sql, sizeof(sql), "%sSET LOCAL synchronous_commit = on; "
+			 "SELECT pg_catalog.pg_logical_emit_message(true, '" SNAPWATCH_PREFIX "', '%s/%" PRIu64 "')%s",
+			 in_txn ? "" : "BEGIN; ", r->snap->settings->slot_name, c->id, in_txn ? "" : "; COMMIT");
+	return run(r, PQexec(r->conn, sql), "the chunk's watermark (pg_logical_emit_message)");
 }
 
 /*
@@ -703,6 +713,17 @@ mark_done(Reader *r)
 			   "marking it done");
 }
 
+/* The chunks in flight still waiting for their watermark (they hold their rows). */
+static int
+unplaced(Reader *r)
+{
+	int			n = 0;
+
+	for (int i = 0; i < r->nflights; i++)
+		n += snapwatch_state(r->snap->watch, r->flights[i].chunk) == CHUNK_SUBMITTED;
+	return n;
+}
+
 /* Reads one table chunk by chunk until every chunk is acknowledged; false after fail() or a stop. */
 static bool
 read_table(Reader *r)
@@ -724,7 +745,7 @@ read_table(Reader *r)
 		bool		lock;
 		int			s;
 
-		if (r->nflights == IN_FLIGHT || (!more && r->nflights > 0))
+		if (r->nflights == IN_FLIGHT || (!more && r->nflights > 0) || unplaced(r) >= UNPLACED)
 		{
 			if ((s = settle(r)) < 0)
 				goto out;
@@ -750,7 +771,7 @@ read_table(Reader *r)
 		if (!lock)
 		{
 			snapwatch_submit(snap->watch, c);
-			if (!watermark(r, c))
+			if (!watermark(r, c, false))
 			{
 				snapwatch_release(snap->watch, c);
 				key_free(&last);
@@ -790,6 +811,12 @@ worker(void *arg)
 
 	record_init(&r.rec);
 	r.conn = connect_source(snap, "for the snapshot");
+	/*
+	 * Progress rows are not waited for: one lost in a crash only means its
+	 * chunk is read again (the watermarks are, watermark()).
+	 */
+	if (r.conn != NULL)
+		PQclear(PQexec(r.conn, "SET synchronous_commit = off"));
 	while (r.conn != NULL && !atomic_load(&snap->stop))
 	{
 		Table	   *t = NULL;

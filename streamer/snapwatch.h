@@ -56,9 +56,14 @@ extern bool xidsnap_visible(const XidSnapshot *s, uint32_t x);
 /* One row of a chunk: its READ record and its Kafka key. */
 typedef struct ChunkRow
 {
+	/*
+	 * The Kafka value as it will be produced: the table's RELATION record,
+	 * then the row's READ record without its position, with room for it
+	 * (record_put_position).  NULL once placed: the producer has it.
+	 */
 	uint8_t    *rec;
 	size_t		len;
-	uint8_t    *key;			/* NULL for a table without a key */
+	uint8_t    *key;			/* NULL for a table without a key, and once placed */
 	size_t		keylen;
 	bool		dropped;		/* a newer change of its key is in the stream */
 } ChunkRow;

@@ -479,24 +479,28 @@ place_chunk(Stream *st, Chunk *c, char *err, size_t errlen)
 	record_free(&rel_rec);
 	for (size_t i = 0; i < c->nrows && ok; i++)
 	{
-		const ChunkRow *row = &c->rows[i];
+		ChunkRow   *row = &c->rows[i];
 		KafkaHeaders h = {'r', c->lsn, NULL};
-		size_t		len,
-					total;
-		uint8_t    *moved;
-		void	   *value;
+		uint8_t    *end;
 
 		if (row->dropped)
 			continue;
-		moved = record_reposition(row->rec, row->len, c->lsn, seq++, &len);
-		value = relation_value(rel, moved, len, &total);
-		free(moved);
+		/* The value the worker built, at its place: the producer takes it. */
+		end = record_put_position(row->rec + row->len, c->lsn, seq++);
 		ok = emit(st, rel->handle, RD_KAFKA_PARTITION_UA, row->keylen ? row->key : NULL, row->keylen,
-				  value, total, &h, err, errlen);
+				  row->rec, (size_t) (end - row->rec), &h, err, errlen);
+		row->rec = NULL;
 	}
 	/* Every commit before the watermark is in the stream before it: the slot may move there. */
 	if (!st->in_txn)
 		acktrack_commit(st->acks, st->txn, c->lsn);
+	/* The chunk keeps only its count until acknowledged. */
+	for (size_t i = 0; i < c->nrows; i++)
+	{
+		free(c->rows[i].rec);	/* dropped rows' */
+		free(c->rows[i].key);
+		c->rows[i].rec = c->rows[i].key = NULL;
+	}
 	return ok;
 }
 

@@ -101,7 +101,7 @@ def test_kill9_during_the_snapshot_goes_on_and_the_target_ends_equal(source, tar
     assert s.text().count("goes on after its last acknowledged chunk") >= kills
     # Read again: only the chunks in flight at each kill, not the table from zero.
     reads = snapshot_reads(broker.bootstrap, "pgcdc.public.big")
-    assert reads <= rows + writer.inserted + kills * 3 * chunk, (reads, kills)
+    assert reads <= rows + writer.inserted + kills * 6 * chunk, (reads, kills)
     assert w.stop() == 0 and s.stop() == 0
 
 

@@ -1,7 +1,8 @@
 /*
  * test_record.c — the record scanner against hand-built wire bytes: fields
  * found, unknown fields skipped, keys built from key positions, and every
- * truncation of a valid record rejected or scanned without reading past it.
+ * truncation of a valid record rejected or scanned without reading past it;
+ * a snapshot row's position taken out and put back (its watermark's).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -203,9 +204,40 @@ frames(void)
 		  strstr(err, "bad record length") != NULL, "not a varint: %s", err);
 }
 
+/* A READ record without its position, then at a watermark's: every other field as it was. */
+static void
+positions(void)
+{
+	Buf			b = {.len = 0};
+	Buf			v = int_value(7);
+	uint8_t		out[1024 + RECORD_POSITION_MAX];
+	size_t		len;
+	Record		r;
+	char		err[128];
+
+	record_init(&r);
+	field_varint(&b, 1, 1);
+	field_varint(&b, 2, 8);		/* READ */
+	field_varint(&b, 3, 0x1234);	/* commit_lsn, lsn, seq as read_record wrote them */
+	field_varint(&b, 4, 0x1234);
+	field_varint(&b, 5, 9);
+	field_bytes(&b, 9, "public", 6);
+	field_bytes(&b, 13, v.data, v.len);
+	len = record_without_position(b.data, b.len, out);
+	CHECK(len == b.len - 2 * 3 - 2, "three fields of the position left out (%zu of %zu bytes)", len, b.len);
+	CHECK(record_scan(out, len, &r, err, sizeof(err)) && r.commit_lsn == 0 && r.lsn == 0 &&
+		  r.op == PGCDC__OP__OP_READ && r.after.n == 1 && r.schema.len == 6, "the rest intact: %s", err);
+	len = (size_t) (record_put_position(out + len, UINT64_C(0x1600000A0), 42) - out);
+	CHECK(record_scan(out, len, &r, err, sizeof(err)) && r.commit_lsn == UINT64_C(0x1600000A0) &&
+		  r.lsn == UINT64_C(0x1600000A0) && r.after.n == 1, "placed at the watermark: %s", err);
+	CHECK(len <= b.len + RECORD_POSITION_MAX, "within RECORD_POSITION_MAX");
+	record_free(&r);
+}
+
 int
 main(void)
 {
+	positions();
 	relation_record();
 	change_and_key();
 	malformed();
