@@ -235,9 +235,11 @@ snaprange_apply(Target *t, Tables *ts, TableInfo *ti, const Event *e, RangeOutco
 		return false;
 	if (g->keyless)
 		return apply_keyless(t, ti, e, exists, outcome, removed, why, whylen, err, errlen);
-	if (!exists)
-		return true;
-
+	/*
+	 * Claimed even when the table is not there yet: this batch's rows, of
+	 * this range and after it, create it, and a later copy must not delete
+	 * them.
+	 */
 	if (!claim(t, ti, e, &mine, err, errlen))
 		return false;
 	if (!mine)
@@ -245,6 +247,8 @@ snaprange_apply(Target *t, Tables *ts, TableInfo *ti, const Event *e, RangeOutco
 		*outcome = RANGE_ALREADY;
 		return true;
 	}
+	if (!exists)
+		return true;
 	cols = xcalloc(g->n_collations, sizeof(KeyCol));
 	maxparams = (int) (3 * g->n_collations);
 	texts = xcalloc((size_t) maxparams, sizeof(Buf));

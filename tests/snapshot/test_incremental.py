@@ -252,3 +252,36 @@ def test_a_snapshot_leaves_no_ghost_rows(source, target, broker, streamer, sink)
     assert removed == ghosts, (removed, ghosts)
     assert metric(port, 'walsink_snapshot_ranges_total{outcome="skipped"}') in (None, 0)
     assert w.stop() == 0 and s.stop() == 0
+
+
+def test_the_first_range_of_a_table_the_target_does_not_have_yet(source, target, broker, streamer, sink):
+    """The first copy of a range finds no target table (auto.create makes
+    it from the rows in the same batch): it is claimed all the same, so a
+    later copy on another partition does not delete what that batch wrote
+    after it."""
+    source.psql("CREATE TABLE fresh (id int PRIMARY KEY, v int NOT NULL)")
+    stop = threading.Event()
+
+    def write():
+        conn = psycopg2.connect(source.dsn())
+        conn.autocommit = True
+        i = 0
+        with conn.cursor() as cur:
+            while not stop.is_set():
+                i += 1
+                cur.execute("INSERT INTO fresh VALUES (%s, 0)", (i,))
+                time.sleep(0.002)
+        conn.close()
+
+    t = threading.Thread(target=write, daemon=True)
+    t.start()
+    s = streamer(heartbeat_interval_ms="0").start()
+    # Small batches: the range's copies on the four partitions land in different ones.
+    w = sink(batch_max_rows="10").start()
+    wait_for(lambda: progress(source, "fresh")[2], timeout=120, what="the snapshot to complete")
+    time.sleep(2)
+    stop.set()
+    t.join()
+    wait_equal(source, target, ["fresh"], timeout=120)
+    assert "no longer had deleted" not in w.text(), w.text()[-2000:]
+    assert w.stop() == 0 and s.stop() == 0
