@@ -4,7 +4,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -30,24 +29,6 @@ stmt_shapes_free(Shapes *sh)
 	sh->group = NULL;
 }
 
-/* printf into sql. */
-__attribute__((format(printf, 2, 3)))
-static void
-stmt_add(Buf *sql, const char *fmt,...)
-{
-	va_list		ap;
-	int			need;
-
-	va_start(ap, fmt);
-	need = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	buf_reserve(sql, (size_t) need + 1);
-	va_start(ap, fmt);
-	vsnprintf(sql->data + sql->len, (size_t) need + 1, fmt, ap);
-	va_end(ap);
-	sql->len += (size_t) need;
-}
-
 const char *
 stmt_text(Buf *sql)
 {
@@ -71,7 +52,7 @@ stmt_columns(Buf *sql, const TableInfo *ti, const char *s)
 	for (size_t j = 0; j < ti->ncols; j++)
 		if (stmt_writes(ti, s, j))
 		{
-			stmt_add(sql, "%s%s", first ? "" : ", ", ti->qcols[j]);
+			buf_printf(sql, "%s%s", first ? "" : ", ", ti->qcols[j]);
 			first = false;
 		}
 }
@@ -81,7 +62,7 @@ static void
 stmt_key_match(Buf *sql, const TableInfo *ti)
 {
 	for (size_t k = 0; k < ti->nkeys; k++)
-		stmt_add(sql, " AND t.%s = s.%s", ti->qcols[ti->keycols[k]], ti->qcols[ti->keycols[k]]);
+		buf_printf(sql, " AND t.%s = s.%s", ti->qcols[ti->keycols[k]], ti->qcols[ti->keycols[k]]);
 }
 
 /* Whether target column j is one of the key's. */
@@ -107,33 +88,33 @@ stmt_updates(const TableInfo *ti, const char *s)
 void
 stmt_clear_stage(Buf *sql, const TableInfo *ti)
 {
-	stmt_add(sql, "DELETE FROM pg_temp.%s", ti->stage);
+	buf_printf(sql, "DELETE FROM pg_temp.%s", ti->stage);
 }
 
 void
 stmt_copy_stage(Buf *sql, const TableInfo *ti, bool sig, bool binary)
 {
-	stmt_add(sql, "COPY pg_temp.%s (__pgcdc_row, __pgcdc_op%s", ti->stage, sig ? ", __pgcdc_sig" : "");
+	buf_printf(sql, "COPY pg_temp.%s (__pgcdc_row, __pgcdc_op%s", ti->stage, sig ? ", __pgcdc_sig" : "");
 	for (size_t j = 0; j < ti->ncols; j++)
-		stmt_add(sql, ", %s", ti->qcols[j]);
-	stmt_add(sql, ") FROM STDIN%s", binary ? " (FORMAT binary)" : "");
+		buf_printf(sql, ", %s", ti->qcols[j]);
+	buf_printf(sql, ") FROM STDIN%s", binary ? " (FORMAT binary)" : "");
 }
 
 void
 stmt_copy_keys(Buf *sql, const TableInfo *ti)
 {
-	stmt_add(sql, "COPY pg_temp.%s (__pgcdc_row, __pgcdc_op", ti->stage);
+	buf_printf(sql, "COPY pg_temp.%s (__pgcdc_row, __pgcdc_op", ti->stage);
 	for (size_t c = 0; c < ti->nkeys; c++)
-		stmt_add(sql, ", %s", ti->qcols[ti->keycols[c]]);
-	stmt_add(sql, ") FROM STDIN");
+		buf_printf(sql, ", %s", ti->qcols[ti->keycols[c]]);
+	buf_printf(sql, ") FROM STDIN");
 }
 
 void
 stmt_copy_table(Buf *sql, const TableInfo *ti, const char *s, bool binary)
 {
-	stmt_add(sql, "COPY %s (", ti->qname);
+	buf_printf(sql, "COPY %s (", ti->qname);
 	stmt_columns(sql, ti, s);
-	stmt_add(sql, ") FROM STDIN%s", binary ? " (FORMAT binary)" : "");
+	buf_printf(sql, ") FROM STDIN%s", binary ? " (FORMAT binary)" : "");
 }
 
 void
@@ -141,21 +122,21 @@ stmt_delete(Buf *sql, const TableInfo *ti)
 {
 	if (ti->soft < 0)
 	{
-		stmt_add(sql, "DELETE FROM %s t USING pg_temp.%s s WHERE s.__pgcdc_op = 'd'", ti->qname, ti->stage);
+		buf_printf(sql, "DELETE FROM %s t USING pg_temp.%s s WHERE s.__pgcdc_op = 'd'", ti->qname, ti->stage);
 		stmt_key_match(sql, ti);
 		return;
 	}
 	/* A tombstone: the key marked deleted, even when the row was never applied. */
-	stmt_add(sql, "INSERT INTO %s AS t (", ti->qname);
+	buf_printf(sql, "INSERT INTO %s AS t (", ti->qname);
 	for (size_t k = 0; k < ti->nkeys; k++)
-		stmt_add(sql, "%s, ", ti->qcols[ti->keycols[k]]);
-	stmt_add(sql, "%s) SELECT ", ti->qcols[ti->soft]);
+		buf_printf(sql, "%s, ", ti->qcols[ti->keycols[k]]);
+	buf_printf(sql, "%s) SELECT ", ti->qcols[ti->soft]);
 	for (size_t k = 0; k < ti->nkeys; k++)
-		stmt_add(sql, "%s, ", ti->qcols[ti->keycols[k]]);
-	stmt_add(sql, "true FROM pg_temp.%s WHERE __pgcdc_op = 'd' ON CONFLICT (", ti->stage);
+		buf_printf(sql, "%s, ", ti->qcols[ti->keycols[k]]);
+	buf_printf(sql, "true FROM pg_temp.%s WHERE __pgcdc_op = 'd' ON CONFLICT (", ti->stage);
 	for (size_t k = 0; k < ti->nkeys; k++)
-		stmt_add(sql, "%s%s", k ? ", " : "", ti->qcols[ti->keycols[k]]);
-	stmt_add(sql, ") DO UPDATE SET %s = true", ti->qcols[ti->soft]);
+		buf_printf(sql, "%s%s", k ? ", " : "", ti->qcols[ti->keycols[k]]);
+	buf_printf(sql, ") DO UPDATE SET %s = true", ti->qcols[ti->soft]);
 }
 
 /* " AND __pgcdc_row IN (...)": shape g's rows, when other shapes share its op. */
@@ -170,14 +151,14 @@ group_rows(Buf *sql, const TableInfo *ti, const Shapes *sh, size_t g)
 		same_op += sh->sig[h * SIG_LEN(ti) + ti->ncols] == op;
 	if (same_op < 2)
 		return;
-	stmt_add(sql, " AND __pgcdc_row IN (");
+	buf_printf(sql, " AND __pgcdc_row IN (");
 	for (size_t r = 0; r < sh->nrows; r++)
 		if (sh->group[r] == (int) g)
 		{
-			stmt_add(sql, "%s%zu", first ? "" : ",", r);
+			buf_printf(sql, "%s%zu", first ? "" : ",", r);
 			first = false;
 		}
-	stmt_add(sql, ")");
+	buf_printf(sql, ")");
 }
 
 /*
@@ -191,15 +172,15 @@ stmt_update(Buf *sql, const TableInfo *ti, const Shapes *sh, size_t g)
 	const char *s = sh->sig + g * SIG_LEN(ti);
 	bool		first = true;
 
-	stmt_add(sql, "UPDATE %s AS t SET ", ti->qname);
+	buf_printf(sql, "UPDATE %s AS t SET ", ti->qname);
 	for (size_t j = 0; j < ti->ncols; j++)
 		if (stmt_writes(ti, s, j) && !is_key(ti, j))
 		{
-			stmt_add(sql, "%s%s = %s%s", first ? "" : ", ", ti->qcols[j],
+			buf_printf(sql, "%s%s = %s%s", first ? "" : ", ", ti->qcols[j],
 					 (int) j == ti->soft ? "false" : "s.", (int) j == ti->soft ? "" : ti->qcols[j]);
 			first = false;
 		}
-	stmt_add(sql, " FROM pg_temp.%s s WHERE __pgcdc_op = 'u'", ti->stage);
+	buf_printf(sql, " FROM pg_temp.%s s WHERE __pgcdc_op = 'u'", ti->stage);
 	group_rows(sql, ti, sh, g);
 	stmt_key_match(sql, ti);
 }
@@ -211,32 +192,32 @@ stmt_upsert(Buf *sql, const TableInfo *ti, const Shapes *sh, size_t g, bool upda
 	char		op = s[ti->ncols];
 	bool		first = true;
 
-	stmt_add(sql, "INSERT INTO %s AS t (", ti->qname);
+	buf_printf(sql, "INSERT INTO %s AS t (", ti->qname);
 	stmt_columns(sql, ti, s);
-	stmt_add(sql, ") SELECT ");
+	buf_printf(sql, ") SELECT ");
 	for (size_t j = 0; j < ti->ncols; j++)
 		if (stmt_writes(ti, s, j))
 		{
-			stmt_add(sql, "%s%s", first ? "" : ", ", (int) j == ti->soft ? "false" : ti->qcols[j]);
+			buf_printf(sql, "%s%s", first ? "" : ", ", (int) j == ti->soft ? "false" : ti->qcols[j]);
 			first = false;
 		}
-	stmt_add(sql, " FROM pg_temp.%s WHERE __pgcdc_op = '%c'", ti->stage, op);
+	buf_printf(sql, " FROM pg_temp.%s WHERE __pgcdc_op = '%c'", ti->stage, op);
 	group_rows(sql, ti, sh, g);
 	if (ti->nkeys == 0)
 		return;
-	stmt_add(sql, " ON CONFLICT (");
+	buf_printf(sql, " ON CONFLICT (");
 	for (size_t k = 0; k < ti->nkeys; k++)
-		stmt_add(sql, "%s%s", k ? ", " : "", ti->qcols[ti->keycols[k]]);
-	stmt_add(sql, ") DO ");
+		buf_printf(sql, "%s%s", k ? ", " : "", ti->qcols[ti->keycols[k]]);
+	buf_printf(sql, ") DO ");
 	first = true;
 	for (size_t j = 0; j < ti->ncols && !updated; j++)
 		if (stmt_writes(ti, s, j) && !is_key(ti, j))
 		{
-			stmt_add(sql, "%s%s = EXCLUDED.%s", first ? "UPDATE SET " : ", ", ti->qcols[j], ti->qcols[j]);
+			buf_printf(sql, "%s%s = EXCLUDED.%s", first ? "UPDATE SET " : ", ", ti->qcols[j], ti->qcols[j]);
 			first = false;
 		}
 	if (first)
-		stmt_add(sql, "NOTHING");	/* nothing but the key, or the rows there are updated */
+		buf_printf(sql, "NOTHING");	/* nothing but the key, or the rows there are updated */
 }
 
 /* A rule judges the row as it will be: a column a row does not have is the target's. */
@@ -245,31 +226,31 @@ stmt_rule(Buf *sql, const TableInfo *ti, size_t k, bool partial)
 {
 	if (!partial || ti->nkeys == 0)
 	{
-		stmt_add(sql, "WITH bad AS (DELETE FROM pg_temp.%s WHERE __pgcdc_op <> 'd' AND (%s) IS NOT TRUE "
+		buf_printf(sql, "WITH bad AS (DELETE FROM pg_temp.%s WHERE __pgcdc_op <> 'd' AND (%s) IS NOT TRUE "
 				 "RETURNING __pgcdc_row) SELECT __pgcdc_row FROM bad ORDER BY 1", ti->stage, ti->rules[k]->expr);
 		return;
 	}
-	stmt_add(sql, "WITH bad AS (DELETE FROM pg_temp.%s x USING (SELECT __pgcdc_row FROM "
+	buf_printf(sql, "WITH bad AS (DELETE FROM pg_temp.%s x USING (SELECT __pgcdc_row FROM "
 			 "(SELECT s.__pgcdc_row, s.__pgcdc_op", ti->stage);
 	for (size_t j = 0; j < ti->ncols; j++)
-		stmt_add(sql, ", CASE WHEN substr(s.__pgcdc_sig, %zu, 1) = '1' THEN s.%s ELSE t.%s END AS %s",
+		buf_printf(sql, ", CASE WHEN substr(s.__pgcdc_sig, %zu, 1) = '1' THEN s.%s ELSE t.%s END AS %s",
 				 j + 1, ti->qcols[j], ti->qcols[j], ti->qcols[j]);
-	stmt_add(sql, " FROM pg_temp.%s s LEFT JOIN %s t ON true", ti->stage, ti->qname);
+	buf_printf(sql, " FROM pg_temp.%s s LEFT JOIN %s t ON true", ti->stage, ti->qname);
 	stmt_key_match(sql, ti);
-	stmt_add(sql, ") v WHERE __pgcdc_op <> 'd' AND (%s) IS NOT TRUE) b WHERE x.__pgcdc_row = b.__pgcdc_row "
+	buf_printf(sql, ") v WHERE __pgcdc_op <> 'd' AND (%s) IS NOT TRUE) b WHERE x.__pgcdc_row = b.__pgcdc_row "
 			 "RETURNING x.__pgcdc_row) SELECT __pgcdc_row FROM bad ORDER BY 1", ti->rules[k]->expr);
 }
 
 void
 stmt_old_rows(Buf *sql, const TableInfo *ti, const int *col, int ncol)
 {
-	stmt_add(sql, "WITH s AS (DELETE FROM pg_temp.%s WHERE __pgcdc_op = 'm' RETURNING *) "
+	buf_printf(sql, "WITH s AS (DELETE FROM pg_temp.%s WHERE __pgcdc_op = 'm' RETURNING *) "
 			 "SELECT s.__pgcdc_row", ti->stage);
 	for (int c = 1; c <= ncol; c++)
 		for (size_t j = 0; j < ti->ncols; j++)
 			if (col[j] == c)
-				stmt_add(sql, ", t.%s::text", ti->qcols[j]);
-	stmt_add(sql, " FROM s JOIN %s t ON true", ti->qname);
+				buf_printf(sql, ", t.%s::text", ti->qcols[j]);
+	buf_printf(sql, " FROM s JOIN %s t ON true", ti->qname);
 	stmt_key_match(sql, ti);
 }
 
@@ -279,22 +260,22 @@ stmt_full_insert(Buf *sql, const TableInfo *ti, const int *map, size_t from, siz
 {
 	bool		first = true;
 
-	stmt_add(sql, "INSERT INTO %s (", ti->qname);
+	buf_printf(sql, "INSERT INTO %s (", ti->qname);
 	for (size_t j = 0; j < ti->ncols; j++)
 		if (map[j] >= 0 || (int) j == ti->soft)
 		{
-			stmt_add(sql, "%s%s", first ? "" : ", ", ti->qcols[j]);
+			buf_printf(sql, "%s%s", first ? "" : ", ", ti->qcols[j]);
 			first = false;
 		}
-	stmt_add(sql, ") SELECT ");
+	buf_printf(sql, ") SELECT ");
 	first = true;
 	for (size_t j = 0; j < ti->ncols; j++)
 		if (map[j] >= 0 || (int) j == ti->soft)
 		{
-			stmt_add(sql, "%s%s", first ? "" : ", ", (int) j == ti->soft ? "false" : ti->qcols[j]);
+			buf_printf(sql, "%s%s", first ? "" : ", ", (int) j == ti->soft ? "false" : ti->qcols[j]);
 			first = false;
 		}
-	stmt_add(sql, " FROM pg_temp.%s WHERE __pgcdc_row BETWEEN %zu AND %zu;", ti->stage, FULL_NEW(from),
+	buf_printf(sql, " FROM pg_temp.%s WHERE __pgcdc_row BETWEEN %zu AND %zu;", ti->stage, FULL_NEW(from),
 			 FULL_NEW(to - 1));
 }
 
@@ -302,16 +283,16 @@ stmt_full_insert(Buf *sql, const TableInfo *ti, const int *map, size_t from, siz
 static void
 match_old(Buf *sql, const TableInfo *ti, size_t i)
 {
-	stmt_add(sql, " AND t.ctid = (SELECT x.ctid FROM %s x, pg_temp.%s o WHERE o.__pgcdc_row = %zu",
+	buf_printf(sql, " AND t.ctid = (SELECT x.ctid FROM %s x, pg_temp.%s o WHERE o.__pgcdc_row = %zu",
 			 ti->qname, ti->stage, FULL_OLD(i));
 	/* As text: every type has a text form, not every type an equality. */
 	for (size_t j = 0; j < ti->ncols; j++)
 		if ((int) j != ti->soft)
-			stmt_add(sql, " AND (substr(o.__pgcdc_sig, %zu, 1) = '0' OR x.%s::text IS NOT DISTINCT FROM o.%s::text)",
+			buf_printf(sql, " AND (substr(o.__pgcdc_sig, %zu, 1) = '0' OR x.%s::text IS NOT DISTINCT FROM o.%s::text)",
 					 j + 1, ti->qcols[j], ti->qcols[j]);
 	if (ti->soft >= 0)
-		stmt_add(sql, " AND x.%s IS NOT TRUE", ti->qcols[ti->soft]);
-	stmt_add(sql, " LIMIT 1)");
+		buf_printf(sql, " AND x.%s IS NOT TRUE", ti->qcols[ti->soft]);
+	buf_printf(sql, " LIMIT 1)");
 }
 
 void
@@ -320,23 +301,23 @@ stmt_full_change(Buf *sql, const TableInfo *ti, bool del, size_t i)
 	bool		first = true;
 
 	if (del && ti->soft < 0)
-		stmt_add(sql, "DELETE FROM %s t WHERE true", ti->qname);
+		buf_printf(sql, "DELETE FROM %s t WHERE true", ti->qname);
 	else if (del)
-		stmt_add(sql, "UPDATE %s t SET %s = true WHERE true", ti->qname, ti->qcols[ti->soft]);
+		buf_printf(sql, "UPDATE %s t SET %s = true WHERE true", ti->qname, ti->qcols[ti->soft]);
 	else
 	{
-		stmt_add(sql, "UPDATE %s t SET ", ti->qname);
+		buf_printf(sql, "UPDATE %s t SET ", ti->qname);
 		for (size_t j = 0; j < ti->ncols; j++)
 			if ((int) j != ti->soft)
 			{
-				stmt_add(sql, "%s%s = CASE WHEN substr(n.__pgcdc_sig, %zu, 1) = '1' THEN n.%s ELSE t.%s END",
+				buf_printf(sql, "%s%s = CASE WHEN substr(n.__pgcdc_sig, %zu, 1) = '1' THEN n.%s ELSE t.%s END",
 						 first ? "" : ", ", ti->qcols[j], j + 1, ti->qcols[j], ti->qcols[j]);
 				first = false;
 			}
 		if (ti->soft >= 0)
-			stmt_add(sql, ", %s = false", ti->qcols[ti->soft]);
-		stmt_add(sql, " FROM pg_temp.%s n WHERE n.__pgcdc_row = %zu", ti->stage, FULL_NEW(i));
+			buf_printf(sql, ", %s = false", ti->qcols[ti->soft]);
+		buf_printf(sql, " FROM pg_temp.%s n WHERE n.__pgcdc_row = %zu", ti->stage, FULL_NEW(i));
 	}
 	match_old(sql, ti, i);
-	stmt_add(sql, ";");
+	buf_printf(sql, ";");
 }
