@@ -13,7 +13,7 @@ applied twice or out of order."""
 import time
 
 import pytest
-from support.checks import confirmed, dead_letters, lsn, wait_for
+from support.checks import confirmed, dead_letters, lsn, snapshot_done, wait_for
 from support.kafkaread import watermarks
 from support.workload import HISTORY, Sampler, Workload, settle, verify
 
@@ -26,7 +26,7 @@ class Pipeline:
         self.source, self.target, self.broker = source, target, broker
         self.work = Workload(source, pause=0.004)
         self.s = streamer(**streamer_keys).start()
-        wait_for(lambda: confirmed(source) is not None, what="the slot")
+        wait_for(lambda: snapshot_done(source), what="the snapshot")  # see HISTORY
         self.w = sink(reconnect_backoff_max_ms="1000").start()
         self.work.start()
         self.sampler = Sampler(source, broker.bootstrap).start()

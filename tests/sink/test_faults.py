@@ -20,7 +20,8 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from support import pgcdcwire, pgtemp
-from support.checks import confirmed, dead_letters, lsn, metric, table_rows, wait_equal, wait_for
+from support.checks import (confirmed, dead_letters, lsn, metric, snapshot_done, table_rows, wait_equal,
+                            wait_for)
 from support.kafkaread import read_all
 from support.ports import free_port
 from support.workload import HISTORY, Workload, settle
@@ -53,7 +54,7 @@ def test_kill9_at_random_moments(source, target, broker, streamer, sink):
     target.psql(HISTORY)
     work = Workload(source, pause=0.004)
     s = streamer(heartbeat_interval_ms="0").start()
-    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    wait_for(lambda: snapshot_done(source), what="the snapshot")  # see HISTORY
     # A short session (below real Kafka's 6 s minimum): the killed member's
     # partitions move on within seconds.
     w = sink(kafka_session_timeout_ms="3000", kafka_heartbeat_interval_ms="1000").start()
@@ -106,7 +107,7 @@ def test_walstreamer_resends_and_a_member_that_dies(source, target, broker, stre
     work = Workload(source, pause=0.004)
     # Confirmed positions reach the slot every few seconds: a kill resends the rest.
     s = streamer(heartbeat_interval_ms="0", status_interval_ms="5000").start()
-    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    wait_for(lambda: snapshot_done(source), what="the snapshot")  # see HISTORY
     port = free_port()
     w = sink(metrics_listen=f"127.0.0.1:{port}", kafka_session_timeout_ms="6000",
              kafka_heartbeat_interval_ms="1000").start()
@@ -144,7 +145,7 @@ def test_target_restarts_and_kafka_down(source, target, broker, streamer, sink):
     target.psql(HISTORY)
     work = Workload(source, pause=0.004)
     s = streamer(heartbeat_interval_ms="0").start()
-    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    wait_for(lambda: snapshot_done(source), what="the snapshot")  # see HISTORY
     w = sink(reconnect_backoff_max_ms="1000").start()
     work.start()
     wait_for(lambda: target.psql("SELECT to_regclass('ledger') IS NOT NULL") == "t", what="ledger created")
@@ -318,7 +319,7 @@ def test_a_group_of_three_loses_one_member_and_gains_one(source, target, broker,
     target.psql(HISTORY)
     work = Workload(source, pause=0.004)
     s = streamer(heartbeat_interval_ms="0").start()
-    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    wait_for(lambda: snapshot_done(source), what="the snapshot")  # see HISTORY
     members = []
     for i in range(4):
         w = sink(kafka_session_timeout_ms="6000", kafka_heartbeat_interval_ms="1000")
@@ -394,7 +395,7 @@ def test_a_member_that_lost_its_partitions_cannot_write(source, target, broker, 
     target.psql(HISTORY)
     work = Workload(source, pause=0.004)
     s = streamer(heartbeat_interval_ms="0").start()
-    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    wait_for(lambda: snapshot_done(source), what="the snapshot")  # see HISTORY
     members = {}
     for name in ("a", "b"):
         w = sink(target=target.dsn() + f" application_name=member_{name}", batch_max_rows="50")

@@ -17,6 +17,16 @@ def confirmed(source, slot="pgcdc"):
     return lsn(out) if out else None
 
 
+def snapshot_done(source, slot="pgcdc"):
+    """The slot's snapshot has read and had acknowledged every table it
+    scheduled (and scheduled at least one)."""
+    out = source.psql("SELECT count(*), count(done) FROM pgcdc.snapshot_progress "
+                      f"WHERE slot_name = '{slot}'") if source.psql(
+        "SELECT to_regclass('pgcdc.snapshot_progress') IS NOT NULL") == "t" else "0|0"
+    scheduled, done = map(int, out.split("|"))
+    return scheduled > 0 and done == scheduled
+
+
 def wait_for(cond, timeout=60, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -167,7 +167,10 @@ def verify(source, bootstrap, work, sampler=None):
 
 # A trigger in the target records every update of kv (the workload's
 # counters, which only grow): a change applied twice, or an older state
-# after a newer one, shows as new v <= old v.
+# after a newer one, shows as new v <= old v.  The writer starts once the
+# snapshot is done (checks.snapshot_done): a chunk read after an increment
+# restates that state (new v = old v), which the history could not tell from
+# a change applied twice.
 HISTORY = """
     CREATE TABLE kv (k int PRIMARY KEY, v bigint NOT NULL);
     CREATE TABLE kv_history (k int, old_v bigint, new_v bigint);
@@ -177,7 +180,7 @@ HISTORY = """
 
 
 def no_double_apply(target):
-    """Every recorded update moved v forward (the snapshot's v = 0 rows may be read twice)."""
+    """Every recorded update moved v forward (the snapshot's v = 0 rows may be applied twice)."""
     bad = target.psql("SELECT k, old_v, new_v FROM kv_history "
                       "WHERE new_v <= old_v AND NOT (old_v = 0 AND new_v = 0) LIMIT 10")
     assert bad == "", f"changes applied twice or out of order (k|old|new): {bad}"
