@@ -48,12 +48,11 @@ CREATE TABLE @extschema@.streamer_slot (
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.streamer_slot', '');
 
 -- walstreamer's snapshot progress, one row per table being read (or read)
--- for a slot: the key of the last row of the last chunk Kafka acknowledged,
--- so that a restart goes on from the next chunk.  A row is written when a
--- snapshot of the table is asked for (the slot's first start, a signal),
--- updated after every acknowledged chunk, and done when the table is read.
--- Its changes are never streamed.  The replication role needs SELECT,
--- INSERT, UPDATE, DELETE on it.
+-- for a slot, written when a snapshot of the table is asked for (the slot's
+-- first start, a signal), counted up after every acknowledged chunk, and
+-- done when the table is read.  Where each part of the table is, is in
+-- snapshot_part.  Their changes are never streamed.  The replication role
+-- needs SELECT, INSERT, UPDATE, DELETE on both.
 CREATE TABLE @extschema@.snapshot_progress (
     slot_name name NOT NULL,
     relid oid NOT NULL,
@@ -61,8 +60,6 @@ CREATE TABLE @extschema@.snapshot_progress (
     table_name name NOT NULL,
     requested timestamptz NOT NULL DEFAULT now(),
     filter text,                -- a condition on the rows to read (execute-snapshot's)
-    last_key text[],            -- the key columns' values of the last row sent; NULL: none yet
-    last_key_bytes bytea,       -- the same key as walstreamer's Kafka key (proto Key)
     rows bigint NOT NULL DEFAULT 0,
     chunks bigint NOT NULL DEFAULT 0,
     estimated_rows bigint,
@@ -70,3 +67,27 @@ CREATE TABLE @extschema@.snapshot_progress (
     PRIMARY KEY (slot_name, relid)
 );
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.snapshot_progress', '');
+
+-- The parts of a table being read: key ranges that snapshot.parallelism
+-- connections share, chosen from a sample of its keys when the table is
+-- first taken (a table without a key, or a small one, is one part).  Part n
+-- holds the keys after part n - 1's upto, up to its own (the last part to
+-- the table's end).  After every acknowledged chunk last_key is its last
+-- row's key, so that a restart, even after kill -9, goes on from the next
+-- chunk.  Parts belong to one request of the table (requested): a new
+-- request splits it anew.
+CREATE TABLE @extschema@.snapshot_part (
+    slot_name name NOT NULL,
+    relid oid NOT NULL,
+    part int NOT NULL,
+    requested timestamptz NOT NULL,  -- snapshot_progress.requested when it was split
+    upto text[],                -- the key columns' values of its last key; NULL: to the table's end
+    upto_bytes bytea,           -- the same key as walstreamer's Kafka key (proto Key)
+    last_key text[],            -- of the last row sent (at first part n - 1's upto); NULL: none
+    last_key_bytes bytea,
+    rows bigint NOT NULL DEFAULT 0,
+    done timestamptz,
+    PRIMARY KEY (slot_name, relid, part),
+    FOREIGN KEY (slot_name, relid) REFERENCES @extschema@.snapshot_progress ON DELETE CASCADE
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.snapshot_part', '');

@@ -12,6 +12,6 @@ CREATE TABLE public.orders (
     updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
 GRANT USAGE ON SCHEMA public, pgcdc TO pgcdc;     -- pgcdc: read_record for the snapshot
 GRANT SELECT, INSERT, UPDATE ON pgcdc.streamer_slot TO pgcdc;   -- walstreamer's record of its slot
-GRANT SELECT, INSERT, UPDATE, DELETE ON pgcdc.snapshot_progress TO pgcdc;   -- the snapshot's progress
+GRANT SELECT, INSERT, UPDATE, DELETE ON pgcdc.snapshot_progress, pgcdc.snapshot_part TO pgcdc;   -- the snapshot's progress
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO pgcdc;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO pgcdc;

@@ -57,7 +57,7 @@ progress_schedule(const Settings *s, char *err, size_t errlen)
 					   "AND pgcdc.table_included(c.oid, $2, $3) "
 					   "AND n.nspname || '.' || c.relname IS DISTINCT FROM $4 "
 					   "ON CONFLICT (slot_name, relid) DO UPDATE SET requested = now(), filter = NULL, "
-					   "last_key = NULL, last_key_bytes = NULL, rows = 0, chunks = 0, done = NULL, "
+					   "rows = 0, chunks = 0, done = NULL, "
 					   "estimated_rows = EXCLUDED.estimated_rows RETURNING relid), "
 					   /* The slot's rows of tables no longer included go. */
 					   "gone AS (DELETE FROM pgcdc.snapshot_progress p WHERE p.slot_name = $1 "
@@ -102,8 +102,7 @@ progress_reconcile(const Settings *s, char *err, size_t errlen)
 					   "  AND pgcdc.table_included(c.oid, $2, $3) "
 					   "  AND NOT pgcdc.table_included(c.oid, old.include_list, old.exclude_list) "
 					   "  AND n.nspname || '.' || c.relname IS DISTINCT FROM $4 "
-					   "  ON CONFLICT (slot_name, relid) DO UPDATE SET requested = now(), last_key = NULL, "
-					   "  last_key_bytes = NULL, rows = 0, chunks = 0, done = NULL "
+					   "  ON CONFLICT (slot_name, relid) DO UPDATE SET requested = now(), rows = 0, chunks = 0, done = NULL "
 					   "  RETURNING 'reads ' || p.schema_name || '.' || p.table_name), "
 					   "dropped AS (DELETE FROM pgcdc.snapshot_progress p USING old WHERE p.slot_name = $1 "
 					   "  AND p.done IS NULL AND NOT pgcdc.table_included(p.relid, $2, $3) "

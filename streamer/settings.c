@@ -35,7 +35,7 @@ const ConfigKey settings_keys[] = {
 		"always: read every table again at every start (streaming goes on meanwhile); when_needed: initial, and "
 		"when the slot is gone or invalidated, a new slot and every table read again",
 		"initial|never|initial_only|always|when_needed", 0, 0, false, false},
-	{"snapshot.parallelism", CONFIG_INT, "2", "connections reading tables during a snapshot",
+	{"snapshot.parallelism", CONFIG_INT, "2", "connections reading tables during a snapshot (they share a big table's parts)",
 		NULL, 1, 64, false, false},
 	{"snapshot.chunk.rows", CONFIG_INT, "8192",
 		"rows of a table read in one short transaction (a chunk), in key order; fewer when they "

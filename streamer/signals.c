@@ -129,7 +129,7 @@ static const struct
 		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 		"WHERE c.relkind = 'r' AND pgcdc.table_included(c.oid, $3, $4) "
 		"ON CONFLICT (slot_name, relid) DO UPDATE SET requested = now(), filter = EXCLUDED.filter, "
-		"last_key = NULL, last_key_bytes = NULL, rows = 0, chunks = 0, done = NULL, "
+		"rows = 0, chunks = 0, done = NULL, "
 		"estimated_rows = EXCLUDED.estimated_rows "
 		"RETURNING p.schema_name || '.' || p.table_name", 4},
 	{"stop-snapshot",

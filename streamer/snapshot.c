@@ -1,6 +1,8 @@
 /*
- * snapshot.c — tables read in chunks by key while the stream goes on, and
- * their progress on the source (snapshot.h).
+ * snapshot.c — the snapshot's workers: snapshot.parallelism connections that
+ * take the parts of the tables to read, largest tables first, and read each
+ * chunk by chunk until Kafka has acknowledged every chunk (snapshot.h).
+ * How a chunk is read is snapread.c's, where the parts are, snapparts.c's.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -15,32 +17,25 @@
 
 #include <libpq-fe.h>
 
-#include "buf.h"
 #include "config.h"
 #include "log.h"
-#include "record.h"
+#include "snapread.h"
 #include "snapshot.h"
 #include "xalloc.h"
-
-/*
- * Per column of a table (its relid $1), in attnum order, one line each: how
- * the source orders its values, "" when its type has no collation, else
- * "<provider>:<locale>" (PostgreSQL 15's catalogs).
- */
-#define COLLATIONS_SQL \
-	"(SELECT coalesce(string_agg(CASE WHEN a.attcollation = 0 THEN '' " \
-	"  WHEN a.attcollation = 100 THEN (SELECT d.datlocprovider::text || ':' || CASE d.datlocprovider " \
-	"    WHEN 'i' THEN d.daticulocale ELSE d.datcollate END FROM pg_catalog.pg_database d " \
-	"    WHERE d.datname = pg_catalog.current_database()) " \
-	"  ELSE (SELECT c.collprovider::text || ':' || CASE c.collprovider WHEN 'i' THEN c.colliculocale " \
-	"    ELSE c.collcollate END FROM pg_catalog.pg_collation c WHERE c.oid = a.attcollation) END, " \
-	"  E'\\n' ORDER BY a.attnum), '') FROM pg_catalog.pg_attribute a " \
-	"  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped)"
 
 /* Chunks of one worker read but not yet acknowledged, at most (placed, they hold no rows)... */
 #define IN_FLIGHT 6
 /* ...of them not yet placed, holding their rows, at most. */
 #define UNPLACED 2
+/* Parts of a table per connection, at most: a connection done with its part takes another. */
+#define PARTS_PER_WORKER 4
+
+typedef enum TableState
+{
+	TABLE_WAITING,				/* no worker has taken it yet */
+	TABLE_PLANNING,				/* a worker finds (or chooses) its parts */
+	TABLE_PLANNED				/* its parts are there to take */
+} TableState;
 
 typedef struct Table
 {
@@ -48,6 +43,10 @@ typedef struct Table
 	char	   *schema;
 	char	   *name;
 	char	   *filter;			/* NULL: every row */
+	TableState	state;
+	Part	   *parts;			/* set once PLANNED, never moved after */
+	int			nparts;
+	int			parts_done;
 	MetricCell *m_rows;
 	MetricCell *m_chunks;
 	MetricCell *m_estimated;
@@ -60,9 +59,9 @@ struct Snapshot
 	Metrics    *metrics;
 
 	pthread_mutex_t lock;
+	pthread_cond_t planned;		/* a table's parts are there to take */
 	Table	   *tables;
 	size_t		ntables;
-	size_t		next_table;
 	int			nworkers;
 	pthread_t  *threads;
 	int			finished;
@@ -79,25 +78,6 @@ struct Snapshot
 	MetricCell *m_tables_total;
 };
 
-/* A key's values as text, the key columns' names and types: a chunk's bound. */
-typedef struct Key
-{
-	char	  **values;
-	int			n;
-	uint8_t    *bytes;			/* as a Kafka key (proto Key) */
-	size_t		len;
-} Key;
-
-/* A table's key columns, as its RELATION record says. */
-typedef struct KeyCols
-{
-	char	  **names;			/* quoted identifiers */
-	char	  **types;			/* format_type() */
-	uint32_t   *positions;		/* in the row image */
-	int			n;
-	char	  **collations;		/* how the source orders each ("" when not collatable) */
-} KeyCols;
-
 /* A chunk read and handed to the stream, not yet acknowledged. */
 typedef struct Flight
 {
@@ -106,19 +86,17 @@ typedef struct Flight
 	Key			last;			/* its last row's key */
 } Flight;
 
-/* What one worker knows of the table it reads. */
+/* What one worker knows of the part it reads. */
 typedef struct Reader
 {
 	Snapshot   *snap;
-	PGconn	   *conn;
+	TableRead	tr;
 	Table	   *t;
-	char	   *qname;			/* schema.table, quoted */
+	const Part *part;
 	Key			last;			/* the last key read (sent to the stream) */
-	KeyCols		cols;
 	Flight		flights[IN_FLIGHT];
 	int			nflights;
 	int			keyless_spoiled;	/* reads of a keyless table the table changed under */
-	Record		rec;
 } Reader;
 
 __attribute__((format(printf, 3, 4)))
@@ -128,63 +106,27 @@ fail_as(Snapshot *snap, bool fatal, const char *fmt,...)
 	pthread_mutex_lock(&snap->lock);
 	if (snap->error[0] == '\0')
 	{
-		size_t		n;
 		va_list		ap;
 
 		snap->fatal = fatal;
 		va_start(ap, fmt);
 		vsnprintf(snap->error, sizeof(snap->error), fmt, ap);
 		va_end(ap);
-		n = strlen(snap->error);
-		while (n > 0 && snap->error[n - 1] == '\n')
-			snap->error[--n] = '\0';
 	}
+	pthread_cond_broadcast(&snap->planned);
 	pthread_mutex_unlock(&snap->lock);
 	atomic_store(&snap->stop, true);
 }
 
 #define fail(snap, ...) fail_as((snap), false, __VA_ARGS__)
 
-static void
-key_free(Key *k)
+/* The reader's call failed: its reason becomes the snapshot's (unless it is stopping anyway). */
+static bool
+failed(Reader *r)
 {
-	for (int i = 0; i < k->n; i++)
-		free(k->values[i]);
-	free(k->values);
-	free(k->bytes);
-	memset(k, 0, sizeof(*k));
-}
-
-static Key
-key_copy(const Key *k)
-{
-	Key			c = {NULL, k->n, NULL, k->len};
-
-	if (k->n > 0)
-	{
-		c.values = xcalloc((size_t) k->n, sizeof(char *));
-		for (int i = 0; i < k->n; i++)
-			c.values[i] = xstrdup(k->values[i]);
-	}
-	if (k->bytes != NULL)
-		c.bytes = xmemdup(k->bytes, k->len ? k->len : 1);
-	return c;
-}
-
-static void
-cols_free(KeyCols *c)
-{
-	for (int i = 0; i < c->n; i++)
-	{
-		PQfreemem(c->names[i]);
-		free(c->types[i]);
-		free(c->collations[i]);
-	}
-	free(c->names);
-	free(c->types);
-	free(c->collations);
-	free(c->positions);
-	memset(c, 0, sizeof(*c));
+	if (!atomic_load(&r->snap->stop))
+		fail_as(r->snap, r->tr.fatal, "%s", r->tr.err);
+	return false;
 }
 
 static PGconn *
@@ -206,413 +148,6 @@ connect_source(Snapshot *snap, const char *what)
 	return conn;
 }
 
-/* Runs a statement expecting cmd status ok (COMMAND_OK or TUPLES_OK); false after fail(). */
-static bool
-run(Reader *r, PGresult *res, const char *what)
-{
-	ExecStatusType st = PQresultStatus(res);
-	bool		ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-
-	if (!ok)
-		fail(r->snap, "snapshot of %s.%s: %s: %s", r->t->schema, r->t->name, what, PQerrorMessage(r->conn));
-	PQclear(res);
-	return ok;
-}
-
-/* A Column's name and type_name (fields 1 and 3). */
-static bool
-column_name_type(Span column, char **name, char **type)
-{
-	size_t		at = 0;
-	RecordField f;
-
-	*name = *type = NULL;
-	while (record_next_field(column.data, column.len, &at, &f))
-	{
-		if (f.wire != 2)
-			continue;
-		if (f.number == 1)
-		{
-			free(*name);
-			*name = xstrndup((const char *) f.payload.data, f.payload.len);
-		}
-		else if (f.number == 3)
-		{
-			free(*type);
-			*type = xstrndup((const char *) f.payload.data, f.payload.len);
-		}
-	}
-	return *name != NULL && *type != NULL;
-}
-
-/* The key columns of the chunk's RELATION record (none: a table without a key), with their collations (one line per column). */
-static bool
-key_columns(Reader *r, const Chunk *c, const char *collations)
-{
-	char		why[256];
-	const char *line = collations;
-
-	cols_free(&r->cols);
-	if (!record_scan(c->relation, c->relation_len, &r->rec, why, sizeof(why)))
-	{
-		fail(r->snap, "snapshot: bad relation record of %s.%s: %s", r->t->schema, r->t->name, why);
-		return false;
-	}
-	for (size_t i = 0; i < r->rec.columns.n; i++)
-	{
-		char	   *name,
-				   *type;
-		size_t		linelen = line ? strcspn(line, "\n") : 0;
-		const char *this_line = line;
-
-		if (line != NULL)
-			line = line[linelen] ? line + linelen + 1 : NULL;
-		if (!record_column_is_key(r->rec.columns.items[i]))
-			continue;
-		if (!column_name_type(r->rec.columns.items[i], &name, &type))
-		{
-			free(name);
-			free(type);
-			fail(r->snap, "snapshot: bad column in the relation record of %s.%s", r->t->schema, r->t->name);
-			return false;
-		}
-		r->cols.names = xrealloc(r->cols.names, (size_t) r->cols.n + 1, sizeof(char *));
-		r->cols.types = xrealloc(r->cols.types, (size_t) r->cols.n + 1, sizeof(char *));
-		r->cols.collations = xrealloc(r->cols.collations, (size_t) r->cols.n + 1, sizeof(char *));
-		r->cols.collations[r->cols.n] = this_line ? xstrndup(this_line, linelen) : xstrdup("");
-		r->cols.positions = xrealloc(r->cols.positions, (size_t) r->cols.n + 1, sizeof(uint32_t));
-		r->cols.names[r->cols.n] = PQescapeIdentifier(r->conn, name, strlen(name));
-		r->cols.types[r->cols.n] = type;
-		r->cols.positions[r->cols.n] = (uint32_t) i;
-		r->cols.n++;
-		free(name);
-	}
-	return true;
-}
-
-/* The chunk's query: its rows after r->last in key order, with their keys as text. */
-static char *
-chunk_query(Reader *r)
-{
-	Buf			q = {0};
-
-	buf_printf(&q, "DECLARE pgcdc_chunk NO SCROLL CURSOR FOR SELECT pgcdc.read_record(t.*)");
-	for (int i = 0; i < r->cols.n; i++)
-		buf_printf(&q, ", t.%s::text", r->cols.names[i]);
-	buf_printf(&q, " FROM ONLY %s t WHERE true", r->qname);
-	if (r->t->filter)
-		buf_printf(&q, " AND (%s)", r->t->filter);
-	if (r->last.n > 0 && r->last.n == r->cols.n)
-	{
-		buf_printf(&q, " AND (");
-		for (int i = 0; i < r->cols.n; i++)
-			buf_printf(&q, "%st.%s", i ? ", " : "", r->cols.names[i]);
-		buf_printf(&q, ") > (");
-		for (int i = 0; i < r->cols.n; i++)
-			buf_printf(&q, "%s$%d::%s", i ? ", " : "", i + 1, r->cols.types[i]);
-		buf_printf(&q, ")");
-	}
-	if (r->cols.n > 0)
-	{
-		buf_printf(&q, " ORDER BY ");
-		for (int i = 0; i < r->cols.n; i++)
-			buf_printf(&q, "%st.%s", i ? ", " : "", r->cols.names[i]);
-	}
-	return q.data;
-}
-
-static bool watermark(Reader *r, const Chunk *c, bool in_txn);
-
-/* Rows of avg bytes in one fetch: a quarter of a chunk's bytes' worth, 1 to most. */
-static size_t
-fetch_rows(size_t avg, size_t most)
-{
-	size_t		n = (SNAPSHOT_CHUNK_BYTES / 4) / (avg ? avg : 1);
-
-	return n < 1 ? 1 : n > most ? most : n;
-}
-
-/*
- * Reads the next chunk into c (its snapshot, relation and rows); sets *full
- * when it stopped at its size, so that more may follow.  False after fail().
- */
-static bool
-read_chunk(Reader *r, Chunk *c, Key *last, bool *full, bool lock)
-{
-	Snapshot   *snap = r->snap;
-	const char *relid_param[1];
-	char		relid[16];
-	char	   *sql;
-	PGresult   *res;
-	XidSnapshot xs;
-	size_t		rows_cap = (size_t) snap->settings->snapshot_chunk_rows;
-	size_t		fetch = rows_cap < (size_t) snap->settings->snapshot_fetch_size ? rows_cap :
-		(size_t) snap->settings->snapshot_fetch_size;
-	size_t		cap_bytes;
-	size_t		keybytes;
-
-	*full = false;
-	snprintf(relid, sizeof(relid), "%u", r->t->relid);
-	relid_param[0] = relid;
-	if (!run(r, PQexec(r->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ"), "BEGIN"))
-		return false;
-	/* A table without a key, changed under its last reads: writers wait while it is read. */
-	if (lock)
-	{
-		char	   *sql = xmalloc(strlen(r->qname) + 64);
-
-		sprintf(sql, "LOCK TABLE ONLY %s IN SHARE MODE", r->qname);
-		res = PQexec(r->conn, sql);
-		free(sql);
-		if (!run(r, res, "LOCK TABLE"))
-			return false;
-	}
-	/* The first statement takes the transaction's snapshot: the chunk's. */
-	res = PQexecParams(r->conn, "SELECT pg_catalog.pg_current_snapshot()::text, "
-					   "pgcdc.relation_record($1::oid::regclass), " COLLATIONS_SQL,
-					   1, NULL, relid_param, NULL, NULL, 1);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-		return run(r, res, "the chunk's snapshot");
-	if (!xidsnap_parse(PQgetvalue(res, 0, 0), &xs))
-	{
-		fail(snap, "snapshot: unreadable pg_current_snapshot(): %s", PQgetvalue(res, 0, 0));
-		PQclear(res);
-		return false;
-	}
-	snapwatch_snapshot(snap->watch, c, &xs);
-	c->relation_len = (size_t) PQgetlength(res, 0, 1);
-	c->relation = xmemdup(PQgetvalue(res, 0, 1), c->relation_len);
-	if (!key_columns(r, c, PQgetvalue(res, 0, 2)))
-	{
-		PQclear(res);
-		return false;
-	}
-	PQclear(res);
-	c->keyless = r->cols.n == 0;
-	c->partial = r->t->filter != NULL;
-	if (c->keyless && c->partial)
-	{
-		log_msg(LOG_WARNING, "snapshot of %s.%s: a table without a key is read whole or not at all: "
-				"the filter \"%s\" leaves nothing to read", r->t->schema, r->t->name, r->t->filter);
-		*full = false;
-		return run(r, PQexec(r->conn, "COMMIT"), "COMMIT");
-	}
-	c->ncollations = (size_t) r->cols.n;
-	c->collations = xcalloc(c->ncollations ? c->ncollations : 1, sizeof(char *));
-	for (int i = 0; i < r->cols.n; i++)
-		c->collations[i] = xstrdup(r->cols.collations[i]);
-	if (r->last.bytes != NULL && r->last.n == r->cols.n)
-	{
-		c->after = xmemdup(r->last.bytes, r->last.len ? r->last.len : 1);
-		c->after_len = r->last.len;
-	}
-	cap_bytes = c->keyless ? SNAPSHOT_KEYLESS_BYTES : SNAPSHOT_CHUNK_BYTES;
-	if (c->keyless)
-		rows_cap = SIZE_MAX;
-	if (r->last.n != r->cols.n)
-		key_free(&r->last);		/* the key changed: from the start */
-
-	sql = chunk_query(r);
-	res = PQexecParams(r->conn, sql, r->last.n, NULL, (const char *const *) r->last.values, NULL, NULL, 0);
-	free(sql);
-	if (!run(r, res, "DECLARE"))
-		return false;
-	while (c->nrows < rows_cap)
-	{
-		char		cmd[64];
-		int			n;
-		size_t		bytes = 0;
-
-		snprintf(cmd, sizeof(cmd), "FETCH %zu FROM pgcdc_chunk",
-				 fetch < rows_cap - c->nrows ? fetch : rows_cap - c->nrows);
-		res = PQexecParams(r->conn, cmd, 0, NULL, NULL, NULL, NULL, 1);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			return run(r, res, "FETCH");
-		if ((n = PQntuples(res)) == 0)
-		{
-			PQclear(res);
-			break;
-		}
-		for (int i = 0; i < n; i++)
-		{
-			const uint8_t *row = (const uint8_t *) PQgetvalue(res, i, 0);
-			size_t		len = (size_t) PQgetlength(res, i, 0);
-			uint8_t    *key = NULL;
-			uint8_t    *value;
-			size_t		keylen = 0;
-			char		why[256];
-
-			bytes += len;
-			if (!record_scan(row, len, &r->rec, why, sizeof(why)))
-			{
-				fail(snap, "snapshot: malformed record from pgcdc.read_record: %s", why);
-				PQclear(res);
-				return false;
-			}
-			if (!c->keyless)
-			{
-				keylen = record_key(&r->rec.after, r->cols.positions, (size_t) r->cols.n, NULL, 0);
-				key = xmalloc(keylen ? keylen : 1);
-				record_key(&r->rec.after, r->cols.positions, (size_t) r->cols.n, key, keylen);
-			}
-			/* The Kafka value, built here rather than by the stream's one thread. */
-			value = xmalloc(c->relation_len + len + RECORD_POSITION_MAX);
-			memcpy(value, c->relation, c->relation_len);
-			chunk_add_row(c, value, c->relation_len + record_without_position(row, len, value + c->relation_len),
-						  key, keylen);
-		}
-		if (!c->keyless)
-		{
-			const ChunkRow *lr = &c->rows[c->nrows - 1];
-
-			key_free(last);
-			last->n = r->cols.n;
-			last->values = xcalloc((size_t) r->cols.n, sizeof(char *));
-			for (int k = 0; k < r->cols.n; k++)
-				last->values[k] = xstrdup(PQgetvalue(res, n - 1, k + 1));
-			last->bytes = xmemdup(lr->key, lr->keylen ? lr->keylen : 1);
-			last->len = lr->keylen;
-			keybytes = 0;
-			for (size_t k = c->nrows - (size_t) n; k < c->nrows; k++)
-				keybytes += c->rows[k].keylen;
-			c->key_bytes += keybytes;
-		}
-		PQclear(res);
-		fetch = fetch_rows(bytes / (size_t) n, (size_t) snap->settings->snapshot_fetch_size);
-		if (c->bytes >= cap_bytes || c->key_bytes >= SNAPSHOT_KEEP_BYTES)
-		{
-			if (c->keyless)
-			{
-				fail_as(snap, true, "snapshot of %s.%s: the table has no key (no primary key or replica "
-						"identity index), so it is read in one piece, and it is larger than %d MB. "
-						"Give it a primary key, or exclude it (exclude.tables)",
-						r->t->schema, r->t->name, SNAPSHOT_KEYLESS_BYTES >> 20);
-				return false;
-			}
-			break;
-		}
-		if (atomic_load(&snap->stop))
-			return false;
-	}
-	*full = !c->keyless && (c->nrows >= rows_cap || c->bytes >= cap_bytes || c->key_bytes >= SNAPSHOT_KEEP_BYTES);
-	if (*full)
-	{
-		c->last = xmemdup(last->bytes, last->len ? last->len : 1);
-		c->last_len = last->len;
-	}
-	if (!run(r, PQexec(r->conn, "CLOSE pgcdc_chunk"), "CLOSE"))
-		return false;
-	/* Locked: the watermark before the lock goes, so no writer commits between the two. */
-	if (lock)
-	{
-		snapwatch_submit(snap->watch, c);
-		if (!watermark(r, c, true))
-			return false;
-	}
-	return run(r, PQexec(r->conn, "COMMIT"), "COMMIT");
-}
-
-/* The watermark after the chunk's snapshot: where the stream places it. */
-static bool
-watermark(Reader *r, const Chunk *c, bool in_txn)
-{
-	char		sql[512];
-
-	/*
-	 * In a transaction whose commit is flushed at once (this session's
-	 * others are not waited for), so the stream sees it at once.  The
-	 * content is the slot's name (a-z, 0-9, _) and a number.
-	 */
-	snprintf(sql, sizeof(sql), "%sSET LOCAL synchronous_commit = on; "
-			 "SELECT pg_catalog.pg_logical_emit_message(true, '" SNAPWATCH_PREFIX "', '%s/%" PRIu64 "')%s",
-			 in_txn ? "" : "BEGIN; ", r->snap->settings->slot_name, c->id, in_txn ? "" : "; COMMIT");
-	return run(r, PQexec(r->conn, sql), "the chunk's watermark (pg_logical_emit_message)");
-}
-
-/*
- * Waits until none of the stream's transactions begun so far is in progress
- * for a new snapshot: one that committed in the WAL before the table was
- * watched but is not visible yet would escape the record (snapwatch.h).
- */
-static bool
-await_pending(Reader *r)
-{
-	int64_t		waited = 0;
-
-	while (!atomic_load(&r->snap->stop))
-	{
-		PGresult   *res = PQexec(r->conn, "SELECT pg_catalog.pg_current_snapshot()::text");
-		XidSnapshot xs;
-		size_t		n;
-
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			return run(r, res, "pg_current_snapshot()");
-		if (!xidsnap_parse(PQgetvalue(res, 0, 0), &xs))
-		{
-			fail(r->snap, "snapshot: unreadable pg_current_snapshot(): %s", PQgetvalue(res, 0, 0));
-			PQclear(res);
-			return false;
-		}
-		PQclear(res);
-		n = snapwatch_pending(r->snap->watch, &xs);
-		xidsnap_free(&xs);
-		if (n == 0)
-			return true;
-		if (waited % 10000 == 0)
-			log_msg(LOG_INFO, "snapshot of %s.%s waits for %zu transaction(s) committed but not yet visible",
-					r->t->schema, r->t->name, n);
-		snapwatch_wait(r->snap->watch, 20);
-		waited += 20;
-	}
-	return false;
-}
-
-/* Writes the acknowledged chunk's progress: its last key, its rows. */
-static bool
-save_progress(Reader *r, const Flight *f)
-{
-	Buf			q = {0};
-	char		relid[16];
-	char		rows[24];
-	const char **params = xcalloc((size_t) f->last.n + 4, sizeof(char *));
-	int		   *lengths = xcalloc((size_t) f->last.n + 4, sizeof(int));
-	int		   *formats = xcalloc((size_t) f->last.n + 4, sizeof(int));
-	int			n = 3;
-	bool		ok;
-
-	snprintf(relid, sizeof(relid), "%u", r->t->relid);
-	snprintf(rows, sizeof(rows), "%zu", f->chunk->nrows);
-	params[0] = r->snap->settings->slot_name;
-	params[1] = relid;
-	params[2] = rows;
-	buf_printf(&q, "UPDATE pgcdc.snapshot_progress SET rows = rows + $3::bigint, chunks = chunks + 1");
-	if (f->last.n > 0)
-	{
-		buf_printf(&q, ", last_key_bytes = $4, last_key = ARRAY[");
-		params[n] = (const char *) f->last.bytes;
-		lengths[n] = (int) f->last.len;
-		formats[n++] = 1;
-		for (int i = 0; i < f->last.n; i++)
-		{
-			buf_printf(&q, "%s$%d::text", i ? ", " : "", n + 1);
-			params[n++] = f->last.values[i];
-		}
-		buf_printf(&q, "]");
-	}
-	buf_printf(&q, " WHERE slot_name = $1 AND relid = $2::oid");
-	ok = run(r, PQexecParams(r->conn, q.data, n, NULL, params, lengths, formats, 0), "saving its progress");
-	free(q.data);
-	free(params);
-	free(lengths);
-	free(formats);
-	if (ok)
-	{
-		metrics_add(r->t->m_chunks, 1);
-		metrics_add(r->t->m_rows, (int64_t) f->chunk->nrows);
-	}
-	return ok;
-}
-
 static void
 drop_flights(Reader *r)
 {
@@ -629,7 +164,7 @@ drop_flights(Reader *r)
  * Settles the oldest chunk in flight: acknowledged, its progress saved;
  * spoiled, every chunk from it on is read again.  1 when one was
  * acknowledged, 2 when they are to be read again, 0 when nothing moved, -1
- * after fail().
+ * after a failure.
  */
 static int
 settle(Reader *r)
@@ -648,69 +183,20 @@ settle(Reader *r)
 		r->last = key_copy(&f->from);
 		r->keyless_spoiled += f->chunk->keyless;
 		drop_flights(r);
-		return await_pending(r) ? 2 : -1;
+		return tableread_await_pending(&r->tr) ? 2 : (failed(r), -1);
 	}
 	if (state != CHUNK_PLACED || atomic_load(&r->snap->flushed) < f->chunk->lsn)
 		return 0;
-	if (!save_progress(r, f))
-		return -1;
+	if (!part_save(&r->tr, r->part->no, &f->last, f->chunk->nrows))
+		return (failed(r), -1);
+	metrics_add(r->t->m_chunks, 1);
+	metrics_add(r->t->m_rows, (int64_t) f->chunk->nrows);
 	snapwatch_release(r->snap->watch, f->chunk);
 	key_free(&f->from);
 	key_free(&f->last);
 	memmove(&r->flights[0], &r->flights[1], (size_t) (r->nflights - 1) * sizeof(Flight));
 	r->nflights--;
 	return 1;
-}
-
-/* The table's last saved key, to go on from. */
-static bool
-load_progress(Reader *r)
-{
-	char		relid[16];
-	const char *params[2] = {r->snap->settings->slot_name, relid};
-	PGresult   *res;
-
-	snprintf(relid, sizeof(relid), "%u", r->t->relid);
-	res = PQexecParams(r->conn, "SELECT k FROM pgcdc.snapshot_progress p, "
-					   "unnest(p.last_key) WITH ORDINALITY AS u(k, i) "
-					   "WHERE p.slot_name = $1 AND p.relid = $2::oid ORDER BY i", 2, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		return run(r, res, "reading its progress");
-	key_free(&r->last);
-	r->last.n = PQntuples(res);
-	if (r->last.n > 0)
-		r->last.values = xcalloc((size_t) r->last.n, sizeof(char *));
-	for (int i = 0; i < r->last.n; i++)
-		r->last.values[i] = xstrdup(PQgetvalue(res, i, 0));
-	PQclear(res);
-	if (r->last.n == 0)
-		return true;
-	res = PQexecParams(r->conn, "SELECT last_key_bytes FROM pgcdc.snapshot_progress "
-					   "WHERE slot_name = $1 AND relid = $2::oid AND last_key_bytes IS NOT NULL",
-					   2, NULL, params, NULL, NULL, 1);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		return run(r, res, "reading its progress");
-	if (PQntuples(res) == 1)
-	{
-		r->last.len = (size_t) PQgetlength(res, 0, 0);
-		r->last.bytes = xmemdup(PQgetvalue(res, 0, 0), r->last.len ? r->last.len : 1);
-	}
-	PQclear(res);
-	log_msg(LOG_INFO, "snapshot of %s.%s goes on after its last acknowledged chunk",
-			r->t->schema, r->t->name);
-	return true;
-}
-
-static bool
-mark_done(Reader *r)
-{
-	char		relid[16];
-	const char *params[2] = {r->snap->settings->slot_name, relid};
-
-	snprintf(relid, sizeof(relid), "%u", r->t->relid);
-	return run(r, PQexecParams(r->conn, "UPDATE pgcdc.snapshot_progress SET done = now() "
-							   "WHERE slot_name = $1 AND relid = $2::oid", 2, NULL, params, NULL, NULL, 0),
-			   "marking it done");
 }
 
 /* The chunks in flight still waiting for their watermark (they hold their rows). */
@@ -724,18 +210,20 @@ unplaced(Reader *r)
 	return n;
 }
 
-/* Reads one table chunk by chunk until every chunk is acknowledged; false after fail() or a stop. */
+
+/* Reads one part chunk by chunk until every chunk is acknowledged; false after a failure or a stop. */
 static bool
-read_table(Reader *r)
+read_part(Reader *r)
 {
 	Snapshot   *snap = r->snap;
 	bool		more = true;
 	bool		ok = false;
 
-	if (!load_progress(r))
-		return false;
+	key_free(&r->last);
+	r->last = key_copy(&r->part->last);
+	r->keyless_spoiled = 0;
 	snapwatch_table_start(snap->watch, r->t->relid);
-	if (!await_pending(r))
+	if (!tableread_await_pending(&r->tr))
 		goto out;
 	while (!atomic_load(&snap->stop))
 	{
@@ -759,7 +247,7 @@ read_table(Reader *r)
 			break;
 		c = snapwatch_reserve(snap->watch, r->t->relid, false);
 		lock = r->keyless_spoiled >= SNAPSHOT_KEYLESS_TRIES;
-		if (!read_chunk(r, c, &last, &full, lock))
+		if (!tableread_chunk(&r->tr, c, &r->last, &r->part->upto, &last, &full, lock))
 		{
 			snapwatch_release(snap->watch, c);
 			key_free(&last);
@@ -771,7 +259,7 @@ read_table(Reader *r)
 		if (!lock)
 		{
 			snapwatch_submit(snap->watch, c);
-			if (!watermark(r, c, false))
+			if (!tableread_watermark(&r->tr, c, false))
 			{
 				snapwatch_release(snap->watch, c);
 				key_free(&last);
@@ -786,13 +274,70 @@ read_table(Reader *r)
 		}
 		more = full;
 	}
-	ok = !atomic_load(&snap->stop) && r->nflights == 0 && mark_done(r);
+	ok = !atomic_load(&snap->stop) && r->nflights == 0;
 out:
+	if (!ok && !atomic_load(&snap->stop))
+		failed(r);
 	drop_flights(r);
 	snapwatch_table_stop(snap->watch, r->t->relid);
 	return ok;
 }
 
+/*
+ * The next part to read, largest tables first: *part NULL when the table is
+ * to be planned first (its parts found or chosen).  False when nothing is
+ * left for this worker.
+ */
+static bool
+take(Snapshot *snap, Table **table, Part **part)
+{
+	bool		found = false;
+
+	pthread_mutex_lock(&snap->lock);
+	while (!found && !atomic_load(&snap->stop))
+	{
+		bool		planning = false;
+
+		for (size_t i = 0; i < snap->ntables && !found; i++)
+		{
+			Table	   *t = &snap->tables[i];
+
+			if (t->state == TABLE_WAITING)
+			{
+				t->state = TABLE_PLANNING;
+				*table = t;
+				*part = NULL;
+				found = true;
+			}
+			else if (t->state == TABLE_PLANNING)
+				planning = true;
+			else
+				for (int p = 0; p < t->nparts && !found; p++)
+					if (!t->parts[p].done && !t->parts[p].taken)
+					{
+						t->parts[p].taken = true;
+						*table = t;
+						*part = &t->parts[p];
+						found = true;
+					}
+		}
+		/* A table being planned may yet give this worker a part. */
+		if (!found && !planning)
+			break;
+		if (!found)
+		{
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			pthread_cond_timedwait(&snap->planned, &snap->lock, &until);
+		}
+	}
+	pthread_mutex_unlock(&snap->lock);
+	return found;
+}
+
+/* The table is read: counted, logged. */
 static void
 finish_table(Snapshot *snap, const Table *t)
 {
@@ -803,52 +348,115 @@ finish_table(Snapshot *snap, const Table *t)
 	log_msg(LOG_INFO, "snapshot: %s.%s read", t->schema, t->name);
 }
 
+/* The part (NULL: none was left) is read; the last of the table's marks the table done. */
+static bool
+finish_part(Reader *r, Part *part)
+{
+	Snapshot   *snap = r->snap;
+	Table	   *t = r->t;
+	bool		table;
+
+	pthread_mutex_lock(&snap->lock);
+	if (part != NULL && !part->done)
+	{
+		part->done = true;
+		t->parts_done++;
+	}
+	table = t->parts_done == t->nparts;
+	pthread_mutex_unlock(&snap->lock);
+	if (part != NULL && !part_done(&r->tr, part->no, table))
+		return failed(r);
+	if (table)
+		finish_table(snap, t);
+	return true;
+}
+
+/* Finds or chooses the table's parts; takes the first one not done into *part (NULL: none left). */
+static bool
+plan(Reader *r, Part **part)
+{
+	Snapshot   *snap = r->snap;
+	Table	   *t = r->t;
+	Part	   *parts;
+	int			nparts;
+	int			most = snap->settings->snapshot_parallelism * PARTS_PER_WORKER;
+	Part	   *last_done = NULL;
+
+	*part = NULL;
+	if (!parts_plan(&r->tr, most, &parts, &nparts))
+	{
+		pthread_mutex_lock(&snap->lock);
+		t->state = TABLE_WAITING;
+		pthread_cond_broadcast(&snap->planned);
+		pthread_mutex_unlock(&snap->lock);
+		return failed(r);
+	}
+	pthread_mutex_lock(&snap->lock);
+	t->parts = parts;
+	t->nparts = nparts;
+	for (int i = 0; i < nparts; i++)
+	{
+		if (parts[i].done)
+		{
+			t->parts_done++;
+			last_done = &parts[i];
+		}
+		else if (*part == NULL)
+		{
+			parts[i].taken = true;
+			*part = &parts[i];
+		}
+	}
+	t->state = TABLE_PLANNED;
+	pthread_cond_broadcast(&snap->planned);
+	pthread_mutex_unlock(&snap->lock);
+	/* Every part was done (a kill before the table was marked), or the request is gone. */
+	if (*part == NULL && nparts > 0)
+		return finish_part(r, last_done);
+	if (nparts == 0)
+		finish_table(snap, t);
+	return true;
+}
+
 static void *
 worker(void *arg)
 {
 	Snapshot   *snap = arg;
 	Reader		r = {snap};
+	PGconn	   *conn = NULL;
+	Table	   *t;
+	Part	   *part;
 
-	record_init(&r.rec);
-	r.conn = connect_source(snap, "for the snapshot");
-	/*
-	 * Progress rows are not waited for: one lost in a crash only means its
-	 * chunk is read again (the watermarks are, watermark()).
-	 */
-	if (r.conn != NULL)
-		PQclear(PQexec(r.conn, "SET synchronous_commit = off"));
-	while (r.conn != NULL && !atomic_load(&snap->stop))
+	while (take(snap, &t, &part))
 	{
-		Table	   *t = NULL;
-		char	   *qs,
-				   *qn;
+		bool		ok;
 
-		pthread_mutex_lock(&snap->lock);
-		if (snap->next_table < snap->ntables)
-			t = &snap->tables[snap->next_table++];
-		pthread_mutex_unlock(&snap->lock);
-		if (t == NULL)
-			break;
+		if (conn == NULL)
+		{
+			if ((conn = connect_source(snap, "for the snapshot")) == NULL)
+				break;
+			/*
+			 * Progress rows are not waited for: one lost in a crash only
+			 * means its chunk is read again (the watermarks are,
+			 * tableread_watermark()).
+			 */
+			PQclear(PQexec(conn, "SET synchronous_commit = off"));
+		}
 		r.t = t;
-		r.keyless_spoiled = 0;
-		qs = PQescapeIdentifier(r.conn, t->schema, strlen(t->schema));
-		qn = PQescapeIdentifier(r.conn, t->name, strlen(t->name));
-		r.qname = xmalloc(strlen(qs) + strlen(qn) + 2);
-		sprintf(r.qname, "%s.%s", qs, qn);
-		PQfreemem(qs);
-		PQfreemem(qn);
-		if (read_table(&r))
-			finish_table(snap, t);
-		else if (!atomic_load(&snap->stop))
-			fail(snap, "snapshot of %s.%s stopped", t->schema, t->name);
-		free(r.qname);
-		key_free(&r.last);
-		if (atomic_load(&snap->stop))
+		tableread_init(&r.tr, snap->settings, snap->watch, &snap->stop, conn, t->relid, t->schema, t->name,
+					   t->filter);
+		ok = part != NULL || plan(&r, &part);
+		if (ok && part != NULL)
+		{
+			r.part = part;
+			ok = read_part(&r) && finish_part(&r, part);
+		}
+		tableread_free(&r.tr);
+		if (!ok)
 			break;
 	}
-	cols_free(&r.cols);
-	record_free(&r.rec);
-	PQfinish(r.conn);
+	key_free(&r.last);
+	PQfinish(conn);
 
 	pthread_mutex_lock(&snap->lock);
 	snap->finished++;
@@ -929,6 +537,7 @@ snapshot_start(const Settings *s, SnapWatch *w, Metrics *m, char *err, size_t er
 	snap->watch = w;
 	snap->metrics = m;
 	pthread_mutex_init(&snap->lock, NULL);
+	pthread_cond_init(&snap->planned, NULL);
 	snap->m_rows = metrics_cell(m, "walstreamer_snapshot_rows_total", METRIC_COUNTER,
 								"Rows read by snapshots", NULL);
 	snap->m_tables_done = metrics_cell(m, "walstreamer_snapshot_tables_done", METRIC_GAUGE,
@@ -945,9 +554,8 @@ snapshot_start(const Settings *s, SnapWatch *w, Metrics *m, char *err, size_t er
 	log_msg(LOG_INFO, "snapshot: %zu table(s) to read, %d connection(s), chunks of %d rows",
 			snap->ntables, s->snapshot_parallelism, s->snapshot_chunk_rows);
 
+	/* As many as asked for: a big table's parts keep them all busy. */
 	snap->nworkers = s->snapshot_parallelism;
-	if ((size_t) snap->nworkers > snap->ntables)
-		snap->nworkers = (int) snap->ntables;
 	snap->threads = xcalloc((size_t) snap->nworkers, sizeof(pthread_t));
 	for (int i = 0; i < snap->nworkers; i++)
 	{
@@ -1016,6 +624,9 @@ snapshot_free(Snapshot *snap)
 	if (snap == NULL)
 		return;
 	atomic_store(&snap->stop, true);
+	pthread_mutex_lock(&snap->lock);
+	pthread_cond_broadcast(&snap->planned);
+	pthread_mutex_unlock(&snap->lock);
 	for (int i = 0; i < snap->nworkers; i++)
 		pthread_join(snap->threads[i], NULL);
 	for (size_t i = 0; i < snap->ntables; i++)
@@ -1023,9 +634,11 @@ snapshot_free(Snapshot *snap)
 		free(snap->tables[i].schema);
 		free(snap->tables[i].name);
 		free(snap->tables[i].filter);
+		parts_free(snap->tables[i].parts, snap->tables[i].nparts);
 	}
 	free(snap->tables);
 	free(snap->threads);
+	pthread_cond_destroy(&snap->planned);
 	pthread_mutex_destroy(&snap->lock);
 	free(snap);
 }

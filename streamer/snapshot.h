@@ -5,14 +5,16 @@
  * What is to be read is a row per table in the source's
  * pgcdc.snapshot_progress (written by progress.h at the slot's first start,
  * with snapshot.mode = always or a changed include list, and by signals.h);
- * snapshot_start reads what is not done yet, largest tables first, with
- * snapshot.parallelism connections.  Each chunk
- * (snapshot.chunk.rows rows in key order, at most SNAPSHOT_CHUNK_BYTES) is
- * read in its own short REPEATABLE READ transaction and handed to the stream
- * through snapwatch.h, which places it at its watermark.  Once Kafka has
- * acknowledged a chunk (the stream's flush position passed its watermark)
- * its last key is written to the table's progress row: a restart, even
- * after kill -9, goes on from the next chunk.
+ * snapshot_start reads what is not done yet with snapshot.parallelism
+ * connections, largest tables first.  A table is read in parts (key ranges
+ * chosen from a sample of its keys when it is first taken, kept in
+ * pgcdc.snapshot_part), so that the connections share a big table.  Each
+ * chunk of a part (snapshot.chunk.rows rows in key order, at most
+ * SNAPSHOT_CHUNK_BYTES) is read in its own short REPEATABLE READ transaction
+ * and handed to the stream through snapwatch.h, which places it at its
+ * watermark.  Once Kafka has acknowledged a chunk (the stream's flush
+ * position passed its watermark) its last key is written to its part's row:
+ * a restart, even after kill -9, goes on from the next chunk of each part.
  *
  * A table without a key (no primary key or replica identity index) is read
  * in one chunk, at most SNAPSHOT_KEYLESS_BYTES: its rows cannot be told

@@ -74,15 +74,25 @@ def snapshot_reads(bootstrap, topic):
     return sum(1 for msgs in read_all(bootstrap, topic).values() for m in msgs if m.record()["op"] == "read")
 
 
+def parts(source, table="big"):
+    """The table's parts: [(rows, done)] in key order."""
+    out = source.psql("SELECT rows, done IS NOT NULL FROM pgcdc.snapshot_part "
+                      f"WHERE relid = '{table}'::regclass ORDER BY part")
+    return [(int(r), d == "t") for r, d in (line.split("|") for line in out.splitlines())]
+
+
 def test_kill9_during_the_snapshot_goes_on_and_the_target_ends_equal(source, target, broker, streamer, sink):
-    rows, chunk = 200000, 150
+    """Three connections share the table's parts (key ranges from a sample);
+    each kill -9 loses at most the chunks in flight on each."""
+    rows, chunk, workers = 200000, 150, 3
     source.psql("CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL, pad text); "
                 f"INSERT INTO big SELECT g, 0, md5(g::text) FROM generate_series(1, {rows}) g")
-    s = streamer(snapshot_chunk_rows=str(chunk), snapshot_parallelism="1", heartbeat_interval_ms="0").start()
+    s = streamer(snapshot_chunk_rows=str(chunk), snapshot_parallelism=str(workers),
+                 heartbeat_interval_ms="0").start()
     w = sink().start()
     writer = Writer(source, rows + 1, seed=23).start()
     rng = random.Random(29)
-    kills, seen = 0, []
+    kills, seen, busy = 0, [], 0
     while kills < 10:
         # Somewhere in the middle of reading: once a chunk of this run was acknowledged.
         start = progress(source)[0]
@@ -91,6 +101,8 @@ def test_kill9_during_the_snapshot_goes_on_and_the_target_ends_equal(source, tar
         read, _, done = progress(source)
         assert not done, f"the snapshot ended after {kills} kills: too fast for this test"
         seen.append(read)
+        # Parts begun and not done: read side by side.
+        busy = max(busy, sum(1 for r, d in parts(source) if r > 0 and not d))
         s.kill()
         kills += 1
         s.start()
@@ -98,10 +110,13 @@ def test_kill9_during_the_snapshot_goes_on_and_the_target_ends_equal(source, tar
     writer.stop()
     wait_equal(source, target, ["big"], timeout=300)
     assert seen == sorted(seen), f"the progress went back: {seen}"
-    assert s.text().count("goes on after its last acknowledged chunk") >= kills
+    assert s.text().count("goes on:") >= kills
+    split = parts(source)
+    assert len(split) >= 2 * workers and all(d for _, d in split), split
+    assert busy >= 2, "the parts were not read side by side"
     # Read again: only the chunks in flight at each kill, not the table from zero.
     reads = snapshot_reads(broker.bootstrap, "pgcdc.public.big")
-    assert reads <= rows + writer.inserted + kills * 6 * chunk, (reads, kills)
+    assert reads <= rows + writer.inserted + kills * workers * 6 * chunk, (reads, kills)
     assert w.stop() == 0 and s.stop() == 0
 
 
@@ -162,7 +177,9 @@ def test_composite_text_and_uuid_keys_under_writes(source, target, broker, strea
 
     t = threading.Thread(target=write, daemon=True)
     t.start()
-    s = streamer(snapshot_chunk_rows="250", heartbeat_interval_ms="0").start()
+    # Two connections, each table in up to eight parts: their bounds are
+    # composite, text (ordered by the column's collation) and uuid keys.
+    s = streamer(snapshot_chunk_rows="250", snapshot_parallelism="2", heartbeat_interval_ms="0").start()
     w = sink().start()
     wait_for(lambda: source.psql("SELECT count(*) FROM pgcdc.snapshot_progress WHERE done IS NULL") == "0",
              timeout=240, what="the snapshot to complete")
@@ -170,6 +187,8 @@ def test_composite_text_and_uuid_keys_under_writes(source, target, broker, strea
     t.join()
     wait_equal(source, target, ["pair", "named", "ids"], timeout=180)
     assert int(source.psql("SELECT sum(chunks) FROM pgcdc.snapshot_progress")) > 3 * 20
+    for table in ("pair", "named", "ids"):
+        assert len(parts(source, table)) > 2, table
     assert w.stop() == 0 and s.stop() == 0
 
 
@@ -177,8 +196,8 @@ def test_a_table_without_a_key(source, target, broker, streamer, sink):
     """Read in one piece, again when it changed meanwhile; a table too large
     to be read in one piece stops walstreamer saying why."""
     source.psql("CREATE TABLE loose (a int, b text); ALTER TABLE loose REPLICA IDENTITY FULL; "
-                "INSERT INTO loose SELECT g % 100, 'x' FROM generate_series(1, 5000) g")
-    stop = threading.Event()
+                "INSERT INTO loose SELECT g % 100, 'x' FROM generate_series(1, 30000) g")
+    stop, writing = threading.Event(), threading.Event()
 
     def write():
         conn = psycopg2.connect(source.dsn())
@@ -191,11 +210,15 @@ def test_a_table_without_a_key(source, target, broker, streamer, sink):
                 if i % 3 == 0:
                     cur.execute("DELETE FROM loose WHERE ctid = (SELECT min(ctid) FROM loose WHERE a = %s)",
                                 (i % 100,))
+                if i == 20:
+                    writing.set()
                 time.sleep(0.002)
         conn.close()
 
     t = threading.Thread(target=write, daemon=True)
     t.start()
+    # A read takes a good part of a second, and the writer writes every few ms.
+    writing.wait(30)
     s = streamer(heartbeat_interval_ms="0").start()
     w = sink().start()
     # Changed under every read, it is read under a lock in the end.

@@ -136,7 +136,7 @@ def test_killed_mid_snapshot_goes_on(source, broker, streamer):
     assert source.psql("SELECT count(*) FROM pg_replication_slots") == "1"
     s.start()
     wait_for(lambda: "snapshot complete" in s.text(), timeout=180, what="the snapshot")
-    assert "goes on after its last acknowledged chunk" in s.text()
+    assert "goes on:" in s.text()
     source.psql("UPDATE big SET pad = 'after' WHERE id = 1")
     end = lsn(source.psql("SELECT pg_current_wal_lsn()"))
     settle(source, s, end)
