@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,22 @@ struct Kafka
 	char		bootstrap[512];	/* for the messages that must name it */
 	TopicLimits *limits;		/* the caller's; may be NULL */
 	size_t		max_message_bytes;	/* the producer's message.max.bytes */
+
+	/* Partition counts as last learned (kafka_partitions), for any thread. */
+	pthread_mutex_t counts_lock;
+	struct PartitionCount
+	{
+		char	   *topic;
+		int			n;
+		int64_t		at_ms;		/* when learned, or last asked again in vain */
+	}		   *counts;
+	size_t		ncounts;
 };
+
+/* A topic's partition count is asked again after this long... */
+#define PARTITIONS_FRESH_MS 30000
+/* ...for this long at most: without an answer, the count known goes on. */
+#define PARTITIONS_RECHECK_MS 1000
 
 /* Defaults first; the user's kafka.* keys may change all but the guarantee's. */
 static const char *const defaults[][2] = {
@@ -296,6 +312,8 @@ kafka_new(const Config *c, TopicLimits *limits, KafkaDeliveryFn cb, void *arg, c
 	char		why[512];
 	size_t		size;
 
+	pthread_mutex_init(&k->counts_lock, NULL);
+
 	k->wake[0] = k->wake[1] = -1;
 	k->cb = cb;
 	k->arg = arg;
@@ -367,6 +385,10 @@ kafka_free(Kafka *k)
 		close(k->wake[0]);
 	if (k->wake[1] >= 0)
 		close(k->wake[1]);
+	for (size_t i = 0; i < k->ncounts; i++)
+		free(k->counts[i].topic);
+	free(k->counts);
+	pthread_mutex_destroy(&k->counts_lock);
 	free(k);
 }
 
@@ -503,8 +525,9 @@ topic_coming(rd_kafka_resp_err_t err)
 		err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
 }
 
-int
-kafka_partitions(Kafka *k, rd_kafka_topic_t *rkt, int timeout_ms, char *err, size_t errlen)
+/* The partition count from the brokers, or -1 with err. */
+static int
+ask_partitions(Kafka *k, rd_kafka_topic_t *rkt, int timeout_ms, char *err, size_t errlen)
 {
 	const char *topic = rd_kafka_topic_name(rkt);
 	int64_t		deadline = runtime_now_ms() + timeout_ms;
@@ -541,6 +564,45 @@ kafka_partitions(Kafka *k, rd_kafka_topic_t *rkt, int timeout_ms, char *err, siz
 				 hint ? ": " : "", hint ? hint : "");
 		return -1;
 	}
+}
+
+/* The topic's entry in k->counts (added when absent); under counts_lock. */
+static struct PartitionCount *
+count_of(Kafka *k, const char *topic)
+{
+	for (size_t i = 0; i < k->ncounts; i++)
+		if (strcmp(k->counts[i].topic, topic) == 0)
+			return &k->counts[i];
+	k->counts = xrealloc(k->counts, k->ncounts + 1, sizeof(*k->counts));
+	k->counts[k->ncounts] = (struct PartitionCount) {xstrdup(topic), 0, 0};
+	return &k->counts[k->ncounts++];
+}
+
+int
+kafka_partitions(Kafka *k, rd_kafka_topic_t *rkt, int timeout_ms, char *err, size_t errlen)
+{
+	const char *topic = rd_kafka_topic_name(rkt);
+	int64_t		now = runtime_now_ms();
+	int			known;
+	int64_t		at;
+	int			n;
+
+	pthread_mutex_lock(&k->counts_lock);
+	known = count_of(k, topic)->n;
+	at = count_of(k, topic)->at_ms;
+	pthread_mutex_unlock(&k->counts_lock);
+	if (known > 0 && now - at < PARTITIONS_FRESH_MS)
+		return known;
+	if (known > 0 && timeout_ms > PARTITIONS_RECHECK_MS)
+		timeout_ms = PARTITIONS_RECHECK_MS;
+	n = ask_partitions(k, rkt, timeout_ms, err, errlen);
+	pthread_mutex_lock(&k->counts_lock);
+	if (n > 0)
+		count_of(k, topic)->n = n;
+	count_of(k, topic)->at_ms = runtime_now_ms();
+	pthread_mutex_unlock(&k->counts_lock);
+	/* No answer (the brokers down): the count known goes on, asked again later. */
+	return n > 0 ? n : known > 0 ? known : -1;
 }
 
 /* The max.message.bytes of a topic, from the brokers (DescribeConfigs); 0 with err. */

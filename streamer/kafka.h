@@ -104,7 +104,9 @@ extern int	kafka_outstanding(Kafka *k);
  * The partition count of a topic (from metadata), or -1 with err.  Asking
  * creates a topic the brokers create on demand (auto.create.topics.enable),
  * as producing to it would: a new topic is asked again until it has its
- * partitions, up to timeout_ms.
+ * partitions, up to timeout_ms.  A count learned is kept (for any thread)
+ * and asked again after PARTITIONS_FRESH_MS, waiting a second at most:
+ * without an answer (brokers down), the count known goes on.
  */
 extern int	kafka_partitions(Kafka *k, rd_kafka_topic_t *rkt, int timeout_ms, char *err, size_t errlen);
 /*

@@ -248,7 +248,7 @@ tend_snapshot(Pipeline *p, bool *stop, int64_t *last_log)
 		p->snapshot = NULL;
 		ok = signal_execute(p->settings, &sig, p->err, sizeof(p->err));
 		signal_free(&sig);
-		if (!ok || ((p->snapshot = snapshot_start(p->settings, p->watch, p->metrics, p->err,
+		if (!ok || ((p->snapshot = snapshot_start(p->settings, p->watch, p->kafka, p->metrics, p->err,
 												  sizeof(p->err))) == NULL && p->err[0]))
 			return false;
 	}
@@ -467,7 +467,7 @@ run(Pipeline *p, bool *connected)
 	p->stream = stream_new(s, p->kafka, s->to_stdout ? stdout : NULL, p->metrics, start_lsn, p->watch,
 						   s->to_stdout ? NULL : &p->signals);
 	log_msg(LOG_INFO, "streaming from slot \"%s\" in database \"%s\"", s->slot_name, p->id.dbname);
-	if (p->watch && (p->snapshot = snapshot_start(s, p->watch, p->metrics, p->err, sizeof(p->err))) == NULL &&
+	if (p->watch && (p->snapshot = snapshot_start(s, p->watch, p->kafka, p->metrics, p->err, sizeof(p->err))) == NULL &&
 		p->err[0])
 		return failure(p, false);
 	metrics_set_health(p->metrics, true, NULL);

@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "topicname.h"
 #include "snapread.h"
 #include "snapshot.h"
 #include "xalloc.h"
@@ -50,12 +51,14 @@ typedef struct Table
 	MetricCell *m_rows;
 	MetricCell *m_chunks;
 	MetricCell *m_estimated;
+	MetricCell *m_estimated_chunks;
 } Table;
 
 struct Snapshot
 {
 	const Settings *settings;
 	SnapWatch  *watch;
+	Kafka	   *kafka;			/* NULL: none (the stream writes to stdout) */
 	Metrics    *metrics;
 
 	pthread_mutex_t lock;
@@ -211,6 +214,39 @@ unplaced(Reader *r)
 }
 
 
+/*
+ * Waits until Kafka has told the table topic's partition count: the stream
+ * writes each chunk's range on every partition, and must not wait for the
+ * brokers when it places one (kafka_partitions keeps the count).
+ */
+static bool
+await_topic(Reader *r)
+{
+	char	   *topic;
+	rd_kafka_topic_t *rkt;
+	char		err[512];
+	bool		said = false;
+	int			n = -1;
+
+	if (r->snap->kafka == NULL)
+		return true;
+	topic = topicname_of(r->snap->settings->topic_prefix, r->t->schema, strlen(r->t->schema), r->t->name,
+						 strlen(r->t->name));
+	rkt = kafka_topic(r->snap->kafka, topic);
+	free(topic);
+	if (rkt == NULL)
+		return tableread_fail(&r->tr, false, "out of memory");
+	while (!atomic_load(&r->snap->stop) && (n = kafka_partitions(r->snap->kafka, rkt, 10000, err, sizeof(err))) < 0)
+	{
+		if (!said)
+			log_msg(LOG_WARNING, "snapshot of %s.%s waits for Kafka: %s", r->t->schema, r->t->name, err);
+		said = true;
+		snapwatch_wait(r->snap->watch, 1000);
+	}
+	kafka_topic_release(rkt);
+	return n > 0 || tableread_fail(&r->tr, false, "stopped");
+}
+
 /* Reads one part chunk by chunk until every chunk is acknowledged; false after a failure or a stop. */
 static bool
 read_part(Reader *r)
@@ -223,7 +259,7 @@ read_part(Reader *r)
 	r->last = key_copy(&r->part->last);
 	r->keyless_spoiled = 0;
 	snapwatch_table_start(snap->watch, r->t->relid);
-	if (!tableread_await_pending(&r->tr))
+	if (!await_topic(r) || !tableread_await_pending(&r->tr))
 		goto out;
 	while (!atomic_load(&snap->stop))
 	{
@@ -505,6 +541,7 @@ list_tables(Snapshot *snap, char *err, size_t errlen)
 		Table	   *t = &snap->tables[i];
 		char		label[512];
 		const char *labels[3] = {"table", label, NULL};
+		long long	estimated;
 
 		t->relid = (uint32_t) strtoul(PQgetvalue(res, (int) i, 0), NULL, 10);
 		t->schema = xstrdup(PQgetvalue(res, (int) i, 1));
@@ -519,7 +556,12 @@ list_tables(Snapshot *snap, char *err, size_t errlen)
 		t->m_estimated = metrics_cell(snap->metrics, "walstreamer_snapshot_table_estimated_rows", METRIC_GAUGE,
 									  "Rows the table had when its snapshot was asked for (pg_class.reltuples)",
 									  labels);
-		metrics_set(t->m_estimated, strtoll(PQgetvalue(res, (int) i, 4), NULL, 10));
+		t->m_estimated_chunks = metrics_cell(snap->metrics, "walstreamer_snapshot_table_estimated_chunks",
+											 METRIC_GAUGE, "Chunks the table's estimated rows make "
+											 "(snapshot.chunk.rows each; wide rows make more)", labels);
+		estimated = strtoll(PQgetvalue(res, (int) i, 4), NULL, 10);
+		metrics_set(t->m_estimated, estimated);
+		metrics_set(t->m_estimated_chunks, estimated / snap->settings->snapshot_chunk_rows + 1);
 		metrics_set(t->m_rows, strtoll(PQgetvalue(res, (int) i, 5), NULL, 10));
 	}
 	PQclear(res);
@@ -528,13 +570,14 @@ list_tables(Snapshot *snap, char *err, size_t errlen)
 }
 
 Snapshot *
-snapshot_start(const Settings *s, SnapWatch *w, Metrics *m, char *err, size_t errlen)
+snapshot_start(const Settings *s, SnapWatch *w, Kafka *k, Metrics *m, char *err, size_t errlen)
 {
 	Snapshot   *snap = xcalloc(1, sizeof(Snapshot));
 
 	err[0] = '\0';
 	snap->settings = s;
 	snap->watch = w;
+	snap->kafka = k;
 	snap->metrics = m;
 	pthread_mutex_init(&snap->lock, NULL);
 	pthread_cond_init(&snap->planned, NULL);

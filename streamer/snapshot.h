@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kafka.h"
 #include "metrics.h"
 #include "settings.h"
 #include "snapwatch.h"
@@ -43,9 +44,11 @@ typedef struct Snapshot Snapshot;
 
 /*
  * Starts the workers on the tables not read yet; NULL with err empty when
- * there are none, NULL with err on failure.
+ * there are none, NULL with err on failure.  k (NULL: none) is asked for
+ * each table's partition count before its chunks are read, so that the
+ * stream knows it when it places them, also while the brokers are down.
  */
-extern Snapshot *snapshot_start(const Settings *s, SnapWatch *w, Metrics *m, char *err, size_t errlen);
+extern Snapshot *snapshot_start(const Settings *s, SnapWatch *w, Kafka *k, Metrics *m, char *err, size_t errlen);
 /* The stream's flush position: chunks whose watermark it passed are acknowledged. */
 extern void snapshot_flushed(Snapshot *snap, uint64_t lsn);
 /* Every table read and acknowledged. */
