@@ -13,6 +13,9 @@ then inserts, partial updates that leave the TOASTed bio alone, deletes and
 repeated updates of the same rows.  Validation rules send rows with an
 invalid role, a missing email or an impossible timestamp to dead letters, and
 a few malformed messages produced straight onto the topic land there too.
+Six seconds in, a row in the signal table (public.pgcdc_signal) asks for
+employee to be read again while the writers go on: the progress line shows
+its chunks, and the invalid rows it reads are dead letters once more.
 
 Orders: a writer keeps inserting and updating public.orders (--orders-rate);
 the target holds the latest state in analytics.fct_orders (table.map), and
@@ -60,6 +63,8 @@ CREATE TABLE employee (
     salary numeric(12,2),
     updated_ts timestamptz NOT NULL DEFAULT now(),
     bio text);
+-- Debezium's signal table: a row in it asks walstreamer for a snapshot.
+CREATE TABLE pgcdc_signal (id text PRIMARY KEY, type text NOT NULL, data text);
 -- Out of line and uncompressed: an update that leaves bio alone carries it
 -- as an unchanged TOAST value, which walsink must leave as it is.
 ALTER TABLE employee ALTER COLUMN bio SET STORAGE EXTERNAL;
@@ -380,6 +385,7 @@ class Demo:
             "source": self.source.dsn(SOURCE_DB),
             "slot.name": "demo",
             "snapshot.mode": "initial",
+            "signal.data.collection": "public.pgcdc_signal",
             "kafka.bootstrap.servers": self.broker.bootstrap,
             "status.interval.ms": "1000",
             "metrics.listen": self.streamer_metrics.url.split("/")[2],
@@ -453,6 +459,15 @@ class Demo:
         log(f"injected {sum(self.injected.values())} malformed messages onto pgcdc.public.employee: "
             + ", ".join(self.injected))
 
+    def signal_snapshot(self):
+        """Asks for employee to be read again, through the signal table; notes
+        the invalid rows already committed: the snapshot reads them all."""
+        self.source.psql("INSERT INTO pgcdc_signal VALUES ('demo-resnapshot', 'execute-snapshot', "
+                         "'{\"data-collections\": [\"public.employee\"]}')", SOURCE_DB)
+        self.bad_before_signal = int(self.source.psql(
+            "SELECT coalesce(max(id), 0) FROM employee WHERE id >= 900001", SOURCE_DB))
+        log("signal: execute-snapshot of public.employee (read again while the writers go on)")
+
     # -- running ------------------------------------------------------------
 
     def run(self):
@@ -465,7 +480,7 @@ class Demo:
             f"orders {self.args.orders_rate:g} changes/s; "
             + ("Ctrl-C to stop" if not self.args.duration else f"stopping after {self.args.duration:g} s"))
         started = time.monotonic()
-        injected = False
+        injected = signalled = False
         prev = (started, self.streamer_metrics.read(), self.sink_metrics.read())
         tty = sys.stdout.isatty()
         printed = started
@@ -480,6 +495,9 @@ class Demo:
             if not injected and now - started >= 3:
                 self.inject()
                 injected = True
+            if not signalled and now - started >= 6:
+                self.signal_snapshot()
+                signalled = True
             cur = (now, self.streamer_metrics.read(), self.sink_metrics.read())
             line = self.progress(now - started, prev, cur)
             prev = cur
@@ -506,10 +524,14 @@ class Demo:
                 "FROM analytics.fct_orders", TARGET_DB))
         except Exception:
             slot_lag, behind = 0, 0.0
+        tables, done = cur[1].get("walstreamer_snapshot_tables", 0), cur[1].get("walstreamer_snapshot_tables_done", 0)
+        snapshot = (f"  snapshot {cur[1].get('walstreamer_snapshot_table_chunks', 0):,.0f}/"
+                    f"{cur[1].get('walstreamer_snapshot_table_estimated_chunks', 0):,.0f} chunks"
+                    if done < tables else "")
         return (f"{elapsed:5.0f} s  streamed {streamed:6,.0f} ev/s  slot lag {slot_lag / 1024:7,.1f} kB  "
                 f"applied {cur[2].get('walsink_applied_total', 0):9,.0f} ({applied:5,.0f}/s)  "
                 f"dead letters {cur[2].get('walsink_dead_letters_total', 0):4,.0f}  "
-                f"newest order {behind:5.2f} s old")
+                f"newest order {behind:5.2f} s old{snapshot}")
 
     # -- stopping and checking ----------------------------------------------
 
@@ -573,9 +595,18 @@ class Demo:
         for w in self.writers:
             for reason, n in w.invalid.items():
                 expected[reason] = expected.get(reason, 0) + n
-        got = dict((r, int(n)) for r, n in (line.split("|") for line in self.target.psql(
-            "SELECT reason, count(*) FROM analytics.failed_events GROUP BY 1 ORDER BY 1",
-            TARGET_DB).splitlines() if line))
+        got, reread = {}, []
+        for line in self.target.psql("SELECT reason, encode(value, 'hex') FROM analytics.failed_events",
+                                     TARGET_DB).splitlines():
+            reason, value = line.rsplit("|", 1)
+            got[reason] = got.get(reason, 0) + 1
+            if reason.startswith("validation rule") and value:
+                r = pgcdcwire.record(bytes.fromhex(value))
+                if r.get("op") == "read" and r.get("row"):
+                    reread.append((r["row"]["id"], reason))
+        ok &= self.check_reread(reread)
+        for _, reason in reread:
+            expected[reason] = expected.get(reason, 0) + 1
         log("\ndead letters in analytics.failed_events, by reason:")
         log(f"  {'reason':<58} {'count':>6} {'expected':>8}")
         for reason in sorted(set(got) | set(expected)):
@@ -590,6 +621,28 @@ class Demo:
         log(f"  malformed messages injected: {injected}; dead letters other than rule failures: {forged}")
         ok &= forged == injected
         log("\nconsistent: the target matches the source" if ok else "\nNOT CONSISTENT")
+        return ok
+
+    def check_reread(self, reread):
+        """The invalid rows the signalled snapshot read, [(id, reason)]: each a
+        dead letter once, with its rule, and exactly the invalid rows
+        committed before its chunk was read (the writer adds them in id
+        order and never touches them again): all of those before the signal,
+        and no gap."""
+        invalid = {}
+        for rule, cond in RULES["public.employee"].items():
+            for i in self.source.psql(f"SELECT id FROM employee WHERE id >= 900001 AND NOT ({cond})",
+                                      SOURCE_DB).split():
+                invalid[int(i)] = f'validation rule "{rule}" failed'
+        ids = [i for i, _ in reread]
+        before = getattr(self, "bad_before_signal", None)
+        ok = (len(set(ids)) == len(ids) and all(invalid.get(i) == reason for i, reason in reread)
+              and set(ids) == {i for i in invalid if ids and i <= max(ids)}
+              and (before is None or all(i in ids for i in invalid if i <= before)))
+        if before is None:
+            ok = not reread
+        log(f"  invalid rows the signalled snapshot read again: {len(reread)} "
+            f"({'each once, all those committed before it' if ok else 'NOT as committed'})")
         return ok
 
     def close(self, keep):

@@ -1,7 +1,7 @@
 """The demo (demo/demo.py, the README's main command) runs, stops on Ctrl-C
 or after --duration, and its consistency check passes: the target equals the
 source's valid rows, every rule failure and every injected malformed message
-is a dead letter.  By default on a real Kafka broker; --broker=dev, the
+is a dead letter, and a signal reads employee again mid-run.  By default on a real Kafka broker; --broker=dev, the
 fallback without Java, on the dev broker."""
 
 import os
@@ -50,6 +50,9 @@ def assert_consistent(out, status):
                    'validation rule "sane_timestamp" failed'):
         assert reason in out, reason
     assert "malformed messages injected: 4; dead letters other than rule failures: 4" in out
+    # The signal 6 s in: employee read again, its invalid rows dead letters once more.
+    assert "signal: execute-snapshot of public.employee" in out
+    assert re.search(r"invalid rows the signalled snapshot read again: [1-9]\d* \(each once", out)
 
 
 def test_demo_runs_and_checks_out():
