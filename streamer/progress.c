@@ -9,56 +9,44 @@
 
 #include <libpq-fe.h>
 
-#include "config.h"
 #include "log.h"
 #include "progress.h"
+#include "source.h"
 
-/* A connection of its own for the slot's bookkeeping; NULL with err. */
-static PGconn *
-connect_bookkeeping(const Settings *s, char *err, size_t errlen)
-{
-	const char *keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
-	const char *values[] = {"10", s->source, "walstreamer snapshot", NULL};
-	PGconn	   *conn = PQconnectdbParams(keys, values, 1);
-	char	   *masked;
-
-	if (PQstatus(conn) == CONNECTION_OK)
-		return conn;
-	masked = config_mask_pqerror(s->source, PQerrorMessage(conn));
-	snprintf(err, errlen, "snapshot: cannot connect to the source: %s", masked ? masked : "(message withheld)");
-	free(masked);
-	PQfinish(conn);
-	return NULL;
-}
+/*
+ * The rows of pgcdc.snapshot_progress for the included tables ($2, $3),
+ * but the signal table ($4) and the extension's own, of slot $1; the rest
+ * of the WHERE clause may follow.
+ */
+#define INCLUDED_SQL \
+	"INSERT INTO pgcdc.snapshot_progress AS p (slot_name, relid, schema_name, table_name, estimated_rows) " \
+	"SELECT $1, c.oid, n.nspname, c.relname, GREATEST(c.reltuples, 0)::bigint " \
+	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"WHERE c.relkind = 'r' AND c.relpersistence = 'p' " \
+	"AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)' " \
+	"AND c.oid NOT IN (SELECT objid FROM pg_catalog.pg_depend d " \
+	"  JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid " \
+	"  WHERE e.extname = 'pgcdc' AND d.deptype = 'e' AND d.classid = 'pg_class'::regclass) " \
+	"AND pgcdc.table_included(c.oid, $2, $3) " \
+	"AND n.nspname || '.' || c.relname IS DISTINCT FROM $4 "
+/* ...and a table asked for again starts over. */
+#define AGAIN_SQL \
+	"ON CONFLICT (slot_name, relid) DO UPDATE SET requested = now(), filter = NULL, rows = 0, chunks = 0, " \
+	"done = NULL, estimated_rows = EXCLUDED.estimated_rows "
 
 /* The included tables' rows in pgcdc.snapshot_progress, replacing the slot's. */
 bool
 progress_schedule(const Settings *s, char *err, size_t errlen)
 {
 	const char *params[4] = {s->slot_name, s->include_tables, s->exclude_tables, s->signal_table};
-	PGconn	   *conn = connect_bookkeeping(s, err, errlen);
+	PGconn	   *conn = source_connect_sql(s->source, "walstreamer snapshot", "snapshot", err, errlen);
 	PGresult   *res;
 	bool		ok;
 
 	if (conn == NULL)
 		return false;
 	res = PQexecParams(conn,
-					   "WITH fresh AS (INSERT INTO pgcdc.snapshot_progress "
-					   "(slot_name, relid, schema_name, table_name, estimated_rows) "
-					   "SELECT $1, c.oid, n.nspname, c.relname, GREATEST(c.reltuples, 0)::bigint "
-					   "FROM pg_catalog.pg_class c "
-					   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-					   "WHERE c.relkind = 'r' AND c.relpersistence = 'p' "
-					   "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-					   "AND n.nspname !~ '^pg_(toast|temp)' "
-					   "AND c.oid NOT IN (SELECT objid FROM pg_catalog.pg_depend d "
-					   "  JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid "
-					   "  WHERE e.extname = 'pgcdc' AND d.deptype = 'e' AND d.classid = 'pg_class'::regclass) "
-					   "AND pgcdc.table_included(c.oid, $2, $3) "
-					   "AND n.nspname || '.' || c.relname IS DISTINCT FROM $4 "
-					   "ON CONFLICT (slot_name, relid) DO UPDATE SET requested = now(), filter = NULL, "
-					   "rows = 0, chunks = 0, done = NULL, "
-					   "estimated_rows = EXCLUDED.estimated_rows RETURNING relid), "
+					   "WITH fresh AS (" INCLUDED_SQL AGAIN_SQL "RETURNING relid), "
 					   /* The slot's rows of tables no longer included go. */
 					   "gone AS (DELETE FROM pgcdc.snapshot_progress p WHERE p.slot_name = $1 "
 					   "AND p.relid NOT IN (SELECT relid FROM fresh)) "
@@ -81,7 +69,7 @@ progress_reconcile(const Settings *s, char *err, size_t errlen)
 {
 	const char *params[5] = {s->slot_name, s->include_tables, s->exclude_tables, s->signal_table,
 	s->snapshot_mode == SNAPSHOT_NEVER ? "f" : "t"};
-	PGconn	   *conn = connect_bookkeeping(s, err, errlen);
+	PGconn	   *conn = source_connect_sql(s->source, "walstreamer snapshot", "snapshot", err, errlen);
 	PGresult   *res;
 	bool		ok;
 
@@ -92,18 +80,9 @@ progress_reconcile(const Settings *s, char *err, size_t errlen)
 					   "WITH old AS (SELECT include_list, exclude_list FROM pgcdc.streamer_slot "
 					   "  WHERE slot_name = $1 AND (include_list, exclude_list) IS DISTINCT FROM ($2, $3) "
 					   "  AND EXISTS (SELECT FROM pgcdc.snapshot_progress p WHERE p.slot_name = $1)), "
-					   "added AS (INSERT INTO pgcdc.snapshot_progress AS p "
-					   "  (slot_name, relid, schema_name, table_name, estimated_rows) "
-					   "  SELECT $1, c.oid, n.nspname, c.relname, GREATEST(c.reltuples, 0)::bigint "
-					   "  FROM old, pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-					   "  WHERE $5::boolean AND c.relkind = 'r' AND c.relpersistence = 'p' "
-					   "  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgcdc') "
-					   "  AND n.nspname !~ '^pg_(toast|temp)' "
-					   "  AND pgcdc.table_included(c.oid, $2, $3) "
-					   "  AND NOT pgcdc.table_included(c.oid, old.include_list, old.exclude_list) "
-					   "  AND n.nspname || '.' || c.relname IS DISTINCT FROM $4 "
-					   "  ON CONFLICT (slot_name, relid) DO UPDATE SET requested = now(), rows = 0, chunks = 0, done = NULL "
-					   "  RETURNING 'reads ' || p.schema_name || '.' || p.table_name), "
+					   "added AS (" INCLUDED_SQL "AND $5::boolean AND EXISTS (SELECT FROM old "
+					   "  WHERE NOT pgcdc.table_included(c.oid, old.include_list, old.exclude_list)) "
+					   AGAIN_SQL "RETURNING 'reads ' || p.schema_name || '.' || p.table_name), "
 					   "dropped AS (DELETE FROM pgcdc.snapshot_progress p USING old WHERE p.slot_name = $1 "
 					   "  AND p.done IS NULL AND NOT pgcdc.table_included(p.relid, $2, $3) "
 					   "  RETURNING 'stops reading ' || p.schema_name || '.' || p.table_name), "

@@ -9,9 +9,9 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
-#include "config.h"
 #include "log.h"
 #include "signals.h"
+#include "source.h"
 #include "xalloc.h"
 
 bool
@@ -211,9 +211,7 @@ act(PGconn *conn, const Settings *s, const Signal *sig, const char *sql, int npa
 bool
 signal_execute(const Settings *s, const Signal *sig, char *err, size_t errlen)
 {
-	const char *keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
-	const char *values[] = {"10", s->source, "walstreamer signal", NULL};
-	PGconn	   *conn = PQconnectdbParams(keys, values, 1);
+	PGconn	   *conn;
 	const char *sql = NULL;
 	int			nparams = 0;
 	char		why[1024] = "";
@@ -221,15 +219,8 @@ signal_execute(const Settings *s, const Signal *sig, char *err, size_t errlen)
 	bool		ok = false;
 
 	err[0] = '\0';
-	if (PQstatus(conn) != CONNECTION_OK)
-	{
-		char	   *masked = config_mask_pqerror(s->source, PQerrorMessage(conn));
-
-		snprintf(err, errlen, "signal: cannot connect to the source: %s", masked ? masked : "(message withheld)");
-		free(masked);
-		PQfinish(conn);
+	if ((conn = source_connect_sql(s->source, "walstreamer signal", "signal", err, errlen)) == NULL)
 		return false;
-	}
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
 		if (strcmp(actions[i].type, sig->type) == 0)
 		{

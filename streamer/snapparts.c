@@ -125,13 +125,10 @@ row_key(TableRead *tr, char **values, Key *out, bool *found)
 	char		why[256];
 
 	*found = false;
-	buf_printf(&q, "SELECT pgcdc.read_record(t.*) FROM ONLY %s t WHERE (", tr->qname);
-	for (int i = 0; i < tr->cols.n; i++)
-		buf_printf(&q, "%st.%s", i ? ", " : "", tr->cols.names[i]);
-	buf_printf(&q, ") = (");
-	for (int i = 0; i < tr->cols.n; i++)
-		buf_printf(&q, "%s$%d::%s", i ? ", " : "", i + 1, tr->cols.types[i]);
-	buf_printf(&q, ")");
+	buf_printf(&q, "SELECT pgcdc.read_record(t.*) FROM ONLY %s t WHERE ", tr->qname);
+	key_tuple(&q, &tr->cols);
+	buf_printf(&q, " = ");
+	key_params(&q, &tr->cols, 1);
 	res = PQexecParams(tr->conn, q.data, tr->cols.n, NULL, (const char *const *) values, NULL, NULL, 1);
 	free(q.data);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)

@@ -223,8 +223,7 @@ tableread_columns(TableRead *tr)
 	return ok;
 }
 
-/* "(t.k1, t.k2)" */
-static void
+void
 key_tuple(Buf *q, const KeyCols *kc)
 {
 	buf_printf(q, "(");
@@ -233,8 +232,7 @@ key_tuple(Buf *q, const KeyCols *kc)
 	buf_printf(q, ")");
 }
 
-/* "($1::type1, $2::type2)", parameters from `first` on */
-static void
+void
 key_params(Buf *q, const KeyCols *kc, int first)
 {
 	buf_printf(q, "(");

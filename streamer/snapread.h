@@ -20,6 +20,7 @@
 
 #include <libpq-fe.h>
 
+#include "buf.h"
 #include "record.h"
 #include "settings.h"
 #include "snapwatch.h"
@@ -45,6 +46,11 @@ typedef struct KeyCols
 	int			n;
 	char	  **collations;		/* how the source orders each ("" when not collatable) */
 } KeyCols;
+
+/* "(t.k1, t.k2)": the key of the table's rows as t, in SQL. */
+extern void key_tuple(Buf *q, const KeyCols *kc);
+/* "($1::type1, $2::type2)": a key as parameters, the first numbered `first`. */
+extern void key_params(Buf *q, const KeyCols *kc, int first);
 
 /* One connection reading one table. */
 typedef struct TableRead

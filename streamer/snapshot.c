@@ -17,11 +17,11 @@
 
 #include <libpq-fe.h>
 
-#include "config.h"
 #include "log.h"
 #include "topicname.h"
 #include "snapread.h"
 #include "snapshot.h"
+#include "source.h"
 #include "xalloc.h"
 
 /* Chunks of one worker read but not yet acknowledged, at most (placed, they hold no rows)... */
@@ -132,22 +132,16 @@ failed(Reader *r)
 	return false;
 }
 
+/* A connection to the source; NULL after fail(). */
 static PGconn *
-connect_source(Snapshot *snap, const char *what)
+connect_source(Snapshot *snap)
 {
-	const char *keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
-	const char *values[] = {"10", snap->settings->source, "walstreamer snapshot", NULL};
-	PGconn	   *conn = PQconnectdbParams(keys, values, 1);
+	char		err[1024];
+	PGconn	   *conn = source_connect_sql(snap->settings->source, "walstreamer snapshot", "snapshot", err,
+										  sizeof(err));
 
-	if (PQstatus(conn) != CONNECTION_OK)
-	{
-		char	   *masked = config_mask_pqerror(snap->settings->source, PQerrorMessage(conn));
-
-		fail(snap, "snapshot: cannot connect to the source %s: %s", what, masked ? masked : "(message withheld)");
-		free(masked);
-		PQfinish(conn);
-		return NULL;
-	}
+	if (conn == NULL)
+		fail(snap, "%s", err);
 	return conn;
 }
 
@@ -469,7 +463,7 @@ worker(void *arg)
 
 		if (conn == NULL)
 		{
-			if ((conn = connect_source(snap, "for the snapshot")) == NULL)
+			if ((conn = connect_source(snap)) == NULL)
 				break;
 			/*
 			 * Progress rows are not waited for: one lost in a crash only
@@ -504,7 +498,7 @@ worker(void *arg)
 static bool
 list_tables(Snapshot *snap, char *err, size_t errlen)
 {
-	PGconn	   *conn = connect_source(snap, "for the snapshot");
+	PGconn	   *conn = connect_source(snap);
 	const char *params[1] = {snap->settings->slot_name};
 	PGresult   *res;
 

@@ -85,6 +85,25 @@ source_connect(const char *conninfo, char *err, size_t errlen)
 	return s;
 }
 
+PGconn *
+source_connect_sql(const char *conninfo, const char *application, const char *what, char *err, size_t errlen)
+{
+	const char *keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
+	const char *values[] = {"10", conninfo, application, NULL};
+	PGconn	   *conn = PQconnectdbParams(keys, values, 1);
+	char		prefix[256];
+	char	   *masked;
+
+	if (PQstatus(conn) == CONNECTION_OK)
+		return conn;
+	masked = config_mask_pqerror(conninfo, PQerrorMessage(conn));
+	snprintf(prefix, sizeof(prefix), "%s: cannot connect to the source", what);
+	describe(err, errlen, prefix, masked ? masked : "(message withheld)");
+	free(masked);
+	PQfinish(conn);
+	return NULL;
+}
+
 void
 source_close(Source *s)
 {

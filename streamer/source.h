@@ -33,6 +33,14 @@ typedef struct SlotInfo
 } SlotInfo;
 
 extern Source *source_connect(const char *conninfo, char *err, size_t errlen);
+/*
+ * A plain SQL connection to the source (the snapshot's, the signals', the
+ * slot's bookkeeping), as application (unless the conninfo names one); NULL
+ * with err "<what>: cannot connect to the source: <libpq's message, its
+ * password masked>".
+ */
+extern PGconn *source_connect_sql(const char *conninfo, const char *application, const char *what,
+								  char *err, size_t errlen);
 extern void source_close(Source *s);
 extern int	source_socket(Source *s);
 

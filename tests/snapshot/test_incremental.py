@@ -94,9 +94,9 @@ def parts(source, table="big"):
 
 
 def test_kill9_during_the_snapshot_goes_on_and_the_target_ends_equal(source, target, broker, streamer, sink):
-    """Three connections share the table's parts (key ranges from a sample);
+    """Two connections share the table's parts (key ranges from a sample);
     each kill -9 loses at most the chunks in flight on each."""
-    rows, chunk, workers = 200000, 150, 3
+    rows, chunk, workers = 200000, 50, 2
     source.psql("CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL, pad text); "
                 f"INSERT INTO big SELECT g, 0, md5(g::text) FROM generate_series(1, {rows}) g")
     s = streamer(snapshot_chunk_rows=str(chunk), snapshot_parallelism=str(workers),
@@ -108,7 +108,8 @@ def test_kill9_during_the_snapshot_goes_on_and_the_target_ends_equal(source, tar
     while kills < 10:
         # Somewhere in the middle of reading: once a chunk of this run was acknowledged.
         start = progress(source)[0]
-        wait_for(lambda: progress(source)[0] > start, timeout=60, what="a chunk acknowledged")
+        wait_for(lambda: progress(source)[0] > start or progress(source)[2], timeout=60,
+                 what="a chunk acknowledged")
         time.sleep(rng.uniform(0.0, 0.5))
         read, _, done = progress(source)
         assert not done, f"the snapshot ended after {kills} kills: too fast for this test"
@@ -122,7 +123,8 @@ def test_kill9_during_the_snapshot_goes_on_and_the_target_ends_equal(source, tar
     writer.stop()
     wait_equal(source, target, ["big"], timeout=300)
     assert seen == sorted(seen), f"the progress went back: {seen}"
-    assert s.text().count("goes on:") >= kills
+    # Every start found the snapshot under way (the last may find it done).
+    assert s.text().count("goes on:") >= kills - 1
     split = parts(source)
     assert len(split) >= 2 * workers and all(d for _, d in split), split
     assert busy >= 2, "the parts were not read side by side"
