@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from support import pgcdcwire
 from support.binaries import WALSTREAMER
-from support.checks import confirmed, lsn, wait_for
+from support.checks import confirmed, lsn, snapshot_done, wait_for
 from support.kafkaread import read_all
 
 
@@ -31,7 +31,8 @@ def test_operations_snapshot_and_transactions(source, broker, streamer):
         INSERT INTO nokey VALUES (1, 'one');
     """)
     s = streamer(provide_transaction_metadata="on").start()
-    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    # The changes after the snapshot: each row read once, as it was.
+    wait_for(lambda: snapshot_done(source), what="the snapshot")
     source.psql("INSERT INTO acct VALUES (100, 'new', 1.00, 'n')")
     source.psql("UPDATE acct SET balance = balance + 1 WHERE id <= 3")
     source.psql("UPDATE acct SET id = 101 WHERE id = 100")
