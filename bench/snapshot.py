@@ -95,7 +95,7 @@ VALUES = """
            'Costa','Fischer','Lopez','Schmidt','Wong','Yilmaz','Zhang'])[1 + (g / 520) % 25],
     (ARRAY['Engineering','Sales','Support','Finance','Marketing','Operations','Legal',
            'Research'])[1 + g % 8],
-    round(30000 + (g * 7919) % 120000 + (g % 97) / 100.0, 2),
+    round(30000 + (g::bigint * 7919) % 120000 + (g % 97) / 100.0, 2),
     date '1995-01-01' + (g * 13) % 11000,
     'employee.' || g || '@example.com',
     g % 10 <> 0"""
@@ -124,9 +124,13 @@ def parse_args():
                    help=f"{QUICK_ROWS:,} rows, one round, no warm-up")
     p.add_argument("--output", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     p.add_argument("--json", default=None, help="also write the figures as JSON here")
+    p.add_argument("--rows", type=int, default=None, help=f"rows of the table (default {ROWS:,})")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a walstreamer setting for the current build's runs (repeatable), to try one")
     brokers.add_option(p, default="kafka")
     args = p.parse_args()
-    args.rows = QUICK_ROWS if args.quick else ROWS
+    args.rows = args.rows or (QUICK_ROWS if args.quick else ROWS)
+    args.extra = dict(kv.split("=", 1) for kv in args.set)
     if args.quick:
         args.runs = 1
     return args
@@ -269,11 +273,13 @@ def wait_complete(proc, logfile, start):
 def paths(args, tmp):
     build = os.path.abspath(args.build)
     current = copy_binary(build, tmp, "walstreamer")
+    extra = "".join(f", {k}={v}" for k, v in args.extra.items())
     out = [Path("walstreamer, incremental, defaults", "incremental, defaults",
-                "snapshot.parallelism=2, snapshot.chunk.rows=8192 (defaults)", build, current),
+                "snapshot.parallelism=2, snapshot.chunk.rows=8192 (defaults)" + extra, build, current,
+                dict(args.extra)),
            Path("walstreamer, incremental, parallelism 1", "incremental, parallelism 1",
-                "snapshot.parallelism=1, snapshot.chunk.rows=8192", build, current,
-                {"snapshot.parallelism": "1"})]
+                "snapshot.parallelism=1, snapshot.chunk.rows=8192" + extra, build, current,
+                {"snapshot.parallelism": "1", **args.extra})]
     if args.baseline_build:
         base = os.path.abspath(args.baseline_build)
         old = copy_binary(base, tmp, "walstreamer-baseline")

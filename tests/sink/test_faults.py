@@ -65,7 +65,7 @@ def test_kill9_at_random_moments(source, target, broker, streamer, sink):
     watch.autocommit = True
     rng = random.Random(11)
     # Fewer under the sanitizers, which run every suite a second time, slower.
-    kills = 6 if os.environ.get("PGCDC_SANITIZED") == "1" else 22
+    kills = 6 if os.environ.get("PGCDC_SANITIZED") == "1" else 12
     between = 0
     for i in range(kills):
         # Every fourth kill falls between a target commit and the offset
