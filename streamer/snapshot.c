@@ -18,10 +18,10 @@
 #include <libpq-fe.h>
 
 #include "log.h"
-#include "topicname.h"
 #include "snapread.h"
 #include "snapshot.h"
 #include "source.h"
+#include "topicname.h"
 #include "xalloc.h"
 
 /* Chunks of one worker read but not yet acknowledged, at most (placed, they hold no rows)... */

@@ -25,6 +25,7 @@ and more (topics, leaders).
 """
 
 import argparse
+import atexit
 import base64
 import ctypes
 import hashlib
@@ -122,6 +123,12 @@ PROFILES = {
               "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent"],
 }
 DEFAULT_HEAP = {"test": "512m", "bench": "1g"}
+
+# Storage formatted once per process and number of brokers (a JVM run of
+# seconds): {brokers: (cluster id, {node id: formatted data directory})}.
+# The format holds the cluster and node ids, not the ports (the voters are
+# static), so each later cluster of that size starts from a copy.
+_formatted = {}
 
 
 class Node:
@@ -232,6 +239,22 @@ logger.kafka.level = WARN
                 "-cp", ":".join(self.jars), main, *args]
 
     def _format(self):
+        size = len(self.nodes)
+        if size in _formatted:
+            self.cluster_id, dirs = _formatted[size]
+            for n in self.nodes.values():
+                shutil.copytree(dirs[n.id], n.data, dirs_exist_ok=True)
+            return
+        self._run_format()
+        template = tempfile.mkdtemp(prefix="pgcdc-kafka-formatted-")
+        atexit.register(shutil.rmtree, template, True)
+        dirs = {}
+        for n in self.nodes.values():
+            dirs[n.id] = os.path.join(template, str(n.id))
+            shutil.copytree(n.data, dirs[n.id])
+        _formatted[size] = (self.cluster_id, dirs)
+
+    def _run_format(self):
         procs = []
         for n in self.nodes.values():
             procs.append((n, subprocess.Popen(

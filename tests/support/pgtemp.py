@@ -107,6 +107,27 @@ def _link_all(src, dest, skip=()):
             os.symlink(os.path.join(src, name), os.path.join(dest, name))
 
 
+# initdb once per process and installation; each cluster copies the result.
+_templates = {}
+
+
+def _template(install):
+    """A data directory just out of initdb, the same for every cluster."""
+    initdb = install.prog("initdb")
+    if initdb not in _templates:
+        d = _world_readable_tmpdir("pgcdc-template-")
+        user = server_user()
+        if user:
+            shutil.chown(d, user)
+        data = os.path.join(d, "data")
+        subprocess.run(as_server_user([initdb, "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                                       "--locale=C.UTF-8"]),
+                       check=True, stdout=subprocess.DEVNULL, start_new_session=True)
+        atexit.register(shutil.rmtree, d, True)
+        _templates[initdb] = data
+    return _templates[initdb]
+
+
 class Cluster:
     """One initdb'd server on loopback (TCP and a Unix socket in its own dir)."""
 
@@ -122,9 +143,8 @@ class Cluster:
         user = server_user()
         if user:
             shutil.chown(self.dir, user)
-        subprocess.run(as_server_user([install.prog("initdb"), "-D", self.datadir, "-A", "trust",
-                                       "-U", self.user, "-E", "UTF8", "--locale=C.UTF-8"]),
-                       check=True, stdout=subprocess.DEVNULL, start_new_session=True)
+        # A copy of one initdb's output (owner and modes kept): a second faster.
+        subprocess.run(as_server_user(["cp", "-a", _template(install), self.datadir]), check=True)
         conf = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
