@@ -263,7 +263,7 @@ pgo_free(PgoMessage *m)
 }
 
 bool
-pgo_parse(const uint8_t *buf, size_t len, bool in_stream, int version, PgoMessage *m, char *err, size_t errlen)
+pgo_parse(const uint8_t *buf, size_t len, bool in_stream, bool parallel, PgoMessage *m, char *err, size_t errlen)
 {
 	Reader		r = {buf, len, 0, NULL};
 
@@ -344,7 +344,7 @@ pgo_parse(const uint8_t *buf, size_t len, bool in_stream, int version, PgoMessag
 		case PGO_STREAM_ABORT:
 			m->xid = u32(&r);
 			m->subxid = u32(&r);
-			if (version >= 4)
+			if (parallel)
 			{
 				m->lsn = u64(&r);
 				m->time = (int64_t) u64(&r);

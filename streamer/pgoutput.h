@@ -90,7 +90,7 @@ typedef struct PgoMessage
 	uint32_t	subxid;			/* STREAM_ABORT */
 	uint64_t	lsn;			/* BEGIN: final LSN; COMMIT, STREAM_COMMIT, *PREPARE*: commit or
 								 * prepare LSN; MESSAGE: its LSN; ORIGIN: the origin's LSN;
-								 * STREAM_ABORT (v4): abort LSN */
+								 * STREAM_ABORT (parallel): abort LSN */
 	uint64_t	end_lsn;		/* COMMIT, STREAM_COMMIT, *PREPARE*; ROLLBACK_PREPARED: its end */
 	int64_t		time;			/* commit, prepare, rollback or abort time */
 	uint8_t		flags;			/* COMMIT and the like: as sent (0); TRUNCATE: 1 cascade, 2 restart identity */
@@ -125,10 +125,11 @@ extern void pgo_free(PgoMessage *m);
 /*
  * Reads buf[0..len) into m.  in_stream: between STREAM_START and
  * STREAM_STOP, where changes, relations, types and messages carry their
- * transaction's xid first; version: the protocol version asked for (4 adds
- * STREAM_ABORT's LSN and time).  False with the reason in err.
+ * transaction's xid first; parallel: streaming = parallel was asked for
+ * (protocol 4), whose STREAM_ABORT carries the abort's LSN and time.  False
+ * with the reason in err.
  */
-extern bool pgo_parse(const uint8_t *buf, size_t len, bool in_stream, int version, PgoMessage *m,
+extern bool pgo_parse(const uint8_t *buf, size_t len, bool in_stream, bool parallel, PgoMessage *m,
 					  char *err, size_t errlen);
 
 #endif							/* PGCDC_STREAMER_PGOUTPUT_H */

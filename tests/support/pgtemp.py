@@ -122,7 +122,8 @@ def _template(install):
         data = os.path.join(d, "data")
         subprocess.run(as_server_user([initdb, "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
                                        "--locale=C.UTF-8"]),
-                       check=True, stdout=subprocess.DEVNULL, start_new_session=True)
+                       check=True, stdout=subprocess.DEVNULL, start_new_session=True,
+                       env={**os.environ, **getattr(install, "env", {})})
         atexit.register(shutil.rmtree, d, True)
         _templates[initdb] = data
     return _templates[initdb]
@@ -158,6 +159,9 @@ class Cluster:
             "shared_buffers": "128MB",
             "log_min_messages": "warning",
         }
+        # Debian's 15.19+ only: the official builds of other versions (pgversions.py) know no such key.
+        if getattr(install, "major", 15) != 15:
+            del conf["output_plugin_libraries"]
         conf.update(settings or {})
         with open(os.path.join(self.datadir, "postgresql.conf"), "a") as f:
             for k, v in conf.items():
@@ -169,7 +173,8 @@ class Cluster:
         """Start the server; env adds to its environment (e.g. MALLOC_PERTURB_)."""
         subprocess.run(as_server_user([self.install.prog("pg_ctl"), "-D", self.datadir, "-l",
                                        self.logfile, "-w", "-t", "60", "start"]),
-                       check=True, stdout=subprocess.DEVNULL, env={**os.environ, **(env or {})},
+                       check=True, stdout=subprocess.DEVNULL,
+                       env={**os.environ, **getattr(self.install, "env", {}), **(env or {})},
                        start_new_session=True)
         self.running = True
         return self
