@@ -420,6 +420,13 @@ kafka_topic(Kafka *k, const char *name)
 	return rd_kafka_topic_new(k->rk, name, tconf);
 }
 
+rd_kafka_topic_t *
+kafka_topic_keep(Kafka *k, rd_kafka_topic_t *rkt)
+{
+	/* An existing topic without a configuration: librdkafka only counts the reference. */
+	return rd_kafka_topic_new(k->rk, rd_kafka_topic_name(rkt), NULL);
+}
+
 void
 kafka_topic_release(void *rkt)
 {

@@ -84,6 +84,8 @@ extern void kafka_poll(Kafka *k);
 
 /* A topic handle, created on first use (released with kafka_topic_release). */
 extern rd_kafka_topic_t *kafka_topic(Kafka *k, const char *name);
+/* One more reference to a handle held (released with kafka_topic_release): no copy of the topic's settings. */
+extern rd_kafka_topic_t *kafka_topic_keep(Kafka *k, rd_kafka_topic_t *rkt);
 extern void kafka_topic_release(void *rkt);
 
 /*

@@ -319,12 +319,12 @@ chunk_snapshot(TableRead *tr, Chunk *c)
 	return ok;
 }
 
-/* One fetched row into the chunk: its Kafka value (built here rather than by the stream's one thread) and key. */
+/* One fetched row into the chunk's arena: its READ record without a position, and its key. */
 static bool
 add_row(TableRead *tr, Chunk *c, const uint8_t *row, size_t len)
 {
 	uint8_t    *key = NULL;
-	uint8_t    *value;
+	uint8_t    *rec;
 	size_t		keylen = 0;
 	char		why[256];
 
@@ -333,13 +333,11 @@ add_row(TableRead *tr, Chunk *c, const uint8_t *row, size_t len)
 	if (!c->keyless)
 	{
 		keylen = record_key(&tr->rec.after, tr->cols.positions, (size_t) tr->cols.n, NULL, 0);
-		key = xmalloc(keylen ? keylen : 1);
+		key = chunk_alloc(c, keylen);
 		record_key(&tr->rec.after, tr->cols.positions, (size_t) tr->cols.n, key, keylen);
 	}
-	value = xmalloc(c->relation_len + len + RECORD_POSITION_MAX);
-	memcpy(value, c->relation, c->relation_len);
-	chunk_add_row(c, value, c->relation_len + record_without_position(row, len, value + c->relation_len),
-				  key, keylen);
+	rec = chunk_alloc(c, len);
+	chunk_add_row(c, rec, record_without_position(row, len, rec), key, keylen);
 	return true;
 }
 

@@ -157,15 +157,22 @@ keylist_free(KeyList *l)
 	memset(l, 0, sizeof(*l));
 }
 
+void
+chunk_free_rows(Chunk *c)
+{
+	for (size_t i = 0; i < c->nblocks; i++)
+		free(c->blocks[i]);
+	free(c->blocks);
+	free(c->rows);
+	c->blocks = NULL;
+	c->rows = NULL;
+	c->nblocks = c->block_used = c->block_size = c->cap = 0;
+}
+
 static void
 chunk_free(Chunk *c)
 {
-	for (size_t i = 0; i < c->nrows; i++)
-	{
-		free(c->rows[i].rec);
-		free(c->rows[i].key);
-	}
-	free(c->rows);
+	chunk_free_rows(c);
 	free(c->relation);
 	free(c->after);
 	free(c->last);
@@ -295,8 +302,28 @@ snapwatch_snapshot(SnapWatch *w, Chunk *c, XidSnapshot *snap)
 	memset(snap, 0, sizeof(*snap));
 }
 
+/* A block of the arena: a megabyte, or more for a row larger than that. */
+#define CHUNK_BLOCK (1024 * 1024)
+
+uint8_t *
+chunk_alloc(Chunk *c, size_t n)
+{
+	uint8_t    *p;
+
+	if (c->nblocks == 0 || c->block_size - c->block_used < n)
+	{
+		c->blocks = xrealloc(c->blocks, c->nblocks + 1, sizeof(uint8_t *));
+		c->block_size = n > CHUNK_BLOCK ? n : CHUNK_BLOCK;
+		c->blocks[c->nblocks++] = xmalloc(c->block_size);
+		c->block_used = 0;
+	}
+	p = c->blocks[c->nblocks - 1] + c->block_used;
+	c->block_used += n;
+	return p;
+}
+
 void
-chunk_add_row(Chunk *c, uint8_t *rec, size_t len, uint8_t *key, size_t keylen)
+chunk_add_row(Chunk *c, const uint8_t *rec, size_t len, const uint8_t *key, size_t keylen)
 {
 	if (c->nrows == c->cap)
 	{

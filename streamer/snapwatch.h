@@ -53,17 +53,12 @@ extern void xidsnap_free(XidSnapshot *s);
 /* Whether a committed transaction x is visible to s (32-bit xids compared modulo 2^32). */
 extern bool xidsnap_visible(const XidSnapshot *s, uint32_t x);
 
-/* One row of a chunk: its READ record and its Kafka key. */
+/* One row of a chunk: its READ record and its Kafka key, in the chunk's arena. */
 typedef struct ChunkRow
 {
-	/*
-	 * The Kafka value as it will be produced: the table's RELATION record,
-	 * then the row's READ record without its position, with room for it
-	 * (record_put_position).  NULL once placed: the producer has it.
-	 */
-	uint8_t    *rec;
+	const uint8_t *rec;			/* the READ record without its position */
 	size_t		len;
-	uint8_t    *key;			/* NULL for a table without a key, and once placed */
+	const uint8_t *key;			/* NULL for a table without a key */
 	size_t		keylen;
 	bool		dropped;		/* a newer change of its key is in the stream */
 } ChunkRow;
@@ -100,9 +95,13 @@ typedef struct Chunk
 	uint64_t	snap_at;
 	uint8_t    *relation;		/* the table's RELATION record, as read with the rows */
 	size_t		relation_len;
-	ChunkRow   *rows;
+	ChunkRow   *rows;			/* NULL once placed: the producer has them */
 	size_t		nrows;
 	size_t		cap;
+	uint8_t   **blocks;			/* the arena the rows' bytes are in (chunk_alloc) */
+	size_t		nblocks;
+	size_t		block_used;		/* of the last block */
+	size_t		block_size;
 	size_t		bytes;
 	size_t		key_bytes;		/* of its rows' keys: the range's keep list */
 	bool		keyless;
@@ -141,7 +140,16 @@ extern size_t snapwatch_pending(SnapWatch *w, const XidSnapshot *s);
 extern Chunk *snapwatch_reserve(SnapWatch *w, uint32_t relid, bool keyless);
 /* The chunk's snapshot, just taken (moved into c): entries it sees may be forgotten. */
 extern void snapwatch_snapshot(SnapWatch *w, Chunk *c, XidSnapshot *snap);
-extern void chunk_add_row(Chunk *c, uint8_t *rec, size_t len, uint8_t *key, size_t keylen);
+/*
+ * n bytes in the chunk's arena (freed with its rows, one block of a
+ * megabyte for many rows): the worker writes a row's record and key there,
+ * then adds the row.  Nothing is freed row by row, nor by another thread
+ * than the one that allocates, which kept glibc's arenas busy.
+ */
+extern uint8_t *chunk_alloc(Chunk *c, size_t n);
+extern void chunk_add_row(Chunk *c, const uint8_t *rec, size_t len, const uint8_t *key, size_t keylen);
+/* The rows and their arena freed (placed: the producer has copies). */
+extern void chunk_free_rows(Chunk *c);
 /* The chunk is read (c->snap set): it waits for its watermark. */
 extern void snapwatch_submit(SnapWatch *w, Chunk *c);
 /* The chunk's current state, and its position once placed. */

@@ -213,7 +213,7 @@ emit(Stream *st, rd_kafka_topic_t *rkt, int32_t partition, const uint8_t *key, s
 		st->outbox = xrealloc(st->outbox, st->outcap, sizeof(Pending));
 	}
 	p = &st->outbox[st->nout++];
-	p->rkt = kafka_topic(st->kafka, rd_kafka_topic_name(rkt));
+	p->rkt = kafka_topic_keep(st->kafka, rkt);
 	p->partition = partition;
 	p->key = keylen ? xmemdup(key, keylen) : NULL;
 	p->keylen = keylen;
@@ -479,28 +479,26 @@ place_chunk(Stream *st, Chunk *c, char *err, size_t errlen)
 	record_free(&rel_rec);
 	for (size_t i = 0; i < c->nrows && ok; i++)
 	{
-		ChunkRow   *row = &c->rows[i];
+		const ChunkRow *row = &c->rows[i];
 		KafkaHeaders h = {'r', c->lsn, NULL};
+		uint8_t    *value;
 		uint8_t    *end;
 
 		if (row->dropped)
 			continue;
-		/* The value the worker built, at its place: the producer takes it. */
-		end = record_put_position(row->rec + row->len, c->lsn, seq++);
+		/* The table's RELATION record, the row's, its position: allocated here, freed by this thread's poll. */
+		value = xmalloc(c->relation_len + row->len + RECORD_POSITION_MAX);
+		memcpy(value, c->relation, c->relation_len);
+		memcpy(value + c->relation_len, row->rec, row->len);
+		end = record_put_position(value + c->relation_len + row->len, c->lsn, seq++);
 		ok = emit(st, rel->handle, RD_KAFKA_PARTITION_UA, row->keylen ? row->key : NULL, row->keylen,
-				  row->rec, (size_t) (end - row->rec), &h, err, errlen);
-		row->rec = NULL;
+				  value, (size_t) (end - value), &h, err, errlen);
 	}
 	/* Every commit before the watermark is in the stream before it: the slot may move there. */
 	if (!st->in_txn)
 		acktrack_commit(st->acks, st->txn, c->lsn);
 	/* The chunk keeps only its count until acknowledged. */
-	for (size_t i = 0; i < c->nrows; i++)
-	{
-		free(c->rows[i].rec);	/* dropped rows' */
-		free(c->rows[i].key);
-		c->rows[i].rec = c->rows[i].key = NULL;
-	}
+	chunk_free_rows(c);
 	return ok;
 }
 

@@ -47,7 +47,13 @@ visibility(void)
 static void
 row(Chunk *c, const char *key)
 {
-	chunk_add_row(c, (uint8_t *) xstrdup("rec"), 3, key ? (uint8_t *) xstrdup(key) : NULL, key ? strlen(key) : 0);
+	uint8_t    *rec = chunk_alloc(c, 3);
+	uint8_t    *k = key ? chunk_alloc(c, strlen(key)) : NULL;
+
+	memcpy(rec, "rec", 3);
+	if (key)
+		memcpy(k, key, strlen(key));
+	chunk_add_row(c, rec, 3, k, key ? strlen(key) : 0);
 }
 
 static Chunk *
