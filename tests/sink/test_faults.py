@@ -445,7 +445,7 @@ def test_a_new_source_cluster_on_the_same_topics(install, source, target, broker
     wait_equal(source, target, ["t"])
     assert first.stop() == 0
     before = table_rows(target, "t")
-    other = pgtemp.Cluster(install, "other_source").start()
+    other = pgtemp.Cluster(install, "other_source", own_system=True).start()
     try:
         other.psql("CREATE EXTENSION pgcdc; CREATE TABLE t (id int PRIMARY KEY, v int);"
                    "INSERT INTO t SELECT g, -g FROM generate_series(1, 50) g")

@@ -107,14 +107,18 @@ def _link_all(src, dest, skip=()):
             os.symlink(os.path.join(src, name), os.path.join(dest, name))
 
 
-# initdb once per process and installation; each cluster copies the result.
+# initdb once per process and installation; each cluster copies the result
+# (and so shares its system identifier: a test that needs another system, a
+# restore or a new primary, asks for an initdb of its own).
 _templates = {}
 
 
-def _template(install):
-    """A data directory just out of initdb, the same for every cluster."""
+def _initdb(install, key=None):
+    """A data directory just out of initdb: the one every cluster copies, or
+    with a key, one of that key's own."""
     initdb = install.prog("initdb")
-    if initdb not in _templates:
+    key = key or initdb
+    if key not in _templates:
         d = _world_readable_tmpdir("pgcdc-template-")
         user = server_user()
         if user:
@@ -125,14 +129,14 @@ def _template(install):
                        check=True, stdout=subprocess.DEVNULL, start_new_session=True,
                        env={**os.environ, **getattr(install, "env", {})})
         atexit.register(shutil.rmtree, d, True)
-        _templates[initdb] = data
-    return _templates[initdb]
+        _templates[key] = data
+    return _templates[key]
 
 
 class Cluster:
     """One initdb'd server on loopback (TCP and a Unix socket in its own dir)."""
 
-    def __init__(self, install, name="pg", settings=None, plugins=DEFAULT_PLUGINS):
+    def __init__(self, install, name="pg", settings=None, plugins=DEFAULT_PLUGINS, own_system=False):
         self.install = install
         self.dir = _world_readable_tmpdir(f"pgcdc-{name}-")
         self.datadir = os.path.join(self.dir, "data")
@@ -145,7 +149,9 @@ class Cluster:
         if user:
             shutil.chown(self.dir, user)
         # A copy of one initdb's output (owner and modes kept): a second faster.
-        subprocess.run(as_server_user(["cp", "-a", _template(install), self.datadir]), check=True)
+        # own_system: an initdb of its own, another system identifier.
+        template = _initdb(install, self.dir if own_system else None)
+        subprocess.run(as_server_user(["cp", "-a", template, self.datadir]), check=True)
         conf = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
