@@ -114,7 +114,8 @@ def test_graceful_stop_metrics_and_health(source, broker, streamer, tmp_path):
     sock.close()
     source.psql("CREATE TABLE t (id int PRIMARY KEY, v text)")
     s = streamer(metrics_listen=f"127.0.0.1:{port}", status_interval_ms="60000").start()
-    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    # Once the snapshot is done: a chunk still in flight at the stop holds the slot behind it.
+    wait_for(lambda: snapshot_done(source), what="the snapshot")
     source.psql("INSERT INTO t SELECT g, 'v' FROM generate_series(1, 1000) g")
     end = lsn(source.psql("SELECT pg_current_wal_lsn()"))
 
