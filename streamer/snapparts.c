@@ -39,13 +39,21 @@ keys_free(Key *keys, int n)
 	free(keys);
 }
 
-/* "ARRAY[$first::text, ...]" for n values */
+/* A key's values as a text[] of parameters (after the *n already set), or NULL for no key. */
 static void
-text_array(Buf *q, int first, int n)
+key_array(Buf *q, const Key *k, const char **params, int *n)
 {
+	if (k->n == 0)
+	{
+		buf_printf(q, "NULL");
+		return;
+	}
 	buf_printf(q, "ARRAY[");
-	for (int i = 0; i < n; i++)
-		buf_printf(q, "%s$%d::text", i ? ", " : "", first + i);
+	for (int i = 0; i < k->n; i++)
+	{
+		buf_printf(q, "%s$%d::text", i ? ", " : "", *n + 1);
+		params[(*n)++] = k->values[i];
+	}
 	buf_printf(q, "]");
 }
 
@@ -274,19 +282,9 @@ store_parts(TableRead *tr, Part *parts, int nparts, bool *stored)
 		formats[4] = 1;
 		buf_printf(&q, "INSERT INTO pgcdc.snapshot_part (slot_name, relid, part, requested, upto_bytes, "
 				   "last_key_bytes, upto, last_key) SELECT $1, $2::oid, $3::int, requested, $4, $5, ");
-		if (p->upto.n > 0)
-			text_array(&q, n + 1, p->upto.n);
-		else
-			buf_printf(&q, "NULL");
-		for (int k = 0; k < p->upto.n; k++)
-			params[n++] = p->upto.values[k];
+		key_array(&q, &p->upto, params, &n);
 		buf_printf(&q, ", ");
-		if (p->last.n > 0)
-			text_array(&q, n + 1, p->last.n);
-		else
-			buf_printf(&q, "NULL");
-		for (int k = 0; k < p->last.n; k++)
-			params[n++] = p->last.values[k];
+		key_array(&q, &p->last, params, &n);
 		buf_printf(&q, " FROM pgcdc.snapshot_progress WHERE slot_name = $1 AND relid = $2::oid AND done IS NULL");
 		res = PQexecParams(tr->conn, q.data, n, NULL, params, lengths, formats, 0);
 		free(q.data);
@@ -384,9 +382,7 @@ part_save(TableRead *tr, int no, const Key *last, size_t rows)
 		params[n] = (const char *) last->bytes;
 		lengths[n] = (int) last->len;
 		formats[n++] = 1;
-		text_array(&q, n + 1, last->n);
-		for (int i = 0; i < last->n; i++)
-			params[n++] = last->values[i];
+		key_array(&q, last, params, &n);
 	}
 	buf_printf(&q, " WHERE slot_name = $1 AND relid = $2::oid AND part = $4::int) "
 			   "UPDATE pgcdc.snapshot_progress SET rows = rows + $3::bigint, chunks = chunks + 1 "

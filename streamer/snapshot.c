@@ -378,7 +378,7 @@ finish_table(Snapshot *snap, const Table *t)
 	log_msg(LOG_INFO, "snapshot: %s.%s read", t->schema, t->name);
 }
 
-/* The part (NULL: none was left) is read; the last of the table's marks the table done. */
+/* The part is read (or was, found done at the start); the last of the table's marks the table done. */
 static bool
 finish_part(Reader *r, Part *part)
 {
@@ -387,14 +387,14 @@ finish_part(Reader *r, Part *part)
 	bool		table;
 
 	pthread_mutex_lock(&snap->lock);
-	if (part != NULL && !part->done)
+	if (!part->done)
 	{
 		part->done = true;
 		t->parts_done++;
 	}
 	table = t->parts_done == t->nparts;
 	pthread_mutex_unlock(&snap->lock);
-	if (part != NULL && !part_done(&r->tr, part->no, table))
+	if (!part_done(&r->tr, part->no, table))
 		return failed(r);
 	if (table)
 		finish_table(snap, t);
