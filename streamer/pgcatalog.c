@@ -1,0 +1,273 @@
+/*
+ * pgcatalog.c — a relation described from the source's catalog (pgcatalog.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "pgcatalog.h"
+#include "wire.h"
+#include "xalloc.h"
+
+/*
+ * One row per column, in the message's order (or the table's, without a
+ * message): the relation's schema, name and replica identity (NULL when it
+ * is gone), whether its identity has an index, then the column's name,
+ * type, format_type() name, NOT NULL, whether it is in the primary key and
+ * in the identity index, and its base type (a domain's, through domains
+ * of domains).
+ */
+#define DESCRIBE_SQL \
+	"WITH rel AS (SELECT c.oid, n.nspname::text, c.relname::text, c.relreplident, " \
+	"  (SELECT i.indkey FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary " \
+	"    AND i.indimmediate) AS pk, " \
+	"  (SELECT i.indkey FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND CASE c.relreplident " \
+	"    WHEN 'd' THEN i.indisprimary AND i.indimmediate WHEN 'i' THEN i.indisreplident ELSE false END) AS ident " \
+	"  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"  WHERE c.oid = $1::oid), " \
+	"cols AS (SELECT m.name, m.typ, m.typmod, m.ord FROM unnest($2::text[], $3::oid[], $4::int4[]) " \
+	"    WITH ORDINALITY AS m(name, typ, typmod, ord) WHERE $2 IS NOT NULL " \
+	"  UNION ALL SELECT a.attname::text, a.atttypid, a.atttypmod, a.attnum FROM pg_catalog.pg_attribute a " \
+	"    WHERE $2 IS NULL AND a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped " \
+	"    AND a.attgenerated = '') " \
+	"SELECT rel.nspname, rel.relname, rel.relreplident, rel.ident IS NOT NULL, " \
+	"  cols.name, cols.typ, pg_catalog.format_type(cols.typ, cols.typmod), coalesce(a.attnotnull, false), " \
+	"  coalesce(a.attnum = ANY (rel.pk::int2[]), false), coalesce(a.attnum = ANY (rel.ident::int2[]), false), " \
+	"  (WITH RECURSIVE b(oid, base) AS (SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t " \
+	"     WHERE t.oid = cols.typ UNION ALL SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t " \
+	"     JOIN b ON t.oid = b.base) SELECT b.oid FROM b WHERE b.base = 0) " \
+	"FROM cols LEFT JOIN rel ON true " \
+	"LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = rel.oid AND a.attname = cols.name " \
+	"  AND NOT a.attisdropped " \
+	"ORDER BY cols.ord"
+
+enum
+{
+	COL_SCHEMA, COL_TABLE, COL_REPLIDENT, COL_HAS_IDENT, COL_NAME, COL_TYPE, COL_TYPE_NAME,
+	COL_NOT_NULL, COL_IN_PK, COL_IN_IDENT, COL_BASE
+};
+
+bool
+pgcatalog_prepare(PGconn *conn, char *err, size_t errlen)
+{
+	PGresult   *res = PQexec(conn, "SELECT pg_catalog.set_config('search_path', '', false), "
+							 "pg_catalog.set_config('client_encoding', 'UTF8', false)");
+	bool		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	if (!ok)
+		snprintf(err, errlen, "catalog connection: %s", PQerrorMessage(conn));
+	PQclear(res);
+	return ok;
+}
+
+/* A text[] literal of n strings of (data, len). */
+static void
+array_literal(Buf *b, const PgoBytes *items, size_t n)
+{
+	buf_putc(b, '{');
+	for (size_t i = 0; i < n; i++)
+	{
+		if (i > 0)
+			buf_putc(b, ',');
+		buf_putc(b, '"');
+		for (size_t j = 0; j < items[i].len; j++)
+		{
+			char		c = (char) items[i].data[j];
+
+			if (c == '"' || c == '\\')
+				buf_putc(b, '\\');
+			buf_putc(b, c);
+		}
+		buf_putc(b, '"');
+	}
+	buf_puts(b, "}");
+}
+
+static void
+put_varint(Buf *b, uint32_t number, uint64_t v)
+{
+	if (v == 0)
+		return;
+	buf_reserve(b, 2 * WIRE_VARINT_MAX);
+	b->len = (size_t) (wire_put_varint_field((uint8_t *) b->data + b->len, number, v) - (uint8_t *) b->data);
+}
+
+static void
+put_bytes(Buf *b, uint32_t number, const void *data, size_t len)
+{
+	if (len == 0)
+		return;
+	buf_reserve(b, wire_len_field_size(number, len));
+	b->len = (size_t) (wire_put_len_field((uint8_t *) b->data + b->len, number, data, len) - (uint8_t *) b->data);
+}
+
+static char *
+bytes_dup(PgoBytes b)
+{
+	char	   *s = xmalloc(b.len + 1);
+
+	memcpy(s, b.data, b.len);
+	s[b.len] = '\0';
+	return s;
+}
+
+/* The proto's ReplicaIdentity of a relreplident, given whether its index exists. */
+static Pgcdc__ReplicaIdentity
+identity_of(char replident, bool has_index)
+{
+	switch (replident)
+	{
+		case 'd':
+			return has_index ? PGCDC__REPLICA_IDENTITY__IDENTITY_DEFAULT : PGCDC__REPLICA_IDENTITY__IDENTITY_NOTHING;
+		case 'i':
+			return has_index ? PGCDC__REPLICA_IDENTITY__IDENTITY_INDEX : PGCDC__REPLICA_IDENTITY__IDENTITY_NOTHING;
+		case 'f':
+			return PGCDC__REPLICA_IDENTITY__IDENTITY_FULL;
+		default:
+			return PGCDC__REPLICA_IDENTITY__IDENTITY_NOTHING;
+	}
+}
+
+static bool
+flag(const PGresult *res, int row, int col)
+{
+	return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
+}
+
+bool
+pgcatalog_describe(PGconn *conn, const char *database, uint32_t relid, const PgoMessage *msg,
+				   PgcRelation *out, char *err, size_t errlen)
+{
+	char		relid_text[16];
+	Buf			names = {0},
+				types = {0},
+				typmods = {0};
+	const char *params[4];
+	PGresult   *res;
+	bool		gone;
+	bool		msg_has_key = false;
+	Pgcdc__ReplicaIdentity identity;
+	Buf			rec = {0};
+	size_t		n;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(relid_text, sizeof(relid_text), "%u", relid);
+	params[0] = relid_text;
+	params[1] = params[2] = params[3] = NULL;
+	if (msg != NULL)
+	{
+		PgoBytes   *colnames = xcalloc(msg->ncolumns + 1, sizeof(PgoBytes));
+
+		buf_putc(&types, '{');
+		buf_putc(&typmods, '{');
+		for (size_t i = 0; i < msg->ncolumns; i++)
+		{
+			colnames[i] = msg->columns[i].name;
+			buf_printf(&types, "%s%u", i ? "," : "", msg->columns[i].type);
+			buf_printf(&typmods, "%s%d", i ? "," : "", msg->columns[i].typmod);
+			msg_has_key |= msg->columns[i].key;
+		}
+		buf_puts(&types, "}");
+		buf_puts(&typmods, "}");
+		array_literal(&names, colnames, msg->ncolumns);
+		free(colnames);
+		params[1] = names.data;
+		params[2] = types.data;
+		params[3] = typmods.data;
+	}
+	res = PQexecParams(conn, DESCRIBE_SQL, 4, NULL, params, NULL, NULL, 0);
+	buf_free(&names);
+	buf_free(&types);
+	buf_free(&typmods);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		snprintf(err, errlen, "cannot describe relation %u from the catalog: %s", relid, PQerrorMessage(conn));
+		PQclear(res);
+		return false;
+	}
+	n = (size_t) PQntuples(res);
+	gone = n == 0 || PQgetisnull(res, 0, COL_SCHEMA);
+	if (msg == NULL && gone)
+	{
+		snprintf(err, errlen, "relation %u: no such table (or it has no columns)", relid);
+		PQclear(res);
+		return false;
+	}
+	if (msg != NULL && n != msg->ncolumns)
+	{
+		snprintf(err, errlen, "relation %u: the catalog described %zu of its %zu columns", relid, n,
+				 msg->ncolumns);
+		PQclear(res);
+		return false;
+	}
+
+	out->relid = relid;
+	out->ncolumns = n;
+	out->classes = xcalloc(n + 1, sizeof(PgvClass));
+	out->identity = xcalloc(n + 1, sizeof(bool));
+	if (msg != NULL)
+	{
+		/* The identity the WAL was written with: the message's; its key flags are the identity's columns. */
+		out->schema = bytes_dup(msg->nspname);
+		out->table = bytes_dup(msg->relname);
+		identity = identity_of(msg->replident, msg_has_key);
+	}
+	else
+	{
+		out->schema = xstrdup(PQgetvalue(res, 0, COL_SCHEMA));
+		out->table = xstrdup(PQgetvalue(res, 0, COL_TABLE));
+		identity = identity_of(PQgetvalue(res, 0, COL_REPLIDENT)[0], flag(res, 0, COL_HAS_IDENT));
+	}
+	out->old_key_only = identity == PGCDC__REPLICA_IDENTITY__IDENTITY_DEFAULT ||
+		identity == PGCDC__REPLICA_IDENTITY__IDENTITY_INDEX;
+
+	put_varint(&rec, WIRE_CHANGE_EVENT_VERSION, 1);
+	put_varint(&rec, WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_RELATION);
+	put_bytes(&rec, WIRE_CHANGE_EVENT_DATABASE, database, strlen(database));
+	put_bytes(&rec, WIRE_CHANGE_EVENT_SCHEMA, out->schema, strlen(out->schema));
+	put_bytes(&rec, WIRE_CHANGE_EVENT_TABLE, out->table, strlen(out->table));
+	put_varint(&rec, WIRE_CHANGE_EVENT_RELID, relid);
+	put_varint(&rec, WIRE_CHANGE_EVENT_REPLICA_IDENTITY, (uint64_t) identity);
+	for (size_t i = 0; i < n; i++)
+	{
+		Buf			col = {0};
+		const char *name = PQgetvalue(res, (int) i, COL_NAME);
+		const char *type_name = PQgetvalue(res, (int) i, COL_TYPE_NAME);
+		bool		key;
+
+		/* The identity's columns are the key; under FULL or NOTHING, the primary key's. */
+		if (msg != NULL)
+			out->identity[i] = out->old_key_only && msg->columns[i].key;
+		else
+			out->identity[i] = out->old_key_only && flag(res, (int) i, COL_IN_IDENT);
+		key = out->old_key_only ? out->identity[i] : flag(res, (int) i, COL_IN_PK);
+		out->classes[i] = pgvalue_class(PQgetisnull(res, (int) i, COL_BASE)
+										? (uint32_t) strtoul(PQgetvalue(res, (int) i, COL_TYPE), NULL, 10)
+										: (uint32_t) strtoul(PQgetvalue(res, (int) i, COL_BASE), NULL, 10));
+		put_bytes(&col, WIRE_COLUMN_NAME, name, strlen(name));
+		put_varint(&col, WIRE_COLUMN_TYPE_OID, strtoul(PQgetvalue(res, (int) i, COL_TYPE), NULL, 10));
+		put_bytes(&col, WIRE_COLUMN_TYPE_NAME, type_name, strlen(type_name));
+		put_varint(&col, WIRE_COLUMN_KEY, key);
+		put_varint(&col, WIRE_COLUMN_NOT_NULL, flag(res, (int) i, COL_NOT_NULL));
+		buf_reserve(&rec, wire_len_field_size(WIRE_CHANGE_EVENT_COLUMNS, col.len));
+		rec.len = (size_t) (wire_put_len_field((uint8_t *) rec.data + rec.len, WIRE_CHANGE_EVENT_COLUMNS,
+											   col.data, col.len) - (uint8_t *) rec.data);
+		buf_free(&col);
+	}
+	PQclear(res);
+	out->record = (uint8_t *) rec.data;
+	out->record_len = rec.len;
+	return true;
+}
+
+void
+pgcatalog_release(PgcRelation *r)
+{
+	free(r->schema);
+	free(r->table);
+	free(r->record);
+	free(r->classes);
+	free(r->identity);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,56 @@
+/*
+ * pgcatalog.h — what pgoutput's RELATION message leaves out, read from the
+ * source's catalog over SQL: the pgcdc RELATION record of the relation
+ * (each column's format_type() name, NOT NULL and key flag, the replica
+ * identity, as decoder/relcache.c builds it), and each column's value class
+ * (its base type's, pgvalue.h), for source.plugin = pgoutput.
+ *
+ * The message's columns and identity are what the WAL was decoded with and
+ * win over the catalog's present state; the catalog adds names of types,
+ * NOT NULL, the primary key (the key under REPLICA IDENTITY FULL or
+ * NOTHING) and base types.  A relation dropped since is described from the
+ * message alone (no NOT NULL; no key under FULL or NOTHING).
+ *
+ * The connection must have search_path '' (pgcatalog_prepare sets it), so
+ * that format_type() qualifies every type outside pg_catalog, as the
+ * plugin does.
+ */
+#ifndef PGCDC_STREAMER_PGCATALOG_H
+#define PGCDC_STREAMER_PGCATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "pgoutput.h"
+#include "pgvalue.h"
+
+typedef struct PgcRelation
+{
+	uint32_t	relid;
+	char	   *schema;			/* UTF-8 */
+	char	   *table;
+	uint8_t    *record;			/* the RELATION record, all but its lsn */
+	size_t		record_len;
+	size_t		ncolumns;
+	PgvClass   *classes;		/* per column */
+	bool	   *identity;		/* per column: kept in an old key image ('K') */
+	bool		old_key_only;	/* REPLICA IDENTITY DEFAULT or USING INDEX */
+} PgcRelation;
+
+/* Sets the session up for pgcatalog_describe (search_path, client_encoding). */
+extern bool pgcatalog_prepare(PGconn *conn, char *err, size_t errlen);
+
+/*
+ * Describes the relation of a RELATION message (msg), or, msg NULL, relid
+ * from the catalog alone (then a relation that no longer exists is an
+ * error).  database: the records' database name.  False with err on a
+ * failed query.
+ */
+extern bool pgcatalog_describe(PGconn *conn, const char *database, uint32_t relid, const PgoMessage *msg,
+							   PgcRelation *out, char *err, size_t errlen);
+extern void pgcatalog_release(PgcRelation *r);
+
+#endif							/* PGCDC_STREAMER_PGCATALOG_H */
