@@ -102,11 +102,11 @@ check_slot(Check *c)
 		return report(false, c->err);
 	if (info.exists)
 	{
-		const char *why = source_slot_unusable(&info, s->slot_name, c->id.dbname, line, sizeof(line));
+		const char *why = source_slot_unusable(&info, s->slot_name, s->plugin_name, c->id.dbname, line, sizeof(line));
 
 		if (why == NULL)
-			snprintf(line, sizeof(line), "slot \"%s\" (pgcdc) confirmed up to " LSN_FMT "%s",
-					 s->slot_name, LSN_ARGS(info.confirmed_flush),
+			snprintf(line, sizeof(line), "slot \"%s\" (%s) confirmed up to " LSN_FMT "%s",
+					 s->slot_name, s->plugin_name, LSN_ARGS(info.confirmed_flush),
 					 info.active_pid ? ", in use by another process right now" : "");
 		return report(why == NULL, line);
 	}

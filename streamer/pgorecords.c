@@ -38,6 +38,7 @@ struct PgoRecords
 	uint32_t	xid;
 	int64_t		commit_ts;
 	uint32_t	seq;
+	bool		describe_failed;	/* the last failure was describe's */
 
 	PgoMessage	m;
 	Buf			rec;			/* the record being built */
@@ -198,6 +199,7 @@ on_relation(PgoRecords *pr, uint64_t lsn, Buf *out, char *err, size_t errlen)
 		return true;
 	if (!pr->describe(pr->describe_arg, m, &e->rel, err, errlen))
 	{
+		pr->describe_failed = true;
 		e->included = false;
 		return false;
 	}
@@ -365,6 +367,7 @@ pgorecords_add(PgoRecords *pr, uint64_t wal_start, const uint8_t *buf, size_t le
 	PgoMessage *m = &pr->m;
 
 	*skipped_end = 0;
+	pr->describe_failed = false;
 	if (!pgo_parse(buf, len, false, false, m, err, errlen))
 		return false;
 	switch (m->kind)
@@ -427,4 +430,10 @@ pgorecords_add(PgoRecords *pr, uint64_t wal_start, const uint8_t *buf, size_t le
 					 "walstreamer does not ask for", (char) m->kind);
 			return false;
 	}
+}
+
+bool
+pgorecords_retryable(const PgoRecords *pr)
+{
+	return pr->describe_failed;
 }

@@ -55,4 +55,7 @@ extern void pgorecords_free(PgoRecords *pr);
 extern bool pgorecords_add(PgoRecords *pr, uint64_t wal_start, const uint8_t *buf, size_t len, Buf *out,
 						   uint64_t *skipped_end, char *err, size_t errlen);
 
+/* Whether the last failure was the describe function's (a retry may pass), not the input's. */
+extern bool pgorecords_retryable(const PgoRecords *pr);
+
 #endif							/* PGCDC_STREAMER_PGORECORDS_H */

@@ -13,6 +13,7 @@
 #include "heartbeat.h"
 #include "kafka.h"
 #include "log.h"
+#include "pgoinput.h"
 #include "pipeline.h"
 #include "progress.h"
 #include "runtime.h"
@@ -36,6 +37,7 @@ typedef struct Pipeline
 	Source	   *src;
 	Kafka	   *kafka;
 	Stream	   *stream;
+	PgoInput   *pgoutput;		/* source.plugin = pgoutput; else NULL */
 	Snapshot   *snapshot;
 	SnapWatch  *watch;
 	Signals		signals;
@@ -156,7 +158,7 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 		return false;
 	/* when_needed: an invalidated slot is dropped, and a new one reads every table again. */
 	if (info.exists && s->snapshot_mode == SNAPSHOT_WHEN_NEEDED && strcmp(info.wal_status, "lost") == 0 &&
-		strcmp(info.plugin, "pgcdc") == 0 && strcmp(info.database, p->id.dbname) == 0)
+		strcmp(info.plugin, s->plugin_name) == 0 && strcmp(info.database, p->id.dbname) == 0)
 	{
 		log_msg(LOG_WARNING, "replication slot \"%s\" was invalidated (max_slot_wal_keep_size): changes after "
 				LSN_FMT " are lost; snapshot.mode=when_needed: a new slot, and every table read again",
@@ -165,7 +167,7 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 			return false;
 		info.exists = false;
 	}
-	if (info.exists && source_slot_unusable(&info, s->slot_name, p->id.dbname, why, sizeof(why)))
+	if (info.exists && source_slot_unusable(&info, s->slot_name, s->plugin_name, p->id.dbname, why, sizeof(why)))
 	{
 		snprintf(p->err, sizeof(p->err), "%s", why);
 		*outcome = OUTCOME_FATAL;
@@ -188,7 +190,7 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 		}
 		p->snapshot_only = true;
 		return progress_schedule(s, p->err, sizeof(p->err)) &&
-			source_create_slot(p->src, s->slot_name, true, false, &lsn, NULL, 0, p->err, sizeof(p->err));
+			source_create_slot(p->src, s->slot_name, s->plugin_name, true, false, &lsn, NULL, 0, p->err, sizeof(p->err));
 	}
 	if ((created = source_slot_created(p->src, s->slot_name, p->id.dbname, when, sizeof(when),
 									   p->err, sizeof(p->err))) < 0)
@@ -222,7 +224,7 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 		return false;
 	if (info.exists)
 		return mark_slot(p, NULL) && progress_reconcile(s, p->err, sizeof(p->err));
-	if (!source_create_slot(p->src, s->slot_name, false, false, &lsn, NULL, 0, p->err, sizeof(p->err)))
+	if (!source_create_slot(p->src, s->slot_name, s->plugin_name, false, false, &lsn, NULL, 0, p->err, sizeof(p->err)))
 		return false;
 	log_msg(LOG_INFO, "created replication slot \"%s\" at " LSN_FMT "%s", s->slot_name, LSN_ARGS(lsn),
 			s->snapshot_mode == SNAPSHOT_NEVER ? " (no snapshot)" : "");
@@ -440,15 +442,24 @@ run(Pipeline *p, bool *connected)
 		if (!source_slot_info(p->src, s->slot_name, &info, p->err, sizeof(p->err)))
 			return failure(p, source_fatal(p->src));
 		if (!info.exists ||
-			source_slot_unusable(&info, s->slot_name, p->id.dbname, p->err, sizeof(p->err)))
+			source_slot_unusable(&info, s->slot_name, s->plugin_name, p->id.dbname, p->err, sizeof(p->err)))
 		{
 			if (!info.exists)
 				snprintf(p->err, sizeof(p->err), "replication slot \"%s\" does not exist", s->slot_name);
 			return failure(p, true);
 		}
 	}
-	else if (!prepare_slot(p, &o))
-		return failure(p, o == OUTCOME_FATAL || source_fatal(p->src));
+	else
+	{
+		bool		fatal;
+
+		/* pgoutput reads the publication as of each change: it must exist before the slot does. */
+		if (s->plugin == PLUGIN_PGOUTPUT &&
+			(p->pgoutput = pgoinput_open(s, p->src, p->id.dbname, &fatal, p->err, sizeof(p->err))) == NULL)
+			return failure(p, fatal);
+		if (!prepare_slot(p, &o))
+			return failure(p, o == OUTCOME_FATAL || source_fatal(p->src));
+	}
 	if (daemon_stop_signals > 0)
 		return OUTCOME_STOPPED;
 
@@ -456,7 +467,7 @@ run(Pipeline *p, bool *connected)
 	if (!source_slot_info(p->src, s->slot_name, &info, p->err, sizeof(p->err)))
 		return failure(p, source_fatal(p->src));
 	start_lsn = info.confirmed_flush;
-	options = plugin_options(s);
+	options = p->pgoutput ? pgoinput_options(s) : plugin_options(s);
 	ok = source_start(p->src, s->slot_name, options, p->err, sizeof(p->err));
 	free(options);
 	if (!ok)
@@ -465,7 +476,7 @@ run(Pipeline *p, bool *connected)
 		p->watch = snapwatch_new(SNAPWATCH_MEM);
 	p->signals.settings = s;
 	p->stream = stream_new(s, p->kafka, s->to_stdout ? stdout : NULL, p->metrics, start_lsn, p->watch,
-						   s->to_stdout ? NULL : &p->signals);
+						   s->to_stdout ? NULL : &p->signals, p->pgoutput ? pgoinput_records(p->pgoutput) : NULL);
 	log_msg(LOG_INFO, "streaming from slot \"%s\" in database \"%s\"", s->slot_name, p->id.dbname);
 	if (p->watch && (p->snapshot = snapshot_start(s, p->watch, p->kafka, p->metrics, p->err, sizeof(p->err))) == NULL &&
 		p->err[0])
@@ -489,6 +500,7 @@ pipeline_run(const Settings *s, Metrics *m, TopicLimits *limits, bool *connected
 	kafka_stop(p.kafka, o != OUTCOME_STOPPED || daemon_stop_signals > 1 ? 0 : 1000);
 	stream_free(p.stream);
 	p.stream = NULL;
+	pgoinput_close(p.pgoutput);
 	snapwatch_free(p.watch);
 	signals_clear(&p.signals);
 	kafka_free(p.kafka);

@@ -13,10 +13,21 @@ const ConfigKey settings_keys[] = {
 		"libpq connection string of the source database; replication=database is added. "
 		"Passwords belong in .pgpass (PGPASSFILE); one given here is masked in every log line",
 		NULL, 0, 0, false, true},
+	{"source.plugin", CONFIG_ENUM, "pgcdc",
+		"the output plugin that decodes the WAL. pgcdc: this project's (loaded by the server, with the "
+		"pgcdc extension); pgoutput: PostgreSQL's own, on servers that load no other (managed PostgreSQL), "
+		"read through a publication. The records in Kafka are the same", "pgcdc|pgoutput", 0, 0, false, false},
+	{"publication.name", CONFIG_STRING, "pgcdc",
+		"source.plugin=pgoutput: the publication to read (it must hold the tables the lists include)",
+		NULL, 0, 0, false, false},
+	{"publication.autocreate", CONFIG_ENUM, "filtered",
+		"source.plugin=pgoutput: filtered: create the publication for the tables the lists include, and "
+		"add those it lacks at every start (the role must own them); all_tables: create it FOR ALL TABLES "
+		"(superuser); disabled: it must exist", "filtered|all_tables|disabled", 0, 0, false, false},
 	{"slot.name", CONFIG_STRING, "pgcdc", "logical replication slot to stream from",
 		NULL, 0, 0, false, false},
 	{"slot.create", CONFIG_BOOL, "on",
-		"create the slot (with plugin pgcdc) on the first start; a slot dropped after that is "
+		"create the slot (with source.plugin) on the first start; a slot dropped after that is "
 		"an error, never silently recreated", NULL, 0, 0, false, false},
 	{"topic.prefix", CONFIG_STRING, "pgcdc",
 		"topics are <prefix>.<schema>.<table>, <prefix>.transaction, <prefix>.message, "
@@ -79,6 +90,13 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	memset(s, 0, sizeof(*s));
 	s->config = c;
 	s->source = config_string(c, "source");
+	s->plugin = strcmp(config_string(c, "source.plugin"), "pgoutput") == 0 ? PLUGIN_PGOUTPUT : PLUGIN_PGCDC;
+	s->plugin_name = config_string(c, "source.plugin");
+	s->publication = config_string(c, "publication.name");
+	mode = config_string(c, "publication.autocreate");
+	s->publication_autocreate = strcmp(mode, "all_tables") == 0 ? PUBLICATION_ALL_TABLES
+		: strcmp(mode, "disabled") == 0 ? PUBLICATION_DISABLED : PUBLICATION_FILTERED;
+	mode = config_string(c, "snapshot.mode");
 	s->slot_name = config_string(c, "slot.name");
 	s->slot_create = config_bool(c, "slot.create");
 	s->topic_prefix = config_string(c, "topic.prefix");
@@ -100,6 +118,18 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 		: OVERSIZED_DEAD_LETTER;
 	s->to_stdout = strcmp(config_string(c, "output"), "stdout") == 0;
 
+	if (s->plugin == PLUGIN_PGOUTPUT && s->to_stdout)
+	{
+		snprintf(err, errlen, "%s: output=stdout prints the pgcdc plugin's JSON: it needs source.plugin=pgcdc",
+				 config_origin(c, "output"));
+		return false;
+	}
+	if (strlen(s->publication) == 0 || strlen(s->publication) > 63)
+	{
+		snprintf(err, errlen, "%s: publication.name must be 1 to 63 bytes",
+				 config_origin(c, "publication.name"));
+		return false;
+	}
 	/* Slot names: what the server accepts, checked before connecting. */
 	len = strlen(s->slot_name);
 	if (len == 0 || len > 50 || strspn(s->slot_name, "abcdefghijklmnopqrstuvwxyz0123456789_") != len)

@@ -28,10 +28,29 @@ typedef enum OversizedMode
 	OVERSIZED_FAIL				/* stop before it: exit with an error naming it */
 } OversizedMode;
 
+/* The output plugin that decodes the WAL (source.plugin). */
+typedef enum Plugin
+{
+	PLUGIN_PGCDC,
+	PLUGIN_PGOUTPUT
+} Plugin;
+
+/* What walstreamer does about the publication pgoutput reads (publication.autocreate). */
+typedef enum PublicationAutocreate
+{
+	PUBLICATION_FILTERED,		/* create it for the included tables, add those it lacks */
+	PUBLICATION_ALL_TABLES,		/* create it FOR ALL TABLES */
+	PUBLICATION_DISABLED		/* it must exist and hold the included tables */
+} PublicationAutocreate;
+
 typedef struct Settings
 {
 	const Config *config;
 	const char *source;
+	Plugin		plugin;
+	const char *plugin_name;	/* "pgcdc" or "pgoutput" */
+	const char *publication;
+	PublicationAutocreate publication_autocreate;
 	const char *slot_name;
 	bool		slot_create;
 	const char *topic_prefix;

@@ -219,12 +219,12 @@ source_slot_info(Source *s, const char *slot, SlotInfo *info, char *err, size_t 
 }
 
 const char *
-source_slot_unusable(const SlotInfo *info, const char *slot, const char *dbname,
+source_slot_unusable(const SlotInfo *info, const char *slot, const char *plugin, const char *dbname,
 					 char *why, size_t len)
 {
-	if (strcmp(info->plugin, "pgcdc") != 0)
-		snprintf(why, len, "replication slot \"%s\" uses plugin \"%s\", not pgcdc: "
-				 "choose another slot.name, or drop that slot", slot, info->plugin);
+	if (strcmp(info->plugin, plugin) != 0)
+		snprintf(why, len, "replication slot \"%s\" uses plugin \"%s\", not %s (source.plugin): "
+				 "choose another slot.name, or drop that slot", slot, info->plugin, plugin);
 	else if (strcmp(info->database, dbname) != 0)
 		snprintf(why, len, "replication slot \"%s\" belongs to database \"%s\", not \"%s\"",
 				 slot, info->database, dbname);
@@ -288,15 +288,15 @@ source_slot_created(Source *s, const char *slot, const char *dbname, char *when,
 }
 
 bool
-source_create_slot(Source *s, const char *slot, bool temporary, bool export,
+source_create_slot(Source *s, const char *slot, const char *plugin, bool temporary, bool export,
 				   uint64_t *consistent_lsn, char *snapshot, size_t snaplen,
 				   char *err, size_t errlen)
 {
 	char		sql[256];
 	PGresult   *res;
 
-	snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s%s LOGICAL pgcdc (SNAPSHOT '%s')",
-			 slot, temporary ? " TEMPORARY" : "", export ? "export" : "nothing");
+	snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s%s LOGICAL %s (SNAPSHOT '%s')",
+			 slot, temporary ? " TEMPORARY" : "", plugin, export ? "export" : "nothing");
 	if ((res = source_query(s, sql, err, errlen)) == NULL)
 		return false;
 	if (PQntuples(res) != 1 || PQnfields(res) < 4 || !parse_lsn(PQgetvalue(res, 0, 1), consistent_lsn))

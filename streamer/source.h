@@ -57,11 +57,11 @@ extern bool source_slot_info(Source *s, const char *slot, SlotInfo *info, char *
 
 /*
  * Why a slot that exists cannot be streamed from by walstreamer in dbname
- * (another plugin, another database, invalidated, another session's
+ * with plugin (another plugin, another database, invalidated, another session's
  * temporary slot): the reason, written into why, or NULL when it can.
  */
-extern const char *source_slot_unusable(const SlotInfo *info, const char *slot, const char *dbname,
-										char *why, size_t len);
+extern const char *source_slot_unusable(const SlotInfo *info, const char *slot, const char *plugin,
+										const char *dbname, char *why, size_t len);
 
 /*
  * pgcdc.streamer_slot, the marker of a slot walstreamer created: written
@@ -77,10 +77,10 @@ extern int	source_slot_created(Source *s, const char *slot, const char *dbname,
 								char *when, size_t whenlen, char *err, size_t errlen);
 
 /*
- * Creates a logical slot with plugin pgcdc.  With export, the snapshot's
+ * Creates a logical slot with plugin (pgcdc or pgoutput).  With export, the snapshot's
  * name is written to snapshot (valid until the next command on s).
  */
-extern bool source_create_slot(Source *s, const char *slot, bool temporary, bool export,
+extern bool source_create_slot(Source *s, const char *slot, const char *plugin, bool temporary, bool export,
 							   uint64_t *consistent_lsn, char *snapshot, size_t snaplen,
 							   char *err, size_t errlen);
 extern bool source_drop_slot(Source *s, const char *slot, char *err, size_t errlen);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "acktrack.h"
+#include "buf.h"
 #include "log.h"
 #include "record.h"
 #include "relations.h"
@@ -38,6 +39,8 @@ struct Stream
 	Relations  *rels;
 	Relations  *chunk_rels;		/* the RELATION records snapshot chunks were read with */
 	SnapWatch  *watch;			/* NULL: no snapshot reads tables */
+	PgoRecords *pgo;			/* source.plugin = pgoutput: its messages into records; else NULL */
+	Buf			pgo_records;	/* the records of one pgoutput message */
 	Signals    *signals;		/* where the signal table's rows go; NULL: none */
 	AckTracker *acks;
 	Record		rec;
@@ -87,11 +90,12 @@ static const char op_letter[] = {
 
 Stream *
 stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_lsn, SnapWatch *watch,
-		   Signals *signals)
+		   Signals *signals, PgoRecords *pgo)
 {
 	Stream	   *st = xcalloc(1, sizeof(Stream));
 
 	st->settings = s;
+	st->pgo = pgo;
 	st->kafka = k;
 	st->out = out;
 	if (out != NULL)
@@ -158,6 +162,7 @@ stream_free(Stream *st)
 	record_free(&st->rec);
 	free(st->touched);
 	free(st->keybuf);
+	buf_free(&st->pgo_records);
 	free(st);
 }
 
@@ -693,6 +698,30 @@ on_batch(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 	return true;
 }
 
+/*
+ * A pgoutput message: its records (pgorecords.h), as a batch.  A
+ * transaction that made none is complete for the tracker once the ones
+ * before it are.
+ */
+static bool
+on_pgoutput(Stream *st, uint64_t wal_start, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	uint64_t	skipped_end;
+
+	st->pgo_records.len = 0;
+	if (!pgorecords_add(st->pgo, wal_start, buf, len, &st->pgo_records, &skipped_end, err, errlen))
+	{
+		/* A catalog query that failed (the connection) may pass after a restart; malformed input not. */
+		st->retryable = pgorecords_retryable(st->pgo);
+		return false;
+	}
+	if (!on_batch(st, (const uint8_t *) st->pgo_records.data, st->pgo_records.len, err, errlen))
+		return false;
+	if (skipped_end != 0 && !st->in_txn)
+		acktrack_commit(st->acks, acktrack_begin(st->acks), skipped_end);
+	return true;
+}
+
 static void
 update_positions(Stream *st)
 {
@@ -725,6 +754,8 @@ stream_message(Stream *st, const char *buf, size_t len, char *err, size_t errlen
 				}
 				return true;
 			}
+			if (st->pgo != NULL)
+				return on_pgoutput(st, m.wal_start, (const uint8_t *) m.data, m.len, err, errlen);
 			return on_batch(st, (const uint8_t *) m.data, m.len, err, errlen);
 		case REPL_KEEPALIVE:
 			if (m.wal_end > st->received_lsn)

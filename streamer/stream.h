@@ -3,7 +3,9 @@
  *
  * Each XLogData message carries pgcdc records, one per message in JSON
  * (stdout), else a batch of them each preceded by its length as a varint (the
- * decoder's batch-bytes option, STREAM_BATCH_BYTES).  RELATION records are
+ * decoder's batch-bytes option, STREAM_BATCH_BYTES); or, with
+ * source.plugin = pgoutput, one pgoutput message, which pgorecords.h makes
+ * into such a batch.  RELATION records are
  * remembered; every change becomes one Kafka message (two for a key change,
  * one per partition for a truncate) whose value is the relation's record
  * followed by the change's bytes, so it describes itself.  Transactions are
@@ -27,6 +29,7 @@
 
 #include "kafka.h"
 #include "metrics.h"
+#include "pgorecords.h"
 #include "settings.h"
 #include "signals.h"
 #include "snapwatch.h"
@@ -36,9 +39,13 @@
 
 typedef struct Stream Stream;
 
-/* out: print records (JSON) there instead of producing; k is then NULL. */
+/*
+ * out: print records (JSON) there instead of producing; k is then NULL.
+ * pgo: the CopyData messages are pgoutput's, made into records by it (the
+ * caller's); NULL: they are the pgcdc plugin's.
+ */
 extern Stream *stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_lsn,
-						  SnapWatch *watch, Signals *signals);
+						  SnapWatch *watch, Signals *signals, PgoRecords *pgo);
 extern void stream_free(Stream *st);
 
 /*

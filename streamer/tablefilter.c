@@ -1,6 +1,8 @@
 /*
  * tablefilter.c — the table and message lists, parsed and matched (tablefilter.h).
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
