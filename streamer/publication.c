@@ -10,15 +10,17 @@
 #include "xalloc.h"
 
 /*
- * The candidate tables and whether the publication holds each (a
- * partitioned table: when it holds any of its tree), and whether the
- * publication exists and is FOR ALL TABLES.
+ * The candidate tables, whether the publication holds each (a partitioned
+ * table: when it holds any of its tree), and whether each has a replica
+ * identity (FULL, or an index the identity names).
  */
 #define TABLES_SQL \
 	"SELECT n.nspname, c.relname, pg_catalog.format('%I.%I', n.nspname, c.relname), " \
 	"  EXISTS (SELECT FROM pg_catalog.pg_publication_tables pt " \
 	"    WHERE pt.pubname = $1 AND pg_catalog.to_regclass(pg_catalog.format('%I.%I', pt.schemaname, pt.tablename)) " \
-	"      IN (SELECT relid FROM pg_catalog.pg_partition_tree(c.oid))) " \
+	"      IN (SELECT relid FROM pg_catalog.pg_partition_tree(c.oid))), " \
+	"  c.relreplident = 'f' OR EXISTS (SELECT FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid " \
+	"    AND CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END) " \
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
 	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname <> 'information_schema' " \
 	"  AND n.nspname !~ '^pg_' " \
@@ -85,6 +87,7 @@ publication_prepare(PGconn *conn, const Settings *s, const TableFilter *f, bool 
 	int			found;
 	PGresult   *res = NULL;
 	Buf			missing = {0};
+	Buf			no_identity = {0};
 	Buf			sql = {0};
 	size_t		nmissing = 0,
 				nincluded = 0;
@@ -157,12 +160,23 @@ publication_prepare(PGconn *conn, const Settings *s, const TableFilter *f, bool 
 		if (PQgetvalue(res, i, 3)[0] == 't')
 			continue;
 		buf_printf(&missing, "%s%s", nmissing++ ? ", " : "", PQgetvalue(res, i, 2));
+		if (PQgetvalue(res, i, 4)[0] != 't')
+			buf_printf(&no_identity, "%s%s", no_identity.len ? ", " : "", PQgetvalue(res, i, 2));
 	}
 	if (nmissing == 0 && found)
 	{
 		snprintf(done, donelen, "publication \"%s\" holds the %zu tables the lists include", s->publication,
 				 nincluded);
 		ok = true;
+		goto out;
+	}
+	/* Published, such a table's UPDATE and DELETE fail: the application's writes, not ours. */
+	if (no_identity.len > 0 && s->publication_autocreate == PUBLICATION_FILTERED)
+	{
+		snprintf(err, errlen, "publication \"%s\" would get tables without a replica identity, whose UPDATE "
+				 "and DELETE PostgreSQL then refuses: %.400s. Give each one (a primary key, or ALTER TABLE ... "
+				 "REPLICA IDENTITY FULL), or leave it out (table.exclude.list)", s->publication, no_identity.data);
+		*fatal = true;
 		goto out;
 	}
 	if (s->publication_autocreate == PUBLICATION_DISABLED || check_only)
@@ -204,6 +218,7 @@ out:
 	PQclear(res);
 	PQfreemem(quoted);
 	buf_free(&missing);
+	buf_free(&no_identity);
 	buf_free(&sql);
 	return ok;
 }
