@@ -18,7 +18,7 @@
 	"SELECT n.nspname, c.relname, pg_catalog.format('%I.%I', n.nspname, c.relname), " \
 	"  EXISTS (SELECT FROM pg_catalog.pg_publication_tables pt " \
 	"    WHERE pt.pubname = $1 AND pg_catalog.to_regclass(pg_catalog.format('%I.%I', pt.schemaname, pt.tablename)) " \
-	"      IN (SELECT relid FROM pg_catalog.pg_partition_tree(c.oid))), " \
+	"      IN (SELECT c.oid UNION ALL SELECT relid FROM pg_catalog.pg_partition_tree(c.oid))), " \
 	"  c.relreplident = 'f' OR EXISTS (SELECT FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid " \
 	"    AND CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END) " \
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
