@@ -7,9 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "check.h"
+#include "included.h"
 #include "kafka.h"
 #include "log.h"
+#include "pgoinput.h"
+#include "publication.h"
 #include "source.h"
 #include "xalloc.h"
 
@@ -48,7 +52,7 @@ show(Check *c, const char *name)
 	return value;
 }
 
-/* The server settings logical decoding through pgcdc needs. */
+/* The server settings logical decoding through source.plugin needs. */
 static bool
 check_server(Check *c)
 {
@@ -67,11 +71,14 @@ check_server(Check *c)
 	free(v);
 	if ((v = show(c, "output_plugin_libraries")) != NULL)
 	{
-		bool		listed = strstr(v, "pgcdc") != NULL;
+		const char *plugin = c->settings->plugin_name;
+		bool		listed = strstr(v, plugin) != NULL;
 
-		snprintf(line, sizeof(line), listed ? "output_plugin_libraries allows pgcdc (%s)"
-				 : "output_plugin_libraries = '%s' does not list pgcdc: add it in postgresql.conf "
-				 "(output_plugin_libraries = '..., pgcdc') and reload", v);
+		if (listed)
+			snprintf(line, sizeof(line), "output_plugin_libraries allows %s (%s)", plugin, v);
+		else
+			snprintf(line, sizeof(line), "output_plugin_libraries = '%s' does not list %s: add it in "
+					 "postgresql.conf (output_plugin_libraries = '..., %s') and reload", v, plugin, plugin);
 		all &= report(listed, line);
 		free(v);
 	}
@@ -85,6 +92,32 @@ check_server(Check *c)
 	return all;
 }
 
+/*
+ * source.plugin = pgoutput: 1 when walstreamer's tables exist, 0 when it
+ * may create them, -1 (reported) when neither.
+ */
+static int
+check_bookkeeping(Check *c)
+{
+	PGresult   *res;
+	bool		may;
+
+	if (source_slot_created(c->src, c->settings->slot_name, c->id.dbname, NULL, 0, c->err, sizeof(c->err)) >= 0)
+		return 1;
+	res = source_query(c->src, "SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE') "
+					   "OR coalesce(pg_catalog.has_schema_privilege((SELECT oid FROM pg_catalog.pg_namespace "
+					   "WHERE nspname = 'pgcdc'), 'CREATE'), false)", c->err, sizeof(c->err));
+	if (res == NULL)
+		return report(false, c->err) ? 0 : -1;
+	may = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (may)
+		return report(true, "walstreamer's tables (schema pgcdc) will be created at the first start") ? 0 : -1;
+	report(false, "walstreamer's tables (schema pgcdc) are missing and this role may not create them: "
+		   "an administrator runs CREATE SCHEMA pgcdc AUTHORIZATION <walstreamer's role>");
+	return -1;
+}
+
 /* Whether the slot can be streamed from, or will be created, as a start would find it. */
 static bool
 check_slot(Check *c)
@@ -94,11 +127,15 @@ check_slot(Check *c)
 	SlotInfo	info;
 	char		when[128];
 	int			created;
+	int			tables;
 
 	if (!source_slot_info(c->src, s->slot_name, &info, c->err, sizeof(c->err)))
 		return report(false, c->err);
-	if ((created = source_slot_created(c->src, s->slot_name, c->id.dbname, when, sizeof(when),
-									   c->err, sizeof(c->err))) < 0)
+	if ((tables = s->plugin == PLUGIN_PGOUTPUT ? check_bookkeeping(c) : 1) < 0)
+		return false;
+	created = 0;
+	if (tables && (created = source_slot_created(c->src, s->slot_name, c->id.dbname, when, sizeof(when),
+												 c->err, sizeof(c->err))) < 0)
 		return report(false, c->err);
 	if (info.exists)
 	{
@@ -122,28 +159,59 @@ check_slot(Check *c)
 	return report(s->slot_create, line);
 }
 
-/* table.include.list / table.exclude.list, parsed by the decoder's own function. */
+/* table.include.list / table.exclude.list: lists walstreamer reads (with the plugin's rules), and what they include. */
 static bool
 check_tables(Check *c)
 {
 	const Settings *s = c->settings;
-	char	   *inc = s->include_tables ? source_quote_literal(c->src, s->include_tables) : NULL;
-	char	   *exc = s->exclude_tables ? source_quote_literal(c->src, s->exclude_tables) : NULL;
-	char		sql[4096];
 	char		line[2 * ERRLEN];
-	PGresult   *res;
+	PGconn	   *conn = source_connect_sql(s->source, "walstreamer check", "check", c->err, sizeof(c->err));
+	Buf			oids = {0};
+	size_t		n = 0;
+	bool		ok;
 
-	snprintf(sql, sizeof(sql), "SELECT pgcdc.table_included('pg_catalog.pg_class', %s, %s)",
-			 inc ? inc : "NULL", exc ? exc : "NULL");
-	free(inc);
-	free(exc);
-	if ((res = source_query(c->src, sql, c->err, sizeof(c->err))) != NULL)
+	if (conn == NULL)
+		return report(false, c->err);
+	ok = included_tables(conn, s->include_tables, s->exclude_tables, s->signal_table, &oids, c->err,
+						 sizeof(c->err));
+	PQfinish(conn);
+	if (!ok)
 	{
-		PQclear(res);
-		return report(true, "table.include.list / table.exclude.list");
+		snprintf(line, sizeof(line), "table lists: %s", c->err);
+		return report(false, line);
 	}
-	snprintf(line, sizeof(line), "table lists: %s", c->err);
-	return report(false, line);
+	for (size_t i = 0; i < oids.len; i++)
+		n += oids.data[i] == ',';
+	snprintf(line, sizeof(line), "table.include.list / table.exclude.list: %zu table(s) to stream",
+			 oids.len > 2 ? n + 1 : 0);
+	buf_free(&oids);
+	return report(true, line);
+}
+
+/* The publication pgoutput reads: there, holding the included tables, or to be made so. */
+static bool
+check_publication(Check *c)
+{
+	const Settings *s = c->settings;
+	char		line[2 * ERRLEN];
+	char		done[ERRLEN];
+	PGconn	   *conn = source_connect_sql(s->source, "walstreamer check", "check", c->err, sizeof(c->err));
+	TableFilter *f;
+	bool		fatal;
+	bool		ok;
+
+	if (conn == NULL)
+		return report(false, c->err);
+	if ((f = pgoinput_filter(s, c->err, sizeof(c->err))) == NULL)
+	{
+		PQfinish(conn);
+		return report(false, c->err);
+	}
+	ok = publication_prepare(conn, s, f, true, done, sizeof(done), &fatal, c->err, sizeof(c->err));
+	tablefilter_free(f);
+	PQfinish(conn);
+	snprintf(line, sizeof(line), "%s", ok ? done : c->err);
+	return report(ok, line);
 }
 
 /* Nothing is produced: no delivery is ever reported. */
@@ -190,8 +258,9 @@ check_run(const Settings *s)
 	report(true, line);
 	all &= check_server(&c);
 	all &= check_slot(&c);
-	if (s->include_tables || s->exclude_tables)
-		all &= check_tables(&c);
+	all &= check_tables(&c);
+	if (s->plugin == PLUGIN_PGOUTPUT)
+		all &= check_publication(&c);
 	source_close(c.src);
 	if (!s->to_stdout)
 		all &= check_kafka(s);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bookkeeping.h"
 #include "buf.h"
 #include "heartbeat.h"
 #include "log.h"
@@ -78,6 +79,7 @@ pgoinput_open(const Settings *s, Source *src, const char *database, bool *fatal,
 	}
 	if ((in->catalog = source_connect_sql(s->source, "walstreamer", "catalog", err, errlen)) == NULL ||
 		!pgcatalog_prepare(in->catalog, err, errlen) ||
+		!bookkeeping_ensure(in->catalog, fatal, err, errlen) ||
 		!publication_prepare(in->catalog, s, in->filter, false, done, sizeof(done), fatal, err, errlen))
 	{
 		pgoinput_close(in);

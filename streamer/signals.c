@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
+#include "included.h"
 #include "log.h"
 #include "signals.h"
 #include "source.h"
@@ -110,7 +111,7 @@ signal_free(Signal *sig)
 	memset(sig, 0, sizeof(*sig));
 }
 
-/* What each type does: its statement, with $1 the slot, $2 the data, $3 and $4 the include and exclude lists. */
+/* What each type does: its statement, with $1 the slot, $2 the data, $3 the included tables (included.h). */
 static const struct
 {
 	const char *type;
@@ -127,11 +128,11 @@ static const struct
 		"FROM jsonb_array_elements_text($2::jsonb->'data-collections') dc(name) "
 		"JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(dc.name) "
 		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-		"WHERE c.relkind = 'r' AND pgcdc.table_included(c.oid, $3, $4) "
+		"WHERE c.oid = ANY ($3::oid[]) "
 		"ON CONFLICT (slot_name, relid) DO UPDATE SET requested = now(), filter = EXCLUDED.filter, "
 		"rows = 0, chunks = 0, done = NULL, "
 		"estimated_rows = EXCLUDED.estimated_rows "
-		"RETURNING p.schema_name || '.' || p.table_name", 4},
+		"RETURNING p.schema_name || '.' || p.table_name", 3},
 	{"stop-snapshot",
 		"DELETE FROM pgcdc.snapshot_progress WHERE slot_name = $1 AND done IS NULL AND "
 		"(coalesce(jsonb_array_length($2::jsonb->'data-collections'), 0) = 0 OR relid IN ("
@@ -189,9 +190,19 @@ mark(PGconn *conn, const Settings *s, const Signal *sig, bool *fresh, char *err,
 static bool
 act(PGconn *conn, const Settings *s, const Signal *sig, const char *sql, int nparams, char *why, size_t whylen)
 {
-	const char *params[4] = {s->slot_name, sig->data ? sig->data : "{}", s->include_tables, s->exclude_tables};
-	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	const char *params[3] = {s->slot_name, sig->data ? sig->data : "{}", NULL};
+	PGresult   *res;
 	Buf			names = {0};
+	Buf			oids = {0};
+
+	if (nparams > 2)
+	{
+		if (!included_tables(conn, s->include_tables, s->exclude_tables, s->signal_table, &oids, why, whylen))
+			return false;
+		params[2] = oids.data;
+	}
+	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	buf_free(&oids);
 
 	if (!exec_ok(res))
 	{

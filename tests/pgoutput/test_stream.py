@@ -1,11 +1,22 @@
 """walstreamer with source.plugin = pgoutput, end to end on a real broker
 into walsink: every operation, a key change, an unchanged TOASTed value, a
 truncate, a schema change; kill -9 of walstreamer mid-stream; the target
-equals the source, exactly once."""
+equals the source, exactly once.  The source has no pgcdc extension:
+walstreamer makes its own tables and the publication."""
 
 import signal
 
+import pytest
+from support import pgtemp
 from support.checks import confirmed, lsn, wait_equal, wait_for
+
+
+@pytest.fixture
+def source(install, request):
+    """A source without the pgcdc extension, as a managed service's."""
+    c = pgtemp.Cluster(install, request.node.name[:20]).start()
+    yield c
+    c.destroy()
 
 TABLES = ["acct", "pairs", "toasty", "full_row"]
 
@@ -56,3 +67,5 @@ def test_all_operations_and_a_kill(source, target, broker, streamer, sink):
     wait_for(lambda: confirmed(source) >= end, what="the slot to confirm everything")
     assert s.stop() == 0 and k.stop() == 0
     assert source.psql("SELECT count(*) FROM pg_publication_tables WHERE pubname = 'pgcdc'") == "4"
+    assert source.psql("SELECT count(*) FROM pg_extension WHERE extname = 'pgcdc'") == "0"
+    assert source.psql("SELECT slot_name, plugin FROM pg_replication_slots") == "pgcdc|pgoutput"
