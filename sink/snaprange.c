@@ -47,7 +47,9 @@ find_collation(Target *t, const char *source, Buf *out, char *why, size_t whylen
 	}
 	provider[0] = source[0];
 	values[1] = colon + 1;
-	if (strcmp(values[1], "C") == 0 || strcmp(values[1], "POSIX") == 0)
+	/* PostgreSQL 17's builtin C.UTF-8 orders by code point: as "C" does UTF-8's bytes. */
+	if (strcmp(values[1], "C") == 0 || strcmp(values[1], "POSIX") == 0 ||
+		(provider[0] == 'b' && strcmp(values[1], "C.UTF-8") == 0))
 	{
 		buf_puts(out, " COLLATE pg_catalog.\"C\"");
 		return true;

@@ -51,9 +51,8 @@ enum
 bool
 pgcatalog_prepare(PGconn *conn, char *err, size_t errlen)
 {
-	PGresult   *res = PQexec(conn, "SELECT pg_catalog.set_config('search_path', '', false), "
-							 "pg_catalog.set_config('client_encoding', 'UTF8', false)");
-	bool		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	PGresult   *res = PQexec(conn, "SET search_path = ''; " PGVALUE_SESSION_SQL);
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
 	if (!ok)
 		snprintf(err, errlen, "catalog connection: %s", PQerrorMessage(conn));
@@ -205,6 +204,7 @@ pgcatalog_describe(PGconn *conn, const char *database, uint32_t relid, const Pgo
 	out->relid = relid;
 	out->ncolumns = n;
 	out->classes = xcalloc(n + 1, sizeof(PgvClass));
+	out->names = xcalloc(n + 1, sizeof(char *));
 	out->identity = xcalloc(n + 1, sizeof(bool));
 	if (msg != NULL)
 	{
@@ -242,6 +242,7 @@ pgcatalog_describe(PGconn *conn, const char *database, uint32_t relid, const Pgo
 		else
 			out->identity[i] = out->old_key_only && flag(res, (int) i, COL_IN_IDENT);
 		key = out->old_key_only ? out->identity[i] : flag(res, (int) i, COL_IN_PK);
+		out->names[i] = xstrdup(name);
 		out->classes[i] = pgvalue_class(PQgetisnull(res, (int) i, COL_BASE)
 										? (uint32_t) strtoul(PQgetvalue(res, (int) i, COL_TYPE), NULL, 10)
 										: (uint32_t) strtoul(PQgetvalue(res, (int) i, COL_BASE), NULL, 10));
@@ -264,10 +265,58 @@ pgcatalog_describe(PGconn *conn, const char *database, uint32_t relid, const Pgo
 void
 pgcatalog_release(PgcRelation *r)
 {
+	for (size_t i = 0; r->names != NULL && i < r->ncolumns; i++)
+		free(r->names[i]);
+	free(r->names);
 	free(r->schema);
 	free(r->table);
 	free(r->record);
 	free(r->classes);
 	free(r->identity);
 	memset(r, 0, sizeof(*r));
+}
+
+bool
+pgcatalog_read_record(const PgcRelation *rel, const char *database, int64_t commit_ts, const PGresult *res,
+					  int row, int first, Buf *out, char *err, size_t errlen)
+{
+	put_varint(out, WIRE_CHANGE_EVENT_VERSION, 1);
+	put_varint(out, WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_READ);
+	put_varint(out, WIRE_CHANGE_EVENT_COMMIT_TS, (uint64_t) commit_ts);
+	put_bytes(out, WIRE_CHANGE_EVENT_DATABASE, database, strlen(database));
+	put_bytes(out, WIRE_CHANGE_EVENT_SCHEMA, rel->schema, strlen(rel->schema));
+	put_bytes(out, WIRE_CHANGE_EVENT_TABLE, rel->table, strlen(rel->table));
+	put_varint(out, WIRE_CHANGE_EVENT_RELID, rel->relid);
+	for (size_t i = 0; i < rel->ncolumns; i++)
+	{
+		int			col = first + (int) i;
+		size_t		len = (size_t) PQgetlength(res, row, col);
+		uint8_t    *body;
+		size_t		n;
+
+		/* The Value's tag and length (at most 1 + 5 bytes), then its body. */
+		buf_reserve(out, 1 + WIRE_VARINT_MAX + PGVALUE_BODY_MAX(len));
+		body = (uint8_t *) out->data + out->len + 1 + WIRE_VARINT_MAX;
+		if (PQgetisnull(res, row, col))
+			n = pgvalue_null(body);
+		else if ((n = pgvalue_body(rel->classes[i], PQgetvalue(res, row, col), len, body, err, errlen)) == 0)
+		{
+			char		why[256];
+
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "%s.%s, column %s: %s", rel->schema, rel->table, rel->names[i], why);
+			return false;
+		}
+		{
+			uint8_t		head[1 + WIRE_VARINT_MAX];
+			uint8_t    *end = wire_put_varint(wire_put_tag(head, WIRE_CHANGE_EVENT_AFTER, WIRE_TYPE_LEN), n);
+			size_t		hlen = (size_t) (end - head);
+
+			memmove((uint8_t *) out->data + out->len + hlen, body, n);
+			memcpy(out->data + out->len, head, hlen);
+			out->len += hlen + n;
+		}
+	}
+	put_varint(out, WIRE_CHANGE_EVENT_SNAPSHOT, 1);
+	return true;
 }

@@ -1,9 +1,11 @@
 /*
- * pgcatalog.h — what pgoutput's RELATION message leaves out, read from the
- * source's catalog over SQL: the pgcdc RELATION record of the relation
- * (each column's format_type() name, NOT NULL and key flag, the replica
- * identity, as decoder/relcache.c builds it), and each column's value class
- * (its base type's, pgvalue.h), for source.plugin = pgoutput.
+ * pgcatalog.h — a relation described from the source's catalog over SQL,
+ * and its records built without the pgcdc extension (source.plugin =
+ * pgoutput): the pgcdc RELATION record of the relation (each column's
+ * format_type() name, NOT NULL and key flag, the replica identity, as
+ * decoder/relcache.c builds it), each column's value class (its base
+ * type's, pgvalue.h), and a snapshot's READ record of a row read in text
+ * (as the extension's pgcdc.read_record() makes it).
  *
  * The message's columns and identity are what the WAL was decoded with and
  * win over the catalog's present state; the catalog adds names of types,
@@ -24,6 +26,7 @@
 
 #include <libpq-fe.h>
 
+#include "buf.h"
 #include "pgoutput.h"
 #include "pgvalue.h"
 
@@ -35,12 +38,13 @@ typedef struct PgcRelation
 	uint8_t    *record;			/* the RELATION record, all but its lsn */
 	size_t		record_len;
 	size_t		ncolumns;
-	PgvClass   *classes;		/* per column */
+	char	  **names;			/* per column */
+	PgvClass   *classes;
 	bool	   *identity;		/* per column: kept in an old key image ('K') */
 	bool		old_key_only;	/* REPLICA IDENTITY DEFAULT or USING INDEX */
 } PgcRelation;
 
-/* Sets the session up for pgcatalog_describe (search_path, client_encoding). */
+/* Sets the session up for pgcatalog_describe and for values in text (PGVALUE_SESSION_SQL). */
 extern bool pgcatalog_prepare(PGconn *conn, char *err, size_t errlen);
 
 /*
@@ -52,5 +56,14 @@ extern bool pgcatalog_prepare(PGconn *conn, char *err, size_t errlen);
 extern bool pgcatalog_describe(PGconn *conn, const char *database, uint32_t relid, const PgoMessage *msg,
 							   PgcRelation *out, char *err, size_t errlen);
 extern void pgcatalog_release(PgcRelation *r);
+
+/*
+ * The READ record (without a position) of a row whose columns
+ * first..first + ncolumns - 1 of res hold rel's columns in text, read in
+ * a transaction that started at commit_ts (µs since 1970), appended to
+ * out.  False with err when a value is not one of its type's.
+ */
+extern bool pgcatalog_read_record(const PgcRelation *rel, const char *database, int64_t commit_ts,
+								  const PGresult *res, int row, int first, Buf *out, char *err, size_t errlen);
 
 #endif							/* PGCDC_STREAMER_PGCATALOG_H */

@@ -18,12 +18,6 @@
 /* walstreamer's bookkeeping, never streamed (the pgcdc plugin leaves out its extension's tables). */
 #define BOOKKEEPING_TABLES "pgcdc.streamer_slot, pgcdc.snapshot_progress, pgcdc.snapshot_part"
 
-/* The settings of decoder/encode.c's pgcdc_stable_output_begin, for the walsender's output functions. */
-#define SESSION_SQL \
-	"SET DateStyle = 'ISO, YMD'; SET IntervalStyle = postgres; SET TimeZone = 'UTC'; " \
-	"SET extra_float_digits = 1; SET bytea_output = hex; SET lc_monetary = 'C'; " \
-	"SET client_encoding = 'UTF8'"
-
 struct PgoInput
 {
 	PGconn	   *catalog;
@@ -86,7 +80,7 @@ pgoinput_open(const Settings *s, Source *src, const char *database, bool *fatal,
 		return NULL;
 	}
 	log_msg(LOG_INFO, "%s", done);
-	if ((res = source_query(src, SESSION_SQL, err, errlen)) == NULL)
+	if ((res = source_query(src, PGVALUE_SESSION_SQL, err, errlen)) == NULL)
 	{
 		pgoinput_close(in);
 		return NULL;

@@ -12,6 +12,12 @@
 #ifndef PGCDC_STREAMER_PGVALUE_H
 #define PGCDC_STREAMER_PGVALUE_H
 
+/* Those settings, for a session whose values are read in text (the replication session, the snapshot's). */
+#define PGVALUE_SESSION_SQL \
+	"SET DateStyle = 'ISO, YMD'; SET IntervalStyle = postgres; SET TimeZone = 'UTC'; " \
+	"SET extra_float_digits = 1; SET bytea_output = hex; SET lc_monetary = 'C'; " \
+	"SET client_encoding = 'UTF8'"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

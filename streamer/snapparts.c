@@ -133,21 +133,31 @@ row_key(TableRead *tr, char **values, Key *out, bool *found)
 	char		why[256];
 
 	*found = false;
-	buf_printf(&q, "SELECT pgcdc.read_record(t.*) FROM ONLY %s t WHERE ", tr->qname);
+	buf_printf(&q, "SELECT ");
+	tableread_row_select(tr, &q);
+	buf_printf(&q, " FROM ONLY %s t WHERE ", tr->qname);
 	key_tuple(&q, &tr->cols);
 	buf_printf(&q, " = ");
 	key_params(&q, &tr->cols, 1);
-	res = PQexecParams(tr->conn, q.data, tr->cols.n, NULL, (const char *const *) values, NULL, NULL, 1);
+	res = PQexecParams(tr->conn, q.data, tr->cols.n, NULL, (const char *const *) values, NULL, NULL,
+					   tableread_result_format(tr));
 	free(q.data);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return tableread_run(tr, res, "a part's bound");
 	if (PQntuples(res) == 1)
 	{
-		if (!record_scan((const uint8_t *) PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0), &tr->rec,
-						 why, sizeof(why)))
+		const uint8_t *rec;
+		size_t		len;
+
+		if (!tableread_row_record(tr, res, 0, &rec, &len))
 		{
 			PQclear(res);
-			return tableread_fail(tr, false, "snapshot: malformed record from pgcdc.read_record: %s", why);
+			return false;
+		}
+		if (!record_scan(rec, len, &tr->rec, why, sizeof(why)))
+		{
+			PQclear(res);
+			return tableread_fail(tr, false, "snapshot: malformed READ record: %s", why);
 		}
 		out->n = tr->cols.n;
 		out->values = xcalloc((size_t) out->n, sizeof(char *));

@@ -18,19 +18,34 @@
 #include "xalloc.h"
 
 /*
- * Per column of a table (its relid $1), in attnum order, one line each: how
- * the source orders its values, "" when its type has no collation, else
- * "<provider>:<locale>" (PostgreSQL 15's catalogs).
+ * Per column of a table (its relid $1) the relation record lists, in attnum
+ * order, one line each: how the source orders its values, "" when its
+ * type has no collation, else "<provider>:<locale>".  The catalogs differ:
+ * PostgreSQL 14 knows only libc (and ICU collations' locale in
+ * collcollate), 15 and 16 say ICU locales apart, 17 renames them and adds
+ * the builtin provider.
  */
-#define COLLATIONS_SQL \
+#define COLLATIONS_SQL(dat_provider, dat_icu, coll_icu) \
 	"(SELECT coalesce(string_agg(CASE WHEN a.attcollation = 0 THEN '' " \
-	"  WHEN a.attcollation = 100 THEN (SELECT d.datlocprovider::text || ':' || CASE d.datlocprovider " \
-	"    WHEN 'i' THEN d.daticulocale ELSE d.datcollate END FROM pg_catalog.pg_database d " \
+	"  WHEN a.attcollation = 100 THEN (SELECT " dat_provider "::text || ':' || CASE " dat_provider " " \
+	"    WHEN 'c' THEN d.datcollate ELSE " dat_icu " END FROM pg_catalog.pg_database d " \
 	"    WHERE d.datname = pg_catalog.current_database()) " \
-	"  ELSE (SELECT c.collprovider::text || ':' || CASE c.collprovider WHEN 'i' THEN c.colliculocale " \
-	"    ELSE c.collcollate END FROM pg_catalog.pg_collation c WHERE c.oid = a.attcollation) END, " \
+	"  ELSE (SELECT c.collprovider::text || ':' || CASE c.collprovider WHEN 'c' THEN c.collcollate " \
+	"    ELSE " coll_icu " END FROM pg_catalog.pg_collation c WHERE c.oid = a.attcollation) END, " \
 	"  E'\\n' ORDER BY a.attnum), '') FROM pg_catalog.pg_attribute a " \
-	"  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped)"
+	"  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')"
+
+static const char *
+collations_sql(PGconn *conn)
+{
+	int			version = PQserverVersion(conn);
+
+	if (version >= 170000)
+		return COLLATIONS_SQL("d.datlocprovider", "d.datlocale", "c.colllocale");
+	if (version >= 150000)
+		return COLLATIONS_SQL("d.datlocprovider", "d.daticulocale", "c.colliculocale");
+	return COLLATIONS_SQL("'c'", "d.datcollate", "c.collcollate");
+}
 
 void
 key_free(Key *k)
@@ -90,6 +105,7 @@ tableread_init(TableRead *tr, const Settings *s, SnapWatch *w, atomic_bool *stop
 	tr->schema = schema;
 	tr->name = name;
 	tr->filter = filter;
+	tr->own_rows = s->plugin == PLUGIN_PGOUTPUT;
 	tr->qname = xmalloc(strlen(qs) + strlen(qn) + 2);
 	sprintf(tr->qname, "%s.%s", qs, qn);
 	PQfreemem(qs);
@@ -102,6 +118,8 @@ tableread_free(TableRead *tr)
 {
 	cols_free(&tr->cols);
 	record_free(&tr->rec);
+	pgcatalog_release(&tr->desc);
+	buf_free(&tr->row);
 	free(tr->qname);
 	tr->qname = NULL;
 }
@@ -204,23 +222,127 @@ key_columns(TableRead *tr, const uint8_t *relation, size_t len, const char *coll
 	return true;
 }
 
-bool
-tableread_columns(TableRead *tr)
+/*
+ * The table's relation record and its key columns, as the open
+ * transaction sees it; with c, also the transaction's snapshot, handed to
+ * the stream's watcher, and the relation record, the chunk's.
+ */
+static bool
+describe(TableRead *tr, Chunk *c)
 {
 	char		relid[16];
 	const char *params[1] = {relid};
+	Buf			q = {0};
 	PGresult   *res;
+	const uint8_t *relation;
+	size_t		relation_len;
 	bool		ok;
 
 	snprintf(relid, sizeof(relid), "%u", tr->relid);
-	res = PQexecParams(tr->conn, "SELECT pgcdc.relation_record($1::oid::regclass), " COLLATIONS_SQL,
-					   1, NULL, params, NULL, NULL, 1);
+	buf_printf(&q, "SELECT %s, pg_catalog.pg_current_snapshot()::text, pg_catalog.current_database(), "
+			   "(extract(epoch FROM pg_catalog.transaction_timestamp()) * 1000000)::int8::text, %s",
+			   tr->own_rows ? "NULL::bytea" : "pgcdc.relation_record($1::oid::regclass)",
+			   collations_sql(tr->conn));
+	res = PQexecParams(tr->conn, q.data, 1, NULL, params, NULL, NULL, 1);
+	buf_free(&q);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-		return tableread_run(tr, res, "its columns");
-	ok = key_columns(tr, (const uint8_t *) PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0),
-					 PQgetvalue(res, 0, 1));
+		return tableread_run(tr, res, c ? "the chunk's snapshot" : "its columns");
+	if (tr->own_rows)
+	{
+		snprintf(tr->database, sizeof(tr->database), "%s", PQgetvalue(res, 0, 2));
+		tr->read_ts = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+		pgcatalog_release(&tr->desc);
+		if (!pgcatalog_describe(tr->conn, tr->database, tr->relid, NULL, &tr->desc, tr->err, sizeof(tr->err)))
+		{
+			PQclear(res);
+			tr->fatal = false;
+			return false;
+		}
+		relation = tr->desc.record;
+		relation_len = tr->desc.record_len;
+	}
+	else
+	{
+		relation = (const uint8_t *) PQgetvalue(res, 0, 0);
+		relation_len = (size_t) PQgetlength(res, 0, 0);
+	}
+	if (c != NULL)
+	{
+		XidSnapshot xs;
+
+		if (!xidsnap_parse(PQgetvalue(res, 0, 1), &xs))
+		{
+			tableread_fail(tr, false, "snapshot: unreadable pg_current_snapshot(): %s", PQgetvalue(res, 0, 1));
+			PQclear(res);
+			return false;
+		}
+		snapwatch_snapshot(tr->watch, c, &xs);
+		c->relation_len = relation_len;
+		c->relation = xmemdup(relation, relation_len);
+	}
+	ok = key_columns(tr, relation, relation_len, PQgetvalue(res, 0, 4));
 	PQclear(res);
 	return ok;
+}
+
+bool
+tableread_columns(TableRead *tr)
+{
+	return describe(tr, NULL);
+}
+
+void
+tableread_row_select(TableRead *tr, Buf *q)
+{
+	if (!tr->own_rows)
+	{
+		buf_puts(q, "pgcdc.read_record(t.*)");
+		return;
+	}
+	for (size_t i = 0; i < tr->desc.ncolumns; i++)
+	{
+		buf_puts(q, i ? ", t.\"" : "t.\"");
+		for (const char *p = tr->desc.names[i]; *p; p++)
+		{
+			if (*p == '"')
+				buf_putc(q, '"');
+			buf_putc(q, *p);
+		}
+		buf_puts(q, "\"");
+	}
+}
+
+int
+tableread_row_width(const TableRead *tr)
+{
+	return tr->own_rows ? (int) tr->desc.ncolumns : 1;
+}
+
+int
+tableread_result_format(const TableRead *tr)
+{
+	return tr->own_rows ? 0 : 1;
+}
+
+bool
+tableread_row_record(TableRead *tr, const PGresult *res, int row, const uint8_t **rec, size_t *len)
+{
+	if (!tr->own_rows)
+	{
+		*rec = (const uint8_t *) PQgetvalue(res, row, 0);
+		*len = (size_t) PQgetlength(res, row, 0);
+		return true;
+	}
+	tr->row.len = 0;
+	if (!pgcatalog_read_record(&tr->desc, tr->database, tr->read_ts, res, row, 0, &tr->row, tr->err,
+							   sizeof(tr->err)))
+	{
+		tr->fatal = false;
+		return false;
+	}
+	*rec = (const uint8_t *) tr->row.data;
+	*len = tr->row.len;
+	return true;
 }
 
 void
@@ -251,7 +373,8 @@ chunk_query(TableRead *tr, bool from, bool upto)
 {
 	Buf			q = {0};
 
-	buf_printf(&q, "DECLARE pgcdc_chunk NO SCROLL CURSOR FOR SELECT pgcdc.read_record(t.*)");
+	buf_printf(&q, "DECLARE pgcdc_chunk NO SCROLL CURSOR FOR SELECT ");
+	tableread_row_select(tr, &q);
 	for (int i = 0; i < tr->cols.n; i++)
 		buf_printf(&q, ", t.%s::text", tr->cols.names[i]);
 	buf_printf(&q, " FROM ONLY %s t WHERE true", tr->qname);
@@ -289,36 +412,6 @@ fetch_rows(size_t avg, size_t most)
 	return n < 1 ? 1 : n > most ? most : n;
 }
 
-/* The chunk's first statement, which takes its snapshot: the xids, the relation record, the key columns. */
-static bool
-chunk_snapshot(TableRead *tr, Chunk *c)
-{
-	char		relid[16];
-	const char *params[1] = {relid};
-	PGresult   *res;
-	XidSnapshot xs;
-	bool		ok;
-
-	snprintf(relid, sizeof(relid), "%u", tr->relid);
-	res = PQexecParams(tr->conn, "SELECT pg_catalog.pg_current_snapshot()::text, "
-					   "pgcdc.relation_record($1::oid::regclass), " COLLATIONS_SQL,
-					   1, NULL, params, NULL, NULL, 1);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-		return tableread_run(tr, res, "the chunk's snapshot");
-	if (!xidsnap_parse(PQgetvalue(res, 0, 0), &xs))
-	{
-		tableread_fail(tr, false, "snapshot: unreadable pg_current_snapshot(): %s", PQgetvalue(res, 0, 0));
-		PQclear(res);
-		return false;
-	}
-	snapwatch_snapshot(tr->watch, c, &xs);
-	c->relation_len = (size_t) PQgetlength(res, 0, 1);
-	c->relation = xmemdup(PQgetvalue(res, 0, 1), c->relation_len);
-	ok = key_columns(tr, c->relation, c->relation_len, PQgetvalue(res, 0, 2));
-	PQclear(res);
-	return ok;
-}
-
 /* One fetched row into the chunk's arena: its READ record without a position, and its key. */
 static bool
 add_row(TableRead *tr, Chunk *c, const uint8_t *row, size_t len)
@@ -329,7 +422,7 @@ add_row(TableRead *tr, Chunk *c, const uint8_t *row, size_t len)
 	char		why[256];
 
 	if (!record_scan(row, len, &tr->rec, why, sizeof(why)))
-		return tableread_fail(tr, false, "snapshot: malformed record from pgcdc.read_record: %s", why);
+		return tableread_fail(tr, false, "snapshot: malformed READ record: %s", why);
 	if (!c->keyless)
 	{
 		keylen = record_key(&tr->rec.after, tr->cols.positions, (size_t) tr->cols.n, NULL, 0);
@@ -368,7 +461,8 @@ tableread_chunk(TableRead *tr, Chunk *c, const Key *from, const Key *upto, Key *
 		if (!tableread_run(tr, res, "LOCK TABLE"))
 			return false;
 	}
-	if (!chunk_snapshot(tr, c))
+	/* The chunk's first statement, which takes its snapshot. */
+	if (!describe(tr, c))
 		return false;
 	c->keyless = tr->cols.n == 0;
 	c->partial = tr->filter != NULL;
@@ -414,7 +508,7 @@ tableread_chunk(TableRead *tr, Chunk *c, const Key *from, const Key *upto, Key *
 
 		snprintf(cmd, sizeof(cmd), "FETCH %zu FROM pgcdc_chunk",
 				 fetch < rows_cap - c->nrows ? fetch : rows_cap - c->nrows);
-		res = PQexecParams(tr->conn, cmd, 0, NULL, NULL, NULL, NULL, 1);
+		res = PQexecParams(tr->conn, cmd, 0, NULL, NULL, NULL, NULL, tableread_result_format(tr));
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 			return tableread_run(tr, res, "FETCH");
 		if ((n = PQntuples(res)) == 0)
@@ -424,14 +518,15 @@ tableread_chunk(TableRead *tr, Chunk *c, const Key *from, const Key *upto, Key *
 		}
 		for (int i = 0; i < n; i++)
 		{
-			size_t		len = (size_t) PQgetlength(res, i, 0);
+			const uint8_t *row;
+			size_t		len;
 
-			bytes += len;
-			if (!add_row(tr, c, (const uint8_t *) PQgetvalue(res, i, 0), len))
+			if (!tableread_row_record(tr, res, i, &row, &len) || !add_row(tr, c, row, len))
 			{
 				PQclear(res);
 				return false;
 			}
+			bytes += len;
 		}
 		if (!c->keyless)
 		{
@@ -441,7 +536,7 @@ tableread_chunk(TableRead *tr, Chunk *c, const Key *from, const Key *upto, Key *
 			last->n = tr->cols.n;
 			last->values = xcalloc((size_t) tr->cols.n, sizeof(char *));
 			for (int k = 0; k < tr->cols.n; k++)
-				last->values[k] = xstrdup(PQgetvalue(res, n - 1, k + 1));
+				last->values[k] = xstrdup(PQgetvalue(res, n - 1, tableread_row_width(tr) + k));
 			last->bytes = xmemdup(lr->key, lr->keylen ? lr->keylen : 1);
 			last->len = lr->keylen;
 			for (size_t k = c->nrows - (size_t) n; k < c->nrows; k++)

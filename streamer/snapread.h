@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
+#include "pgcatalog.h"
 #include "record.h"
 #include "settings.h"
 #include "snapwatch.h"
@@ -66,6 +67,18 @@ typedef struct TableRead
 	char	   *qname;			/* schema.table, quoted */
 	KeyCols		cols;			/* as of the last chunk read (or the split) */
 	Record		rec;
+
+	/*
+	 * source.plugin = pgoutput: no extension on the source.  Rows are read
+	 * in text and made into records here (pgcatalog.h), with the table as
+	 * the chunk's snapshot describes it.
+	 */
+	bool		own_rows;
+	PgcRelation desc;
+	char		database[128];
+	int64_t		read_ts;		/* the chunk's transaction start, µs since 1970 */
+	Buf			row;			/* a row's record */
+
 	char		err[1024];		/* why the last call returned false */
 	bool		fatal;			/* ...and a retry cannot help */
 } TableRead;
@@ -80,8 +93,19 @@ extern void tableread_free(TableRead *tr);
 extern bool tableread_fail(TableRead *tr, bool fatal, const char *fmt,...) __attribute__((format(printf, 3, 4)));
 /* Runs a statement expected to succeed; false with err. */
 extern bool tableread_run(TableRead *tr, PGresult *res, const char *what);
-/* tr->cols from the table's current definition (pgcdc.relation_record). */
+/* tr->cols from the table's current definition (pgcdc.relation_record, or the catalog). */
 extern bool tableread_columns(TableRead *tr);
+
+/*
+ * A row as a query selects it from the table as t: the select list (its
+ * record, pgcdc.read_record(t.*), or its columns in text), how many result
+ * columns that is, the result format to ask for, and the record of a
+ * result's row (valid until the next call).
+ */
+extern void tableread_row_select(TableRead *tr, Buf *q);
+extern int	tableread_row_width(const TableRead *tr);
+extern int	tableread_result_format(const TableRead *tr);
+extern bool tableread_row_record(TableRead *tr, const PGresult *res, int row, const uint8_t **rec, size_t *len);
 
 /*
  * Reads the chunk after `from` (no key: from the start), up to `upto`

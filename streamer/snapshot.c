@@ -18,6 +18,7 @@
 #include <libpq-fe.h>
 
 #include "log.h"
+#include "pgcatalog.h"
 #include "snapread.h"
 #include "snapshot.h"
 #include "source.h"
@@ -142,6 +143,13 @@ connect_source(Snapshot *snap)
 
 	if (conn == NULL)
 		fail(snap, "%s", err);
+	/* Without the extension, rows are read in text: the settings pgvalue.h reads them in. */
+	else if (snap->settings->plugin == PLUGIN_PGOUTPUT && !pgcatalog_prepare(conn, err, sizeof(err)))
+	{
+		fail(snap, "snapshot: %s", err);
+		PQfinish(conn);
+		conn = NULL;
+	}
 	return conn;
 }
 

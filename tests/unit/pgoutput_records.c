@@ -9,6 +9,11 @@
  * lsn and data), prints one record per line in hex, and "skip <LSN>" for a
  * transaction that made none.  Exit status 1 on the first refusal (the
  * reason on stderr).
+ *
+ * Usage: pgoutput-records CONNINFO --read RELID ORDER-BY
+ * Reads the table's rows in text, as the snapshot does without the
+ * extension (streamer/snapread.c), in the order given ("t.id"), and prints
+ * each one's READ record (pgcatalog_read_record) in hex.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +35,58 @@ describe(void *arg, const PgoMessage *msg, PgcRelation *out, char *err, size_t e
 	Catalog    *c = arg;
 
 	return pgcatalog_describe(c->conn, c->database, msg->relid, msg, out, err, errlen);
+}
+
+/* The --read mode: the table's rows as READ records. */
+static int
+read_table(Catalog *cat, const char *relid, const char *order)
+{
+	PgcRelation rel;
+	Buf			q = {0};
+	Buf			rec = {0};
+	PGresult   *res;
+	char		err[1024];
+
+	if (!pgcatalog_describe(cat->conn, cat->database, (uint32_t) strtoul(relid, NULL, 10), NULL, &rel, err,
+							sizeof(err)))
+	{
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	res = PQexecParams(cat->conn, "SELECT $1::oid::regclass::text", 1, NULL, &relid, NULL, NULL, 0);
+	buf_puts(&q, "SELECT ");
+	for (size_t i = 0; i < rel.ncolumns; i++)
+	{
+		char	   *quoted = PQescapeIdentifier(cat->conn, rel.names[i], strlen(rel.names[i]));
+
+		buf_printf(&q, "%st.%s", i ? ", " : "", quoted);
+		PQfreemem(quoted);
+	}
+	buf_printf(&q, " FROM ONLY %s t ORDER BY %s", PQgetvalue(res, 0, 0), order);
+	PQclear(res);
+	res = PQexec(cat->conn, q.data);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		fprintf(stderr, "%s\n", PQerrorMessage(cat->conn));
+		return 1;
+	}
+	for (int r = 0; r < PQntuples(res); r++)
+	{
+		rec.len = 0;
+		if (!pgcatalog_read_record(&rel, cat->database, 0, res, r, 0, &rec, err, sizeof(err)))
+		{
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+		for (size_t i = 0; i < rec.len; i++)
+			printf("%02x", (uint8_t) rec.data[i]);
+		printf("\n");
+	}
+	PQclear(res);
+	buf_free(&q);
+	buf_free(&rec);
+	pgcatalog_release(&rel);
+	return 0;
 }
 
 int
@@ -55,6 +112,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	cat.database = PQdb(cat.conn);
+	if (argc == 5 && strcmp(argv[2], "--read") == 0)
+		return read_table(&cat, argv[3], argv[4]);
 	if ((filter = tablefilter_new(argc > 2 ? argv[2] : NULL, "pgcdc.streamer_slot, pgcdc.snapshot_progress, "
 								  "pgcdc.snapshot_part", NULL, err, sizeof(err))) == NULL)
 	{
