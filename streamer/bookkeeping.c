@@ -39,7 +39,17 @@ bookkeeping_ensure(PGconn *conn, bool *fatal, char *err, size_t errlen)
 	*fatal = false;
 	if ((present = bookkeeping_present(conn, err, errlen)) != 0)
 		return present > 0;
-	buf_puts(&sql, "BEGIN; CREATE SCHEMA IF NOT EXISTS pgcdc; " BOOKKEEPING_SQL "COMMIT");
+	/* CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema is there. */
+	res = PQexec(conn, "SELECT pg_catalog.to_regnamespace('pgcdc') IS NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		snprintf(err, errlen, "cannot look for schema pgcdc: %s", PQerrorMessage(conn));
+		PQclear(res);
+		return false;
+	}
+	buf_printf(&sql, "BEGIN; %s" BOOKKEEPING_SQL "COMMIT",
+			   PQgetvalue(res, 0, 0)[0] == 't' ? "CREATE SCHEMA pgcdc; " : "");
+	PQclear(res);
 	res = PQexec(conn, sql.data);
 	buf_free(&sql);
 	ok = PQresultStatus(res) == PGRES_COMMAND_OK;

@@ -12,13 +12,17 @@
 /*
  * The candidate tables, whether the publication holds each (a partitioned
  * table: when it holds any of its tree), and whether each has a replica
- * identity (FULL, or an index the identity names).
+ * identity (FULL, or an index the identity names).  Names are matched, not
+ * cast to regclass: the planner may try a cast on every relation, pg_toast's
+ * too, which a role without the right to it may not even name.
  */
 #define TABLES_SQL \
 	"SELECT n.nspname, c.relname, pg_catalog.format('%I.%I', n.nspname, c.relname), " \
 	"  EXISTS (SELECT FROM pg_catalog.pg_publication_tables pt " \
-	"    WHERE pt.pubname = $1 AND pg_catalog.to_regclass(pg_catalog.format('%I.%I', pt.schemaname, pt.tablename)) " \
-	"      IN (SELECT c.oid UNION ALL SELECT relid FROM pg_catalog.pg_partition_tree(c.oid))), " \
+	"    JOIN pg_catalog.pg_namespace pn ON pn.nspname = pt.schemaname " \
+	"    JOIN pg_catalog.pg_class pc ON pc.relnamespace = pn.oid AND pc.relname = pt.tablename " \
+	"    WHERE pt.pubname = $1 AND (pc.oid = c.oid " \
+	"      OR pc.oid IN (SELECT relid FROM pg_catalog.pg_partition_tree(c.oid)))), " \
 	"  c.relreplident = 'f' OR EXISTS (SELECT FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid " \
 	"    AND CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END) " \
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
