@@ -295,8 +295,13 @@ source_create_slot(Source *s, const char *slot, const char *plugin, bool tempora
 	char		sql[256];
 	PGresult   *res;
 
-	snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s%s LOGICAL %s (SNAPSHOT '%s')",
-			 slot, temporary ? " TEMPORARY" : "", plugin, export ? "export" : "nothing");
+	/* PostgreSQL 14 knows only the older, unparenthesised options. */
+	if (PQserverVersion(s->conn) < 150000)
+		snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s%s LOGICAL %s %s", slot,
+				 temporary ? " TEMPORARY" : "", plugin, export ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
+	else
+		snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s%s LOGICAL %s (SNAPSHOT '%s')",
+				 slot, temporary ? " TEMPORARY" : "", plugin, export ? "export" : "nothing");
 	if ((res = source_query(s, sql, err, errlen)) == NULL)
 		return false;
 	if (PQntuples(res) != 1 || PQnfields(res) < 4 || !parse_lsn(PQgetvalue(res, 0, 1), consistent_lsn))
