@@ -1,0 +1,364 @@
+/*
+ * test_pgorecords.c — pgoutput's messages into the plugin's records
+ * (streamer/pgorecords.c), with relations described by a stand-in for the
+ * catalog: positions (BEGIN at its XLogData, commit_lsn from BEGIN, seq
+ * counting filtered changes and messages), BEGIN held until a record needs
+ * it and a transaction without one reported as skipped, RELATION records,
+ * old key images with the columns outside the identity empty, unchanged
+ * TOASTed values, truncates of some included relations, message prefixes;
+ * and each message out of place, a change before its relation, a value
+ * not of its type, a streamed message and a failed description refused
+ * (the last as retryable).  Under ASan in the sanitizer build.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgorecords.h"
+#include "record.h"
+#include "unit.h"
+#include "xalloc.h"
+
+typedef struct Out
+{
+	uint8_t		buf[1024];
+	size_t		len;
+} Out;
+
+static void
+put8(Out *o, unsigned v)
+{
+	o->buf[o->len++] = (uint8_t) v;
+}
+
+static void
+put16(Out *o, unsigned v)
+{
+	put8(o, v >> 8);
+	put8(o, v);
+}
+
+static void
+put32(Out *o, uint32_t v)
+{
+	for (int i = 3; i >= 0; i--)
+		put8(o, (v >> (i * 8)) & 0xff);
+}
+
+static void
+put64(Out *o, uint64_t v)
+{
+	put32(o, (uint32_t) (v >> 32));
+	put32(o, (uint32_t) v);
+}
+
+static void
+putstr(Out *o, const char *s)
+{
+	memcpy(o->buf + o->len, s, strlen(s) + 1);
+	o->len += strlen(s) + 1;
+}
+
+/* A text value, or 'n' / 'u' when text is NULL (kind given). */
+static void
+putval(Out *o, char kind, const char *text)
+{
+	put8(o, (unsigned) kind);
+	if (kind == 't')
+	{
+		put32(o, (uint32_t) strlen(text));
+		memcpy(o->buf + o->len, text, strlen(text));
+		o->len += strlen(text);
+	}
+}
+
+static Out
+begin(uint64_t final_lsn, uint32_t xid)
+{
+	Out			o = {.len = 0};
+
+	put8(&o, 'B');
+	put64(&o, final_lsn);
+	put64(&o, 1000000);			/* 1 s after 2000-01-01 */
+	put32(&o, xid);
+	return o;
+}
+
+static Out
+commit(uint64_t lsn, uint64_t end)
+{
+	Out			o = {.len = 0};
+
+	put8(&o, 'C');
+	put8(&o, 0);
+	put64(&o, lsn);
+	put64(&o, end);
+	put64(&o, 2000000);
+	return o;
+}
+
+/* RELATION relid nsp.name (id int4 key, v text, big text), identity d. */
+static Out
+relation(uint32_t relid, const char *nsp, const char *name)
+{
+	Out			o = {.len = 0};
+
+	put8(&o, 'R');
+	put32(&o, relid);
+	putstr(&o, nsp);
+	putstr(&o, name);
+	put8(&o, 'd');
+	put16(&o, 3);
+	put8(&o, 1);
+	putstr(&o, "id");
+	put32(&o, 23);
+	put32(&o, (uint32_t) -1);
+	put8(&o, 0);
+	putstr(&o, "v");
+	put32(&o, 25);
+	put32(&o, (uint32_t) -1);
+	put8(&o, 0);
+	putstr(&o, "big");
+	put32(&o, 25);
+	put32(&o, (uint32_t) -1);
+	return o;
+}
+
+static int	describes;
+static bool describe_fails;
+
+/* The catalog's stand-in: classes by type, the key flags as identity, a small RELATION record. */
+static bool
+describe(void *arg, const PgoMessage *m, PgcRelation *out, char *err, size_t errlen)
+{
+	uint8_t    *p;
+
+	describes++;
+	if (describe_fails)
+	{
+		snprintf(err, errlen, "connection lost");
+		return false;
+	}
+	memset(out, 0, sizeof(*out));
+	out->relid = m->relid;
+	out->schema = xstrndup((const char *) m->nspname.data, m->nspname.len);
+	out->table = xstrndup((const char *) m->relname.data, m->relname.len);
+	out->ncolumns = m->ncolumns;
+	out->classes = xcalloc(m->ncolumns, sizeof(PgvClass));
+	out->identity = xcalloc(m->ncolumns, sizeof(bool));
+	out->names = xcalloc(m->ncolumns, sizeof(char *));
+	for (size_t i = 0; i < m->ncolumns; i++)
+	{
+		out->classes[i] = pgvalue_class(m->columns[i].type);
+		out->identity[i] = m->columns[i].key;
+		out->names[i] = xstrndup((const char *) m->columns[i].name.data, m->columns[i].name.len);
+	}
+	out->old_key_only = true;
+	out->record = p = xmalloc(64);
+	p = wire_put_varint_field(p, WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_RELATION);
+	p = wire_put_varint_field(p, WIRE_CHANGE_EVENT_RELID, m->relid);
+	out->record_len = (size_t) (p - out->record);
+	return true;
+}
+
+static Buf	out;
+static Record rec;
+static char err[512];
+
+/* The records of out, scanned in turn. */
+static size_t at;
+
+static bool
+next(void)
+{
+	const uint8_t *r;
+	size_t		len;
+
+	if (at >= out.len || !record_frame((const uint8_t *) out.data, out.len, &at, &r, &len, err, sizeof(err)))
+		return false;
+	return record_scan(r, len, &rec, err, sizeof(err));
+}
+
+static bool
+add(PgoRecords *pr, uint64_t lsn, Out o, uint64_t *skipped)
+{
+	uint64_t	ignored;
+
+	return pgorecords_add(pr, lsn, o.buf, o.len, &out, skipped ? skipped : &ignored, err, sizeof(err));
+}
+
+static bool
+span_is(Span s, const uint8_t *want, size_t len)
+{
+	return s.len == len && memcmp(s.data, want, len) == 0;
+}
+
+int
+main(void)
+{
+	TableFilter *f = tablefilter_new("public.*", "public.skipped", "app", err, sizeof(err));
+	PgoRecords *pr = pgorecords_new("db", f, describe, NULL);
+	uint64_t	skipped = 0;
+	Out			o;
+	static const uint8_t int7[] = {0x20, 14};	/* int_value 7 (zigzag) */
+	static const uint8_t unchanged[] = {0x10, 1};
+
+	record_init(&rec);
+
+	/* A transaction: BEGIN held until its first record, at its own position; seq counts. */
+	CHECK(add(pr, 0x100, begin(0x500, 42), NULL) && out.len == 0, "BEGIN alone writes nothing: %s", err);
+	CHECK(add(pr, 0x110, relation(16400, "public", "t"), NULL), "relation: %s", err);
+	CHECK(describes == 1, "described once");
+	o = (Out) {.len = 0};
+	put8(&o, 'I');
+	put32(&o, 16400);
+	put8(&o, 'N');
+	put16(&o, 3);
+	putval(&o, 't', "7");
+	putval(&o, 't', "seven");
+	putval(&o, 'n', NULL);
+	CHECK(add(pr, 0x120, o, NULL), "insert: %s", err);
+	at = 0;
+	CHECK(next() && rec.op == PGCDC__OP__OP_BEGIN && rec.lsn == 0x100 && rec.commit_lsn == 0x500 && rec.xid == 42,
+		  "BEGIN at the transaction's first message, commit_lsn from BEGIN");
+	CHECK(next() && rec.op == PGCDC__OP__OP_RELATION && rec.lsn == 0x110 && rec.relid == 16400, "RELATION record");
+	CHECK(next() && rec.op == PGCDC__OP__OP_INSERT && rec.lsn == 0x120 && rec.commit_lsn == 0x500 &&
+		  rec.after.n == 3, "INSERT record");
+	CHECK(rec.after.n == 3 && rec.after.items[0].len == 2 && memcmp(rec.after.items[0].data, int7, 2) == 0,
+		  "an int4's text as int_value");
+
+	/* An update whose old key is logged ('K'): the other columns empty; 'u' kept as unchanged. */
+	out.len = 0;
+	o = (Out) {.len = 0};
+	put8(&o, 'U');
+	put32(&o, 16400);
+	put8(&o, 'K');
+	put16(&o, 3);
+	putval(&o, 't', "7");
+	putval(&o, 'n', NULL);
+	putval(&o, 'n', NULL);
+	put8(&o, 'N');
+	put16(&o, 3);
+	putval(&o, 't', "8");
+	putval(&o, 't', "eight");
+	putval(&o, 'u', NULL);
+	CHECK(add(pr, 0x130, o, NULL), "update: %s", err);
+	at = 0;
+	CHECK(next() && rec.op == PGCDC__OP__OP_UPDATE && rec.before.n == 3 && rec.before.items[1].len == 0 &&
+		  rec.before.items[2].len == 0 && span_is(rec.before.items[0], int7, 2), "old key image: key only");
+	CHECK(rec.after.n == 3 && span_is(rec.after.items[2], unchanged, 2), "'u' is unchanged_toast");
+
+	/* A change of a table the lists leave out: no record, but counted in seq. */
+	out.len = 0;
+	CHECK(add(pr, 0x140, relation(16500, "public", "skipped"), NULL) && out.len == 0 && describes == 1,
+		  "an excluded relation is not described");
+	o = (Out) {.len = 0};
+	put8(&o, 'D');
+	put32(&o, 16500);
+	put8(&o, 'K');
+	put16(&o, 3);
+	putval(&o, 't', "1");
+	putval(&o, 'n', NULL);
+	putval(&o, 'n', NULL);
+	CHECK(add(pr, 0x150, o, NULL) && out.len == 0, "an excluded change: nothing");
+	/* Messages: another prefix counted, not written; ours written. */
+	o = (Out) {.len = 0};
+	put8(&o, 'M');
+	put8(&o, 1);
+	put64(&o, 0x160);
+	putstr(&o, "other");
+	put32(&o, 1);
+	put8(&o, 'x');
+	CHECK(add(pr, 0x160, o, NULL) && out.len == 0, "a message of another prefix: nothing");
+	o = (Out) {.len = 0};
+	put8(&o, 'M');
+	put8(&o, 1);
+	put64(&o, 0x170);
+	putstr(&o, "app");
+	put32(&o, 2);
+	put8(&o, 'h');
+	put8(&o, 'i');
+	CHECK(add(pr, 0x170, o, NULL), "message: %s", err);
+	at = 0;
+	CHECK(next() && rec.op == PGCDC__OP__OP_MESSAGE && rec.transactional && rec.content.len == 2, "MESSAGE record");
+	out.len = 0;
+	CHECK(add(pr, 0x180, commit(0x500, 0x510), &skipped) && skipped == 0, "commit: %s", err);
+	at = 0;
+	CHECK(next() && rec.op == PGCDC__OP__OP_COMMIT && rec.end_lsn == 0x510 && rec.lsn == 0x500,
+		  "COMMIT record");
+	{
+		/* seq: insert 0, update 1, excluded delete 2, other message 3, app message 4; COMMIT says 5. */
+		RecordField fld;
+		size_t		pos = 0;
+		const uint8_t *r;
+		size_t		len;
+		uint64_t	seq = 0;
+
+		at = 0;
+		record_frame((const uint8_t *) out.data, out.len, &at, &r, &len, err, sizeof(err));
+		while (record_next_field(r, len, &pos, &fld))
+			if (fld.number == WIRE_CHANGE_EVENT_SEQ)
+				seq = fld.varint;
+		CHECK(seq == 5, "COMMIT's seq counts every change and message: %llu", (unsigned long long) seq);
+	}
+
+	/* A transaction without a record: nothing, and where it ended. */
+	out.len = 0;
+	CHECK(add(pr, 0x600, begin(0x700, 43), NULL) && add(pr, 0x610, commit(0x700, 0x710), &skipped) &&
+		  out.len == 0 && skipped == 0x710, "a transaction without a record is skipped at its end");
+
+	/* Truncate of an included and an excluded relation, with CASCADE and RESTART IDENTITY. */
+	out.len = 0;
+	o = (Out) {.len = 0};
+	put8(&o, 'T');
+	put32(&o, 2);
+	put8(&o, 3);
+	put32(&o, 16500);
+	put32(&o, 16400);
+	CHECK(add(pr, 0x800, begin(0x900, 44), NULL) && add(pr, 0x810, o, NULL), "truncate: %s", err);
+	at = 0;
+	CHECK(next() && rec.op == PGCDC__OP__OP_BEGIN && next() && rec.op == PGCDC__OP__OP_TRUNCATE &&
+		  rec.truncated.n == 1, "TRUNCATE lists the included relation only");
+
+	/* Refused: a change before its relation, a value not of its type, a streamed message. */
+	out.len = 0;
+	o = (Out) {.len = 0};
+	put8(&o, 'I');
+	put32(&o, 99999);
+	put8(&o, 'N');
+	put16(&o, 0);
+	CHECK(!add(pr, 0x820, o, NULL) && strstr(err, "before its RELATION") != NULL, "a change before its relation");
+	o = (Out) {.len = 0};
+	put8(&o, 'I');
+	put32(&o, 16400);
+	put8(&o, 'N');
+	put16(&o, 3);
+	putval(&o, 't', "seven");
+	putval(&o, 'n', NULL);
+	putval(&o, 'n', NULL);
+	CHECK(!add(pr, 0x830, o, NULL) && strstr(err, "public.t, column 1") != NULL && !pgorecords_retryable(pr),
+		  "a value not of its type, named: %s", err);
+	o = (Out) {.len = 0};
+	put8(&o, 'I');
+	put32(&o, 16400);
+	put8(&o, 'N');
+	put16(&o, 2);
+	putval(&o, 't', "1");
+	putval(&o, 'n', NULL);
+	CHECK(!add(pr, 0x840, o, NULL) && strstr(err, "a row of 2 columns") != NULL, "a row of the wrong width");
+	CHECK(add(pr, 0x850, commit(0x900, 0x910), NULL), "commit");
+	CHECK(!add(pr, 0x860, commit(0x900, 0x910), NULL) && strstr(err, "outside a transaction"), "COMMIT alone");
+	o = (Out) {.len = 0};
+	put8(&o, 'S');
+	put32(&o, 45);
+	put8(&o, 1);
+	CHECK(!add(pr, 0x870, o, NULL) && strstr(err, "does not ask for") != NULL, "a streamed transaction");
+	describe_fails = true;
+	CHECK(!add(pr, 0x880, relation(16600, "public", "u"), NULL) && pgorecords_retryable(pr),
+		  "a failed description may pass after a restart");
+
+	record_free(&rec);
+	pgorecords_free(pr);
+	tablefilter_free(f);
+	buf_free(&out);
+	return unit_summary("unit-pgorecords");
+}
