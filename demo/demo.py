@@ -21,6 +21,11 @@ Orders: a writer keeps inserting and updating public.orders (--orders-rate);
 the target holds the latest state in analytics.fct_orders (table.map), and
 every dead letter is in analytics.failed_events.
 
+--plugin=pgoutput shows the managed-service path: the source has no pgcdc
+extension and loads no plugin of ours; walstreamer reads PostgreSQL's own
+pgoutput through a publication it creates, and the snapshot itself.  The
+records, and so everything after walstreamer, are the same.
+
 Progress every second; on Ctrl-C or after --duration, a summary with a
 consistency check: per table, source and target row counts and checksums
 (the source's rows that pass the validation rules), dead letters by reason.
@@ -141,6 +146,8 @@ def parse_args():
     p.add_argument("--broker", choices=("kafka", "dev"), default="kafka",
                    help="kafka: one real Apache Kafka broker, which needs Java (default); "
                         "dev: the dev broker (librdkafka's mock cluster), without Java")
+    p.add_argument("--plugin", choices=("pgcdc", "pgoutput"), default="pgcdc",
+                   help="pgoutput: PostgreSQL's own plugin and no extension, as on a managed service")
     p.add_argument("--keep", action="store_true",
                    help="keep the logs' directory after the run")
     return p.parse_args()
@@ -355,7 +362,8 @@ class Demo:
 
     def start(self):
         build = self.args.build
-        needed = ["sink/walsink", "streamer/walstreamer", "decoder/pgcdc.so"]
+        pgcdc = self.args.plugin == "pgcdc"
+        needed = ["sink/walsink", "streamer/walstreamer"] + (["decoder/pgcdc.so"] if pgcdc else [])
         if self.args.broker == "dev":
             needed.append("tests/devbroker")
             self.broker_name = "dev broker (librdkafka mock)"
@@ -366,15 +374,19 @@ class Demo:
                 raise RuntimeError(f"{os.path.join(build, path)} not found: build first (demo/run.sh does)")
         log(f"pgcdc demo: logs in {self.tmp}")
         install = pgtemp.pgcdc_install(build)
-        self.source = pgtemp.Cluster(install, "demo-source", plugins="pgoutput, pgcdc").start()
+        self.source = pgtemp.Cluster(install, "demo-source",
+                                     plugins="pgoutput, pgcdc" if pgcdc else "pgoutput").start()
         self.target = pgtemp.Cluster(install, "demo-target").start()
         self.source.psql(f"CREATE DATABASE {SOURCE_DB}")
         self.target.psql(f"CREATE DATABASE {TARGET_DB}")
         self.source.psql(SOURCE_DDL, SOURCE_DB)
-        self.source.psql("CREATE EXTENSION pgcdc", SOURCE_DB)   # read_record, for inject()
+        if pgcdc:
+            self.source.psql("CREATE EXTENSION pgcdc", SOURCE_DB)
         self.target.psql("CREATE SCHEMA analytics", TARGET_DB)
         log(f"source PostgreSQL on port {self.source.port} (database {SOURCE_DB}: employee 300 rows, "
             f"orders 500 rows), target on port {self.target.port} (database {TARGET_DB})")
+        log("walstreamer reads the pgcdc plugin" if pgcdc else
+            "walstreamer reads pgoutput through a publication (source.plugin=pgoutput), no extension")
 
         self.start_broker()
         log(f"{self.broker_name} at {self.broker.bootstrap}")
@@ -383,6 +395,7 @@ class Demo:
         self.daemons.append(Daemon(os.path.join(build, "streamer", "walstreamer"),
                                    os.path.join(self.tmp, "walstreamer.log"), {
             "source": self.source.dsn(SOURCE_DB),
+            "source.plugin": self.args.plugin,
             "slot.name": "demo",
             "snapshot.mode": "initial",
             "signal.data.collection": "public.pgcdc_signal",
@@ -446,10 +459,20 @@ class Demo:
             time.sleep(0.2)
 
     def inject(self):
-        """Malformed messages onto the employee topic, made from a real record."""
-        record = bytes.fromhex(self.source.psql(
-            "SELECT encode(pgcdc.read_record(e, pg_current_wal_lsn(), true), 'hex') "
-            "FROM employee e ORDER BY id LIMIT 1", SOURCE_DB))
+        """Malformed messages onto the employee topic, made from a real record:
+        the first row walstreamer wrote there."""
+        consumer = Consumer({"bootstrap.servers": self.broker.bootstrap, "group.id": "demo-inject",
+                             "enable.auto.commit": False})
+        consumer.assign([TopicPartition("pgcdc.public.employee", p, 0) for p in range(4)])
+        record = None
+        deadline = time.monotonic() + 30
+        while record is None and time.monotonic() < deadline:
+            msg = consumer.poll(1)
+            if msg is not None and not msg.error() and ("pgcdc.op", b"r") in (msg.headers() or []):
+                record = msg.value()
+        consumer.close()
+        if record is None:
+            raise RuntimeError("no row of employee in Kafka to damage")
         producer = Producer({"bootstrap.servers": self.broker.bootstrap})
         for kind, value in malformed(record):
             producer.produce("pgcdc.public.employee", value=value, key=b"injected")

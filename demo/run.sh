@@ -2,7 +2,7 @@
 # The local demo, from a fresh clone (Debian 12, root or sudo): installs what
 # is missing, builds, then runs demo/demo.py with the arguments given
 # (--duration S, --orders-rate N, --employee-rate N, --broker=kafka|dev,
-# --keep; --help).  Kafka is a real broker, which needs Java and Maven (its
+# --plugin=pgcdc|pgoutput, --keep; --help).  Kafka is a real broker, which needs Java and Maven (its
 # jars come from Maven Central on the first run); --broker=dev needs neither.
 set -euo pipefail
 cd "$(dirname "$0")/.."

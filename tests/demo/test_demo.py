@@ -1,8 +1,10 @@
 """The demo (demo/demo.py, the README's main command) runs, stops on Ctrl-C
 or after --duration, and its consistency check passes: the target equals the
 source's valid rows, every rule failure and every injected malformed message
-is a dead letter, and a signal reads employee again mid-run.  By default on a real Kafka broker; --broker=dev, the
-fallback without Java, on the dev broker."""
+is a dead letter, and a signal reads employee again mid-run.  By default on
+a real Kafka broker with the pgcdc plugin; --broker=dev, the fallback
+without Java, on the dev broker, here with --plugin=pgoutput, the
+managed-service path."""
 
 import os
 import re
@@ -71,9 +73,11 @@ def test_demo_runs_and_checks_out():
         shutil.rmtree(logs, ignore_errors=True)
 
 
-def test_demo_on_the_dev_broker():
-    out, status = run_demo("--broker=dev", "--duration", "8")
+def test_demo_on_the_dev_broker_through_pgoutput():
+    # The managed-service path too: no extension, PostgreSQL's own plugin.
+    out, status = run_demo("--broker=dev", "--plugin=pgoutput", "--duration", "8")
     assert_consistent(out, status)
     assert "through dev broker (librdkafka mock)" in out
+    assert "walstreamer reads pgoutput through a publication" in out
     # Without --keep, nothing left behind when all is well.
     assert not os.path.exists(re.search(r"logs in (\S+)", out).group(1))
