@@ -415,12 +415,19 @@ source_of(Event *e)
 	const void *v;
 	size_t		n;
 
-	if (rd_kafka_message_headers(e->msg, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-		rd_kafka_header_get_last(h, "pgcdc.source", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	if (rd_kafka_message_headers(e->msg, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return;
+	if (rd_kafka_header_get_last(h, "pgcdc.source", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
 		v != NULL && n > 0 && n < 256)
 	{
 		e->source = v;
 		e->source_len = n;
+	}
+	if (rd_kafka_header_get_last(h, "pgcdc.source.history", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		v != NULL && n > 0 && n < 512)
+	{
+		e->history = v;
+		e->history_len = n;
 	}
 }
 

@@ -81,6 +81,9 @@ typedef struct Event
 	/* Header pgcdc.source (system identifier/timeline/database/slot), in msg; NULL when absent. */
 	const char *source;
 	size_t		source_len;
+	/* Header pgcdc.source.history (after a promotion: where each earlier timeline ended), in msg; NULL when absent. */
+	const char *history;
+	size_t		history_len;
 	char	   *reason;			/* EVENT_BAD: why (malloc'd, at most EVENT_REASON_MAX bytes with its NUL); else NULL */
 } Event;
 

@@ -4,6 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,9 +84,67 @@ same_source(const char *stored, const Event *e)
 	return strlen(stored) == e->source_len && memcmp(stored, e->source, e->source_len) == 0;
 }
 
+/* A pgcdc.source value's timeline, and where the rest (database/slot) starts; false when it is not one. */
+static bool
+split_source(const char *s, size_t len, uint64_t *sysid, unsigned *timeline, size_t *rest)
+{
+	char		text[256];
+	int			used = 0;
+
+	if (len >= sizeof(text))
+		return false;
+	memcpy(text, s, len);
+	text[len] = '\0';
+	if (sscanf(text, "%" SCNu64 "/%u/%n", sysid, timeline, &used) != 2 || used == 0)
+		return false;
+	*rest = (size_t) used;
+	return true;
+}
+
+/*
+ * Whether e's source is the partition's after a promotion: the same system,
+ * database and slot on a later timeline, whose history (header
+ * pgcdc.source.history, "1:0/3000000,2:0/5000000") says the stored
+ * position's timeline ended after it: the stored positions are of WAL the
+ * new timeline has too, and compare with its.  A restore to an earlier
+ * point is not one.
+ */
+static bool
+promoted(const PartState *st, const Event *e)
+{
+	uint64_t	old_sys,
+				new_sys;
+	unsigned	old_tli,
+				new_tli;
+	size_t		old_rest,
+				new_rest;
+	char		history[512];
+	size_t		stored_len = strlen(st->source);
+
+	if (e->history == NULL || e->history_len >= sizeof(history) ||
+		!split_source(st->source, stored_len, &old_sys, &old_tli, &old_rest) ||
+		!split_source(e->source, e->source_len, &new_sys, &new_tli, &new_rest) ||
+		old_sys != new_sys || new_tli <= old_tli || stored_len - old_rest != e->source_len - new_rest ||
+		memcmp(st->source + old_rest, e->source + new_rest, stored_len - old_rest) != 0)
+		return false;
+	memcpy(history, e->history, e->history_len);
+	history[e->history_len] = '\0';
+	for (const char *h = history; *h; h += strcspn(h, ","), h += *h == ',')
+	{
+		unsigned	tli,
+					hi,
+					lo;
+
+		if (sscanf(h, "%u:%X/%X", &tli, &hi, &lo) == 3 && tli == old_tli)
+			return !st->has_pos || st->pos.lsn < (((uint64_t) hi << 32) | lo);
+	}
+	return false;
+}
+
 /*
  * e's source history (header pgcdc.source) against its partition's: the
- * first one known is taken on; another one is refused (source.change =
+ * first one known is taken on; the same after a promotion goes on
+ * (promoted()); another one is refused (source.change =
  * fail) or taken from e on (resync: the stored position and the table's
  * truncate mark are of the old history, and go); two taking turns are an
  * error either way.  1, or -1 with err (p->fatal when starting again
@@ -102,6 +161,16 @@ follow_source(Plan *p, const Event *e, PartState *st, char *err, size_t errlen)
 		return 1;
 	if (st->source == NULL)
 	{
+		st->source = xstrndup(e->source, e->source_len);
+		return 1;
+	}
+	if (promoted(st, e))
+	{
+		log_msg(LOG_INFO, "%s [%d]: source %.*s follows %s: a promotion after the stored position, whose "
+				"WAL the new timeline has; it goes on", st->topic, st->partition, (int) e->source_len, e->source,
+				st->source);
+		free(st->former);
+		st->former = st->source;	/* the old primary's again would be two sources taking turns */
 		st->source = xstrndup(e->source, e->source_len);
 		return 1;
 	}

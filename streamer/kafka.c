@@ -24,6 +24,7 @@
 struct Kafka
 {
 	char		source[256];	/* header pgcdc.source: "" until set */
+	char		history[512];	/* header pgcdc.source.history: "" on timeline 1 */
 	rd_kafka_t *rk;
 	rd_kafka_queue_t *mainq;
 	int			wake[2];		/* librdkafka writes to [1] when its queue fills */
@@ -434,9 +435,10 @@ kafka_topic_release(void *rkt)
 }
 
 void
-kafka_set_source(Kafka *k, const char *source)
+kafka_set_source(Kafka *k, const char *source, const char *history)
 {
 	snprintf(k->source, sizeof(k->source), "%s", source);
+	snprintf(k->history, sizeof(k->history), "%s", history);
 }
 
 /*
@@ -488,6 +490,8 @@ kafka_produce(Kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
 		rd_kafka_header_add(hdrs, "pgcdc.key", -1, h->key_role, -1);
 	if (k->source[0] != '\0')
 		rd_kafka_header_add(hdrs, "pgcdc.source", -1, k->source, -1);
+	if (k->history[0] != '\0')
+		rd_kafka_header_add(hdrs, "pgcdc.source.history", -1, k->history, -1);
 	if (h->oversized > 0)
 	{
 		snprintf(text, sizeof(text), "%zu", h->oversized);

@@ -72,9 +72,11 @@ extern Kafka *kafka_new(const Config *c, TopicLimits *limits, KafkaDeliveryFn cb
  */
 /*
  * Every message from now on carries header pgcdc.source = source: the
- * source's system identifier, timeline, database and slot.
+ * source's system identifier, timeline, database and slot; and after a
+ * promotion (timeline 2 on), pgcdc.source.history = history: where each
+ * earlier timeline ended (source_timeline_history).
  */
-extern void kafka_set_source(Kafka *k, const char *source);
+extern void kafka_set_source(Kafka *k, const char *source, const char *history);
 extern void kafka_stop(Kafka *k, int flush_ms);
 extern void kafka_free(Kafka *k);
 

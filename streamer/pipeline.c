@@ -190,7 +190,8 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 		}
 		p->snapshot_only = true;
 		return progress_schedule(s, p->err, sizeof(p->err)) &&
-			source_create_slot(p->src, s->slot_name, s->plugin_name, true, false, &lsn, NULL, 0, p->err, sizeof(p->err));
+			source_create_slot(p->src, s->slot_name, s->plugin_name, true, false, false, &lsn, NULL, 0, p->err,
+							   sizeof(p->err));
 	}
 	if ((created = source_slot_created(p->src, s->slot_name, p->id.dbname, when, sizeof(when),
 									   p->err, sizeof(p->err))) < 0)
@@ -222,9 +223,16 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 																	s->snapshot_mode == SNAPSHOT_WHEN_NEEDED))) &&
 		!progress_schedule(s, p->err, sizeof(p->err)))
 		return false;
+	if (info.exists && s->slot_failover && !info.failover && source_failover_slots(p->src))
+	{
+		if (!source_set_failover(p->src, s->slot_name, p->err, sizeof(p->err)))
+			return false;
+		log_msg(LOG_INFO, "replication slot \"%s\" is now a failover slot (slot.failover)", s->slot_name);
+	}
 	if (info.exists)
 		return mark_slot(p, NULL) && progress_reconcile(s, p->err, sizeof(p->err));
-	if (!source_create_slot(p->src, s->slot_name, s->plugin_name, false, false, &lsn, NULL, 0, p->err, sizeof(p->err)))
+	if (!source_create_slot(p->src, s->slot_name, s->plugin_name, false, false, s->slot_failover, &lsn, NULL, 0,
+							p->err, sizeof(p->err)))
 		return false;
 	log_msg(LOG_INFO, "created replication slot \"%s\" at " LSN_FMT "%s", s->slot_name, LSN_ARGS(lsn),
 			s->snapshot_mode == SNAPSHOT_NEVER ? " (no snapshot)" : "");
@@ -430,11 +438,14 @@ run(Pipeline *p, bool *connected)
 	if (p->kafka)
 	{
 		char		source[256];
+		char		history[512];
 
 		/* Every message says which history its positions are of (walsink compares). */
 		snprintf(source, sizeof(source), "%s/%u/%s/%s", p->id.sysid, p->id.timeline, p->id.dbname,
 				 s->slot_name);
-		kafka_set_source(p->kafka, source);
+		if (!source_timeline_history(p->src, p->id.timeline, history, sizeof(history), p->err, sizeof(p->err)))
+			return failure(p, false);
+		kafka_set_source(p->kafka, source, history);
 	}
 	if (s->to_stdout)
 	{

@@ -29,6 +29,11 @@ const ConfigKey settings_keys[] = {
 	{"slot.create", CONFIG_BOOL, "on",
 		"create the slot (with source.plugin) on the first start; a slot dropped after that is "
 		"an error, never silently recreated", NULL, 0, 0, false, false},
+	{"slot.failover", CONFIG_BOOL, "on",
+		"PostgreSQL 17 on: make the slot a failover slot, which standbys with sync_replication_slots = on "
+		"keep in step, so that after a promotion walstreamer goes on from it on the new primary (name both "
+		"servers in source, with target_session_attrs=read-write); older servers: ignored",
+		NULL, 0, 0, false, false},
 	{"topic.prefix", CONFIG_STRING, "pgcdc",
 		"topics are <prefix>.<schema>.<table>, <prefix>.transaction, <prefix>.message, "
 		"<prefix>.heartbeat", NULL, 0, 0, false, false},
@@ -99,6 +104,7 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	mode = config_string(c, "snapshot.mode");
 	s->slot_name = config_string(c, "slot.name");
 	s->slot_create = config_bool(c, "slot.create");
+	s->slot_failover = config_bool(c, "slot.failover");
 	s->topic_prefix = config_string(c, "topic.prefix");
 	s->include_tables = config_string(c, "table.include.list");
 	s->exclude_tables = config_string(c, "table.exclude.list");

@@ -53,6 +53,7 @@ typedef struct Settings
 	PublicationAutocreate publication_autocreate;
 	const char *slot_name;
 	bool		slot_create;
+	bool		slot_failover;	/* PostgreSQL 17 on: a slot synchronised to standbys */
 	const char *topic_prefix;
 	const char *include_tables;
 	const char *exclude_tables;

@@ -171,6 +171,51 @@ source_identify(Source *s, SourceId *id, char *err, size_t errlen)
 	return true;
 }
 
+static bool parse_lsn(const char *text, uint64_t *lsn);
+
+bool
+source_timeline_history(Source *s, unsigned timeline, char *out, size_t outlen, char *err, size_t errlen)
+{
+	char		sql[64];
+	PGresult   *res;
+	const char *p;
+	size_t		at = 0;
+
+	out[0] = '\0';
+	if (timeline <= 1)
+		return true;
+	snprintf(sql, sizeof(sql), "TIMELINE_HISTORY %u", timeline);
+	if ((res = source_query(s, sql, err, errlen)) == NULL)
+		return false;
+	if (PQntuples(res) != 1 || PQnfields(res) < 2)
+	{
+		snprintf(err, errlen, "TIMELINE_HISTORY: unexpected answer");
+		PQclear(res);
+		return false;
+	}
+	/* Lines "<parent timeline>\t<switch point>\t<reason>"; comments and blank lines aside. */
+	for (p = PQgetvalue(res, 0, 1); *p; p += strcspn(p, "\n"), p += *p == '\n')
+	{
+		unsigned	tli,
+					hi,
+					lo;
+		int			n;
+
+		if (sscanf(p, "%u\t%X/%X", &tli, &hi, &lo) != 3)
+			continue;
+		n = snprintf(out + at, outlen - at, "%s%u:%X/%X", at ? "," : "", tli, hi, lo);
+		if (n < 0 || (size_t) n >= outlen - at)
+		{
+			snprintf(err, errlen, "TIMELINE_HISTORY: a history longer than %zu bytes", outlen);
+			PQclear(res);
+			return false;
+		}
+		at += (size_t) n;
+	}
+	PQclear(res);
+	return true;
+}
+
 static bool
 parse_lsn(const char *text, uint64_t *lsn)
 {
@@ -196,10 +241,12 @@ source_slot_info(Source *s, const char *slot, SlotInfo *info, char *err, size_t 
 		describe(err, errlen, "", PQerrorMessage(s->conn));
 		return false;
 	}
+	/* PostgreSQL 17 on: whether the slot is synchronised to standbys (failover). */
 	snprintf(sql, sizeof(sql),
 			 "SELECT coalesce(plugin, ''), slot_type, coalesce(database, ''), coalesce(wal_status, ''), "
-			 "temporary, coalesce(active_pid, 0), coalesce(confirmed_flush_lsn, '0/0') "
-			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", quoted);
+			 "temporary, coalesce(active_pid, 0), coalesce(confirmed_flush_lsn, '0/0'), %s "
+			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
+			 PQserverVersion(s->conn) >= 170000 ? "failover" : "NULL::boolean", quoted);
 	PQfreemem(quoted);
 	if ((res = source_query(s, sql, err, errlen)) == NULL)
 		return false;
@@ -213,6 +260,7 @@ source_slot_info(Source *s, const char *slot, SlotInfo *info, char *err, size_t 
 		info->temporary = PQgetvalue(res, 0, 4)[0] == 't';
 		info->active_pid = atoi(PQgetvalue(res, 0, 5));
 		parse_lsn(PQgetvalue(res, 0, 6), &info->confirmed_flush);
+		info->failover = PQgetvalue(res, 0, 7)[0] == 't';
 	}
 	PQclear(res);
 	return true;
@@ -288,20 +336,40 @@ source_slot_created(Source *s, const char *slot, const char *dbname, char *when,
 }
 
 bool
+source_failover_slots(Source *s)
+{
+	return PQserverVersion(s->conn) >= 170000;
+}
+
+bool
+source_set_failover(Source *s, const char *slot, char *err, size_t errlen)
+{
+	char		sql[128];
+	PGresult   *res;
+
+	snprintf(sql, sizeof(sql), "ALTER_REPLICATION_SLOT %s (FAILOVER true)", slot);
+	if ((res = source_query(s, sql, err, errlen)) == NULL)
+		return false;
+	PQclear(res);
+	return true;
+}
+
+bool
 source_create_slot(Source *s, const char *slot, const char *plugin, bool temporary, bool export,
-				   uint64_t *consistent_lsn, char *snapshot, size_t snaplen,
+				   bool failover, uint64_t *consistent_lsn, char *snapshot, size_t snaplen,
 				   char *err, size_t errlen)
 {
 	char		sql[256];
 	PGresult   *res;
 
-	/* PostgreSQL 14 knows only the older, unparenthesised options. */
+	/* PostgreSQL 14 knows only the older, unparenthesised options; 17 adds FAILOVER. */
 	if (PQserverVersion(s->conn) < 150000)
 		snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s%s LOGICAL %s %s", slot,
 				 temporary ? " TEMPORARY" : "", plugin, export ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
 	else
-		snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s%s LOGICAL %s (SNAPSHOT '%s')",
-				 slot, temporary ? " TEMPORARY" : "", plugin, export ? "export" : "nothing");
+		snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s%s LOGICAL %s (SNAPSHOT '%s'%s)",
+				 slot, temporary ? " TEMPORARY" : "", plugin, export ? "export" : "nothing",
+				 failover && !temporary && source_failover_slots(s) ? ", FAILOVER true" : "");
 	if ((res = source_query(s, sql, err, errlen)) == NULL)
 		return false;
 	if (PQntuples(res) != 1 || PQnfields(res) < 4 || !parse_lsn(PQgetvalue(res, 0, 1), consistent_lsn))

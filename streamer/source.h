@@ -30,6 +30,7 @@ typedef struct SlotInfo
 	bool		temporary;
 	int			active_pid;		/* 0: not in use */
 	uint64_t	confirmed_flush;
+	bool		failover;		/* synchronised to standbys (PostgreSQL 17 on) */
 } SlotInfo;
 
 extern Source *source_connect(const char *conninfo, char *err, size_t errlen);
@@ -53,6 +54,15 @@ typedef struct SourceId
 } SourceId;
 
 extern bool source_identify(Source *s, SourceId *id, char *err, size_t errlen);
+
+/*
+ * Where each timeline before `timeline` ended: "1:0/3000000,2:0/5000000"
+ * (parent timeline: its switch point), "" on timeline 1 (TIMELINE_HISTORY).
+ * A consumer holding positions of timeline t may go on with this one's
+ * when t ended after them: a promotion, not a restore to the past.
+ */
+extern bool source_timeline_history(Source *s, unsigned timeline, char *out, size_t outlen, char *err,
+									size_t errlen);
 extern bool source_slot_info(Source *s, const char *slot, SlotInfo *info, char *err, size_t errlen);
 
 /*
@@ -76,12 +86,18 @@ extern bool source_mark_slot(Source *s, const char *slot, const char *sysid,
 extern int	source_slot_created(Source *s, const char *slot, const char *dbname,
 								char *when, size_t whenlen, char *err, size_t errlen);
 
+/* Whether the server has failover slots (PostgreSQL 17 on: synchronised to standbys). */
+extern bool source_failover_slots(Source *s);
+/* Makes an existing slot a failover slot (ALTER_REPLICATION_SLOT; it must not be in use). */
+extern bool source_set_failover(Source *s, const char *slot, char *err, size_t errlen);
+
 /*
- * Creates a logical slot with plugin (pgcdc or pgoutput).  With export, the snapshot's
+ * Creates a logical slot with plugin (pgcdc or pgoutput); with failover, on
+ * PostgreSQL 17 on, one synchronised to standbys that sync_replication_slots.  With export, the snapshot's
  * name is written to snapshot (valid until the next command on s).
  */
 extern bool source_create_slot(Source *s, const char *slot, const char *plugin, bool temporary, bool export,
-							   uint64_t *consistent_lsn, char *snapshot, size_t snaplen,
+							   bool failover, uint64_t *consistent_lsn, char *snapshot, size_t snaplen,
 							   char *err, size_t errlen);
 extern bool source_drop_slot(Source *s, const char *slot, char *err, size_t errlen);
 

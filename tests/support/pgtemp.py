@@ -169,11 +169,68 @@ class Cluster:
         if getattr(install, "major", 15) != 15:
             del conf["output_plugin_libraries"]
         conf.update(settings or {})
+        self.conf = conf
+        self._append_conf(conf)
+        self.running = False
+        atexit.register(self.destroy)
+
+    def _append_conf(self, conf):
+        """Lines at the end of postgresql.conf: the last setting of a key wins."""
         with open(os.path.join(self.datadir, "postgresql.conf"), "a") as f:
             for k, v in conf.items():
                 f.write(f"{k} = {v}\n")
-        self.running = False
-        atexit.register(self.destroy)
+
+    @classmethod
+    def standby_of(cls, primary, name, settings=None):
+        """A physical standby of primary (running), from a base backup taken
+        with the low-level API (pg_backup_start, a file copy, pg_backup_stop:
+        the official builds of pgversions.py have no pg_basebackup),
+        streaming through a physical slot `name` on primary, as
+        application_name `name`.  Not started."""
+        import psycopg2
+
+        standby = cls(primary.install, name, settings=settings)
+        primary.psql(f"SELECT pg_create_physical_replication_slot('{name}', true)")
+        conn = psycopg2.connect(primary.dsn())
+        conn.autocommit = True
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT pg_backup_start(%s, true)", (name,))
+            subprocess.run(as_server_user(["rm", "-rf", standby.datadir]), check=True)
+            # Files may come and go during the copy (that is what backup_label recovers from).
+            subprocess.run(as_server_user(["cp", "-a", primary.datadir, standby.datadir]),
+                           stderr=subprocess.DEVNULL)
+            cur.execute("SELECT labelfile, spcmapfile FROM pg_backup_stop(false)")
+            label, spcmap = cur.fetchone()
+        finally:
+            conn.close()
+        data = standby.datadir
+        if not os.path.exists(os.path.join(data, "global", "pg_control")):
+            raise RuntimeError(f"the base backup of {primary.datadir} is incomplete")
+        for leftover in ("postmaster.pid", "postmaster.opts"):
+            if os.path.exists(os.path.join(data, leftover)):
+                os.unlink(os.path.join(data, leftover))
+        for slot in os.listdir(os.path.join(data, "pg_replslot")):
+            shutil.rmtree(os.path.join(data, "pg_replslot", slot))
+        files = {"backup_label": label, "standby.signal": ""}
+        if spcmap:
+            files["tablespace_map"] = spcmap
+        for fname, text in files.items():
+            with open(os.path.join(data, fname), "w") as f:
+                f.write(text)
+            if server_user():
+                shutil.chown(os.path.join(data, fname), server_user())
+        standby._append_conf({**standby.conf,
+                              "primary_conninfo": f"'{primary.dsn()} application_name={name}'",
+                              "primary_slot_name": f"'{name}'",
+                              "hot_standby": "on",
+                              "hot_standby_feedback": "on"})
+        return standby
+
+    def promote(self):
+        subprocess.run(as_server_user([self.install.prog("pg_ctl"), "-D", self.datadir, "-w", "promote"]),
+                       check=True, stdout=subprocess.DEVNULL, start_new_session=True,
+                       env={**os.environ, **getattr(self.install, "env", {})})
 
     def start(self, env=None):
         """Start the server; env adds to its environment (e.g. MALLOC_PERTURB_)."""
