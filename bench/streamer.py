@@ -8,7 +8,9 @@ On the decoder benchmark's workload (a) in a fresh throwaway cluster, with
 the slots created before the workload so that every run reads the same WAL
 (each run streams a fresh pg_copy_logical_replication_slot copy):
 
-- walstreamer → each broker of --broker (bench/brokers.py: one real Kafka
+- walstreamer → each broker of --broker, reading the pgcdc plugin and,
+  the same WAL, pgoutput (source.plugin = pgoutput, through the
+  publication: the managed-service path) (bench/brokers.py: one real Kafka
   broker started once, topics of its own per run; a fresh dev broker per
   run), timed from process start until the slot's confirmed_flush_lsn
   reaches the end of the workload, i.e. until the broker has acknowledged
@@ -114,10 +116,10 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def walstreamer(cluster, binary, broker, table, slot, end, n):
+def walstreamer(cluster, binary, broker, table, slot, end, n, extra=()):
     """Seconds until the broker acknowledged everything through end, peak RSS
     in kB, and CPU seconds of walstreamer, its walsender and the broker (over
-    the run)."""
+    the run).  extra: more --KEY=VALUE flags."""
     copy = f"ws_run_{n}"
     copy_slot(cluster, slot, copy)
     conn = psycopg2.connect(cluster.dsn())
@@ -127,7 +129,7 @@ def walstreamer(cluster, binary, broker, table, slot, end, n):
         argv = [binary, f"--source={cluster.dsn()}", f"--slot.name={copy}",
                 f"--kafka.bootstrap.servers={run.bootstrap}", f"--topic.prefix={run.prefix}",
                 "--snapshot.mode=never", "--heartbeat.interval.ms=0",
-                "--status.interval.ms=1000", "--log.level=warning"]
+                "--status.interval.ms=1000", "--log.level=warning", *extra]
         broker_cpu = cpu_seconds(run.pid)
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
@@ -173,6 +175,9 @@ def million_row_transaction(cluster, binary, kinds):
 
 
 WALSTREAMER = "walstreamer → broker (all acknowledged)"
+WALSTREAMER_PGO = "walstreamer, source.plugin=pgoutput → broker (all acknowledged)"
+PGO_FLAGS = ("--source.plugin=pgoutput", f"--publication.name={decoder.PUBLICATION}",
+             "--publication.autocreate=disabled")
 # pg_recvlogical into /dev/null: (path, short label for the plot, slot, plugin options).
 RECVLOGICAL = (
     ("pg_recvlogical pgoutput → /dev/null", "pg_recvlogical pgoutput", "bench_pgoutput",
@@ -205,23 +210,26 @@ def main():
         end = lsn(endpos)
         kinds = brokers.make(args.broker, PARTITIONS, os.path.join(build, "tests", "devbroker"))
         # (path, broker label): seconds of every timed run
-        times = {(WALSTREAMER, b.label): [] for b in kinds}
+        times = {(path, b.label): [] for b in kinds for path in (WALSTREAMER, WALSTREAMER_PGO)}
         times.update({(path, NO_BROKER): [] for path, _, _, _ in RECVLOGICAL})
-        rss = {b.label: [] for b in kinds}
-        cpus = {b.label: [] for b in kinds}
+        rss = {(path, b.label): [] for b in kinds for path in (WALSTREAMER, WALSTREAMER_PGO)}
+        cpus = {(path, b.label): [] for b in kinds for path in (WALSTREAMER, WALSTREAMER_PGO)}
         for run in range(args.runs + 1):
             got = {}
             for b in kinds:
-                t, r, cpu = walstreamer(cluster, binary, b, w.table, "bench_pgcdc", end,
-                                        f"{run}_{b.kind}")
-                got[(WALSTREAMER, b.label)] = t
-                if run:
-                    rss[b.label].append(r)
-                    cpus[b.label].append(cpu)
+                for path, slot, extra in ((WALSTREAMER, "bench_pgcdc", ()),
+                                          (WALSTREAMER_PGO, "bench_pgoutput", PGO_FLAGS)):
+                    t, r, cpu = walstreamer(cluster, binary, b, w.table, slot, end,
+                                            f"{run}_{b.kind}_{slot}", extra)
+                    got[(path, b.label)] = t
+                    if run:
+                        rss[(path, b.label)].append(r)
+                        cpus[(path, b.label)].append(cpu)
             for path, _, slot, opts in RECVLOGICAL:
                 got[(path, NO_BROKER)] = recvlogical(cluster, slot, opts, endpos)
             print(f"run {run}{' (warm-up)' if run == 0 else ''}: " + ", ".join(
-                f"walstreamer → {b.label} {got[(WALSTREAMER, b.label)]:.2f} s" for b in kinds) +
+                f"walstreamer → {b.label} {got[(WALSTREAMER, b.label)]:.2f} s, "
+                f"with pgoutput {got[(WALSTREAMER_PGO, b.label)]:.2f} s" for b in kinds) +
                 ", pg_recvlogical " + ", ".join(
                 f"{short.replace('pg_recvlogical ', '')} {got[(path, NO_BROKER)]:.2f} s" for path, short, _, _ in RECVLOGICAL),
                 file=sys.stderr)
@@ -263,13 +271,25 @@ def main():
     for b in kinds:
         ws = best[(WALSTREAMER, b.label)]
         speedup = anchor / ws
-        med_cpu = {k: statistics.median(c[k] for c in cpus[b.label]) for k in cpus[b.label][0]}
+        med_cpu = {k: statistics.median(c[k] for c in cpus[(WALSTREAMER, b.label)])
+                   for k in cpus[(WALSTREAMER, b.label)][0]}
         out += [f"- {b.label}: walstreamer vs pg_recvlogical (pgoutput): **{speedup:.2f}×** "
                 f"faster (target ≥ 2.0×: **{'PASS' if speedup >= 2.0 else 'MISS'}**); "
                 f"{batched / ws:.2f}× the speed of pg_recvlogical (pgcdc batched, no Kafka); "
                 "CPU seconds per run (median): " +
                 ", ".join(f"{k} {v:.2f}" for k, v in med_cpu.items()) +
-                f"; walstreamer peak RSS {max(rss[b.label]) / 1024:.1f} MB"]
+                f"; walstreamer peak RSS {max(rss[(WALSTREAMER, b.label)]) / 1024:.1f} MB"]
+        pgo = best[(WALSTREAMER_PGO, b.label)]
+        pgo_rss = max(rss[(WALSTREAMER_PGO, b.label)]) / 1024
+        med_cpu = {k: statistics.median(c[k] for c in cpus[(WALSTREAMER_PGO, b.label)])
+                   for k in cpus[(WALSTREAMER_PGO, b.label)][0]}
+        out += [f"- {b.label}, source.plugin=pgoutput: vs pg_recvlogical (pgoutput) **{anchor / pgo:.2f}×** "
+                f"faster (target ≥ 2.0×: **{'PASS' if anchor / pgo >= 2.0 else 'MISS'}**); "
+                f"**{ws / pgo:.2f}×** the speed of the pgcdc plugin's path (target ≥ 0.8×: "
+                f"**{'PASS' if ws / pgo >= 0.8 else 'MISS'}**); CPU seconds per run (median): " +
+                ", ".join(f"{k} {v:.2f}" for k, v in med_cpu.items()) +
+                f"; walstreamer peak RSS **{pgo_rss:.1f} MB** (target ≤ 50 MB: "
+                f"**{'PASS' if pgo_rss <= 50 else 'MISS'}**)"]
     for label, (t, r) in big.items():
         out.append(f"- {label}: one {MILLION:,}-row transaction acknowledged in {t:.2f} s "
                    f"(**{MILLION / t:,.0f} changes/s**), walstreamer peak RSS "
@@ -282,6 +302,7 @@ def main():
     if args.json:
         shorts = {path: short for path, short, _, _ in RECVLOGICAL}
         shorts[WALSTREAMER] = "walstreamer -> broker"
+        shorts[WALSTREAMER_PGO] = "walstreamer pgoutput -> broker"
         with open(args.json, "w") as f:
             json.dump({"changes": w.changes,
                        "paths": [{"path": path, "short": shorts[path],

@@ -7,7 +7,7 @@
 
 #include "buf.h"
 #include "pgcatalog.h"
-#include "wire.h"
+#include "recwrite.h"
 #include "xalloc.h"
 
 /*
@@ -81,24 +81,6 @@ array_literal(Buf *b, const PgoBytes *items, size_t n)
 		buf_putc(b, '"');
 	}
 	buf_puts(b, "}");
-}
-
-static void
-put_varint(Buf *b, uint32_t number, uint64_t v)
-{
-	if (v == 0)
-		return;
-	buf_reserve(b, 2 * WIRE_VARINT_MAX);
-	b->len = (size_t) (wire_put_varint_field((uint8_t *) b->data + b->len, number, v) - (uint8_t *) b->data);
-}
-
-static void
-put_bytes(Buf *b, uint32_t number, const void *data, size_t len)
-{
-	if (len == 0)
-		return;
-	buf_reserve(b, wire_len_field_size(number, len));
-	b->len = (size_t) (wire_put_len_field((uint8_t *) b->data + b->len, number, data, len) - (uint8_t *) b->data);
 }
 
 static char *
@@ -222,13 +204,13 @@ pgcatalog_describe(PGconn *conn, const char *database, uint32_t relid, const Pgo
 	out->old_key_only = identity == PGCDC__REPLICA_IDENTITY__IDENTITY_DEFAULT ||
 		identity == PGCDC__REPLICA_IDENTITY__IDENTITY_INDEX;
 
-	put_varint(&rec, WIRE_CHANGE_EVENT_VERSION, 1);
-	put_varint(&rec, WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_RELATION);
-	put_bytes(&rec, WIRE_CHANGE_EVENT_DATABASE, database, strlen(database));
-	put_bytes(&rec, WIRE_CHANGE_EVENT_SCHEMA, out->schema, strlen(out->schema));
-	put_bytes(&rec, WIRE_CHANGE_EVENT_TABLE, out->table, strlen(out->table));
-	put_varint(&rec, WIRE_CHANGE_EVENT_RELID, relid);
-	put_varint(&rec, WIRE_CHANGE_EVENT_REPLICA_IDENTITY, (uint64_t) identity);
+	recwrite_varint(&rec, WIRE_CHANGE_EVENT_VERSION, 1);
+	recwrite_varint(&rec, WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_RELATION);
+	recwrite_bytes(&rec, WIRE_CHANGE_EVENT_DATABASE, database, strlen(database));
+	recwrite_bytes(&rec, WIRE_CHANGE_EVENT_SCHEMA, out->schema, strlen(out->schema));
+	recwrite_bytes(&rec, WIRE_CHANGE_EVENT_TABLE, out->table, strlen(out->table));
+	recwrite_varint(&rec, WIRE_CHANGE_EVENT_RELID, relid);
+	recwrite_varint(&rec, WIRE_CHANGE_EVENT_REPLICA_IDENTITY, (uint64_t) identity);
 	for (size_t i = 0; i < n; i++)
 	{
 		Buf			col = {0};
@@ -246,14 +228,12 @@ pgcatalog_describe(PGconn *conn, const char *database, uint32_t relid, const Pgo
 		out->classes[i] = pgvalue_class(PQgetisnull(res, (int) i, COL_BASE)
 										? (uint32_t) strtoul(PQgetvalue(res, (int) i, COL_TYPE), NULL, 10)
 										: (uint32_t) strtoul(PQgetvalue(res, (int) i, COL_BASE), NULL, 10));
-		put_bytes(&col, WIRE_COLUMN_NAME, name, strlen(name));
-		put_varint(&col, WIRE_COLUMN_TYPE_OID, strtoul(PQgetvalue(res, (int) i, COL_TYPE), NULL, 10));
-		put_bytes(&col, WIRE_COLUMN_TYPE_NAME, type_name, strlen(type_name));
-		put_varint(&col, WIRE_COLUMN_KEY, key);
-		put_varint(&col, WIRE_COLUMN_NOT_NULL, flag(res, (int) i, COL_NOT_NULL));
-		buf_reserve(&rec, wire_len_field_size(WIRE_CHANGE_EVENT_COLUMNS, col.len));
-		rec.len = (size_t) (wire_put_len_field((uint8_t *) rec.data + rec.len, WIRE_CHANGE_EVENT_COLUMNS,
-											   col.data, col.len) - (uint8_t *) rec.data);
+		recwrite_bytes(&col, WIRE_COLUMN_NAME, name, strlen(name));
+		recwrite_varint(&col, WIRE_COLUMN_TYPE_OID, strtoul(PQgetvalue(res, (int) i, COL_TYPE), NULL, 10));
+		recwrite_bytes(&col, WIRE_COLUMN_TYPE_NAME, type_name, strlen(type_name));
+		recwrite_varint(&col, WIRE_COLUMN_KEY, key);
+		recwrite_varint(&col, WIRE_COLUMN_NOT_NULL, flag(res, (int) i, COL_NOT_NULL));
+		recwrite_message(&rec, WIRE_CHANGE_EVENT_COLUMNS, col.data, col.len);
 		buf_free(&col);
 	}
 	PQclear(res);
@@ -280,13 +260,13 @@ bool
 pgcatalog_read_record(const PgcRelation *rel, const char *database, int64_t commit_ts, const PGresult *res,
 					  int row, int first, Buf *out, char *err, size_t errlen)
 {
-	put_varint(out, WIRE_CHANGE_EVENT_VERSION, 1);
-	put_varint(out, WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_READ);
-	put_varint(out, WIRE_CHANGE_EVENT_COMMIT_TS, (uint64_t) commit_ts);
-	put_bytes(out, WIRE_CHANGE_EVENT_DATABASE, database, strlen(database));
-	put_bytes(out, WIRE_CHANGE_EVENT_SCHEMA, rel->schema, strlen(rel->schema));
-	put_bytes(out, WIRE_CHANGE_EVENT_TABLE, rel->table, strlen(rel->table));
-	put_varint(out, WIRE_CHANGE_EVENT_RELID, rel->relid);
+	recwrite_varint(out, WIRE_CHANGE_EVENT_VERSION, 1);
+	recwrite_varint(out, WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_READ);
+	recwrite_varint(out, WIRE_CHANGE_EVENT_COMMIT_TS, (uint64_t) commit_ts);
+	recwrite_bytes(out, WIRE_CHANGE_EVENT_DATABASE, database, strlen(database));
+	recwrite_bytes(out, WIRE_CHANGE_EVENT_SCHEMA, rel->schema, strlen(rel->schema));
+	recwrite_bytes(out, WIRE_CHANGE_EVENT_TABLE, rel->table, strlen(rel->table));
+	recwrite_varint(out, WIRE_CHANGE_EVENT_RELID, rel->relid);
 	for (size_t i = 0; i < rel->ncolumns; i++)
 	{
 		int			col = first + (int) i;
@@ -317,6 +297,6 @@ pgcatalog_read_record(const PgcRelation *rel, const char *database, int64_t comm
 			out->len += hlen + n;
 		}
 	}
-	put_varint(out, WIRE_CHANGE_EVENT_SNAPSHOT, 1);
+	recwrite_varint(out, WIRE_CHANGE_EVENT_SNAPSHOT, 1);
 	return true;
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "pgorecords.h"
-#include "wire.h"
+#include "recwrite.h"
 #include "xalloc.h"
 
 /* 2000-01-01 (pgoutput's epoch) in µs after 1970-01-01 (the records'). */
@@ -118,24 +118,6 @@ grow(PgoRecords *pr)
 	free(old);
 }
 
-static void
-put_varint(Buf *b, uint32_t number, uint64_t v)
-{
-	if (v == 0)
-		return;
-	buf_reserve(b, 2 * WIRE_VARINT_MAX);
-	b->len = (size_t) (wire_put_varint_field((uint8_t *) b->data + b->len, number, v) - (uint8_t *) b->data);
-}
-
-static void
-put_bytes(Buf *b, uint32_t number, const void *data, size_t len, bool even_empty)
-{
-	if (len == 0 && !even_empty)
-		return;
-	buf_reserve(b, wire_len_field_size(number, len));
-	b->len = (size_t) (wire_put_len_field((uint8_t *) b->data + b->len, number, data, len) - (uint8_t *) b->data);
-}
-
 /* The record built in pr->rec, framed by its length, onto out. */
 static void
 frame(PgoRecords *pr, Buf *out)
@@ -150,14 +132,14 @@ frame(PgoRecords *pr, Buf *out)
 static void
 txn_fields(PgoRecords *pr, Pgcdc__Op op, uint64_t lsn, uint32_t seq)
 {
-	put_varint(&pr->rec, WIRE_CHANGE_EVENT_VERSION, 1);
-	put_varint(&pr->rec, WIRE_CHANGE_EVENT_OP, (uint64_t) op);
-	put_varint(&pr->rec, WIRE_CHANGE_EVENT_COMMIT_LSN, pr->final_lsn);
-	put_varint(&pr->rec, WIRE_CHANGE_EVENT_LSN, lsn);
-	put_varint(&pr->rec, WIRE_CHANGE_EVENT_SEQ, seq);
-	put_varint(&pr->rec, WIRE_CHANGE_EVENT_XID, pr->xid);
-	put_varint(&pr->rec, WIRE_CHANGE_EVENT_COMMIT_TS, (uint64_t) pr->commit_ts);
-	put_bytes(&pr->rec, WIRE_CHANGE_EVENT_DATABASE, pr->database, strlen(pr->database), false);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_VERSION, 1);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_OP, (uint64_t) op);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_COMMIT_LSN, pr->final_lsn);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_LSN, lsn);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_SEQ, seq);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_XID, pr->xid);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_COMMIT_TS, (uint64_t) pr->commit_ts);
+	recwrite_bytes(&pr->rec, WIRE_CHANGE_EVENT_DATABASE, pr->database, strlen(pr->database));
 }
 
 /* The transaction's BEGIN record, before its first record (skip-empty-xacts). */
@@ -174,9 +156,9 @@ start_output(PgoRecords *pr, Buf *out)
 static void
 relation_fields(Buf *b, const PgcRelation *rel)
 {
-	put_bytes(b, WIRE_CHANGE_EVENT_SCHEMA, rel->schema, strlen(rel->schema), false);
-	put_bytes(b, WIRE_CHANGE_EVENT_TABLE, rel->table, strlen(rel->table), false);
-	put_varint(b, WIRE_CHANGE_EVENT_RELID, rel->relid);
+	recwrite_bytes(b, WIRE_CHANGE_EVENT_SCHEMA, rel->schema, strlen(rel->schema));
+	recwrite_bytes(b, WIRE_CHANGE_EVENT_TABLE, rel->table, strlen(rel->table));
+	recwrite_varint(b, WIRE_CHANGE_EVENT_RELID, rel->relid);
 }
 
 static bool
@@ -207,7 +189,7 @@ on_relation(PgoRecords *pr, uint64_t lsn, Buf *out, char *err, size_t errlen)
 	if (pr->in_txn)
 		start_output(pr, out);
 	buf_append(&pr->rec, e->rel.record, e->rel.record_len);
-	put_varint(&pr->rec, WIRE_CHANGE_EVENT_LSN, lsn);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_LSN, lsn);
 	frame(pr, out);
 	return true;
 }
@@ -258,7 +240,7 @@ put_image(PgoRecords *pr, uint32_t number, const PgcRelation *rel, const PgoTupl
 					 rel->schema, rel->table, i + 1);
 			return false;
 		}
-		put_bytes(&pr->rec, number, pr->value, n, true);
+		recwrite_message(&pr->rec, number, pr->value, n);
 	}
 	return true;
 }
@@ -314,10 +296,10 @@ on_truncate(PgoRecords *pr, uint64_t lsn, Buf *out, char *err, size_t errlen)
 		if (!e->included)
 			continue;
 		ref.len = 0;
-		put_bytes(&ref, WIRE_RELATION_REF_SCHEMA, e->rel.schema, strlen(e->rel.schema), false);
-		put_bytes(&ref, WIRE_RELATION_REF_TABLE, e->rel.table, strlen(e->rel.table), false);
-		put_varint(&ref, WIRE_RELATION_REF_RELID, e->rel.relid);
-		put_bytes(&refs, WIRE_CHANGE_EVENT_TRUNCATED, ref.data, ref.len, true);
+		recwrite_bytes(&ref, WIRE_RELATION_REF_SCHEMA, e->rel.schema, strlen(e->rel.schema));
+		recwrite_bytes(&ref, WIRE_RELATION_REF_TABLE, e->rel.table, strlen(e->rel.table));
+		recwrite_varint(&ref, WIRE_RELATION_REF_RELID, e->rel.relid);
+		recwrite_message(&refs, WIRE_CHANGE_EVENT_TRUNCATED, ref.data, ref.len);
 	}
 	buf_free(&ref);
 	if (refs.len > 0)
@@ -325,8 +307,8 @@ on_truncate(PgoRecords *pr, uint64_t lsn, Buf *out, char *err, size_t errlen)
 		start_output(pr, out);
 		txn_fields(pr, PGCDC__OP__OP_TRUNCATE, lsn, seq);
 		buf_append(&pr->rec, refs.data, refs.len);
-		put_varint(&pr->rec, WIRE_CHANGE_EVENT_CASCADE, (m->flags & 1) != 0);
-		put_varint(&pr->rec, WIRE_CHANGE_EVENT_RESTART_IDENTITY, (m->flags & 2) != 0);
+		recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_CASCADE, (m->flags & 1) != 0);
+		recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_RESTART_IDENTITY, (m->flags & 2) != 0);
 		frame(pr, out);
 	}
 	buf_free(&refs);
@@ -349,14 +331,14 @@ on_message(PgoRecords *pr, uint64_t lsn, Buf *out)
 	}
 	else
 	{
-		put_varint(&pr->rec, WIRE_CHANGE_EVENT_VERSION, 1);
-		put_varint(&pr->rec, WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_MESSAGE);
-		put_varint(&pr->rec, WIRE_CHANGE_EVENT_LSN, lsn);
-		put_bytes(&pr->rec, WIRE_CHANGE_EVENT_DATABASE, pr->database, strlen(pr->database), false);
+		recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_VERSION, 1);
+		recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_MESSAGE);
+		recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_LSN, lsn);
+		recwrite_bytes(&pr->rec, WIRE_CHANGE_EVENT_DATABASE, pr->database, strlen(pr->database));
 	}
-	put_bytes(&pr->rec, WIRE_CHANGE_EVENT_PREFIX, m->prefix.data, m->prefix.len, false);
-	put_bytes(&pr->rec, WIRE_CHANGE_EVENT_CONTENT, m->content.data, m->content.len, false);
-	put_varint(&pr->rec, WIRE_CHANGE_EVENT_TRANSACTIONAL, m->transactional);
+	recwrite_bytes(&pr->rec, WIRE_CHANGE_EVENT_PREFIX, m->prefix.data, m->prefix.len);
+	recwrite_bytes(&pr->rec, WIRE_CHANGE_EVENT_CONTENT, m->content.data, m->content.len);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_TRANSACTIONAL, m->transactional);
 	frame(pr, out);
 }
 
@@ -402,7 +384,7 @@ pgorecords_add(PgoRecords *pr, uint64_t wal_start, const uint8_t *buf, size_t le
 			}
 			pr->commit_ts = m->time + PG_EPOCH_USECS;
 			txn_fields(pr, PGCDC__OP__OP_COMMIT, m->lsn, pr->seq);
-			put_varint(&pr->rec, WIRE_CHANGE_EVENT_END_LSN, m->end_lsn);
+			recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_END_LSN, m->end_lsn);
 			frame(pr, out);
 			return true;
 		case PGO_RELATION:

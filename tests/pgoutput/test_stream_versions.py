@@ -11,17 +11,7 @@ import signal
 import pytest
 from support import pgtemp, pgversions
 from support.checks import confirmed, lsn, snapshot_done, wait_equal, wait_for
-
-TABLES = ["acct", "pairs", "toasty", "full_row"]
-
-SETUP = """
-    CREATE TABLE acct (id int PRIMARY KEY, owner text, balance numeric(12,2), at timestamptz, d date);
-    CREATE TABLE pairs (a int, b text, v int, PRIMARY KEY (a, b));
-    CREATE TABLE toasty (id int PRIMARY KEY, big text, n int);
-    ALTER TABLE toasty ALTER big SET STORAGE EXTERNAL;
-    CREATE TABLE full_row (a int, b text);
-    ALTER TABLE full_row REPLICA IDENTITY FULL;
-"""
+from support.everyop import SETUP, TABLES, changes
 
 
 @pytest.fixture(params=[14, 16, 17, 18], ids=lambda m: f"pg{m}")
@@ -29,19 +19,6 @@ def source(request):
     c = pgtemp.Cluster(pgversions.install(request.param), f"v{request.param}_{request.node.name[:12]}").start()
     yield c
     c.destroy()
-
-
-def changes(source, base):
-    source.psql(f"INSERT INTO acct SELECT g, 'o' || g, g * 1.5, '2026-01-01 00:00+00'::timestamptz + g * interval '1 s', "
-                f"'2026-01-01'::date + g FROM generate_series({base}, {base + 199}) g")
-    source.psql(f"UPDATE acct SET balance = balance + 1 WHERE id < {base + 20}")
-    source.psql(f"UPDATE acct SET id = id + 100000 WHERE id = {base + 5}")
-    source.psql(f"DELETE FROM acct WHERE id = {base + 6}")
-    source.psql(f"INSERT INTO pairs VALUES ({base}, 'x', 1), ({base}, 'y', 2)")
-    source.psql(f"UPDATE pairs SET b = 'z' WHERE a = {base} AND b = 'y'")
-    source.psql(f"INSERT INTO toasty VALUES ({base}, repeat('t', 20000), 1)")
-    source.psql(f"UPDATE toasty SET n = n + 1 WHERE id = {base}")
-    source.psql(f"INSERT INTO full_row VALUES ({base}, 'a'); UPDATE full_row SET b = 'b' WHERE a = {base}")
 
 
 def test_pgoutput_on_each_version(source, target, broker, streamer, sink):

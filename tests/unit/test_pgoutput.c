@@ -10,55 +10,8 @@
 #include <string.h>
 
 #include "pgoutput.h"
+#include "pgowrite.h"
 #include "unit.h"
-
-/* A message being written, as the server's pq_send* would. */
-typedef struct Out
-{
-	uint8_t		buf[1024];
-	size_t		len;
-} Out;
-
-static void
-put8(Out *o, unsigned v)
-{
-	o->buf[o->len++] = (uint8_t) v;
-}
-
-static void
-put16(Out *o, unsigned v)
-{
-	put8(o, v >> 8);
-	put8(o, v);
-}
-
-static void
-put32(Out *o, uint32_t v)
-{
-	for (int i = 3; i >= 0; i--)
-		put8(o, (v >> (i * 8)) & 0xff);
-}
-
-static void
-put64(Out *o, uint64_t v)
-{
-	put32(o, (uint32_t) (v >> 32));
-	put32(o, (uint32_t) v);
-}
-
-static void
-putstr(Out *o, const char *s)
-{
-	memcpy(o->buf + o->len, s, strlen(s) + 1);
-	o->len += strlen(s) + 1;
-}
-
-static void
-putbytes(Out *o, const void *b, size_t n)
-{
-	memcpy(o->buf + o->len, b, n);
-	o->len += n;
-}
 
 static bool
 same(PgoBytes b, const char *s)
