@@ -30,8 +30,9 @@ run_suite build-ci "" -Dwerror=true -Dbuildtype=debugoptimized
 # so do the fault suites (kill -9 and restarts: about eleven minutes, mostly
 # waiting for consumer groups to rebalance; their code paths run in the
 # other suites too) and suite 'once' (tests/meson.build: the command line,
-# the test brokers, walstreamer's slots and big transactions, whose C paths
-# the other suites run too, or unit tests under ASan and UBSan).
+# the test brokers, walstreamer's slots, big transactions and Kafka outages,
+# the pgoutput smoke test per PostgreSQL version, whose C paths the other
+# suites run too, or unit tests under ASan and UBSan).
 UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 \
     run_suite build-san "--no-suite deploy --no-suite faults --no-suite once" -Dwerror=true -Db_sanitize=undefined -Db_lundef=false \
     -Dc_args=-fno-sanitize-recover=all

@@ -3,7 +3,7 @@ source cluster with the extension, a broker, walstreamer, a target cluster
 and walsink, each a fixture.
 
 The broker fixture is one real Apache Kafka broker (KRaft) of the test's
-own; @pytest.mark.kafka(brokers=3, **settings) asks for three, or for other
+own (booted while the test before ran); @pytest.mark.kafka(brokers=3, **settings) asks for three, or for other
 broker settings.  @pytest.mark.devbroker gives the dev broker instead
 (librdkafka's mock cluster), for the faults only it can inject: produce or
 offset-commit errors, uneven round trips.  Both have .bootstrap.
@@ -12,6 +12,7 @@ streamer and sink are factories: make(**keys) starts a daemon with those
 keys over the defaults (status_interval_ms is status.interval.ms); whatever
 still runs at the end of the test is killed."""
 
+import atexit
 import os
 
 import pytest
@@ -47,6 +48,31 @@ def target(install, request):
     c.destroy()
 
 
+# The next test's broker (one node, default settings: what most tests ask
+# for) boots while the current test runs, so that a test does not wait the
+# JVM's seconds; each test still gets a broker of its own.
+_spare = []
+
+
+def _spare_broker():
+    """The broker booted during the last test (ready), and the next one spawned."""
+    k = _spare.pop() if _spare else None
+    try:
+        if k is not None:
+            k.wait()
+    except RuntimeError:
+        k.destroy()
+        k = None
+    _spare.append(KafkaCluster(1).spawn())
+    return k or KafkaCluster(1).start()
+
+
+@atexit.register
+def _drop_spare():
+    while _spare:
+        _spare.pop().destroy()
+
+
 @pytest.fixture
 def broker(request, tmp_path):
     if request.node.get_closest_marker("devbroker"):
@@ -56,6 +82,13 @@ def broker(request, tmp_path):
     mark = request.node.get_closest_marker("kafka")
     kw = dict(mark.kwargs) if mark else {}
     brokers = kw.pop("brokers", 1)
+    if brokers == 1 and not kw:
+        k = _spare_broker()
+        try:
+            yield k
+        finally:
+            k.destroy()
+        return
     with KafkaCluster(brokers, root=os.path.join(tmp_path, "kafka"),
                       settings={k.replace("_", "."): str(v) for k, v in kw.items()}) as k:
         yield k

@@ -273,8 +273,17 @@ logger.kafka.level = WARN
         return ",".join(n.address for n in self.nodes.values())
 
     def start(self, timeout=90):
+        return self.spawn().wait(timeout)
+
+    def spawn(self):
+        """Start every broker's JVM without waiting for it (from the thread
+        that will live longest: a broker dies with the thread that spawned it)."""
         for n in self.nodes.values():
             self._spawn(n)
+        return self
+
+    def wait(self, timeout=90):
+        """Until every spawned broker serves."""
         for n in self.nodes.values():
             self._wait_serving(n, timeout)
         return self
