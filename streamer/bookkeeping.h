@@ -13,6 +13,14 @@
 
 #include <libpq-fe.h>
 
+/*
+ * The three tables, never streamed nor read by a snapshot: as a table list
+ * (tablefilter.h) and as an SQL condition on pg_namespace n and pg_class c.
+ */
+#define BOOKKEEPING_TABLES "pgcdc.streamer_slot, pgcdc.snapshot_progress, pgcdc.snapshot_part"
+#define BOOKKEEPING_RELATION_SQL \
+	"(n.nspname = 'pgcdc' AND c.relname IN ('streamer_slot', 'snapshot_progress', 'snapshot_part'))"
+
 /* Whether all three tables exist: 1, 0, or -1 with err. */
 extern int	bookkeeping_present(PGconn *conn, char *err, size_t errlen);
 

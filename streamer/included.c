@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bookkeeping.h"
 #include "included.h"
 #include "tablefilter.h"
 
@@ -13,7 +14,7 @@
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
 	"WHERE c.relkind = 'r' AND c.relpersistence = 'p' " \
 	"AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)' " \
-	"AND NOT (n.nspname = 'pgcdc' AND c.relname IN ('streamer_slot', 'snapshot_progress', 'snapshot_part')) " \
+	"AND NOT " BOOKKEEPING_RELATION_SQL " " \
 	"ORDER BY c.oid"
 
 bool

@@ -15,9 +15,6 @@
 #include "snapwatch.h"
 #include "xalloc.h"
 
-/* walstreamer's bookkeeping, never streamed (the pgcdc plugin leaves out its extension's tables). */
-#define BOOKKEEPING_TABLES "pgcdc.streamer_slot, pgcdc.snapshot_progress, pgcdc.snapshot_part"
-
 struct PgoInput
 {
 	PGconn	   *catalog;

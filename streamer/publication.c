@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bookkeeping.h"
 #include "buf.h"
 #include "publication.h"
 #include "xalloc.h"
@@ -28,7 +29,7 @@
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
 	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname <> 'information_schema' " \
 	"  AND n.nspname !~ '^pg_' " \
-	"  AND NOT (n.nspname = 'pgcdc' AND c.relname IN ('streamer_slot', 'snapshot_progress', 'snapshot_part')) " \
+	"  AND NOT " BOOKKEEPING_RELATION_SQL " " \
 	"ORDER BY 1, 2"
 
 static bool

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bookkeeping.h"
 #include "pgcatalog.h"
 #include "pgorecords.h"
 #include "record.h"
@@ -114,8 +115,7 @@ main(int argc, char **argv)
 	cat.database = PQdb(cat.conn);
 	if (argc == 5 && strcmp(argv[2], "--read") == 0)
 		return read_table(&cat, argv[3], argv[4]);
-	if ((filter = tablefilter_new(argc > 2 ? argv[2] : NULL, "pgcdc.streamer_slot, pgcdc.snapshot_progress, "
-								  "pgcdc.snapshot_part", NULL, err, sizeof(err))) == NULL)
+	if ((filter = tablefilter_new(argc > 2 ? argv[2] : NULL, BOOKKEEPING_TABLES, NULL, err, sizeof(err))) == NULL)
 	{
 		fprintf(stderr, "%s\n", err);
 		return 1;
