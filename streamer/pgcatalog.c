@@ -270,31 +270,14 @@ pgcatalog_read_record(const PgcRelation *rel, const char *database, int64_t comm
 	for (size_t i = 0; i < rel->ncolumns; i++)
 	{
 		int			col = first + (int) i;
-		size_t		len = (size_t) PQgetlength(res, row, col);
-		uint8_t    *body;
-		size_t		n;
+		char		why[256];
 
-		/* The Value's tag and length (at most 1 + 5 bytes), then its body. */
-		buf_reserve(out, 1 + WIRE_VARINT_MAX + PGVALUE_BODY_MAX(len));
-		body = (uint8_t *) out->data + out->len + 1 + WIRE_VARINT_MAX;
-		if (PQgetisnull(res, row, col))
-			n = pgvalue_null(body);
-		else if ((n = pgvalue_body(rel->classes[i], PQgetvalue(res, row, col), len, body, err, errlen)) == 0)
+		if (!recwrite_value(out, WIRE_CHANGE_EVENT_AFTER, rel->classes[i],
+							PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col),
+							(size_t) PQgetlength(res, row, col), why, sizeof(why)))
 		{
-			char		why[256];
-
-			snprintf(why, sizeof(why), "%s", err);
 			snprintf(err, errlen, "%s.%s, column %s: %s", rel->schema, rel->table, rel->names[i], why);
 			return false;
-		}
-		{
-			uint8_t		head[1 + WIRE_VARINT_MAX];
-			uint8_t    *end = wire_put_varint(wire_put_tag(head, WIRE_CHANGE_EVENT_AFTER, WIRE_TYPE_LEN), n);
-			size_t		hlen = (size_t) (end - head);
-
-			memmove((uint8_t *) out->data + out->len + hlen, body, n);
-			memcpy(out->data + out->len, head, hlen);
-			out->len += hlen + n;
 		}
 	}
 	recwrite_varint(out, WIRE_CHANGE_EVENT_SNAPSHOT, 1);

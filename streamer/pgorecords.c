@@ -42,8 +42,6 @@ struct PgoRecords
 
 	PgoMessage	m;
 	Buf			rec;			/* the record being built */
-	uint8_t    *value;			/* one Value's body */
-	size_t		value_cap;
 };
 
 PgoRecords *
@@ -72,7 +70,6 @@ pgorecords_free(PgoRecords *pr)
 	free(pr->database);
 	pgo_free(&pr->m);
 	buf_free(&pr->rec);
-	free(pr->value);
 	free(pr);
 }
 
@@ -208,39 +205,26 @@ put_image(PgoRecords *pr, uint32_t number, const PgcRelation *rel, const PgoTupl
 	for (size_t i = 0; i < t->n; i++)
 	{
 		const PgoValue *v = &t->values[i];
-		size_t		need = PGVALUE_BODY_MAX(v->data.len);
-		size_t		n = 0;
+		uint8_t		marker[4];
+		char		why[200];
 
-		if (need > pr->value_cap)
-		{
-			free(pr->value);
-			pr->value_cap = need * 2;
-			pr->value = xmalloc(pr->value_cap);
-		}
 		if (key_only && !rel->identity[i])
-			n = 0;				/* outside the old key: not logged, an empty Value */
-		else if (v->kind == PGO_NULL)
-			n = pgvalue_null(pr->value);
+			recwrite_message(&pr->rec, number, marker, 0);	/* outside the old key: not logged, an empty Value */
 		else if (v->kind == PGO_UNCHANGED)
-			n = pgvalue_unchanged(pr->value);
-		else if (v->kind == PGO_TEXT)
-		{
-			char		why[200];
-
-			if ((n = pgvalue_body(rel->classes[i], (const char *) v->data.data, v->data.len, pr->value,
-								  why, sizeof(why))) == 0)
-			{
-				snprintf(err, errlen, "%s.%s, column %zu: %s", rel->schema, rel->table, i + 1, why);
-				return false;
-			}
-		}
-		else
+			recwrite_message(&pr->rec, number, marker, pgvalue_unchanged(marker));
+		else if (v->kind == PGO_BINARY)
 		{
 			snprintf(err, errlen, "%s.%s, column %zu: a binary value, which walstreamer does not ask for",
 					 rel->schema, rel->table, i + 1);
 			return false;
 		}
-		recwrite_message(&pr->rec, number, pr->value, n);
+		else if (!recwrite_value(&pr->rec, number, rel->classes[i],
+								 v->kind == PGO_NULL ? NULL : (const char *) v->data.data, v->data.len,
+								 why, sizeof(why)))
+		{
+			snprintf(err, errlen, "%s.%s, column %zu: %s", rel->schema, rel->table, i + 1, why);
+			return false;
+		}
 	}
 	return true;
 }

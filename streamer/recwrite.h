@@ -4,15 +4,19 @@
  * records without the plugin, pgcatalog.c; pgoutput's messages made into
  * records, pgorecords.c).  As protobuf-c packs proto3: a zero number and an
  * empty string are left out; an embedded message (a Value, a Column) is
- * written even when empty.
+ * written even when empty.  A column's value in text becomes its Value
+ * field here too (recwrite_value), the one place both record builders share.
  */
 #ifndef PGCDC_STREAMER_RECWRITE_H
 #define PGCDC_STREAMER_RECWRITE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "buf.h"
+#include "pgvalue.h"
 #include "wire.h"
 
 static inline void
@@ -38,6 +42,33 @@ recwrite_bytes(Buf *b, uint32_t number, const void *data, size_t len)
 {
 	if (len > 0)
 		recwrite_message(b, number, data, len);
+}
+
+/*
+ * A Value field from a value's text (pgvalue.h; text NULL: SQL NULL): its
+ * body is written where the longest tag and length would end, then moved
+ * behind the real ones.  False with err when the text is not one of its
+ * class's.
+ */
+static inline bool
+recwrite_value(Buf *b, uint32_t number, PgvClass c, const char *text, size_t len, char *err, size_t errlen)
+{
+	uint8_t		head[2 * WIRE_VARINT_MAX];
+	uint8_t    *body;
+	size_t		n;
+	size_t		hlen;
+
+	buf_reserve(b, sizeof(head) + PGVALUE_BODY_MAX(len));
+	body = (uint8_t *) b->data + b->len + sizeof(head);
+	if (text == NULL)
+		n = pgvalue_null(body);
+	else if ((n = pgvalue_body(c, text, len, body, err, errlen)) == 0)
+		return false;
+	hlen = (size_t) (wire_put_varint(wire_put_tag(head, number, WIRE_TYPE_LEN), n) - head);
+	memmove(b->data + b->len + hlen, body, n);
+	memcpy(b->data + b->len, head, hlen);
+	b->len += hlen + n;
+	return true;
 }
 
 #endif							/* PGCDC_STREAMER_RECWRITE_H */
