@@ -324,6 +324,10 @@ op_name(Pgcdc__Op op)
 			return "read";
 		case PGCDC__OP__OP_RELATION:
 			return "relation";
+		case PGCDC__OP__OP_STREAM_ABORT:
+			return "stream_abort";
+		case PGCDC__OP__OP_STREAM_COMMIT:
+			return "stream_commit";
 		default:
 			return NULL;
 	}
@@ -397,6 +401,16 @@ append_record(StringInfo out, const Pgcdc__ChangeEvent *ev)
 	}
 	put_bool(&o, "transactional", ev->transactional);
 	put_lsn(&o, "end_lsn", ev->end_lsn);
+	put_bool(&o, "streamed", ev->streamed);
+	put_uint(&o, "subxid", ev->subxid);
+	if (ev->stream != NULL && ev->stream->n_aborted > 0)
+	{
+		key(&o, "stream");
+		appendStringInfoString(out, "{\"aborted\":[");
+		for (size_t i = 0; i < ev->stream->n_aborted; i++)
+			appendStringInfo(out, "%s%u", i ? "," : "", ev->stream->aborted[i]);
+		appendStringInfoString(out, "]}");
+	}
 	obj_close(&o);
 }
 

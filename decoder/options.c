@@ -190,6 +190,7 @@ pgcdc_options_parse(List *defels, PgcdcOptions *opts)
 	bool		origin_given = false;
 	bool		version_given = false;
 	bool		batch_bytes_given = false;
+	bool		streaming_given = false;
 	ListCell   *lc;
 
 	memset(opts, 0, sizeof(*opts));
@@ -270,6 +271,11 @@ pgcdc_options_parse(List *defels, PgcdcOptions *opts)
 			opts->batch_bytes = option_int(elem, PGCDC_BATCH_BYTES_MAX,
 										   "Use a number of bytes from 0 (one record per message) "
 										   "to 67108864.");
+		}
+		else if (strcmp(name, "streaming") == 0)
+		{
+			ONCE(streaming_given);
+			opts->streaming = option_bool(elem);
 		}
 		else if (strcmp(name, "version") == 0)
 		{

@@ -34,6 +34,7 @@ typedef struct PgcdcOptions
 	bool		inline_schema;	/* columns in every change record */
 	bool		origin_none;	/* drop changes that carry a replication origin */
 	int			batch_bytes;	/* 0: one record per message; else framed batches */
+	bool		streaming;		/* transactions in progress streamed (stream_* callbacks) */
 } PgcdcOptions;
 
 /* The largest batch-bytes accepted. */

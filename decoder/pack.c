@@ -215,6 +215,45 @@ put_relation_ref(uint8 *p, int field, const Pgcdc__RelationRef *r)
 	return put_varint_field(p, WIRE_RELATION_REF_RELID, r->relid);
 }
 
+/* StreamInfo's aborted pairs, packed. */
+static size_t
+aborted_size(const Pgcdc__StreamInfo *si)
+{
+	size_t		n = 0;
+
+	for (size_t i = 0; i < si->n_aborted; i++)
+		n += wire_varint_size(si->aborted[i]);
+	return n;
+}
+
+static size_t
+stream_info_body_size(const Pgcdc__StreamInfo *si)
+{
+	size_t		size = 0;
+
+	if (si->n_aborted > 0)
+		size += wire_len_field_size(WIRE_STREAM_INFO_ABORTED, aborted_size(si));
+	size += varint_field_size(WIRE_STREAM_INFO_RUN, si->run);
+	size += varint_field_size(WIRE_STREAM_INFO_FIRST_OFFSET, (uint64) si->first_offset);
+	return size;
+}
+
+static uint8 *
+put_stream_info(uint8 *p, int field, const Pgcdc__StreamInfo *si)
+{
+	p = wire_put_tag(p, field, WIRE_TYPE_LEN);
+	p = wire_put_varint(p, stream_info_body_size(si));
+	if (si->n_aborted > 0)
+	{
+		p = wire_put_tag(p, WIRE_STREAM_INFO_ABORTED, WIRE_TYPE_LEN);
+		p = wire_put_varint(p, aborted_size(si));
+		for (size_t i = 0; i < si->n_aborted; i++)
+			p = wire_put_varint(p, si->aborted[i]);
+	}
+	p = put_varint_field(p, WIRE_STREAM_INFO_RUN, si->run);
+	return put_varint_field(p, WIRE_STREAM_INFO_FIRST_OFFSET, (uint64) si->first_offset);
+}
+
 /* The size of ev on the wire; fills the Value sizes put_record() reuses. */
 static size_t
 record_size(const Pgcdc__ChangeEvent *ev, ValueSize *before, ValueSize *after)
@@ -247,6 +286,10 @@ record_size(const Pgcdc__ChangeEvent *ev, ValueSize *before, ValueSize *after)
 		size += wire_len_field_size(WIRE_CHANGE_EVENT_CONTENT, ev->content.len);
 	size += varint_field_size(WIRE_CHANGE_EVENT_TRANSACTIONAL, ev->transactional);
 	size += varint_field_size(WIRE_CHANGE_EVENT_END_LSN, ev->end_lsn);
+	size += varint_field_size(WIRE_CHANGE_EVENT_STREAMED, ev->streamed);
+	size += varint_field_size(WIRE_CHANGE_EVENT_SUBXID, ev->subxid);
+	if (ev->stream != NULL)
+		size += wire_len_field_size(WIRE_CHANGE_EVENT_STREAM, stream_info_body_size(ev->stream));
 	return size;
 }
 
@@ -278,7 +321,12 @@ put_record(uint8 *p, const Pgcdc__ChangeEvent *ev, const ValueSize *before, cons
 	if (ev->content.len > 0)
 		p = wire_put_len_field(p, WIRE_CHANGE_EVENT_CONTENT, ev->content.data, ev->content.len);
 	p = put_varint_field(p, WIRE_CHANGE_EVENT_TRANSACTIONAL, ev->transactional);
-	return put_varint_field(p, WIRE_CHANGE_EVENT_END_LSN, ev->end_lsn);
+	p = put_varint_field(p, WIRE_CHANGE_EVENT_END_LSN, ev->end_lsn);
+	p = put_varint_field(p, WIRE_CHANGE_EVENT_STREAMED, ev->streamed);
+	p = put_varint_field(p, WIRE_CHANGE_EVENT_SUBXID, ev->subxid);
+	if (ev->stream != NULL)
+		p = put_stream_info(p, WIRE_CHANGE_EVENT_STREAM, ev->stream);
+	return p;
 }
 
 void

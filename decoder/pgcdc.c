@@ -12,6 +12,7 @@
 #include "miscadmin.h"
 #include "replication/logical.h"
 #include "replication/origin.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -28,6 +29,25 @@ PG_MODULE_MAGIC;
 /* Filtered changes between two progress updates, as pgoutput does. */
 #define PROGRESS_EVERY_CHANGES 100
 
+/* A transaction being streamed (option streaming): how many changes so far. */
+typedef struct StreamedTxn
+{
+	TransactionId xid;			/* the hash key: the top-level transaction */
+	uint32		seq;			/* index of its next streamed change */
+} StreamedTxn;
+
+/*
+ * A subtransaction's streamed changes, consecutive in seq since one backend
+ * runs one subtransaction at a time: what its rollback voids.
+ */
+typedef struct StreamedSub
+{
+	TransactionId top;			/* the key: top-level and sub-transaction */
+	TransactionId sub;
+	uint32		first;
+	uint32		last;
+} StreamedSub;
+
 typedef struct PgcdcState
 {
 	PgcdcOptions opts;
@@ -43,6 +63,11 @@ typedef struct PgcdcState
 
 	/* batch-bytes: framed records not yet written; empty between transactions. */
 	StringInfo	batch;
+
+	/* streaming: the transactions streamed and not yet ended, and the one in its block. */
+	HTAB	   *streamed;		/* StreamedTxn by xid */
+	HTAB	   *streamed_subs;	/* StreamedSub by (top, sub) */
+	StreamedTxn *streaming;		/* between stream_start and stream_stop */
 } PgcdcState;
 
 extern void _PG_output_plugin_init(OutputPluginCallbacks *cb);
@@ -105,16 +130,54 @@ write_event(LogicalDecodingContext *ctx, const Pgcdc__ChangeEvent *ev, bool last
 	OutputPluginWrite(ctx, last);
 }
 
-/* Position fields every record of txn carries. */
+/*
+ * Position fields every record of txn carries.  In a streamed block txn is
+ * still in progress: no commit yet, and the change's subtransaction noted.
+ */
 static void
 event_init_txn(PgcdcState *state, Pgcdc__ChangeEvent *ev, Pgcdc__Op op,
-			   ReorderBufferTXN *txn)
+			   ReorderBufferTXN *txn, ReorderBufferChange *change)
 {
 	pgcdc_event_init(ev, op);
 	ev->database = state->database;
-	ev->commit_lsn = txn->final_lsn;
 	ev->xid = txn->xid;
+	if (state->streaming != NULL)
+	{
+		ev->streamed = true;
+		ev->subxid = change != NULL ? change->txn->xid : txn->xid;
+		return;
+	}
+	ev->commit_lsn = txn->final_lsn;
 	ev->commit_ts = pgcdc_unix_usecs(PGCDC_TXN_COMMIT_TIME(txn));
+}
+
+/*
+ * The seq of the transaction's next change.  A streamed one's counts across
+ * the transaction's blocks, and its subtransaction's range grows to it (the
+ * rollback of that subtransaction voids the range).  A transactional
+ * message has no change to name its subtransaction (change NULL): it counts,
+ * and lies within the range of a rolled-back subtransaction only when that
+ * subtransaction made changes before and after it.
+ */
+static uint32
+next_seq(PgcdcState *state, ReorderBufferTXN *txn, ReorderBufferChange *change)
+{
+	uint32		seq;
+
+	if (state->streaming == NULL)
+		return state->seq++;
+	seq = state->streaming->seq++;
+	if (change != NULL && change->txn != txn)
+	{
+		TransactionId key[2] = {txn->xid, change->txn->xid};
+		bool		found;
+		StreamedSub *sub = hash_search(state->streamed_subs, key, HASH_ENTER, &found);
+
+		if (!found)
+			sub->first = seq;
+		sub->last = seq;
+	}
+	return seq;
 }
 
 /* Let the walsender send keepalives and the slot advance past filtered work. */
@@ -172,6 +235,22 @@ pgcdc_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_ini
 		MemoryContextSwitchTo(old);
 	}
 	pgcdc_relcache_create(ctx->context);
+	if (state->opts.streaming)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(TransactionId);
+		ctl.entrysize = sizeof(StreamedTxn);
+		ctl.hcxt = ctx->context;
+		state->streamed = hash_create("pgcdc streamed transactions", 16, &ctl,
+									  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		ctl.keysize = 2 * sizeof(TransactionId);
+		ctl.entrysize = sizeof(StreamedSub);
+		state->streamed_subs = hash_create("pgcdc streamed subtransactions", 64, &ctl,
+										   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	/* PostgreSQL streams only if the plugin has the callbacks and leaves this on. */
+	ctx->streaming &= state->opts.streaming;
 
 	opt->output_type = state->opts.format == PGCDC_FORMAT_JSON
 		? OUTPUT_PLUGIN_TEXTUAL_OUTPUT : OUTPUT_PLUGIN_BINARY_OUTPUT;
@@ -191,17 +270,17 @@ write_begin(LogicalDecodingContext *ctx, PgcdcState *state, ReorderBufferTXN *tx
 {
 	Pgcdc__ChangeEvent ev;
 
-	event_init_txn(state, &ev, PGCDC__OP__OP_BEGIN, txn);
+	event_init_txn(state, &ev, PGCDC__OP__OP_BEGIN, txn, NULL);
 	ev.lsn = txn->first_lsn;
 	write_event(ctx, &ev, last);
 	state->begin_written = true;
 }
 
-/* Called before a transaction's first record; writes the delayed BEGIN. */
+/* Called before a transaction's first record; writes the delayed BEGIN (a streamed one has none). */
 static void
 start_output(LogicalDecodingContext *ctx, PgcdcState *state, ReorderBufferTXN *txn)
 {
-	if (state->opts.include_transaction && !state->begin_written)
+	if (state->opts.include_transaction && !state->begin_written && state->streaming == NULL)
 		write_begin(ctx, state, txn, false);
 	state->wrote_changes = true;
 }
@@ -247,7 +326,7 @@ pgcdc_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr comm
 	}
 
 	old = MemoryContextSwitchTo(state->scratch);
-	event_init_txn(state, &ev, PGCDC__OP__OP_COMMIT, txn);
+	event_init_txn(state, &ev, PGCDC__OP__OP_COMMIT, txn, NULL);
 	ev.lsn = commit_lsn;
 	ev.seq = state->seq;
 	ev.end_lsn = txn->end_lsn;
@@ -280,7 +359,7 @@ pgcdc_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relati
 	TupleDesc	desc = RelationGetDescr(relation);
 	HeapTuple	newtuple = change->data.tp.newtuple ? &change->data.tp.newtuple->tuple : NULL;
 	HeapTuple	oldtuple = change->data.tp.oldtuple ? &change->data.tp.oldtuple->tuple : NULL;
-	uint32		seq = state->seq++;
+	uint32		seq = next_seq(state, txn, change);
 	PgcdcRelation *entry;
 	Pgcdc__ChangeEvent ev;
 	MemoryContext old;
@@ -300,13 +379,13 @@ pgcdc_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relati
 	switch (change->action)
 	{
 		case REORDER_BUFFER_CHANGE_INSERT:
-			event_init_txn(state, &ev, PGCDC__OP__OP_INSERT, txn);
+			event_init_txn(state, &ev, PGCDC__OP__OP_INSERT, txn, change);
 			break;
 		case REORDER_BUFFER_CHANGE_UPDATE:
-			event_init_txn(state, &ev, PGCDC__OP__OP_UPDATE, txn);
+			event_init_txn(state, &ev, PGCDC__OP__OP_UPDATE, txn, change);
 			break;
 		case REORDER_BUFFER_CHANGE_DELETE:
-			event_init_txn(state, &ev, PGCDC__OP__OP_DELETE, txn);
+			event_init_txn(state, &ev, PGCDC__OP__OP_DELETE, txn, change);
 			break;
 		default:
 			elog(ERROR, "unexpected change action %d", (int) change->action);
@@ -330,7 +409,7 @@ pgcdc_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelation
 			   Relation relations[], ReorderBufferChange *change)
 {
 	PgcdcState *state = ctx->output_plugin_private;
-	uint32		seq = state->seq++;
+	uint32		seq = next_seq(state, txn, change);
 	Pgcdc__ChangeEvent ev;
 	Pgcdc__RelationRef *refs;
 	Pgcdc__RelationRef **ptrs;
@@ -359,7 +438,7 @@ pgcdc_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelation
 	else
 	{
 		start_output(ctx, state, txn);
-		event_init_txn(state, &ev, PGCDC__OP__OP_TRUNCATE, txn);
+		event_init_txn(state, &ev, PGCDC__OP__OP_TRUNCATE, txn, change);
 		ev.lsn = change->lsn;
 		ev.seq = seq;
 		ev.n_truncated = n;
@@ -381,7 +460,7 @@ pgcdc_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn
 			  bool transactional, const char *prefix, Size sz, const char *message)
 {
 	PgcdcState *state = ctx->output_plugin_private;
-	uint32		seq = transactional ? state->seq++ : 0;
+	uint32		seq = transactional ? next_seq(state, txn, NULL) : 0;
 	Pgcdc__ChangeEvent ev;
 	MemoryContext old;
 
@@ -396,7 +475,7 @@ pgcdc_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn
 	if (transactional)
 	{
 		start_output(ctx, state, txn);
-		event_init_txn(state, &ev, PGCDC__OP__OP_MESSAGE, txn);
+		event_init_txn(state, &ev, PGCDC__OP__OP_MESSAGE, txn, NULL);
 		ev.seq = seq;
 	}
 	else
@@ -414,6 +493,133 @@ pgcdc_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn
 	write_event(ctx, &ev, true);
 	if (!transactional && state->batch != NULL)
 		write_batch(ctx, state, true);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(state->scratch);
+}
+
+/*
+ * Streaming (option streaming): a transaction larger than
+ * logical_decoding_work_mem comes in blocks while in progress, each between
+ * stream_start and stream_stop, its changes through the same callbacks as a
+ * decoded transaction's (state->streaming tells them apart); then its
+ * stream_commit or stream_abort.  Blocks of different transactions
+ * interleave with each other and with whole transactions.
+ */
+static void
+pgcdc_stream_start(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	PgcdcState *state = ctx->output_plugin_private;
+	bool		found;
+
+	state->streaming = hash_search(state->streamed, &txn->xid, HASH_ENTER, &found);
+	if (!found)
+		state->streaming->seq = 0;
+	state->guc_nestlevel = pgcdc_stable_output_begin();
+	pgcdc_relcache_invalidate_all();
+}
+
+static void
+pgcdc_stream_stop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	PgcdcState *state = ctx->output_plugin_private;
+
+	pgcdc_stable_output_end(state->guc_nestlevel);
+	state->guc_nestlevel = -1;
+	state->unreported = 0;
+	state->streaming = NULL;
+	if (state->batch != NULL)
+		write_batch(ctx, state, true);
+	pgcdc_relcache_invalidate_all();
+}
+
+/* Forgets the streamed subtransactions of top (all of them, or the one sub). */
+static void
+forget_subs(PgcdcState *state, TransactionId top)
+{
+	HASH_SEQ_STATUS it;
+	StreamedSub *sub;
+
+	hash_seq_init(&it, state->streamed_subs);
+	while ((sub = hash_seq_search(&it)) != NULL)
+		if (sub->top == top)
+			hash_search(state->streamed_subs, sub, HASH_REMOVE, NULL);
+}
+
+/* Writes one record outside any block: an abort's or a commit's. */
+static void
+write_stream_end(LogicalDecodingContext *ctx, PgcdcState *state, Pgcdc__ChangeEvent *ev)
+{
+	write_event(ctx, ev, true);
+	if (state->batch != NULL)
+		write_batch(ctx, state, true);
+}
+
+/*
+ * A streamed (sub)transaction rolled back.  For the top-level transaction,
+ * everything it streamed is void; for a subtransaction, the range of its
+ * streamed changes (none streamed: nothing to say).
+ */
+static void
+pgcdc_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr abort_lsn)
+{
+	PgcdcState *state = ctx->output_plugin_private;
+	ReorderBufferTXN *top = txn->toptxn != NULL ? txn->toptxn : txn;
+	Pgcdc__ChangeEvent ev;
+	Pgcdc__StreamInfo info;
+	uint32		range[2];
+	MemoryContext old;
+
+	pgcdc_event_init(&ev, PGCDC__OP__OP_STREAM_ABORT);
+	ev.database = state->database;
+	ev.xid = top->xid;
+	ev.subxid = txn->xid;
+	ev.lsn = abort_lsn;
+	if (top == txn)
+	{
+		hash_search(state->streamed, &top->xid, HASH_REMOVE, NULL);
+		forget_subs(state, top->xid);
+	}
+	else
+	{
+		TransactionId key[2] = {top->xid, txn->xid};
+		StreamedSub *sub = hash_search(state->streamed_subs, key, HASH_FIND, NULL);
+
+		if (sub == NULL)
+			return;
+		pgcdc__stream_info__init(&info);
+		range[0] = sub->first;
+		range[1] = sub->last - sub->first + 1;
+		info.n_aborted = 2;
+		info.aborted = range;
+		ev.stream = &info;
+		hash_search(state->streamed_subs, key, HASH_REMOVE, NULL);
+	}
+	old = MemoryContextSwitchTo(state->scratch);
+	write_stream_end(ctx, state, &ev);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(state->scratch);
+}
+
+static void
+pgcdc_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
+{
+	PgcdcState *state = ctx->output_plugin_private;
+	StreamedTxn *st = hash_search(state->streamed, &txn->xid, HASH_FIND, NULL);
+	Pgcdc__ChangeEvent ev;
+	MemoryContext old;
+
+	pgcdc_event_init(&ev, PGCDC__OP__OP_STREAM_COMMIT);
+	ev.database = state->database;
+	ev.xid = txn->xid;
+	ev.commit_lsn = txn->final_lsn;
+	ev.lsn = commit_lsn;
+	ev.end_lsn = txn->end_lsn;
+	ev.commit_ts = pgcdc_unix_usecs(PGCDC_TXN_COMMIT_TIME(txn));
+	ev.seq = st != NULL ? st->seq : 0;
+	hash_search(state->streamed, &txn->xid, HASH_REMOVE, NULL);
+	forget_subs(state, txn->xid);
+	old = MemoryContextSwitchTo(state->scratch);
+	write_stream_end(ctx, state, &ev);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(state->scratch);
 }
@@ -437,4 +643,11 @@ _PG_output_plugin_init(OutputPluginCallbacks *cb)
 	cb->message_cb = pgcdc_message;
 	cb->filter_by_origin_cb = pgcdc_filter_by_origin;
 	cb->shutdown_cb = pgcdc_shutdown;
+	cb->stream_start_cb = pgcdc_stream_start;
+	cb->stream_stop_cb = pgcdc_stream_stop;
+	cb->stream_abort_cb = pgcdc_stream_abort;
+	cb->stream_commit_cb = pgcdc_stream_commit;
+	cb->stream_change_cb = pgcdc_change;
+	cb->stream_truncate_cb = pgcdc_truncate;
+	cb->stream_message_cb = pgcdc_message;
 }

@@ -355,6 +355,12 @@ pgcdc_relcache_get(Relation rel, const PgcdcOptions *opts)
 }
 
 void
+pgcdc_relcache_invalidate_all(void)
+{
+	invalidate_all((Datum) 0, 0, 0);
+}
+
+void
 pgcdc_relcache_destroy(void)
 {
 	/* The hash and the entries' contexts go with the parent context. */

@@ -52,5 +52,11 @@ extern void pgcdc_relation_release(PgcdcRelation *entry);
 extern void pgcdc_relcache_create(MemoryContext parent);
 extern PgcdcRelation *pgcdc_relcache_get(Relation rel, const PgcdcOptions *opts);
 extern void pgcdc_relcache_destroy(void);
+/*
+ * Every entry rebuilt at its next use, and described again: a streamed
+ * transaction's blocks see the catalog as that transaction does, the others
+ * as they do, so an entry built in one cannot serve the other.
+ */
+extern void pgcdc_relcache_invalidate_all(void);
 
 #endif							/* PGCDC_DECODER_RELCACHE_H */

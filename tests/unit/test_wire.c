@@ -63,7 +63,10 @@ field_numbers(void)
 	field_is(d, "event_counts", WIRE_CHANGE_EVENT_EVENT_COUNTS);
 	field_is(d, "oversized", WIRE_CHANGE_EVENT_OVERSIZED);
 	field_is(d, "range", WIRE_CHANGE_EVENT_RANGE);
-	all_fields(d, 26);
+	field_is(d, "streamed", WIRE_CHANGE_EVENT_STREAMED);
+	field_is(d, "subxid", WIRE_CHANGE_EVENT_SUBXID);
+	field_is(d, "stream", WIRE_CHANGE_EVENT_STREAM);
+	all_fields(d, 29);
 
 	d = &pgcdc__column__descriptor;
 	field_is(d, "name", WIRE_COLUMN_NAME);
@@ -110,6 +113,12 @@ field_numbers(void)
 	field_is(d, "collations", WIRE_SNAPSHOT_RANGE_COLLATIONS);
 	field_is(d, "keyless", WIRE_SNAPSHOT_RANGE_KEYLESS);
 	all_fields(d, 5);
+
+	d = &pgcdc__stream_info__descriptor;
+	field_is(d, "aborted", WIRE_STREAM_INFO_ABORTED);
+	field_is(d, "run", WIRE_STREAM_INFO_RUN);
+	field_is(d, "first_offset", WIRE_STREAM_INFO_FIRST_OFFSET);
+	all_fields(d, 3);
 }
 
 /* Varints as protobuf's encoding guide writes them, and back. */
