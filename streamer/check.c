@@ -216,7 +216,8 @@ check_publication(Check *c)
 
 /* Nothing is produced: no delivery is ever reported. */
 static void
-on_delivery(void *arg, uint64_t opaque, const char *failure)
+on_delivery(void *arg, uint64_t opaque, const char *topic, int32_t partition, int64_t offset,
+			const char *failure)
 {
 }
 

@@ -175,8 +175,8 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 	if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR)
 		describe_failure(failure, sizeof(failure), msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?",
 						 msg->err, msg->len);
-	k->cb(k->arg, (uint64_t) (uintptr_t) msg->_private,
-		  msg->err == RD_KAFKA_RESP_ERR_NO_ERROR ? NULL : failure);
+	k->cb(k->arg, (uint64_t) (uintptr_t) msg->_private, msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?",
+		  msg->partition, msg->offset, msg->err == RD_KAFKA_RESP_ERR_NO_ERROR ? NULL : failure);
 }
 
 static void

@@ -26,8 +26,12 @@
 
 typedef struct Kafka Kafka;
 
-/* failure: NULL when Kafka acknowledged the message, else why not, for a log line. */
-typedef void (*KafkaDeliveryFn) (void *arg, uint64_t opaque, const char *failure);
+/*
+ * failure: NULL when Kafka acknowledged the message (at offset of topic's
+ * partition), else why not, for a log line.
+ */
+typedef void (*KafkaDeliveryFn) (void *arg, uint64_t opaque, const char *topic, int32_t partition,
+								 int64_t offset, const char *failure);
 
 /* Header values of one message: the Debezium-style op letter and the commit LSN. */
 typedef struct KafkaHeaders

@@ -49,12 +49,13 @@ typedef struct Pipeline
 } Pipeline;
 
 static void
-on_delivery(void *arg, uint64_t opaque, const char *failure)
+on_delivery(void *arg, uint64_t opaque, const char *topic, int32_t partition, int64_t offset,
+			const char *failure)
 {
 	Pipeline   *p = arg;
 
 	if (p->stream != NULL)
-		stream_delivered(p->stream, opaque, failure);
+		stream_delivered(p->stream, opaque, topic, partition, offset, failure);
 }
 
 /* The log line for a pipeline that ends, and the outcome. */
@@ -111,6 +112,9 @@ plugin_options(const Settings *s)
 	else
 		snprintf(opts, len, "\"format\" 'protobuf', \"batch-bytes\" '%d'", STREAM_BATCH_BYTES);
 	strcat(opts, ", \"include-transaction\" 'on', \"skip-empty-xacts\" 'on'");
+	/* Printed records are for people: whole transactions. */
+	if (s->streaming && !s->to_stdout)
+		strcat(opts, ", \"streaming\" 'on'");
 	if (s->include_tables)
 	{
 		char	   *list = xmalloc(strlen(s->include_tables) + (s->signal_table ? strlen(s->signal_table) : 0) + 2);

@@ -100,12 +100,53 @@ expect(int wire, int want, uint32_t field, char *err, size_t errlen)
 	return false;
 }
 
+/* A StreamInfo as the decoder writes it: at most one aborted range (first seq, count). */
+static bool
+scan_stream(Span stream, Record *r, char *err, size_t errlen)
+{
+	const uint8_t *p = stream.data;
+	const uint8_t *end = stream.data + stream.len;
+
+	while (p < end)
+	{
+		WireField	f;
+
+		if (!read_field(&p, end, &f))
+		{
+			snprintf(err, errlen, "malformed stream field");
+			return false;
+		}
+		if (f.number != WIRE_STREAM_INFO_ABORTED)
+			continue;
+		if (f.type == WIRE_TYPE_LEN)
+		{
+			const uint8_t *q = f.data;
+			const uint8_t *qend = f.data + f.len;
+			uint64_t	v[3];
+			int			n = 0;
+
+			while (q < qend && n < 3 && wire_get_varint(&q, qend, &v[n]))
+				n++;
+			if (n != 2 || q != qend || v[0] > UINT32_MAX || v[1] == 0 || v[1] > UINT32_MAX - v[0])
+			{
+				snprintf(err, errlen, "a stream abort's range is not one (first seq, count) pair");
+				return false;
+			}
+			r->aborted[0] = (uint32_t) v[0];
+			r->aborted[1] = (uint32_t) v[1];
+			r->has_aborted = true;
+		}
+	}
+	return true;
+}
+
 bool
 record_scan(const uint8_t *buf, size_t len, Record *r, char *err, size_t errlen)
 {
 	const uint8_t *p = buf;
 	const uint8_t *end = buf + len;
 	uint32_t	op = 0;
+	Span		stream = {NULL, 0};
 
 	record_reset(r);
 	while (p < end)
@@ -130,6 +171,10 @@ record_scan(const uint8_t *buf, size_t len, Record *r, char *err, size_t errlen)
 			case WIRE_CHANGE_EVENT_RELID: r->relid = (uint32_t) f.varint; break;
 			case WIRE_CHANGE_EVENT_TRANSACTIONAL: r->transactional = f.varint != 0; break;
 			case WIRE_CHANGE_EVENT_END_LSN: r->end_lsn = f.varint; break;
+			case WIRE_CHANGE_EVENT_SEQ: r->seq = (uint32_t) f.varint; break;
+			case WIRE_CHANGE_EVENT_STREAMED: r->streamed = f.varint != 0; break;
+			case WIRE_CHANGE_EVENT_SUBXID: r->subxid = (uint32_t) f.varint; break;
+			case WIRE_CHANGE_EVENT_STREAM: want = WIRE_TYPE_LEN; stream = s; break;
 			case WIRE_CHANGE_EVENT_SCHEMA: want = WIRE_TYPE_LEN; r->schema = s; break;
 			case WIRE_CHANGE_EVENT_TABLE: want = WIRE_TYPE_LEN; r->table = s; break;
 			case WIRE_CHANGE_EVENT_PREFIX: want = WIRE_TYPE_LEN; r->prefix = s; break;
@@ -145,14 +190,15 @@ record_scan(const uint8_t *buf, size_t len, Record *r, char *err, size_t errlen)
 		if (list != NULL)
 			spans_push(list, s);
 	}
-	/* OP_OVERSIZED is walstreamer's own, never the decoder's. */
-	if (op < PGCDC__OP__OP_BEGIN || op > PGCDC__OP__OP_RELATION)
+	/* OP_OVERSIZED and OP_SNAPSHOT_RANGE are walstreamer's own, never the decoder's. */
+	if ((op < PGCDC__OP__OP_BEGIN || op > PGCDC__OP__OP_RELATION) &&
+		op != PGCDC__OP__OP_STREAM_ABORT && op != PGCDC__OP__OP_STREAM_COMMIT)
 	{
 		snprintf(err, errlen, "unknown operation %u", op);
 		return false;
 	}
 	r->op = (Pgcdc__Op) op;
-	return true;
+	return stream.data == NULL || scan_stream(stream, r, err, errlen);
 }
 
 bool

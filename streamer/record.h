@@ -44,11 +44,16 @@ typedef struct SpanArray
 
 typedef struct Record
 {
-	Pgcdc__Op	op;				/* BEGIN to RELATION: record_scan() refuses any other */
+	Pgcdc__Op	op;				/* BEGIN to RELATION, STREAM_ABORT, STREAM_COMMIT: record_scan() refuses any other */
 	uint64_t	commit_lsn;
 	uint64_t	lsn;
 	uint64_t	end_lsn;
 	uint32_t	xid;
+	uint32_t	seq;
+	bool		streamed;		/* a change of a transaction in progress */
+	uint32_t	subxid;			/* streamed changes, STREAM_ABORT */
+	uint32_t	aborted[2];		/* STREAM_ABORT of a subtransaction: its streamed changes' first seq and count */
+	bool		has_aborted;
 	uint32_t	relid;
 	Span		schema;
 	Span		table;

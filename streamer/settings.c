@@ -34,6 +34,10 @@ const ConfigKey settings_keys[] = {
 		"keep in step, so that after a promotion walstreamer goes on from it on the new primary (name both "
 		"servers in source, with target_session_attrs=read-write); older servers: ignored",
 		NULL, 0, 0, false, false},
+	{"source.streaming", CONFIG_BOOL, "off",
+		"transactions larger than the source's logical_decoding_work_mem come while in progress and go to "
+		"Kafka as they come (walsink applies one at its commit); off: each comes whole at its commit",
+		NULL, 0, 0, false, false},
 	{"topic.prefix", CONFIG_STRING, "pgcdc",
 		"topics are <prefix>.<schema>.<table>, <prefix>.transaction, <prefix>.message, "
 		"<prefix>.heartbeat", NULL, 0, 0, false, false},
@@ -105,6 +109,7 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->slot_name = config_string(c, "slot.name");
 	s->slot_create = config_bool(c, "slot.create");
 	s->slot_failover = config_bool(c, "slot.failover");
+	s->streaming = config_bool(c, "source.streaming");
 	s->topic_prefix = config_string(c, "topic.prefix");
 	s->include_tables = config_string(c, "table.include.list");
 	s->exclude_tables = config_string(c, "table.exclude.list");

@@ -54,6 +54,7 @@ typedef struct Settings
 	const char *slot_name;
 	bool		slot_create;
 	bool		slot_failover;	/* PostgreSQL 17 on: a slot synchronised to standbys */
+	bool		streaming;		/* source.streaming: transactions in progress streamed */
 	const char *topic_prefix;
 	const char *include_tables;
 	const char *exclude_tables;

@@ -478,6 +478,18 @@ snapwatch_truncate(SnapWatch *w, uint32_t relid, uint32_t xid)
 	record(w, relid, xid, NULL, 0, true);
 }
 
+void
+snapwatch_spoil(SnapWatch *w, uint32_t relid)
+{
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = 0; i < w->nchunks; i++)
+		if (w->chunks[i]->relid == relid &&
+			(w->chunks[i]->state == CHUNK_READING || w->chunks[i]->state == CHUNK_SUBMITTED))
+			w->chunks[i]->state = CHUNK_SPOILED;
+	pthread_cond_broadcast(&w->changed);
+	pthread_mutex_unlock(&w->lock);
+}
+
 static uint64_t
 hash_bytes(const uint8_t *p, size_t n)
 {

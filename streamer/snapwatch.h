@@ -169,6 +169,8 @@ extern bool snapwatch_watching(SnapWatch *w);
 extern void snapwatch_begin(SnapWatch *w, uint32_t xid);
 /* A streamed change of relid's row with this key, by transaction xid. */
 extern void snapwatch_change(SnapWatch *w, uint32_t relid, uint32_t xid, const uint8_t *key, size_t keylen);
+/* relid's chunks being read or waiting for their watermark cannot be placed safely: read them again. */
+extern void snapwatch_spoil(SnapWatch *w, uint32_t relid);
 /* A streamed truncate of relid by xid: every row of a chunk it is invisible to goes. */
 extern void snapwatch_truncate(SnapWatch *w, uint32_t relid, uint32_t xid);
 /*

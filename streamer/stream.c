@@ -3,6 +3,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "acktrack.h"
 #include "buf.h"
@@ -15,6 +18,7 @@
 #include "snapwatch.h"
 #include "standin.h"
 #include "stream.h"
+#include "streamtxn.h"
 #include "topicname.h"
 #include "xalloc.h"
 
@@ -54,6 +58,16 @@ struct Stream
 	size_t		ntouched;
 	size_t		touched_cap;
 
+	/* Transactions streamed in progress (streamtxn.h). */
+	StreamTxns *streams;
+	bool		in_block;		/* txn counts the messages of a block of block_xid's changes */
+	uint32_t	block_xid;
+	bool		committing;		/* a streamed transaction's commit waits for its changes' reports */
+	Buf			commit;			/* its record */
+	uint32_t	commit_xid;
+	uint64_t	commit_at;		/* its commit LSN and end */
+	uint64_t	commit_end;
+
 	Pending    *outbox;
 	size_t		nout;
 	size_t		outhead;		/* first not yet produced */
@@ -88,6 +102,19 @@ static const char op_letter[] = {
 	[PGCDC__OP__OP_MESSAGE] = 'm', [PGCDC__OP__OP_READ] = 'r', [PGCDC__OP__OP_RELATION] = 's'
 };
 
+static bool finish_commit(Stream *st, char *err, size_t errlen);
+
+/* This pipeline's run (streamtxn.h): random, so no two runs share one. */
+static uint64_t
+run_id(void)
+{
+	uint64_t	id = 0;
+
+	if (getrandom(&id, sizeof(id), 0) != (ssize_t) sizeof(id) || id == 0)
+		id = ((uint64_t) time(NULL) << 20) ^ (uint64_t) getpid() ^ (uint64_t) clock();
+	return id ? id : 1;
+}
+
 Stream *
 stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_lsn, SnapWatch *watch,
 		   Signals *signals, PgoRecords *pgo)
@@ -108,6 +135,7 @@ stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_ls
 	st->watch = watch;
 	st->signals = signals;
 	st->acks = acktrack_new(start_lsn);
+	st->streams = streamtxns_new(run_id(), STREAM_KEYS_MEM);
 	if (k != NULL)
 	{
 		char		name[256];
@@ -159,6 +187,8 @@ stream_free(Stream *st)
 	relations_free(st->rels);
 	relations_free(st->chunk_rels);
 	acktrack_free(st->acks);
+	streamtxns_free(st->streams);
+	buf_free(&st->commit);
 	record_free(&st->rec);
 	free(st->touched);
 	free(st->keybuf);
@@ -199,6 +229,8 @@ emit(Stream *st, rd_kafka_topic_t *rkt, int32_t partition, const uint8_t *key, s
 	KafkaHeaders h = *headers;
 
 	acktrack_sent(st->acks, st->txn);
+	if (st->in_block)
+		streamtxns_sent(st->streams, st->block_xid);
 	metrics_add(st->m_bytes, (int64_t) len);
 	if (st->outhead == st->nout)
 	{
@@ -229,8 +261,8 @@ emit(Stream *st, rd_kafka_topic_t *rkt, int32_t partition, const uint8_t *key, s
 	return true;
 }
 
-bool
-stream_drain(Stream *st, char *err, size_t errlen)
+static bool
+drain_outbox(Stream *st, char *err, size_t errlen)
 {
 	while (st->outhead < st->nout)
 	{
@@ -251,9 +283,19 @@ stream_drain(Stream *st, char *err, size_t errlen)
 }
 
 bool
+stream_drain(Stream *st, char *err, size_t errlen)
+{
+	if (!drain_outbox(st, err, errlen))
+		return false;
+	if (st->outhead == st->nout && st->committing && !acktrack_has_failed(st->acks))
+		return finish_commit(st, err, errlen) && drain_outbox(st, err, errlen);
+	return true;
+}
+
+bool
 stream_blocked(const Stream *st)
 {
-	return st->outhead < st->nout;
+	return st->outhead < st->nout || st->committing;
 }
 
 static size_t
@@ -282,6 +324,8 @@ count(Stream *st, Relation *rel, uint32_t op)
 										 "Change events produced, by table and op", labels);
 	}
 	metrics_add(rel->counters[op], 1);
+	if (st->in_block)
+		return;					/* not the open transaction's: the transaction topic counts whole ones */
 	if (rel->txn_events++ == 0 && st->settings->transaction_topic)
 	{
 		if (st->ntouched == st->touched_cap)
@@ -293,13 +337,60 @@ count(Stream *st, Relation *rel, uint32_t op)
 	}
 }
 
+/*
+ * A key the stream changed, for the snapshot: a transaction's own now, a
+ * streamed one's once it commits (streamtxn.h, stream_commit).
+ */
+static void
+watch_key(Stream *st, uint32_t relid, const uint8_t *key, size_t keylen, bool truncate)
+{
+	bool		watching = snapwatch_watching(st->watch);
+
+	if (st->rec.streamed)
+		streamtxns_key(st->streams, st->rec.xid, relid, st->rec.seq, key, keylen, truncate, watching);
+	else if (watching && truncate)
+		snapwatch_truncate(st->watch, relid, st->xid_value);
+	else if (watching)
+		snapwatch_change(st->watch, relid, st->xid_value, key, keylen);
+}
+
+/*
+ * The Kafka value of a record: rel's RELATION record in front (rel NULL:
+ * none), and a streamed change's run behind (concatenated protobuf fields
+ * merge).
+ */
+static void *
+change_value(Stream *st, const Relation *rel, const uint8_t *buf, size_t len, size_t *total)
+{
+	size_t		front = rel ? rel->record_len : 0;
+	uint64_t	run = streamtxns_run(st->streams);
+	size_t		body = wire_varint_field_size(WIRE_STREAM_INFO_RUN, run);
+	size_t		back = st->rec.streamed ? wire_len_field_size(WIRE_CHANGE_EVENT_STREAM, body) : 0;
+	uint8_t    *value = xmalloc(front + len + back);
+	uint8_t    *p = value;
+
+	if (rel != NULL)
+		memcpy(p, rel->record, front);
+	memcpy(p + front, buf, len);
+	p += front + len;
+	if (st->rec.streamed)
+	{
+		p = wire_put_tag(p, WIRE_CHANGE_EVENT_STREAM, WIRE_TYPE_LEN);
+		p = wire_put_varint(p, body);
+		p = wire_put_varint_field(p, WIRE_STREAM_INFO_RUN, run);
+	}
+	*total = (size_t) (p - value);
+	return value;
+}
+
 static bool
 on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
 	Record	   *r = &st->rec;
 	Relation   *rel = relations_get(st->rels, r->relid);
 	const SpanArray *image = r->op == PGCDC__OP__OP_DELETE ? &r->before : &r->after;
-	KafkaHeaders h = {op_letter[r->op], st->commit_lsn, NULL};
+	uint64_t	commit_lsn = r->streamed ? 0 : st->commit_lsn;
+	KafkaHeaders h = {op_letter[r->op], commit_lsn, NULL};
 	size_t		keylen,
 				total;
 	void	   *value;
@@ -313,7 +404,11 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 	/* The signal table's rows are walstreamer's, not a topic's. */
 	if (st->signals != NULL && signal_table_is(st->settings, rel))
 	{
-		signals_add(st->signals, rel, r, st->commit_lsn);
+		if (r->streamed)
+			log_msg(LOG_WARNING, "a signal inserted by a transaction large enough to be streamed "
+					"(transaction %u) is not executed: insert signals in transactions of their own", r->xid);
+		else
+			signals_add(st->signals, rel, r, st->commit_lsn);
 		return true;
 	}
 	if (rel->handle == NULL && (rel->handle = kafka_topic(st->kafka, rel->topic)) == NULL)
@@ -335,16 +430,13 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 		size_t		oldlen;
 
 		oldlen = make_key(st, rel, &r->before);
-		if (snapwatch_watching(st->watch))
-		{
-			snapwatch_change(st->watch, rel->relid, st->xid_value, newkey, newlen);
-			snapwatch_change(st->watch, rel->relid, st->xid_value, st->keybuf, oldlen);
-		}
+		watch_key(st, rel->relid, newkey, newlen, false);
+		watch_key(st, rel->relid, st->keybuf, oldlen, false);
 		if (oldlen > 0 && (oldlen != newlen || memcmp(newkey, st->keybuf, oldlen) != 0))
 		{
-			KafkaHeaders old = {'u', st->commit_lsn, "old"};
+			KafkaHeaders old = {'u', commit_lsn, "old"};
 
-			value = relation_value(rel, buf, len, &total);
+			value = change_value(st, rel, buf, len, &total);
 			if (!emit(st, rel->handle, RD_KAFKA_PARTITION_UA, st->keybuf, oldlen, value, total,
 					  &old, err, errlen))
 			{
@@ -353,7 +445,7 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 			}
 			h.key_role = "new";
 		}
-		value = relation_value(rel, buf, len, &total);
+		value = change_value(st, rel, buf, len, &total);
 		if (!emit(st, rel->handle, RD_KAFKA_PARTITION_UA, newkey, newlen, value, total, &h, err, errlen))
 		{
 			free(newkey);
@@ -363,9 +455,8 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 		return true;
 	}
 	keylen = make_key(st, rel, image);
-	if (snapwatch_watching(st->watch))
-		snapwatch_change(st->watch, rel->relid, st->xid_value, st->keybuf, keylen);
-	value = relation_value(rel, buf, len, &total);
+	watch_key(st, rel->relid, st->keybuf, keylen, false);
+	value = change_value(st, rel, buf, len, &total);
 	return emit(st, rel->handle, RD_KAFKA_PARTITION_UA, keylen ? st->keybuf : NULL, keylen,
 				value, total, &h, err, errlen);
 }
@@ -374,7 +465,7 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 static bool
 on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
-	KafkaHeaders h = {'t', st->commit_lsn, NULL};
+	KafkaHeaders h = {'t', st->rec.streamed ? 0 : st->commit_lsn, NULL};
 
 	for (size_t i = 0; i < st->rec.truncated.n; i++)
 	{
@@ -393,8 +484,7 @@ on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 		}
 		if ((rel = relations_get(st->rels, relid)) != NULL)
 			count(st, rel, PGCDC__OP__OP_TRUNCATE);
-		if (snapwatch_watching(st->watch))
-			snapwatch_truncate(st->watch, relid, st->xid_value);
+		watch_key(st, relid, NULL, 0, true);
 		topic = topicname_of(st->settings->topic_prefix, (const char *) schema.data, schema.len,
 							 (const char *) table.data, table.len);
 		rkt = kafka_topic(st->kafka, topic);
@@ -409,9 +499,10 @@ on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 			st->retryable = true;
 		for (int p = 0; p < parts; p++)
 		{
-			void	   *value = xmemdup(buf, len);
+			size_t		total;
+			void	   *value = change_value(st, NULL, buf, len, &total);
 
-			if (!emit(st, rkt, p, NULL, 0, value, len, &h, err, errlen))
+			if (!emit(st, rkt, p, NULL, 0, value, total, &h, err, errlen))
 				parts = -1;
 		}
 		kafka_topic_release(rkt);
@@ -540,21 +631,20 @@ on_message(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 	Record	   *r = &st->rec;
 	bool		heartbeat = r->prefix.len == strlen(HEARTBEAT_PREFIX) &&
 		memcmp(r->prefix.data, HEARTBEAT_PREFIX, r->prefix.len) == 0;
-	KafkaHeaders h = {'m', st->commit_lsn, NULL};
-	void	   *value = xmemdup(buf, len);
-	bool		own_txn = !st->in_txn;
+	KafkaHeaders h = {'m', r->streamed ? 0 : st->commit_lsn, NULL};
+	size_t		total;
+	void	   *value;
+	bool		own_txn = !st->in_txn && !st->in_block;
 	bool		ok;
 
 	if (r->prefix.len == strlen(SNAPWATCH_PREFIX) && memcmp(r->prefix.data, SNAPWATCH_PREFIX, r->prefix.len) == 0)
-	{
-		free(value);
-		return on_watermark(st, err, errlen);
-	}
+		return r->streamed || on_watermark(st, err, errlen);	/* ours are never streamed */
+	value = change_value(st, NULL, buf, len, &total);
 	/* A non-transactional message outside a transaction is tracked on its own. */
 	if (own_txn)
 		st->txn = acktrack_begin(st->acks);
 	ok = emit(st, heartbeat ? st->hb_topic : st->msg_topic, RD_KAFKA_PARTITION_UA,
-			  r->prefix.data, r->prefix.len, value, len, &h, err, errlen);
+			  r->prefix.data, r->prefix.len, value, total, &h, err, errlen);
 	if (own_txn)
 		acktrack_commit(st->acks, st->txn, 0);
 	return ok;
@@ -599,6 +689,197 @@ commit_summary(Stream *st, const uint8_t *buf, size_t len, size_t *total)
 	return out;
 }
 
+/* The block of streamed changes ends: its messages count for nothing but their transaction's commit. */
+static void
+block_close(Stream *st)
+{
+	if (!st->in_block)
+		return;
+	acktrack_commit(st->acks, st->txn, 0);
+	st->in_block = false;
+}
+
+/* Streamed changes of xid follow: their messages are counted under a block of xid's. */
+static void
+block_open(Stream *st, uint32_t xid)
+{
+	if (st->in_block && st->block_xid == xid)
+		return;
+	block_close(st);
+	st->txn = acktrack_begin(st->acks);
+	st->in_block = true;
+	st->block_xid = xid;
+	streamtxns_block(st->streams, st->txn, xid);
+}
+
+/*
+ * A streamed transaction committed.  Its OP_STREAM_COMMIT goes to every
+ * partition its changes went to, with the offset of the first there, once
+ * Kafka has reported them all: until then the stream waits
+ * (stream_blocked), and stream_drain finishes it (finish_commit).
+ */
+static bool
+on_stream_commit(Stream *st, const uint8_t *buf, size_t len)
+{
+	st->commit.len = 0;
+	buf_append(&st->commit, buf, len);
+	st->commit_xid = st->rec.xid;
+	st->commit_at = st->rec.commit_lsn;
+	st->commit_end = st->rec.end_lsn;
+	st->committing = true;
+	return true;
+}
+
+/* The commit record for one partition: the decoder's, its StreamInfo behind (fields merge). */
+static void *
+commit_value(Stream *st, const StreamPart *part, const uint32_t *aborted, size_t naborted, size_t *total)
+{
+	uint64_t	run = streamtxns_run(st->streams);
+	size_t		packed = 0;
+	size_t		body;
+	uint8_t    *value;
+	uint8_t    *p;
+
+	for (size_t i = 0; i < naborted; i++)
+		packed += wire_varint_size(aborted[i]);
+	body = (naborted ? wire_len_field_size(WIRE_STREAM_INFO_ABORTED, packed) : 0) +
+		wire_varint_field_size(WIRE_STREAM_INFO_RUN, run) +
+		wire_varint_field_size(WIRE_STREAM_INFO_FIRST_OFFSET, (uint64_t) part->first_offset);
+	value = xmalloc(st->commit.len + wire_len_field_size(WIRE_CHANGE_EVENT_STREAM, body));
+	memcpy(value, st->commit.data, st->commit.len);
+	p = value + st->commit.len;
+	p = wire_put_tag(p, WIRE_CHANGE_EVENT_STREAM, WIRE_TYPE_LEN);
+	p = wire_put_varint(p, body);
+	if (naborted)
+	{
+		p = wire_put_tag(p, WIRE_STREAM_INFO_ABORTED, WIRE_TYPE_LEN);
+		p = wire_put_varint(p, packed);
+		for (size_t i = 0; i < naborted; i++)
+			p = wire_put_varint(p, aborted[i]);
+	}
+	p = wire_put_varint_field(p, WIRE_STREAM_INFO_RUN, run);
+	p = wire_put_varint_field(p, WIRE_STREAM_INFO_FIRST_OFFSET, (uint64_t) part->first_offset);
+	*total = (size_t) (p - value);
+	return value;
+}
+
+/*
+ * The snapshot learns what the committed transaction changed now, as if it
+ * had been decoded whole at its commit: its keys but those of rolled-back
+ * subtransactions, or, when they were not all kept, the chunks of its
+ * tables in flight are read again.
+ */
+static void
+commit_to_snapshot(Stream *st, uint32_t xid)
+{
+	size_t		n,
+				nrelids;
+	const uint8_t *bytes;
+	bool		complete;
+	const uint32_t *relids;
+	const StreamKey *keys = streamtxns_keys(st->streams, xid, &n, &bytes, &complete, &relids, &nrelids);
+
+	if (st->watch == NULL)
+		return;
+	if (!complete)
+	{
+		for (size_t i = 0; i < nrelids; i++)
+			snapwatch_spoil(st->watch, relids[i]);
+		return;
+	}
+	snapwatch_begin(st->watch, xid);
+	for (size_t i = 0; i < n; i++)
+	{
+		if (streamtxns_void(st->streams, xid, keys[i].seq))
+			continue;
+		if (keys[i].truncate)
+			snapwatch_truncate(st->watch, keys[i].relid, xid);
+		else
+			snapwatch_change(st->watch, keys[i].relid, xid, bytes + keys[i].off, keys[i].len);
+	}
+}
+
+/* The streamed transaction's commit, once every one of its changes is reported. */
+static bool
+finish_commit(Stream *st, char *err, size_t errlen)
+{
+	size_t		nparts,
+				naborted;
+	const StreamPart *parts;
+	const uint32_t *aborted;
+	KafkaHeaders h = {'e', st->commit_at, NULL};
+	bool		ok = true;
+
+	if (streamtxns_outstanding(st->streams, st->commit_xid) > 0)
+		return true;			/* still waiting */
+	parts = streamtxns_parts(st->streams, st->commit_xid, &nparts);
+	aborted = streamtxns_aborted(st->streams, st->commit_xid, &naborted);
+	st->txn = acktrack_begin(st->acks);
+	for (size_t i = 0; i < nparts && ok; i++)
+	{
+		rd_kafka_topic_t *rkt = kafka_topic(st->kafka, parts[i].topic);
+		size_t		total;
+		void	   *value;
+
+		if (rkt == NULL)
+		{
+			snprintf(err, errlen, "cannot create topic handle %s", parts[i].topic);
+			ok = false;
+			break;
+		}
+		value = commit_value(st, &parts[i], aborted, naborted, &total);
+		ok = emit(st, rkt, parts[i].partition, NULL, 0, value, total, &h, err, errlen);
+		kafka_topic_release(rkt);
+	}
+	commit_to_snapshot(st, st->commit_xid);
+	acktrack_commit(st->acks, st->txn, st->commit_end);
+	streamtxns_end(st->streams, st->commit_xid);
+	st->committing = false;
+	return ok;
+}
+
+/* A streamed record: a change in a block, or its transaction's end. */
+static bool
+on_streamed(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	Record	   *r = &st->rec;
+
+	if (st->in_txn)
+	{
+		snprintf(err, errlen, "streamed record (op %u) of transaction %u inside transaction %u at " LSN_FMT,
+				 (unsigned) r->op, r->xid, st->xid_value, LSN_ARGS(r->lsn));
+		return false;
+	}
+	switch (r->op)
+	{
+		case PGCDC__OP__OP_STREAM_ABORT:
+			block_close(st);
+			if (r->subxid == r->xid || r->subxid == 0)
+				streamtxns_end(st->streams, r->xid);
+			else if (r->has_aborted)
+				streamtxns_abort_range(st->streams, r->xid, r->aborted[0], r->aborted[1]);
+			return true;
+		case PGCDC__OP__OP_STREAM_COMMIT:
+			block_close(st);
+			return on_stream_commit(st, buf, len);
+		case PGCDC__OP__OP_INSERT:
+		case PGCDC__OP__OP_UPDATE:
+		case PGCDC__OP__OP_DELETE:
+			block_open(st, r->xid);
+			return on_change(st, buf, len, err, errlen);
+		case PGCDC__OP__OP_TRUNCATE:
+			block_open(st, r->xid);
+			return on_truncate(st, buf, len, err, errlen);
+		case PGCDC__OP__OP_MESSAGE:
+			block_open(st, r->xid);
+			return on_message(st, buf, len, err, errlen);
+		default:
+			snprintf(err, errlen, "unexpected streamed record (op %u) at " LSN_FMT, (unsigned) r->op,
+					 LSN_ARGS(r->lsn));
+			return false;
+	}
+}
+
 static bool
 on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
@@ -610,6 +891,10 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 		snprintf(err, errlen, "malformed record after " LSN_FMT ": %s", LSN_ARGS(st->received_lsn), why);
 		return false;
 	}
+	if (r->streamed || r->op == PGCDC__OP__OP_STREAM_ABORT || r->op == PGCDC__OP__OP_STREAM_COMMIT)
+		return on_streamed(st, buf, len, err, errlen);
+	if (r->op != PGCDC__OP__OP_RELATION)
+		block_close(st);
 	if (r->op != PGCDC__OP__OP_RELATION && r->op != PGCDC__OP__OP_MESSAGE && r->op != PGCDC__OP__OP_BEGIN && !st->in_txn)
 	{
 		snprintf(err, errlen, "record (op %u) outside a transaction after " LSN_FMT,
@@ -694,7 +979,15 @@ on_batch(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 		}
 		if (!on_record(st, rec, reclen, err, errlen))
 			return false;
+		/* A streamed commit waits for its changes' reports: nothing after it goes first. */
+		if (st->committing && at < len)
+		{
+			snprintf(err, errlen, "records after a streamed transaction's commit in the same message at " LSN_FMT,
+					 LSN_ARGS(st->received_lsn));
+			return false;
+		}
 	}
+	block_close(st);
 	return true;
 }
 
@@ -775,8 +1068,10 @@ stream_message(Stream *st, const char *buf, size_t len, char *err, size_t errlen
 }
 
 void
-stream_delivered(Stream *st, uint64_t txn, const char *failure)
+stream_delivered(Stream *st, uint64_t txn, const char *topic, int32_t partition, int64_t offset,
+				 const char *failure)
 {
+	streamtxns_delivered(st->streams, txn, topic, partition, failure ? -1 : offset);
 	if (failure != NULL)
 	{
 		metrics_add(st->m_errors, 1);

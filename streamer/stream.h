@@ -34,6 +34,9 @@
 #include "signals.h"
 #include "snapwatch.h"
 
+/* The most bytes of keys kept per streamed transaction for the snapshot (streamtxn.h). */
+#define STREAM_KEYS_MEM (16 * 1024 * 1024)
+
 /* The decoder sends a batch once it holds this many bytes, or at COMMIT. */
 #define STREAM_BATCH_BYTES (256 * 1024)
 
@@ -63,7 +66,8 @@ extern bool stream_blocked(const Stream *st);
 
 /* The delivery report of a message this stream produced. */
 /* failure: NULL when acknowledged, else why not (see KafkaDeliveryFn). */
-extern void stream_delivered(Stream *st, uint64_t txn, const char *failure);
+extern void stream_delivered(Stream *st, uint64_t txn, const char *topic, int32_t partition, int64_t offset,
+							 const char *failure);
 
 /* Whether the server asked for a status update since the last call. */
 extern bool stream_take_reply_request(Stream *st);
