@@ -779,9 +779,134 @@ stand_in(Event *e)
 	buf_free(&key);
 }
 
+/* The streamed changes before seq that rolled-back subtransactions made, or -1 when seq is one. */
+static int64_t
+voided_before(const StreamCommit *sc, uint32_t seq)
+{
+	int64_t		n = 0;
+
+	for (size_t i = 0; i + 1 < sc->naborted; i += 2)
+	{
+		uint64_t	first = sc->aborted[i],
+					end = first + sc->aborted[i + 1];
+
+		if (seq >= first && seq < end)
+			return -1;
+		if (end <= seq)
+			n += (int64_t) sc->aborted[i + 1];
+	}
+	return n;
+}
+
+/*
+ * A streamed change of sc's transaction, as the committed transaction's:
+ * true; false when it is not one, or a rolled-back subtransaction made it.
+ */
+static bool
+claim_streamed(Event *e, const StreamCommit *sc)
+{
+	Pgcdc__ChangeEvent *r = e->rec;
+	int64_t		voided;
+
+	if (sc == NULL || r->xid != sc->xid || r->stream == NULL || r->stream->run != sc->run ||
+		(voided = voided_before(sc, r->seq)) < 0)
+		return false;
+	r->streamed = false;
+	r->commit_lsn = sc->commit_lsn;
+	r->commit_ts = sc->commit_ts;
+	r->seq -= (uint32_t) voided;
+	return true;
+}
+
+/*
+ * A streamed transaction's commit record, checked: the partition reads the
+ * transaction back from first_offset, so that must lie before it, and the
+ * rolled-back ranges must be ordered and apart (walstreamer merges them).
+ */
+static void
+check_stream_commit(Event *e)
+{
+	const Pgcdc__ChangeEvent *r = e->rec;
+	const Pgcdc__StreamInfo *si = r->stream;
+	uint64_t	end = 0;
+
+	if (si == NULL || si->run == 0)
+	{
+		event_bad(e, "streamed transaction's commit without its run");
+		return;
+	}
+	if (r->commit_lsn == 0 || r->xid == 0)
+	{
+		event_bad(e, "streamed transaction's commit without its commit LSN or xid");
+		return;
+	}
+	if (si->first_offset < 0 || si->first_offset >= e->msg->offset)
+	{
+		event_bad(e, "streamed transaction %u's commit at offset %" PRId64 " names its first change at offset %"
+				  PRId64 ", not before it", r->xid, e->msg->offset, si->first_offset);
+		return;
+	}
+	if (si->n_aborted % 2 != 0)
+	{
+		event_bad(e, "streamed transaction %u's commit: rolled-back ranges are not (first, count) pairs", r->xid);
+		return;
+	}
+	for (size_t i = 0; i < si->n_aborted; i += 2)
+	{
+		if (si->aborted[i + 1] == 0 || (i > 0 && si->aborted[i] < end) ||
+			(uint64_t) si->aborted[i] + si->aborted[i + 1] > UINT32_MAX)
+		{
+			event_bad(e, "streamed transaction %u's commit: rolled-back ranges out of order or overlapping", r->xid);
+			return;
+		}
+		end = (uint64_t) si->aborted[i] + si->aborted[i + 1];
+	}
+	e->kind = EVENT_IGNORE;
+	e->stream_commit = true;
+}
+
+StreamCommit
+event_stream_commit(const Event *e)
+{
+	const Pgcdc__ChangeEvent *r = e->rec;
+
+	return (StreamCommit) {r->xid, r->stream->run, r->commit_lsn, r->commit_ts, r->stream->first_offset,
+		r->stream->aborted, r->stream->n_aborted};
+}
+
+bool
+event_streamed_by(const rd_kafka_message_t *msg, const StreamCommit *sc)
+{
+	const uint8_t *p = msg->payload;
+	const uint8_t *end = p ? p + msg->len : NULL;
+	bool		streamed = false;
+	uint64_t	xid = 0,
+				run = 0;
+	WireField	f;
+
+	while (p != NULL && p < end && wire_get_field(&p, end, &f) == WIRE_OK)
+	{
+		if (f.number == WIRE_CHANGE_EVENT_STREAMED && f.type == WIRE_TYPE_VARINT)
+			streamed = f.varint != 0;
+		else if (f.number == WIRE_CHANGE_EVENT_XID && f.type == WIRE_TYPE_VARINT)
+			xid = f.varint;
+		else if (f.number == WIRE_CHANGE_EVENT_STREAM && f.type == WIRE_TYPE_LEN)
+		{
+			const uint8_t *q = f.data;
+			const uint8_t *qend = f.data + f.len;
+			WireField	g;
+
+			while (q < qend && wire_get_field(&q, qend, &g) == WIRE_OK)
+				if (g.number == WIRE_STREAM_INFO_RUN && g.type == WIRE_TYPE_VARINT)
+					run = g.varint;
+		}
+	}
+	return streamed && xid == sc->xid && run == sc->run;
+}
+
 void
 event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc,
-			 Layouts *layouts)
+			 Layouts *layouts, const StreamCommit *sc)
 {
 	ColumnsAt	at = {0};
 
@@ -817,6 +942,11 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 		return;
 	}
 	source_of(e);
+	if (e->rec->streamed && !claim_streamed(e, sc))
+	{
+		e->kind = EVENT_IGNORE;	/* in progress: applied when its commit comes (OP_STREAM_COMMIT) */
+		return;
+	}
 	switch (e->rec->op)
 	{
 		case PGCDC__OP__OP_BEGIN:
@@ -853,6 +983,9 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 			return;
 		case PGCDC__OP__OP_SNAPSHOT_RANGE:
 			check_range(e);
+			return;
+		case PGCDC__OP__OP_STREAM_COMMIT:
+			check_stream_commit(e);
 			return;
 		default:
 			event_bad(e, "unknown operation %d", (int) e->rec->op);

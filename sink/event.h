@@ -76,6 +76,7 @@ typedef struct Event
 	bool		held;			/* not applied in this batch: its partition is held (keychange.h) */
 	bool		admitted;		/* a change new to its partition (apply.c admit) */
 	bool		dead;			/* a dead letter of its batch */
+	bool		stream_commit;	/* EVENT_IGNORE: a streamed transaction's commit record, well formed */
 	struct Move *move;			/* a key change's copy: see keychange.h */
 	rd_kafka_message_t *msg;
 	/* Header pgcdc.source (system identifier/timeline/database/slot), in msg; NULL when absent. */
@@ -88,12 +89,42 @@ typedef struct Event
 } Event;
 
 /*
+ * A streamed transaction's commit (proto/cdc.proto, OP_STREAM_COMMIT), as a
+ * partition reads the transaction back (sink/streamreplay.h).
+ */
+typedef struct StreamCommit
+{
+	uint32_t	xid;
+	uint64_t	run;
+	uint64_t	commit_lsn;
+	int64_t		commit_ts;
+	int64_t		first_offset;	/* of its first change on the partition */
+	const uint32_t *aborted;	/* (first seq, count) pairs, in order, apart */
+	size_t		naborted;		/* numbers: twice the pairs */
+} StreamCommit;
+
+/*
  * Takes ownership of msg; a value over max_value bytes is not decoded.  The
  * record and its key are allocated with alloc (an arena's: event_free leaves
- * them to the arena).
+ * them to the arena).  A streamed change (proto `streamed`) is EVENT_IGNORE
+ * unless sc is the commit of its transaction and run: then it is decoded as
+ * the change it is in the committed transaction (sc's commit_lsn and
+ * commit_ts, its seq less the rolled-back ones before it), or is
+ * EVENT_IGNORE when a rolled-back subtransaction made it.
  */
 extern void event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc,
-						 Layouts *layouts);
+						 Layouts *layouts, const StreamCommit *sc);
+/*
+ * A decoded commit record's (e->stream_commit), for the partition to read
+ * the transaction back; its aborted pairs point into e's record.
+ */
+extern StreamCommit event_stream_commit(const Event *e);
+/*
+ * Whether msg is a streamed change of sc's transaction and run, read from
+ * its bytes without decoding (a partition reading a transaction back skips
+ * every other message cheaply).
+ */
+extern bool event_streamed_by(const rd_kafka_message_t *msg, const StreamCommit *sc);
 extern void event_free(Event *e);
 
 /* e becomes a dead letter (EVENT_BAD), for this reason (cut to fit EVENT_REASON_MAX). */

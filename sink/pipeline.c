@@ -98,6 +98,7 @@ part_state(Pipeline *p, const char *topic, int32_t partition)
 	st->partition = partition;
 	st->offset = -1;
 	keychange_hold_reset(&st->hold);
+	streamreplay_reset(&st->replay);
 	p->parts = xrealloc(p->parts, p->nparts + 1, sizeof(PartState *));
 	p->parts[p->nparts++] = st;
 	return st;
@@ -126,11 +127,16 @@ drop_partition(Batch *b, const PartState *st)
 	b->n = out;
 }
 
-/* keychange_seek's: what the batch being filled has of a held partition goes. */
+/*
+ * keychange_seek's: what the batch being filled has of a held partition
+ * goes, and a streamed transaction it was reading back is met again at its
+ * commit record (streamreplay.h).
+ */
 static void
 drop_filling(void *opaque, const PartState *st)
 {
 	drop_partition(((Pipeline *) opaque)->filling, st);
+	streamreplay_reset(&((PartState *) st)->replay);
 }
 
 static void
@@ -308,6 +314,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 			if (!positions_claim(p->target, st, p->err, sizeof(p->err)))
 				p->failed = true;
 			keychange_hold_reset(&st->hold);
+			streamreplay_reset(&st->replay);
 			parts->elems[i].offset = st->offset >= 0 ? st->offset + 1 : RD_KAFKA_OFFSET_BEGINNING;
 		}
 		if (!p->failed)
@@ -439,11 +446,64 @@ pipeline_consumer_free(rd_kafka_t *rk)
 	free(p);
 }
 
+/* Whether b holds any event of st. */
+static bool
+batch_has(const Batch *b, const PartState *st)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->states[i] == st)
+			return true;
+	return false;
+}
+
+/*
+ * A streamed transaction's commit record on st: the partition is read again
+ * from the transaction's first change there (streamreplay.h).  What the
+ * batch being filled holds of st goes to the apply thread first, so that a
+ * batch never holds both a partition's changes before the commit and the
+ * transaction's, read back from lower offsets (key change holds go by offset).
+ */
+static void
+read_back(Pipeline *p, PartState *st, Event *commit)
+{
+	rd_kafka_topic_partition_list_t *list;
+	rd_kafka_error_t *error;
+	int64_t		from;
+
+	if (batch_has(p->filling, st) && !flush(p))
+	{
+		event_free(commit);
+		return;
+	}
+	from = streamreplay_start(&st->replay, commit);
+	log_msg(LOG_DEBUG, "%s [%d]: streamed transaction %u committed at offset %" PRId64
+			": reading it back from offset %" PRId64, st->topic, st->partition, st->replay.commit.xid,
+			st->replay.until, from);
+	event_free(commit);
+	list = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(list, st->topic, st->partition)->offset = from;
+	if ((error = rd_kafka_seek_partitions(p->rk, list, 10000)) != NULL)
+	{
+		snprintf(p->err, sizeof(p->err), "cannot read %s [%d] back from offset %" PRId64 ": %s",
+				 st->topic, st->partition, from, rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+		p->failed = true;
+	}
+	else if (list->elems[0].err)
+	{
+		snprintf(p->err, sizeof(p->err), "cannot read %s [%d] back from offset %" PRId64 ": %s",
+				 st->topic, st->partition, from, rd_kafka_err2str(list->elems[0].err));
+		p->failed = true;
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
 static void
 take(Pipeline *p, rd_kafka_message_t *msg)
 {
 	Batch	   *b;
 	PartState  *st;
+	Event	   *e;
 
 	if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
 	{
@@ -461,9 +521,16 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 	}
 	b = p->filling;
 	st = part_state(p, rd_kafka_topic_name(msg->rkt), msg->partition);
-	if (keychange_stale(&st->hold, msg->offset))
+	if (keychange_stale(&st->hold, msg->offset) || streamreplay_stale(&st->replay, msg->offset))
 	{
-		rd_kafka_message_destroy(msg);	/* fetched before a held partition was sought back */
+		rd_kafka_message_destroy(msg);	/* fetched before the partition was sought back */
+		return;
+	}
+	/* Reading a transaction back: every other message before its commit was handled already. */
+	if (st->replay.active && msg->offset < st->replay.until &&
+		!event_streamed_by(msg, streamreplay_commit(&st->replay)))
+	{
+		rd_kafka_message_destroy(msg);
 		return;
 	}
 	if (b->n == b->cap)
@@ -479,8 +546,27 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 	/* What the batch holds: the message (and librdkafka's), its Event, its decoded record in the arena. */
 	b->bytes += msg->len + msg->key_len + FETCHAHEAD_MESSAGE_BYTES + sizeof(Event) - arena_used(b->arena);
 	b->states[b->n] = st;
-	event_decode(&b->events[b->n], msg, p->settings->max_value_bytes, arena_allocator(b->arena), p->layouts);
+	e = &b->events[b->n];
+	event_decode(e, msg, p->settings->max_value_bytes, arena_allocator(b->arena), p->layouts,
+				 streamreplay_commit(&st->replay));
 	b->bytes += arena_used(b->arena);
+	if (st->replay.active && msg->offset >= st->replay.until)
+	{
+		/* The commit record again: the transaction is read back, the partition goes on. */
+		streamreplay_reset(&st->replay);
+		e->kind = EVENT_IGNORE;
+		e->stream_commit = false;
+	}
+	else if (st->replay.active && e->kind == EVENT_IGNORE)
+	{
+		event_free(e);			/* a change of a rolled-back subtransaction */
+		return;
+	}
+	else if (e->stream_commit)
+	{
+		read_back(p, st, e);
+		return;
+	}
 	/* Our own dead letters, when the topics pattern takes them in: never again. */
 	if (p->settings->dead_letter_topic && strcmp(rd_kafka_topic_name(msg->rkt), p->settings->dead_letter_topic) == 0)
 		b->events[b->n].kind = EVENT_IGNORE;

@@ -222,7 +222,9 @@ plan_admit(Plan *p, Event *e, PartState *st, char *err, size_t errlen)
 
 	if (e->held)
 		return 0;				/* consumed again from its offset: see keychange.h */
-	st->offset = e->msg->offset;
+	/* A streamed transaction read back lies before its commit record, where the partition stands. */
+	if (e->msg->offset > st->offset)
+		st->offset = e->msg->offset;
 	if (!st->touched)
 	{
 		st->touched = true;

@@ -11,7 +11,8 @@
  *
  * The pipeline owns the PartStates (one per partition ever assigned, kept
  * for its life); topic, source and former are malloc'd strings of theirs.
- * hold is the key change module's (keyhold.h), set up by keychange_hold_reset.
+ * hold is the key change module's (keyhold.h), set up by keychange_hold_reset;
+ * replay streamreplay's, set up by streamreplay_reset.
  * The table itself is created by target_connect (target.h).
  */
 #ifndef PGCDC_SINK_POSITIONS_H
@@ -23,6 +24,7 @@
 
 #include "event.h"
 #include "keyhold.h"
+#include "streamreplay.h"
 #include "target.h"
 
 /* Where a topic-partition stands in the target. */
@@ -37,6 +39,7 @@ typedef struct PartState
 	Position	seen;			/* in the open batch: the last change admitted */
 	bool		has_seen;
 	KeyHold		hold;			/* key changes' (keychange.h): theirs alone */
+	StreamReplay replay;		/* a streamed transaction read back (streamreplay.h): the consumer thread's */
 	char		owner[64];		/* this member's claim of it (positions_claim) */
 	char	   *source;			/* the source history of pos (pgcdc.source), stored with it; NULL: unknown */
 	char	   *former;			/* the one before, when source.change = resync took a new one; NULL */

@@ -106,7 +106,9 @@ pgoinput_options(const Settings *s)
 	Buf			b = {0};
 
 	/* The publication's name is a quoted identifier list; a quote in it is doubled, in a doubled literal. */
-	buf_puts(&b, "proto_version '1', publication_names '\"");
+	/* Protocol 2 (PostgreSQL 14 on, as every server read) streams transactions in progress. */
+	buf_puts(&b, s->streaming ? "proto_version '2', streaming 'on', " : "proto_version '1', ");
+	buf_puts(&b, "publication_names '\"");
 	for (const char *p = s->publication; *p; p++)
 	{
 		if (*p == '"')

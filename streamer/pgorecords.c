@@ -12,6 +12,23 @@
 /* 2000-01-01 (pgoutput's epoch) in µs after 1970-01-01 (the records'). */
 #define PG_EPOCH_USECS INT64_C(946684800000000)
 
+/* A subtransaction's streamed changes: consecutive in seq (proto/cdc.proto, StreamInfo). */
+typedef struct StreamedSub
+{
+	uint32_t	xid;
+	uint32_t	first;
+	uint32_t	last;
+} StreamedSub;
+
+/* A transaction streamed in progress (pgoutput's streaming), until it ends. */
+typedef struct Streamed
+{
+	uint32_t	xid;
+	uint32_t	seq;			/* of its next streamed change */
+	StreamedSub *subs;
+	size_t		nsubs;
+} Streamed;
+
 typedef struct Entry
 {
 	uint32_t	relid;			/* 0: a free slot */
@@ -39,6 +56,11 @@ struct PgoRecords
 	int64_t		commit_ts;
 	uint32_t	seq;
 	bool		describe_failed;	/* the last failure was describe's */
+
+	/* Streaming: the transactions in progress, and the one whose block is open. */
+	Streamed   *streamed;
+	size_t		nstreamed;
+	Streamed   *stream;			/* between STREAM_START and STREAM_STOP */
 
 	PgoMessage	m;
 	Buf			rec;			/* the record being built */
@@ -70,6 +92,9 @@ pgorecords_free(PgoRecords *pr)
 	free(pr->database);
 	pgo_free(&pr->m);
 	buf_free(&pr->rec);
+	for (size_t i = 0; i < pr->nstreamed; i++)
+		free(pr->streamed[i].subs);
+	free(pr->streamed);
 	free(pr);
 }
 
@@ -123,6 +148,44 @@ frame(PgoRecords *pr, Buf *out)
 	out->len = (size_t) (wire_put_varint((uint8_t *) out->data + out->len, pr->rec.len) - (uint8_t *) out->data);
 	buf_append(out, pr->rec.data, pr->rec.len);
 	pr->rec.len = 0;
+}
+
+/*
+ * The fields of a streamed change (event_init_txn's in a block): no commit
+ * yet, the top-level xid, the subtransaction's (the xid pgoutput gives it),
+ * and its seq among the transaction's streamed changes, its
+ * subtransaction's range growing to it.
+ */
+static void
+streamed_fields(PgoRecords *pr, Pgcdc__Op op, uint64_t lsn)
+{
+	Streamed   *t = pr->stream;
+	uint32_t	seq = t->seq++;
+	uint32_t	subxid = pr->m.xid ? pr->m.xid : t->xid;
+
+	if (subxid != t->xid)
+	{
+		StreamedSub *sub = NULL;
+
+		for (size_t i = t->nsubs; i > 0 && sub == NULL; i--)
+			if (t->subs[i - 1].xid == subxid)
+				sub = &t->subs[i - 1];
+		if (sub == NULL)
+		{
+			t->subs = xrealloc(t->subs, t->nsubs + 1, sizeof(StreamedSub));
+			sub = &t->subs[t->nsubs++];
+			*sub = (StreamedSub) {subxid, seq, seq};
+		}
+		sub->last = seq;
+	}
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_VERSION, 1);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_OP, (uint64_t) op);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_LSN, lsn);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_SEQ, seq);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_XID, t->xid);
+	recwrite_bytes(&pr->rec, WIRE_CHANGE_EVENT_DATABASE, pr->database, strlen(pr->database));
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_STREAMED, 1);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_SUBXID, subxid);
 }
 
 /* The fields every record of the open transaction has (event_init_txn's). */
@@ -233,7 +296,6 @@ static bool
 on_change(PgoRecords *pr, uint64_t lsn, Buf *out, char *err, size_t errlen)
 {
 	const PgoMessage *m = &pr->m;
-	uint32_t	seq = pr->seq++;
 	Entry	   *e = find(pr, m->relid, false);
 	Pgcdc__Op	op = m->kind == PGO_INSERT ? PGCDC__OP__OP_INSERT
 		: m->kind == PGO_UPDATE ? PGCDC__OP__OP_UPDATE : PGCDC__OP__OP_DELETE;
@@ -244,10 +306,24 @@ on_change(PgoRecords *pr, uint64_t lsn, Buf *out, char *err, size_t errlen)
 				 m->relid, (unsigned) (lsn >> 32), (unsigned) lsn);
 		return false;
 	}
-	if (!e->included)
-		return true;
-	start_output(pr, out);
-	txn_fields(pr, op, lsn, seq);
+	if (pr->stream != NULL)
+	{
+		streamed_fields(pr, op, lsn);
+		if (!e->included)
+		{
+			pr->rec.len = 0;	/* counted, as the plugin counts filtered changes */
+			return true;
+		}
+	}
+	else
+	{
+		uint32_t	seq = pr->seq++;
+
+		if (!e->included)
+			return true;
+		start_output(pr, out);
+		txn_fields(pr, op, lsn, seq);
+	}
 	relation_fields(&pr->rec, &e->rel);
 	if (m->old_kind != 0 &&
 		!put_image(pr, WIRE_CHANGE_EVENT_BEFORE, &e->rel, &m->old, m->old_kind == 'K' && e->rel.old_key_only,
@@ -263,7 +339,6 @@ static bool
 on_truncate(PgoRecords *pr, uint64_t lsn, Buf *out, char *err, size_t errlen)
 {
 	const PgoMessage *m = &pr->m;
-	uint32_t	seq = pr->seq++;
 	Buf			refs = {0};
 	Buf			ref = {0};
 
@@ -286,15 +361,26 @@ on_truncate(PgoRecords *pr, uint64_t lsn, Buf *out, char *err, size_t errlen)
 		recwrite_message(&refs, WIRE_CHANGE_EVENT_TRUNCATED, ref.data, ref.len);
 	}
 	buf_free(&ref);
+	if (pr->stream != NULL)
+		streamed_fields(pr, PGCDC__OP__OP_TRUNCATE, lsn);
+	else
+	{
+		uint32_t	seq = pr->seq++;
+
+		if (refs.len > 0)
+		{
+			start_output(pr, out);
+			txn_fields(pr, PGCDC__OP__OP_TRUNCATE, lsn, seq);
+		}
+	}
 	if (refs.len > 0)
 	{
-		start_output(pr, out);
-		txn_fields(pr, PGCDC__OP__OP_TRUNCATE, lsn, seq);
 		buf_append(&pr->rec, refs.data, refs.len);
 		recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_CASCADE, (m->flags & 1) != 0);
 		recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_RESTART_IDENTITY, (m->flags & 2) != 0);
 		frame(pr, out);
 	}
+	pr->rec.len = 0;			/* streamed, of no included table: counted, not written */
 	buf_free(&refs);
 	return true;
 }
@@ -306,9 +392,18 @@ on_message(PgoRecords *pr, uint64_t lsn, Buf *out)
 	bool		in_txn = m->transactional && pr->in_txn;
 	uint32_t	seq = in_txn ? pr->seq++ : 0;
 
-	if (!tablefilter_message(pr->filter, (const char *) m->prefix.data, m->prefix.len))
+	if (m->transactional && pr->stream != NULL)
+	{
+		streamed_fields(pr, PGCDC__OP__OP_MESSAGE, lsn);
+		if (!tablefilter_message(pr->filter, (const char *) m->prefix.data, m->prefix.len))
+		{
+			pr->rec.len = 0;
+			return;
+		}
+	}
+	else if (!tablefilter_message(pr->filter, (const char *) m->prefix.data, m->prefix.len))
 		return;
-	if (in_txn)
+	else if (in_txn)
 	{
 		start_output(pr, out);
 		txn_fields(pr, PGCDC__OP__OP_MESSAGE, lsn, seq);
@@ -326,6 +421,91 @@ on_message(PgoRecords *pr, uint64_t lsn, Buf *out)
 	frame(pr, out);
 }
 
+static Streamed *
+streamed_find(PgoRecords *pr, uint32_t xid, bool add)
+{
+	for (size_t i = 0; i < pr->nstreamed; i++)
+		if (pr->streamed[i].xid == xid)
+			return &pr->streamed[i];
+	if (!add)
+		return NULL;
+	pr->streamed = xrealloc(pr->streamed, pr->nstreamed + 1, sizeof(Streamed));
+	pr->streamed[pr->nstreamed] = (Streamed) {xid, 0, NULL, 0};
+	return &pr->streamed[pr->nstreamed++];
+}
+
+static void
+streamed_forget(PgoRecords *pr, uint32_t xid)
+{
+	Streamed   *t = streamed_find(pr, xid, false);
+
+	if (t == NULL)
+		return;
+	free(t->subs);
+	*t = pr->streamed[--pr->nstreamed];
+}
+
+/* A streamed transaction's end, as the plugin's stream_commit and stream_abort write it. */
+static bool
+on_stream_end(PgoRecords *pr, uint64_t lsn, Buf *out, char *err, size_t errlen)
+{
+	const PgoMessage *m = &pr->m;
+	Streamed   *t = streamed_find(pr, m->xid, false);
+
+	if (pr->in_txn || pr->stream != NULL)
+	{
+		snprintf(err, errlen, "pgoutput stream end ('%c') inside a transaction or stream at %X/%X",
+				 (char) m->kind, (unsigned) (lsn >> 32), (unsigned) lsn);
+		return false;
+	}
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_VERSION, 1);
+	if (m->kind == PGO_STREAM_COMMIT)
+	{
+		recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_STREAM_COMMIT);
+		recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_COMMIT_LSN, m->lsn);
+		recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_LSN, m->lsn);
+		recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_SEQ, t ? t->seq : 0);
+		recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_XID, m->xid);
+		recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_COMMIT_TS, (uint64_t) (m->time + PG_EPOCH_USECS));
+		recwrite_bytes(&pr->rec, WIRE_CHANGE_EVENT_DATABASE, pr->database, strlen(pr->database));
+		recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_END_LSN, m->end_lsn);
+		streamed_forget(pr, m->xid);
+		frame(pr, out);
+		return true;
+	}
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_STREAM_ABORT);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_LSN, lsn);
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_XID, m->xid);
+	recwrite_bytes(&pr->rec, WIRE_CHANGE_EVENT_DATABASE, pr->database, strlen(pr->database));
+	recwrite_varint(&pr->rec, WIRE_CHANGE_EVENT_SUBXID, m->subxid);
+	if (m->subxid == m->xid)
+		streamed_forget(pr, m->xid);
+	else
+	{
+		StreamedSub *sub = NULL;
+		uint8_t		pair[2 * WIRE_VARINT_MAX];
+		uint8_t		info[3 * WIRE_VARINT_MAX];
+		uint8_t    *p;
+		size_t		i;
+
+		for (i = 0; t != NULL && i < t->nsubs && sub == NULL; i++)
+			if (t->subs[i].xid == m->subxid)
+				sub = &t->subs[i];
+		if (sub == NULL)
+		{
+			pr->rec.len = 0;	/* none of its changes streamed: nothing to void */
+			return true;
+		}
+		p = wire_put_varint(pair, sub->first);
+		p = wire_put_varint(p, sub->last - sub->first + 1);
+		p = wire_put_len_field(info, WIRE_STREAM_INFO_ABORTED, pair, (size_t) (p - pair));
+		recwrite_message(&pr->rec, WIRE_CHANGE_EVENT_STREAM, info, (size_t) (p - info));
+		t->subs[i - 1] = t->subs[--t->nsubs];
+	}
+	frame(pr, out);
+	return true;
+}
+
 bool
 pgorecords_add(PgoRecords *pr, uint64_t wal_start, const uint8_t *buf, size_t len, Buf *out,
 			   uint64_t *skipped_end, char *err, size_t errlen)
@@ -334,10 +514,31 @@ pgorecords_add(PgoRecords *pr, uint64_t wal_start, const uint8_t *buf, size_t le
 
 	*skipped_end = 0;
 	pr->describe_failed = false;
-	if (!pgo_parse(buf, len, false, false, m, err, errlen))
+	if (!pgo_parse(buf, len, pr->stream != NULL, false, m, err, errlen))
 		return false;
 	switch (m->kind)
 	{
+		case PGO_STREAM_START:
+			if (pr->in_txn || pr->stream != NULL)
+			{
+				snprintf(err, errlen, "pgoutput STREAM START inside a transaction or stream at %X/%X",
+						 (unsigned) (wal_start >> 32), (unsigned) wal_start);
+				return false;
+			}
+			pr->stream = streamed_find(pr, m->xid, true);
+			return true;
+		case PGO_STREAM_STOP:
+			if (pr->stream == NULL)
+			{
+				snprintf(err, errlen, "pgoutput STREAM STOP outside a stream at %X/%X",
+						 (unsigned) (wal_start >> 32), (unsigned) wal_start);
+				return false;
+			}
+			pr->stream = NULL;
+			return true;
+		case PGO_STREAM_COMMIT:
+		case PGO_STREAM_ABORT:
+			return on_stream_end(pr, wal_start, out, err, errlen);
 		case PGO_BEGIN:
 			if (pr->in_txn)
 			{
@@ -380,7 +581,7 @@ pgorecords_add(PgoRecords *pr, uint64_t wal_start, const uint8_t *buf, size_t le
 		case PGO_UPDATE:
 		case PGO_DELETE:
 		case PGO_TRUNCATE:
-			if (!pr->in_txn)
+			if (!pr->in_txn && pr->stream == NULL)
 			{
 				snprintf(err, errlen, "pgoutput change ('%c') outside a transaction at %X/%X", (char) m->kind,
 						 (unsigned) (wal_start >> 32), (unsigned) wal_start);
@@ -392,7 +593,7 @@ pgorecords_add(PgoRecords *pr, uint64_t wal_start, const uint8_t *buf, size_t le
 			on_message(pr, wal_start, out);
 			return true;
 		default:
-			snprintf(err, errlen, "pgoutput message '%c' (a streamed or two-phase transaction), which "
+			snprintf(err, errlen, "pgoutput message '%c' (a two-phase transaction), which "
 					 "walstreamer does not ask for", (char) m->kind);
 			return false;
 	}

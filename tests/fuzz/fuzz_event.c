@@ -108,7 +108,7 @@ decode(const uint8_t *data, size_t size, const char *role, ProtobufCAllocator *a
 	Event		e;
 	Outcome		o;
 
-	event_decode(&e, kafkastub_message(data, size, role), 1 << 20, alloc, layouts);
+	event_decode(&e, kafkastub_message(data, size, role), 1 << 20, alloc, layouts, NULL);
 	check_event(&e);
 	o.kind = e.kind;
 	snprintf(o.reason, sizeof(o.reason), "%s", e.reason ? e.reason : "");

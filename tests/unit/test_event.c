@@ -33,7 +33,7 @@ decode_bytes(const uint8_t *buf, size_t len, size_t max_value, const char *role)
 	Event		e;
 	Outcome		o;
 
-	event_decode(&e, kafkastub_message(buf, len, role), max_value, arena_allocator(arena), layouts);
+	event_decode(&e, kafkastub_message(buf, len, role), max_value, arena_allocator(arena), layouts, NULL);
 	o.kind = e.kind;
 	snprintf(o.reason, sizeof(o.reason), "%s", e.reason ? e.reason : "");
 	event_free(&e);
@@ -266,7 +266,7 @@ empty_key(void)
 	buf = malloc(len);
 	pgcdc__change_event__pack(&c.ev, buf);
 	for (int i = 0; i < 2; i++)
-		event_decode(&e[i], kafkastub_message(buf, len, NULL), 1 << 20, arena_allocator(arena), layouts);
+		event_decode(&e[i], kafkastub_message(buf, len, NULL), 1 << 20, arena_allocator(arena), layouts, NULL);
 	CHECK(e[0].kind == EVENT_UPSERT && e[0].key != NULL && e[0].keylen == 0, "an empty key, not NULL");
 	CHECK(event_key_cmp(&e[0], &e[1]) == 0, "equal keyless events");
 	for (int i = 0; i < 2; i++)
