@@ -34,7 +34,7 @@ const ConfigKey settings_keys[] = {
 		"keep in step, so that after a promotion walstreamer goes on from it on the new primary (name both "
 		"servers in source, with target_session_attrs=read-write); older servers: ignored",
 		NULL, 0, 0, false, false},
-	{"source.streaming", CONFIG_BOOL, "off",
+	{"source.streaming", CONFIG_BOOL, "on",
 		"transactions larger than the source's logical_decoding_work_mem come while in progress and go to "
 		"Kafka as they come (walsink applies one at its commit); off: each comes whole at its commit",
 		NULL, 0, 0, false, false},

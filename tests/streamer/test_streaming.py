@@ -3,7 +3,8 @@ transaction larger than the source's logical_decoding_work_mem reaches
 Kafka before it commits, and walsink applies it only at its commit, without
 what its rolled-back subtransactions did, and never an aborted one.  Kills
 of either daemon mid-way leave the target equal to the source, with no row
-twice (a table without a key shows doubles).
+twice (a table without a key shows doubles).  Both plugins: pgcdc's stream
+callbacks and pgoutput's streaming (protocol 2).
 
 The source decodes with logical_decoding_work_mem = 64kB, so that a few
 thousand rows make a transaction stream."""
@@ -73,10 +74,11 @@ def aborted_big(source):
     conn.close()
 
 
-def test_streamed_transaction_applies_at_its_commit(source, target, broker, streamer, sink):
+@pytest.mark.parametrize("plugin", ["pgcdc", "pgoutput"])
+def test_streamed_transaction_applies_at_its_commit(source, target, broker, streamer, sink, plugin):
     rows = 200_000
     prepare(source)
-    s = streamer(snapshot_mode="never", source_streaming="on").start()
+    s = streamer(snapshot_mode="never", source_streaming="on", source_plugin=plugin).start()
     wait_for(lambda: confirmed(source) is not None, what="the slot")
     w = sink().start()
     source.psql("INSERT INTO small VALUES (1, 'before')")
