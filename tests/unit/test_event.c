@@ -291,6 +291,124 @@ chunk_row_by_position(void)
 	CHECK(event_key_cmp(&row, &row) == 0, "equal");
 }
 
+/* A record decoded at offset, with sc (NULL: not reading a transaction back). */
+static Event
+decode_at(const Pgcdc__ChangeEvent *ev, int64_t offset, const StreamCommit *sc)
+{
+	size_t		len = pgcdc__change_event__get_packed_size(ev);
+	uint8_t    *buf = malloc(len);
+	rd_kafka_message_t *m;
+	Event		e;
+
+	pgcdc__change_event__pack(ev, buf);
+	m = kafkastub_message(buf, len, NULL);
+	m->offset = offset;
+	free(buf);
+	event_decode(&e, m, 1 << 20, arena_allocator(arena), layouts, sc);
+	return e;
+}
+
+/*
+ * Streamed changes (proto `streamed`): ignored until read back with their
+ * transaction's commit, then the committed transaction's, at its commit
+ * LSN, seq less the rolled-back changes before it; a rolled-back one, or
+ * one of another transaction or run, stays ignored.  The commit record is
+ * checked before a partition seeks back by it.
+ */
+static void
+streamed(void)
+{
+	static uint32_t aborted[] = {2, 3, 8, 1};
+	StreamCommit sc = {5, 9, 0x500, 1234, 3, aborted, 4};
+	Pgcdc__StreamInfo info = PGCDC__STREAM_INFO__INIT;
+	Change		c;
+	Event		e;
+	struct
+	{
+		uint32_t	xid;
+		uint64_t	run;
+		uint32_t	seq;
+		bool		applies;
+		uint32_t	committed_seq;
+	}			cases[] = {
+		{5, 9, 10, true, 6}, {5, 9, 1, true, 1}, {5, 9, 5, true, 2}, {5, 9, 3, false, 0},
+		{5, 9, 8, false, 0}, {5, 8, 10, false, 0}, {6, 9, 10, false, 0},
+	};
+
+	change_init(&c, PGCDC__OP__OP_INSERT, 23);
+	c.v.kind_case = PGCDC__VALUE__KIND_INT_VALUE;
+	c.ev.commit_lsn = 0;
+	c.ev.streamed = true;
+	c.ev.stream = &info;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		c.ev.xid = cases[i].xid;
+		info.run = cases[i].run;
+		c.ev.seq = cases[i].seq;
+		e = decode_at(&c.ev, 4, NULL);
+		CHECK(e.kind == EVENT_IGNORE, "case %zu: in progress, ignored", i);
+		CHECK(event_streamed_by(e.msg, &sc) == (cases[i].xid == 5 && cases[i].run == 9),
+			  "case %zu: read from its bytes", i);
+		event_free(&e);
+		e = decode_at(&c.ev, 4, &sc);
+		if (cases[i].applies)
+			CHECK(e.kind == EVENT_UPSERT && e.pos.lsn == 0x500 && e.pos.seq == cases[i].committed_seq &&
+				  e.rec->commit_ts == 1234 && !e.rec->streamed,
+				  "case %zu: kind %d at %llx #%u", i, (int) e.kind, (unsigned long long) e.pos.lsn, e.pos.seq);
+		else
+			CHECK(e.kind == EVENT_IGNORE, "case %zu: not the transaction's, or rolled back", i);
+		event_free(&e);
+	}
+
+	/* The commit record. */
+	{
+		static uint32_t good[] = {2, 3, 8, 1};
+		static uint32_t overlapping[] = {2, 3, 4, 1};
+		static uint32_t odd[] = {2, 3, 8};
+		Pgcdc__ChangeEvent ev = PGCDC__CHANGE_EVENT__INIT;
+		StreamCommit got;
+
+		ev.version = 1;
+		ev.op = PGCDC__OP__OP_STREAM_COMMIT;
+		ev.xid = 5;
+		ev.commit_lsn = 0x500;
+		ev.commit_ts = 1234;
+		ev.stream = &info;
+		info.run = 9;
+		info.first_offset = 3;
+		info.aborted = good;
+		info.n_aborted = 4;
+		e = decode_at(&ev, 10, NULL);
+		CHECK(e.kind == EVENT_IGNORE && e.stream_commit, "a commit record: %s", e.reason ? e.reason : "");
+		if (e.stream_commit)
+		{
+			got = event_stream_commit(&e);
+			CHECK(got.xid == 5 && got.run == 9 && got.commit_lsn == 0x500 && got.first_offset == 3 &&
+				  got.naborted == 4 && got.aborted[2] == 8, "its fields");
+		}
+		event_free(&e);
+		info.first_offset = 10;
+		e = decode_at(&ev, 10, NULL);
+		CHECK(e.kind == EVENT_BAD && strstr(e.reason, "not before it"), "first change not before it: %s",
+			  e.reason ? e.reason : "");
+		event_free(&e);
+		info.first_offset = 3;
+		info.aborted = overlapping;
+		e = decode_at(&ev, 10, NULL);
+		CHECK(e.kind == EVENT_BAD && strstr(e.reason, "overlapping"), "overlapping ranges");
+		event_free(&e);
+		info.aborted = odd;
+		info.n_aborted = 3;
+		e = decode_at(&ev, 10, NULL);
+		CHECK(e.kind == EVENT_BAD && strstr(e.reason, "pairs"), "not pairs");
+		event_free(&e);
+		ev.stream = NULL;
+		e = decode_at(&ev, 10, NULL);
+		CHECK(e.kind == EVENT_BAD && strstr(e.reason, "run"), "no stream info");
+		event_free(&e);
+	}
+}
+
 int
 main(void)
 {
@@ -301,6 +419,7 @@ main(void)
 	lengths();
 	empty_key();
 	chunk_row_by_position();
+	streamed();
 	layouts_free(layouts);
 	arena_free(arena);
 	return unit_summary("event");
