@@ -14,7 +14,7 @@ import threading
 import psycopg2
 import pytest
 
-from support.checks import confirmed, dead_letters, query, wait_equal, wait_for
+from support.checks import confirmed, dead_letters, query, snapshot_done, wait_equal, wait_for
 from support.kafkaread import watermarks
 
 TABLES = ["big", "nokey", "small"]
@@ -120,5 +120,38 @@ def test_kill9_mid_stream(source, target, broker, streamer, sink, victim):
         w.kill()
         w.start()
     wait_equal(source, target, TABLES[:2], timeout=300)
+    assert dead_letters(target) == []
+    assert s.stop() == 0 and w.stop() == 0
+
+
+def test_streamed_transactions_during_a_snapshot(source, target, broker, streamer, sink):
+    """A snapshot reads the table while streamed transactions change it: one
+    commits, one rolls back, one rolls a subtransaction back.  A chunk
+    learns what a streamed transaction changed only at its commit, so the
+    rows the rolled-back ones touched are never dropped from a chunk."""
+    rows = 400_000
+    prepare(source)
+    source.psql(f"INSERT INTO big SELECT g, 'initial ' || g FROM generate_series(1, {rows}) g")
+    s = streamer(snapshot_mode="initial", source_streaming="on", snapshot_chunk_rows="1000").start()
+    w = sink().start()
+    wait_for(lambda: query(source, "SELECT count(*) FROM pgcdc.snapshot_part WHERE rows > 0") not in
+             (None, "0"), timeout=120, what="the snapshot to read its first chunks")
+    kept = psycopg2.connect(source.dsn())
+    cur = kept.cursor()
+    cur.execute("UPDATE big SET v = 'streamed ' || id WHERE id % 3 = 0")
+    cur.execute("SAVEPOINT s")
+    cur.execute("UPDATE big SET v = 'rolled back' WHERE id % 3 = 2")
+    cur.execute("ROLLBACK TO SAVEPOINT s")
+    gone = psycopg2.connect(source.dsn())
+    gone.cursor().execute("UPDATE big SET v = 'aborted' WHERE id % 3 = 1")
+    gone.rollback()
+    gone.close()
+    cur.execute("DELETE FROM big WHERE id % 1000 = 0")
+    reading = not snapshot_done(source)
+    kept.commit()
+    kept.close()
+    assert reading, "the snapshot ended before the streamed transactions: make the table larger"
+    wait_for(lambda: snapshot_done(source), timeout=300, what="the snapshot")
+    wait_equal(source, target, ["big"], timeout=300)
     assert dead_letters(target) == []
     assert s.stop() == 0 and w.stop() == 0
