@@ -8,6 +8,7 @@
  * input, one per line, answering each with "ok" or "error: <why>":
  *
  *   topic NAME PARTITIONS [REPLICATION]  create a topic
+ *   leader TOPIC PARTITION BROKER        make a broker the partition's leader
  *   down BROKER | up BROKER              stop / resume accepting connections
  *   rtt BROKER MS                        delay every response of a broker
  *   errors API ERROR [ERROR ...]         the next requests of API (produce,
@@ -165,6 +166,10 @@ run_command(rd_kafka_mock_cluster_t *mc, int brokers, char *line, char *why, siz
 		return cmd_errors(mc, argc, argv, why, whylen);
 	else if (strcmp(argv[0], "clear") == 0 && argc == 2 && api_key(argv[1]) >= 0)
 		rd_kafka_mock_clear_request_errors(mc, (int16_t) api_key(argv[1]));
+	else if (strcmp(argv[0], "leader") == 0 && argc == 4 && number(argv[2]) >= 0 &&
+			 number(argv[3]) >= 1 && number(argv[3]) <= brokers)
+		err = rd_kafka_mock_partition_set_leader(mc, argv[1], (int32_t) number(argv[2]),
+												 (int32_t) number(argv[3]));
 	else if (strcmp(argv[0], "topic") == 0 && (argc == 3 || argc == 4) && number(argv[2]) > 0)
 	{
 		long		rf = argc == 4 ? number(argv[3]) : (brokers < 3 ? brokers : 3);
