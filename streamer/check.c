@@ -53,6 +53,49 @@ show(Check *c, const char *name)
 }
 
 /* The server settings logical decoding through source.plugin needs. */
+/*
+ * A standby decodes (PostgreSQL 16 on) if the primary keeps the catalog rows
+ * it needs (hot_standby_feedback, with a physical slot), and walstreamer
+ * writes on the primary (source.primary).
+ */
+static bool
+check_standby(Check *c)
+{
+	char		line[2 * ERRLEN];
+	char	   *v;
+	int			standby = source_in_recovery(c->src, c->err, sizeof(c->err));
+	Source	   *primary;
+	bool		ok = true;
+
+	if (standby < 0)
+		return report(false, c->err);
+	if (!standby)
+		return true;
+	if (c->settings->primary == NULL)
+		return report(false, "the source is a standby: set source.primary to the primary's connection string "
+					  "(walstreamer writes its tables, watermarks and heartbeats there)");
+	if ((primary = source_connect(c->settings->primary, c->err, sizeof(c->err))) == NULL)
+	{
+		snprintf(line, sizeof(line), "source.primary: %s", c->err);
+		return report(false, line);
+	}
+	snprintf(line, sizeof(line), "the source is a standby; walstreamer writes on source.primary (%s)",
+			 source_in_recovery(primary, c->err, sizeof(c->err)) == 0 ? "a primary" : "NOT a primary");
+	ok = report(strstr(line, "NOT") == NULL, line);
+	source_close(primary);
+	if ((v = show(c, "hot_standby_feedback")) != NULL && strcmp(v, "on") == 0)
+		report(true, "hot_standby_feedback = on");
+	else
+	{
+		snprintf(line, sizeof(line), "hot_standby_feedback is \"%s\": without it (and a physical slot on the "
+				 "primary, primary_slot_name) the primary may remove catalog rows the standby's slot needs, "
+				 "which then stops with \"conflict with recovery\"", v ? v : c->err);
+		ok &= report(false, line);
+	}
+	free(v);
+	return ok;
+}
+
 static bool
 check_server(Check *c)
 {
@@ -89,6 +132,7 @@ check_server(Check *c)
 		snprintf(line, sizeof(line), "cannot read output_plugin_libraries: %s", c->err);
 		all = report(false, line);
 	}
+	all &= check_standby(c);
 	return all;
 }
 
@@ -195,7 +239,7 @@ check_publication(Check *c)
 	const Settings *s = c->settings;
 	char		line[2 * ERRLEN];
 	char		done[ERRLEN];
-	PGconn	   *conn = source_connect_sql(s->source, "walstreamer check", "check", c->err, sizeof(c->err));
+	PGconn	   *conn = source_connect_sql(s->writes, "walstreamer check", "check", c->err, sizeof(c->err));
 	TableFilter *f;
 	bool		fatal;
 	bool		ok;

@@ -68,7 +68,7 @@ pgoinput_open(const Settings *s, Source *src, const char *database, bool *fatal,
 		pgoinput_close(in);
 		return NULL;
 	}
-	if ((in->catalog = source_connect_sql(s->source, "walstreamer", "catalog", err, errlen)) == NULL ||
+	if ((in->catalog = source_connect_sql(s->writes, "walstreamer", "catalog", err, errlen)) == NULL ||
 		!pgcatalog_prepare(in->catalog, err, errlen) ||
 		!bookkeeping_ensure(in->catalog, fatal, err, errlen) ||
 		!publication_prepare(in->catalog, s, in->filter, false, done, sizeof(done), fatal, err, errlen))

@@ -35,6 +35,8 @@ typedef struct Pipeline
 	Metrics    *metrics;
 	TopicLimits *limits;		/* kept across pipelines */
 	Source	   *src;
+	Source	   *primary;		/* source.primary, where walstreamer writes when src is a standby; else NULL */
+	bool		standby;		/* src is in recovery */
 	Kafka	   *kafka;
 	Stream	   *stream;
 	PgoInput   *pgoutput;		/* source.plugin = pgoutput; else NULL */
@@ -73,11 +75,18 @@ failure(Pipeline *p, bool fatal)
 	return end(p, fatal || p->fatal ? OUTCOME_FATAL : OUTCOME_RETRY);
 }
 
+/* Where walstreamer's own tables are: the source, or its primary. */
+static Source *
+book(Pipeline *p)
+{
+	return p->primary ? p->primary : p->src;
+}
+
 /* The marker of a slot walstreamer created (source.h): at creation, and at every start. */
 static bool
 mark_slot(Pipeline *p, const uint64_t *snapshot_lsn)
 {
-	return source_mark_slot(p->src, p->settings->slot_name, p->id.sysid, snapshot_lsn,
+	return source_mark_slot(book(p), p->settings->slot_name, p->id.sysid, snapshot_lsn,
 							p->err, sizeof(p->err));
 }
 
@@ -197,7 +206,7 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 			source_create_slot(p->src, s->slot_name, s->plugin_name, true, false, false, &lsn, NULL, 0, p->err,
 							   sizeof(p->err));
 	}
-	if ((created = source_slot_created(p->src, s->slot_name, p->id.dbname, when, sizeof(when),
+	if ((created = source_slot_created(book(p), s->slot_name, p->id.dbname, when, sizeof(when),
 									   p->err, sizeof(p->err))) < 0)
 	{
 		*outcome = OUTCOME_FATAL;
@@ -227,7 +236,7 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 																	s->snapshot_mode == SNAPSHOT_WHEN_NEEDED))) &&
 		!progress_schedule(s, p->err, sizeof(p->err)))
 		return false;
-	if (info.exists && s->slot_failover && !info.failover && source_failover_slots(p->src))
+	if (info.exists && s->slot_failover && !info.failover && source_failover_slots(p->src) && !p->standby)
 	{
 		if (!source_set_failover(p->src, s->slot_name, p->err, sizeof(p->err)))
 			return false;
@@ -235,8 +244,11 @@ prepare_slot(Pipeline *p, Outcome *outcome)
 	}
 	if (info.exists)
 		return mark_slot(p, NULL) && progress_reconcile(s, p->err, sizeof(p->err));
-	if (!source_create_slot(p->src, s->slot_name, s->plugin_name, false, false, s->slot_failover, &lsn, NULL, 0,
-							p->err, sizeof(p->err)))
+	/* A standby's slot cannot be a failover slot; it waits for the primary's running transactions. */
+	if (p->standby)
+		source_log_standby_snapshot(p->primary);
+	if (!source_create_slot(p->src, s->slot_name, s->plugin_name, false, false, s->slot_failover && !p->standby,
+							&lsn, NULL, 0, p->err, sizeof(p->err)))
 		return false;
 	log_msg(LOG_INFO, "created replication slot \"%s\" at " LSN_FMT "%s", s->slot_name, LSN_ARGS(lsn),
 			s->snapshot_mode == SNAPSHOT_NEVER ? " (no snapshot)" : "");
@@ -427,12 +439,25 @@ run(Pipeline *p, bool *connected)
 	bool		ok;
 	SlotInfo	info;
 	uint64_t	start_lsn;
+	int			rc;
 
 	if ((p->src = source_connect(s->source, p->err, sizeof(p->err))) == NULL)
 		return failure(p, false);
 	*connected = true;
 	if (!source_identify(p->src, &p->id, p->err, sizeof(p->err)))
 		return failure(p, source_fatal(p->src));
+	if ((rc = source_in_recovery(p->src, p->err, sizeof(p->err))) < 0)
+		return failure(p, false);
+	p->standby = rc == 1;
+	if (p->standby && s->primary == NULL)
+	{
+		snprintf(p->err, sizeof(p->err), "the source is a standby (in recovery): walstreamer decodes there "
+				 "(PostgreSQL 16 on) but writes its tables, watermarks and heartbeats on the primary: set "
+				 "source.primary to the primary's connection string");
+		return failure(p, true);
+	}
+	if (s->primary != NULL && (p->primary = source_connect(s->primary, p->err, sizeof(p->err))) == NULL)
+		return failure(p, false);
 	if (!s->to_stdout &&
 		(p->kafka = kafka_new(s->config, p->limits, on_delivery, p, p->err, sizeof(p->err))) == NULL)
 		return failure(p, true);
@@ -498,7 +523,7 @@ run(Pipeline *p, bool *connected)
 		return failure(p, false);
 	metrics_set_health(p->metrics, true, NULL);
 	if (!s->to_stdout)
-		p->heartbeat = heartbeat_start(s->source, s->heartbeat_ms);
+		p->heartbeat = heartbeat_start(s->writes, s->heartbeat_ms);
 	return stream_loop(p);
 }
 
@@ -520,6 +545,7 @@ pipeline_run(const Settings *s, Metrics *m, TopicLimits *limits, bool *connected
 	signals_clear(&p.signals);
 	kafka_free(p.kafka);
 	source_close(p.src);
+	source_close(p.primary);
 	if (o != OUTCOME_STOPPED)
 		metrics_set_health(m, false, p.err);
 	return o;

@@ -38,7 +38,7 @@ progress_schedule(const Settings *s, char *err, size_t errlen)
 {
 	Buf			oids = {0};
 	const char *params[2] = {s->slot_name, NULL};
-	PGconn	   *conn = source_connect_sql(s->source, "walstreamer snapshot", "snapshot", err, errlen);
+	PGconn	   *conn = source_connect_sql(s->writes, "walstreamer snapshot", "snapshot", err, errlen);
 	PGresult   *res;
 	bool		ok;
 
@@ -99,7 +99,7 @@ last_lists(PGconn *conn, const Settings *s, char **include, char **exclude, char
 bool
 progress_reconcile(const Settings *s, char *err, size_t errlen)
 {
-	PGconn	   *conn = source_connect_sql(s->source, "walstreamer snapshot", "snapshot", err, errlen);
+	PGconn	   *conn = source_connect_sql(s->writes, "walstreamer snapshot", "snapshot", err, errlen);
 	Buf			now = {0},
 				before = {0};
 	char	   *old_include = NULL,

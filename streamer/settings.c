@@ -13,6 +13,11 @@ const ConfigKey settings_keys[] = {
 		"libpq connection string of the source database; replication=database is added. "
 		"Passwords belong in .pgpass (PGPASSFILE); one given here is masked in every log line",
 		NULL, 0, 0, false, true},
+	{"source.primary", CONFIG_CONNINFO, NULL,
+		"when source is a standby (PostgreSQL 16 on decodes there): the primary's connection string, where "
+		"walstreamer writes (its tables, snapshot watermarks, heartbeats, the publication); the standby is "
+		"read. Unset: everything on source",
+		NULL, 0, 0, false, false},
 	{"source.plugin", CONFIG_ENUM, "pgcdc",
 		"the output plugin that decodes the WAL. pgcdc: this project's (loaded by the server, with the "
 		"pgcdc extension); pgoutput: PostgreSQL's own, on servers that load no other (managed PostgreSQL), "
@@ -99,6 +104,8 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	memset(s, 0, sizeof(*s));
 	s->config = c;
 	s->source = config_string(c, "source");
+	s->primary = config_string(c, "source.primary");
+	s->writes = s->primary ? s->primary : s->source;
 	s->plugin = strcmp(config_string(c, "source.plugin"), "pgoutput") == 0 ? PLUGIN_PGOUTPUT : PLUGIN_PGCDC;
 	s->plugin_name = config_string(c, "source.plugin");
 	s->publication = config_string(c, "publication.name");

@@ -47,6 +47,8 @@ typedef struct Settings
 {
 	const Config *config;
 	const char *source;
+	const char *primary;		/* source.primary: NULL unless source is a standby */
+	const char *writes;			/* where walstreamer writes: primary, else source */
 	Plugin		plugin;
 	const char *plugin_name;	/* "pgcdc" or "pgoutput" */
 	const char *publication;

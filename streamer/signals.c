@@ -230,7 +230,7 @@ signal_execute(const Settings *s, const Signal *sig, char *err, size_t errlen)
 	bool		ok = false;
 
 	err[0] = '\0';
-	if ((conn = source_connect_sql(s->source, "walstreamer signal", "signal", err, errlen)) == NULL)
+	if ((conn = source_connect_sql(s->writes, "walstreamer signal", "signal", err, errlen)) == NULL)
 		return false;
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
 		if (strcmp(actions[i].type, sig->type) == 0)

@@ -68,7 +68,7 @@ load_parts(TableRead *tr, Part **parts, int *nparts)
 	snprintf(relid, sizeof(relid), "%u", tr->relid);
 	*parts = NULL;
 	*nparts = 0;
-	res = PQexecParams(tr->conn, "SELECT sp.part, sp.done IS NOT NULL, sp.upto_bytes, sp.last_key_bytes "
+	res = PQexecParams(tr->book, "SELECT sp.part, sp.done IS NOT NULL, sp.upto_bytes, sp.last_key_bytes "
 					   "FROM pgcdc.snapshot_part sp JOIN pgcdc.snapshot_progress p USING (slot_name, relid) "
 					   "WHERE sp.slot_name = $1 AND sp.relid = $2::oid AND sp.requested = p.requested "
 					   "ORDER BY sp.part", 2, NULL, params, NULL, NULL, 1);
@@ -98,7 +98,7 @@ load_parts(TableRead *tr, Part **parts, int *nparts)
 	}
 	PQclear(res);
 	/* The keys' values as text, one row per value. */
-	res = PQexecParams(tr->conn, "SELECT sp.part, k.which, k.v FROM pgcdc.snapshot_part sp "
+	res = PQexecParams(tr->book, "SELECT sp.part, k.which, k.v FROM pgcdc.snapshot_part sp "
 					   "JOIN pgcdc.snapshot_progress p USING (slot_name, relid) "
 					   "CROSS JOIN LATERAL (SELECT 'u', u.v, u.i FROM unnest(sp.upto) WITH ORDINALITY u(v, i) "
 					   "  UNION ALL SELECT 'l', l.v, l.i FROM unnest(sp.last_key) WITH ORDINALITY l(v, i)) "
@@ -260,12 +260,12 @@ store_parts(TableRead *tr, Part *parts, int nparts, bool *stored)
 
 	*stored = false;
 	snprintf(relid, sizeof(relid), "%u", tr->relid);
-	if (!tableread_run(tr, PQexec(tr->conn, "BEGIN"), "BEGIN"))
+	if (!tableread_run(tr, PQexec(tr->book, "BEGIN"), "BEGIN"))
 		return false;
 	{
 		const char *params[2] = {tr->settings->slot_name, relid};
 
-		res = PQexecParams(tr->conn, "DELETE FROM pgcdc.snapshot_part WHERE slot_name = $1 AND relid = $2::oid",
+		res = PQexecParams(tr->book, "DELETE FROM pgcdc.snapshot_part WHERE slot_name = $1 AND relid = $2::oid",
 						   2, NULL, params, NULL, NULL, 0);
 		if (!tableread_run(tr, res, "storing its parts"))
 			return false;
@@ -296,7 +296,7 @@ store_parts(TableRead *tr, Part *parts, int nparts, bool *stored)
 		buf_printf(&q, ", ");
 		key_array(&q, &p->last, params, &n);
 		buf_printf(&q, " FROM pgcdc.snapshot_progress WHERE slot_name = $1 AND relid = $2::oid AND done IS NULL");
-		res = PQexecParams(tr->conn, q.data, n, NULL, params, lengths, formats, 0);
+		res = PQexecParams(tr->book, q.data, n, NULL, params, lengths, formats, 0);
 		free(q.data);
 		free(params);
 		free(lengths);
@@ -305,13 +305,13 @@ store_parts(TableRead *tr, Part *parts, int nparts, bool *stored)
 		{
 			/* The request is gone (stop-snapshot): nothing to read. */
 			PQclear(res);
-			return tableread_run(tr, PQexec(tr->conn, "ROLLBACK"), "ROLLBACK");
+			return tableread_run(tr, PQexec(tr->book, "ROLLBACK"), "ROLLBACK");
 		}
 		if (!tableread_run(tr, res, "storing its parts"))
 			return false;
 	}
 	*stored = true;
-	return tableread_run(tr, PQexec(tr->conn, "COMMIT"), "COMMIT");
+	return tableread_run(tr, PQexec(tr->book, "COMMIT"), "COMMIT");
 }
 
 bool
@@ -397,7 +397,7 @@ part_save(TableRead *tr, int no, const Key *last, size_t rows)
 	buf_printf(&q, " WHERE slot_name = $1 AND relid = $2::oid AND part = $4::int) "
 			   "UPDATE pgcdc.snapshot_progress SET rows = rows + $3::bigint, chunks = chunks + 1 "
 			   "WHERE slot_name = $1 AND relid = $2::oid");
-	ok = tableread_run(tr, PQexecParams(tr->conn, q.data, n, NULL, params, lengths, formats, 0),
+	ok = tableread_run(tr, PQexecParams(tr->book, q.data, n, NULL, params, lengths, formats, 0),
 					   "saving its progress");
 	free(q.data);
 	free(params);
@@ -415,7 +415,7 @@ part_done(TableRead *tr, int no, bool table)
 
 	snprintf(relid, sizeof(relid), "%u", tr->relid);
 	snprintf(part, sizeof(part), "%d", no);
-	return tableread_run(tr, PQexecParams(tr->conn, "WITH p AS (UPDATE pgcdc.snapshot_part SET done = now() "
+	return tableread_run(tr, PQexecParams(tr->book, "WITH p AS (UPDATE pgcdc.snapshot_part SET done = now() "
 										  "WHERE slot_name = $1 AND relid = $2::oid AND part = $3::int) "
 										  "UPDATE pgcdc.snapshot_progress SET done = now() "
 										  "WHERE slot_name = $1 AND relid = $2::oid AND $4::boolean",

@@ -91,7 +91,7 @@ cols_free(KeyCols *c)
 
 void
 tableread_init(TableRead *tr, const Settings *s, SnapWatch *w, atomic_bool *stop, PGconn *conn,
-			   uint32_t relid, const char *schema, const char *name, const char *filter)
+			   PGconn *book, uint32_t relid, const char *schema, const char *name, const char *filter)
 {
 	char	   *qs = PQescapeIdentifier(conn, schema, strlen(schema));
 	char	   *qn = PQescapeIdentifier(conn, name, strlen(name));
@@ -101,6 +101,7 @@ tableread_init(TableRead *tr, const Settings *s, SnapWatch *w, atomic_bool *stop
 	tr->watch = w;
 	tr->stop = stop;
 	tr->conn = conn;
+	tr->book = book;
 	tr->relid = relid;
 	tr->schema = schema;
 	tr->name = name;
@@ -140,15 +141,19 @@ tableread_fail(TableRead *tr, bool fatal, const char *fmt,...)
 	return false;
 }
 
+static bool lock_on_primary(TableRead *tr);
+
 bool
 tableread_run(TableRead *tr, PGresult *res, const char *what)
 {
 	ExecStatusType st = PQresultStatus(res);
 	bool		ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 
+	/* The result's own error: the statement may have run on book. */
 	if (!ok)
 		tableread_fail(tr, false, "snapshot of %s.%s: %s: %s", tr->schema, tr->name, what,
-					   PQerrorMessage(tr->conn));
+					   res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res) :
+					   PQstatus(tr->book) != CONNECTION_OK ? PQerrorMessage(tr->book) : PQerrorMessage(tr->conn));
 	PQclear(res);
 	return ok;
 }
@@ -448,10 +453,13 @@ tableread_chunk(TableRead *tr, Chunk *c, const Key *from, const Key *upto, Key *
 	PGresult   *res;
 
 	*full = false;
+	/* On a standby the lock is the primary's, held until the standby has replayed past it. */
+	if (lock && tr->book != tr->conn && !lock_on_primary(tr))
+		return false;
 	if (!tableread_run(tr, PQexec(tr->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ"), "BEGIN"))
 		return false;
 	/* A table without a key, changed under its last reads: writers wait while it is read. */
-	if (lock)
+	if (lock && tr->book == tr->conn)
 	{
 		Buf			q = {0};
 
@@ -470,6 +478,8 @@ tableread_chunk(TableRead *tr, Chunk *c, const Key *from, const Key *upto, Key *
 	{
 		log_msg(LOG_WARNING, "snapshot of %s.%s: a table without a key is read whole or not at all: "
 				"the filter \"%s\" leaves nothing to read", tr->schema, tr->name, tr->filter);
+		if (lock && tr->book != tr->conn && !tableread_run(tr, PQexec(tr->book, "COMMIT"), "COMMIT"))
+			return false;
 		return tableread_run(tr, PQexec(tr->conn, "COMMIT"), "COMMIT");
 	}
 	c->ncollations = (size_t) tr->cols.n;
@@ -576,8 +586,53 @@ tableread_chunk(TableRead *tr, Chunk *c, const Key *from, const Key *upto, Key *
 		snapwatch_submit(tr->watch, c);
 		if (!tableread_watermark(tr, c, true))
 			return false;
+		if (tr->book != tr->conn && !tableread_run(tr, PQexec(tr->book, "COMMIT"), "COMMIT"))
+			return false;
 	}
 	return tableread_run(tr, PQexec(tr->conn, "COMMIT"), "COMMIT");
+}
+
+/*
+ * A table without a key read on a standby: the SHARE lock taken on the
+ * primary (book), in a transaction left open for the watermark; then the
+ * standby waits until it has replayed the primary's WAL as of the lock, so
+ * that what it reads is what the lock holds still.
+ */
+static bool
+lock_on_primary(TableRead *tr)
+{
+	Buf			q = {0};
+	PGresult   *res;
+	char		lsn[64];
+	const char *params[1] = {lsn};
+	int64_t		waited = 0;
+
+	buf_printf(&q, "BEGIN; LOCK TABLE ONLY %s IN SHARE MODE; SELECT pg_catalog.pg_current_wal_lsn()::text",
+			   tr->qname);
+	res = PQexec(tr->book, q.data);
+	free(q.data);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return tableread_run(tr, res, "LOCK TABLE on the primary");
+	snprintf(lsn, sizeof(lsn), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	while (!atomic_load(tr->stop))
+	{
+		res = PQexecParams(tr->conn, "SELECT pg_catalog.pg_last_wal_replay_lsn() >= $1::pg_lsn", 1, NULL,
+						   params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			return tableread_run(tr, res, "the standby's replay position");
+		if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		{
+			PQclear(res);
+			return true;
+		}
+		PQclear(res);
+		if (waited % 10000 == 0 && waited > 0)
+			log_msg(LOG_INFO, "snapshot of %s.%s waits for the standby to replay %s", tr->schema, tr->name, lsn);
+		snapwatch_wait(tr->watch, 10);
+		waited += 10;
+	}
+	return tableread_fail(tr, false, "stopped");
 }
 
 bool
@@ -593,7 +648,7 @@ tableread_watermark(TableRead *tr, const Chunk *c, bool in_txn)
 	snprintf(sql, sizeof(sql), "%sSET LOCAL synchronous_commit = on; "
 			 "SELECT pg_catalog.pg_logical_emit_message(true, '" SNAPWATCH_PREFIX "', '%s/%" PRIu64 "')%s",
 			 in_txn ? "" : "BEGIN; ", tr->settings->slot_name, c->id, in_txn ? "" : "; COMMIT");
-	return tableread_run(tr, PQexec(tr->conn, sql), "the chunk's watermark (pg_logical_emit_message)");
+	return tableread_run(tr, PQexec(tr->book, sql), "the chunk's watermark (pg_logical_emit_message)");
 }
 
 bool

@@ -59,7 +59,8 @@ typedef struct TableRead
 	const Settings *settings;
 	SnapWatch  *watch;
 	atomic_bool *stop;			/* the snapshot is stopping: give up between fetches */
-	PGconn	   *conn;
+	PGconn	   *conn;			/* the table's rows: source */
+	PGconn	   *book;			/* progress rows and watermarks: conn, or source.primary's */
 	uint32_t	relid;
 	const char *schema;
 	const char *name;
@@ -85,9 +86,14 @@ typedef struct TableRead
 
 /* snapread.c */
 
-/* Ready to read the table on conn (tableread_free when done). */
+/*
+ * Ready to read the table on conn, its progress and watermarks written on
+ * book (conn itself, or source.primary's when conn is a standby's);
+ * tableread_free when done.
+ */
 extern void tableread_init(TableRead *tr, const Settings *s, SnapWatch *w, atomic_bool *stop, PGconn *conn,
-						   uint32_t relid, const char *schema, const char *name, const char *filter);
+						   PGconn *book, uint32_t relid, const char *schema, const char *name,
+						   const char *filter);
 extern void tableread_free(TableRead *tr);
 /* Sets tr->err; returns false. */
 extern bool tableread_fail(TableRead *tr, bool fatal, const char *fmt,...) __attribute__((format(printf, 3, 4)));

@@ -133,13 +133,15 @@ failed(Reader *r)
 	return false;
 }
 
-/* A connection to the source; NULL after fail(). */
+/*
+ * A connection to the source (conninfo: source, or source.primary where
+ * walstreamer writes); NULL after fail().
+ */
 static PGconn *
-connect_source(Snapshot *snap)
+connect_source(Snapshot *snap, const char *conninfo)
 {
 	char		err[1024];
-	PGconn	   *conn = source_connect_sql(snap->settings->source, "walstreamer snapshot", "snapshot", err,
-										  sizeof(err));
+	PGconn	   *conn = source_connect_sql(conninfo, "walstreamer snapshot", "snapshot", err, sizeof(err));
 
 	if (conn == NULL)
 		fail(snap, "%s", err);
@@ -285,6 +287,9 @@ read_part(Reader *r)
 			break;
 		c = snapwatch_reserve(snap->watch, r->t->relid, false);
 		lock = r->keyless_spoiled >= SNAPSHOT_KEYLESS_TRIES;
+		if (lock)
+			log_msg(LOG_INFO, "snapshot of %s.%s: changed under %d reads, read under a SHARE lock%s", r->t->schema,
+					r->t->name, r->keyless_spoiled, snap->settings->primary ? " on source.primary" : "");
 		if (!tableread_chunk(&r->tr, c, &r->last, &r->part->upto, &last, &full, lock))
 		{
 			snapwatch_release(snap->watch, c);
@@ -462,6 +467,7 @@ worker(void *arg)
 	Snapshot   *snap = arg;
 	Reader		r = {snap};
 	PGconn	   *conn = NULL;
+	PGconn	   *book = NULL;	/* progress and watermarks: conn, or on source.primary */
 	Table	   *t;
 	Part	   *part;
 
@@ -471,17 +477,21 @@ worker(void *arg)
 
 		if (conn == NULL)
 		{
-			if ((conn = connect_source(snap)) == NULL)
+			if ((conn = connect_source(snap, snap->settings->source)) == NULL)
+				break;
+			book = conn;
+			if (snap->settings->primary != NULL &&
+				(book = connect_source(snap, snap->settings->primary)) == NULL)
 				break;
 			/*
 			 * Progress rows are not waited for: one lost in a crash only
 			 * means its chunk is read again (the watermarks are,
 			 * tableread_watermark()).
 			 */
-			PQclear(PQexec(conn, "SET synchronous_commit = off"));
+			PQclear(PQexec(book, "SET synchronous_commit = off"));
 		}
 		r.t = t;
-		tableread_init(&r.tr, snap->settings, snap->watch, &snap->stop, conn, t->relid, t->schema, t->name,
+		tableread_init(&r.tr, snap->settings, snap->watch, &snap->stop, conn, book, t->relid, t->schema, t->name,
 					   t->filter);
 		ok = part != NULL || plan(&r, &part);
 		if (ok && part != NULL)
@@ -494,6 +504,8 @@ worker(void *arg)
 			break;
 	}
 	key_free(&r.last);
+	if (book != conn)
+		PQfinish(book);
 	PQfinish(conn);
 
 	pthread_mutex_lock(&snap->lock);
@@ -506,7 +518,7 @@ worker(void *arg)
 static bool
 list_tables(Snapshot *snap, char *err, size_t errlen)
 {
-	PGconn	   *conn = connect_source(snap);
+	PGconn	   *conn = connect_source(snap, snap->settings->writes);
 	const char *params[1] = {snap->settings->slot_name};
 	PGresult   *res;
 

@@ -341,6 +341,26 @@ source_failover_slots(Source *s)
 	return PQserverVersion(s->conn) >= 170000;
 }
 
+int
+source_in_recovery(Source *s, char *err, size_t errlen)
+{
+	PGresult   *res = source_query(s, "SELECT pg_catalog.pg_is_in_recovery()", err, errlen);
+	int			r;
+
+	if (res == NULL)
+		return -1;
+	r = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return r;
+}
+
+void
+source_log_standby_snapshot(Source *primary)
+{
+	if (PQserverVersion(primary->conn) >= 160000)
+		PQclear(PQexec(primary->conn, "SELECT pg_catalog.pg_log_standby_snapshot()"));
+}
+
 bool
 source_set_failover(Source *s, const char *slot, char *err, size_t errlen)
 {

@@ -88,6 +88,17 @@ extern int	source_slot_created(Source *s, const char *slot, const char *dbname,
 
 /* Whether the server has failover slots (PostgreSQL 17 on: synchronised to standbys). */
 extern bool source_failover_slots(Source *s);
+/*
+ * Whether the server is a standby (in recovery); -1 with err when it cannot
+ * say.  A standby decodes on PostgreSQL 16 on; walstreamer writes on the
+ * primary then (source.primary).
+ */
+extern int	source_in_recovery(Source *s, char *err, size_t errlen);
+/*
+ * On the primary of a standby that creates a slot: a running-transactions
+ * record now, which the standby's slot waits for (else up to 15 s).
+ */
+extern void source_log_standby_snapshot(Source *primary);
 /* Makes an existing slot a failover slot (ALTER_REPLICATION_SLOT; it must not be in use). */
 extern bool source_set_failover(Source *s, const char *slot, char *err, size_t errlen);
 
