@@ -530,6 +530,7 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 	if (st->replay.active && msg->offset < st->replay.until &&
 		!event_streamed_by(msg, streamreplay_commit(&st->replay)))
 	{
+		fetchahead_took(p->fetch, msg->len + msg->key_len);	/* a long read back keeps the fetcher busy */
 		rd_kafka_message_destroy(msg);
 		return;
 	}
