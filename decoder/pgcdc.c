@@ -545,13 +545,17 @@ forget_subs(PgcdcState *state, TransactionId top)
 			hash_search(state->streamed_subs, sub, HASH_REMOVE, NULL);
 }
 
-/* Writes one record outside any block: an abort's or a commit's. */
+/* Writes one record outside any block, a streamed transaction's end: its abort or commit. */
 static void
 write_stream_end(LogicalDecodingContext *ctx, PgcdcState *state, Pgcdc__ChangeEvent *ev)
 {
+	MemoryContext old = MemoryContextSwitchTo(state->scratch);
+
 	write_event(ctx, ev, true);
 	if (state->batch != NULL)
 		write_batch(ctx, state, true);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(state->scratch);
 }
 
 /*
@@ -567,7 +571,6 @@ pgcdc_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPt
 	Pgcdc__ChangeEvent ev;
 	Pgcdc__StreamInfo info;
 	uint32		range[2];
-	MemoryContext old;
 
 	pgcdc_event_init(&ev, PGCDC__OP__OP_STREAM_ABORT);
 	ev.database = state->database;
@@ -594,10 +597,7 @@ pgcdc_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPt
 		ev.stream = &info;
 		hash_search(state->streamed_subs, key, HASH_REMOVE, NULL);
 	}
-	old = MemoryContextSwitchTo(state->scratch);
 	write_stream_end(ctx, state, &ev);
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(state->scratch);
 }
 
 static void
@@ -606,7 +606,6 @@ pgcdc_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecP
 	PgcdcState *state = ctx->output_plugin_private;
 	StreamedTxn *st = hash_search(state->streamed, &txn->xid, HASH_FIND, NULL);
 	Pgcdc__ChangeEvent ev;
-	MemoryContext old;
 
 	pgcdc_event_init(&ev, PGCDC__OP__OP_STREAM_COMMIT);
 	ev.database = state->database;
@@ -618,10 +617,7 @@ pgcdc_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecP
 	ev.seq = st != NULL ? st->seq : 0;
 	hash_search(state->streamed, &txn->xid, HASH_REMOVE, NULL);
 	forget_subs(state, txn->xid);
-	old = MemoryContextSwitchTo(state->scratch);
 	write_stream_end(ctx, state, &ev);
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(state->scratch);
 }
 
 static bool
