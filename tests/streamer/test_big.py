@@ -5,8 +5,10 @@ its changes, then its commit record on each partition they went to."""
 
 import os
 
+import psycopg2
+
 from support.checks import confirmed, lsn, wait_for
-from support.kafkaread import read_all
+from support.kafkaread import read_all, watermarks
 
 ROWS = 1_000_000
 
@@ -23,7 +25,13 @@ def test_million_row_transaction(source, broker, streamer):
     source.psql("CREATE TABLE million (id int PRIMARY KEY, v text, n numeric)")
     s = streamer(snapshot_mode="never").start()
     wait_for(lambda: confirmed(source) is not None, what="the slot")
-    source.psql(f"INSERT INTO million SELECT g, 'row ' || g, g * 0.5 FROM generate_series(1, {ROWS}) g")
+    # In Kafka long before its commit: streamed while it is open.
+    conn = psycopg2.connect(source.dsn())
+    conn.cursor().execute(f"INSERT INTO million SELECT g, 'row ' || g, g * 0.5 FROM generate_series(1, {ROWS}) g")
+    wait_for(lambda: sum(watermarks(broker.bootstrap, ["pgcdc.public.million"]).values()) > ROWS // 10,
+             timeout=300, what="the open transaction's changes in Kafka")
+    conn.commit()
+    conn.close()
     end = lsn(source.psql("SELECT pg_current_wal_lsn()"))
     wait_for(lambda: confirmed(source) >= end, timeout=600, what="the transaction to be confirmed")
     rss = peak_rss_kb(s.proc.pid)
