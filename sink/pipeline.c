@@ -245,6 +245,13 @@ flush(Pipeline *p)
 	Batch	   *b = p->filling;
 
 	collect(p, true);
+	/*
+	 * Nothing to hand over, but what dropped events used (a rolled-back
+	 * subtransaction's changes read back, say: take) is given back, or the
+	 * batch would stay full with nothing in it.
+	 */
+	if (b->n == 0 && b->bytes > 0)
+		drop_batch(b);
 	if (b->n == 0 || p->failed)
 		return !p->failed;
 	b->handed_ms = runtime_now_ms();

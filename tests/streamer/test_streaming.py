@@ -80,7 +80,8 @@ def test_streamed_transaction_applies_at_its_commit(source, target, broker, stre
     prepare(source)
     s = streamer(snapshot_mode="never", source_streaming="on", source_plugin=plugin).start()
     wait_for(lambda: confirmed(source) is not None, what="the slot")
-    w = sink().start()
+    # Small batches: a batch fills with rolled-back changes alone, read back and dropped.
+    w = sink(batch_max_bytes="65536").start()
     source.psql("INSERT INTO small VALUES (1, 'before')")
     wait_equal(source, target, ["small"])
     conn = open_big(source, rows)
