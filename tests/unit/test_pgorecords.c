@@ -153,6 +153,120 @@ span_is(Span s, const uint8_t *want, size_t len)
 	return s.len == len && memcmp(s.data, want, len) == 0;
 }
 
+/* A RELATION message in a stream block: the transaction's xid after the type. */
+static Out
+streamed_relation(uint32_t xid, uint32_t relid, const char *nsp, const char *name)
+{
+	Out			r = relation(relid, nsp, name);
+	Out			o = {.len = 0};
+
+	put8(&o, 'R');
+	put32(&o, xid);
+	memcpy(o.buf + o.len, r.buf + 1, r.len - 1);
+	o.len += r.len - 1;
+	return o;
+}
+
+/* An insert of (id) into relid, in a stream block: its (sub)transaction's xid first. */
+static Out
+streamed_insert(uint32_t xid, uint32_t relid, const char *id)
+{
+	Out			o = {.len = 0};
+
+	put8(&o, 'I');
+	put32(&o, xid);
+	put32(&o, relid);
+	put8(&o, 'N');
+	put16(&o, 3);
+	putval(&o, 't', id);
+	putval(&o, 'n', NULL);
+	putval(&o, 'n', NULL);
+	return o;
+}
+
+static Out
+stream_start(uint32_t xid, bool first)
+{
+	Out			o = {.len = 0};
+
+	put8(&o, 'S');
+	put32(&o, xid);
+	put8(&o, first);
+	return o;
+}
+
+static Out
+stream_stop(void)
+{
+	Out			o = {.len = 0};
+
+	put8(&o, 'E');
+	return o;
+}
+
+/*
+ * pgoutput's streaming (protocol 2): changes in blocks, marked streamed,
+ * seq counted across blocks (a change of a skipped table too), a
+ * subtransaction's rollback voiding its range, the commit with the count.
+ */
+static void
+streamed(PgoRecords *pr)
+{
+	Out			o;
+
+	out.len = 0;
+	CHECK(add(pr, 0x1000, stream_start(45, true), NULL) && out.len == 0, "STREAM START writes nothing: %s", err);
+	CHECK(add(pr, 0x1010, streamed_relation(45, 16400, "public", "t"), NULL), "a relation in the stream: %s", err);
+	CHECK(add(pr, 0x1020, streamed_insert(45, 16400, "1"), NULL), "a streamed insert: %s", err);
+	CHECK(add(pr, 0x1030, streamed_insert(46, 16400, "2"), NULL), "a subtransaction's: %s", err);
+	CHECK(!add(pr, 0x1040, stream_start(45, false), NULL) && strstr(err, "inside"), "STREAM START in a stream");
+	CHECK(add(pr, 0x1050, stream_stop(), NULL), "STREAM STOP: %s", err);
+	CHECK(!add(pr, 0x1060, stream_stop(), NULL) && strstr(err, "outside a stream"), "STREAM STOP alone");
+	CHECK(add(pr, 0x1070, stream_start(45, false), NULL), "the next block: %s", err);
+	CHECK(add(pr, 0x1080, streamed_relation(45, 16500, "public", "skipped"), NULL), "a skipped table's relation: %s", err);
+	CHECK(add(pr, 0x1090, streamed_insert(46, 16500, "3"), NULL), "a skipped table's change: %s", err);
+	CHECK(add(pr, 0x10a0, streamed_insert(46, 16400, "4"), NULL), "the subtransaction again: %s", err);
+	CHECK(add(pr, 0x10b0, stream_stop(), NULL), "STREAM STOP: %s", err);
+	o = (Out) {.len = 0};
+	put8(&o, 'A');
+	put32(&o, 45);
+	put32(&o, 46);
+	CHECK(add(pr, 0x10c0, o, NULL), "STREAM ABORT of the subtransaction: %s", err);
+	o = (Out) {.len = 0};
+	put8(&o, 'c');
+	put32(&o, 45);
+	put8(&o, 0);
+	put64(&o, 0x2000);
+	put64(&o, 0x2010);
+	put64(&o, 2000000);
+	CHECK(add(pr, 0x10d0, o, NULL), "STREAM COMMIT: %s", err);
+	at = 0;
+	CHECK(next() && rec.op == PGCDC__OP__OP_RELATION && rec.relid == 16400, "RELATION record");
+	CHECK(next() && rec.op == PGCDC__OP__OP_INSERT && rec.streamed && rec.commit_lsn == 0 && rec.xid == 45 &&
+		  rec.subxid == 45 && rec.seq == 0 && rec.lsn == 0x1020, "a streamed change, top level");
+	CHECK(next() && rec.streamed && rec.subxid == 46 && rec.seq == 1, "a subtransaction's");
+	CHECK(next() && rec.streamed && rec.subxid == 46 && rec.seq == 3, "seq counted the skipped table's change");
+	CHECK(next() && rec.op == PGCDC__OP__OP_STREAM_ABORT && rec.xid == 45 && rec.subxid == 46 &&
+		  rec.has_aborted && rec.aborted[0] == 1 && rec.aborted[1] == 3, "the subtransaction's range voided");
+	CHECK(next() && rec.op == PGCDC__OP__OP_STREAM_COMMIT && rec.xid == 45 && rec.commit_lsn == 0x2000 &&
+		  rec.end_lsn == 0x2010 && rec.seq == 4, "STREAM COMMIT with the count");
+	CHECK(at == out.len, "nothing else");
+	/* Aborted whole: the top level's abort, its state gone. */
+	out.len = 0;
+	CHECK(add(pr, 0x3000, stream_start(50, true), NULL) && add(pr, 0x3010, streamed_insert(50, 16400, "5"), NULL) &&
+		  add(pr, 0x3020, stream_stop(), NULL), "another streamed transaction: %s", err);
+	o = (Out) {.len = 0};
+	put8(&o, 'A');
+	put32(&o, 50);
+	put32(&o, 50);
+	CHECK(add(pr, 0x3030, o, NULL), "its abort: %s", err);
+	at = 0;
+	CHECK(next() && rec.op == PGCDC__OP__OP_INSERT && rec.streamed && next() &&
+		  rec.op == PGCDC__OP__OP_STREAM_ABORT && rec.xid == 50 && rec.subxid == 50 && !rec.has_aborted,
+		  "the top level's abort");
+	out.len = 0;
+}
+
 int
 main(void)
 {
@@ -308,11 +422,15 @@ main(void)
 	CHECK(!add(pr, 0x840, o, NULL) && strstr(err, "a row of 2 columns") != NULL, "a row of the wrong width");
 	CHECK(add(pr, 0x850, commit(0x900, 0x910), NULL), "commit");
 	CHECK(!add(pr, 0x860, commit(0x900, 0x910), NULL) && strstr(err, "outside a transaction"), "COMMIT alone");
+	streamed(pr);
 	o = (Out) {.len = 0};
-	put8(&o, 'S');
-	put32(&o, 45);
-	put8(&o, 1);
-	CHECK(!add(pr, 0x870, o, NULL) && strstr(err, "does not ask for") != NULL, "a streamed transaction");
+	put8(&o, 'b');
+	put64(&o, 0x990);
+	put64(&o, 0x9a0);
+	put64(&o, 3000000);
+	put32(&o, 47);
+	putstr(&o, "gid");
+	CHECK(!add(pr, 0x980, o, NULL) && strstr(err, "does not ask for") != NULL, "a two-phase transaction: %s", err);
 	describe_fails = true;
 	CHECK(!add(pr, 0x880, relation(16600, "public", "u"), NULL) && pgorecords_retryable(pr),
 		  "a failed description may pass after a restart");
