@@ -865,6 +865,14 @@ check_stream_commit(Event *e)
 	e->stream_commit = true;
 }
 
+void
+event_skip(Event *e, rd_kafka_message_t *msg)
+{
+	memset(e, 0, sizeof(*e));
+	e->msg = msg;
+	e->kind = EVENT_IGNORE;
+}
+
 StreamCommit
 event_stream_commit(const Event *e)
 {
@@ -901,7 +909,7 @@ event_streamed_by(const rd_kafka_message_t *msg, const StreamCommit *sc)
 					run = g.varint;
 		}
 	}
-	return streamed && xid == sc->xid && run == sc->run;
+	return streamed && (sc == NULL || (xid == sc->xid && run == sc->run));
 }
 
 void

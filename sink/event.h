@@ -115,14 +115,21 @@ typedef struct StreamCommit
 extern void event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc,
 						 Layouts *layouts, const StreamCommit *sc);
 /*
+ * A message walsink passes over unread (a streamed change before its
+ * commit: event_streamed_by): EVENT_IGNORE, without its record, so that its
+ * partition's offset moves past it as past any other.  Takes ownership of msg.
+ */
+extern void event_skip(Event *e, rd_kafka_message_t *msg);
+/*
  * A decoded commit record's (e->stream_commit), for the partition to read
  * the transaction back; its aborted pairs point into e's record.
  */
 extern StreamCommit event_stream_commit(const Event *e);
 /*
- * Whether msg is a streamed change of sc's transaction and run, read from
- * its bytes without decoding (a partition reading a transaction back skips
- * every other message cheaply).
+ * Whether msg is a streamed change of sc's transaction and run (sc NULL:
+ * of any), read from its bytes without decoding: a partition skips
+ * streamed changes cheaply until their commit, and then every other
+ * message while it reads the transaction back.
  */
 extern bool event_streamed_by(const rd_kafka_message_t *msg, const StreamCommit *sc);
 extern void event_free(Event *e);

@@ -555,8 +555,12 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 	b->bytes += msg->len + msg->key_len + FETCHAHEAD_MESSAGE_BYTES + sizeof(Event) - arena_used(b->arena);
 	b->states[b->n] = st;
 	e = &b->events[b->n];
-	event_decode(e, msg, p->settings->max_value_bytes, arena_allocator(b->arena), p->layouts,
-				 streamreplay_commit(&st->replay));
+	/* A streamed change before its commit record: passed over unread (read back at the commit). */
+	if (!st->replay.active && event_streamed_by(msg, NULL))
+		event_skip(e, msg);
+	else
+		event_decode(e, msg, p->settings->max_value_bytes, arena_allocator(b->arena), p->layouts,
+					 streamreplay_commit(&st->replay));
 	b->bytes += arena_used(b->arena);
 	if (st->replay.active && msg->offset >= st->replay.until)
 	{
