@@ -325,7 +325,12 @@ count(Stream *st, Relation *rel, uint32_t op)
 	}
 	metrics_add(rel->counters[op], 1);
 	if (st->in_block)
-		return;					/* not the open transaction's: the transaction topic counts whole ones */
+	{
+		/* A streamed transaction's, for its COMMIT on the transaction topic (finish_commit). */
+		if (st->settings->transaction_topic)
+			streamtxns_count(st->streams, st->rec.xid, st->rec.subxid, rel->name, rel->schema_len);
+		return;
+	}
 	if (rel->txn_events++ == 0 && st->settings->transaction_topic)
 	{
 		if (st->ntouched == st->touched_cap)
@@ -650,43 +655,99 @@ on_message(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 	return ok;
 }
 
-/* A TableCount's body: the relation's schema and table, and its changes in the transaction. */
+/* A TableCount's body: the table's schema and name, and its changes in the transaction. */
 static size_t
-table_count_size(const Relation *rel)
+table_count_size(const StreamCount *c)
 {
-	const char *table = rel->name + rel->schema_len + 1;
+	const char *table = c->name + c->schema_len + 1;
 
-	return wire_len_field_size(WIRE_TABLE_COUNT_SCHEMA, rel->schema_len) +
+	return wire_len_field_size(WIRE_TABLE_COUNT_SCHEMA, c->schema_len) +
 		wire_len_field_size(WIRE_TABLE_COUNT_TABLE, strlen(table)) +
-		wire_varint_field_size(WIRE_TABLE_COUNT_COUNT, rel->txn_events);
+		wire_varint_field_size(WIRE_TABLE_COUNT_COUNT, c->n);
 }
 
-/* The COMMIT record plus its per-table counts, appended as TableCounts (event_counts). */
+/* A COMMIT record (buf) plus its per-table counts, appended as TableCounts (event_counts). */
 static void *
-commit_summary(Stream *st, const uint8_t *buf, size_t len, size_t *total)
+commit_summary(const uint8_t *buf, size_t len, const StreamCount *counts, size_t n, size_t *total)
 {
 	size_t		size = len;
 	uint8_t    *out;
 	uint8_t    *p;
 
-	for (size_t i = 0; i < st->ntouched; i++)
-		size += wire_len_field_size(WIRE_CHANGE_EVENT_EVENT_COUNTS, table_count_size(st->touched[i]));
+	for (size_t i = 0; i < n; i++)
+		size += wire_len_field_size(WIRE_CHANGE_EVENT_EVENT_COUNTS, table_count_size(&counts[i]));
 	out = xmalloc(size);
 	memcpy(out, buf, len);
 	p = out + len;
-	for (size_t i = 0; i < st->ntouched; i++)
+	for (size_t i = 0; i < n; i++)
 	{
-		Relation   *rel = st->touched[i];
-		const char *table = rel->name + rel->schema_len + 1;
+		const char *table = counts[i].name + counts[i].schema_len + 1;
 
 		p = wire_put_tag(p, WIRE_CHANGE_EVENT_EVENT_COUNTS, WIRE_TYPE_LEN);
-		p = wire_put_varint(p, table_count_size(rel));
-		p = wire_put_len_field(p, WIRE_TABLE_COUNT_SCHEMA, rel->name, rel->schema_len);
+		p = wire_put_varint(p, table_count_size(&counts[i]));
+		p = wire_put_len_field(p, WIRE_TABLE_COUNT_SCHEMA, counts[i].name, counts[i].schema_len);
 		p = wire_put_len_field(p, WIRE_TABLE_COUNT_TABLE, table, strlen(table));
-		p = wire_put_varint_field(p, WIRE_TABLE_COUNT_COUNT, rel->txn_events);
+		p = wire_put_varint_field(p, WIRE_TABLE_COUNT_COUNT, counts[i].n);
 	}
 	*total = (size_t) (p - out);
 	return out;
+}
+
+/* The open transaction's COMMIT, with the changes of each table it touched. */
+static void *
+txn_commit_summary(Stream *st, const uint8_t *buf, size_t len, size_t *total)
+{
+	StreamCount *counts = xcalloc(st->ntouched ? st->ntouched : 1, sizeof(StreamCount));
+	void	   *out;
+
+	for (size_t i = 0; i < st->ntouched; i++)
+		counts[i] = (StreamCount) {st->touched[i]->name, st->touched[i]->schema_len, st->touched[i]->txn_events};
+	out = commit_summary(buf, len, counts, st->ntouched, total);
+	free(counts);
+	return out;
+}
+
+/*
+ * A streamed transaction on the transaction topic, at its commit: BEGIN and
+ * COMMIT as a whole transaction's, made from its STREAM_COMMIT record
+ * (later fields win: the op, and BEGIN's seq and end_lsn zeroed), keyed by
+ * its xid; the COMMIT's counts leave out rolled-back subtransactions.
+ */
+static bool
+streamed_to_transaction_topic(Stream *st, char *err, size_t errlen)
+{
+	KafkaHeaders b = {'b', st->commit_at, NULL};
+	KafkaHeaders e = {'e', st->commit_at, NULL};
+	uint8_t		tail[3 * (WIRE_VARINT_MAX + 2)];
+	uint8_t    *p;
+	uint8_t    *begin;
+	size_t		n,
+				total;
+	const StreamCount *counts = streamtxns_counts(st->streams, st->commit_xid, &n);
+	Buf			commit = {0};
+	void	   *value;
+	char		xid[16];
+
+	snprintf(xid, sizeof(xid), "%u", st->commit_xid);
+	p = wire_put_varint_field(tail, WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_BEGIN);
+	p = wire_put_tag(p, WIRE_CHANGE_EVENT_SEQ, WIRE_TYPE_VARINT);
+	p = wire_put_varint(p, 0);
+	p = wire_put_tag(p, WIRE_CHANGE_EVENT_END_LSN, WIRE_TYPE_VARINT);
+	p = wire_put_varint(p, 0);
+	begin = xmalloc(st->commit.len + (size_t) (p - tail));
+	memcpy(begin, st->commit.data, st->commit.len);
+	memcpy(begin + st->commit.len, tail, (size_t) (p - tail));
+	if (!emit(st, st->tx_topic, RD_KAFKA_PARTITION_UA, (uint8_t *) xid, strlen(xid), begin,
+			  st->commit.len + (size_t) (p - tail), &b, err, errlen))
+		return false;
+	buf_append(&commit, st->commit.data, st->commit.len);
+	buf_reserve(&commit, WIRE_VARINT_MAX + 2);
+	commit.len = (size_t) (wire_put_varint_field((uint8_t *) commit.data + commit.len, WIRE_CHANGE_EVENT_OP,
+												 PGCDC__OP__OP_COMMIT) - (uint8_t *) commit.data);
+	value = commit_summary((const uint8_t *) commit.data, commit.len, counts, n, &total);
+	buf_free(&commit);
+	return emit(st, st->tx_topic, RD_KAFKA_PARTITION_UA, (uint8_t *) xid, strlen(xid), value, total, &e,
+				err, errlen);
 }
 
 /* The block of streamed changes ends: its messages count for nothing but their transaction's commit. */
@@ -815,6 +876,8 @@ finish_commit(Stream *st, char *err, size_t errlen)
 	parts = streamtxns_parts(st->streams, st->commit_xid, &nparts);
 	aborted = streamtxns_aborted(st->streams, st->commit_xid, &naborted);
 	st->txn = acktrack_begin(st->acks);
+	if (st->tx_topic)
+		ok = streamed_to_transaction_topic(st, err, errlen);
 	for (size_t i = 0; i < nparts && ok; i++)
 	{
 		rd_kafka_topic_t *rkt = kafka_topic(st->kafka, parts[i].topic);
@@ -857,7 +920,7 @@ on_streamed(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 			if (r->subxid == r->xid || r->subxid == 0)
 				streamtxns_end(st->streams, r->xid);
 			else if (r->has_aborted)
-				streamtxns_abort_range(st->streams, r->xid, r->aborted[0], r->aborted[1]);
+				streamtxns_abort_range(st->streams, r->xid, r->subxid, r->aborted[0], r->aborted[1]);
 			return true;
 		case PGCDC__OP__OP_STREAM_COMMIT:
 			block_close(st);
@@ -930,7 +993,7 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 			{
 				KafkaHeaders h = {'e', st->commit_lsn, NULL};
 				size_t		total = 0;
-				void	   *value = commit_summary(st, buf, len, &total);
+				void	   *value = txn_commit_summary(st, buf, len, &total);
 
 				if (!emit(st, st->tx_topic, RD_KAFKA_PARTITION_UA, (uint8_t *) st->xid,
 						  strlen(st->xid), value, total, &h, err, errlen))

@@ -24,7 +24,22 @@ typedef struct StreamTxn
 	bool		incomplete;		/* keys missed or past the bound: none kept */
 	uint32_t   *relids;			/* the tables it changed */
 	size_t		nrelids;
+	StreamCount *counts;		/* per table, summed at the commit from bysub */
+	size_t		ncounts;
+	struct SubCount *bysub;		/* open addressing by (subxid, table) */
+	size_t		subcap;			/* a power of two, or 0 */
+	size_t		nsub;
+	uint32_t   *aborted_subs;	/* rolled back */
+	size_t		naborted_subs;
 } StreamTxn;
+
+/* Changes of one table by one subtransaction. */
+typedef struct SubCount
+{
+	uint32_t	subxid;
+	uint32_t	table;			/* index into counts + 1; 0: a free slot */
+	uint64_t	n;
+} SubCount;
 
 typedef struct Block
 {
@@ -62,6 +77,11 @@ txn_free(StreamTxn *t)
 	free(t->keys);
 	free(t->keybytes);
 	free(t->relids);
+	for (size_t i = 0; i < t->ncounts; i++)
+		free(t->counts[i].name);
+	free(t->counts);
+	free(t->bysub);
+	free(t->aborted_subs);
 	free(t);
 }
 
@@ -205,11 +225,95 @@ streamtxns_key(StreamTxns *s, uint32_t xid, uint32_t relid, uint32_t seq, const 
 	}
 }
 
+static SubCount *
+sub_slot(SubCount *slots, size_t cap, uint32_t subxid, uint32_t table)
+{
+	size_t		i = ((size_t) subxid * 2654435761u ^ table * 40503u) & (cap - 1);
+
+	while (slots[i].table != 0 && (slots[i].subxid != subxid || slots[i].table != table))
+		i = (i + 1) & (cap - 1);
+	return &slots[i];
+}
+
 void
-streamtxns_abort_range(StreamTxns *s, uint32_t xid, uint32_t first, uint32_t count)
+streamtxns_count(StreamTxns *s, uint32_t xid, uint32_t subxid, const char *name, size_t schema_len)
+{
+	StreamTxn  *t = get(s, xid);
+	uint32_t	table = 0;
+	SubCount   *slot;
+
+	for (size_t i = 0; i < t->ncounts && table == 0; i++)
+		if (strcmp(t->counts[i].name, name) == 0)
+			table = (uint32_t) i + 1;
+	if (table == 0)
+	{
+		t->counts = xrealloc(t->counts, t->ncounts + 1, sizeof(StreamCount));
+		t->counts[t->ncounts++] = (StreamCount) {xstrdup(name), schema_len, 0};
+		table = (uint32_t) t->ncounts;
+	}
+	if (2 * (t->nsub + 1) > t->subcap)
+	{
+		size_t		cap = t->subcap ? 2 * t->subcap : 64;
+		SubCount   *slots = xcalloc(cap, sizeof(SubCount));
+
+		for (size_t i = 0; i < t->subcap; i++)
+			if (t->bysub[i].table != 0)
+				*sub_slot(slots, cap, t->bysub[i].subxid, t->bysub[i].table) = t->bysub[i];
+		free(t->bysub);
+		t->bysub = slots;
+		t->subcap = cap;
+	}
+	slot = sub_slot(t->bysub, t->subcap, subxid, table);
+	if (slot->table == 0)
+	{
+		*slot = (SubCount) {subxid, table, 0};
+		t->nsub++;
+	}
+	slot->n++;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t	x = *(const uint32_t *) a,
+				y = *(const uint32_t *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Whether subxid rolled back (aborted_subs sorted). */
+static bool
+rolled_back(const StreamTxn *t, uint32_t subxid)
+{
+	return t->naborted_subs > 0 &&
+		bsearch(&subxid, t->aborted_subs, t->naborted_subs, sizeof(uint32_t), cmp_u32) != NULL;
+}
+
+const StreamCount *
+streamtxns_counts(StreamTxns *s, uint32_t xid, size_t *n)
+{
+	StreamTxn  *t = find(s, xid);
+
+	*n = 0;
+	if (t == NULL)
+		return NULL;
+	for (size_t i = 0; i < t->ncounts; i++)
+		t->counts[i].n = 0;
+	qsort(t->aborted_subs, t->naborted_subs, sizeof(uint32_t), cmp_u32);
+	for (size_t i = 0; i < t->subcap; i++)
+		if (t->bysub[i].table != 0 && !rolled_back(t, t->bysub[i].subxid))
+			t->counts[t->bysub[i].table - 1].n += t->bysub[i].n;
+	*n = t->ncounts;
+	return t->counts;
+}
+
+void
+streamtxns_abort_range(StreamTxns *s, uint32_t xid, uint32_t subxid, uint32_t first, uint32_t count)
 {
 	StreamTxn  *t = get(s, xid);
 
+	t->aborted_subs = xrealloc(t->aborted_subs, t->naborted_subs + 1, sizeof(uint32_t));
+	t->aborted_subs[t->naborted_subs++] = subxid;
 	t->aborted = xrealloc(t->aborted, t->naborted + 2, sizeof(uint32_t));
 	t->aborted[t->naborted++] = first;
 	t->aborted[t->naborted++] = count;

@@ -40,6 +40,14 @@ typedef struct StreamPart
 	int64_t		first_offset;	/* of the transaction's first change there */
 } StreamPart;
 
+/* A table's changes in a streamed transaction, for its COMMIT on the transaction topic. */
+typedef struct StreamCount
+{
+	char	   *name;			/* "schema.table" */
+	size_t		schema_len;		/* name[schema_len] is the dot */
+	uint64_t	n;
+} StreamCount;
+
 /* A key a streamed transaction changed, for snapwatch at its commit. */
 typedef struct StreamKey
 {
@@ -72,8 +80,15 @@ extern void streamtxns_delivered(StreamTxns *s, uint64_t block, const char *topi
  */
 extern void streamtxns_key(StreamTxns *s, uint32_t xid, uint32_t relid, uint32_t seq, const uint8_t *key,
 						   size_t keylen, bool truncate, bool watching);
-/* A subtransaction of xid rolled back: its streamed changes, seq first to first + count - 1, are void. */
-extern void streamtxns_abort_range(StreamTxns *s, uint32_t xid, uint32_t first, uint32_t count);
+/* A change of table name ("schema.table", the dot at schema_len) by subxid of xid, counted. */
+extern void streamtxns_count(StreamTxns *s, uint32_t xid, uint32_t subxid, const char *name, size_t schema_len);
+/* xid's changes per table, but those of its rolled-back subtransactions; valid until the next call. */
+extern const StreamCount *streamtxns_counts(StreamTxns *s, uint32_t xid, size_t *n);
+/*
+ * Subtransaction subxid of xid rolled back: its streamed changes, seq first
+ * to first + count - 1, are void.
+ */
+extern void streamtxns_abort_range(StreamTxns *s, uint32_t xid, uint32_t subxid, uint32_t first, uint32_t count);
 /* xid rolled back, or committed and done with: forgotten. */
 extern void streamtxns_end(StreamTxns *s, uint32_t xid);
 

@@ -15,7 +15,7 @@ import psycopg2
 import pytest
 
 from support.checks import confirmed, dead_letters, query, snapshot_done, wait_equal, wait_for
-from support.kafkaread import watermarks
+from support.kafkaread import read_all, watermarks
 
 TABLES = ["big", "nokey", "small"]
 
@@ -78,7 +78,8 @@ def aborted_big(source):
 def test_streamed_transaction_applies_at_its_commit(source, target, broker, streamer, sink, plugin):
     rows = 200_000
     prepare(source)
-    s = streamer(snapshot_mode="never", source_streaming="on", source_plugin=plugin).start()
+    s = streamer(snapshot_mode="never", source_streaming="on", source_plugin=plugin,
+                 provide_transaction_metadata="on").start()
     wait_for(lambda: confirmed(source) is not None, what="the slot")
     # Small batches: a batch fills with rolled-back changes alone, read back and dropped.
     w = sink(batch_max_bytes="65536").start()
@@ -97,6 +98,12 @@ def test_streamed_transaction_applies_at_its_commit(source, target, broker, stre
     wait_equal(source, target, TABLES, timeout=300)
     assert dead_letters(target) == []
     assert s.stop() == 0 and w.stop() == 0
+    # The transaction topic: BEGIN and COMMIT, counts without the rolled-back subtransaction's changes.
+    tx = [m.record() for ms in read_all(broker.bootstrap, prefix="pgcdc.transaction").values() for m in ms]
+    counts = [r["event_counts"] for r in tx if r["op"] == "commit" and r.get("event_counts", {}).get("public.big")]
+    assert counts == [{"public.big": rows + 1000 + 1000 + 10000, "public.nokey": rows // 5 + 100}], counts
+    big_xid = next(r["xid"] for r in tx if r["op"] == "commit" and "public.big" in r.get("event_counts", {}))
+    assert sorted(r["op"] for r in tx if r["xid"] == big_xid) == ["begin", "commit"]
 
 
 @pytest.mark.parametrize("victim", ["walstreamer", "walsink"])

@@ -3,7 +3,7 @@ minimal protobuf wire reader for proto/cdc.proto's fields (no generated code).""
 
 OPS = {1: "begin", 2: "commit", 3: "insert", 4: "update", 5: "delete", 6: "truncate",
        7: "message", 8: "read", 9: "relation",
-       10: "oversized", 11: "range"}
+       10: "oversized", 11: "range", 12: "stream_abort", 13: "stream_commit"}
 
 
 def _varint(buf, i):

@@ -78,7 +78,7 @@ ranges_against_oracle(void)
 			uint32_t	first = (uint32_t) (rand() % 300);
 			uint32_t	count = 1 + (uint32_t) (rand() % 60);
 
-			streamtxns_abort_range(s, 5, first, count);
+			streamtxns_abort_range(s, 5, 100 + (uint32_t) r, first, count);
 			for (uint32_t q = first; q < first + count; q++)
 				oracle[q] = true;
 		}
