@@ -727,7 +727,13 @@ streamed_to_transaction_topic(Stream *st, char *err, size_t errlen)
 	Buf			commit = {0};
 	void	   *value;
 	char		xid[16];
+	uint64_t	changes = 0;
 
+	/* As skip-empty-xacts: none left (all filtered, or rolled back), none there. */
+	for (size_t i = 0; i < n; i++)
+		changes += counts[i].n;
+	if (changes == 0)
+		return true;
 	snprintf(xid, sizeof(xid), "%u", st->commit_xid);
 	p = wire_put_varint_field(tail, WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_BEGIN);
 	p = wire_put_tag(p, WIRE_CHANGE_EVENT_SEQ, WIRE_TYPE_VARINT);
