@@ -360,6 +360,47 @@ watch_key(Stream *st, uint32_t relid, const uint8_t *key, size_t keylen, bool tr
 }
 
 /*
+ * A StreamInfo field (proto/cdc.proto), walstreamer's one writer of it: this
+ * run's, and on a commit record the rolled-back ranges (n numbers) and the
+ * first offset on its partition (first_offset < 0: none).  stream_info_body
+ * is the size of its body; put_stream_info writes the field at p and returns
+ * where it ends.
+ */
+static size_t
+stream_info_body(uint64_t run, const uint32_t *aborted, size_t n, int64_t first_offset)
+{
+	size_t		packed = 0;
+
+	for (size_t i = 0; i < n; i++)
+		packed += wire_varint_size(aborted[i]);
+	return (n ? wire_len_field_size(WIRE_STREAM_INFO_ABORTED, packed) : 0) +
+		wire_varint_field_size(WIRE_STREAM_INFO_RUN, run) +
+		(first_offset >= 0 ? wire_varint_field_size(WIRE_STREAM_INFO_FIRST_OFFSET, (uint64_t) first_offset) : 0);
+}
+
+static uint8_t *
+put_stream_info(uint8_t *p, uint64_t run, const uint32_t *aborted, size_t n, int64_t first_offset)
+{
+	size_t		packed = 0;
+
+	p = wire_put_tag(p, WIRE_CHANGE_EVENT_STREAM, WIRE_TYPE_LEN);
+	p = wire_put_varint(p, stream_info_body(run, aborted, n, first_offset));
+	if (n)
+	{
+		for (size_t i = 0; i < n; i++)
+			packed += wire_varint_size(aborted[i]);
+		p = wire_put_tag(p, WIRE_STREAM_INFO_ABORTED, WIRE_TYPE_LEN);
+		p = wire_put_varint(p, packed);
+		for (size_t i = 0; i < n; i++)
+			p = wire_put_varint(p, aborted[i]);
+	}
+	p = wire_put_varint_field(p, WIRE_STREAM_INFO_RUN, run);
+	if (first_offset >= 0)
+		p = wire_put_varint_field(p, WIRE_STREAM_INFO_FIRST_OFFSET, (uint64_t) first_offset);
+	return p;
+}
+
+/*
  * The Kafka value of a record: rel's RELATION record in front (rel NULL:
  * none), and a streamed change's run behind (concatenated protobuf fields
  * merge).
@@ -369,8 +410,8 @@ change_value(Stream *st, const Relation *rel, const uint8_t *buf, size_t len, si
 {
 	size_t		front = rel ? rel->record_len : 0;
 	uint64_t	run = streamtxns_run(st->streams);
-	size_t		body = wire_varint_field_size(WIRE_STREAM_INFO_RUN, run);
-	size_t		back = st->rec.streamed ? wire_len_field_size(WIRE_CHANGE_EVENT_STREAM, body) : 0;
+	size_t		back = st->rec.streamed ?
+		wire_len_field_size(WIRE_CHANGE_EVENT_STREAM, stream_info_body(run, NULL, 0, -1)) : 0;
 	uint8_t    *value = xmalloc(front + len + back);
 	uint8_t    *p = value;
 
@@ -379,11 +420,7 @@ change_value(Stream *st, const Relation *rel, const uint8_t *buf, size_t len, si
 	memcpy(p + front, buf, len);
 	p += front + len;
 	if (st->rec.streamed)
-	{
-		p = wire_put_tag(p, WIRE_CHANGE_EVENT_STREAM, WIRE_TYPE_LEN);
-		p = wire_put_varint(p, body);
-		p = wire_put_varint_field(p, WIRE_STREAM_INFO_RUN, run);
-	}
+		p = put_stream_info(p, run, NULL, 0, -1);
 	*total = (size_t) (p - value);
 	return value;
 }
@@ -736,10 +773,8 @@ streamed_to_transaction_topic(Stream *st, char *err, size_t errlen)
 		return true;
 	snprintf(xid, sizeof(xid), "%u", st->commit_xid);
 	p = wire_put_varint_field(tail, WIRE_CHANGE_EVENT_OP, PGCDC__OP__OP_BEGIN);
-	p = wire_put_tag(p, WIRE_CHANGE_EVENT_SEQ, WIRE_TYPE_VARINT);
-	p = wire_put_varint(p, 0);
-	p = wire_put_tag(p, WIRE_CHANGE_EVENT_END_LSN, WIRE_TYPE_VARINT);
-	p = wire_put_varint(p, 0);
+	p = wire_put_varint_field(p, WIRE_CHANGE_EVENT_SEQ, 0);
+	p = wire_put_varint_field(p, WIRE_CHANGE_EVENT_END_LSN, 0);
 	begin = xmalloc(st->commit.len + (size_t) (p - tail));
 	memcpy(begin, st->commit.data, st->commit.len);
 	memcpy(begin + st->commit.len, tail, (size_t) (p - tail));
@@ -802,30 +837,12 @@ static void *
 commit_value(Stream *st, const StreamPart *part, const uint32_t *aborted, size_t naborted, size_t *total)
 {
 	uint64_t	run = streamtxns_run(st->streams);
-	size_t		packed = 0;
-	size_t		body;
-	uint8_t    *value;
+	size_t		body = stream_info_body(run, aborted, naborted, part->first_offset);
+	uint8_t    *value = xmalloc(st->commit.len + wire_len_field_size(WIRE_CHANGE_EVENT_STREAM, body));
 	uint8_t    *p;
 
-	for (size_t i = 0; i < naborted; i++)
-		packed += wire_varint_size(aborted[i]);
-	body = (naborted ? wire_len_field_size(WIRE_STREAM_INFO_ABORTED, packed) : 0) +
-		wire_varint_field_size(WIRE_STREAM_INFO_RUN, run) +
-		wire_varint_field_size(WIRE_STREAM_INFO_FIRST_OFFSET, (uint64_t) part->first_offset);
-	value = xmalloc(st->commit.len + wire_len_field_size(WIRE_CHANGE_EVENT_STREAM, body));
 	memcpy(value, st->commit.data, st->commit.len);
-	p = value + st->commit.len;
-	p = wire_put_tag(p, WIRE_CHANGE_EVENT_STREAM, WIRE_TYPE_LEN);
-	p = wire_put_varint(p, body);
-	if (naborted)
-	{
-		p = wire_put_tag(p, WIRE_STREAM_INFO_ABORTED, WIRE_TYPE_LEN);
-		p = wire_put_varint(p, packed);
-		for (size_t i = 0; i < naborted; i++)
-			p = wire_put_varint(p, aborted[i]);
-	}
-	p = wire_put_varint_field(p, WIRE_STREAM_INFO_RUN, run);
-	p = wire_put_varint_field(p, WIRE_STREAM_INFO_FIRST_OFFSET, (uint64_t) part->first_offset);
+	p = put_stream_info(value + st->commit.len, run, aborted, naborted, part->first_offset);
 	*total = (size_t) (p - value);
 	return value;
 }
