@@ -28,7 +28,6 @@ import argparse
 import atexit
 import base64
 import ctypes
-import hashlib
 import os
 import re
 import shutil
@@ -41,49 +40,19 @@ import time
 import uuid
 
 try:
+    from . import maven
     from .ports import free_port
 except ImportError:     # run as a script (kafkacluster.py run): this directory is on sys.path
+    import maven
     from ports import free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POM = os.path.join(HERE, "kafka", "pom.xml")
 
 
-def cache_dir():
-    base = os.environ.get("PGCDC_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pgcdc")
-    os.makedirs(base, exist_ok=True)
-    return base
-
-
 def classpath():
-    """The broker's classpath, resolved by Maven on first use: a cache file
-    named after the pom's digest, reused while every jar it lists exists."""
-    with open(POM, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()[:16]
-    path = os.path.join(cache_dir(), f"kafka-broker-{digest}.classpath")
-    if os.path.exists(path):
-        with open(path) as f:
-            jars = f.read().strip().split(":")
-        if jars and all(os.path.exists(j) for j in jars):
-            return jars
-    if shutil.which("mvn") is None:
-        raise RuntimeError("Maven (mvn) is needed to fetch the Kafka broker: apt-get install maven "
-                           "default-jre-headless (tests/support/deps.sh does it)")
-    tmp = path + f".{os.getpid()}"
-    # Offline first: the local repository may hold everything already.
-    for offline in (["-o"], []):
-        # Its own session, as every child here: a terminal's Ctrl-C is for the caller.
-        r = subprocess.run(["mvn", "-B", "-q", *offline, "-f", POM, "dependency:build-classpath",
-                            f"-Dmdep.outputFile={tmp}"], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        if r.returncode == 0:
-            break
-    else:
-        raise RuntimeError(f"Maven could not fetch the Kafka broker ({POM}):\n{r.stdout[-3000:]}")
-    os.replace(tmp, path)
-    with open(path) as f:
-        return f.read().strip().split(":")
+    """The broker's classpath (tests/support/kafka/pom.xml), resolved by Maven on first use."""
+    return maven.classpath(POM, "kafka-broker")
 
 
 def version(jars=None):
