@@ -40,6 +40,12 @@ dropped, and the run's topics deleted.
    a transaction: three updates, one insert into pgbench_history, which has
    no key: a null Kafka key for both): from pgbench's start to the last
    append across the four topics.
+2b. pgbench backlog: the same pgbench run, at full speed, while the system
+   is stopped (SIGSTOP, after it streams: walstreamer's process, the
+   Connect JVM), then SIGCONT: from the SIGCONT to the last append.  Part 2
+   is paced by pgbench (on two cores both systems keep up with it); this is
+   each system's own speed through the same changes, with no generator
+   beside it.
 3. Latency at LAT_RATE changes/s for LAT_SECONDS: a server-side writer
    commits LAT_TX_ROWS-row transactions on a fixed schedule into lat(id
    bigint primary key, written_us bigint, note text), written_us =
@@ -68,7 +74,10 @@ dropped, and the run's topics deleted.
    3.6.1.Final: walsink is not compared (see JDBC_SINK).
 
 --scale multiplies every workload; --runs rounds, each running both systems
-in turn, after one warm-up round (1-3; 5 and 6 run once).  The section of
+in turn, after one warm-up round (1-3; 5 and 6 run once).  --parts runs
+only some parts; with --reuse FILE (an earlier run's --json) the others'
+figures are taken from there, so that one part can be measured again and
+the section still shows them all, each with the command that measured it.  The section of
 the output file between its markers is rewritten, a PNG with one panel a
 measure is drawn with gnuplot into --plot.  Nothing is built here: ninja -C
 build first.
@@ -83,6 +92,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -135,11 +145,14 @@ NO_SCHEMAS = {"key.converter.schemas.enable": "false", "value.converter.schemas.
 THROUGHPUT_GOAL = 10.0      # at least
 RSS_GOAL = 1 / 20           # at most
 CPU_GOAL = 1 / 5            # at most
-WHY = "why: (to be filled in)"
+WHY = "why: not known yet (see Notes below the section)"
 JDBC_SINK = ("Debezium's JDBC sink connector (`io.debezium:debezium-connector-jdbc`) is not served "
              "by Maven Central at 3.6.1.Final, the version every Debezium module is pinned to "
              "(checked 2026-12-06: the newest there is 3.6.0.Final), so walsink was not compared "
              "with it.")
+
+# The parts, in the order they run (main): name, function, and the JSON key.
+PARTS = ("million", "pgbench", "backlog", "latency", "bytes", "snapshot")
 
 MILLION_DDL = "CREATE TABLE million (id int PRIMARY KEY, v text, n numeric)"
 MILLION_SQL = "INSERT INTO million SELECT g, 'row ' || g, g * 0.5 FROM generate_series(1, {rows}) g"
@@ -156,7 +169,16 @@ def parse_args():
     p.add_argument("--json", default=None, help="also write the figures as JSON here")
     p.add_argument("--plot", default=os.path.join(ROOT, "bench", "plots"),
                    help="directory of the plot, debezium.png (default bench/plots)")
+    p.add_argument("--parts", default=",".join(PARTS),
+                   help=f"the parts to run, comma-separated (default all: {','.join(PARTS)})")
+    p.add_argument("--reuse", default=None,
+                   help="the other parts' figures from this earlier --json output")
     args = p.parse_args()
+    args.parts = [x for x in args.parts.split(",") if x]
+    if set(args.parts) - set(PARTS):
+        p.error(f"--parts: unknown {sorted(set(args.parts) - set(PARTS))}; known: {', '.join(PARTS)}")
+    if set(args.parts) != set(PARTS) and not args.reuse:
+        p.error("--parts without every part needs --reuse (the section shows them all)")
     if args.runs < 1:
         p.error("--runs: at least 1")
     return args
@@ -618,6 +640,44 @@ def part_pgbench(bench, args):
             "per_client": per_client, "transactions": txs, "changes": changes, "runs": out}
 
 
+def part_backlog(bench, args):
+    """2b: the pgbench run of part 2 made while the system is stopped; from
+    its SIGCONT to the last change in Kafka."""
+    scale = max(1, round(PGBENCH_SCALE * args.scale))
+    per_client = max(1, round(scaled(PGBENCH_CHANGES, args.scale) / 4 / PGBENCH_CLIENTS))
+    txs = per_client * PGBENCH_CLIENTS
+    changes = 4 * txs
+    db = bench.database("backlog")
+    pgbench(db, "-i", "-s", str(scale))
+    out = {s: [] for s in SYSTEMS}
+    with bench.worker():
+        for rnd, warm in rounds(args):
+            for system in SYSTEMS:
+                db.psql("TRUNCATE pgbench_history")
+                db.psql("VACUUM pgbench_accounts, pgbench_branches, pgbench_tellers")
+                with running(bench, system, db, PGBENCH_TABLES) as run:
+                    run.wait_ready()
+                    base = run.cpu()
+                    os.kill(run.pid, signal.SIGSTOP)
+                    try:
+                        t = time.time()
+                        pgbench(db, "-n", "-c", str(PGBENCH_CLIENTS), "-j", str(PGBENCH_JOBS),
+                                "-t", str(per_client))
+                        generated = time.time() - t
+                    finally:
+                        resumed = time.time()
+                        os.kill(run.pid, signal.SIGCONT)
+                    landed = wait_in_kafka(bench, run, PGBENCH_TABLES, changes)
+                    r = figures(run, landed, base, resumed, changes)
+                    r["generated"] = generated
+                note("pgbench backlog", rnd, warm, system, r)
+                if not warm:
+                    out[system].append(r)
+    db.drop()
+    return {"scale": scale, "clients": PGBENCH_CLIENTS, "jobs": PGBENCH_JOBS,
+            "per_client": per_client, "transactions": txs, "changes": changes, "runs": out}
+
+
 def steady_writer(rows, first_id=1):
     """A DO block committing LAT_TX_ROWS-row transactions on a fixed
     schedule (LAT_RATE rows/s), ids from first_id on (sink.py's, with the
@@ -812,36 +872,73 @@ def throughput_table(runs, extra_head="", extra=lambda rs: ""):
     return out
 
 
-def goal_line(what, value, goal, at_most, figures_text):
+def goal_line(what, value, goal, at_most, figures_text, why=WHY):
     ok = value <= goal if at_most else value >= goal
     sign = "≤" if at_most else "≥"
     shown = f"1/{1 / goal:.0f}" if at_most and goal < 1 else f"{goal:g}×"
     lines = [f"- {what}: {figures_text}: walstreamer / Debezium **{value:.3g}×** "
              f"(goal {sign} {shown}): **{verdict(ok)}**"]
     if not ok:
-        lines.append(f"  - {WHY}")
+        lines.append(f"  - {why}")
     return lines
+
+
+def why_paced(runs):
+    """A throughput miss where pgbench set the pace."""
+    return ("why: pgbench set the pace: it took "
+            f"{med(runs[WS], 'generated'):.1f} s and {med(runs[DBZ], 'generated'):.1f} s "
+            f"(median) in the two systems' runs, which ended {med(runs[WS]):.1f} s and "
+            f"{med(runs[DBZ]):.1f} s after its start: on two cores both keep up with it, and the "
+            "ratio is of pgbench's speeds; part 2b measures the systems' own")
+
+
+def why_shared(runs, small=False):
+    """A throughput miss where walstreamer is not what takes the time
+    (small: the workload's transactions are small)."""
+    own = med_cpu(runs[WS]) / med_cpu(runs[DBZ])
+    return ("why: walstreamer is not what takes the time: its own CPU per change is "
+            f"{own:.3g}× Debezium's, but on two cores it runs beside the broker and the "
+            "walsender, which spend "
+            f"{med_cpu(runs[WS], 'broker'):.1f} and {med_cpu(runs[WS], 'walsender'):.1f} CPU s "
+            f"per million changes to walstreamer's {med_cpu(runs[WS]):.1f}" +
+            ("; small transactions (4 changes) cost the walsender and the broker per "
+             "transaction, where part 1's one transaction does not" if small else ""))
+
+
+def why_cpu_steady(runs, bulk):
+    """A CPU miss at a steady rate of small transactions."""
+    return ("why: at a steady rate walstreamer sends each small transaction within "
+            "`linger.ms=5` (its p50 latency in part 3 is milliseconds), so every transaction "
+            "costs it wake-ups, a produce request and a delivery report, where Debezium's task "
+            "waits for `poll.interval.ms=500` or 2,048 records and sends batches (p50 hundreds of "
+            f"ms): per change here {med_cpu(runs[WS]):.1f} against {med_cpu(runs[DBZ]):.1f} CPU s "
+            f"per million; with a backlog or big transactions (parts 1, 2b, 6) it is {bulk}")
 
 
 def goals(res):
     m, p, lat, snap = res["million"]["runs"], res["pgbench"]["runs"], res["latency"]["runs"], \
         res["snapshot"]["runs"]
+    b = res["backlog"]["runs"]
     out = ["### Goals", ""]
     big = f"{res['million']['rows']:,}-row transaction"
-    for name, runs in ((big, m), ("pgbench TPC-B", p)):
+    for name, runs, why in ((big, m, why_shared(m)), ("pgbench TPC-B", p, why_paced(p)),
+                            ("pgbench backlog", b, why_shared(b, small=True))):
         ws, dbz = runs[WS][0]["changes"] / best(runs[WS]), runs[DBZ][0]["changes"] / best(runs[DBZ])
         out += goal_line(f"throughput, {name}", ws / dbz, THROUGHPUT_GOAL, False,
-                         f"{ws:,.0f} vs {dbz:,.0f} changes/s (best)")
-    peaks = [(big, m), ("pgbench TPC-B", p), ("latency", lat),
+                         f"{ws:,.0f} vs {dbz:,.0f} changes/s (best)", why)
+    peaks = [(big, m), ("pgbench TPC-B", p), ("pgbench backlog", b), ("latency", lat),
              ("snapshot", {s: [snap[s]] for s in SYSTEMS})]
     for name, runs in peaks:
         ws, dbz = peak_mb(runs[WS]), peak_mb(runs[DBZ])
         out += goal_line(f"memory (peak RSS), {name}", ws / dbz, RSS_GOAL, True,
                          f"{ws:.0f} MB vs {dbz:.0f} MB (the Connect JVM)")
+    bulk = ", ".join(f"{med_cpu(runs[WS]) / med_cpu(runs[DBZ]):.3g}×" for _, runs in
+                     (peaks[0], peaks[2], peaks[4]))
     for name, runs in peaks:
         ws, dbz = med_cpu(runs[WS]), med_cpu(runs[DBZ])
         out += goal_line(f"CPU per change, {name}", ws / dbz, CPU_GOAL, True,
-                         f"{ws:.2f} vs {dbz:.2f} CPU s per million changes (process; median)")
+                         f"{ws:.2f} vs {dbz:.2f} CPU s per million changes (process; median)",
+                         why_cpu_steady(runs, bulk))
     ws, dbz = med(lat[WS], "p99"), med(lat[DBZ], "p99")
     out += [f"- latency p99 at {res['latency']['rate']:,} changes/s: {ws:.1f} ms vs {dbz:.1f} ms "
             f"(median of the runs): walstreamer / Debezium **{ws / dbz:.3g}×** (goal: lower): "
@@ -849,14 +946,33 @@ def goals(res):
     return out
 
 
+def commands_text(res):
+    """Each command that measured parts of the section, with its parts."""
+    by = {}
+    for part in PARTS:
+        by.setdefault(res["commands"].get(part, "(not recorded)"), []).append(part)
+    return [f"- command: `{cmd}`" + ("" if len(by) == 1 else f" (parts: {', '.join(parts)})")
+            for cmd, parts in by.items()]
+
+
+def rounds_text(res):
+    """Scale and rounds, per part when they differ."""
+    each = {part: (res[part].get("scale", res.get("scale")), res[part].get("rounds", res.get("runs")))
+            for part in PARTS}
+    if len(set(each.values())) == 1:
+        scale, n = next(iter(each.values()))
+        return f"- scale {scale:g}; {n} round{'s' if n > 1 else ''} after the warm-up"
+    return "- scale and rounds after the warm-up: " + ", ".join(
+        f"{part} {scale:g} / {n}" for part, (scale, n) in each.items())
+
+
 def render(args, bench, res, info, plot_rel):
-    argv = shlex.join(["python3", os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
     machine, vers = info["machine"], info["versions"]
     m, p, lat, by, snap = (res[k] for k in ("million", "pgbench", "latency", "bytes", "snapshot"))
     sample = {k: v for k, v in info["connector"].items() if not k.startswith("database.")}
     out = [START, "## walstreamer vs Debezium", "",
-           "Generated by `bench/debezium.py`; do not edit between the markers.", "",
-           f"- command: `{argv}`",
+           "Generated by `bench/debezium.py`; do not edit between the markers.", ""] + \
+        commands_text(res) + [
            f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
            f"- machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['memory']} RAM; "
            f"load average at the end {info['load']:.2f}",
@@ -884,10 +1000,9 @@ def render(args, bench, res, info, plot_rel):
            "last messages is when the last change was in Kafka (broker and client on one "
            "machine, one clock); CPU seconds (user + system, /proc) from just before the workload "
            "to the first poll that saw the final count; peak RSS = VmHWM",
-           f"- rounds: parts 1-3: one warm-up round, then {args.runs} "
-           f"round{'s' if args.runs > 1 else ''}, walstreamer then Debezium in each; best and "
-           "median; parts 5 and 6 once per system",
-           f"- scale: {args.scale:g}", ""]
+           "- rounds: parts 1-3: one warm-up round, then the rounds below, walstreamer then "
+           "Debezium in each; best and median; parts 5 and 6 once per system",
+           rounds_text(res), ""]
 
     out += [f"### 1. Throughput: one {m['rows']:,}-row transaction", "",
             "`INSERT INTO million(id int primary key, v text, n numeric) SELECT ... "
@@ -904,6 +1019,15 @@ def render(args, bench, res, info, plot_rel):
             "pgbench's start to the last append across the four topics; before each run "
             "`pgbench_history` emptied and the other tables vacuumed (before the slot exists).", ""]
     out += throughput_table(p["runs"], " pgbench's own s (median) |",
+                            lambda rs: f" {med(rs, 'generated'):.2f} |") + [""]
+
+    b = res["backlog"]
+    out += [f"### 2b. Throughput: the same pgbench changes as a backlog", "",
+            "As part 2, but pgbench runs while the system, streaming, is stopped (SIGSTOP of "
+            "walstreamer's process, of the Connect JVM); from its SIGCONT to the last append. "
+            "Part 2's times follow pgbench's pace when a system keeps up with it; this one is "
+            "each system's own speed through the same changes.", ""]
+    out += throughput_table(b["runs"], " pgbench's own s (median) |",
                             lambda rs: f" {med(rs, 'generated'):.2f} |") + [""]
 
     out += [f"### 3. Latency at {lat['rate']:,} changes/s", "",
@@ -932,7 +1056,8 @@ def render(args, bench, res, info, plot_rel):
             "|---|--:|--:|--:|--:|--:|--:|--:|"]
     snap_runs = {s: [snap["runs"][s]] for s in SYSTEMS}
     for name, runs in ((f"{m['rows']:,}-row transaction", m["runs"]), ("pgbench TPC-B", p["runs"]),
-                       ("latency", lat["runs"]), ("snapshot", snap_runs)):
+                       ("pgbench backlog", b["runs"]), ("latency", lat["runs"]),
+                       ("snapshot", snap_runs)):
         ws_mb, dbz_mb = peak_mb(runs[WS]), peak_mb(runs[DBZ])
         ws_cpu, dbz_cpu = med_cpu(runs[WS]), med_cpu(runs[DBZ])
         out.append(f"| {name} | {ws_mb:.1f} | {dbz_mb:.0f} | {ws_mb / dbz_mb:.3f} | {ws_cpu:.2f} | "
@@ -1019,15 +1144,17 @@ def plot(res, path):
     changes, bytes per change, snapshot time."""
     data = tempfile.mkdtemp(prefix="pgcdc-dbzplot-")
     try:
-        m, p, lat, by, snap = (res[k] for k in ("million", "pgbench", "latency", "bytes", "snapshot"))
+        m, p, b, lat, by, snap = (res[k] for k in PARTS)
         snap_runs = {s: [snap["runs"][s]] for s in SYSTEMS}
-        work = ((f"{m['rows']:,}-row tx", m["runs"]), ("pgbench", p["runs"]), ("latency", lat["runs"]),
-                ("snapshot", snap_runs))
+        # Short names: five bars pairs share a panel's width.
+        big = f"{m['rows'] / 1e6:g}M-row tx" if m["rows"] >= 1e6 else f"{m['rows']:,}-row tx"
+        work = ((big, m["runs"]), ("pgbench", p["runs"]), ("backlog", b["runs"]),
+                ("latency", lat["runs"]), ("snapshot", snap_runs))
         script = GNUPLOT.format(out=path)
         script += panel(os.path.join(data, "tput"), "throughput, changes/s (best; log scale)",
-                        "changes/s", [f"{m['rows']:,}-row transaction", "pgbench TPC-B"], SYSTEMS,
+                        "changes/s", [w for w, _ in work[:3]], SYSTEMS,
                         [[runs[s][0]["changes"] / best(runs[s]) for s in SYSTEMS]
-                         for runs in (m["runs"], p["runs"])], log_y=True)
+                         for runs in (m["runs"], p["runs"], b["runs"])], log_y=True)
         script += panel(os.path.join(data, "lat"),
                         f"latency at {lat['rate']:,} changes/s, ms (median of the runs)", "ms",
                         ["p50", "p99"], SYSTEMS,
@@ -1064,12 +1191,23 @@ def main():
     t0 = time.monotonic()
     bench = Bench(args)
     try:
-        res = {"scale": args.scale, "runs": args.runs}
-        for name, part in (("million", part_million), ("pgbench", part_pgbench),
-                           ("latency", part_latency), ("bytes", part_bytes),
-                           ("snapshot", part_snapshot)):
+        res = {"commands": {}}
+        if args.reuse:
+            with open(args.reuse) as f:
+                res = json.load(f)
+            res.setdefault("commands", {})
+        argv = shlex.join(["python3", os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
+        functions = {"million": part_million, "pgbench": part_pgbench, "backlog": part_backlog,
+                     "latency": part_latency, "bytes": part_bytes, "snapshot": part_snapshot}
+        for name in PARTS:
+            if name not in args.parts:
+                if name not in res:
+                    sys.exit(f"debezium.py: {args.reuse} has no figures of part {name}")
+                continue
             t = time.monotonic()
-            res[name] = part(bench, args)
+            res[name] = functions[name](bench, args)
+            res[name]["scale"], res[name]["rounds"] = args.scale, args.runs
+            res["commands"][name] = argv
             log(f"== {name}: {time.monotonic() - t:.0f} s")
         info = {"machine": decoder.machine_info(bench.cluster), "load": os.getloadavg()[0],
                 "versions": debezium.version(), "java": brokers.java_version(),
