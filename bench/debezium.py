@@ -601,13 +601,14 @@ def pgbench(db, *argv):
                           check=True, capture_output=True, text=True, start_new_session=True)
 
 
-def part_pgbench(bench, args):
-    """2: TPC-B at full speed, from pgbench's start to the last change in Kafka."""
+def pgbench_runs(bench, args, dbname, label, backlog):
+    """TPC-B, from pgbench's start (backlog: the system stopped while it
+    runs, from its SIGCONT) to the last change in Kafka."""
     scale = max(1, round(PGBENCH_SCALE * args.scale))
     per_client = max(1, round(scaled(PGBENCH_CHANGES, args.scale) / 4 / PGBENCH_CLIENTS))
     txs = per_client * PGBENCH_CLIENTS
     changes = 4 * txs
-    db = bench.database("tpcb")
+    db = bench.database(dbname)
     t0 = time.monotonic()
     pgbench(db, "-i", "-s", str(scale))
     log(f"pgbench -i -s {scale}: {time.monotonic() - t0:.1f} s")
@@ -622,60 +623,39 @@ def part_pgbench(bench, args):
                 with running(bench, system, db, PGBENCH_TABLES) as run:
                     run.wait_ready()
                     base = run.cpu()
-                    started = time.time()
-                    pgbench(db, "-n", "-c", str(PGBENCH_CLIENTS), "-j", str(PGBENCH_JOBS),
-                            "-t", str(per_client))
-                    generated = time.time() - started
+                    if backlog:
+                        os.kill(run.pid, signal.SIGSTOP)
+                    try:
+                        started = time.time()
+                        pgbench(db, "-n", "-c", str(PGBENCH_CLIENTS), "-j", str(PGBENCH_JOBS),
+                                "-t", str(per_client))
+                        generated = time.time() - started
+                    finally:
+                        if backlog:
+                            started = time.time()
+                            os.kill(run.pid, signal.SIGCONT)
                     landed = wait_in_kafka(bench, run, PGBENCH_TABLES, changes)
                     r = figures(run, landed, base, started, changes)
                     r["generated"] = generated
                 made = int(db.psql("SELECT count(*) FROM pgbench_history"))
                 if made != txs:
                     sys.exit(f"debezium.py: pgbench made {made} transactions, not {txs}")
-                note("pgbench", rnd, warm, system, r)
+                note(label, rnd, warm, system, r)
                 if not warm:
                     out[system].append(r)
     db.drop()
     return {"scale": scale, "clients": PGBENCH_CLIENTS, "jobs": PGBENCH_JOBS,
             "per_client": per_client, "transactions": txs, "changes": changes, "runs": out}
+
+
+def part_pgbench(bench, args):
+    """2: TPC-B at full speed, the system streaming beside it."""
+    return pgbench_runs(bench, args, "tpcb", "pgbench", backlog=False)
 
 
 def part_backlog(bench, args):
-    """2b: the pgbench run of part 2 made while the system is stopped; from
-    its SIGCONT to the last change in Kafka."""
-    scale = max(1, round(PGBENCH_SCALE * args.scale))
-    per_client = max(1, round(scaled(PGBENCH_CHANGES, args.scale) / 4 / PGBENCH_CLIENTS))
-    txs = per_client * PGBENCH_CLIENTS
-    changes = 4 * txs
-    db = bench.database("backlog")
-    pgbench(db, "-i", "-s", str(scale))
-    out = {s: [] for s in SYSTEMS}
-    with bench.worker():
-        for rnd, warm in rounds(args):
-            for system in SYSTEMS:
-                db.psql("TRUNCATE pgbench_history")
-                db.psql("VACUUM pgbench_accounts, pgbench_branches, pgbench_tellers")
-                with running(bench, system, db, PGBENCH_TABLES) as run:
-                    run.wait_ready()
-                    base = run.cpu()
-                    os.kill(run.pid, signal.SIGSTOP)
-                    try:
-                        t = time.time()
-                        pgbench(db, "-n", "-c", str(PGBENCH_CLIENTS), "-j", str(PGBENCH_JOBS),
-                                "-t", str(per_client))
-                        generated = time.time() - t
-                    finally:
-                        resumed = time.time()
-                        os.kill(run.pid, signal.SIGCONT)
-                    landed = wait_in_kafka(bench, run, PGBENCH_TABLES, changes)
-                    r = figures(run, landed, base, resumed, changes)
-                    r["generated"] = generated
-                note("pgbench backlog", rnd, warm, system, r)
-                if not warm:
-                    out[system].append(r)
-    db.drop()
-    return {"scale": scale, "clients": PGBENCH_CLIENTS, "jobs": PGBENCH_JOBS,
-            "per_client": per_client, "transactions": txs, "changes": changes, "runs": out}
+    """2b: part 2's changes made while the system is stopped."""
+    return pgbench_runs(bench, args, "backlog", "pgbench backlog", backlog=True)
 
 
 def steady_writer(rows, first_id=1):
