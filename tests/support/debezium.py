@@ -66,9 +66,10 @@ def version(jars=None):
 def postgres_connector(cluster, prefix, slot, dbname="postgres", **settings):
     """The PostgreSQL connector's settings for a pgtemp.Cluster: pgoutput,
     topics <prefix>.<schema>.<table>, slot and publication of its own, JSON
-    with schemas (Kafka Connect's default converter settings).  settings
-    (dots as underscores are not translated: pass a dict with ** for dotted
-    keys) override or add."""
+    with schemas (Kafka Connect's default converter settings).  settings,
+    Debezium's own dotted names (pass them as **{"snapshot.mode": ...}),
+    override or add.  The password is never checked: pgtemp's servers
+    trust loopback connections."""
     config = {
         "connector.class": CONNECTOR,
         "tasks.max": "1",
