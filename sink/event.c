@@ -920,7 +920,17 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 
 	memset(e, 0, sizeof(*e));
 	e->msg = msg;
-	if (msg->len == 0 || msg->payload == NULL)
+	/*
+	 * A tombstone (a null value, not an empty one): what Debezium writes
+	 * after a delete so that compacted topics forget the key.  Nothing to
+	 * apply; its offset is committed as any other's.
+	 */
+	if (msg->payload == NULL)
+	{
+		e->kind = EVENT_IGNORE;
+		return;
+	}
+	if (msg->len == 0)
 	{
 		event_bad(e, "empty value");
 		return;

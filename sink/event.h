@@ -110,7 +110,8 @@ typedef struct StreamCommit
  * unless sc is the commit of its transaction and run: then it is decoded as
  * the change it is in the committed transaction (sc's commit_lsn and
  * commit_ts, its seq less the rolled-back ones before it), or is
- * EVENT_IGNORE when a rolled-back subtransaction made it.
+ * EVENT_IGNORE when a rolled-back subtransaction made it.  A tombstone
+ * (null value) is EVENT_IGNORE, an empty value a dead letter.
  */
 extern void event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc,
 						 Layouts *layouts, const StreamCommit *sc);

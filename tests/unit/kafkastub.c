@@ -21,9 +21,10 @@ kafkastub_message(const void *payload, size_t len, const char *key_role)
 
 	if (m == NULL || s == NULL)
 		abort();
-	if (len > 0)
+	/* payload NULL: a null value (a tombstone); else a value, perhaps empty, as librdkafka's. */
+	if (payload != NULL)
 	{
-		if ((m->payload = malloc(len)) == NULL)
+		if ((m->payload = malloc(len ? len : 1)) == NULL)
 			abort();
 		memcpy(m->payload, payload, len);
 	}

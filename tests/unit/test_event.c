@@ -241,6 +241,8 @@ lengths(void)
 	CHECK(bad_with(o, "undecodable value"), "endless varint: %s", o.reason);
 	o = decode_bytes(gigabyte, 0, 1 << 20, NULL);
 	CHECK(bad_with(o, "empty value"), "empty message: %s", o.reason);
+	o = decode_bytes(NULL, 0, 1 << 20, NULL);
+	CHECK(o.kind == EVENT_IGNORE && o.reason[0] == '\0', "a tombstone is passed over: %d %s", o.kind, o.reason);
 	o = decode_bytes(gigabyte, sizeof(gigabyte), 8, NULL);
 	CHECK(bad_with(o, "oversized value: 11 bytes, max.value.bytes is 8"), "oversized: %s", o.reason);
 }
