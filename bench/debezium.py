@@ -966,7 +966,8 @@ def render(args, bench, res, info, plot_rel):
            "defaults (producer: `linger.ms=5`, idempotent, `acks=all`)",
            f"- Debezium: debezium-connector-postgres {vers['debezium']} on Kafka Connect "
            f"{vers['connect']} standalone, {info['java']}, JVM options `{' '.join(debezium.JVM_OPTS)}` "
-           "(Kafka Connect's launcher defaults, those of Debezium's image too); a fresh worker for "
+           "(Kafka Connect's launcher defaults: what `connect-distributed.sh` gives without "
+           "`KAFKA_HEAP_OPTS`); a fresh worker for "
            "each workload (1, 2, 3, 5, 6), shared by its rounds: its peak RSS in a workload is its "
            "VmHWM at the end of that workload's runs; worker settings "
            f"{settings_text(info['worker'])}; connector settings (a run's, e.g.) "
@@ -1072,10 +1073,10 @@ def render(args, bench, res, info, plot_rel):
 
     out += ["### 7. Sink", "", JDBC_SINK, ""]
     out += goals(res) + [""]
-    if bench.complaints:
+    if res.get("walstreamer_log"):
         out += ["walstreamer's log (`log.level=warning`), with the number of runs that logged each "
                 "line:", ""] + \
-            [f"- {n}× `` {line} ``" for line, n in list(bench.complaints.items())[:20]] + [""]
+            [f"- {n}× `` {line} ``" for line, n in list(res["walstreamer_log"].items())[:20]] + [""]
     if plot_rel:
         out += [f"![walstreamer and Debezium side by side]({plot_rel})", ""]
     out.append(END)
@@ -1192,10 +1193,18 @@ def main():
         info = {"machine": decoder.machine_info(bench.cluster), "load": os.getloadavg()[0],
                 "versions": debezium.version(), "java": brokers.java_version(),
                 "broker": bench.broker.describe(PARTITIONS),
-                "worker": {k: v for k, v in bench.worker_settings.items()
-                           if k not in ("offset.storage.file.filename", "listeners")},
                 "connector": debezium.postgres_connector(bench.cluster, "<run>", "<run>")}
         res["versions"] = {"kafka": bench.broker.version, **info["versions"]}
+        # What a rendering from --reuse figures shows too: the worker's
+        # settings (without this run's ports and files), walstreamer's log.
+        if bench.worker_settings:
+            res["worker"] = {k: v for k, v in bench.worker_settings.items()
+                             if k not in ("offset.storage.file.filename", "listeners",
+                                          "bootstrap.servers")}
+        log_lines = res.setdefault("walstreamer_log", {})
+        for line, n in bench.complaints.items():
+            log_lines[line] = log_lines.get(line, 0) + n
+        info["worker"] = res.get("worker", {})
     finally:
         bench.close()
     png = os.path.join(os.path.abspath(args.plot), "debezium.png")

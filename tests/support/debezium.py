@@ -16,8 +16,8 @@ dependencies of the pinned pom beside this file (debezium/pom.xml), fetched
 by Maven into its local repository on first use (tests/support/maven.py).
 The worker is a standalone one (offsets in a file, connectors added through
 its REST interface), with Kafka Connect's own JVM settings
-(connect-distributed.sh and kafka-run-class.sh: -Xms256M -Xmx2G, G1), which
-are also those of Debezium's container image.
+(connect-distributed.sh and kafka-run-class.sh: -Xms256M -Xmx2G, G1), what
+a user who sets no KAFKA_HEAP_OPTS runs with.
 """
 
 import json
