@@ -79,6 +79,19 @@ static const char *const guarded[][2] = {
 	{NULL, NULL}
 };
 
+/*
+ * librdkafka's log, as the daemons log it, less its notice at every start
+ * that enable.gapless.guarantee is experimental: walstreamer sets it on
+ * purpose (guarded above), and an operator can do nothing about it.
+ */
+static void
+log_producer(const rd_kafka_t *rk, int level, const char *facility, const char *message)
+{
+	if (strcmp(facility, "CONFWARN") == 0 && strstr(message, "enable.gapless.guarantee is experimental"))
+		level = 7;				/* debug */
+	log_rdkafka(rk, level, facility, message);
+}
+
 /* The refusals an operator must fix, and what to change. */
 #define HINT_TOPIC "the topic does not exist and the brokers do not create it " \
 	"(auto.create.topics.enable=false): create it"
@@ -330,7 +343,7 @@ kafka_new(const Config *c, TopicLimits *limits, KafkaDeliveryFn cb, void *arg, c
 	rd_kafka_conf_set_opaque(conf, k);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_error_cb(conf, on_error);
-	rd_kafka_conf_set_log_cb(conf, log_rdkafka);
+	rd_kafka_conf_set_log_cb(conf, log_producer);
 	if ((k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why))) == NULL)
 	{
 		snprintf(err, errlen, "kafka: %s", why);

@@ -47,6 +47,19 @@ def test_no_broker_at_start_then_one(source, broker, streamer):
     assert ids_in(broker.bootstrap, "pgcdc.public.t") == list(range(1, 51))
 
 
+def test_no_configuration_warning_at_start(source, broker, streamer):
+    """walstreamer's own producer settings draw no warning from librdkafka
+    at start (enable.gapless.guarantee, set on purpose, is "experimental"
+    to it): an operator's log holds only what asks for action."""
+    source.psql("CREATE TABLE t (id int PRIMARY KEY)")
+    s = streamer(snapshot_mode="never", log_level="info").start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    source.psql("INSERT INTO t SELECT generate_series(1, 5)")
+    wait_for(lambda: confirmed(source) >= wal_now(source), timeout=60, what="the changes to arrive")
+    assert s.stop() == 0
+    assert [line for line in s.text().splitlines() if "CONFWARN" in line] == []
+
+
 def test_wrong_bootstrap_address(source, broker, streamer):
     """An address nothing answers on, and a host name that does not resolve:
     --check fails naming kafka.bootstrap.servers; the daemon says the same
