@@ -102,6 +102,24 @@ class Dev:
         pass
 
 
+def wait_leaders(cluster, topics, partitions, timeout=30):
+    """Until the broker leads every partition of topics: created means the
+    controller has a topic; a run starts once it can be written, as the dev
+    broker's topics can at once."""
+    deadline = time.monotonic() + timeout
+    for t in topics:
+        while True:
+            try:
+                leaders = cluster.leaders(t)
+            except KeyError:
+                leaders = {}
+            if len(leaders) == partitions and all(v >= 0 for v in leaders.values()):
+                break
+            if time.monotonic() > deadline:
+                sys.exit(f"{t} has no leader for every partition after {timeout} s")
+            time.sleep(0.05)
+
+
 class Kafka:
     kind = "kafka"
 
@@ -129,20 +147,7 @@ class Kafka:
         prefix = f"bench{self.seq}"
         topics = [f"{prefix}.public.{t}" for t in tables]
         self.cluster.create_topic(topics, partitions)
-        # Created means the controller has it; a run starts once the broker
-        # leads every partition, as the dev broker's do at once.
-        deadline = time.monotonic() + 30
-        for t in topics:
-            while True:
-                try:
-                    leaders = self.cluster.leaders(t)
-                except KeyError:
-                    leaders = {}
-                if len(leaders) == partitions and all(v >= 0 for v in leaders.values()):
-                    break
-                if time.monotonic() > deadline:
-                    sys.exit(f"brokers.py: {t} has no leader for every partition after 30 s")
-                time.sleep(0.05)
+        wait_leaders(self.cluster, topics, partitions)
         yield Run(self.cluster.bootstrap, prefix, self.cluster.nodes[1].proc.pid)
 
     def describe(self, partitions):

@@ -198,18 +198,7 @@ def scaled(n, scale, least=1000):
 def create_topics(cluster, names):
     """The topics, with append times, once the broker leads every partition."""
     cluster.create_topic(names, PARTITIONS, config=LOG_APPEND)
-    deadline = time.monotonic() + 30
-    for t in names:
-        while True:
-            try:
-                leaders = cluster.leaders(t)
-            except KeyError:
-                leaders = {}
-            if len(leaders) == PARTITIONS and all(v >= 0 for v in leaders.values()):
-                break
-            if time.monotonic() > deadline:
-                sys.exit(f"debezium.py: {t} has no leader for every partition after 30 s")
-            time.sleep(0.05)
+    brokers.wait_leaders(cluster, names, PARTITIONS)
 
 
 def delete_topics(cluster, prefix):
