@@ -362,18 +362,25 @@ watch_key(Stream *st, uint32_t relid, const uint8_t *key, size_t keylen, bool tr
 /*
  * A StreamInfo field (proto/cdc.proto), walstreamer's one writer of it: this
  * run's, and on a commit record the rolled-back ranges (n numbers) and the
- * first offset on its partition (first_offset < 0: none).  stream_info_body
- * is the size of its body; put_stream_info writes the field at p and returns
- * where it ends.
+ * first offset on its partition (first_offset < 0: none).  aborted_packed
+ * is the size of the ranges' packed numbers, stream_info_body that of the
+ * field's body; put_stream_info writes the field at p and returns where it
+ * ends.
  */
 static size_t
-stream_info_body(uint64_t run, const uint32_t *aborted, size_t n, int64_t first_offset)
+aborted_packed(const uint32_t *aborted, size_t n)
 {
 	size_t		packed = 0;
 
 	for (size_t i = 0; i < n; i++)
 		packed += wire_varint_size(aborted[i]);
-	return (n ? wire_len_field_size(WIRE_STREAM_INFO_ABORTED, packed) : 0) +
+	return packed;
+}
+
+static size_t
+stream_info_body(uint64_t run, const uint32_t *aborted, size_t n, int64_t first_offset)
+{
+	return (n ? wire_len_field_size(WIRE_STREAM_INFO_ABORTED, aborted_packed(aborted, n)) : 0) +
 		wire_varint_field_size(WIRE_STREAM_INFO_RUN, run) +
 		(first_offset >= 0 ? wire_varint_field_size(WIRE_STREAM_INFO_FIRST_OFFSET, (uint64_t) first_offset) : 0);
 }
@@ -381,16 +388,12 @@ stream_info_body(uint64_t run, const uint32_t *aborted, size_t n, int64_t first_
 static uint8_t *
 put_stream_info(uint8_t *p, uint64_t run, const uint32_t *aborted, size_t n, int64_t first_offset)
 {
-	size_t		packed = 0;
-
 	p = wire_put_tag(p, WIRE_CHANGE_EVENT_STREAM, WIRE_TYPE_LEN);
 	p = wire_put_varint(p, stream_info_body(run, aborted, n, first_offset));
 	if (n)
 	{
-		for (size_t i = 0; i < n; i++)
-			packed += wire_varint_size(aborted[i]);
 		p = wire_put_tag(p, WIRE_STREAM_INFO_ABORTED, WIRE_TYPE_LEN);
-		p = wire_put_varint(p, packed);
+		p = wire_put_varint(p, aborted_packed(aborted, n));
 		for (size_t i = 0; i < n; i++)
 			p = wire_put_varint(p, aborted[i]);
 	}
