@@ -255,6 +255,23 @@ put_values(JsonObj *o, const char *name, size_t n, Pgcdc__Value **values)
 	appendStringInfoChar(o->out, ']');
 }
 
+/* A repeated string: left out when it has no element, as an empty string is. */
+static void
+put_strs(JsonObj *o, const char *name, size_t n, char **values)
+{
+	if (n == 0)
+		return;
+	key(o, name);
+	appendStringInfoChar(o->out, '[');
+	for (size_t i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(o->out, ',');
+		escape_json(o->out, values[i]);
+	}
+	appendStringInfoChar(o->out, ']');
+}
+
 static void
 put_columns(JsonObj *o, size_t n, Pgcdc__Column **columns)
 {
@@ -274,6 +291,9 @@ put_columns(JsonObj *o, size_t n, Pgcdc__Column **columns)
 		put_str(&c, "type_name", columns[i]->type_name);
 		put_bool(&c, "key", columns[i]->key);
 		put_bool(&c, "not_null", columns[i]->not_null);
+		put_uint(&c, "base_type_oid", columns[i]->base_type_oid);
+		put_str(&c, "base_type_name", columns[i]->base_type_name);
+		put_strs(&c, "enum_labels", columns[i]->n_enum_labels, columns[i]->enum_labels);
 		obj_close(&c);
 	}
 	appendStringInfoChar(o->out, ']');

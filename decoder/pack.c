@@ -11,8 +11,8 @@
  * reads everything it writes back in the regression and round-trip suites.
  *
  * proto3 rules: scalars equal to zero and empty strings are not written,
- * every element of a repeated message field is, and a set oneof member is
- * written whatever its value.
+ * every element of a repeated field is (a message, or a string even when
+ * empty), and a set oneof member is written whatever its value.
  */
 #include "postgres.h"
 
@@ -178,11 +178,17 @@ put_values(uint8 *p, int field, size_t n, const ValueSize *sizes)
 static size_t
 column_body_size(const Pgcdc__Column *c)
 {
-	return string_field_size(WIRE_COLUMN_NAME, c->name) +
+	size_t		size = string_field_size(WIRE_COLUMN_NAME, c->name) +
 		varint_field_size(WIRE_COLUMN_TYPE_OID, c->type_oid) +
 		string_field_size(WIRE_COLUMN_TYPE_NAME, c->type_name) +
 		varint_field_size(WIRE_COLUMN_KEY, c->key) +
-		varint_field_size(WIRE_COLUMN_NOT_NULL, c->not_null);
+		varint_field_size(WIRE_COLUMN_NOT_NULL, c->not_null) +
+		varint_field_size(WIRE_COLUMN_BASE_TYPE_OID, c->base_type_oid) +
+		string_field_size(WIRE_COLUMN_BASE_TYPE_NAME, c->base_type_name);
+
+	for (size_t i = 0; i < c->n_enum_labels; i++)
+		size += wire_len_field_size(WIRE_COLUMN_ENUM_LABELS, strlen(c->enum_labels[i]));
+	return size;
 }
 
 static uint8 *
@@ -194,7 +200,12 @@ put_column(uint8 *p, int field, const Pgcdc__Column *c)
 	p = put_varint_field(p, WIRE_COLUMN_TYPE_OID, c->type_oid);
 	p = put_string_field(p, WIRE_COLUMN_TYPE_NAME, c->type_name);
 	p = put_varint_field(p, WIRE_COLUMN_KEY, c->key);
-	return put_varint_field(p, WIRE_COLUMN_NOT_NULL, c->not_null);
+	p = put_varint_field(p, WIRE_COLUMN_NOT_NULL, c->not_null);
+	p = put_varint_field(p, WIRE_COLUMN_BASE_TYPE_OID, c->base_type_oid);
+	p = put_string_field(p, WIRE_COLUMN_BASE_TYPE_NAME, c->base_type_name);
+	for (size_t i = 0; i < c->n_enum_labels; i++)
+		p = wire_put_len_field(p, WIRE_COLUMN_ENUM_LABELS, c->enum_labels[i], strlen(c->enum_labels[i]));
+	return p;
 }
 
 static size_t

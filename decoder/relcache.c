@@ -2,8 +2,8 @@
  * relcache.c — per-relation column metadata, type I/O and invalidation.
  *
  * Building an entry does every catalog lookup a change of that relation will
- * ever need (names, format_type, key columns, output functions), so encoding
- * a row touches no catalog.
+ * ever need (names, format_type, domains' base types, enum labels, key
+ * columns, output functions), so encoding a row touches no catalog.
  */
 #include "postgres.h"
 
@@ -14,9 +14,11 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/xact.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -102,26 +104,80 @@ type_is_builtin(Oid typid)
 	return result;
 }
 
+/* format_type() of a type and typmod, in UTF-8. */
+static char *
+type_name_of(Oid typid, int32 typmod)
+{
+	char	   *name = format_type_extended(typid, typmod,
+											FORMAT_TYPE_TYPEMOD_GIVEN |
+											(type_is_builtin(typid) ? 0 : FORMAT_TYPE_FORCE_QUALIFY));
+
+	return pgcdc_to_utf8(name, strlen(name));
+}
+
+static int
+enum_sort_order_cmp(const void *a, const void *b)
+{
+	float4		x = (*(Form_pg_enum const *) a)->enumsortorder;
+	float4		y = (*(Form_pg_enum const *) b)->enumsortorder;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * An enum's labels in their sort order: values.c keeps them by OID, which
+ * is not that order once ALTER TYPE ... ADD VALUE BEFORE placed one.
+ */
+static void
+enum_labels(Pgcdc__Column *meta, Oid enumtype)
+{
+	CatCList   *list = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(enumtype));
+	Form_pg_enum *labels = palloc(sizeof(Form_pg_enum) * Max(list->n_members, 1));
+
+	for (int i = 0; i < list->n_members; i++)
+		labels[i] = (Form_pg_enum) GETSTRUCT(&list->members[i]->tuple);
+	qsort(labels, list->n_members, sizeof(Form_pg_enum), enum_sort_order_cmp);
+	meta->n_enum_labels = list->n_members;
+	meta->enum_labels = palloc(sizeof(char *) * Max(list->n_members, 1));
+	for (int i = 0; i < list->n_members; i++)
+	{
+		const char *label = NameStr(labels[i]->enumlabel);
+
+		/* A copy: the label lives in the list's tuples, released below. */
+		meta->enum_labels[i] = pstrdup(pgcdc_to_utf8(label, strlen(label)));
+	}
+	pfree(labels);
+	ReleaseSysCacheList(list);
+}
+
 static void
 build_column(PgcdcColumn *col, Pgcdc__Column *meta, Form_pg_attribute att,
 			 bool is_key)
 {
-	char	   *type_name;
+	Oid			basetype;
+	int32		basetypmod = -1;
 
 	col->attnum = att->attnum;
 	col->typlen = att->attlen;
 	col->key = is_key;
 	pgcdc_value_codec_init(&col->codec, att->atttypid);
 
-	type_name = format_type_extended(att->atttypid, att->atttypmod,
-									 FORMAT_TYPE_TYPEMOD_GIVEN |
-									 (type_is_builtin(att->atttypid) ? 0 : FORMAT_TYPE_FORCE_QUALIFY));
 	pgcdc__column__init(meta);
 	meta->name = pgcdc_to_utf8(NameStr(att->attname), strlen(NameStr(att->attname)));
 	meta->type_oid = att->atttypid;
-	meta->type_name = pgcdc_to_utf8(type_name, strlen(type_name));
+	meta->type_name = type_name_of(att->atttypid, att->atttypmod);
 	meta->key = is_key;
 	meta->not_null = att->attnotnull;
+
+	/* What a consumer without the catalog needs to map a domain or an enum. */
+	basetype = getBaseTypeAndTypmod(att->atttypid, &basetypmod);
+	if (basetype != att->atttypid)
+	{
+		meta->base_type_oid = basetype;
+		meta->base_type_name = type_name_of(basetype, basetypmod);
+	}
+	if (type_is_enum(basetype))
+		enum_labels(meta, basetype);
 }
 
 /*

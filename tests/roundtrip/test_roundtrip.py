@@ -525,13 +525,23 @@ def check_read_values(records):
         expect(got[rid], want[rid], f"read_record: vals id {rid}")
 
 
+# A domain's base type: domains followed down, the typmod the last one gives its base.
 CATALOG_COLUMNS = """
     SELECT a.attname, a.atttypid::int, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-           coalesce(a.attnum = ANY (i.indkey::int2[]), false)
+           coalesce(a.attnum = ANY (i.indkey::int2[]), false),
+           CASE WHEN base.oid <> a.atttypid THEN base.oid::int END,
+           CASE WHEN base.oid <> a.atttypid THEN format_type(base.oid, base.typmod) END,
+           (SELECT array_agg(enumlabel::text ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = base.oid)
     FROM pg_attribute a
     LEFT JOIN LATERAL (SELECT indkey FROM pg_index
                        WHERE indrelid = a.attrelid AND (indisreplident OR indisprimary)
                        ORDER BY indisreplident DESC LIMIT 1) i ON true
+    LEFT JOIN LATERAL (WITH RECURSIVE d(oid, typmod, typtype) AS (
+                         SELECT t.oid, -1, t.typtype FROM pg_type t WHERE t.oid = a.atttypid
+                         UNION ALL SELECT b.oid, t.typtypmod, b.typtype FROM d
+                           JOIN pg_type t ON t.oid = d.oid JOIN pg_type b ON b.oid = t.typbasetype
+                           WHERE d.typtype = 'd')
+                       SELECT oid, typmod FROM d WHERE typtype <> 'd') base ON true
     WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped
       AND a.attgenerated = ''
     ORDER BY a.attnum"""
@@ -554,8 +564,9 @@ def check_relations(cur, records):
     for (schema, table), r in last.items():
         cur.execute(CATALOG_COLUMNS, [f"{quote_ident(schema)}.{quote_ident(table)}"])
         columns = [{k: val for k, val in (("name", name), ("type_oid", oid), ("type_name", typ),
-                                          ("key", key), ("not_null", notnull)) if val}
-                   for name, oid, typ, notnull, key in cur.fetchall()]
+                                          ("key", key), ("not_null", notnull), ("base_type_oid", boid),
+                                          ("base_type_name", btyp), ("enum_labels", labels)) if val}
+                   for name, oid, typ, notnull, key, boid, btyp, labels in cur.fetchall()]
         expect(r["columns"], columns, f"relation {schema}.{table}: columns")
         expect(r.get("replica_identity"), identities.get(table, "default"),
                f"relation {schema}.{table}: replica_identity")

@@ -74,7 +74,10 @@ field_numbers(void)
 	field_is(d, "type_name", WIRE_COLUMN_TYPE_NAME);
 	field_is(d, "key", WIRE_COLUMN_KEY);
 	field_is(d, "not_null", WIRE_COLUMN_NOT_NULL);
-	all_fields(d, 5);
+	field_is(d, "base_type_oid", WIRE_COLUMN_BASE_TYPE_OID);
+	field_is(d, "base_type_name", WIRE_COLUMN_BASE_TYPE_NAME);
+	field_is(d, "enum_labels", WIRE_COLUMN_ENUM_LABELS);
+	all_fields(d, 8);
 
 	/* Value's numbers are its oneof cases (wire.h): pack.c and json.c need it to be one oneof. */
 	d = &pgcdc__value__descriptor;

@@ -8,8 +8,11 @@ CREATE FUNCTION stable_record(r jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $
   SELECT CASE WHEN r ? 'truncated' THEN
            jsonb_set(s, '{truncated}', (SELECT jsonb_agg(t - 'relid') FROM jsonb_array_elements(r->'truncated') t))
          WHEN r ? 'columns' THEN
-           jsonb_set(s, '{columns}', (SELECT jsonb_agg(CASE WHEN (c->>'type_oid')::oid >= 16384
-                                                         THEN jsonb_set(c, '{type_oid}', '"user"') ELSE c END)
+           jsonb_set(s, '{columns}', (SELECT jsonb_agg(c
+                                        || CASE WHEN (c->>'type_oid')::oid >= 16384
+                                                THEN '{"type_oid": "user"}'::jsonb ELSE '{}' END
+                                        || CASE WHEN (c->>'base_type_oid')::oid >= 16384
+                                                THEN '{"base_type_oid": "user"}'::jsonb ELSE '{}' END)
                                       FROM jsonb_array_elements(r->'columns') c))
          ELSE s END
   FROM (SELECT r - ARRAY['commit_lsn', 'lsn', 'xid', 'commit_ts', 'end_lsn', 'relid']) AS x(s)

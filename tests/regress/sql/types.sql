@@ -88,6 +88,30 @@ FROM recs rel, recs ins,
 WHERE rel.r->>'op' = 'relation' AND ins.r->>'op' = 'insert' AND i = j
 ORDER BY ins.n, i;
 SELECT 'done' FROM pg_drop_replication_slot('types');
+
+-- What a consumer needs to map domains and enums without the catalog: a
+-- domain's base type (through domains of domains, with the typmod of the
+-- domain over it) and an enum's labels in their sort order, which a label
+-- placed BEFORE another makes differ from their OIDs'.  Not for arrays of
+-- them, nor for other types.  The same in JSON and in protobuf.
+SELECT 'init' FROM pg_create_logical_replication_slot('type_meta', 'pgcdc');
+CREATE DOMAIN counter AS integer CHECK (VALUE >= 0);
+CREATE DOMAIN amount AS positive_amount;
+CREATE DOMAIN mood_d AS mood;
+ALTER TYPE mood ADD VALUE 'meh' BEFORE 'ok';
+CREATE TABLE type_meta (i int, c counter, dm positive_amount, dm2 amount, e mood, de mood_d,
+                        ae mood[], ai int[]);
+INSERT INTO type_meta VALUES (1, 2, 3.5, 4.25, 'meh', 'happy', '{sad,meh}', '{1}');
+SELECT count(*) AS records, bool_and(j.data::jsonb = pgcdc.to_json(b.data)::jsonb) AS same_protobuf
+FROM (SELECT row_number() OVER () AS n, data FROM pg_logical_slot_peek_changes('type_meta', NULL, NULL, 'format', 'json')) j
+JOIN (SELECT row_number() OVER () AS n, data FROM pg_logical_slot_peek_binary_changes('type_meta', NULL, NULL)) b USING (n);
+SELECT c FROM changes('type_meta') r, jsonb_array_elements(r->'columns') c WHERE r->>'op' = 'relation';
+SELECT 'done' FROM pg_drop_replication_slot('type_meta');
+DROP TABLE type_meta;
+DROP DOMAIN counter;
+DROP DOMAIN amount;
+DROP DOMAIN mood_d;
+
 DROP TABLE types;
 DROP DOMAIN positive_amount;
 DROP TYPE mood;
