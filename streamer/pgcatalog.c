@@ -15,8 +15,11 @@
  * message): the relation's schema, name and replica identity (NULL when it
  * is gone), whether its identity has an index, then the column's name,
  * type, format_type() name, NOT NULL, whether it is in the primary key and
- * in the identity index, and its base type (a domain's, through domains
- * of domains).
+ * in the identity index, its base type (a domain's, through domains of
+ * domains, as getBaseTypeAndTypmod() resolves it: with the typmod of the
+ * last domain), that type's format_type() name when the column's type is a
+ * domain, and its enum labels in sort order, each as "<bytes>:<label>" (a
+ * label may hold any character; the connection's encoding is UTF-8).
  */
 #define DESCRIBE_SQL \
 	"WITH rel AS (SELECT c.oid, n.nspname::text, c.relname::text, c.relreplident, " \
@@ -34,18 +37,24 @@
 	"SELECT rel.nspname, rel.relname, rel.relreplident, rel.ident IS NOT NULL, " \
 	"  cols.name, cols.typ, pg_catalog.format_type(cols.typ, cols.typmod), coalesce(a.attnotnull, false), " \
 	"  coalesce(a.attnum = ANY (rel.pk::int2[]), false), coalesce(a.attnum = ANY (rel.ident::int2[]), false), " \
-	"  (WITH RECURSIVE b(oid, base) AS (SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t " \
-	"     WHERE t.oid = cols.typ UNION ALL SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t " \
-	"     JOIN b ON t.oid = b.base) SELECT b.oid FROM b WHERE b.base = 0) " \
+	"  base.oid, CASE WHEN base.oid <> cols.typ THEN pg_catalog.format_type(base.oid, base.typmod) END, " \
+	"  (SELECT pg_catalog.string_agg(pg_catalog.octet_length(pg_catalog.convert_to(e.enumlabel::text, 'UTF8')) " \
+	"     || ':' || e.enumlabel::text, '' ORDER BY e.enumsortorder) " \
+	"   FROM pg_catalog.pg_enum e WHERE e.enumtypid = base.oid) " \
 	"FROM cols LEFT JOIN rel ON true " \
 	"LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = rel.oid AND a.attname = cols.name " \
 	"  AND NOT a.attisdropped " \
+	"LEFT JOIN LATERAL (WITH RECURSIVE b(oid, typmod) AS (SELECT cols.typ, -1 " \
+	"    UNION ALL SELECT d.typbasetype, d.typtypmod FROM pg_catalog.pg_type d JOIN b ON d.oid = b.oid " \
+	"    WHERE d.typtype = 'd') " \
+	"  SELECT b.oid, b.typmod FROM b JOIN pg_catalog.pg_type t ON t.oid = b.oid WHERE t.typtype <> 'd') base " \
+	"  ON true " \
 	"ORDER BY cols.ord"
 
 enum
 {
 	COL_SCHEMA, COL_TABLE, COL_REPLIDENT, COL_HAS_IDENT, COL_NAME, COL_TYPE, COL_TYPE_NAME,
-	COL_NOT_NULL, COL_IN_PK, COL_IN_IDENT, COL_BASE
+	COL_NOT_NULL, COL_IN_PK, COL_IN_IDENT, COL_BASE, COL_BASE_NAME, COL_ENUM_LABELS
 };
 
 bool
@@ -114,6 +123,37 @@ static bool
 flag(const PGresult *res, int row, int col)
 {
 	return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
+}
+
+/*
+ * A column's base type (when its type is a domain) and enum labels, as
+ * decoder/relcache.c writes them.  False when the labels are not as
+ * DESCRIBE_SQL writes them.
+ */
+static bool
+put_type_fields(Buf *col, const PGresult *res, int row)
+{
+	const char *labels = PQgetvalue(res, row, COL_ENUM_LABELS);
+	const char *end = labels + PQgetlength(res, row, COL_ENUM_LABELS);
+
+	if (!PQgetisnull(res, row, COL_BASE_NAME))
+	{
+		const char *name = PQgetvalue(res, row, COL_BASE_NAME);
+
+		recwrite_varint(col, WIRE_COLUMN_BASE_TYPE_OID, strtoul(PQgetvalue(res, row, COL_BASE), NULL, 10));
+		recwrite_bytes(col, WIRE_COLUMN_BASE_TYPE_NAME, name, strlen(name));
+	}
+	while (labels < end)
+	{
+		char	   *colon;
+		unsigned long len = strtoul(labels, &colon, 10);
+
+		if (colon == labels || *colon != ':' || len > (size_t) (end - colon - 1))
+			return false;
+		recwrite_message(col, WIRE_COLUMN_ENUM_LABELS, colon + 1, len);
+		labels = colon + 1 + len;
+	}
+	return true;
 }
 
 bool
@@ -233,6 +273,15 @@ pgcatalog_describe(PGconn *conn, const char *database, uint32_t relid, const Pgo
 		recwrite_bytes(&col, WIRE_COLUMN_TYPE_NAME, type_name, strlen(type_name));
 		recwrite_varint(&col, WIRE_COLUMN_KEY, key);
 		recwrite_varint(&col, WIRE_COLUMN_NOT_NULL, flag(res, (int) i, COL_NOT_NULL));
+		if (!put_type_fields(&col, res, (int) i))
+		{
+			snprintf(err, errlen, "relation %u, column %s: unreadable enum labels from the catalog", relid, name);
+			buf_free(&col);
+			buf_free(&rec);
+			PQclear(res);
+			pgcatalog_release(out);
+			return false;
+		}
 		recwrite_message(&rec, WIRE_CHANGE_EVENT_COLUMNS, col.data, col.len);
 		buf_free(&col);
 	}

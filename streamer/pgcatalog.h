@@ -2,16 +2,18 @@
  * pgcatalog.h — a relation described from the source's catalog over SQL,
  * and its records built without the pgcdc extension (source.plugin =
  * pgoutput): the pgcdc RELATION record of the relation (each column's
- * format_type() name, NOT NULL and key flag, the replica identity, as
- * decoder/relcache.c builds it), each column's value class (its base
- * type's, pgvalue.h), and a snapshot's READ record of a row read in text
- * (as the extension's pgcdc.read_record() makes it).
+ * format_type() name, NOT NULL and key flag, a domain's base type, an
+ * enum's labels, the replica identity, as decoder/relcache.c builds it),
+ * each column's value class (its base type's, pgvalue.h), and a snapshot's
+ * READ record of a row read in text (as the extension's pgcdc.read_record()
+ * makes it).
  *
  * The message's columns and identity are what the WAL was decoded with and
  * win over the catalog's present state; the catalog adds names of types,
  * NOT NULL, the primary key (the key under REPLICA IDENTITY FULL or
- * NOTHING) and base types.  A relation dropped since is described from the
- * message alone (no NOT NULL; no key under FULL or NOTHING).
+ * NOTHING), base types and enum labels.  A relation dropped since is
+ * described from the message alone (no NOT NULL; no key under FULL or
+ * NOTHING).
  *
  * The connection must have search_path '' (pgcatalog_prepare sets it), so
  * that format_type() qualifies every type outside pg_catalog, as the

@@ -26,6 +26,11 @@ SETUP = """
     CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
     CREATE DOMAIN positive_amount AS numeric(10,2) CHECK (VALUE > 0);
     CREATE DOMAIN pos2 AS positive_amount;
+    CREATE DOMAIN counter AS integer CHECK (VALUE >= 0);
+    -- Labels that a list of them could confuse, one placed before another (sort order is not OID order).
+    CREATE TYPE tricky AS ENUM ('1:x', 'a,b"c', 'ü € 😀', ' pad ', '');
+    ALTER TYPE tricky ADD VALUE 'first' BEFORE '1:x';
+    CREATE DOMAIN tricky_d AS tricky;
     CREATE SCHEMA "Odd Schema";
     CREATE TABLE types (
         id serial PRIMARY KEY,
@@ -33,7 +38,7 @@ SETUP = """
         f4 float4, f8 float8, n numeric, n2 numeric(12,2),
         ts timestamp(6), tstz timestamptz, d date, t time, ttz timetz, iv interval,
         tx text, vc varchar(5), ch char(3), js json, jb jsonb, x xml,
-        u uuid, by bytea, e mood, dm positive_amount, dm2 pos2,
+        u uuid, by bytea, e mood, dm positive_amount, dm2 pos2, dc counter, de tricky_d,
         ai int[], at text[], atz timestamptz[], af float8[], ae mood[],
         r tstzrange, m money, p point, net inet, bits bit(4));
     CREATE TABLE "Odd Schema"."Mixed Case" (k text PRIMARY KEY, big text, other int NOT NULL,
@@ -61,36 +66,36 @@ SETUP = """
 
 TYPES_ROWS = r"""
 INSERT INTO types (b, i2, i4, i8, o, f4, f8, n, n2, ts, tstz, d, t, ttz, iv,
-                   tx, vc, ch, js, jb, x, u, by, e, dm, dm2, ai, at, atz, af, ae, r, m, p, net, bits)
+                   tx, vc, ch, js, jb, x, u, by, e, dm, dm2, dc, de, ai, at, atz, af, ae, r, m, p, net, bits)
 VALUES
   (true, -32768, 2147483647, -9223372036854775808, 4294967295,
    1.1, 0.1, 'NaN', 12345.67,
    '2026-06-01 12:34:56.789012', '2026-06-01 12:34:56.789012+05:30', '2026-06-01', '23:59:59.999999', '12:00:00+03',
    '1 year 2 months 3 days 04:05:06.789',
    E'quote " backslash \\ newline \n tab \t unicode ü € 😀', 'abc', 'ab', ' {"x" : 1} ', '{"b": 1, "a": [true, null]}', '<a>1</a>',
-   'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\x00ff10', 'happy', 10.5, 7.25,
+   'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\x00ff10', 'happy', 10.5, 7.25, 2147483647, 'a,b"c',
    '{1,NULL,3}', '{"a b","c\"d",NULL}', '{"2026-01-01 00:00:00+00","infinity"}', '{0.1,1e300}', '{sad,ok}',
    '[2026-01-01 00:00+00,2026-02-01 00:00+00)', 1234.56, '(1.5,-2)', '192.168.0.1/24', B'1010'),
   (false, 0, 0, 9223372036854775807, 0,
    'NaN', 'Infinity', 'Infinity', -0.01,
    'infinity', '-infinity', 'infinity', '00:00', '00:00+00', '-1 day +02:00:00',
    '', '', '', 'null', '[]', '<b/>',
-   '00000000-0000-0000-0000-000000000000', '', 'sad', 0.01, 0.01,
+   '00000000-0000-0000-0000-000000000000', '', 'sad', 0.01, 0.01, 0, 'first',
    '{}', '{}', '{}', '{}', '{}', 'empty', -1, '(0,0)', '::1', B'0000'),
   (NULL, 1, -1, 1, 1,
    '-Infinity', '-Infinity', '-Infinity', 0,
    '-infinity', '0044-03-15 12:00:00 BC', '-infinity', '12:00', '12:00-09:30', '0',
-   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
   (NULL, NULL, NULL, NULL, NULL,
    -0.0, 1e-300, repeat('9', 1000)::numeric, 0.1,
    '10000-01-01 00:00:00', '12345-06-07 08:09:10+00', '0001-01-01 BC', NULL, NULL, '178000000 years',
-   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
   (NULL, NULL, NULL, NULL, NULL,
    NULL, NULL, '-0.000000000000000000001', NULL,
    '294270-01-01 00:00:00', '1970-01-01 00:00:00+00', '1970-01-01', NULL, NULL, NULL,
-   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"""
 
 WORKLOAD = [
