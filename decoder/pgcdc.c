@@ -413,18 +413,21 @@ pgcdc_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelation
 	Pgcdc__ChangeEvent ev;
 	Pgcdc__RelationRef *refs;
 	Pgcdc__RelationRef **ptrs;
+	PgcdcRelation **entries;
 	MemoryContext old;
 	int			n = 0;
 
 	old = MemoryContextSwitchTo(state->scratch);
 	refs = palloc(sizeof(Pgcdc__RelationRef) * nrelations);
 	ptrs = palloc(sizeof(Pgcdc__RelationRef *) * nrelations);
+	entries = palloc(sizeof(PgcdcRelation *) * nrelations);
 	for (int i = 0; i < nrelations; i++)
 	{
 		PgcdcRelation *entry = pgcdc_relcache_get(relations[i], &state->opts);
 
 		if (!entry->included)
 			continue;
+		entries[n] = entry;
 		pgcdc__relation_ref__init(&refs[n]);
 		refs[n].schema = entry->schema;
 		refs[n].table = entry->table;
@@ -438,6 +441,10 @@ pgcdc_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelation
 	else
 	{
 		start_output(ctx, state, txn);
+		/* Each truncated table described first, as pgoutput does: a consumer may know it from nothing else. */
+		for (int i = 0; i < n; i++)
+			if (!entries[i]->schema_sent && !state->opts.inline_schema)
+				write_relation(ctx, state, entries[i], change->lsn);
 		event_init_txn(state, &ev, PGCDC__OP__OP_TRUNCATE, txn, change);
 		ev.lsn = change->lsn;
 		ev.seq = seq;

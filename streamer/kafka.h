@@ -40,6 +40,15 @@ typedef struct KafkaHeaders
 	uint64_t	commit_lsn;
 	const char *key_role;		/* "old" on the old key's copy of a key change; else NULL */
 	size_t		oversized;		/* a stand-in: the size of the change it stands for; else 0 */
+	/*
+	 * value.format = debezium-json, a key change: Debezium's header naming
+	 * the row's other key ("__debezium.newkey" on the old key's delete and
+	 * tombstone, "__debezium.oldkey" on the new key's create) and that key's
+	 * JSON, NUL-terminated; else NULL.  The value is malloc'd and belongs to
+	 * whoever holds the headers until the message is produced (stream.c).
+	 */
+	const char *other_key_name;
+	char	   *other_key;
 } KafkaHeaders;
 
 /* Why a message does not fit: its size and the limit it is above. */

@@ -168,6 +168,8 @@ record_scan(const uint8_t *buf, size_t len, Record *r, char *err, size_t errlen)
 			case WIRE_CHANGE_EVENT_COMMIT_LSN: r->commit_lsn = f.varint; break;
 			case WIRE_CHANGE_EVENT_LSN: r->lsn = f.varint; break;
 			case WIRE_CHANGE_EVENT_XID: r->xid = (uint32_t) f.varint; break;
+			case WIRE_CHANGE_EVENT_COMMIT_TS: r->commit_ts = (int64_t) f.varint; break;
+			case WIRE_CHANGE_EVENT_DATABASE: want = WIRE_TYPE_LEN; r->database = s; break;
 			case WIRE_CHANGE_EVENT_RELID: r->relid = (uint32_t) f.varint; break;
 			case WIRE_CHANGE_EVENT_TRANSACTIONAL: r->transactional = f.varint != 0; break;
 			case WIRE_CHANGE_EVENT_END_LSN: r->end_lsn = f.varint; break;

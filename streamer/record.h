@@ -50,6 +50,8 @@ typedef struct Record
 	uint64_t	end_lsn;
 	uint32_t	xid;
 	uint32_t	seq;
+	int64_t		commit_ts;		/* µs since the epoch */
+	Span		database;
 	bool		streamed;		/* a change of a transaction in progress */
 	uint32_t	subxid;			/* streamed changes, STREAM_ABORT */
 	uint32_t	aborted[2];		/* STREAM_ABORT of a subtransaction: its streamed changes' first seq and count */

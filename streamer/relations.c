@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dbzjson.h"
 #include "relations.h"
 #include "topicname.h"
 #include "xalloc.h"
@@ -43,6 +44,7 @@ relation_clear(Relations *rels, Relation *rel)
 	free(rel->keys);
 	free(rel->name);
 	free(rel->topic);
+	dbz_table_free(rel->dbz);
 	if (rel->handle != NULL && rels->free_handle != NULL)
 		rels->free_handle(rel->handle);
 }

@@ -29,6 +29,7 @@ typedef struct Relation
 	void	   *handle;			/* the producer's topic handle, owned via free_handle */
 	void	   *counters[10];	/* the caller's, per op (metric cells); kept on replace */
 	uint64_t	txn_events;		/* the caller's: changes in the open transaction */
+	struct DbzTable *dbz;		/* the caller's (value.format = debezium-json), freed on replace */
 } Relation;
 
 typedef struct Relations Relations;

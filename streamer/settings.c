@@ -88,6 +88,24 @@ const ConfigKey settings_keys[] = {
 		"and partition, with its table, key, positions and size (walsink records it in its "
 		"dead-letter table), and go on; fail: stop before it, exit with an error naming it and "
 		"the limit to raise", "dead-letter|fail", 0, 0, false, false},
+	{"value.format", CONFIG_ENUM, "protobuf",
+		"the Kafka messages' format. protobuf: pgcdc's records (proto/cdc.proto), what walsink reads "
+		"exactly once; debezium-json: Debezium's PostgreSQL connector's keys and values as Kafka "
+		"Connect's JsonConverter writes them (the README's formats section says what differs)",
+		"protobuf|debezium-json", 0, 0, false, false},
+	{"schemas.enable", CONFIG_BOOL, "on",
+		"value.format = debezium-json: each key and value carries its Kafka Connect schema "
+		"({\"schema\":...,\"payload\":...}), as JsonConverter's schemas.enable; off: the payload alone",
+		NULL, 0, 0, false, false},
+	{"unavailable.value.placeholder", CONFIG_STRING, "__debezium_unavailable_value",
+		"value.format = debezium-json: what stands for a TOASTed value an update left unchanged "
+		"(PostgreSQL does not log it), in the column's type (text, the bytes of it for bytea)",
+		NULL, 0, 0, false, false},
+	{"tombstones.on.delete", CONFIG_BOOL, NULL,
+		"after each delete, a message with the deleted row's key and a null value, so that a "
+		"compacted topic forgets the key (walsink passes over them); unset: on with "
+		"value.format = debezium-json, off with protobuf",
+		NULL, 0, 0, false, false},
 	{"output", CONFIG_ENUM, "kafka",
 		"kafka; or stdout: print records as JSON lines, produce nothing, never advance the slot",
 		"kafka|stdout", 0, 0, false, false},
@@ -135,6 +153,46 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->oversized_mode = strcmp(config_string(c, "oversized.mode"), "fail") == 0 ? OVERSIZED_FAIL
 		: OVERSIZED_DEAD_LETTER;
 	s->to_stdout = strcmp(config_string(c, "output"), "stdout") == 0;
+	s->debezium = strcmp(config_string(c, "value.format"), "debezium-json") == 0;
+	s->schemas = config_bool(c, "schemas.enable");
+	s->placeholder = config_string(c, "unavailable.value.placeholder");
+	s->tombstones = config_string(c, "tombstones.on.delete") != NULL ? config_bool(c, "tombstones.on.delete")
+		: s->debezium;
+
+	/*
+	 * Debezium's consumers read each message as a committed change: a
+	 * transaction streamed in progress (void until its commit record) and
+	 * a pgcdc stand-in record have no place in its format.  Left at their
+	 * defaults, they follow the format; set, they are refused.
+	 */
+	if (s->debezium && s->streaming)
+	{
+		if (strcmp(config_origin(c, "source.streaming"), "default") != 0)
+		{
+			snprintf(err, errlen, "%s: source.streaming = on writes changes of transactions still in progress, "
+					 "which value.format = debezium-json cannot mark as such: set it off",
+					 config_origin(c, "source.streaming"));
+			return false;
+		}
+		s->streaming = false;
+	}
+	if (s->debezium && s->oversized_mode == OVERSIZED_DEAD_LETTER)
+	{
+		if (strcmp(config_origin(c, "oversized.mode"), "default") != 0)
+		{
+			snprintf(err, errlen, "%s: oversized.mode = dead-letter puts a pgcdc stand-in record on the topic, "
+					 "which Debezium's consumers cannot read: with value.format = debezium-json use fail",
+					 config_origin(c, "oversized.mode"));
+			return false;
+		}
+		s->oversized_mode = OVERSIZED_FAIL;
+	}
+	if (s->debezium && s->to_stdout)
+	{
+		snprintf(err, errlen, "%s: output=stdout prints the plugin's records, not Kafka messages: "
+				 "it has no value.format", config_origin(c, "output"));
+		return false;
+	}
 
 	if (s->plugin == PLUGIN_PGOUTPUT && s->to_stdout)
 	{

@@ -71,6 +71,10 @@ typedef struct Settings
 	bool		transaction_topic;
 	OversizedMode oversized_mode;
 	bool		to_stdout;
+	bool		debezium;		/* value.format = debezium-json (else protobuf) */
+	bool		schemas;		/* schemas.enable */
+	const char *placeholder;	/* unavailable.value.placeholder */
+	bool		tombstones;		/* tombstones.on.delete, its default by format */
 } Settings;
 
 extern const ConfigKey settings_keys[];

@@ -9,6 +9,7 @@
 
 #include "acktrack.h"
 #include "buf.h"
+#include "dbzjson.h"
 #include "log.h"
 #include "record.h"
 #include "relations.h"
@@ -54,6 +55,11 @@ struct Stream
 	uint64_t	commit_lsn;
 	uint32_t	xid_value;
 	char		xid[16];		/* of the open transaction, the transaction topic's key */
+	int64_t		commit_ts;
+	uint64_t	last_end;		/* where the last transaction streamed ended (Debezium's lastCommitLsn) */
+	char	   *database;		/* of the last record that named one */
+	uint64_t	txn_total;		/* its changes so far (value.format = debezium-json: total_order) */
+	uint64_t	txn_messages;	/* its logical messages so far */
 	Relation  **touched;		/* relations changed in the open transaction */
 	size_t		ntouched;
 	size_t		touched_cap;
@@ -75,6 +81,12 @@ struct Stream
 
 	uint8_t    *keybuf;
 	size_t		keycap;
+
+	/* value.format = debezium-json (dbzjson.h): its options, and a message's parts as they are built. */
+	DbzOptions	dbz;
+	Buf			dbz_key;
+	Buf			dbz_other;
+	Buf			dbz_value;
 
 	rd_kafka_topic_t *tx_topic;
 	rd_kafka_topic_t *msg_topic;
@@ -136,6 +148,9 @@ stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_ls
 	st->signals = signals;
 	st->acks = acktrack_new(start_lsn);
 	st->streams = streamtxns_new(run_id(), STREAM_KEYS_MEM);
+	st->dbz = (DbzOptions) {s->topic_prefix, s->schemas, s->placeholder};
+	st->database = xstrdup("");
+	st->last_end = start_lsn;
 	if (k != NULL)
 	{
 		char		name[256];
@@ -144,7 +159,8 @@ stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_ls
 		st->tx_topic = s->transaction_topic ? kafka_topic(k, name) : NULL;
 		snprintf(name, sizeof(name), "%s.message", s->topic_prefix);
 		st->msg_topic = kafka_topic(k, name);
-		snprintf(name, sizeof(name), "%s.heartbeat", s->topic_prefix);
+		/* Debezium's heartbeat topic has its own name. */
+		snprintf(name, sizeof(name), s->debezium ? "__debezium-heartbeat.%s" : "%s.heartbeat", s->topic_prefix);
 		st->hb_topic = kafka_topic(k, name);
 	}
 	st->m_received = metrics_cell(m, "walstreamer_received_lsn", METRIC_GAUGE,
@@ -175,6 +191,7 @@ stream_free(Stream *st)
 	{
 		free(st->outbox[i].key);
 		free(st->outbox[i].value);
+		free(st->outbox[i].headers.other_key);
 		kafka_topic_release(st->outbox[i].rkt);
 	}
 	free(st->outbox);
@@ -192,6 +209,10 @@ stream_free(Stream *st)
 	record_free(&st->rec);
 	free(st->touched);
 	free(st->keybuf);
+	free(st->database);
+	buf_free(&st->dbz_key);
+	buf_free(&st->dbz_other);
+	buf_free(&st->dbz_value);
 	buf_free(&st->pgo_records);
 	free(st);
 }
@@ -237,10 +258,14 @@ emit(Stream *st, rd_kafka_topic_t *rkt, int32_t partition, const uint8_t *key, s
 		KafkaResult rc = produce(st, rkt, partition, key, keylen, &value, &len, &h, st->txn, err, errlen);
 
 		if (rc == KAFKA_QUEUED)
+		{
+			free(h.other_key);
 			return true;
+		}
 		if (rc != KAFKA_QUEUE_FULL)
 		{
 			free(value);
+			free(h.other_key);
 			return false;
 		}
 	}
@@ -275,6 +300,7 @@ drain_outbox(Stream *st, char *err, size_t errlen)
 		if (rc != KAFKA_QUEUED)
 			return false;
 		free(p->key);
+		free(p->headers.other_key);
 		kafka_topic_release(p->rkt);
 		st->outhead++;
 	}
@@ -324,6 +350,8 @@ count(Stream *st, Relation *rel, uint32_t op)
 										 "Change events produced, by table and op", labels);
 	}
 	metrics_add(rel->counters[op], 1);
+	if (!st->in_block)
+		st->txn_total++;
 	if (st->in_block)
 	{
 		/* A streamed transaction's, for its COMMIT on the transaction topic (finish_commit). */
@@ -428,6 +456,158 @@ change_value(Stream *st, const Relation *rel, const uint8_t *buf, size_t len, si
 	return value;
 }
 
+
+/*
+ * value.format = debezium-json (dbzjson.h).  The keys the snapshot watches
+ * stay pgcdc's (make_key); only what goes to Kafka is Debezium's.
+ */
+
+/* rel's columns as Debezium types them, made at the relation's first change. */
+static DbzTable *
+dbz_table_of(Stream *st, Relation *rel, char *err, size_t errlen)
+{
+	Record		r;
+	char		why[256];
+
+	if (rel->dbz != NULL)
+		return rel->dbz;
+	record_init(&r);
+	if (!record_scan(rel->record, rel->record_len, &r, why, sizeof(why)))
+		snprintf(err, errlen, "the RELATION record of %s: %s", rel->name, why);
+	else
+		rel->dbz = dbz_table_new(&st->dbz, &r, rel->topic, err, errlen);
+	record_free(&r);
+	return rel->dbz;
+}
+
+/* Where the current record stands, for its source and transaction blocks (rel NULL: a message). */
+static DbzPosition
+dbz_position(const Stream *st, const Relation *rel)
+{
+	DbzPosition pos = {st->commit_lsn, st->last_end, st->rec.lsn, st->xid_value, st->commit_ts,
+	{(const uint8_t *) st->database, strlen(st->database)}, false, 0, 0};
+
+	if (st->tx_topic != NULL)
+	{
+		pos.total_order = st->txn_total;
+		pos.collection_order = rel != NULL ? rel->txn_events : st->txn_messages;
+	}
+	return pos;
+}
+
+/* The database a record names, kept for the source blocks of those that do not. */
+static void
+note_database(Stream *st, const Record *r)
+{
+	if (r->database.len == 0 ||
+		(strlen(st->database) == r->database.len && memcmp(st->database, r->database.data, r->database.len) == 0))
+		return;
+	free(st->database);
+	st->database = xstrndup((const char *) r->database.data, r->database.len);
+}
+
+/*
+ * One Debezium message of rel's topic: key (empty: null), value (NULL: a
+ * tombstone), and headers h with, when other_name is set, the other key's
+ * header (st->dbz_other).
+ */
+static bool
+dbz_emit(Stream *st, Relation *rel, const Buf *key, const Buf *value, KafkaHeaders h,
+		 const char *other_name, char *err, size_t errlen)
+{
+	if (other_name != NULL)
+	{
+		h.other_key_name = other_name;
+		h.other_key = xstrndup(st->dbz_other.data, st->dbz_other.len);
+	}
+	return emit(st, rel->handle, RD_KAFKA_PARTITION_UA, key->len ? (const uint8_t *) key->data : NULL,
+				key->len, value ? xmemdup(value->data, value->len) : NULL, value ? value->len : 0, &h,
+				err, errlen);
+}
+
+/* The snapshot's view of a change: the keys it changed. */
+static void
+watch_change(Stream *st, const Relation *rel)
+{
+	Record	   *r = &st->rec;
+	size_t		len;
+
+	if (r->op == PGCDC__OP__OP_UPDATE && r->before.n > 0 && rel->nkeys > 0)
+	{
+		len = make_key(st, rel, &r->before);
+		watch_key(st, rel->relid, st->keybuf, len, false);
+	}
+	len = make_key(st, rel, r->op == PGCDC__OP__OP_DELETE ? &r->before : &r->after);
+	watch_key(st, rel->relid, st->keybuf, len, false);
+}
+
+/*
+ * A change as Debezium writes it: c, u or d under the row's key, a
+ * tombstone after a delete (tombstones.on.delete; not for a table without
+ * a key, whose null key a compacted topic refuses), and a key change as a
+ * delete of the old key (with its tombstone) and a create under the new
+ * one, each naming the other key in a header.
+ */
+static bool
+dbz_on_change(Stream *st, Relation *rel, KafkaHeaders h, char *err, size_t errlen)
+{
+	Record	   *r = &st->rec;
+	DbzTable   *t = dbz_table_of(st, rel, err, errlen);
+	DbzPosition pos = dbz_position(st, rel);
+	const SpanArray *before = r->before.n > 0 ? &r->before : NULL;
+	const SpanArray *after = r->op == PGCDC__OP__OP_DELETE ? NULL : &r->after;
+	char		op = r->op == PGCDC__OP__OP_INSERT ? 'c' : r->op == PGCDC__OP__OP_UPDATE ? 'u' : 'd';
+
+	if (t == NULL)
+		return false;
+	watch_change(st, rel);
+	if (r->op == PGCDC__OP__OP_UPDATE && before != NULL && !dbz_table_keyless(t))
+	{
+		Buf			newkey = {0};
+		bool		moved;
+
+		if (!dbz_key(t, before, false, &st->dbz_key, err, errlen) ||
+			!dbz_key(t, after, false, &newkey, err, errlen))
+		{
+			buf_free(&newkey);
+			return false;
+		}
+		moved = newkey.len != st->dbz_key.len || memcmp(newkey.data, st->dbz_key.data, newkey.len) != 0;
+		if (moved)
+		{
+			KafkaHeaders old = {'u', h.commit_lsn, "old", 0, NULL, NULL};
+			bool		ok;
+
+			h.key_role = "new";
+			st->dbz_other.len = 0;
+			buf_append(&st->dbz_other, newkey.data, newkey.len);
+			buf_free(&newkey);
+			ok = dbz_key(t, before, true, &st->dbz_key, err, errlen) &&
+				dbz_change(t, 'd', before, NULL, &pos, &st->dbz_value, err, errlen) &&
+				dbz_emit(st, rel, &st->dbz_key, &st->dbz_value, old, "__debezium.newkey", err, errlen) &&
+				(!st->settings->tombstones ||
+				 dbz_emit(st, rel, &st->dbz_key, NULL, old, "__debezium.newkey", err, errlen));
+			/* Two events of the transaction, as Debezium counts them. */
+			st->txn_total++;
+			rel->txn_events++;
+			pos = dbz_position(st, rel);
+			ok = ok && dbz_key(t, before, false, &st->dbz_other, err, errlen) &&
+				dbz_key(t, after, true, &st->dbz_key, err, errlen) &&
+				dbz_change(t, 'c', NULL, after, &pos, &st->dbz_value, err, errlen) &&
+				dbz_emit(st, rel, &st->dbz_key, &st->dbz_value, h, "__debezium.oldkey", err, errlen);
+			return ok;
+		}
+		buf_free(&newkey);
+	}
+	if (!dbz_key(t, after != NULL ? after : &r->before, true, &st->dbz_key, err, errlen) ||
+		!dbz_change(t, op, before, after, &pos, &st->dbz_value, err, errlen) ||
+		!dbz_emit(st, rel, &st->dbz_key, &st->dbz_value, h, NULL, err, errlen))
+		return false;
+	if (op == 'd' && st->settings->tombstones && st->dbz_key.len > 0)
+		return dbz_emit(st, rel, &st->dbz_key, NULL, h, NULL, err, errlen);
+	return true;
+}
+
 static bool
 on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
@@ -462,6 +642,8 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 		return false;
 	}
 	count(st, rel, r->op);
+	if (st->settings->debezium)
+		return dbz_on_change(st, rel, h, err, errlen);
 
 	/*
 	 * A key change: first the change under the old key, marked so consumers
@@ -542,10 +724,21 @@ on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 		/* A table's topic may not exist yet (nothing of it written): asking creates it, as a produce would. */
 		if ((parts = kafka_partitions(st->kafka, rkt, 10000, err, errlen)) < 0)
 			st->retryable = true;
+		if (st->settings->debezium && parts > 0)
+		{
+			DbzPosition pos = dbz_position(st, rel);
+			DbzTable   *t = rel != NULL ? dbz_table_of(st, rel, err, errlen) : NULL;
+
+			if (rel != NULL && t == NULL)
+				parts = -1;
+			else
+				dbz_truncate(&st->dbz, t, schema, table, &pos, &st->dbz_value);
+		}
 		for (int p = 0; p < parts; p++)
 		{
-			size_t		total;
-			void	   *value = change_value(st, NULL, buf, len, &total);
+			size_t		total = st->dbz_value.len;
+			void	   *value = st->settings->debezium ? xmemdup(st->dbz_value.data, total)
+				: change_value(st, NULL, buf, len, &total);
 
 			if (!emit(st, rkt, p, NULL, 0, value, total, &h, err, errlen))
 				parts = -1;
@@ -571,6 +764,12 @@ place_range(Stream *st, Relation *rel, const Record *rel_rec, const Chunk *c, ch
 	int			parts = 1;
 	bool		ok = true;
 
+	/* Debezium's format has no such record: its consumers keep rows a snapshot missed deleting. */
+	if (st->settings->debezium)
+	{
+		free(range);
+		return true;
+	}
 	if (!c->keyless && (parts = kafka_partitions(st->kafka, rel->handle, 10000, err, errlen)) < 0)
 		st->retryable = true;
 	for (int p = 0; p < parts && ok; p++)
@@ -583,6 +782,43 @@ place_range(Stream *st, Relation *rel, const Record *rel_rec, const Chunk *c, ch
 	}
 	free(range);
 	return ok && parts >= 0;
+}
+
+/* A chunk's rows as Debezium's snapshot reads (op "r"), at the watermark's position. */
+static bool
+dbz_place_rows(Stream *st, Relation *rel, const Chunk *c, char *err, size_t errlen)
+{
+	DbzTable   *t = dbz_table_of(st, rel, err, errlen);
+	Record		row;
+	bool		ok = t != NULL;
+	struct timespec now;
+	DbzPosition pos = {0, 0, c->lsn, 0, 0, {(const uint8_t *) st->database, strlen(st->database)}, true, 0, 0};
+
+	/* A snapshot read's time is when it is written, as Debezium's. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	pos.commit_ts = (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
+	record_init(&row);
+	for (size_t i = 0; i < c->nrows && ok; i++)
+	{
+		KafkaHeaders h = {'r', c->lsn, NULL, 0, NULL, NULL};
+		char		why[256];
+
+		if (c->rows[i].dropped)
+			continue;
+		if (!record_scan(c->rows[i].rec, c->rows[i].len, &row, why, sizeof(why)))
+		{
+			snprintf(err, errlen, "a malformed snapshot row of %s: %s", rel->name, why);
+			ok = false;
+			break;
+		}
+		if (row.database.len > 0)
+			pos.database = row.database;
+		ok = dbz_key(t, &row.after, true, &st->dbz_key, err, errlen) &&
+			dbz_change(t, 'r', NULL, &row.after, &pos, &st->dbz_value, err, errlen) &&
+			dbz_emit(st, rel, &st->dbz_key, &st->dbz_value, h, NULL, err, errlen);
+	}
+	record_free(&row);
+	return ok;
 }
 
 /*
@@ -618,7 +854,9 @@ place_chunk(Stream *st, Chunk *c, char *err, size_t errlen)
 		st->txn = acktrack_begin(st->acks);
 	ok = c->partial || place_range(st, rel, &rel_rec, c, err, errlen);
 	record_free(&rel_rec);
-	for (size_t i = 0; i < c->nrows && ok; i++)
+	if (st->settings->debezium)
+		ok = ok && dbz_place_rows(st, rel, c, err, errlen);
+	for (size_t i = 0; i < c->nrows && ok && !st->settings->debezium; i++)
 	{
 		const ChunkRow *row = &c->rows[i];
 		KafkaHeaders h = {'r', c->lsn, NULL};
@@ -670,6 +908,54 @@ on_watermark(Stream *st, char *err, size_t errlen)
 	return ok;
 }
 
+/*
+ * A logical message as Debezium's (<prefix>.message, keyed by its prefix;
+ * one outside the transaction it was written in has none of its own), or
+ * walstreamer's heartbeat as Debezium's heartbeat.
+ */
+static bool
+dbz_on_message(Stream *st, bool heartbeat, KafkaHeaders h, char *err, size_t errlen)
+{
+	Record	   *r = &st->rec;
+	bool		own_txn = !st->in_txn && !st->in_block;
+	bool		ok;
+
+	if (heartbeat)
+	{
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		dbz_heartbeat(&st->dbz, (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000, &st->dbz_key, &st->dbz_value);
+	}
+	else
+	{
+		DbzPosition pos;
+
+		if (r->transactional)
+			st->txn_messages++, st->txn_total++;
+		pos = dbz_position(st, NULL);
+		if (!r->transactional)
+		{
+			struct timespec now;
+
+			clock_gettime(CLOCK_REALTIME, &now);
+			/* Debezium counts it as a transaction of its own, ended where it is. */
+			st->last_end = r->lsn;
+			pos = (DbzPosition) {r->lsn, r->lsn, r->lsn, 0, (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000,
+			pos.database, false, 0, 0};
+		}
+		dbz_message(&st->dbz, r->prefix, r->content, &pos, &st->dbz_key, &st->dbz_value);
+	}
+	if (own_txn)
+		st->txn = acktrack_begin(st->acks);
+	ok = emit(st, heartbeat ? st->hb_topic : st->msg_topic, RD_KAFKA_PARTITION_UA,
+			  (const uint8_t *) st->dbz_key.data, st->dbz_key.len,
+			  xmemdup(st->dbz_value.data, st->dbz_value.len), st->dbz_value.len, &h, err, errlen);
+	if (own_txn)
+		acktrack_commit(st->acks, st->txn, 0);
+	return ok;
+}
+
 static bool
 on_message(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
@@ -684,6 +970,8 @@ on_message(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 
 	if (r->prefix.len == strlen(SNAPWATCH_PREFIX) && memcmp(r->prefix.data, SNAPWATCH_PREFIX, r->prefix.len) == 0)
 		return r->streamed || on_watermark(st, err, errlen);	/* ours are never streamed */
+	if (st->settings->debezium)
+		return dbz_on_message(st, heartbeat, h, err, errlen);
 	value = change_value(st, NULL, buf, len, &total);
 	/* A non-transactional message outside a transaction is tracked on its own. */
 	if (own_txn)
@@ -969,6 +1257,40 @@ on_streamed(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 	}
 }
 
+/*
+ * The open transaction's BEGIN and END on Debezium's transaction topic, the
+ * END with its events per table; none for a transaction that wrote no
+ * event (walstreamer's own watermarks, changes of tables not streamed), as
+ * Debezium writes none.
+ */
+static bool
+dbz_commit(Stream *st, char *err, size_t errlen)
+{
+	KafkaHeaders b = {'b', st->commit_lsn, NULL, 0, NULL, NULL};
+	KafkaHeaders h = {'e', st->commit_lsn, NULL, 0, NULL, NULL};
+	DbzCount   *counts;
+	size_t		n = 0;
+
+	if (st->txn_total == 0)
+		return true;
+	dbz_transaction(&st->dbz, st->xid_value, st->commit_lsn, st->commit_ts, NULL, 0, &st->dbz_key, &st->dbz_value);
+	if (!emit(st, st->tx_topic, RD_KAFKA_PARTITION_UA, (uint8_t *) st->dbz_key.data, st->dbz_key.len,
+			  xmemdup(st->dbz_value.data, st->dbz_value.len), st->dbz_value.len, &b, err, errlen))
+		return false;
+	counts = xcalloc(st->ntouched + 1, sizeof(DbzCount));
+
+	for (size_t i = 0; i < st->ntouched; i++)
+		counts[n++] = (DbzCount) {st->touched[i]->name, st->touched[i]->txn_events};
+	/* Debezium counts a transaction's logical messages as one more collection's events. */
+	if (st->txn_messages > 0)
+		counts[n++] = (DbzCount) {"message", st->txn_messages};
+	dbz_transaction(&st->dbz, st->xid_value, st->commit_lsn, st->commit_ts, counts, n, &st->dbz_key,
+					&st->dbz_value);
+	free(counts);
+	return emit(st, st->tx_topic, RD_KAFKA_PARTITION_UA, (uint8_t *) st->dbz_key.data, st->dbz_key.len,
+				xmemdup(st->dbz_value.data, st->dbz_value.len), st->dbz_value.len, &h, err, errlen);
+}
+
 static bool
 on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
@@ -980,6 +1302,7 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 		snprintf(err, errlen, "malformed record after " LSN_FMT ": %s", LSN_ARGS(st->received_lsn), why);
 		return false;
 	}
+	note_database(st, r);
 	if (r->streamed || r->op == PGCDC__OP__OP_STREAM_ABORT || r->op == PGCDC__OP__OP_STREAM_COMMIT)
 		return on_streamed(st, buf, len, err, errlen);
 	if (r->op != PGCDC__OP__OP_RELATION)
@@ -1001,9 +1324,12 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 			st->in_txn = true;
 			st->txn = acktrack_begin(st->acks);
 			st->commit_lsn = r->commit_lsn;
+			st->commit_ts = r->commit_ts;
 			st->xid_value = r->xid;
+			st->txn_total = st->txn_messages = 0;
 			snapwatch_begin(st->watch, r->xid);
-			if (st->tx_topic)
+			/* Debezium's BEGIN goes with its END, at the commit (dbz_commit). */
+			if (st->tx_topic && !st->settings->debezium)
 			{
 				KafkaHeaders h = {'b', r->commit_lsn, NULL};
 				void	   *value = xmemdup(buf, len);
@@ -1015,7 +1341,9 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 			}
 			return true;
 		case PGCDC__OP__OP_COMMIT:
-			if (st->tx_topic)
+			if (st->tx_topic && st->settings->debezium && !dbz_commit(st, err, errlen))
+				return false;
+			if (st->tx_topic && !st->settings->debezium)
 			{
 				KafkaHeaders h = {'e', st->commit_lsn, NULL};
 				size_t		total = 0;
@@ -1029,6 +1357,7 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 				st->touched[i]->txn_events = 0;
 			st->ntouched = 0;
 			st->in_txn = false;
+			st->last_end = r->end_lsn;
 			acktrack_commit(st->acks, st->txn, r->end_lsn);
 			return true;
 		case PGCDC__OP__OP_RELATION:
