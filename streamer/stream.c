@@ -665,7 +665,9 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 
 			value = change_value(st, rel, buf, len, &total);
 			if (!emit(st, rel->handle, RD_KAFKA_PARTITION_UA, st->keybuf, oldlen, value, total,
-					  &old, err, errlen))
+					  &old, err, errlen) ||
+				(st->settings->tombstones &&
+				 !emit(st, rel->handle, RD_KAFKA_PARTITION_UA, st->keybuf, oldlen, NULL, 0, &old, err, errlen)))
 			{
 				free(newkey);
 				return false;
@@ -684,8 +686,13 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 	keylen = make_key(st, rel, image);
 	watch_key(st, rel->relid, st->keybuf, keylen, false);
 	value = change_value(st, rel, buf, len, &total);
-	return emit(st, rel->handle, RD_KAFKA_PARTITION_UA, keylen ? st->keybuf : NULL, keylen,
-				value, total, &h, err, errlen);
+	if (!emit(st, rel->handle, RD_KAFKA_PARTITION_UA, keylen ? st->keybuf : NULL, keylen,
+			  value, total, &h, err, errlen))
+		return false;
+	/* tombstones.on.delete: the deleted key's tombstone, so that a compacted topic forgets it. */
+	if (r->op == PGCDC__OP__OP_DELETE && st->settings->tombstones && keylen > 0)
+		return emit(st, rel->handle, RD_KAFKA_PARTITION_UA, st->keybuf, keylen, NULL, 0, &h, err, errlen);
+	return true;
 }
 
 /* A copy on every partition of each table's topic: ordered with every key. */

@@ -286,6 +286,29 @@ def test_replay_from_zero_changes_nothing(source, target, broker, streamer, sink
 
 
 @pytest.mark.devbroker
+def test_tombstones_on_delete(source, target, broker, streamer, sink):
+    """tombstones.on.delete = on with pgcdc's own format: after each delete,
+    and after the old key's copy of a key change, a null value under that
+    key, so that a compacted topic forgets it; walsink passes over them and
+    the target equals the source."""
+    source.psql("CREATE TABLE t (id int PRIMARY KEY, v text); "
+                "INSERT INTO t SELECT g, 'v' FROM generate_series(1, 20) g")
+    streamer(tombstones_on_delete="on").start()
+    sink().start()
+    wait_equal(source, target, ["t"])
+    source.psql("DELETE FROM t WHERE id <= 5; UPDATE t SET id = 106 WHERE id = 6")
+    wait_equal(source, target, ["t"])
+    tombstones, forgotten = 0, set()
+    for ms in read_all(broker.bootstrap, prefix="pgcdc.public.t").values():
+        for prev, m in zip(ms, ms[1:]):
+            if m.value is None:
+                tombstones += 1
+                assert m.key == prev.key and (prev.headers["pgcdc.op"] == "d" or
+                                              prev.headers.get("pgcdc.key") == "old"), prev.headers
+                forgotten.add(pgcdcwire.key(m.key)[0])
+    assert tombstones == 6 and forgotten == {1, 2, 3, 4, 5, 6}, (tombstones, forgotten)
+
+
 def test_key_change_keeps_unchanged_toast(source, target, broker, streamer, sink):
     """An update that changes the key and leaves a TOASTed column alone:
     under its new key the row keeps the value.  Alone; in one batch with the
