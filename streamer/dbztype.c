@@ -195,11 +195,12 @@ dbz_column_read(Span column, DbzColumn *c)
 			}
 		}
 	}
-	c->name = xstrndup((const char *) name.data, name.len);
+	/* proto3 leaves an empty string out: its Span is then {NULL, 0}. */
+	c->name = xstrndup(name.data ? (const char *) name.data : "", name.len);
 	if (base_oid != 0)
-		tn = xstrndup((const char *) base_name.data, base_name.len);
+		tn = xstrndup(base_name.data ? (const char *) base_name.data : "", base_name.len);
 	else
-		tn = xstrndup((const char *) type_name.data, type_name.len);
+		tn = xstrndup(type_name.data ? (const char *) type_name.data : "", type_name.len);
 	type_of(&c->type, base_oid ? base_oid : oid, tn, labels.len > 0);
 	free(tn);
 	if (c->type.kind == DBZ_ENUM)
@@ -570,7 +571,11 @@ put_instant(Buf *out, int64_t us, int digits)
 	buf_puts(out, "Z\"");
 }
 
-/* An unsigned number at *p (advanced); false when there is none. */
+/*
+ * An unsigned number at *p (advanced); false when there is none, or when it
+ * has more than 18 digits (no output of the types read here has: a longer
+ * one is no such output, and would overflow).
+ */
 static bool
 read_number(const char **p, const char *end, long long *v)
 {
@@ -578,7 +583,11 @@ read_number(const char **p, const char *end, long long *v)
 
 	*v = 0;
 	while (q < end && isdigit((unsigned char) *q))
+	{
+		if (q - *p == 18)
+			return false;
 		*v = *v * 10 + (*q++ - '0');
+	}
 	if (q == *p)
 		return false;
 	*p = q;
@@ -631,7 +640,8 @@ put_zoned_time(const char *s, size_t n, Buf *out, char *err, size_t errlen)
 		return bad(err, errlen, "timetz", s, n);
 	if (p < end && *p == ':' && (p++, !read_number(&p, end, &os)))
 		return bad(err, errlen, "timetz", s, n);
-	if (p != end)
+	/* timetz's ranges (24:00:00 included, offsets to 15:59:59), which also keep the sums below in range. */
+	if (p != end || h > 24 || mi > 59 || sec > 60 || oh > 15 || om > 59 || os > 59)
 		return bad(err, errlen, "timetz", s, n);
 	local = ((h * 60 + mi) * 60 + sec) * INT64_C(1000000) + us;
 	local -= sign * ((oh * 60 + om) * 60 + os) * INT64_C(1000000);
@@ -696,11 +706,12 @@ put_duration(const char *s, size_t n, Buf *out, char *err, size_t errlen)
 		unit = ++p;
 		while (p < end && *p != ' ')
 			p++;
-		if (strncmp(unit, "year", 4) == 0)
+		/* The unit is not NUL-terminated: compared within its length. */
+		if (p - unit >= 4 && memcmp(unit, "year", 4) == 0)
 			years = sign * (double) v;
-		else if (strncmp(unit, "mon", 3) == 0)
+		else if (p - unit >= 3 && memcmp(unit, "mon", 3) == 0)
 			months = sign * (double) v;
-		else if (strncmp(unit, "day", 3) == 0)
+		else if (p - unit >= 3 && memcmp(unit, "day", 3) == 0)
 			days = sign * (double) v;
 		else
 			return bad(err, errlen, "interval", s, n);
@@ -767,7 +778,8 @@ put_hstore(const char *s, size_t n, Buf *out, char *err, size_t errlen)
 		}
 		while (p < end && *p == ' ')
 			p++;
-		if (p < end && *p++ != ',')
+		/* A comma, and another pair after it. */
+		if (p < end && (*p++ != ',' || p == end))
 			goto malformed;
 	}
 	buf_putc(&obj, '}');
@@ -923,7 +935,12 @@ put_element(DbzKind k, const char *s, size_t n, bool quoted, Buf *out, char *err
 	}
 }
 
-/* An array's text output "{1,2,3}", "{a,\"b c\",NULL}" as a JSON array (nested ones nested). */
+/*
+ * An array's text output "{1,2,3}", "{a,\"b c\",NULL}" as a JSON array
+ * (nested ones nested).  Anything but that grammar is refused, never
+ * half-written: an element missing ("{1,}"), braces that do not pair, text
+ * around the outer braces.
+ */
 static bool
 put_array(DbzKind elem, const char *s, size_t n, Buf *out, char *err, size_t errlen)
 {
@@ -941,31 +958,19 @@ put_array(DbzKind elem, const char *s, size_t n, Buf *out, char *err, size_t err
 			return bad(err, errlen, "array", s, n);
 		p = eq + 1;
 	}
+	if (p >= end || *p != '{')
+		return bad(err, errlen, "array", s, n);
 	while (p < end)
 	{
+		/* An element: a sub-array opened, or a value. */
 		if (*p == '{')
 		{
 			buf_putc(out, '[');
 			depth++;
-			p++;
-			if (p < end && *p == '}')
+			if (++p < end && *p != '}')
 				continue;
 		}
-		else if (*p == '}')
-		{
-			buf_putc(out, ']');
-			depth--;
-			p++;
-			continue;
-		}
-		else if (*p == ',')
-		{
-			buf_putc(out, ',');
-			p++;
-			if (p < end && *p == '{')
-				continue;
-		}
-		if (p < end && *p != '{' && *p != '}')
+		else
 		{
 			bool		quoted = *p == '"';
 
@@ -979,23 +984,43 @@ put_array(DbzKind elem, const char *s, size_t n, Buf *out, char *err, size_t err
 					buf_putc(&item, *p);
 				}
 				if (p >= end)
-					break;
+					goto malformed;
 				p++;
 			}
 			else
-				while (p < end && *p != ',' && *p != '}')
+			{
+				while (p < end && *p != ',' && *p != '}' && *p != '{' && *p != '"')
 					buf_putc(&item, *p++);
+				if (item.len == 0)
+					goto malformed;
+			}
 			if (!put_element(elem, item.data ? item.data : "", item.len, quoted, out, err, errlen))
 			{
 				buf_free(&item);
 				return false;
 			}
 		}
+		/* After it: the arrays it ends, then a comma or the end of the outermost. */
+		while (p < end && *p == '}' && depth > 0)
+		{
+			buf_putc(out, ']');
+			depth--;
+			p++;
+		}
+		if (depth == 0)
+			break;
+		if (p >= end || *p != ',')
+			goto malformed;
+		buf_putc(out, ',');
+		p++;
 	}
+	if (depth != 0 || p != end)
+		goto malformed;
 	buf_free(&item);
-	if (depth != 0)
-		return bad(err, errlen, "array", s, n);
 	return true;
+malformed:
+	buf_free(&item);
+	return bad(err, errlen, "array", s, n);
 }
 
 /*
@@ -1103,6 +1128,24 @@ text_value(const DbzType *t, const char *s, size_t n, Buf *out, char *err, size_
 	}
 }
 
+/* Whether a Value's field has its kind's wire type (a forged one's payload is not read). */
+static bool
+value_wire_type_fits(const WireField *f)
+{
+	switch (f->number)
+	{
+		case WIRE_VALUE_FLOAT_VALUE:
+			return f->type == WIRE_TYPE_I64;
+		case WIRE_VALUE_NUMERIC_VALUE:
+		case WIRE_VALUE_TEXT_VALUE:
+		case WIRE_VALUE_UUID_VALUE:
+		case WIRE_VALUE_BYTES_VALUE:
+			return f->type == WIRE_TYPE_LEN;
+		default:				/* the varints; an unknown kind is refused below */
+			return f->type == WIRE_TYPE_VARINT || f->number > WIRE_VALUE_BYTES_VALUE;
+	}
+}
+
 bool
 dbz_value(const DbzType *t, Span value, const char *placeholder, Buf *out, char *err, size_t errlen)
 {
@@ -1118,6 +1161,11 @@ dbz_value(const DbzType *t, Span value, const char *placeholder, Buf *out, char 
 	if (wire_get_field(&p, value.data + value.len, &f) != WIRE_OK)
 	{
 		snprintf(err, errlen, "a malformed value");
+		return false;
+	}
+	if (!value_wire_type_fits(&f))
+	{
+		snprintf(err, errlen, "a value of kind %llu with wire type %d", (unsigned long long) f.number, f.type);
 		return false;
 	}
 	v = wire_unzigzag64(f.varint);

@@ -152,7 +152,23 @@ json_double(Buf *b, double v, bool single)
 	{
 		snprintf(s, sizeof(s), "%.*e", precision, v);
 		if (single ? (float) strtod(s, NULL) == (float) v : strtod(s, NULL) == v)
+		{
+			/*
+			 * Java writes at least two digits, and when one would do takes
+			 * the two closest to the value that still read back as it:
+			 * Double.MIN_VALUE is "4.9E-324", not "5.0E-324" (only
+			 * subnormals, whose few bits leave room for that, differ).
+			 */
+			if (precision == 0)
+			{
+				char		two[40];
+
+				snprintf(two, sizeof(two), "%.1e", v);
+				if (single ? (float) strtod(two, NULL) == (float) v : strtod(two, NULL) == v)
+					memcpy(s, two, sizeof(s));
+			}
 			break;
+		}
 	}
 	/* s is "-d.ddde-XX": its digits, and the exponent of the first. */
 	for (const char *p = s; *p && *p != 'e'; p++)
