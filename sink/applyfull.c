@@ -109,7 +109,12 @@ run_changes(RowCopy *c, Buf *sql, DeadLetters *dead, TableInfo *ti, Row *rows, s
 		Event	   *e = rows[of[k]].e;
 		char		reason[400];
 
-		if (e->old == NULL || counts[k] > 0)
+		/*
+		 * A Debezium message may be one sent again (at-least-once, see
+		 * sink/dbzinput.h): its row changed or gone already, as for a table
+		 * with a key, it changes nothing.
+		 */
+		if (e->old == NULL || counts[k] > 0 || e->order == ORDER_SHARED)
 			continue;
 		snprintf(reason, sizeof(reason), "%s of %s, a table without a key: no row of the target is "
 				 "equal to its old row (REPLICA IDENTITY FULL)", e->kind == EVENT_DELETE ? "delete" : "update",

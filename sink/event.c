@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "copytext.h"
+#include "dbzinput.h"
 #include "event.h"
 #include "thousands.h"
 #include "wire.h"
@@ -912,9 +913,49 @@ event_streamed_by(const rd_kafka_message_t *msg, const StreamCommit *sc)
 	return streamed && (sc == NULL || (xid == sc->xid && run == sc->run));
 }
 
+/*
+ * A Debezium-format message (sink/dbzinput.h): its record, then the checks
+ * of pgcdc's own; its position is the one dbzinput found, ordered as that
+ * says.
+ */
+static void
+decode_debezium(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const EventInput *in)
+{
+	ColumnsAt	at = {0};
+	DbzPlace	place = {0};
+	char		why[EVENT_REASON_MAX];
+
+	e->debezium = true;
+	e->alloc = alloc;
+	e->rec = dbzinput_decode(e->msg, in->placeholder, alloc, &place, why, sizeof(why));
+	if (e->rec == NULL)
+	{
+		event_bad(e, "Debezium message: %s", why);
+		return;
+	}
+	source_of(e);
+	switch (e->rec->op)
+	{
+		case PGCDC__OP__OP_MESSAGE:
+			e->kind = EVENT_IGNORE;
+			return;
+		case PGCDC__OP__OP_TRUNCATE:
+			if (!name_ok(e, 0, "TRUNCATE: a schema name", e->rec->schema, NAME_MAX_BYTES) ||
+				!name_ok(e, 0, "TRUNCATE: a table name", e->rec->table, NAME_MAX_BYTES))
+				return;
+			e->kind = EVENT_TRUNCATE;
+			break;
+		default:
+			check_change(e, alloc, layouts, &at);
+			break;
+	}
+	e->pos = (Position) {place.lsn, place.seq, place.sub};
+	e->order = place.order == DBZ_ORDER_EXACT ? ORDER_EXACT : ORDER_SHARED;
+}
+
 void
 event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc,
-			 Layouts *layouts, const StreamCommit *sc)
+			 Layouts *layouts, const StreamCommit *sc, const EventInput *in)
 {
 	ColumnsAt	at = {0};
 
@@ -938,6 +979,12 @@ event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAlloc
 	if (msg->len > max_value)
 	{
 		event_bad(e, "oversized value: %zu bytes, max.value.bytes is %zu", msg->len, max_value);
+		return;
+	}
+	if (in != NULL && (in->format == INPUT_DEBEZIUM ||
+					   (in->format == INPUT_AUTO && dbzinput_is_json(msg->payload, msg->len))))
+	{
+		decode_debezium(e, alloc, layouts, in);
 		return;
 	}
 	e->rec = record_unpack(layouts, msg, alloc, &at);

@@ -35,13 +35,38 @@ typedef enum EventKind
 								 * never skipped by its position: it applies nothing) */
 } EventKind;
 
-/* Where a change is in the source: commit LSN, index in its transaction, 1 for a key change's new-key copy. */
+/*
+ * Where a change is in the source: commit LSN, index in its transaction, 1
+ * for a key change's new-key copy.  (A Debezium message's: the last
+ * commit's end and its own LSN, sink/dbzinput.h.)
+ */
 typedef struct Position
 {
 	uint64_t	lsn;
-	uint32_t	seq;
+	uint64_t	seq;
 	uint32_t	sub;
 } Position;
+
+/* How far an event's position orders it in its partition (sink/dbzinput.h). */
+typedef enum EventOrder
+{
+	ORDER_EXACT,				/* pgcdc's: unique, an equal one is the same change again */
+	ORDER_SHARED				/* Debezium's LSNs: others may share it, an equal one at a new offset is applied */
+} EventOrder;
+
+/* The formats a message's value may be in (input.format). */
+typedef enum InputFormat
+{
+	INPUT_AUTO,					/* by its first byte: '{' Debezium's JSON, else pgcdc's protobuf */
+	INPUT_PROTOBUF,
+	INPUT_DEBEZIUM
+} InputFormat;
+
+typedef struct EventInput
+{
+	InputFormat format;
+	const char *placeholder;	/* Debezium's unchanged-TOAST placeholder (unavailable.value.placeholder) */
+} EventInput;
 
 /*
  * A list of column names and key flags as events carry them, shared by every
@@ -71,12 +96,21 @@ typedef struct Event
 	uint8_t    *key;			/* the key values as bytes, in the arena: equal keys, equal bytes (a change: never NULL) */
 	size_t		keylen;
 	Position	pos;
+	EventOrder	order;
 	EventKind	kind;
 	bool		unchanged;		/* some value of image was an unchanged TOASTed one when decoded */
 	bool		held;			/* not applied in this batch: its partition is held (keychange.h) */
 	bool		admitted;		/* a change new to its partition (apply.c admit) */
 	bool		dead;			/* a dead letter of its batch */
 	bool		stream_commit;	/* EVENT_IGNORE: a streamed transaction's commit record, well formed */
+	/*
+	 * Read from Debezium's format (sink/dbzinput.h): its values fitted to
+	 * the target's column types once the table is known (sink/dbzfit.h),
+	 * in alloc, the allocator its record is in.
+	 */
+	bool		debezium;
+	bool		fitted;
+	ProtobufCAllocator *alloc;
 	struct Move *move;			/* a key change's copy: see keychange.h */
 	rd_kafka_message_t *msg;
 	/* Header pgcdc.source (system identifier/timeline/database/slot), in msg; NULL when absent. */
@@ -111,10 +145,12 @@ typedef struct StreamCommit
  * the change it is in the committed transaction (sc's commit_lsn and
  * commit_ts, its seq less the rolled-back ones before it), or is
  * EVENT_IGNORE when a rolled-back subtransaction made it.  A tombstone
- * (null value) is EVENT_IGNORE, an empty value a dead letter.
+ * (null value) is EVENT_IGNORE, an empty value a dead letter.  in (NULL:
+ * pgcdc's format only) says which formats are read: Debezium's messages
+ * are read by sink/dbzinput.c into the same record.
  */
 extern void event_decode(Event *e, rd_kafka_message_t *msg, size_t max_value, ProtobufCAllocator *alloc,
-						 Layouts *layouts, const StreamCommit *sc);
+						 Layouts *layouts, const StreamCommit *sc, const EventInput *in);
 /*
  * A message walsink passes over unread (a streamed change before its
  * commit: event_streamed_by): EVENT_IGNORE, without its record, so that its

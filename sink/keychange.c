@@ -240,9 +240,9 @@ wait_out(KeyChanges *kc, int wait_ms, int64_t now)
 		if (now - st->hold.held_since_ms < wait_ms)
 			continue;
 		event_bad(mv->new,
-				  "key change at " LSN_FMT " #%u: the copy under the old key was not applied within "
+				  "key change at " LSN_FMT " #%llu: the copy under the old key was not applied within "
 				  "key.change.wait.ms (%d ms), so the TOASTed values the update left unchanged are unknown",
-				  LSN_ARGS(mv->pos.lsn), mv->pos.seq, wait_ms);
+				  LSN_ARGS(mv->pos.lsn), (unsigned long long) mv->pos.seq, wait_ms);
 		mv->new->move = NULL;
 		mv->new = NULL;
 		metrics_add(kc->m_waited_out, 1);
@@ -307,8 +307,8 @@ keychange_hold(KeyChanges *kc, Event *events, PartState **states, size_t n, int 
 			if (mv->new->msg->offset == mv->new_st->hold.from)
 			{
 				log_msg(LOG_DEBUG, "holding %s [%d] at offset %" PRId64 ": the key change at " LSN_FMT
-						" #%u waits for its copy under the old key", mv->topic, mv->new_st->partition,
-						mv->new_st->hold.from, LSN_ARGS(mv->pos.lsn), mv->pos.seq);
+						" #%llu waits for its copy under the old key", mv->topic, mv->new_st->partition,
+						mv->new_st->hold.from, LSN_ARGS(mv->pos.lsn), (unsigned long long) mv->pos.seq);
 				metrics_add(kc->m_holds, 1);
 			}
 			mv->new->move = NULL;

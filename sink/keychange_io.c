@@ -38,7 +38,7 @@ moves_exec(Target *t, const char *sql, bool images, size_t n, const KeyMove *mov
 		const char *row[4] = {moves[i].topic, lsn, seq, moves[i].image};
 
 		snprintf(lsn, sizeof(lsn), LSN_FMT, LSN_ARGS(moves[i].pos.lsn));
-		snprintf(seq, sizeof(seq), "%u", moves[i].pos.seq);
+		snprintf(seq, sizeof(seq), "%llu", (unsigned long long) moves[i].pos.seq);
 		target_array_add(arrays, images ? 4 : 3, row);
 	}
 	for (size_t i = 0; i < 4; i++)

@@ -560,7 +560,7 @@ take(Pipeline *p, rd_kafka_message_t *msg)
 		event_skip(e, msg);
 	else
 		event_decode(e, msg, p->settings->max_value_bytes, arena_allocator(b->arena), p->layouts,
-					 streamreplay_commit(&st->replay));
+					 streamreplay_commit(&st->replay), &p->settings->input);
 	b->bytes += arena_used(b->arena);
 	if (st->replay.active && msg->offset >= st->replay.until)
 	{

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dbzfit.h"
 #include "log.h"
 #include "plan.h"
 #include "topicname.h"
@@ -220,6 +221,8 @@ plan_admit(Plan *p, Event *e, PartState *st, char *err, size_t errlen)
 {
 	char		reason[700];
 
+	int64_t		read_to = st->offset;	/* where the partition was read to before this message */
+
 	if (e->held)
 		return 0;				/* consumed again from its offset: see keychange.h */
 	/* A streamed transaction read back lies before its commit record, where the partition stands. */
@@ -249,7 +252,14 @@ plan_admit(Plan *p, Event *e, PartState *st, char *err, size_t errlen)
 	}
 	if (follow_source(p, e, st, err, errlen) < 0)
 		return -1;
-	if (st->has_seen && position_cmp(&e->pos, &st->seen) <= 0)
+	/*
+	 * One at a position already applied is that change again; where
+	 * positions may be shared (Debezium's), only when read again from an
+	 * offset already passed.
+	 */
+	if (st->has_seen && (position_cmp(&e->pos, &st->seen) < 0 ||
+						 (position_cmp(&e->pos, &st->seen) == 0 &&
+						  (e->order == ORDER_EXACT || e->msg->offset <= read_to))))
 	{
 		p->n_skipped[SKIP_APPLIED]++;
 		return 0;
@@ -335,6 +345,16 @@ plan_prepare(Plan *p, Row *rows, size_t n, size_t *kept, size_t *used, char *err
 		{
 			forgot = true;
 			continue;
+		}
+		if (e->debezium && !e->fitted)
+		{
+			char		why[256];
+
+			if (!dbzfit_event(e, ti, tables_map(ti, e), why, sizeof(why)))
+			{
+				deadletters_add(p->dead, e, why, NULL);
+				continue;
+			}
 		}
 		rows[out++] = rows[i];
 		ti->batch_rows++;

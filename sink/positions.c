@@ -36,7 +36,7 @@ positions_claim(Target *t, PartState *p, char *err, size_t errlen)
 	if (p->has_pos)
 	{
 		p->pos.lsn = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
-		p->pos.seq = (uint32_t) strtoul(PQgetvalue(res, 0, 2), NULL, 10);
+		p->pos.seq = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
 		p->pos.sub = (uint32_t) strtoul(PQgetvalue(res, 0, 3), NULL, 10);
 	}
 	free(p->source);
@@ -74,7 +74,7 @@ positions_commit(Target *t, PartState *const *parts, size_t n, char *err, size_t
 		snprintf(part, sizeof(part), "%d", p->partition);
 		snprintf(off, sizeof(off), "%" PRId64, p->offset);
 		snprintf(lsn, sizeof(lsn), LSN_FMT, LSN_ARGS(p->pos.lsn));
-		snprintf(seq, sizeof(seq), "%u", p->pos.seq);
+		snprintf(seq, sizeof(seq), "%llu", (unsigned long long) p->pos.seq);
 		snprintf(sub, sizeof(sub), "%u", p->pos.sub);
 		target_array_add(arrays, 8, row);
 	}

@@ -22,6 +22,15 @@ const ConfigKey settings_keys[] = {
 	{"topics", CONFIG_STRING, NULL,
 		"topics to apply: a comma-separated list, or a regular expression starting with ^; "
 		"unset: ^<topic.prefix>\\..*", NULL, 0, 0, false, false},
+	{"input.format", CONFIG_ENUM, "auto",
+		"the messages' format. protobuf: walstreamer's records, exactly once; debezium-json: Debezium's "
+		"PostgreSQL connector's (Kafka Connect's JsonConverter, with or without schemas) or walstreamer's "
+		"value.format = debezium-json, exactly once with walstreamer's headers, else at least once "
+		"(the README's formats section); auto: each message by its first byte",
+		"auto|protobuf|debezium-json", 0, 0, false, false},
+	{"unavailable.value.placeholder", CONFIG_STRING, "__debezium_unavailable_value",
+		"Debezium's stand-in for a TOASTed value an update left unchanged (its connector's setting of the "
+		"same name): such a value leaves the target's as it is", NULL, 0, 0, false, false},
 	{"group.id", CONFIG_STRING, "walsink",
 		"Kafka consumer group; also the key of this sink's positions in the target",
 		NULL, 0, 0, false, false},
@@ -200,6 +209,9 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->dead_letter_table = dl = config_string(c, "dead.letter.table");
 	s->dead_letter_topic = config_string(c, "dead.letter.topic");
 	s->max_value_bytes = (size_t) config_int(c, "max.value.bytes");
+	s->input.format = strcmp(config_string(c, "input.format"), "protobuf") == 0 ? INPUT_PROTOBUF
+		: strcmp(config_string(c, "input.format"), "debezium-json") == 0 ? INPUT_DEBEZIUM : INPUT_AUTO;
+	s->input.placeholder = config_string(c, "unavailable.value.placeholder");
 	if (strchr(dl, '.') == NULL || dl[0] == '.' || strchr(dl, '.')[1] == '\0' ||
 		strchr(strchr(dl, '.') + 1, '.') != NULL)
 	{

@@ -13,6 +13,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "config.h"
+#include "event.h"
 
 typedef enum DeleteMode
 {
@@ -69,6 +70,7 @@ typedef struct Settings
 	const char *dead_letter_table;	/* "schema.table" */
 	const char *dead_letter_topic;	/* or NULL */
 	size_t		max_value_bytes;
+	EventInput	input;			/* input.format, unavailable.value.placeholder */
 	const char *table_map_text;
 	char	   *owned_topics;	/* the default topics regex */
 } Settings;

@@ -48,12 +48,14 @@ unload(TableInfo *ti)
 	{
 		free(ti->cols[i]);
 		free(ti->qcols[i]);
+		free(ti->types[i]);
 	}
 	free(ti->cols);
 	free(ti->qcols);
+	free(ti->types);
 	free(ti->keycols);
 	free(ti->bin);
-	ti->cols = ti->qcols = NULL;
+	ti->cols = ti->qcols = ti->types = NULL;
 	ti->keycols = NULL;
 	ti->bin = NULL;
 	ti->binary = false;
@@ -151,7 +153,10 @@ tables_load(Tables *ts, TableInfo *ti, bool *exists, char *err, size_t errlen)
 {
 	const char *values[2] = {ti->schema, ti->table};
 	PGresult   *res = target_query_params(ts->target,
-										  "SELECT a.attname, a.atttypid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+										  "SELECT a.attname, a.atttypid, CASE WHEN t.typtype = 'd' "
+										  "THEN format_type(t.typbasetype, t.typtypmod) ELSE format_type(a.atttypid, a.atttypmod) END "
+										  "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+										  "JOIN pg_type t ON t.oid = a.atttypid "
 										  "JOIN pg_namespace n ON n.oid = c.relnamespace "
 										  "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') "
 										  "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
@@ -168,12 +173,14 @@ tables_load(Tables *ts, TableInfo *ti, bool *exists, char *err, size_t errlen)
 	ti->ncols = (size_t) PQntuples(res);
 	ti->cols = xcalloc(ti->ncols + 1, sizeof(char *));
 	ti->qcols = xcalloc(ti->ncols + 1, sizeof(char *));
+	ti->types = xcalloc(ti->ncols + 1, sizeof(char *));
 	ti->bin = xcalloc(ti->ncols + 1, sizeof(CopyBinType));
 	ti->binary = true;
 	for (size_t i = 0; i < ti->ncols; i++)
 	{
 		ti->cols[i] = xstrdup(PQgetvalue(res, (int) i, 0));
 		ti->qcols[i] = target_quote(ts->target, ti->cols[i]);
+		ti->types[i] = xstrdup(PQgetvalue(res, (int) i, 2));
 		ti->bin[i] = copybin_type((uint32_t) strtoul(PQgetvalue(res, (int) i, 1), NULL, 10));
 		ti->binary &= ti->bin[i] != COPYBIN_NONE;
 	}

@@ -28,6 +28,7 @@ typedef struct TableInfo
 	size_t		ncols;
 	char	  **cols;			/* target column names */
 	char	  **qcols;			/* quoted */
+	char	  **types;			/* format_type() of each, a domain's base type's (with the domain's typmod) */
 	CopyBinType *bin;			/* how each column's values go in a binary COPY */
 	bool		binary;			/* every column has a binary form: COPY in binary */
 	int		   *keycols;		/* target column indexes of the key, nkeys of them */

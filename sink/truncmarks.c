@@ -23,7 +23,7 @@ get_mark(Target *t, const char *table, Position *pos, bool *found, char *err, si
 	if (*found)
 	{
 		pos->lsn = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-		pos->seq = (uint32_t) strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+		pos->seq = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
 		pos->sub = 0;
 	}
 	PQclear(res);
@@ -52,7 +52,7 @@ truncmarks_set(Target *t, const char *table, const Position *pos, char *err, siz
 		return target_exec_params(t, "DELETE FROM pgcdc.sink_truncate WHERE group_id = $1 AND target_table = $2",
 								  2, values, NULL, NULL, err, errlen);
 	snprintf(lsn, sizeof(lsn), LSN_FMT, LSN_ARGS(pos->lsn));
-	snprintf(seq, sizeof(seq), "%u", pos->seq);
+	snprintf(seq, sizeof(seq), "%llu", (unsigned long long) pos->seq);
 	return target_exec_params(t, "INSERT INTO pgcdc.sink_truncate VALUES ($1, $2, $3, $4) "
 							  "ON CONFLICT (group_id, target_table) DO UPDATE "
 							  "SET commit_lsn = EXCLUDED.commit_lsn, seq = EXCLUDED.seq",

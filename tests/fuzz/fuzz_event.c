@@ -102,13 +102,16 @@ check_event(const Event *e)
 	RENDER_ASSERT(event_key_cmp(e, e) == 0, "an event unequal to itself");
 }
 
+/* Both formats: a value starting with '{' goes through Debezium's reader (sink/dbzinput.c). */
+static const EventInput input = {INPUT_AUTO, "__debezium_unavailable_value"};
+
 static Outcome
 decode(const uint8_t *data, size_t size, const char *role, ProtobufCAllocator *alloc, Layouts *layouts)
 {
 	Event		e;
 	Outcome		o;
 
-	event_decode(&e, kafkastub_message(data, size, role), 1 << 20, alloc, layouts, NULL);
+	event_decode(&e, kafkastub_message(data, size, role), 1 << 20, alloc, layouts, NULL, &input);
 	check_event(&e);
 	o.kind = e.kind;
 	snprintf(o.reason, sizeof(o.reason), "%s", e.reason ? e.reason : "");

@@ -110,6 +110,28 @@ def values_of(records):
             for i, v in enumerate(sorted(vs, key=lambda x: (len(x), x))[:VALUES_PER_KIND])}
 
 
+def debezium_seeds():
+    """Debezium's own messages (tests/debezium/fixtures): per variant, the
+    first value of each op under 4 kB, for walsink's Debezium reader."""
+    import json
+    seeds = {}
+    fixtures = os.path.join(HERE, "..", "debezium", "fixtures")
+    for variant in ("schemas", "plain", "modes", "modes2"):
+        seen = set()
+        with open(os.path.join(fixtures, f"{variant}.jsonl")) as f:
+            for line in f:
+                m = json.loads(line)
+                value = m["value"]
+                if value is None or len(value) > 4096:
+                    continue
+                doc = json.loads(value)
+                op = doc.get("payload", doc).get("op", "other")
+                if op not in seen:
+                    seen.add(op)
+                    seeds[f"dbz-{variant}-{op}"] = value.encode()
+    return seeds
+
+
 def write(dirname, files, suffix):
     path = os.path.join(HERE, "corpus", dirname)
     shutil.rmtree(path, ignore_errors=True)
@@ -140,7 +162,7 @@ def main():
     finally:
         cluster.destroy()
     kept = choose(records)
-    write("event", dict(kept), ".pb")
+    write("event", {**dict(kept), **debezium_seeds()}, ".pb")
     write("value", {**values_of(records), **forged_values()}, ".pb")
     write("options", OPTIONS, ".txt")
 

@@ -33,7 +33,7 @@ decode_bytes(const uint8_t *buf, size_t len, size_t max_value, const char *role)
 	Event		e;
 	Outcome		o;
 
-	event_decode(&e, kafkastub_message(buf, len, role), max_value, arena_allocator(arena), layouts, NULL);
+	event_decode(&e, kafkastub_message(buf, len, role), max_value, arena_allocator(arena), layouts, NULL, NULL);
 	o.kind = e.kind;
 	snprintf(o.reason, sizeof(o.reason), "%s", e.reason ? e.reason : "");
 	event_free(&e);
@@ -268,7 +268,7 @@ empty_key(void)
 	buf = malloc(len);
 	pgcdc__change_event__pack(&c.ev, buf);
 	for (int i = 0; i < 2; i++)
-		event_decode(&e[i], kafkastub_message(buf, len, NULL), 1 << 20, arena_allocator(arena), layouts, NULL);
+		event_decode(&e[i], kafkastub_message(buf, len, NULL), 1 << 20, arena_allocator(arena), layouts, NULL, NULL);
 	CHECK(e[0].kind == EVENT_UPSERT && e[0].key != NULL && e[0].keylen == 0, "an empty key, not NULL");
 	CHECK(event_key_cmp(&e[0], &e[1]) == 0, "equal keyless events");
 	for (int i = 0; i < 2; i++)
@@ -306,7 +306,7 @@ decode_at(const Pgcdc__ChangeEvent *ev, int64_t offset, const StreamCommit *sc)
 	m = kafkastub_message(buf, len, NULL);
 	m->offset = offset;
 	free(buf);
-	event_decode(&e, m, 1 << 20, arena_allocator(arena), layouts, sc);
+	event_decode(&e, m, 1 << 20, arena_allocator(arena), layouts, sc, NULL);
 	return e;
 }
 
@@ -356,7 +356,8 @@ streamed(void)
 		if (cases[i].applies)
 			CHECK(e.kind == EVENT_UPSERT && e.pos.lsn == 0x500 && e.pos.seq == cases[i].committed_seq &&
 				  e.rec->commit_ts == 1234 && !e.rec->streamed,
-				  "case %zu: kind %d at %llx #%u", i, (int) e.kind, (unsigned long long) e.pos.lsn, e.pos.seq);
+				  "case %zu: kind %d at %llx #%llu", i, (int) e.kind, (unsigned long long) e.pos.lsn,
+				  (unsigned long long) e.pos.seq);
 		else
 			CHECK(e.kind == EVENT_IGNORE, "case %zu: not the transaction's, or rolled back", i);
 		event_free(&e);
