@@ -10,7 +10,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "snapwatch.h"
 #include "xalloc.h"
@@ -125,6 +127,24 @@ xidsnap_visible(const XidSnapshot *s, uint32_t x)
 	return true;
 }
 
+/*
+ * This run's first chunk id, at random: a watermark an earlier run wrote
+ * (killed before the stream reached it) names a chunk of that run, and must
+ * never be taken for one of this run's, which would then be placed where
+ * the earlier one was read, before changes it saw.  (For a table without
+ * a key, those changes were then applied twice.)
+ */
+static uint64_t
+first_id(void)
+{
+	uint64_t	id = 0;
+
+	if (getrandom(&id, sizeof(id), 0) != (ssize_t) sizeof(id))
+		id = (uint64_t) time(NULL) << 20 ^ (uint64_t) getpid();
+	/* Room to count up without wrapping, and never 0. */
+	return (id >> 2) | 1;
+}
+
 SnapWatch *
 snapwatch_new(size_t mem)
 {
@@ -133,7 +153,7 @@ snapwatch_new(size_t mem)
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->changed, NULL);
 	w->mem = mem;
-	w->next_id = 1;
+	w->next_id = first_id();
 	return w;
 }
 

@@ -297,6 +297,29 @@ def test_a_table_without_a_key(source, target, broker, streamer, sink):
     assert "has no key" in s.text() and "public.wide" in s.text()
 
 
+def test_a_watermark_of_a_killed_run_is_not_taken_for_a_new_chunk(source, target, broker, streamer, sink):
+    """walstreamer killed (-9) twice while its snapshot reads a table without
+    a key and inserts stream.  A killed run may leave a chunk's watermark
+    in the WAL that the stream has not reached yet; the next run, starting
+    from the slot, meets it.  Chunk ids are new in every run, so that
+    watermark is not taken for the new run's chunk of the same number,
+    which would be placed there, before inserts its read saw (applied twice
+    then: the table ended with rows doubled)."""
+    source.psql("CREATE TABLE kv (k int PRIMARY KEY, v int); CREATE TABLE log (n int, s text)")
+    s = streamer(heartbeat_interval_ms="0").start()
+    w = sink().start()
+    for r in range(6):
+        source.psql(f"INSERT INTO kv SELECT g, {r} FROM generate_series(1, 20000) g "
+                    f"ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v; "
+                    f"INSERT INTO log SELECT g, 'r{r}' FROM generate_series(1, 5000) g")
+        if r in (2, 4):
+            s.kill()
+            s.start()
+    wait_for(lambda: "snapshot complete" in s.text(), timeout=120, what="the snapshot")
+    wait_equal(source, target, ["kv", "log"])
+    assert w.stop() == 0 and s.stop() == 0
+
+
 def test_a_snapshot_leaves_no_ghost_rows(source, target, broker, streamer, sink):
     """The target holds rows the source does not (deleted while nothing
     streamed): before the first key, between chunks, after the last, in a
