@@ -505,6 +505,11 @@ kafka_produce(Kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
 		rd_kafka_header_add(hdrs, "pgcdc.source", -1, k->source, -1);
 	if (k->history[0] != '\0')
 		rd_kafka_header_add(hdrs, "pgcdc.source.history", -1, k->history, -1);
+	if (h->with_seq)
+	{
+		snprintf(text, sizeof(text), "%u", h->seq);
+		rd_kafka_header_add(hdrs, "pgcdc.seq", -1, text, -1);
+	}
 	if (h->other_key != NULL)
 		rd_kafka_header_add(hdrs, h->other_key_name, -1, h->other_key, -1);
 	if (h->oversized > 0)

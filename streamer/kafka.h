@@ -49,6 +49,13 @@ typedef struct KafkaHeaders
 	 */
 	const char *other_key_name;
 	char	   *other_key;
+	/*
+	 * value.format = debezium-json: the change's index in its transaction
+	 * (header pgcdc.seq), which with pgcdc.commit_lsn places it exactly for
+	 * walsink, as a pgcdc record's own fields do.
+	 */
+	bool		with_seq;
+	uint32_t	seq;
 } KafkaHeaders;
 
 /* Why a message does not fit: its size and the limit it is above. */

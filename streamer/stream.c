@@ -560,6 +560,8 @@ dbz_on_change(Stream *st, Relation *rel, KafkaHeaders h, char *err, size_t errle
 
 	if (t == NULL)
 		return false;
+	h.with_seq = true;
+	h.seq = r->seq;
 	watch_change(st, rel);
 	if (r->op == PGCDC__OP__OP_UPDATE && before != NULL && !dbz_table_keyless(t))
 	{
@@ -575,7 +577,7 @@ dbz_on_change(Stream *st, Relation *rel, KafkaHeaders h, char *err, size_t errle
 		moved = newkey.len != st->dbz_key.len || memcmp(newkey.data, st->dbz_key.data, newkey.len) != 0;
 		if (moved)
 		{
-			KafkaHeaders old = {'u', h.commit_lsn, "old", 0, NULL, NULL};
+			KafkaHeaders old = {'u', h.commit_lsn, "old", 0, NULL, NULL, true, r->seq};
 			bool		ok;
 
 			h.key_role = "new";
@@ -699,7 +701,8 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 static bool
 on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
-	KafkaHeaders h = {'t', st->rec.streamed ? 0 : st->commit_lsn, NULL};
+	KafkaHeaders h = {'t', st->rec.streamed ? 0 : st->commit_lsn, NULL, 0, NULL, NULL,
+	st->settings->debezium, st->rec.seq};
 
 	for (size_t i = 0; i < st->rec.truncated.n; i++)
 	{
@@ -757,6 +760,26 @@ on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 	return true;
 }
 
+/* A keyless table's snapshot chunk (all of it) in Debezium's format: first a truncate of it, at seq 0. */
+static bool
+dbz_keyless_reset(Stream *st, Relation *rel, const Chunk *c, char *err, size_t errlen)
+{
+	DbzTable   *t = dbz_table_of(st, rel, err, errlen);
+	KafkaHeaders h = {'t', c->lsn, NULL, 0, NULL, NULL, true, 0};
+	DbzPosition pos = {0, 0, c->lsn, 0, 0, {(const uint8_t *) st->database, strlen(st->database)}, true, 0, 0};
+	Span		schema = {(const uint8_t *) rel->name, rel->schema_len};
+	Span		table = {(const uint8_t *) rel->name + rel->schema_len + 1, strlen(rel->name) - rel->schema_len - 1};
+	struct timespec now;
+
+	if (t == NULL)
+		return false;
+	clock_gettime(CLOCK_REALTIME, &now);
+	pos.commit_ts = (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
+	dbz_truncate(&st->dbz, t, schema, table, &pos, &st->dbz_value);
+	st->dbz_key.len = 0;
+	return dbz_emit(st, rel, &st->dbz_key, &st->dbz_value, h, NULL, err, errlen);
+}
+
 /*
  * The chunk's range record, before its rows: on every partition of the
  * table's topic (the range spans them all), or on the one a keyless
@@ -771,11 +794,18 @@ place_range(Stream *st, Relation *rel, const Record *rel_rec, const Chunk *c, ch
 	int			parts = 1;
 	bool		ok = true;
 
-	/* Debezium's format has no such record: its consumers keep rows a snapshot missed deleting. */
+	/*
+	 * Debezium's format has no such record.  A table with a key needs none
+	 * for the rows it reads (each replaces its key's row; what the source
+	 * deleted before the read and the target still has stays).  A table
+	 * without one is read whole, while changes of it stream: its rows
+	 * follow a truncate of it at the chunk's position, so that a consumer
+	 * holds the table as it was there, not the streamed rows twice.
+	 */
 	if (st->settings->debezium)
 	{
 		free(range);
-		return true;
+		return !c->keyless || dbz_keyless_reset(st, rel, c, err, errlen);
 	}
 	if (!c->keyless && (parts = kafka_partitions(st->kafka, rel->handle, 10000, err, errlen)) < 0)
 		st->retryable = true;
@@ -805,9 +835,10 @@ dbz_place_rows(Stream *st, Relation *rel, const Chunk *c, char *err, size_t errl
 	clock_gettime(CLOCK_REALTIME, &now);
 	pos.commit_ts = (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
 	record_init(&row);
-	for (size_t i = 0; i < c->nrows && ok; i++)
+	for (size_t i = 0, seq = 1; i < c->nrows && ok; i++)
 	{
-		KafkaHeaders h = {'r', c->lsn, NULL, 0, NULL, NULL};
+		/* At the watermark, each at its index as the protobuf rows are (place_chunk). */
+		KafkaHeaders h = {'r', c->lsn, NULL, 0, NULL, NULL, true, (uint32_t) seq};
 		char		why[256];
 
 		if (c->rows[i].dropped)
@@ -820,6 +851,7 @@ dbz_place_rows(Stream *st, Relation *rel, const Chunk *c, char *err, size_t errl
 		}
 		if (row.database.len > 0)
 			pos.database = row.database;
+		seq++;
 		ok = dbz_key(t, &row.after, true, &st->dbz_key, err, errlen) &&
 			dbz_change(t, 'r', NULL, &row.after, &pos, &st->dbz_value, err, errlen) &&
 			dbz_emit(st, rel, &st->dbz_key, &st->dbz_value, h, NULL, err, errlen);
