@@ -15,7 +15,9 @@ count, -735160, which Debezium itself streams), and the name it gives a
 transaction's logical messages in the END record (a Java object's
 identity).  Two of its messages pgcdc does not write: a tombstone with a
 null key (keyed_tombstones_only) and the snapshot's second copy of a
-partition's rows under the partitioned table's own topic."""
+partition's rows under the partitioned table's own topic; one it writes
+that Debezium does not: a truncate before the snapshot reads of a table
+without a key (without_snapshot_truncates)."""
 
 import json
 import os
@@ -109,6 +111,20 @@ def keyed_tombstones_only(messages):
     return [m for m in messages if not (m["key"] is None and m["value"] is None)]
 
 
+def without_snapshot_truncates(messages):
+    """pgcdc reads a table without a key whole while its changes stream, and
+    puts a truncate of it (source.snapshot "true") before the rows, so that
+    a consumer holds the table as read; Debezium's snapshot runs before its
+    stream and needs none."""
+    out = []
+    for m in messages:
+        value, _ = doc(m["value"])
+        if value is not None and value.get("op") == "t" and value["source"]["snapshot"] == "true":
+            continue
+        out.append(m)
+    return out
+
+
 def by_key(messages, variant):
     """{topic: {key text: [(headers, value, value schema)...] in order}} of a
     table's messages; keys compare as their payloads."""
@@ -185,7 +201,7 @@ def test_field_by_field_as_debezium_writes(streamed):
     table = re.compile(rf"{variant}\.public\.\w+")
     want_tables = by_key(keyed_tombstones_only([m for m in expected if table.fullmatch(m["topic"])]),
                          variant)
-    got_tables = by_key([m for m in got if table.fullmatch(m["topic"])], variant)
+    got_tables = by_key(without_snapshot_truncates([m for m in got if table.fullmatch(m["topic"])]), variant)
     # Debezium's snapshot reads a partitioned table's rows twice, from its
     # leaf and from its root (whose topic then holds only those reads); pgcdc
     # reads the leaves, where the rows are, as its stream writes them.
