@@ -118,9 +118,17 @@ TABLES = [
 ]
 
 
-def malformed(record):
+def malformed(record, fmt):
     """Malformed messages produced straight onto the employee topic, made from
-    a real record: [(kind, value)].  Each becomes a dead letter."""
+    a real record (of the format walstreamer writes): [(kind, value)].  Each
+    becomes a dead letter."""
+    if fmt == "debezium-json":
+        return [
+            ("random bytes", random.Random(7).randbytes(200)),
+            ("empty value", b""),
+            ("truncated JSON", record[:len(record) // 2]),
+            ("unknown op", record.replace(b'"op":"r"', b'"op":"x"')),
+        ]
     return [
         ("random bytes", random.Random(7).randbytes(200)),
         ("empty value", b""),
@@ -148,6 +156,9 @@ def parse_args():
                         "dev: the dev broker (librdkafka's mock cluster), without Java")
     p.add_argument("--plugin", choices=("pgcdc", "pgoutput"), default="pgcdc",
                    help="pgoutput: PostgreSQL's own plugin and no extension, as on a managed service")
+    p.add_argument("--format", choices=("protobuf", "debezium-json"), default="protobuf",
+                   help="debezium-json: walstreamer writes Debezium's format (value.format), "
+                        "which walsink reads as well")
     p.add_argument("--keep", action="store_true",
                    help="keep the logs' directory after the run")
     return p.parse_args()
@@ -387,6 +398,9 @@ class Demo:
             f"orders 500 rows), target on port {self.target.port} (database {TARGET_DB})")
         log("walstreamer reads the pgcdc plugin" if pgcdc else
             "walstreamer reads pgoutput through a publication (source.plugin=pgoutput), no extension")
+        if self.args.format == "debezium-json":
+            log("walstreamer writes Debezium's format (value.format=debezium-json), "
+                "walsink reads it (input.format=auto)")
 
         self.start_broker()
         log(f"{self.broker_name} at {self.broker.bootstrap}")
@@ -396,6 +410,7 @@ class Demo:
                                    os.path.join(self.tmp, "walstreamer.log"), {
             "source": self.source.dsn(SOURCE_DB),
             "source.plugin": self.args.plugin,
+            "value.format": self.args.format,
             "slot.name": "demo",
             "snapshot.mode": "initial",
             "signal.data.collection": "public.pgcdc_signal",
@@ -474,7 +489,7 @@ class Demo:
         if record is None:
             raise RuntimeError("no row of employee in Kafka to damage")
         producer = Producer({"bootstrap.servers": self.broker.bootstrap})
-        for kind, value in malformed(record):
+        for kind, value in malformed(record, self.args.format):
             producer.produce("pgcdc.public.employee", value=value, key=b"injected")
             self.injected[kind] = self.injected.get(kind, 0) + 1
         if producer.flush(30) != 0:

@@ -2,8 +2,9 @@
 # The local demo, from a fresh clone (Debian 12, root or sudo): installs what
 # is missing, builds, then runs demo/demo.py with the arguments given
 # (--duration S, --orders-rate N, --employee-rate N, --broker=kafka|dev,
-# --plugin=pgcdc|pgoutput, --keep; --help).  Kafka is a real broker, which needs Java and Maven (its
-# jars come from Maven Central on the first run); --broker=dev needs neither.
+# --plugin=pgcdc|pgoutput, --format=protobuf|debezium-json, --keep; --help).
+# Kafka is a real broker, which needs Java and Maven (its jars come from
+# Maven Central on the first run); --broker=dev needs neither.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/support/deps.sh

@@ -113,7 +113,7 @@ dbz_table_new(const DbzOptions *o, const Record *relation, const char *topic, ch
 	t->table = xstrndup((const char *) relation->table.data, relation->table.len);
 	for (size_t i = 0; i < relation->columns.n; i++)
 	{
-		if (!dbz_column_read(relation->columns.items[i], &t->cols[i]))
+		if (!dbz_column_read(relation->columns.items[i], &o->modes, &t->cols[i]))
 		{
 			snprintf(err, errlen, "a malformed column %zu in the RELATION record of %s.%s", i + 1,
 					 t->schema, t->table);
@@ -386,9 +386,11 @@ dbz_message(const DbzOptions *o, Span prefix, Span content, const DbzPosition *p
 		buf_puts(value, source_schema);
 		buf_putc(value, ',');
 		buf_puts(value, block_schema);
-		buf_puts(value, ",{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":true,\"field\":\"prefix\"},"
-				 "{\"type\":\"bytes\",\"optional\":true,\"field\":\"content\"}],\"optional\":false,"
-				 "\"name\":\"io.debezium.connector.postgresql.Message\",\"version\":1,\"field\":\"message\"}],"
+		/* The content is bytes, or a string as binary.handling.mode says. */
+		buf_printf(value, ",{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":true,\"field\":\"prefix\"},"
+				   "{\"type\":\"%s\",\"optional\":true,\"field\":\"content\"}],\"optional\":false,",
+				   o->modes.binary == DBZ_BINARY_BYTES ? "bytes" : "string");
+		buf_puts(value, "\"name\":\"io.debezium.connector.postgresql.Message\",\"version\":1,\"field\":\"message\"}],"
 				 "\"optional\":false,\"name\":\"io.debezium.connector.postgresql.MessageValue\",\"version\":1},"
 				 "\"payload\":");
 	}
@@ -399,7 +401,12 @@ dbz_message(const DbzOptions *o, Span prefix, Span content, const DbzPosition *p
 	buf_puts(value, ",\"message\":{\"prefix\":");
 	json_str(value, (const char *) prefix.data, prefix.len);
 	buf_puts(value, ",\"content\":");
-	json_base64(value, content.data, content.len);
+	if (o->modes.binary == DBZ_BINARY_HEX)
+		json_hex(value, content.data, content.len);
+	else if (o->modes.binary == DBZ_BINARY_BASE64_URL)
+		json_base64_url(value, content.data, content.len);
+	else
+		json_base64(value, content.data, content.len);
 	buf_puts(value, "}}");
 	if (o->schemas)
 		buf_putc(value, '}');

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "dbztype.h"
 #include "record.h"
 
 typedef struct DbzOptions
@@ -28,6 +29,7 @@ typedef struct DbzOptions
 	const char *name;			/* topic.prefix: source.name and the schemas' names */
 	bool		schemas;		/* schemas.enable */
 	const char *placeholder;	/* unavailable.value.placeholder */
+	DbzModes	modes;			/* decimal.handling.mode and the other type modes */
 } DbzOptions;
 
 typedef struct DbzTable DbzTable;

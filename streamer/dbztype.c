@@ -142,8 +142,55 @@ type_of(DbzType *t, uint32_t oid, const char *name, bool has_labels)
 	}
 }
 
+/* A default-mode type in the form the modes ask for. */
+static void
+apply_modes(DbzType *t, const DbzModes *m)
+{
+	switch (t->kind)
+	{
+		case DBZ_DECIMAL:
+		case DBZ_VARIABLE_DECIMAL:
+			if (m->decimal != DBZ_DECIMAL_PRECISE)
+				t->kind = m->decimal == DBZ_DECIMAL_MODE_STRING ? DBZ_DECIMAL_STRING : DBZ_DECIMAL_DOUBLE;
+			break;
+		case DBZ_DATE:
+			if (m->time == DBZ_TIME_CONNECT)
+				t->kind = DBZ_CONNECT_DATE;
+			break;
+		case DBZ_TIME_MS:
+		case DBZ_TIME_US:
+			if (m->time == DBZ_TIME_CONNECT)
+				t->kind = DBZ_CONNECT_TIME;
+			else if (m->time == DBZ_TIME_ADAPTIVE_MICROSECONDS)
+				t->kind = DBZ_TIME_US;
+			break;
+		case DBZ_TIMESTAMP_MS:
+		case DBZ_TIMESTAMP_US:
+			if (m->time == DBZ_TIME_CONNECT)
+				t->kind = DBZ_CONNECT_TIMESTAMP;
+			break;
+		case DBZ_BYTES:
+			if (m->binary != DBZ_BINARY_BYTES)
+			{
+				t->kind = DBZ_BINARY_TEXT;
+				t->binary = m->binary;
+			}
+			break;
+		case DBZ_HSTORE:
+			if (m->hstore_map)
+				t->kind = DBZ_HSTORE_MAP;
+			break;
+		case DBZ_DURATION:
+			if (m->interval_string)
+				t->kind = DBZ_INTERVAL_STRING;
+			break;
+		default:
+			break;
+	}
+}
+
 bool
-dbz_column_read(Span column, DbzColumn *c)
+dbz_column_read(Span column, const DbzModes *modes, DbzColumn *c)
 {
 	const uint8_t *p = column.data;
 	const uint8_t *end = column.data + column.len;
@@ -203,6 +250,8 @@ dbz_column_read(Span column, DbzColumn *c)
 		tn = xstrndup(type_name.data ? (const char *) type_name.data : "", type_name.len);
 	type_of(&c->type, base_oid ? base_oid : oid, tn, labels.len > 0);
 	free(tn);
+	if (modes != NULL)
+		apply_modes(&c->type, modes);
 	if (c->type.kind == DBZ_ENUM)
 	{
 		buf_putc(&labels, '\0');
@@ -230,11 +279,13 @@ connect_type(DbzKind k)
 	{
 		case DBZ_BOOLEAN: return "boolean";
 		case DBZ_INT16: return "int16";
-		case DBZ_INT32: case DBZ_DATE: case DBZ_TIME_MS: return "int32";
+		case DBZ_INT32: case DBZ_DATE: case DBZ_TIME_MS: case DBZ_CONNECT_DATE:
+		case DBZ_CONNECT_TIME: return "int32";
 		case DBZ_INT64: case DBZ_TIME_US: case DBZ_TIMESTAMP_MS: case DBZ_TIMESTAMP_US:
-		case DBZ_DURATION: return "int64";
+		case DBZ_DURATION: case DBZ_CONNECT_TIMESTAMP: return "int64";
 		case DBZ_FLOAT32: return "float";
-		case DBZ_FLOAT64: return "double";
+		case DBZ_FLOAT64: case DBZ_DECIMAL_DOUBLE: return "double";
+		case DBZ_HSTORE_MAP: return "map";
 		case DBZ_DECIMAL: case DBZ_BYTES: case DBZ_BITS: return "bytes";
 		case DBZ_VARIABLE_DECIMAL: case DBZ_POINT: return "struct";
 		case DBZ_ARRAY: return "array";
@@ -264,6 +315,10 @@ logical_name(DbzKind k)
 		case DBZ_DURATION: return "io.debezium.time.MicroDuration";
 		case DBZ_BITS: return "io.debezium.data.Bits";
 		case DBZ_POINT: return "io.debezium.data.geometry.Point";
+		case DBZ_CONNECT_DATE: return "org.apache.kafka.connect.data.Date";
+		case DBZ_CONNECT_TIME: return "org.apache.kafka.connect.data.Time";
+		case DBZ_CONNECT_TIMESTAMP: return "org.apache.kafka.connect.data.Timestamp";
+		case DBZ_INTERVAL_STRING: return "io.debezium.time.Interval";
 		default: return NULL;
 	}
 }
@@ -285,6 +340,9 @@ type_schema(const DbzType *t, bool optional, Buf *out)
 				 "{\"type\":\"double\",\"optional\":false,\"field\":\"y\"},"
 				 "{\"type\":\"bytes\",\"optional\":true,\"field\":\"wkb\"},"
 				 "{\"type\":\"int32\",\"optional\":true,\"field\":\"srid\"}]");
+	else if (t->kind == DBZ_HSTORE_MAP)
+		buf_puts(out, ",\"keys\":{\"type\":\"string\",\"optional\":false},"
+				 "\"values\":{\"type\":\"string\",\"optional\":true}");
 	else if (t->kind == DBZ_ARRAY)
 	{
 		DbzType		elem = {.kind = t->elem};
@@ -443,16 +501,49 @@ put_decimal(const DbzType *t, const char *s, size_t n, Buf *out, char *err, size
 	bool		neg;
 	int			scale;
 
-	/* NaN and the infinities have no BigDecimal: null, as Debezium writes them. */
-	if ((n == 3 && memcmp(s, "NaN", 3) == 0) || (n >= 8 && memcmp(s + n - 8, "Infinity", 8) == 0))
+	bool		nan = n == 3 && memcmp(s, "NaN", 3) == 0;
+	bool		inf = n >= 8 && memcmp(s + n - 8, "Infinity", 8) == 0;
+
+	/*
+	 * NaN and the infinities: precise has no BigDecimal for them (null, as
+	 * Debezium writes them), string their names, double the doubles.
+	 */
+	if (nan || inf)
 	{
-		buf_puts(out, "null");
+		if (t->kind == DBZ_DECIMAL_STRING)
+			buf_puts(out, nan ? "\"NAN\"" : s[0] == '-' ? "\"NEGATIVE_INFINITY\"" : "\"POSITIVE_INFINITY\"");
+		else if (t->kind == DBZ_DECIMAL_DOUBLE)
+			json_double(out, nan ? NAN : s[0] == '-' ? -INFINITY : INFINITY, false);
+		else
+			buf_puts(out, "null");
 		return true;
 	}
 	if (!decimal_digits(s, n, t->kind == DBZ_DECIMAL ? t->scale : -1, &digits, &neg, &scale))
 	{
 		buf_free(&digits);
 		return bad(err, errlen, "numeric", s, n);
+	}
+	/* string: the plain decimal (BigDecimal.toPlainString); double: that read as a double. */
+	if (t->kind == DBZ_DECIMAL_STRING || t->kind == DBZ_DECIMAL_DOUBLE)
+	{
+		Buf			plain = {0};
+
+		if (neg)
+			buf_putc(&plain, '-');
+		buf_append(&plain, digits.data, digits.len - (size_t) scale);
+		if (scale > 0)
+		{
+			buf_putc(&plain, '.');
+			buf_append(&plain, digits.data + digits.len - (size_t) scale, (size_t) scale);
+		}
+		buf_putc(&plain, '\0');
+		if (t->kind == DBZ_DECIMAL_STRING)
+			json_cstr(out, plain.data);
+		else
+			json_double(out, strtod(plain.data, NULL), false);
+		buf_free(&plain);
+		buf_free(&digits);
+		return true;
 	}
 	/* Debezium's BigDecimal.stripTrailingZeros(), a negative scale set back to 0. */
 	if (t->kind == DBZ_VARIABLE_DECIMAL)
@@ -660,7 +751,7 @@ put_zoned_time(const char *s, size_t n, Buf *out, char *err, size_t errlen)
  * the int64 range as Java's cast does.
  */
 static bool
-put_duration(const char *s, size_t n, Buf *out, char *err, size_t errlen)
+put_duration(const char *s, size_t n, bool iso, Buf *out, char *err, size_t errlen)
 {
 	const char *p = s,
 			   *end = s + n;
@@ -716,6 +807,28 @@ put_duration(const char *s, size_t n, Buf *out, char *err, size_t errlen)
 		else
 			return bad(err, errlen, "interval", s, n);
 	}
+	/* interval.handling.mode = string: ISO 8601 of the fields, "P1Y2M3DT4H5M6.789S". */
+	if (iso)
+	{
+		int64_t		us = (int64_t) (seconds * 1e6 + (seconds < 0 ? -0.5 : 0.5));
+		int64_t		whole = us / 1000000;
+		int64_t		frac = llabs(us % 1000000);
+
+		buf_printf(out, "\"P%.0fY%.0fM%.0fDT%.0fH%.0fM%s%lld", years, months, days, hours, minutes,
+				   us < 0 && whole == 0 ? "-" : "", (long long) whole);
+		if (frac != 0)
+		{
+			char		f[8];
+			int			len = 6;
+
+			snprintf(f, sizeof(f), "%06lld", (long long) frac);
+			while (f[len - 1] == '0')
+				len--;
+			buf_printf(out, ".%.*s", len, f);
+		}
+		buf_puts(out, "S\"");
+		return true;
+	}
 	micros = ((((((years * 12 + months) * (365.25 / 12) + days) * 24 + hours) * 60 + minutes) * 60) + seconds) * 1e6;
 	if (micros >= 9223372036854775807.0)
 		json_i64(out, INT64_MAX);
@@ -728,7 +841,7 @@ put_duration(const char *s, size_t n, Buf *out, char *err, size_t errlen)
 
 /* hstore's output ("a"=>"1", "b"=>NULL) as a JSON object, in a JSON string. */
 static bool
-put_hstore(const char *s, size_t n, Buf *out, char *err, size_t errlen)
+put_hstore(const char *s, size_t n, bool as_map, Buf *out, char *err, size_t errlen)
 {
 	const char *p = s,
 			   *end = s + n;
@@ -783,7 +896,11 @@ put_hstore(const char *s, size_t n, Buf *out, char *err, size_t errlen)
 			goto malformed;
 	}
 	buf_putc(&obj, '}');
-	json_str(out, obj.data, obj.len);
+	/* hstore.handling.mode = map: the object itself; json: the object as a string. */
+	if (as_map)
+		buf_append(out, obj.data, obj.len);
+	else
+		json_str(out, obj.data, obj.len);
 	buf_free(&obj);
 	buf_free(&item);
 	return true;
@@ -1042,6 +1159,20 @@ put_placeholder(const DbzType *t, const char *placeholder, Buf *out)
 		case DBZ_BYTES:
 			json_base64(out, (const uint8_t *) placeholder, n);
 			return;
+		case DBZ_BINARY_TEXT:	/* hex: the text itself; base64 modes: null, as Debezium's */
+		case DBZ_DECIMAL_STRING:
+			if (t->kind == DBZ_BINARY_TEXT && t->binary != DBZ_BINARY_HEX)
+				buf_puts(out, "null");
+			else
+				json_str(out, placeholder, n);
+			return;
+		case DBZ_HSTORE_MAP:
+			buf_putc(out, '{');
+			json_str(out, placeholder, n);
+			buf_putc(out, ':');
+			json_str(out, placeholder, n);
+			buf_putc(out, '}');
+			return;
 		case DBZ_STRING:
 		case DBZ_JSON:
 		case DBZ_XML:
@@ -1104,13 +1235,17 @@ text_value(const DbzType *t, const char *s, size_t n, Buf *out, char *err, size_
 	{
 		case DBZ_DECIMAL:
 		case DBZ_VARIABLE_DECIMAL:
+		case DBZ_DECIMAL_STRING:
+		case DBZ_DECIMAL_DOUBLE:
 			return put_decimal(t, s, n, out, err, errlen);
 		case DBZ_ZONED_TIME:
 			return put_zoned_time(s, n, out, err, errlen);
 		case DBZ_DURATION:
-			return put_duration(s, n, out, err, errlen);
+		case DBZ_INTERVAL_STRING:
+			return put_duration(s, n, t->kind == DBZ_INTERVAL_STRING, out, err, errlen);
 		case DBZ_HSTORE:
-			return put_hstore(s, n, out, err, errlen);
+		case DBZ_HSTORE_MAP:
+			return put_hstore(s, n, t->kind == DBZ_HSTORE_MAP, out, err, errlen);
 		case DBZ_BITS:
 			return put_bits(s, n, out, err, errlen);
 		case DBZ_BOOLEAN:		/* bit(1) */
@@ -1196,7 +1331,8 @@ dbz_value(const DbzType *t, Span value, const char *placeholder, Buf *out, char 
 				return true;
 			}
 		case WIRE_VALUE_NUMERIC_VALUE:
-			if (t->kind != DBZ_DECIMAL && t->kind != DBZ_VARIABLE_DECIMAL)
+			if (t->kind != DBZ_DECIMAL && t->kind != DBZ_VARIABLE_DECIMAL && t->kind != DBZ_DECIMAL_STRING &&
+				t->kind != DBZ_DECIMAL_DOUBLE)
 			{
 				json_str(out, (const char *) f.data, (size_t) f.len);
 				return true;
@@ -1205,7 +1341,7 @@ dbz_value(const DbzType *t, Span value, const char *placeholder, Buf *out, char 
 		case WIRE_VALUE_TIMESTAMP_VALUE:
 			if (t->kind == DBZ_ZONED_TIMESTAMP)
 				put_instant(out, v, t->precision);
-			else if (t->kind == DBZ_TIMESTAMP_MS)
+			else if (t->kind == DBZ_TIMESTAMP_MS || t->kind == DBZ_CONNECT_TIMESTAMP)
 				json_i64(out, floor_div(v, 1000));
 			else
 				json_i64(out, v);
@@ -1214,7 +1350,8 @@ dbz_value(const DbzType *t, Span value, const char *placeholder, Buf *out, char 
 			json_i64(out, (int32_t) wire_unzigzag64(f.varint));
 			return true;
 		case WIRE_VALUE_TIME_VALUE:
-			json_i64(out, t->kind == DBZ_TIME_MS ? (int64_t) f.varint / 1000 : (int64_t) f.varint);
+			json_i64(out, t->kind == DBZ_TIME_MS || t->kind == DBZ_CONNECT_TIME ? (int64_t) f.varint / 1000
+					 : (int64_t) f.varint);
 			return true;
 		case WIRE_VALUE_INFINITY:
 			{
@@ -1224,9 +1361,9 @@ dbz_value(const DbzType *t, Span value, const char *placeholder, Buf *out, char 
 					buf_puts(out, pos ? "\"infinity\"" : "\"-infinity\"");
 				else if (t->kind == DBZ_TIMESTAMP_US)
 					json_i64(out, pos ? PG_INFINITY_US : PG_NEG_INFINITY_US);
-				else if (t->kind == DBZ_TIMESTAMP_MS)
+				else if (t->kind == DBZ_TIMESTAMP_MS || t->kind == DBZ_CONNECT_TIMESTAMP)
 					json_i64(out, (pos ? PG_INFINITY_US : PG_NEG_INFINITY_US) / 1000);
-				else if (t->kind == DBZ_DATE)
+				else if (t->kind == DBZ_DATE || t->kind == DBZ_CONNECT_DATE)
 					json_i64(out, pos ? PG_INFINITY_DAYS : PG_NEG_INFINITY_DAYS);
 				else
 					buf_puts(out, "null");
@@ -1246,7 +1383,12 @@ dbz_value(const DbzType *t, Span value, const char *placeholder, Buf *out, char 
 					   f.data[13], f.data[14], f.data[15]);
 			return true;
 		case WIRE_VALUE_BYTES_VALUE:
-			json_base64(out, f.data, (size_t) f.len);
+			if (t->kind == DBZ_BINARY_TEXT && t->binary == DBZ_BINARY_HEX)
+				json_hex(out, f.data, (size_t) f.len);
+			else if (t->kind == DBZ_BINARY_TEXT && t->binary == DBZ_BINARY_BASE64_URL)
+				json_base64_url(out, f.data, (size_t) f.len);
+			else
+				json_base64(out, f.data, (size_t) f.len);
 			return true;
 		default:
 			snprintf(err, errlen, "a value of an unknown kind (field %llu)", (unsigned long long) f.number);

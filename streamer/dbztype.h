@@ -48,8 +48,40 @@ typedef enum DbzKind
 	DBZ_BITS,					/* bit(n > 1), varbit: bytes, least significant first */
 	DBZ_POINT,					/* {x, y, wkb, srid} */
 	DBZ_ARRAY,					/* elements of kind `elem` */
-	DBZ_OMIT					/* a type Debezium has no schema for (money[], interval[]...): the column is left out */
+	DBZ_OMIT,					/* a type Debezium has no schema for (money[], interval[]...): the column is left out */
+	/* The other modes' forms (DbzModes) */
+	DBZ_DECIMAL_STRING,			/* decimal.handling.mode = string: the plain decimal text */
+	DBZ_DECIMAL_DOUBLE,			/* decimal.handling.mode = double */
+	DBZ_CONNECT_DATE,			/* time.precision.mode = connect: Kafka Connect's Date, days */
+	DBZ_CONNECT_TIME,			/* its Time, ms since midnight */
+	DBZ_CONNECT_TIMESTAMP,		/* its Timestamp, ms since the epoch */
+	DBZ_BINARY_TEXT,			/* binary.handling.mode = base64, base64-url-safe or hex: a string */
+	DBZ_HSTORE_MAP,				/* hstore.handling.mode = map: a JSON object */
+	DBZ_INTERVAL_STRING			/* interval.handling.mode = string: ISO 8601, "P1Y2M3DT4H5M6.789S" */
 } DbzKind;
+
+/* Debezium's type modes, its connector's settings of the same names (defaults first). */
+typedef enum DbzDecimalMode
+{
+	DBZ_DECIMAL_PRECISE, DBZ_DECIMAL_MODE_STRING, DBZ_DECIMAL_MODE_DOUBLE
+} DbzDecimalMode;
+typedef enum DbzTimeMode
+{
+	DBZ_TIME_ADAPTIVE, DBZ_TIME_ADAPTIVE_MICROSECONDS, DBZ_TIME_CONNECT
+} DbzTimeMode;
+typedef enum DbzBinaryMode
+{
+	DBZ_BINARY_BYTES, DBZ_BINARY_BASE64, DBZ_BINARY_BASE64_URL, DBZ_BINARY_HEX
+} DbzBinaryMode;
+
+typedef struct DbzModes
+{
+	DbzDecimalMode decimal;		/* decimal.handling.mode */
+	DbzTimeMode time;			/* time.precision.mode */
+	DbzBinaryMode binary;		/* binary.handling.mode */
+	bool		hstore_map;		/* hstore.handling.mode = map (else json) */
+	bool		interval_string;	/* interval.handling.mode = string (else numeric) */
+} DbzModes;
 
 typedef struct DbzType
 {
@@ -58,6 +90,7 @@ typedef struct DbzType
 	int			precision;		/* DBZ_DECIMAL: 0 when the type has none (money) */
 	int			scale;			/* DBZ_DECIMAL */
 	long		length;			/* DBZ_BITS: the bit string's declared length */
+	DbzBinaryMode binary;		/* DBZ_BINARY_TEXT */
 	char	   *allowed;		/* DBZ_ENUM: its labels, comma-separated (malloc'd) */
 } DbzType;
 
@@ -70,8 +103,11 @@ typedef struct DbzColumn
 	DbzType		type;
 } DbzColumn;
 
-/* Reads a Column's bytes into c; false when they are not a well-formed Column. */
-extern bool dbz_column_read(Span column, DbzColumn *c);
+/*
+ * Reads a Column's bytes into c, typed as the modes say (NULL: Debezium's
+ * defaults); false when they are not a well-formed Column.
+ */
+extern bool dbz_column_read(Span column, const DbzModes *modes, DbzColumn *c);
 extern void dbz_column_clear(DbzColumn *c);
 
 /* The field's schema: {"type":...,"optional":...,[name, version, parameters,] "field":"<name>"}. */

@@ -77,10 +77,9 @@ json_cstr(Buf *b, const char *s)
 	json_str(b, s, strlen(s));
 }
 
-void
-json_base64(Buf *b, const uint8_t *p, size_t n)
+static void
+base64_with(Buf *b, const uint8_t *p, size_t n, const char *abc)
 {
-	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	char	   *o;
 
 	buf_reserve(b, (n + 2) / 3 * 4 + 2);
@@ -101,6 +100,33 @@ json_base64(Buf *b, const uint8_t *p, size_t n)
 	}
 	*o++ = '"';
 	b->len = (size_t) (o - b->data);
+}
+
+void
+json_base64(Buf *b, const uint8_t *p, size_t n)
+{
+	base64_with(b, p, n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+}
+
+void
+json_base64_url(Buf *b, const uint8_t *p, size_t n)
+{
+	base64_with(b, p, n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+}
+
+void
+json_hex(Buf *b, const uint8_t *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	buf_reserve(b, 2 * n + 2);
+	buf_putc(b, '"');
+	for (size_t i = 0; i < n; i++)
+	{
+		buf_putc(b, hex[p[i] >> 4]);
+		buf_putc(b, hex[p[i] & 15]);
+	}
+	buf_putc(b, '"');
 }
 
 void

@@ -20,6 +20,10 @@ extern void json_str(Buf *b, const char *s, size_t n);
 extern void json_cstr(Buf *b, const char *s);
 /* A JSON string of the base64 of n bytes. */
 extern void json_base64(Buf *b, const uint8_t *p, size_t n);
+/* The same in the URL-safe alphabet (- and _ for + and /), padded, as Java's Base64.getUrlEncoder(). */
+extern void json_base64_url(Buf *b, const uint8_t *p, size_t n);
+/* A JSON string of n bytes in lower-case hex. */
+extern void json_hex(Buf *b, const uint8_t *p, size_t n);
 extern void json_i64(Buf *b, int64_t v);
 extern void json_u64(Buf *b, uint64_t v);
 /* A double; single: the value is a float4's, written in float4's shortest form. */

@@ -101,6 +101,25 @@ const ConfigKey settings_keys[] = {
 		"value.format = debezium-json: what stands for a TOASTed value an update left unchanged "
 		"(PostgreSQL does not log it), in the column's type (text, the bytes of it for bytea)",
 		NULL, 0, 0, false, false},
+	{"decimal.handling.mode", CONFIG_ENUM, "precise",
+		"value.format = debezium-json: numeric and money as Kafka Connect's Decimal (precise), "
+		"their plain text (string) or a double, as Debezium's setting of the same name",
+		"precise|string|double", 0, 0, false, false},
+	{"time.precision.mode", CONFIG_ENUM, "adaptive",
+		"value.format = debezium-json: time and timestamp in ms up to precision 3, else µs (adaptive); "
+		"time always µs (adaptive_time_microseconds); Kafka Connect's Date, Time, Timestamp in days "
+		"and ms (connect), as Debezium's setting of the same name",
+		"adaptive|adaptive_time_microseconds|connect", 0, 0, false, false},
+	{"binary.handling.mode", CONFIG_ENUM, "bytes",
+		"value.format = debezium-json: bytea as bytes (base64 in JSON), or as a string of base64, "
+		"URL-safe base64 or hex, as Debezium's setting of the same name",
+		"bytes|base64|base64-url-safe|hex", 0, 0, false, false},
+	{"hstore.handling.mode", CONFIG_ENUM, "json",
+		"value.format = debezium-json: hstore as a JSON object in a string (json) or as a map",
+		"json|map", 0, 0, false, false},
+	{"interval.handling.mode", CONFIG_ENUM, "numeric",
+		"value.format = debezium-json: interval as µs, a month 30.4375 days (numeric), or ISO 8601 "
+		"text, \"P1Y2M3DT4H5M6.789S\" (string)", "numeric|string", 0, 0, false, false},
 	{"tombstones.on.delete", CONFIG_BOOL, NULL,
 		"after each delete, a message with the deleted row's key and a null value, so that a "
 		"compacted topic forgets the key (walsink passes over them); unset: on with "
@@ -156,6 +175,17 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->debezium = strcmp(config_string(c, "value.format"), "debezium-json") == 0;
 	s->schemas = config_bool(c, "schemas.enable");
 	s->placeholder = config_string(c, "unavailable.value.placeholder");
+	mode = config_string(c, "decimal.handling.mode");
+	s->modes.decimal = strcmp(mode, "string") == 0 ? DBZ_DECIMAL_MODE_STRING
+		: strcmp(mode, "double") == 0 ? DBZ_DECIMAL_MODE_DOUBLE : DBZ_DECIMAL_PRECISE;
+	mode = config_string(c, "time.precision.mode");
+	s->modes.time = strcmp(mode, "connect") == 0 ? DBZ_TIME_CONNECT
+		: strcmp(mode, "adaptive_time_microseconds") == 0 ? DBZ_TIME_ADAPTIVE_MICROSECONDS : DBZ_TIME_ADAPTIVE;
+	mode = config_string(c, "binary.handling.mode");
+	s->modes.binary = strcmp(mode, "hex") == 0 ? DBZ_BINARY_HEX : strcmp(mode, "base64") == 0 ? DBZ_BINARY_BASE64
+		: strcmp(mode, "base64-url-safe") == 0 ? DBZ_BINARY_BASE64_URL : DBZ_BINARY_BYTES;
+	s->modes.hstore_map = strcmp(config_string(c, "hstore.handling.mode"), "map") == 0;
+	s->modes.interval_string = strcmp(config_string(c, "interval.handling.mode"), "string") == 0;
 	s->tombstones = config_string(c, "tombstones.on.delete") != NULL ? config_bool(c, "tombstones.on.delete")
 		: s->debezium;
 

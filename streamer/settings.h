@@ -11,6 +11,7 @@
 #define PGCDC_STREAMER_SETTINGS_H
 
 #include "config.h"
+#include "dbztype.h"
 
 typedef enum SnapshotMode
 {
@@ -74,6 +75,7 @@ typedef struct Settings
 	bool		debezium;		/* value.format = debezium-json (else protobuf) */
 	bool		schemas;		/* schemas.enable */
 	const char *placeholder;	/* unavailable.value.placeholder */
+	DbzModes	modes;			/* decimal.handling.mode and Debezium's other type modes */
 	bool		tombstones;		/* tombstones.on.delete, its default by format */
 } Settings;
 

@@ -148,7 +148,7 @@ stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_ls
 	st->signals = signals;
 	st->acks = acktrack_new(start_lsn);
 	st->streams = streamtxns_new(run_id(), STREAM_KEYS_MEM);
-	st->dbz = (DbzOptions) {s->topic_prefix, s->schemas, s->placeholder};
+	st->dbz = (DbzOptions) {s->topic_prefix, s->schemas, s->placeholder, s->modes};
 	st->database = xstrdup("");
 	st->last_end = start_lsn;
 	if (k != NULL)

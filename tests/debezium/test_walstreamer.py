@@ -35,10 +35,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures")
 
 # The variants walstreamer writes, with the settings that match the recording's.
-VARIANTS = {"schemas": {"schemas.enable": "on"}, "plain": {"schemas.enable": "off"}}
+VARIANTS = {
+    "schemas": {"schemas.enable": "on"},
+    "plain": {"schemas.enable": "off"},
+    "modes": {"decimal.handling.mode": "string", "time.precision.mode": "connect",
+              "binary.handling.mode": "hex", "hstore.handling.mode": "map",
+              "interval.handling.mode": "string"},
+    "modes2": {"decimal.handling.mode": "double", "time.precision.mode": "adaptive_time_microseconds",
+               "binary.handling.mode": "base64-url-safe", "unavailable.value.placeholder": "__unchanged__"},
+}
 # Each through the pgcdc plugin; without schemas, also through PostgreSQL's
 # own pgoutput (managed servers), whose records walstreamer builds itself.
-RUNS = [("schemas", "pgcdc"), ("plain", "pgcdc"), ("plain", "pgoutput")]
+RUNS = [("schemas", "pgcdc"), ("plain", "pgcdc"), ("plain", "pgoutput"), ("modes", "pgcdc"),
+        ("modes2", "pgcdc")]
 
 
 def psql_file(cluster, name):

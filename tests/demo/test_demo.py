@@ -73,11 +73,13 @@ def test_demo_runs_and_checks_out():
         shutil.rmtree(logs, ignore_errors=True)
 
 
-def test_demo_on_the_dev_broker_through_pgoutput():
-    # The managed-service path too: no extension, PostgreSQL's own plugin.
-    out, status = run_demo("--broker=dev", "--plugin=pgoutput", "--duration", "8")
+def test_demo_on_the_dev_broker_through_pgoutput_in_debezium_json():
+    # The managed-service path too: no extension, PostgreSQL's own plugin;
+    # and Debezium's format, written by walstreamer and read by walsink.
+    out, status = run_demo("--broker=dev", "--plugin=pgoutput", "--format=debezium-json", "--duration", "8")
     assert_consistent(out, status)
     assert "through dev broker (librdkafka mock)" in out
     assert "walstreamer reads pgoutput through a publication" in out
+    assert "walstreamer writes Debezium's format" in out
     # Without --keep, nothing left behind when all is well.
     assert not os.path.exists(re.search(r"logs in (\S+)", out).group(1))

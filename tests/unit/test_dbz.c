@@ -163,7 +163,7 @@ column_of(Bytes b)
 	DbzColumn	c;
 	Span		s = {b.data, b.len};
 
-	if (!CHECK(dbz_column_read(s, &c), "column of %zu bytes not read", b.len))
+	if (!CHECK(dbz_column_read(s, NULL, &c), "column of %zu bytes not read", b.len))
 		memset(&c, 0, sizeof(c));
 	return c;
 }
@@ -832,7 +832,7 @@ column_prefixes(void)
 		Span		s = {copy, n};
 
 		memcpy(copy, b.data, n);
-		if (dbz_column_read(s, &c))
+		if (dbz_column_read(s, NULL, &c))
 			dbz_column_clear(&c);
 		free(copy);
 	}
