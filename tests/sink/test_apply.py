@@ -285,7 +285,6 @@ def test_replay_from_zero_changes_nothing(source, target, broker, streamer, sink
     assert w2.stop() == 0 and s.stop() == 0
 
 
-@pytest.mark.devbroker
 def test_tombstones_on_delete(source, target, broker, streamer, sink):
     """tombstones.on.delete = on with pgcdc's own format: after each delete,
     and after the old key's copy of a key change, a null value under that
@@ -309,6 +308,7 @@ def test_tombstones_on_delete(source, target, broker, streamer, sink):
     assert tombstones == 6 and forgotten == {1, 2, 3, 4, 5, 6}, (tombstones, forgotten)
 
 
+@pytest.mark.devbroker
 def test_key_change_keeps_unchanged_toast(source, target, broker, streamer, sink):
     """An update that changes the key and leaves a TOASTed column alone:
     under its new key the row keeps the value.  Alone; in one batch with the
