@@ -112,6 +112,29 @@ b64_decode(ProtobufCAllocator *a, const char *s, uint8_t **out, size_t *outlen)
 	return true;
 }
 
+/* Hex text (binary.handling.mode = hex), two digits a byte. */
+static bool
+hex_decode(ProtobufCAllocator *a, const char *s, uint8_t **out, size_t *outlen)
+{
+	size_t		n = strlen(s);
+	uint8_t    *o = a->alloc(a->allocator_data, n / 2 + 1);
+
+	if (n % 2 != 0)
+		return false;
+	for (size_t i = 0; i < n; i += 2)
+	{
+		int			hi = isxdigit((unsigned char) s[i]) ? (isdigit((unsigned char) s[i]) ? s[i] - '0' : (s[i] | 32) - 'a' + 10) : -1;
+		int			lo = isxdigit((unsigned char) s[i + 1]) ? (isdigit((unsigned char) s[i + 1]) ? s[i + 1] - '0' : (s[i + 1] | 32) - 'a' + 10) : -1;
+
+		if (hi < 0 || lo < 0)
+			return false;
+		o[i / 2] = (uint8_t) (hi << 4 | lo);
+	}
+	*out = o;
+	*outlen = n / 2;
+	return true;
+}
+
 /* A plain decimal number, NaN or an infinity: what PostgreSQL's numeric reads. */
 static bool
 is_decimal(const char *s)
@@ -272,7 +295,7 @@ hstore_from_json(ProtobufCAllocator *a, const char *text)
 }
 
 bool
-dbzfit_value(Pgcdc__Value *v, const char *type, ProtobufCAllocator *a, char *why, size_t whylen)
+dbzfit_value(Pgcdc__Value *v, const char *type, bool hex, ProtobufCAllocator *a, char *why, size_t whylen)
 {
 	long		second;
 	long		first = typmod_first(type, &second);
@@ -299,15 +322,25 @@ dbzfit_value(Pgcdc__Value *v, const char *type, ProtobufCAllocator *a, char *why
 					uint8_t    *b;
 					size_t		n;
 
-					if (!b64_decode(a, s, &b, &n))
+					if (!(hex ? hex_decode(a, s, &b, &n) : b64_decode(a, s, &b, &n)))
 					{
-						snprintf(why, whylen, "a bytea value that is not base64: \"%.40s\"", s);
+						snprintf(why, whylen, "a bytea value that is not %s: \"%.40s\"", hex ? "hex" : "base64", s);
 						return false;
 					}
 					pgcdc__value__init(v);
 					v->kind_case = PGCDC__VALUE__KIND_BYTES_VALUE;
 					v->bytes_value.data = b;
 					v->bytes_value.len = n;
+				}
+				else if (is_type(type, "numeric") &&
+						 (strcmp(s, "NAN") == 0 || strcmp(s, "POSITIVE_INFINITY") == 0 ||
+						  strcmp(s, "NEGATIVE_INFINITY") == 0))
+				{
+					/* decimal.handling.mode = string writes the special values by their Java names. */
+					pgcdc__value__init(v);
+					v->kind_case = PGCDC__VALUE__KIND_NUMERIC_VALUE;
+					v->numeric_value = astr(a, s[0] == 'N' && s[1] == 'A' ? "NaN" : s[0] == 'P' ? "Infinity"
+											: "-Infinity", s[0] == 'N' && s[1] == 'A' ? 3 : s[0] == 'P' ? 8 : 9);
 				}
 				else if ((is_type(type, "numeric") || is_type(type, "money")) && !is_decimal(s))
 				{
@@ -420,7 +453,13 @@ dbzfit_value(Pgcdc__Value *v, const char *type, ProtobufCAllocator *a, char *why
 				char		text[40];
 				double		d = v->float_value;
 
-				snprintf(text, sizeof(text), "%.17g", d);
+				/* The fewest digits that read back as the double (decimal.handling.mode = double). */
+				for (int digits = 1; digits <= 17; digits++)
+				{
+					snprintf(text, sizeof(text), "%.*g", digits, d);
+					if (strtod(text, NULL) == d)
+						break;
+				}
 				pgcdc__value__init(v);
 				v->kind_case = PGCDC__VALUE__KIND_NUMERIC_VALUE;
 				v->numeric_value = astr(a, text, strlen(text));
@@ -468,8 +507,10 @@ dbzfit_event(Event *e, const TableInfo *ti, const int *map, char *why, size_t wh
 
 		if (k < 0)
 			continue;
-		if (((size_t) k < r->n_after && !dbzfit_value(r->after[k], ti->types[j], e->alloc, reason, sizeof(reason))) ||
-			((size_t) k < r->n_before && !dbzfit_value(r->before[k], ti->types[j], e->alloc, reason, sizeof(reason))))
+		if (((size_t) k < r->n_after &&
+			 !dbzfit_value(r->after[k], ti->types[j], e->hex_bytes, e->alloc, reason, sizeof(reason))) ||
+			((size_t) k < r->n_before &&
+			 !dbzfit_value(r->before[k], ti->types[j], e->hex_bytes, e->alloc, reason, sizeof(reason))))
 		{
 			snprintf(why, whylen, "column \"%s\": %s", ti->cols[j], reason);
 			return false;

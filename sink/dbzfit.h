@@ -28,7 +28,12 @@
  */
 extern bool dbzfit_event(Event *e, const TableInfo *ti, const int *map, char *why, size_t whylen);
 
-/* One value to a column of type type (format_type's text); new text goes into alloc. */
-extern bool dbzfit_value(Pgcdc__Value *v, const char *type, ProtobufCAllocator *alloc, char *why, size_t whylen);
+/*
+ * One value to a column of type type (format_type's text); hex: text for
+ * bytea is hex (binary.handling.mode = hex), else base64.  New text goes
+ * into alloc.
+ */
+extern bool dbzfit_value(Pgcdc__Value *v, const char *type, bool hex, ProtobufCAllocator *alloc,
+						 char *why, size_t whylen);
 
 #endif							/* PGCDC_SINK_DBZFIT_H */

@@ -627,7 +627,8 @@ convert(Ctx *c, const char *col, const json_t *j, const json_t *sch, bool update
 		v->numeric_value = decimal_text(c, b, n, atoi(scale));
 		return true;
 	}
-	if ((strcmp(name, "io.debezium.time.Date") == 0) && json_is_integer(j))
+	if ((strcmp(name, "io.debezium.time.Date") == 0 || strcmp(name, "org.apache.kafka.connect.data.Date") == 0) &&
+		json_is_integer(j))
 	{
 		int64_t		days = json_integer_value(j);
 
@@ -642,16 +643,18 @@ convert(Ctx *c, const char *col, const json_t *j, const json_t *sch, bool update
 		return true;
 	}
 	if (json_is_integer(j) && (strcmp(name, "io.debezium.time.Time") == 0 ||
+							   strcmp(name, "org.apache.kafka.connect.data.Time") == 0 ||
 							   strcmp(name, "io.debezium.time.MicroTime") == 0 ||
 							   strcmp(name, "io.debezium.time.NanoTime") == 0))
 	{
 		int64_t		t = json_integer_value(j);
 
 		set_kind(v, PGCDC__VALUE__KIND_TIME_VALUE);
-		v->time_value = name[17] == 'T' ? t * 1000 : name[17] == 'M' ? t : t / 1000;
+		v->time_value = strstr(name, "Micro") ? t : strstr(name, "Nano") ? t / 1000 : t * 1000;
 		return true;
 	}
-	if (json_is_integer(j) && strcmp(name, "io.debezium.time.Timestamp") == 0)
+	if (json_is_integer(j) && (strcmp(name, "io.debezium.time.Timestamp") == 0 ||
+							   strcmp(name, "org.apache.kafka.connect.data.Timestamp") == 0))
 	{
 		int64_t		ms = json_integer_value(j);
 
@@ -766,6 +769,8 @@ type_name_of(const json_t *sch, const json_t *j)
 		{"io.debezium.data.VariableScaleDecimal", "numeric"},
 		{"org.apache.kafka.connect.data.Decimal", "numeric"},
 		{"io.debezium.time.Date", "date"}, {"io.debezium.time.Time", "time"},
+		{"org.apache.kafka.connect.data.Date", "date"}, {"org.apache.kafka.connect.data.Time", "time"},
+		{"org.apache.kafka.connect.data.Timestamp", "timestamp"},
 		{"io.debezium.time.MicroTime", "time"}, {"io.debezium.time.NanoTime", "time"},
 		{"io.debezium.time.Timestamp", "timestamp"}, {"io.debezium.time.MicroTimestamp", "timestamp"},
 		{"io.debezium.time.NanoTimestamp", "timestamp"},

@@ -926,6 +926,7 @@ decode_debezium(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Eve
 	char		why[EVENT_REASON_MAX];
 
 	e->debezium = true;
+	e->hex_bytes = in->hex_bytes;
 	e->alloc = alloc;
 	e->rec = dbzinput_decode(e->msg, in->placeholder, alloc, &place, why, sizeof(why));
 	if (e->rec == NULL)

@@ -66,6 +66,7 @@ typedef struct EventInput
 {
 	InputFormat format;
 	const char *placeholder;	/* Debezium's unchanged-TOAST placeholder (unavailable.value.placeholder) */
+	bool		hex_bytes;		/* its binary.handling.mode = hex: text for a bytea column is hex, not base64 */
 } EventInput;
 
 /*
@@ -110,6 +111,7 @@ typedef struct Event
 	 */
 	bool		debezium;
 	bool		fitted;
+	bool		hex_bytes;		/* EventInput's */
 	ProtobufCAllocator *alloc;
 	struct Move *move;			/* a key change's copy: see keychange.h */
 	rd_kafka_message_t *msg;

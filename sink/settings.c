@@ -31,6 +31,9 @@ const ConfigKey settings_keys[] = {
 	{"unavailable.value.placeholder", CONFIG_STRING, "__debezium_unavailable_value",
 		"Debezium's stand-in for a TOASTed value an update left unchanged (its connector's setting of the "
 		"same name): such a value leaves the target's as it is", NULL, 0, 0, false, false},
+	{"binary.handling.mode", CONFIG_ENUM, "bytes",
+		"Debezium's connector's setting of the same name: how its messages carry bytea (a text for a "
+		"bytea column is then read as base64, or as hex)", "bytes|base64|base64-url-safe|hex", 0, 0, false, false},
 	{"group.id", CONFIG_STRING, "walsink",
 		"Kafka consumer group; also the key of this sink's positions in the target",
 		NULL, 0, 0, false, false},
@@ -212,6 +215,7 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->input.format = strcmp(config_string(c, "input.format"), "protobuf") == 0 ? INPUT_PROTOBUF
 		: strcmp(config_string(c, "input.format"), "debezium-json") == 0 ? INPUT_DEBEZIUM : INPUT_AUTO;
 	s->input.placeholder = config_string(c, "unavailable.value.placeholder");
+	s->input.hex_bytes = strcmp(config_string(c, "binary.handling.mode"), "hex") == 0;
 	if (strchr(dl, '.') == NULL || dl[0] == '.' || strchr(dl, '.')[1] == '\0' ||
 		strchr(strchr(dl, '.') + 1, '.') != NULL)
 	{

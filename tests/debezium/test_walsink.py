@@ -55,7 +55,7 @@ TYPES = """SELECT id, c_bool, c_int2, c_int4, c_int8, c_float4, c_float8, c_nume
     c_num_5_0, c_money, c_char, c_varchar, c_text, c_bytea, c_uuid, c_json, c_jsonb, c_xml,
     CASE WHEN id = 2 AND %(snapshot_bc)s THEN to_char(c_date, 'YYYY-MM-DD')::date - 'epoch'::date
     ELSE c_date - 'epoch'::date END,
-    c_time, c_time3, c_timetz AT TIME ZONE 'UTC', c_ts, c_ts3, c_tstz, %(interval)s,
+    %(time)s, c_time3, c_timetz AT TIME ZONE 'UTC', %(ts)s, c_ts3, c_tstz, %(interval)s,
     c_int_arr, c_text_arr, c_mood, c_posint, c_email, c_hstore, c_inet, c_cidr, c_macaddr, c_bit,
     c_varbit, c_point, c_int4range, c_tstzrange FROM types ORDER BY id"""
 
@@ -64,19 +64,22 @@ INTERVAL_US = """CASE c_interval WHEN '1 year 2 mons 3 days 04:05:06.789' THEN 3
     WHEN '-178000000 years' THEN -9223372036854775808 END"""
 
 
-def types_rows(cluster, source_side):
+def types_rows(cluster, source_side, variant="schemas"):
+    connect = variant == "modes"    # time.precision.mode = connect: ms; interval.handling.mode = string: exact
     return cluster.psql(TYPES % {
         # The source's row 2 date is BC; the snapshot Debezium took wrote it as the AD date's days.
         "snapshot_bc": "true" if source_side else "false",
-        "interval": INTERVAL_US if source_side else
-        "round(extract(epoch FROM c_interval) * 1000000)::bigint"})
+        "interval": "c_interval" if connect else INTERVAL_US if source_side else
+        "round(extract(epoch FROM c_interval) * 1000000)::bigint",
+        "time": "to_char(c_time, 'HH24:MI:SS.MS')" if connect else "c_time",
+        "ts": "CASE WHEN isfinite(c_ts) THEN date_trunc('milliseconds', c_ts) ELSE c_ts END" if connect else "c_ts"})
 
 
-def wait_applied(source, target, timeout=120):
+def wait_applied(source, target, variant, timeout=120):
     deadline = time.monotonic() + timeout
     while True:
         try:
-            want, got = types_rows(source, True), types_rows(target, False)
+            want, got = types_rows(source, True, variant), types_rows(target, False, variant)
             wait_equal(source, target, [t for t in TABLES if t != "types"], timeout=1)
             if want == got:
                 return
@@ -91,7 +94,9 @@ def wait_applied(source, target, timeout=120):
         time.sleep(0.5)
 
 
-@pytest.mark.parametrize("variant", ["schemas", "plain"])
+# modes: Debezium's other type modes (decimal string, time connect, binary hex,
+# hstore map, interval string): walsink told its binary.handling.mode.
+@pytest.mark.parametrize("variant", ["schemas", "plain", "modes"])
 def test_debezium_topics_applied_to_the_target(source, target, broker, sink, variant):
     # The expected state, and the target's empty tables of the same definitions.
     psql_file(source, "setup.sql")
@@ -99,8 +104,9 @@ def test_debezium_topics_applied_to_the_target(source, target, broker, sink, var
     psql_file(target, "setup.sql")
     target.psql("TRUNCATE " + ", ".join(TABLES) + ", measure")
     produce_fixture(broker.bootstrap, variant)
-    w = sink(topic_prefix=variant, input_format="debezium-json").start()
-    wait_applied(source, target)
+    hex_bytes = {"binary_handling_mode": "hex"} if variant == "modes" else {}
+    w = sink(topic_prefix=variant, input_format="debezium-json", **hex_bytes).start()
+    wait_applied(source, target, variant)
     assert dead_letters(target) == []
     assert w.stop() == 0
     # Debezium's at-least-once: after a crash it sends again what Kafka had
@@ -111,13 +117,13 @@ def test_debezium_topics_applied_to_the_target(source, target, broker, sink, var
     n = produce_fixture(broker.bootstrap, variant)
     data = sum(1 for line in open(os.path.join(FIXTURES, f"{variant}.jsonl"))
                if json.loads(line)["topic"].startswith(variant + "."))
-    w = sink(topic_prefix=variant, input_format="debezium-json").start()
+    w = sink(topic_prefix=variant, input_format="debezium-json", **hex_bytes).start()
     wait_for(lambda: target.psql('SELECT sum("offset" + 1) FROM pgcdc.sink_position') == str(2 * data),
              what="the messages sent again consumed")
     assert w.stop() == 0 and n > data
     assert dead_letters(target) == []
     wait_equal(source, target, [t for t in TABLES if t != "types" and not t.startswith("keyless")], timeout=5)
-    assert types_rows(source, True) == types_rows(target, False)
+    assert types_rows(source, True, variant) == types_rows(target, False, variant)
     for t, last in (("keyless", "(3,c)"), ("keyless_full", "(3,c)")):
         want = sorted(source.psql(f"SELECT ({t}.*)::text FROM {t}").splitlines())
         got = sorted(target.psql(f"SELECT ({t}.*)::text FROM {t}").splitlines())
