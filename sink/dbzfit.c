@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "dbzbytes.h"
 #include "dbzfit.h"
 
 /* Debezium's stand-ins for PostgreSQL's infinities (as in sink/dbzinput.c). */
@@ -63,78 +64,6 @@ typmod_first(const char *type, long *second)
 	return a;
 }
 
-static int
-b64_digit(unsigned char ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+' || ch == '-')
-		return 62;
-	if (ch == '/' || ch == '_')
-		return 63;
-	return -1;
-}
-
-/* Strict base64: only its alphabet, padding at the end, a whole number of bytes. */
-static bool
-b64_decode(ProtobufCAllocator *a, const char *s, uint8_t **out, size_t *outlen)
-{
-	size_t		n = strlen(s);
-	uint8_t    *o = a->alloc(a->allocator_data, n / 4 * 3 + 3);
-	uint32_t	acc = 0;
-	int			bits = 0;
-	size_t		len = 0;
-
-	while (n > 0 && s[n - 1] == '=')
-		n--;
-	if (n % 4 == 1)
-		return false;
-	for (size_t i = 0; i < n; i++)
-	{
-		int			d = b64_digit((unsigned char) s[i]);
-
-		if (d < 0)
-			return false;
-		acc = (acc << 6) | (uint32_t) d;
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			o[len++] = (uint8_t) (acc >> bits);
-		}
-	}
-	*out = o;
-	*outlen = len;
-	return true;
-}
-
-/* Hex text (binary.handling.mode = hex), two digits a byte. */
-static bool
-hex_decode(ProtobufCAllocator *a, const char *s, uint8_t **out, size_t *outlen)
-{
-	size_t		n = strlen(s);
-	uint8_t    *o = a->alloc(a->allocator_data, n / 2 + 1);
-
-	if (n % 2 != 0)
-		return false;
-	for (size_t i = 0; i < n; i += 2)
-	{
-		int			hi = isxdigit((unsigned char) s[i]) ? (isdigit((unsigned char) s[i]) ? s[i] - '0' : (s[i] | 32) - 'a' + 10) : -1;
-		int			lo = isxdigit((unsigned char) s[i + 1]) ? (isdigit((unsigned char) s[i + 1]) ? s[i + 1] - '0' : (s[i + 1] | 32) - 'a' + 10) : -1;
-
-		if (hi < 0 || lo < 0)
-			return false;
-		o[i / 2] = (uint8_t) (hi << 4 | lo);
-	}
-	*out = o;
-	*outlen = n / 2;
-	return true;
-}
-
 /* A plain decimal number, NaN or an infinity: what PostgreSQL's numeric reads. */
 static bool
 is_decimal(const char *s)
@@ -161,62 +90,6 @@ is_decimal(const char *s)
 			s++;
 	}
 	return digits && *s == '\0';
-}
-
-/* Big-endian two's complement bytes and a scale as decimal text (Java's BigDecimal of them). */
-static char *
-decimal_text(ProtobufCAllocator *a, const uint8_t *b, size_t n, long scale)
-{
-	bool		neg = n > 0 && (b[0] & 0x80);
-	uint8_t    *mag = a->alloc(a->allocator_data, n ? n : 1);
-	size_t		cap = n * 3 + (size_t) (scale > 0 ? scale : 0) + 4;
-	char	   *digits = a->alloc(a->allocator_data, cap);
-	char	   *out = a->alloc(a->allocator_data, cap + 2);
-	size_t		nd = 0,
-				o = 0;
-
-	memcpy(mag, b, n);
-	if (neg)
-	{
-		unsigned	carry = 1;
-
-		for (size_t i = n; i-- > 0;)
-		{
-			unsigned	v = (uint8_t) ~mag[i] + carry;
-
-			mag[i] = (uint8_t) v;
-			carry = v >> 8;
-		}
-	}
-	for (;;)
-	{
-		unsigned	rem = 0;
-		bool		zero = true;
-
-		for (size_t i = 0; i < n; i++)
-		{
-			unsigned	v = (rem << 8) | mag[i];
-
-			mag[i] = (uint8_t) (v / 10);
-			rem = v % 10;
-			zero &= mag[i] == 0;
-		}
-		digits[nd++] = (char) ('0' + rem);
-		if (zero)
-			break;
-	}
-	while ((long) nd <= scale)
-		digits[nd++] = '0';
-	if (neg)
-		out[o++] = '-';
-	for (size_t i = nd; i-- > 0;)
-	{
-		out[o++] = digits[i];
-		if (scale > 0 && (long) i == scale)
-			out[o++] = '.';
-	}
-	out[o] = '\0';
-	return out;
 }
 
 static void
@@ -322,7 +195,7 @@ dbzfit_value(Pgcdc__Value *v, const char *type, bool hex, ProtobufCAllocator *a,
 					uint8_t    *b;
 					size_t		n;
 
-					if (!(hex ? hex_decode(a, s, &b, &n) : b64_decode(a, s, &b, &n)))
+					if (!(hex ? dbzbytes_hex(a, s, strlen(s), &b, &n) : dbzbytes_base64(a, s, strlen(s), &b, &n)))
 					{
 						snprintf(why, whylen, "a bytea value that is not %s: \"%.40s\"", hex ? "hex" : "base64", s);
 						return false;
@@ -348,7 +221,7 @@ dbzfit_value(Pgcdc__Value *v, const char *type, bool hex, ProtobufCAllocator *a,
 					size_t		n;
 					long		scale = is_type(type, "money") ? 2 : second;
 
-					if (scale < 0 || !b64_decode(a, s, &b, &n) || n == 0)
+					if (scale < 0 || !dbzbytes_base64(a, s, strlen(s), &b, &n) || n == 0)
 					{
 						snprintf(why, whylen, "a %s value that is neither a number nor Debezium's "
 								 "decimal bytes (with its scale): \"%.40s\"", type, s);
@@ -356,7 +229,7 @@ dbzfit_value(Pgcdc__Value *v, const char *type, bool hex, ProtobufCAllocator *a,
 					}
 					pgcdc__value__init(v);
 					v->kind_case = PGCDC__VALUE__KIND_NUMERIC_VALUE;
-					v->numeric_value = decimal_text(a, b, n, scale);
+					v->numeric_value = dbzbytes_decimal(a, b, n, scale);
 				}
 				else if (is_type(type, "bit") || is_type(type, "bit varying"))
 				{
@@ -366,7 +239,7 @@ dbzfit_value(Pgcdc__Value *v, const char *type, bool hex, ProtobufCAllocator *a,
 					long		bits;
 					char	   *text;
 
-					if (!b64_decode(a, s, &b, &n))
+					if (!dbzbytes_base64(a, s, strlen(s), &b, &n))
 					{
 						snprintf(why, whylen, "a bit string that is neither bits nor base64: \"%.40s\"", s);
 						return false;

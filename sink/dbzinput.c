@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 
+#include "civil.h"
+#include "dbzbytes.h"
 #include "dbzinput.h"
 
 /* Debezium's stand-ins for PostgreSQL's infinities (streamer/dbztype.c writes the same). */
@@ -77,6 +79,13 @@ dbzinput_is_json(const void *value, size_t len)
 	return false;
 }
 
+/* base64 into the allocator, with a reason when it is none. */
+static bool
+b64_decode(Ctx *c, const char *s, size_t n, uint8_t **out, size_t *outlen)
+{
+	return dbzbytes_base64(c->alloc, s, n, out, outlen) || fail(c, "not base64: \"%.40s\"", s);
+}
+
 /* A schema's "name" and "type" ("" when absent). */
 static const char *
 sch_str(const json_t *sch, const char *key)
@@ -98,130 +107,6 @@ field_schema(const json_t *st, const char *name)
 		if (strcmp(sch_str(f, "field"), name) == 0)
 		return f;
 	return NULL;
-}
-
-static int
-b64_digit(unsigned char ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+' || ch == '-')
-		return 62;
-	if (ch == '/' || ch == '_')
-		return 63;
-	return -1;
-}
-
-/* Base64 (standard or URL-safe, padding optional) into the allocator. */
-static bool
-b64_decode(Ctx *c, const char *s, size_t n, uint8_t **out, size_t *outlen)
-{
-	uint8_t    *o = amem(c, n / 4 * 3 + 3);
-	uint32_t	acc = 0;
-	int			bits = 0;
-	size_t		len = 0;
-
-	while (n > 0 && s[n - 1] == '=')
-		n--;
-	for (size_t i = 0; i < n; i++)
-	{
-		int			d = b64_digit((unsigned char) s[i]);
-
-		if (d < 0)
-			return fail(c, "not base64: \"%.40s\"", s);
-		acc = (acc << 6) | (uint32_t) d;
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			o[len++] = (uint8_t) (acc >> bits);
-		}
-	}
-	*out = o;
-	*outlen = len;
-	return true;
-}
-
-/*
- * An unscaled big-endian two's complement integer (Java's
- * BigInteger.toByteArray) and a scale as decimal text: "-12.34".
- */
-static char *
-decimal_text(Ctx *c, const uint8_t *b, size_t n, int scale)
-{
-	bool		neg = n > 0 && (b[0] & 0x80);
-	uint8_t    *mag = amem(c, n);
-	char	   *digits = amem(c, n * 3 + (size_t) (scale > 0 ? scale : 0) + 4);
-	size_t		nd = 0;
-	char	   *out;
-	size_t		o = 0;
-
-	memcpy(mag, b, n);
-	if (neg)
-	{
-		unsigned	carry = 1;
-
-		for (size_t i = n; i-- > 0;)
-		{
-			unsigned	v = (uint8_t) ~mag[i] + carry;
-
-			mag[i] = (uint8_t) v;
-			carry = v >> 8;
-		}
-	}
-	for (;;)
-	{
-		unsigned	rem = 0;
-		bool		zero = true;
-
-		for (size_t i = 0; i < n; i++)
-		{
-			unsigned	v = (rem << 8) | mag[i];
-
-			mag[i] = (uint8_t) (v / 10);
-			rem = v % 10;
-			zero &= mag[i] == 0;
-		}
-		digits[nd++] = (char) ('0' + rem);
-		if (zero)
-			break;
-	}
-	/* digits are least significant first */
-	while ((int) nd <= scale)
-		digits[nd++] = '0';
-	out = amem(c, nd + (scale < 0 ? (size_t) -scale : 0) + 3);
-	if (neg)
-		out[o++] = '-';
-	for (size_t i = nd; i-- > 0;)
-	{
-		out[o++] = digits[i];
-		if (scale > 0 && i == (size_t) scale)
-			out[o++] = '.';
-	}
-	for (int i = scale; i < 0; i++)
-		out[o++] = '0';
-	out[o] = '\0';
-	return out;
-}
-
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t		era,
-				yoe,
-				doy,
-				doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
 }
 
 /* An ISO 8601 instant ("2024-02-29T11:14:15.123456Z", "+12345-...", "...+02:00") as µs since the epoch. */
@@ -268,7 +153,7 @@ iso_instant(const char *s, int64_t *us)
 	}
 	else if (strcmp(p, "Z") != 0)
 		return false;
-	*us = ((days_from_civil(sign * y, (unsigned) mo, (unsigned) d) * 86400 + h * 3600 + mi * 60 + sec -
+	*us = ((civil_days(sign * y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
 			oh * 3600 - om * 60) * INT64_C(1000000)) + frac;
 	return true;
 }
@@ -368,16 +253,11 @@ array_literal(Ctx *c, const json_t *arr, const json_t *items, char **out, size_t
 		else if (json_is_integer(el) && strcmp(name, "io.debezium.time.Date") == 0)
 		{
 			char		date[64];
-			int64_t		z = json_integer_value(el) + 719468;
-			int64_t		era = (z >= 0 ? z : z - 146096) / 146097;
-			int64_t		doe = z - era * 146097;
-			int64_t		yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-			int64_t		doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-			int64_t		mp = (5 * doy + 2) / 153;
-			int64_t		d = doy - (153 * mp + 2) / 5 + 1;
-			int64_t		m = mp < 10 ? mp + 3 : mp - 9;
-			int64_t		y = yoe + era * 400 + (m <= 2);
+			int64_t		y,
+						m,
+						d;
 
+			civil_date(json_integer_value(el), &y, &m, &d);
 			snprintf(date, sizeof(date), "%04lld-%02lld-%02lld%s", (long long) (y > 0 ? y : 1 - y),
 					 (long long) m, (long long) d, y > 0 ? "" : " BC");
 			lit_append(c, out, len, cap, date, strlen(date));
@@ -459,13 +339,10 @@ is_placeholder(Ctx *c, const json_t *j, const json_t *sch)
 		{
 			uint8_t    *b;
 			size_t		blen;
-			char		saved[256];
 
-			/* b64_decode reports into why: keep what is there. */
-			snprintf(saved, sizeof(saved), "%s", c->why);
-			if (b64_decode(c, s, json_string_length(j), &b, &blen) && blen == n && memcmp(b, ph, n) == 0)
+			if (dbzbytes_base64(c->alloc, s, json_string_length(j), &b, &blen) && blen == n &&
+				memcmp(b, ph, n) == 0)
 				return true;
-			snprintf(c->why, c->whylen, "%s", saved);
 		}
 		if (strcmp(name, "io.debezium.data.Json") == 0)
 		{
@@ -537,7 +414,7 @@ by_json(Ctx *c, const json_t *j, Pgcdc__Value *v)
 					if (!b64_decode(c, json_string_value(value), json_string_length(value), &b, &n))
 						return false;
 					set_kind(v, PGCDC__VALUE__KIND_NUMERIC_VALUE);
-					v->numeric_value = decimal_text(c, b, n, (int) json_integer_value(scale));
+					v->numeric_value = dbzbytes_decimal(c->alloc, b, n, (int) json_integer_value(scale));
 					return true;
 				}
 				/* io.debezium.data.geometry.Point */
@@ -624,7 +501,7 @@ convert(Ctx *c, const char *col, const json_t *j, const json_t *sch, bool update
 		if (!b64_decode(c, json_string_value(j), json_string_length(j), &b, &n))
 			return false;
 		set_kind(v, PGCDC__VALUE__KIND_NUMERIC_VALUE);
-		v->numeric_value = decimal_text(c, b, n, atoi(scale));
+		v->numeric_value = dbzbytes_decimal(c->alloc, b, n, atoi(scale));
 		return true;
 	}
 	if ((strcmp(name, "io.debezium.time.Date") == 0 || strcmp(name, "org.apache.kafka.connect.data.Date") == 0) &&

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "civil.h"
 #include "dbztype.h"
 #include "jsonout.h"
 #include "xalloc.h"
@@ -562,43 +563,6 @@ put_decimal(const DbzType *t, const char *s, size_t n, Buf *out, char *err, size
 	return true;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (y astronomical), and back. */
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t		era,
-				yoe,
-				doy,
-				doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void
-civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t		era,
-				doe,
-				yoe,
-				doy,
-				mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (unsigned) (doy - (153 * mp + 2) / 5 + 1);
-	*m = (unsigned) (mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
 static int64_t
 floor_div(int64_t a, int64_t b)
 {
@@ -644,11 +608,11 @@ put_instant(Buf *out, int64_t us, int digits)
 	int64_t		days = floor_div(us, INT64_C(86400000000));
 	int64_t		rest = us - days * INT64_C(86400000000);
 	int64_t		secs = rest / 1000000;
-	int64_t		y;
-	unsigned	m,
+	int64_t		y,
+				m,
 				d;
 
-	civil_from_days(days, &y, &m, &d);
+	civil_date(days, &y, &m, &d);
 	buf_putc(out, '"');
 	if (y > 9999)
 		buf_printf(out, "+%lld", (long long) y);
@@ -656,7 +620,7 @@ put_instant(Buf *out, int64_t us, int digits)
 		buf_printf(out, "-%04lld", (long long) -y);
 	else
 		buf_printf(out, "%04lld", (long long) y);
-	buf_printf(out, "-%02u-%02uT%02lld:%02lld:%02lld", m, d, (long long) (secs / 3600),
+	buf_printf(out, "-%02lld-%02lldT%02lld:%02lld:%02lld", (long long) m, (long long) d, (long long) (secs / 3600),
 			   (long long) (secs / 60 % 60), (long long) (secs % 60));
 	put_seconds_fraction(out, rest % 1000000, digits);
 	buf_puts(out, "Z\"");
@@ -991,7 +955,7 @@ read_date(const char *s, size_t n, int64_t *days)
 		y = 1 - y;
 	else if (p != end)
 		return false;
-	*days = days_from_civil(y, (unsigned) m, (unsigned) d);
+	*days = civil_days(y, m, d);
 	return true;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "civil.h"
 #include "pgvalue.h"
 #include "wire.h"
 
@@ -103,23 +104,6 @@ digits(Text *t, int min)
 	if (n < min)
 		t->bad = true;
 	return v;
-}
-
-/* Days from 1970-01-01 to a proleptic Gregorian date (astronomical year: 1 BC is 0). */
-static int64_t
-days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	int64_t		era,
-				yoe,
-				doy,
-				doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
 }
 
 /* "YYYY-MM-DD": days after 1970-01-01, before the era is known. */
@@ -227,7 +211,7 @@ timestamp(const char *text, size_t len, uint8_t *out, bool *bad)
 	/* PostgreSQL's timestamps run from 4714 BC to 294276 AD. */
 	if (t.bad || t.at != len || y < -4714 || y > 294276)
 		return *bad = true, 0;
-	days = days_from_civil(y, m, d);
+	days = civil_days(y, m, d);
 	/* Past what µs after 1970 hold in 64 bits (PostgreSQL's end is later): its text, as the plugin does. */
 	if ((days - PG_EPOCH_DAYS) * USECS_PER_DAY + usecs > INT64_MAX - PG_EPOCH_USECS)
 		return text_value(text, len, out);
@@ -251,7 +235,7 @@ date(const char *text, size_t len, uint8_t *out, bool *bad)
 	if (t.bad || t.at != len || y < -4714 || y > 5874897)
 		return *bad = true, 0;
 	return (size_t) (put_varint_value(out, WIRE_VALUE_DATE_VALUE,
-									  wire_zigzag32((int32_t) days_from_civil(y, m, d))) - out);
+									  wire_zigzag32((int32_t) civil_days(y, m, d))) - out);
 }
 
 static int
