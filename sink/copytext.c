@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "civil.h"
 #include "copytext.h"
 
 #define USECS_PER_DAY INT64_C(86400000000)
@@ -143,32 +144,16 @@ decimal(char *out, uint64_t v, int width)
 	return (size_t) n;
 }
 
-/* Proleptic Gregorian civil date of a day count from 1970-01-01 (H. Hinnant's algorithm). */
-static void
-civil(int64_t days, int64_t *y, int *m, int *d)
-{
-	int64_t		z = days + 719468;
-	int64_t		era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t		doe = z - era * 146097;
-	int64_t		yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t		doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t		mp = (5 * doy + 2) / 153;
-
-	*d = (int) (doy - (153 * mp + 2) / 5 + 1);
-	*m = (int) (mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
 /* "YYYY-MM-DD", with " BC" for year 0 and before (which is 1 BC). */
 static size_t
 date_text(char *out, int64_t days, bool *bc)
 {
-	int64_t		y;
-	int			m,
+	int64_t		y,
+				m,
 				d;
 	size_t		n;
 
-	civil(days, &y, &m, &d);
+	civil_date(days, &y, &m, &d);
 	*bc = y <= 0;
 	n = decimal(out, (uint64_t) (y <= 0 ? 1 - y : y), 4);
 	out[n++] = '-';

@@ -92,6 +92,27 @@ is_decimal(const char *s)
 	return digits && *s == '\0';
 }
 
+/*
+ * Debezium's Bits (least significant byte first) as a bit string for a
+ * column of type: bit(n) n bits; a varbit as many as the value has, its
+ * leading zeros not being in it.
+ */
+static char *
+bits_text(ProtobufCAllocator *a, const uint8_t *b, size_t n, const char *type, long first)
+{
+	long		bits = is_fixed_bit(type) && first > 0 ? first : (long) n * 8;
+	char	   *text;
+
+	if (!is_fixed_bit(type))
+		while (bits > 0 && !(b[(bits - 1) / 8] & (1u << ((bits - 1) % 8))))
+			bits--;
+	text = a->alloc(a->allocator_data, (size_t) bits + 1);
+	for (long i = 0; i < bits; i++)
+		text[bits - 1 - i] = (size_t) (i / 8) < n && (b[i / 8] & (1u << (i % 8))) ? '1' : '0';
+	text[bits] = '\0';
+	return text;
+}
+
 static void
 set_text(Pgcdc__Value *v, char *s)
 {
@@ -236,23 +257,12 @@ dbzfit_value(Pgcdc__Value *v, const char *type, bool hex, ProtobufCAllocator *a,
 					/* Debezium's Bits in JSON is always base64 ("1010" included). */
 					uint8_t    *b;
 					size_t		n;
-					long		bits;
-					char	   *text;
-
 					if (!dbzbytes_base64(a, s, strlen(s), &b, &n))
 					{
 						snprintf(why, whylen, "a bit string that is neither bits nor base64: \"%.40s\"", s);
 						return false;
 					}
-					bits = is_fixed_bit(type) && first > 0 ? first : (long) n * 8;
-					if (!is_fixed_bit(type))
-						while (bits > 0 && !(b[(bits - 1) / 8] & (1u << ((bits - 1) % 8))))
-							bits--;
-					text = a->alloc(a->allocator_data, (size_t) bits + 1);
-					for (long i = 0; i < bits; i++)
-						text[bits - 1 - i] = (size_t) (i / 8) < n && (b[i / 8] & (1u << (i % 8))) ? '1' : '0';
-					text[bits] = '\0';
-					set_text(v, text);
+					set_text(v, bits_text(a, b, n, type, first));
 				}
 				else if ((is_type(type, "real") || is_type(type, "double precision")) &&
 						 (strcmp(s, "NaN") == 0 || strcmp(s, "Infinity") == 0 || strcmp(s, "-Infinity") == 0))
@@ -342,19 +352,7 @@ dbzfit_value(Pgcdc__Value *v, const char *type, bool hex, ProtobufCAllocator *a,
 			/* io.debezium.data.Bits: least significant byte first; a varbit's leading zeros are not in it. */
 			if (is_type(type, "bit") || is_type(type, "bit varying"))
 			{
-				const uint8_t *b = v->bytes_value.data;
-				size_t		n = v->bytes_value.len;
-				long		bits = is_fixed_bit(type) && first > 0 ? first : (long) n * 8;
-				char	   *text;
-
-				if (!is_fixed_bit(type))
-					while (bits > 0 && !(b[(bits - 1) / 8] & (1u << ((bits - 1) % 8))))
-						bits--;
-				text = a->alloc(a->allocator_data, (size_t) bits + 1);
-				for (long i = 0; i < bits; i++)
-					text[bits - 1 - i] = (size_t) (i / 8) < n && (b[i / 8] & (1u << (i % 8))) ? '1' : '0';
-				text[bits] = '\0';
-				set_text(v, text);
+				set_text(v, bits_text(a, v->bytes_value.data, v->bytes_value.len, type, first));
 			}
 			return true;
 		case PGCDC__VALUE__KIND_BOOL_VALUE:
