@@ -220,7 +220,6 @@ int
 plan_admit(Plan *p, Event *e, PartState *st, char *err, size_t errlen)
 {
 	char		reason[700];
-
 	int64_t		read_to = st->offset;	/* where the partition was read to before this message */
 
 	if (e->held)
