@@ -760,21 +760,36 @@ on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 	return true;
 }
 
+/* The wall clock in µs: the time Debezium gives snapshot reads and messages outside a transaction. */
+static int64_t
+now_us(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+/* Where a snapshot chunk's records stand: at its watermark, read now, in no transaction. */
+static DbzPosition
+dbz_read_position(const Stream *st, const Chunk *c)
+{
+	return (DbzPosition) {0, 0, c->lsn, 0, now_us(), {(const uint8_t *) st->database, strlen(st->database)},
+	true, 0, 0};
+}
+
 /* A keyless table's snapshot chunk (all of it) in Debezium's format: first a truncate of it, at seq 0. */
 static bool
 dbz_keyless_reset(Stream *st, Relation *rel, const Chunk *c, char *err, size_t errlen)
 {
 	DbzTable   *t = dbz_table_of(st, rel, err, errlen);
 	KafkaHeaders h = {'t', c->lsn, NULL, 0, NULL, NULL, true, 0};
-	DbzPosition pos = {0, 0, c->lsn, 0, 0, {(const uint8_t *) st->database, strlen(st->database)}, true, 0, 0};
+	DbzPosition pos = dbz_read_position(st, c);
 	Span		schema = {(const uint8_t *) rel->name, rel->schema_len};
 	Span		table = {(const uint8_t *) rel->name + rel->schema_len + 1, strlen(rel->name) - rel->schema_len - 1};
-	struct timespec now;
 
 	if (t == NULL)
 		return false;
-	clock_gettime(CLOCK_REALTIME, &now);
-	pos.commit_ts = (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
 	dbz_truncate(&st->dbz, t, schema, table, &pos, &st->dbz_value);
 	st->dbz_key.len = 0;
 	return dbz_emit(st, rel, &st->dbz_key, &st->dbz_value, h, NULL, err, errlen);
@@ -828,12 +843,8 @@ dbz_place_rows(Stream *st, Relation *rel, const Chunk *c, char *err, size_t errl
 	DbzTable   *t = dbz_table_of(st, rel, err, errlen);
 	Record		row;
 	bool		ok = t != NULL;
-	struct timespec now;
-	DbzPosition pos = {0, 0, c->lsn, 0, 0, {(const uint8_t *) st->database, strlen(st->database)}, true, 0, 0};
+	DbzPosition pos = dbz_read_position(st, c);
 
-	/* A snapshot read's time is when it is written, as Debezium's. */
-	clock_gettime(CLOCK_REALTIME, &now);
-	pos.commit_ts = (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
 	record_init(&row);
 	for (size_t i = 0, seq = 1; i < c->nrows && ok; i++)
 	{
@@ -960,28 +971,22 @@ dbz_on_message(Stream *st, bool heartbeat, KafkaHeaders h, char *err, size_t err
 	bool		ok;
 
 	if (heartbeat)
-	{
-		struct timespec now;
-
-		clock_gettime(CLOCK_REALTIME, &now);
-		dbz_heartbeat(&st->dbz, (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000, &st->dbz_key, &st->dbz_value);
-	}
+		dbz_heartbeat(&st->dbz, now_us() / 1000, &st->dbz_key, &st->dbz_value);
 	else
 	{
 		DbzPosition pos;
 
 		if (r->transactional)
-			st->txn_messages++, st->txn_total++;
+		{
+			st->txn_messages++;
+			st->txn_total++;
+		}
 		pos = dbz_position(st, NULL);
 		if (!r->transactional)
 		{
-			struct timespec now;
-
-			clock_gettime(CLOCK_REALTIME, &now);
 			/* Debezium counts it as a transaction of its own, ended where it is. */
 			st->last_end = r->lsn;
-			pos = (DbzPosition) {r->lsn, r->lsn, r->lsn, 0, (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000,
-			pos.database, false, 0, 0};
+			pos = (DbzPosition) {r->lsn, r->lsn, r->lsn, 0, now_us(), pos.database, false, 0, 0};
 		}
 		dbz_message(&st->dbz, r->prefix, r->content, &pos, &st->dbz_key, &st->dbz_value);
 	}
