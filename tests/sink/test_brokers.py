@@ -58,7 +58,10 @@ class Pipeline:
         settle(self.work, self.source, self.target, committed=300)
         self.sampler.finish()
         verify(self.source, self.broker.bootstrap, self.work, self.sampler)
-        assert "restarting from the slot" not in self.s.text(), "an outage of brokers needs no restart"
+        text = self.s.text()
+        if "restarting from the slot" in text:
+            lines = text[:text.index("restarting from the slot")].splitlines()[-12:]
+            pytest.fail("an outage of brokers needs no restart; what came before it:\n" + "\n".join(lines))
         assert dead_letters(self.target) == []
         assert self.w.stop() == 0 and self.s.stop() == 0
 
