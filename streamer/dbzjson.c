@@ -102,7 +102,8 @@ envelope_schema(const DbzTable *t, const char *topic, Buf *out)
 }
 
 DbzTable *
-dbz_table_new(const DbzOptions *o, const Record *relation, const char *topic, char *err, size_t errlen)
+dbz_table_new(const DbzOptions *o, const Record *relation, const bool *masked, const char *topic,
+			  char *err, size_t errlen)
 {
 	DbzTable   *t = xcalloc(1, sizeof(DbzTable));
 
@@ -121,6 +122,7 @@ dbz_table_new(const DbzOptions *o, const Record *relation, const char *topic, ch
 			return NULL;
 		}
 		t->ncols++;
+		t->cols[i].masked = masked != NULL && masked[i];
 		if (t->cols[i].key)
 			t->keys[t->nkeys++] = (uint32_t) i;
 	}
@@ -131,12 +133,10 @@ dbz_table_new(const DbzOptions *o, const Record *relation, const char *topic, ch
 		buf_puts(&t->key_schema, "{\"schema\":{\"type\":\"struct\",\"fields\":[");
 		for (size_t k = 0; k < t->nkeys; k++)
 		{
-			DbzColumn	c = t->cols[t->keys[k]];
-
 			if (k > 0)
 				buf_putc(&t->key_schema, ',');
-			c.optional = false;
-			dbz_column_schema(&c, &t->key_schema);
+			/* As the column is: a key's are NOT NULL, message.key.columns' may not be. */
+			dbz_column_schema(&t->cols[t->keys[k]], &t->key_schema);
 		}
 		buf_printf(&t->key_schema, "],\"optional\":false,\"name\":\"%s.Key\"},\"payload\":", topic);
 	}

@@ -51,11 +51,13 @@ typedef struct DbzPosition
 
 /*
  * A relation's table from its RELATION record, whose topic is topic (the
- * schemas' names are the topic's, as Debezium's).  NULL, with err, when a
+ * schemas' names are the topic's, as Debezium's); masked (NULL: none)
+ * says per column whether its values are masked (colpolicy.h), which its
+ * schema says as Debezium's does.  NULL, with err, when a
  * Column is malformed.
  */
-extern DbzTable *dbz_table_new(const DbzOptions *o, const Record *relation, const char *topic,
-							   char *err, size_t errlen);
+extern DbzTable *dbz_table_new(const DbzOptions *o, const Record *relation, const bool *masked,
+							   const char *topic, char *err, size_t errlen);
 extern void dbz_table_free(DbzTable *t);
 extern bool dbz_table_keyless(const DbzTable *t);
 

@@ -389,6 +389,9 @@ void
 dbz_column_schema(const DbzColumn *c, Buf *out)
 {
 	type_schema(&c->type, c->optional, out);
+	/* Masks apply to character columns, whose schemas have no parameters of their own. */
+	if (c->masked)
+		buf_puts(out, ",\"parameters\":{\"masked\":\"true\"}");
 	buf_puts(out, ",\"field\":");
 	json_cstr(out, c->name);
 	buf_putc(out, '}');

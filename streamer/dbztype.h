@@ -100,6 +100,7 @@ typedef struct DbzColumn
 	char	   *name;			/* malloc'd */
 	bool		key;
 	bool		optional;		/* not NOT NULL */
+	bool		masked;			/* its values masked (colpolicy.h): a character column's */
 	DbzType		type;
 } DbzColumn;
 
@@ -110,7 +111,10 @@ typedef struct DbzColumn
 extern bool dbz_column_read(Span column, const DbzModes *modes, DbzColumn *c);
 extern void dbz_column_clear(DbzColumn *c);
 
-/* The field's schema: {"type":...,"optional":...,[name, version, parameters,] "field":"<name>"}. */
+/*
+ * The field's schema: {"type":...,"optional":...,[name, version, parameters,] "field":"<name>"};
+ * a masked column's parameters say "masked", as Debezium's.
+ */
 extern void dbz_column_schema(const DbzColumn *c, Buf *out);
 
 /*

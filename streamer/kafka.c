@@ -288,6 +288,9 @@ build_conf(const Config *c, char *err, size_t errlen)
 		const char *name = config_passthrough_name(c, i) + strlen("kafka.");
 		const char *value = config_passthrough_value(c, i);
 
+		if (strncmp(config_passthrough_name(c, i), "kafka.", strlen("kafka.")) != 0)
+			continue;			/* column.mask.*: colpolicy.h */
+
 		if (!guard(name, value, "configuration", err, errlen) ||
 			!set(conf, name, value, "configuration", err, errlen))
 			goto fail;
@@ -634,6 +637,14 @@ kafka_partitions(Kafka *k, rd_kafka_topic_t *rkt, int timeout_ms, char *err, siz
 	pthread_mutex_unlock(&k->counts_lock);
 	/* No answer (the brokers down): the count known goes on, asked again later. */
 	return n > 0 ? n : known > 0 ? known : -1;
+}
+
+int32_t
+kafka_keyless_partition(Kafka *k, rd_kafka_topic_t *rkt, char *err, size_t errlen)
+{
+	int			n = kafka_partitions(k, rkt, 10000, err, errlen);
+
+	return n < 0 ? -1 : (int32_t) ((uintptr_t) rd_kafka_topic_opaque(rkt) % (uint32_t) n);
 }
 
 /* The max.message.bytes of a topic, from the brokers (DescribeConfigs); 0 with err. */

@@ -134,6 +134,13 @@ extern int	kafka_outstanding(Kafka *k);
  */
 extern int	kafka_partitions(Kafka *k, rd_kafka_topic_t *rkt, int timeout_ms, char *err, size_t errlen);
 /*
+ * The partition a message without a key goes to (the topic's own, always
+ * the same): for the messages of a table without a key of its own that
+ * message.key.columns gives a Kafka key, which stay together.  -1 with err
+ * when the partition count is not known (kafka_partitions).
+ */
+extern int32_t kafka_keyless_partition(Kafka *k, rd_kafka_topic_t *rkt, char *err, size_t errlen);
+/*
  * Asks the brokers for the max.message.bytes of every topic the limits
  * hold (each refused a message as too large), which is then that topic's
  * limit; a topic that takes the message it refused (the refusal was of a

@@ -17,6 +17,7 @@
 #include "check.h"
 #include "daemon.h"
 #include "kafka.h"
+#include "colpolicy.h"
 #include "pipeline.h"
 #include "settings.h"
 #include "topiclimits.h"
@@ -48,12 +49,14 @@ static void
 release(void)
 {
 	topiclimits_free(limits);
+	colpolicy_free(settings.columns);
+	settings.columns = NULL;
 }
 
 int
 main(int argc, char **argv)
 {
-	static const char *const prefixes[] = {"kafka.", NULL};
+	static const char *const prefixes[] = {"kafka.", COLPOLICY_MASK_PREFIX, NULL};
 	static const DaemonSpec spec = {
 		.program = "walstreamer",
 		.version = PGCDC_VERSION,

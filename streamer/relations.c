@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "colpolicy.h"
 #include "dbzjson.h"
 #include "relations.h"
 #include "topicname.h"
@@ -22,17 +23,19 @@ struct Relations
 	size_t		capacity;		/* power of two */
 	size_t		count;
 	char	   *prefix;
+	const ColPolicy *columns;
 	void		(*free_handle) (void *);
 };
 
 Relations *
-relations_new(const char *topic_prefix, void (*free_handle) (void *))
+relations_new(const char *topic_prefix, const ColPolicy *columns, void (*free_handle) (void *))
 {
 	Relations  *rels = xcalloc(1, sizeof(Relations));
 
 	rels->capacity = 64;
 	rels->slots = xcalloc(rels->capacity, sizeof(Relation *));
 	rels->prefix = xstrdup(topic_prefix);
+	rels->columns = columns;
 	rels->free_handle = free_handle;
 	return rels;
 }
@@ -45,6 +48,7 @@ relation_clear(Relations *rels, Relation *rel)
 	free(rel->name);
 	free(rel->topic);
 	dbz_table_free(rel->dbz);
+	coltable_free(rel->cols);
 	if (rel->handle != NULL && rels->free_handle != NULL)
 		rels->free_handle(rel->handle);
 }
@@ -109,21 +113,23 @@ grow(Relations *rels)
 void *
 relation_value(const Relation *rel, const uint8_t *change, size_t len, size_t *total)
 {
-	uint8_t    *value = xmalloc(rel->record_len + len);
+	uint8_t    *value = xmalloc(rel->sent_len + len);
 
-	memcpy(value, rel->record, rel->record_len);
-	memcpy(value + rel->record_len, change, len);
-	*total = rel->record_len + len;
+	memcpy(value, rel->sent, rel->sent_len);
+	memcpy(value + rel->sent_len, change, len);
+	*total = rel->sent_len + len;
 	return value;
 }
 
 Relation *
-relations_put(Relations *rels, const Record *r, const uint8_t *buf, size_t len)
+relations_put(Relations *rels, const Record *r, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
 	Relation  **slot;
 	Relation   *rel;
 	Relation	fresh = {0};
 
+	if (rels->columns != NULL && !colpolicy_table(rels->columns, r, buf, len, &fresh.cols, err, errlen))
+		return NULL;
 	if ((rels->count + 1) * 2 > rels->capacity)
 		grow(rels);
 	fresh.relid = r->relid;
@@ -139,6 +145,18 @@ relations_put(Relations *rels, const Record *r, const uint8_t *buf, size_t len)
 	{
 		if (record_column_is_key(r->columns.items[i]))
 			fresh.keys[fresh.nkeys++] = (uint32_t) i;
+	}
+	fresh.sent = fresh.record;
+	fresh.sent_len = len;
+	fresh.kafka_keys = fresh.keys;
+	fresh.nkafka_keys = fresh.nkeys;
+	if (fresh.cols != NULL)
+	{
+		const Buf  *sent = coltable_relation(fresh.cols, false);
+
+		fresh.sent = (const uint8_t *) sent->data;
+		fresh.sent_len = sent->len;
+		fresh.kafka_keys = coltable_keys(fresh.cols, &fresh.nkafka_keys);
 	}
 	snprintf(fresh.name, r->schema.len + r->table.len + 2, "%.*s.%.*s",
 			 (int) r->schema.len, (const char *) r->schema.data,

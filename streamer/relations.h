@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "colpolicy.h"
 #include "record.h"
 
 typedef struct Relation
@@ -30,19 +31,31 @@ typedef struct Relation
 	void	   *counters[10];	/* the caller's, per op (metric cells); kept on replace */
 	uint64_t	txn_events;		/* the caller's: changes in the open transaction */
 	struct DbzTable *dbz;		/* the caller's (value.format = debezium-json), freed on replace */
+	ColTable   *cols;		/* the column settings' decisions for it (colpolicy.h); NULL: none */
+	const uint8_t *sent;		/* the RELATION record as Kafka gets it: record, or cols' rewrite */
+	size_t		sent_len;
+	const uint32_t *kafka_keys; /* the Kafka key's positions in an image as sent: keys, or cols' */
+	size_t		nkafka_keys;
 } Relation;
 
 typedef struct Relations Relations;
 
-extern Relations *relations_new(const char *topic_prefix, void (*free_handle) (void *));
+/* columns: the column settings (colpolicy.h; NULL: none), the caller's, kept. */
+extern Relations *relations_new(const char *topic_prefix, const ColPolicy *columns,
+								void (*free_handle) (void *));
 extern void relations_free(Relations *rels);
 
-/* Remembers a RELATION record (r scanned from buf); the entry stays valid until relations_free. */
-extern Relation *relations_put(Relations *rels, const Record *r, const uint8_t *buf, size_t len);
+/*
+ * Remembers a RELATION record (r scanned from buf); the entry stays valid
+ * until relations_free.  NULL, with err, when the column settings cannot
+ * hold for the table (colpolicy_table).
+ */
+extern Relation *relations_put(Relations *rels, const Record *r, const uint8_t *buf, size_t len,
+							   char *err, size_t errlen);
 extern Relation *relations_get(Relations *rels, uint32_t relid);
 
 /*
- * A change's Kafka value: rel's RELATION record followed by the change's
+ * A change's Kafka value: rel's RELATION record as sent followed by the change's
  * bytes, which protobuf reads as one self-describing record.  malloc'd by
  * xalloc.h, the caller's to free.  *total is its length.
  */

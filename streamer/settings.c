@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "colpolicy.h"
 #include "settings.h"
 
 const ConfigKey settings_keys[] = {
@@ -52,6 +53,16 @@ const ConfigKey settings_keys[] = {
 	{"table.exclude.list", CONFIG_STRING, NULL,
 		"tables never to stream, schema.table or schema.*, comma-separated",
 		NULL, 0, 0, false, false},
+	{"column.include.list", CONFIG_STRING, NULL,
+		"columns to send, regular expressions (POSIX extended, case-insensitive) matching the whole "
+		"schema.table.column, comma-separated; unset: all.  Masks: column.mask.with.<N>.chars and "
+		"column.mask.hash[.v2].<algorithm>.with.salt.<salt>, each a list of such expressions (README)",
+		NULL, 0, 0, false, false},
+	{"column.exclude.list", CONFIG_STRING, NULL,
+		"columns never to send, as column.include.list (not both)", NULL, 0, 0, false, false},
+	{"message.key.columns", CONFIG_STRING, NULL,
+		"the Kafka key's columns instead of the table's key: <table regex>:<column>,<column>;... "
+		"with the regex matching the whole schema.table", NULL, 0, 0, false, false},
 	{"message.prefix.include.list", CONFIG_STRING, NULL,
 		"pg_logical_emit_message prefixes to stream, comma-separated; unset: all",
 		NULL, 0, 0, false, false},
@@ -137,6 +148,7 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 {
 	const char *mode = config_string(c, "snapshot.mode");
 	size_t		len;
+	bool		ok;
 
 	memset(s, 0, sizeof(*s));
 	s->config = c;
@@ -188,6 +200,9 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->modes.interval_string = strcmp(config_string(c, "interval.handling.mode"), "string") == 0;
 	s->tombstones = config_string(c, "tombstones.on.delete") != NULL ? config_bool(c, "tombstones.on.delete")
 		: s->debezium;
+	s->columns = colpolicy_new(c, &ok, err, errlen);
+	if (!ok)
+		return false;
 
 	/*
 	 * Debezium's consumers read each message as a committed change: a

@@ -77,6 +77,7 @@ typedef struct Settings
 	const char *placeholder;	/* unavailable.value.placeholder */
 	DbzModes	modes;			/* decimal.handling.mode and Debezium's other type modes */
 	bool		tombstones;		/* tombstones.on.delete, its default by format */
+	struct ColPolicy *columns;	/* the column settings (colpolicy.h); NULL: none, every column as read */
 } Settings;
 
 extern const ConfigKey settings_keys[];

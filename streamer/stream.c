@@ -9,6 +9,7 @@
 
 #include "acktrack.h"
 #include "buf.h"
+#include "colpolicy.h"
 #include "dbzjson.h"
 #include "log.h"
 #include "record.h"
@@ -82,6 +83,10 @@ struct Stream
 	uint8_t    *keybuf;
 	size_t		keycap;
 
+	/* A record of a table with column settings as Kafka gets it (apply_columns). */
+	Buf			sent_buf;
+	Record		sent_rec;
+
 	/* value.format = debezium-json (dbzjson.h): its options, and a message's parts as they are built. */
 	DbzOptions	dbz;
 	Buf			dbz_key;
@@ -142,8 +147,9 @@ stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_ls
 	st->metrics = m;
 	st->received_lsn = start_lsn;
 	record_init(&st->rec);
-	st->rels = relations_new(s->topic_prefix, k ? kafka_topic_release : NULL);
-	st->chunk_rels = relations_new(s->topic_prefix, k ? kafka_topic_release : NULL);
+	record_init(&st->sent_rec);
+	st->rels = relations_new(s->topic_prefix, s->columns, k ? kafka_topic_release : NULL);
+	st->chunk_rels = relations_new(s->topic_prefix, s->columns, k ? kafka_topic_release : NULL);
 	st->watch = watch;
 	st->signals = signals;
 	st->acks = acktrack_new(start_lsn);
@@ -207,6 +213,8 @@ stream_free(Stream *st)
 	streamtxns_free(st->streams);
 	buf_free(&st->commit);
 	record_free(&st->rec);
+	record_free(&st->sent_rec);
+	buf_free(&st->sent_buf);
 	free(st->touched);
 	free(st->keybuf);
 	free(st->database);
@@ -324,19 +332,72 @@ stream_blocked(const Stream *st)
 	return st->outhead < st->nout || st->committing;
 }
 
+/*
+ * The key of an image at the key positions, into st->keybuf: the table's
+ * own (rel->keys, what the snapshot watches), or the Kafka key's in an
+ * image as sent (rel->kafka_keys).
+ */
 static size_t
-make_key(Stream *st, const Relation *rel, const SpanArray *image)
+make_key(Stream *st, const uint32_t *keys, size_t nkeys, const SpanArray *image)
 {
-	size_t		need = record_key(image, rel->keys, rel->nkeys, st->keybuf, st->keycap);
+	size_t		need = record_key(image, keys, nkeys, st->keybuf, st->keycap);
 
 	if (need > st->keycap)
 	{
 		free(st->keybuf);
 		st->keycap = need * 2;
 		st->keybuf = xmalloc(st->keycap);
-		need = record_key(image, rel->keys, rel->nkeys, st->keybuf, st->keycap);
+		need = record_key(image, keys, nkeys, st->keybuf, st->keycap);
 	}
 	return need;
+}
+
+/*
+ * A record of rel, a table with column settings (rel->cols), as Kafka gets
+ * it: rewritten (colpolicy.h) into st->sent_buf, *buf and *len then
+ * pointing there, and scanned into st->sent_rec.  NULL, with err, when the
+ * record does not fit the table.
+ */
+static const Record *
+apply_columns(Stream *st, const Relation *rel, const uint8_t **buf, size_t *len, char *err, size_t errlen)
+{
+	char		why[256];
+
+	if (coltable_rewrites(rel->cols))
+	{
+		if (!coltable_record(rel->cols, *buf, *len, &st->sent_buf, why, sizeof(why)))
+		{
+			snprintf(err, errlen, "a record of %s after " LSN_FMT ": %s", rel->name, LSN_ARGS(st->received_lsn),
+					 why);
+			return NULL;
+		}
+		*buf = (const uint8_t *) st->sent_buf.data;
+		*len = st->sent_buf.len;
+	}
+	if (!record_scan(*buf, *len, &st->sent_rec, why, sizeof(why)))
+	{
+		snprintf(err, errlen, "a record of %s after " LSN_FMT ": %s", rel->name, LSN_ARGS(st->received_lsn), why);
+		return NULL;
+	}
+	return &st->sent_rec;
+}
+
+/*
+ * The partition of rel's messages: as their key says, except that a table
+ * without a key of its own (REPLICA IDENTITY NOTHING, or no key) keeps all
+ * its messages on one partition when message.key.columns keys them, so
+ * that its snapshot's reset and its changes stay in one order.
+ */
+static bool
+partition_for(Stream *st, const Relation *rel, int32_t *partition, char *err, size_t errlen)
+{
+	*partition = RD_KAFKA_PARTITION_UA;
+	if (rel->nkeys > 0 || rel->nkafka_keys == 0)
+		return true;
+	if ((*partition = kafka_keyless_partition(st->kafka, rel->handle, err, errlen)) >= 0)
+		return true;
+	st->retryable = true;
+	return false;
 }
 
 static void
@@ -439,7 +500,7 @@ put_stream_info(uint8_t *p, uint64_t run, const uint32_t *aborted, size_t n, int
 static void *
 change_value(Stream *st, const Relation *rel, const uint8_t *buf, size_t len, size_t *total)
 {
-	size_t		front = rel ? rel->record_len : 0;
+	size_t		front = rel ? rel->sent_len : 0;
 	uint64_t	run = streamtxns_run(st->streams);
 	size_t		back = st->rec.streamed ?
 		wire_len_field_size(WIRE_CHANGE_EVENT_STREAM, stream_info_body(run, NULL, 0, -1)) : 0;
@@ -447,7 +508,7 @@ change_value(Stream *st, const Relation *rel, const uint8_t *buf, size_t len, si
 	uint8_t    *p = value;
 
 	if (rel != NULL)
-		memcpy(p, rel->record, front);
+		memcpy(p, rel->sent, front);
 	memcpy(p + front, buf, len);
 	p += front + len;
 	if (st->rec.streamed)
@@ -468,14 +529,18 @@ dbz_table_of(Stream *st, Relation *rel, char *err, size_t errlen)
 {
 	Record		r;
 	char		why[256];
+	/* Debezium's key is the Kafka key: message.key.columns' when it names the table's. */
+	const Buf  *keyed = rel->cols ? coltable_relation(rel->cols, true) : NULL;
 
 	if (rel->dbz != NULL)
 		return rel->dbz;
 	record_init(&r);
-	if (!record_scan(rel->record, rel->record_len, &r, why, sizeof(why)))
+	if (!record_scan(keyed ? (const uint8_t *) keyed->data : rel->record, keyed ? keyed->len : rel->record_len,
+					 &r, why, sizeof(why)))
 		snprintf(err, errlen, "the RELATION record of %s: %s", rel->name, why);
 	else
-		rel->dbz = dbz_table_new(&st->dbz, &r, rel->topic, err, errlen);
+		rel->dbz = dbz_table_new(&st->dbz, &r, rel->cols ? coltable_masked(rel->cols) : NULL, rel->topic,
+								 err, errlen);
 	record_free(&r);
 	return rel->dbz;
 }
@@ -515,12 +580,16 @@ static bool
 dbz_emit(Stream *st, Relation *rel, const Buf *key, const Buf *value, KafkaHeaders h,
 		 const char *other_name, char *err, size_t errlen)
 {
+	int32_t		partition;
+
+	if (!partition_for(st, rel, &partition, err, errlen))
+		return false;
 	if (other_name != NULL)
 	{
 		h.other_key_name = other_name;
 		h.other_key = xstrndup(st->dbz_other.data, st->dbz_other.len);
 	}
-	return emit(st, rel->handle, RD_KAFKA_PARTITION_UA, key->len ? (const uint8_t *) key->data : NULL,
+	return emit(st, rel->handle, partition, key->len ? (const uint8_t *) key->data : NULL,
 				key->len, value ? xmemdup(value->data, value->len) : NULL, value ? value->len : 0, &h,
 				err, errlen);
 }
@@ -534,10 +603,10 @@ watch_change(Stream *st, const Relation *rel)
 
 	if (r->op == PGCDC__OP__OP_UPDATE && r->before.n > 0 && rel->nkeys > 0)
 	{
-		len = make_key(st, rel, &r->before);
+		len = make_key(st, rel->keys, rel->nkeys, &r->before);
 		watch_key(st, rel->relid, st->keybuf, len, false);
 	}
-	len = make_key(st, rel, r->op == PGCDC__OP__OP_DELETE ? &r->before : &r->after);
+	len = make_key(st, rel->keys, rel->nkeys, r->op == PGCDC__OP__OP_DELETE ? &r->before : &r->after);
 	watch_key(st, rel->relid, st->keybuf, len, false);
 }
 
@@ -549,9 +618,8 @@ watch_change(Stream *st, const Relation *rel)
  * one, each naming the other key in a header.
  */
 static bool
-dbz_on_change(Stream *st, Relation *rel, KafkaHeaders h, char *err, size_t errlen)
+dbz_on_change(Stream *st, Relation *rel, const Record *r, KafkaHeaders h, char *err, size_t errlen)
 {
-	Record	   *r = &st->rec;
 	DbzTable   *t = dbz_table_of(st, rel, err, errlen);
 	DbzPosition pos = dbz_position(st, rel);
 	const SpanArray *before = r->before.n > 0 ? &r->before : NULL;
@@ -562,7 +630,6 @@ dbz_on_change(Stream *st, Relation *rel, KafkaHeaders h, char *err, size_t errle
 		return false;
 	h.with_seq = true;
 	h.seq = r->seq;
-	watch_change(st, rel);
 	if (r->op == PGCDC__OP__OP_UPDATE && before != NULL && !dbz_table_keyless(t))
 	{
 		Buf			newkey = {0};
@@ -613,14 +680,14 @@ dbz_on_change(Stream *st, Relation *rel, KafkaHeaders h, char *err, size_t errle
 static bool
 on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
-	Record	   *r = &st->rec;
+	const Record *r = &st->rec;
 	Relation   *rel = relations_get(st->rels, r->relid);
-	const SpanArray *image = r->op == PGCDC__OP__OP_DELETE ? &r->before : &r->after;
 	uint64_t	commit_lsn = r->streamed ? 0 : st->commit_lsn;
 	KafkaHeaders h = {op_letter[r->op], commit_lsn, NULL};
 	size_t		keylen,
 				total;
 	void	   *value;
+	int32_t		partition;
 
 	if (rel == NULL)
 	{
@@ -644,32 +711,35 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 		return false;
 	}
 	count(st, rel, r->op);
+	watch_change(st, rel);
+	if (rel->cols != NULL && (r = apply_columns(st, rel, &buf, &len, err, errlen)) == NULL)
+		return false;
 	if (st->settings->debezium)
-		return dbz_on_change(st, rel, h, err, errlen);
+		return dbz_on_change(st, rel, r, h, err, errlen);
+	if (!partition_for(st, rel, &partition, err, errlen))
+		return false;
 
 	/*
 	 * A key change: first the change under the old key, marked so consumers
 	 * apply it as the old key's delete, keeping that key's order; then under
 	 * the new key.
 	 */
-	if (r->op == PGCDC__OP__OP_UPDATE && r->before.n > 0 && rel->nkeys > 0)
+	if (r->op == PGCDC__OP__OP_UPDATE && r->before.n > 0 && rel->nkafka_keys > 0)
 	{
-		size_t		newlen = make_key(st, rel, &r->after);
+		size_t		newlen = make_key(st, rel->kafka_keys, rel->nkafka_keys, &r->after);
 		uint8_t    *newkey = xmemdup(st->keybuf, newlen);
 		size_t		oldlen;
 
-		oldlen = make_key(st, rel, &r->before);
-		watch_key(st, rel->relid, newkey, newlen, false);
-		watch_key(st, rel->relid, st->keybuf, oldlen, false);
+		oldlen = make_key(st, rel->kafka_keys, rel->nkafka_keys, &r->before);
 		if (oldlen > 0 && (oldlen != newlen || memcmp(newkey, st->keybuf, oldlen) != 0))
 		{
 			KafkaHeaders old = {'u', commit_lsn, "old"};
 
 			value = change_value(st, rel, buf, len, &total);
-			if (!emit(st, rel->handle, RD_KAFKA_PARTITION_UA, st->keybuf, oldlen, value, total,
+			if (!emit(st, rel->handle, partition, st->keybuf, oldlen, value, total,
 					  &old, err, errlen) ||
 				(st->settings->tombstones &&
-				 !emit(st, rel->handle, RD_KAFKA_PARTITION_UA, st->keybuf, oldlen, NULL, 0, &old, err, errlen)))
+				 !emit(st, rel->handle, partition, st->keybuf, oldlen, NULL, 0, &old, err, errlen)))
 			{
 				free(newkey);
 				return false;
@@ -677,7 +747,7 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 			h.key_role = "new";
 		}
 		value = change_value(st, rel, buf, len, &total);
-		if (!emit(st, rel->handle, RD_KAFKA_PARTITION_UA, newkey, newlen, value, total, &h, err, errlen))
+		if (!emit(st, rel->handle, partition, newkey, newlen, value, total, &h, err, errlen))
 		{
 			free(newkey);
 			return false;
@@ -685,15 +755,14 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 		free(newkey);
 		return true;
 	}
-	keylen = make_key(st, rel, image);
-	watch_key(st, rel->relid, st->keybuf, keylen, false);
+	keylen = make_key(st, rel->kafka_keys, rel->nkafka_keys, r->op == PGCDC__OP__OP_DELETE ? &r->before : &r->after);
 	value = change_value(st, rel, buf, len, &total);
-	if (!emit(st, rel->handle, RD_KAFKA_PARTITION_UA, keylen ? st->keybuf : NULL, keylen,
+	if (!emit(st, rel->handle, partition, keylen ? st->keybuf : NULL, keylen,
 			  value, total, &h, err, errlen))
 		return false;
 	/* tombstones.on.delete: the deleted key's tombstone, so that a compacted topic forgets it. */
 	if (r->op == PGCDC__OP__OP_DELETE && st->settings->tombstones && keylen > 0)
-		return emit(st, rel->handle, RD_KAFKA_PARTITION_UA, st->keybuf, keylen, NULL, 0, &h, err, errlen);
+		return emit(st, rel->handle, partition, st->keybuf, keylen, NULL, 0, &h, err, errlen);
 	return true;
 }
 
@@ -850,21 +919,32 @@ dbz_place_rows(Stream *st, Relation *rel, const Chunk *c, char *err, size_t errl
 	{
 		/* At the watermark, each at its index as the protobuf rows are (place_chunk). */
 		KafkaHeaders h = {'r', c->lsn, NULL, 0, NULL, NULL, true, (uint32_t) seq};
+		const Record *r = &row;
+		const uint8_t *rec = c->rows[i].rec;
+		size_t		len = c->rows[i].len;
 		char		why[256];
 
 		if (c->rows[i].dropped)
 			continue;
-		if (!record_scan(c->rows[i].rec, c->rows[i].len, &row, why, sizeof(why)))
+		if (rel->cols != NULL)
+		{
+			if ((r = apply_columns(st, rel, &rec, &len, err, errlen)) == NULL)
+			{
+				ok = false;
+				break;
+			}
+		}
+		else if (!record_scan(rec, len, &row, why, sizeof(why)))
 		{
 			snprintf(err, errlen, "a malformed snapshot row of %s: %s", rel->name, why);
 			ok = false;
 			break;
 		}
-		if (row.database.len > 0)
-			pos.database = row.database;
+		if (r->database.len > 0)
+			pos.database = r->database;
 		seq++;
-		ok = dbz_key(t, &row.after, true, &st->dbz_key, err, errlen) &&
-			dbz_change(t, 'r', NULL, &row.after, &pos, &st->dbz_value, err, errlen) &&
+		ok = dbz_key(t, &r->after, true, &st->dbz_key, err, errlen) &&
+			dbz_change(t, 'r', NULL, &r->after, &pos, &st->dbz_value, err, errlen) &&
 			dbz_emit(st, rel, &st->dbz_key, &st->dbz_value, h, NULL, err, errlen);
 	}
 	record_free(&row);
@@ -893,7 +973,12 @@ place_chunk(Stream *st, Chunk *c, char *err, size_t errlen)
 		record_free(&rel_rec);
 		return false;
 	}
-	rel = relations_put(st->chunk_rels, &rel_rec, c->relation, c->relation_len);
+	rel = relations_put(st->chunk_rels, &rel_rec, c->relation, c->relation_len, err, errlen);
+	if (rel == NULL)
+	{
+		record_free(&rel_rec);
+		return false;
+	}
 	if (rel->handle == NULL && (rel->handle = kafka_topic(st->kafka, rel->topic)) == NULL)
 	{
 		snprintf(err, errlen, "cannot create topic handle %s", rel->topic);
@@ -910,17 +995,34 @@ place_chunk(Stream *st, Chunk *c, char *err, size_t errlen)
 	{
 		const ChunkRow *row = &c->rows[i];
 		KafkaHeaders h = {'r', c->lsn, NULL};
+		const uint8_t *rec = row->rec;
+		size_t		len = row->len;
+		const uint8_t *key = row->key;
+		size_t		keylen = row->keylen;
+		int32_t		partition = RD_KAFKA_PARTITION_UA;
 		uint8_t    *value;
 		uint8_t    *end;
 
 		if (row->dropped)
 			continue;
+		if (rel->cols != NULL)
+		{
+			const Record *r = apply_columns(st, rel, &rec, &len, err, errlen);
+
+			if (r == NULL || !partition_for(st, rel, &partition, err, errlen))
+			{
+				ok = false;
+				break;
+			}
+			keylen = make_key(st, rel->kafka_keys, rel->nkafka_keys, &r->after);
+			key = st->keybuf;
+		}
 		/* The table's RELATION record, the row's, its position: allocated here, freed by this thread's poll. */
-		value = xmalloc(c->relation_len + row->len + RECORD_POSITION_MAX);
-		memcpy(value, c->relation, c->relation_len);
-		memcpy(value + c->relation_len, row->rec, row->len);
-		end = record_put_position(value + c->relation_len + row->len, c->lsn, seq++);
-		ok = emit(st, rel->handle, RD_KAFKA_PARTITION_UA, row->keylen ? row->key : NULL, row->keylen,
+		value = xmalloc(rel->sent_len + len + RECORD_POSITION_MAX);
+		memcpy(value, rel->sent, rel->sent_len);
+		memcpy(value + rel->sent_len, rec, len);
+		end = record_put_position(value + rel->sent_len + len, c->lsn, seq++);
+		ok = emit(st, rel->handle, partition, keylen ? key : NULL, keylen,
 				  value, (size_t) (end - value), &h, err, errlen);
 	}
 	/* Every commit before the watermark is in the stream before it: the slot may move there. */
@@ -1405,8 +1507,7 @@ on_record(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 			acktrack_commit(st->acks, st->txn, r->end_lsn);
 			return true;
 		case PGCDC__OP__OP_RELATION:
-			relations_put(st->rels, r, buf, len);
-			return true;
+			return relations_put(st->rels, r, buf, len, err, errlen) != NULL;
 		case PGCDC__OP__OP_INSERT:
 		case PGCDC__OP__OP_UPDATE:
 		case PGCDC__OP__OP_DELETE:

@@ -78,6 +78,13 @@ VARIANTS = {
                "time.precision.mode": "adaptive_time_microseconds",
                "binary.handling.mode": "base64-url-safe",
                "unavailable.value.placeholder": "__unchanged__"},
+    # The column settings: columns left out, masked (stars, both hash
+    # strategies) and another Kafka key.
+    "columns": {"column.exclude.list": "public.types.c_money,public.doc.blob",
+                "column.mask.with.6.chars": "public.types.c_char,public.pair.v,public.doc.body",
+                "column.mask.hash.SHA-256.with.salt.CzQMA0cB5K": "public.types.c_varchar,public.doc_full.body",
+                "column.mask.hash.v2.SHA-256.with.salt.pgcdc": "public.types.c_text,public.full_ident.name",
+                "message.key.columns": "public.keyless:n;public.pair:b"},
 }
 
 
@@ -135,7 +142,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=os.path.join(HERE, "fixtures"))
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
+    p.add_argument("--only", action="append", choices=sorted(VARIANTS),
+                   help="record this variant only (repeatable), keeping the others' files and manifest entries")
     args = p.parse_args()
+    variants = {name: VARIANTS[name] for name in (args.only or VARIANTS)}
     os.makedirs(args.out, exist_ok=True)
 
     install = pgtemp.pgcdc_install(args.build)
@@ -145,7 +155,7 @@ def main():
     try:
         psql_file(cluster, SETUP)
         configs = {}
-        for name, settings in VARIANTS.items():
+        for name, settings in variants.items():
             configs[name] = debezium.postgres_connector(
                 cluster, name, slot=f"dbz_{name}", **{**COMMON, **settings})
             since = connect.log_size()
@@ -155,10 +165,10 @@ def main():
         psql_file(cluster, CHANGES)
         consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": "record",
                              "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-        for name in VARIANTS:
+        for name in variants:
             wait_for(consumer, f"{name}.public.scratch")
             wait_for(consumer, f"__debezium-heartbeat.{name}")
-        for name in VARIANTS:
+        for name in variants:
             lines = []
             for topic in topics_of(consumer, name):
                 messages = read_topic(consumer, topic)
@@ -174,8 +184,9 @@ def main():
             print(f"{name}: {len(lines)} messages", file=sys.stderr)
         consumer.close()
         versions = debezium.version()
+        today = datetime.date.today().isoformat()
         manifest = {
-            "recorded": datetime.date.today().isoformat(),
+            "recorded": today,
             "debezium": versions.get("debezium"),
             "kafka_connect": versions.get("connect"),
             "kafka_broker": kafkacluster.version(),
@@ -185,7 +196,18 @@ def main():
             "variants": {name: {k: v for k, v in c.items()
                                 if not k.startswith("database.")}
                          for name, c in configs.items()},
+            "recorded_variants": {name: today for name in configs},
         }
+        if args.only:
+            # The other variants' entries stay, recorded by the same versions from the same statements.
+            with open(os.path.join(args.out, "manifest.json")) as f:
+                kept = json.load(f)
+            for k in ("debezium", "kafka_connect", "kafka_broker", "postgresql", "setup.sql", "changes.sql"):
+                if kept[k] != manifest[k]:
+                    raise SystemExit(f"{k} is {manifest[k]} now, {kept[k]} in the recording: record every variant")
+            kept["variants"].update(manifest["variants"])
+            kept.setdefault("recorded_variants", {}).update(manifest["recorded_variants"])
+            manifest = kept
         with open(os.path.join(args.out, "manifest.json"), "w") as f:
             json.dump(manifest, f, indent=2)
             f.write("\n")

@@ -29,7 +29,7 @@ import pytest
 from support.binaries import WALSTREAMER
 from support.checks import confirmed, lsn, wait_for
 from support.kafkaread import read_all
-from test_fixtures import assert_rebuilt, consume, parsed
+from test_fixtures import REBUILT, assert_rebuilt, consume, parsed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures")
@@ -43,11 +43,13 @@ VARIANTS = {
               "interval.handling.mode": "string"},
     "modes2": {"decimal.handling.mode": "double", "time.precision.mode": "adaptive_time_microseconds",
                "binary.handling.mode": "base64-url-safe", "unavailable.value.placeholder": "__unchanged__"},
+    "columns": {k: v for k, v in json.load(open(os.path.join(FIXTURES, "manifest.json")))["variants"]["columns"].items()
+                if k.startswith(("column.", "message.key."))},
 }
 # Each through the pgcdc plugin; without schemas, also through PostgreSQL's
 # own pgoutput (managed servers), whose records walstreamer builds itself.
 RUNS = [("schemas", "pgcdc"), ("plain", "pgcdc"), ("plain", "pgoutput"), ("modes", "pgcdc"),
-        ("modes2", "pgcdc")]
+        ("modes2", "pgcdc"), ("columns", "pgcdc")]
 
 
 def psql_file(cluster, name):
@@ -265,8 +267,10 @@ def test_field_by_field_as_debezium_writes(streamed):
     assert hs == ws and set(h) == set(w) and isinstance(h["ts_ms"], int)
 
     # The consumer test_fixtures.py wrote from Debezium's documentation alone,
-    # fed walstreamer's topics (each partition in order), rebuilds the source.
-    assert_rebuilt(source, consume(variant, [parsed(dict(m)) for m in got]))
+    # fed walstreamer's topics (each partition in order), rebuilds the source
+    # (whose values the columns variant masks or leaves out).
+    if variant in REBUILT:
+        assert_rebuilt(source, consume(variant, [parsed(dict(m)) for m in got]))
 
 
 def test_what_debezium_json_cannot_carry_is_refused():

@@ -2,7 +2,7 @@
 # sourced by the entry-point scripts.  deps_install GROUP... installs the
 # missing ones with apt-get (as root, or through sudo).
 
-DEPS_build="meson ninja-build gcc pkg-config protobuf-c-compiler libprotobuf-c-dev librdkafka-dev libmicrohttpd-dev libjansson-dev
+DEPS_build="meson ninja-build gcc pkg-config protobuf-c-compiler libprotobuf-c-dev librdkafka-dev libmicrohttpd-dev libjansson-dev libssl-dev
             postgresql-server-dev-15 libpq-dev"
 DEPS_test="postgresql-15 python3 python3-psycopg2 python3-pytest python3-confluent-kafka util-linux
            docker-compose"
