@@ -24,7 +24,7 @@
 #include "rules.h"
 #include "snaprange.h"
 #include "stmt.h"
-#include "topicname.h"
+#include "topicroute.h"
 #include "truncmarks.h"
 #include "xalloc.h"
 
@@ -244,8 +244,8 @@ apply_truncate(Applier *a, Event *e, char *err, size_t errlen)
 		const Pgcdc__RelationRef *ref = e->rec->truncated[i];
 
 		/* Each table's topic carries a copy of the record: this one applies its own tables (bound). */
-		if (topicname_matches(rd_kafka_topic_name(e->msg->rkt), a->settings->topic_prefix, ref->schema,
-							  ref->table) && !truncate_table(a, e, ref, err, errlen))
+		if (topicroute_matches(a->settings->route, rd_kafka_topic_name(e->msg->rkt), a->settings->topic_prefix,
+							   ref->schema, ref->table) && !truncate_table(a, e, ref, err, errlen))
 			return false;
 	}
 	return true;

@@ -31,6 +31,7 @@ typedef struct Ctx
 {
 	ProtobufCAllocator *alloc;
 	const char *placeholder;
+	const char *route_key_field;	/* a key field naming a routed table's own topic, not a column; NULL: none */
 	char	   *why;
 	size_t		whylen;
 } Ctx;
@@ -851,8 +852,17 @@ fill_rows(Ctx *c, Pgcdc__ChangeEvent *r, const json_t *payload, const json_t *sc
 		json_t	   *kv;
 
 		json_object_foreach((json_t *) key, k, kv)
+		{
+			if (c->route_key_field != NULL && strcmp(k, c->route_key_field) == 0)
+			{
+				/* The records' own table is their source block's, their topic is bound to it (plan.c). */
+				if (!json_is_string(kv))
+					return fail(c, "key field \"%s\" (topic.routing.key.field.name) is not a string", k);
+				continue;
+			}
 			if (json_object_get(row, k) == NULL)
-			return fail(c, "key field \"%s\" is not a column of the row", k);
+				return fail(c, "key field \"%s\" is not a column of the row", k);
+		}
 	}
 	r->replica_identity = full || (key == NULL && r->n_before > 0) ? PGCDC__REPLICA_IDENTITY__IDENTITY_FULL
 		: PGCDC__REPLICA_IDENTITY__IDENTITY_DEFAULT;
@@ -860,10 +870,10 @@ fill_rows(Ctx *c, Pgcdc__ChangeEvent *r, const json_t *payload, const json_t *sc
 }
 
 Pgcdc__ChangeEvent *
-dbzinput_decode(const rd_kafka_message_t *msg, const char *placeholder, ProtobufCAllocator *alloc,
-				DbzPlace *place, char *why, size_t whylen)
+dbzinput_decode(const rd_kafka_message_t *msg, const char *placeholder, const char *route_key_field,
+				ProtobufCAllocator *alloc, DbzPlace *place, char *why, size_t whylen)
 {
-	Ctx			c = {alloc, placeholder, why, whylen};
+	Ctx			c = {alloc, placeholder, route_key_field, why, whylen};
 	json_error_t jerr;
 	json_t	   *doc = json_loadb(msg->payload, msg->len, JSON_REJECT_DUPLICATES, &jerr);
 	json_t	   *payload = doc;

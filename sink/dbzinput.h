@@ -58,10 +58,12 @@ extern bool dbzinput_is_json(const void *value, size_t len);
 /*
  * The message (its value not null) as a ChangeEvent allocated with alloc,
  * and its place; NULL with why when it is not a Debezium message walsink
- * can apply (why names what is wrong).
+ * can apply (why names what is wrong).  route_key_field: a key field that
+ * names a routed table's own topic (Debezium's ByLogicalTableRouter) rather
+ * than a column; NULL: none.
  */
 extern Pgcdc__ChangeEvent *dbzinput_decode(const rd_kafka_message_t *msg, const char *placeholder,
-										   ProtobufCAllocator *alloc, DbzPlace *place,
-										   char *why, size_t whylen);
+										   const char *route_key_field, ProtobufCAllocator *alloc,
+										   DbzPlace *place, char *why, size_t whylen);
 
 #endif							/* PGCDC_SINK_DBZINPUT_H */

@@ -928,7 +928,7 @@ decode_debezium(Event *e, ProtobufCAllocator *alloc, Layouts *layouts, const Eve
 	e->debezium = true;
 	e->hex_bytes = in->hex_bytes;
 	e->alloc = alloc;
-	e->rec = dbzinput_decode(e->msg, in->placeholder, alloc, &place, why, sizeof(why));
+	e->rec = dbzinput_decode(e->msg, in->placeholder, in->route_key_field, alloc, &place, why, sizeof(why));
 	if (e->rec == NULL)
 	{
 		event_bad(e, "Debezium message: %s", why);

@@ -67,6 +67,7 @@ typedef struct EventInput
 	InputFormat format;
 	const char *placeholder;	/* Debezium's unchanged-TOAST placeholder (unavailable.value.placeholder) */
 	bool		hex_bytes;		/* its binary.handling.mode = hex: text for a bytea column is hex, not base64 */
+	const char *route_key_field;	/* topic.routing.key.field.name when routing; NULL: none */
 } EventInput;
 
 /*

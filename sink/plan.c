@@ -12,7 +12,7 @@
 #include "dbzfit.h"
 #include "log.h"
 #include "plan.h"
-#include "topicname.h"
+#include "topicroute.h"
 #include "truncmarks.h"
 #include "xalloc.h"
 
@@ -30,7 +30,7 @@ bound_truncate(Plan *p, const Event *e, char *reason, size_t reasonlen)
 		const TableInfo *ti;
 		const char *why;
 
-		if (!topicname_matches(topic, prefix, ref->schema, ref->table))
+		if (!topicroute_matches(p->settings->route, topic, prefix, ref->schema, ref->table))
 			continue;
 		here++;
 		ti = tables_get(p->tables, ref->schema, ref->table);
@@ -64,7 +64,7 @@ bound(Plan *p, const Event *e, char *reason, size_t reasonlen)
 
 	if (e->kind == EVENT_TRUNCATE)
 		return bound_truncate(p, e, reason, reasonlen);
-	if (!topicname_matches(topic, prefix, schema, table))
+	if (!topicroute_matches(p->settings->route, topic, prefix, schema, table))
 	{
 		snprintf(reason, reasonlen, "change of %s.%s on topic %s, not on its table's topic (topic.prefix "
 				 "\"%s\"): a record applies only to its topic's table", schema, table, topic, prefix);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "settings.h"
+#include "topicroute.h"
 #include "xalloc.h"
 
 const ConfigKey settings_keys[] = {
@@ -19,6 +20,14 @@ const ConfigKey settings_keys[] = {
 		"walstreamer's topic.prefix: the default topics. A record is applied only when it arrived on "
 		"its own table's topic, <prefix>.<schema>.<table>; any other is a dead letter",
 		NULL, 0, 0, false, false},
+	{"topic.routing.regex", CONFIG_STRING, NULL,
+		"walstreamer's topic.routing.regex: a table whose topic it matches (the whole name) is expected "
+		"on topic.routing.replacement's topic instead", NULL, 0, 0, false, false},
+	{"topic.routing.replacement", CONFIG_STRING, NULL,
+		"walstreamer's topic.routing.replacement ($1..$9: the regex's groups)", NULL, 0, 0, false, false},
+	{"topic.routing.key.field.name", CONFIG_STRING, "__dbz__physicalTableIdentifier",
+		"with topic.routing: the key field of Debezium's messages that names the table's own topic, "
+		"not a column", NULL, 0, 0, false, false},
 	{"topics", CONFIG_STRING, NULL,
 		"topics to apply: a comma-separated list, or a regular expression starting with ^; "
 		"unset: ^<topic.prefix>\\..*", NULL, 0, 0, false, false},
@@ -216,6 +225,16 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 		: strcmp(config_string(c, "input.format"), "debezium-json") == 0 ? INPUT_DEBEZIUM : INPUT_AUTO;
 	s->input.placeholder = config_string(c, "unavailable.value.placeholder");
 	s->input.hex_bytes = strcmp(config_string(c, "binary.handling.mode"), "hex") == 0;
+	if ((config_string(c, "topic.routing.regex") != NULL) != (config_string(c, "topic.routing.replacement") != NULL))
+	{
+		snprintf(err, errlen, "topic.routing.regex and topic.routing.replacement are set together");
+		return false;
+	}
+	if (config_string(c, "topic.routing.regex") != NULL &&
+		(s->route = topicroute_new(config_string(c, "topic.routing.regex"),
+								   config_string(c, "topic.routing.replacement"), err, errlen)) == NULL)
+		return false;
+	s->input.route_key_field = s->route ? config_string(c, "topic.routing.key.field.name") : NULL;
 	if (strchr(dl, '.') == NULL || dl[0] == '.' || strchr(dl, '.')[1] == '\0' ||
 		strchr(strchr(dl, '.') + 1, '.') != NULL)
 	{

@@ -50,6 +50,7 @@ typedef struct Settings
 	const char *target;
 	const char *topics;			/* comma list or ^regex */
 	const char *topic_prefix;
+	struct TopicRoute *route;	/* topic.routing (topicroute.h); NULL: each table on its own topic */
 	const char *group_id;
 	const char *target_schema;	/* one schema for all, or NULL */
 	TableMapping *map;

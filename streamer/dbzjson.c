@@ -28,6 +28,7 @@ struct DbzTable
 	size_t		nkeys;
 	char	   *schema;			/* the relation's schema and table names */
 	char	   *table;
+	char	   *physical;		/* the table's own topic, in its messages' keys (routed); NULL: none */
 	Buf			key_schema;		/* {"schema":{...},"payload": — empty without schemas */
 	Buf			value_schema;	/* the same for the change envelope */
 };
@@ -103,7 +104,7 @@ envelope_schema(const DbzTable *t, const char *topic, Buf *out)
 
 DbzTable *
 dbz_table_new(const DbzOptions *o, const Record *relation, const bool *masked, const char *topic,
-			  char *err, size_t errlen)
+			  const char *physical, char *err, size_t errlen)
 {
 	DbzTable   *t = xcalloc(1, sizeof(DbzTable));
 
@@ -112,6 +113,7 @@ dbz_table_new(const DbzOptions *o, const Record *relation, const bool *masked, c
 	t->keys = xcalloc(relation->columns.n ? relation->columns.n : 1, sizeof(uint32_t));
 	t->schema = xstrndup((const char *) relation->schema.data, relation->schema.len);
 	t->table = xstrndup((const char *) relation->table.data, relation->table.len);
+	t->physical = physical != NULL && o->route_key_field != NULL ? xstrdup(physical) : NULL;
 	for (size_t i = 0; i < relation->columns.n; i++)
 	{
 		if (!dbz_column_read(relation->columns.items[i], &o->modes, &t->cols[i]))
@@ -138,6 +140,12 @@ dbz_table_new(const DbzOptions *o, const Record *relation, const bool *masked, c
 			/* As the column is: a key's are NOT NULL, message.key.columns' may not be. */
 			dbz_column_schema(&t->cols[t->keys[k]], &t->key_schema);
 		}
+		if (t->physical != NULL && t->nkeys > 0)
+		{
+			buf_puts(&t->key_schema, ",{\"type\":\"string\",\"optional\":false,\"field\":");
+			json_cstr(&t->key_schema, o->route_key_field);
+			buf_putc(&t->key_schema, '}');
+		}
 		buf_printf(&t->key_schema, "],\"optional\":false,\"name\":\"%s.Key\"},\"payload\":", topic);
 	}
 	return t;
@@ -154,6 +162,7 @@ dbz_table_free(DbzTable *t)
 	free(t->keys);
 	free(t->schema);
 	free(t->table);
+	free(t->physical);
 	buf_free(&t->key_schema);
 	buf_free(&t->value_schema);
 	free(t);
@@ -179,6 +188,9 @@ put_value(const DbzTable *t, size_t col, Span v, Buf *out, char *err, size_t err
 bool
 dbz_key(const DbzTable *t, const SpanArray *image, bool schema, Buf *out, char *err, size_t errlen)
 {
+	/* A message's key (not a header's) names a routed table's own topic. */
+	bool		physical = schema && t->physical != NULL;
+
 	schema = schema && t->o->schemas;
 	out->len = 0;
 	if (t->nkeys == 0)
@@ -202,6 +214,13 @@ dbz_key(const DbzTable *t, const SpanArray *image, bool schema, Buf *out, char *
 		}
 		if (!put_value(t, col, image->items[col], out, err, errlen))
 			return false;
+	}
+	if (physical)
+	{
+		buf_putc(out, ',');
+		json_cstr(out, t->o->route_key_field);
+		buf_putc(out, ':');
+		json_cstr(out, t->physical);
 	}
 	buf_putc(out, '}');
 	if (schema)

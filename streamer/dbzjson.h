@@ -30,6 +30,8 @@ typedef struct DbzOptions
 	bool		schemas;		/* schemas.enable */
 	const char *placeholder;	/* unavailable.value.placeholder */
 	DbzModes	modes;			/* decimal.handling.mode and the other type modes */
+	/* topic.routing.key.field.name when the routing keeps keys unique (topic.routing.key.enforce.uniqueness) */
+	const char *route_key_field;
 } DbzOptions;
 
 typedef struct DbzTable DbzTable;
@@ -53,18 +55,21 @@ typedef struct DbzPosition
  * A relation's table from its RELATION record, whose topic is topic (the
  * schemas' names are the topic's, as Debezium's); masked (NULL: none)
  * says per column whether its values are masked (colpolicy.h), which its
- * schema says as Debezium's does.  NULL, with err, when a
+ * schema says as Debezium's does.  physical: the table's own topic when
+ * topic.routing sends it to topic (NULL: not routed), which its keys then
+ * carry in o->route_key_field, as Debezium's ByLogicalTableRouter adds it.  NULL, with err, when a
  * Column is malformed.
  */
 extern DbzTable *dbz_table_new(const DbzOptions *o, const Record *relation, const bool *masked,
-							   const char *topic, char *err, size_t errlen);
+							   const char *topic, const char *physical, char *err, size_t errlen);
 extern void dbz_table_free(DbzTable *t);
 extern bool dbz_table_keyless(const DbzTable *t);
 
 /*
  * The key of an image into out (emptied first); out->len 0: a table
  * without a key.  schema false: the payload alone, whatever schemas.enable
- * says (the form of Debezium's __debezium.oldkey/newkey headers).
+ * says, and without a routed table's own topic (the form of Debezium's
+ * __debezium.oldkey/newkey headers).
  */
 extern bool dbz_key(const DbzTable *t, const SpanArray *image, bool schema, Buf *out,
 					char *err, size_t errlen);

@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "kafka.h"
 #include "colpolicy.h"
+#include "topicroute.h"
 #include "pipeline.h"
 #include "settings.h"
 #include "topiclimits.h"
@@ -51,6 +52,8 @@ release(void)
 	topiclimits_free(limits);
 	colpolicy_free(settings.columns);
 	settings.columns = NULL;
+	topicroute_free(settings.route);
+	settings.route = NULL;
 }
 
 int

@@ -24,11 +24,13 @@ struct Relations
 	size_t		count;
 	char	   *prefix;
 	const ColPolicy *columns;
+	const TopicRoute *route;
 	void		(*free_handle) (void *);
 };
 
 Relations *
-relations_new(const char *topic_prefix, const ColPolicy *columns, void (*free_handle) (void *))
+relations_new(const char *topic_prefix, const ColPolicy *columns, const TopicRoute *route,
+			  void (*free_handle) (void *))
 {
 	Relations  *rels = xcalloc(1, sizeof(Relations));
 
@@ -36,6 +38,7 @@ relations_new(const char *topic_prefix, const ColPolicy *columns, void (*free_ha
 	rels->slots = xcalloc(rels->capacity, sizeof(Relation *));
 	rels->prefix = xstrdup(topic_prefix);
 	rels->columns = columns;
+	rels->route = route;
 	rels->free_handle = free_handle;
 	return rels;
 }
@@ -47,6 +50,7 @@ relation_clear(Relations *rels, Relation *rel)
 	free(rel->keys);
 	free(rel->name);
 	free(rel->topic);
+	free(rel->physical);
 	dbz_table_free(rel->dbz);
 	coltable_free(rel->cols);
 	if (rel->handle != NULL && rels->free_handle != NULL)
@@ -130,14 +134,30 @@ relations_put(Relations *rels, const Record *r, const uint8_t *buf, size_t len, 
 
 	if (rels->columns != NULL && !colpolicy_table(rels->columns, r, buf, len, &fresh.cols, err, errlen))
 		return NULL;
+	fresh.topic = topicroute_of(rels->route, rels->prefix, (const char *) r->schema.data, r->schema.len,
+								(const char *) r->table.data, r->table.len, err, errlen);
+	if (fresh.topic == NULL)
+	{
+		coltable_free(fresh.cols);
+		return NULL;
+	}
+	if (rels->route != NULL)
+	{
+		/* Routed when its own name differs: Debezium's keys then name the own one. */
+		fresh.physical = topicname_of(rels->prefix, (const char *) r->schema.data, r->schema.len,
+									  (const char *) r->table.data, r->table.len);
+		if (strcmp(fresh.physical, fresh.topic) == 0)
+		{
+			free(fresh.physical);
+			fresh.physical = NULL;
+		}
+	}
 	if ((rels->count + 1) * 2 > rels->capacity)
 		grow(rels);
 	fresh.relid = r->relid;
 	fresh.record = xmalloc(len ? len : 1);
 	fresh.keys = xcalloc(r->columns.n ? r->columns.n : 1, sizeof(uint32_t));
 	fresh.name = xmalloc(r->schema.len + r->table.len + 2);
-	fresh.topic = topicname_of(rels->prefix, (const char *) r->schema.data, r->schema.len,
-							   (const char *) r->table.data, r->table.len);
 	memcpy(fresh.record, buf, len);
 	fresh.schema_len = r->schema.len;
 	fresh.record_len = len;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "colpolicy.h"
+#include "topicroute.h"
 #include "record.h"
 
 typedef struct Relation
@@ -26,7 +27,8 @@ typedef struct Relation
 	size_t		nkeys;
 	char	   *name;			/* schema.table, for logs and metrics */
 	size_t		schema_len;		/* name[schema_len] is the separating dot */
-	char	   *topic;			/* <prefix>.<schema>.<table>, sanitised */
+	char	   *topic;			/* <prefix>.<schema>.<table>, sanitised, or where topic.routing sends it */
+	char	   *physical;		/* routed: <prefix>.<schema>.<table>; NULL: not routed */
 	void	   *handle;			/* the producer's topic handle, owned via free_handle */
 	void	   *counters[10];	/* the caller's, per op (metric cells); kept on replace */
 	uint64_t	txn_events;		/* the caller's: changes in the open transaction */
@@ -40,15 +42,18 @@ typedef struct Relation
 
 typedef struct Relations Relations;
 
-/* columns: the column settings (colpolicy.h; NULL: none), the caller's, kept. */
-extern Relations *relations_new(const char *topic_prefix, const ColPolicy *columns,
+/*
+ * columns: the column settings (colpolicy.h; NULL: none), and route:
+ * topic.routing (topicroute.h; NULL: none), the caller's, kept.
+ */
+extern Relations *relations_new(const char *topic_prefix, const ColPolicy *columns, const TopicRoute *route,
 								void (*free_handle) (void *));
 extern void relations_free(Relations *rels);
 
 /*
  * Remembers a RELATION record (r scanned from buf); the entry stays valid
  * until relations_free.  NULL, with err, when the column settings cannot
- * hold for the table (colpolicy_table).
+ * hold for the table (colpolicy_table) or its routed topic is no name.
  */
 extern Relation *relations_put(Relations *rels, const Record *r, const uint8_t *buf, size_t len,
 							   char *err, size_t errlen);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "colpolicy.h"
+#include "topicroute.h"
 #include "settings.h"
 
 const ConfigKey settings_keys[] = {
@@ -53,6 +54,18 @@ const ConfigKey settings_keys[] = {
 	{"table.exclude.list", CONFIG_STRING, NULL,
 		"tables never to stream, schema.table or schema.*, comma-separated",
 		NULL, 0, 0, false, false},
+	{"topic.routing.regex", CONFIG_STRING, NULL,
+		"route the tables whose topics it matches (a POSIX extended regular expression, the whole name, "
+		"case-sensitive) to topic.routing.replacement, as Debezium's ByLogicalTableRouter; walsink needs "
+		"the same two settings", NULL, 0, 0, false, false},
+	{"topic.routing.replacement", CONFIG_STRING, NULL,
+		"the routed topic's name; $1..$9 are the regex's groups ($0 the whole name), \\$ a dollar",
+		NULL, 0, 0, false, false},
+	{"topic.routing.key.enforce.uniqueness", CONFIG_BOOL, "on",
+		"value.format = debezium-json: a routed table's keys carry its own topic (in "
+		"topic.routing.key.field.name), so that two tables' keys stay apart", NULL, 0, 0, false, false},
+	{"topic.routing.key.field.name", CONFIG_STRING, "__dbz__physicalTableIdentifier",
+		"the key field naming a routed table's own topic", NULL, 0, 0, false, false},
 	{"column.include.list", CONFIG_STRING, NULL,
 		"columns to send, regular expressions (POSIX extended, case-insensitive) matching the whole "
 		"schema.table.column, comma-separated; unset: all.  Masks: column.mask.with.<N>.chars and "
@@ -203,6 +216,19 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->columns = colpolicy_new(c, &ok, err, errlen);
 	if (!ok)
 		return false;
+	if ((config_string(c, "topic.routing.regex") != NULL) != (config_string(c, "topic.routing.replacement") != NULL))
+	{
+		snprintf(err, errlen, "%s: topic.routing.regex and topic.routing.replacement are set together",
+				 config_origin(c, config_string(c, "topic.routing.regex") ? "topic.routing.regex"
+							   : "topic.routing.replacement"));
+		return false;
+	}
+	if (config_string(c, "topic.routing.regex") != NULL &&
+		(s->route = topicroute_new(config_string(c, "topic.routing.regex"),
+								   config_string(c, "topic.routing.replacement"), err, errlen)) == NULL)
+		return false;
+	s->route_key_field = config_bool(c, "topic.routing.key.enforce.uniqueness") ?
+		config_string(c, "topic.routing.key.field.name") : NULL;
 
 	/*
 	 * Debezium's consumers read each message as a committed change: a

@@ -78,6 +78,8 @@ typedef struct Settings
 	DbzModes	modes;			/* decimal.handling.mode and Debezium's other type modes */
 	bool		tombstones;		/* tombstones.on.delete, its default by format */
 	struct ColPolicy *columns;	/* the column settings (colpolicy.h); NULL: none, every column as read */
+	struct TopicRoute *route;	/* topic.routing (topicroute.h); NULL: every table on its own topic */
+	const char *route_key_field;	/* topic.routing.key.field.name, or NULL when uniqueness is off */
 } Settings;
 
 extern const ConfigKey settings_keys[];

@@ -22,7 +22,7 @@
 #include "snapread.h"
 #include "snapshot.h"
 #include "source.h"
-#include "topicname.h"
+#include "topicroute.h"
 #include "xalloc.h"
 
 /* Chunks of one worker read but not yet acknowledged, at most (placed, they hold no rows)... */
@@ -234,8 +234,10 @@ await_topic(Reader *r)
 
 	if (r->snap->kafka == NULL)
 		return true;
-	topic = topicname_of(r->snap->settings->topic_prefix, r->t->schema, strlen(r->t->schema), r->t->name,
-						 strlen(r->t->name));
+	topic = topicroute_of(r->snap->settings->route, r->snap->settings->topic_prefix, r->t->schema,
+						  strlen(r->t->schema), r->t->name, strlen(r->t->name), err, sizeof(err));
+	if (topic == NULL)
+		return tableread_fail(&r->tr, true, "%s", err);
 	rkt = kafka_topic(r->snap->kafka, topic);
 	free(topic);
 	if (rkt == NULL)

@@ -21,7 +21,7 @@
 #include "standin.h"
 #include "stream.h"
 #include "streamtxn.h"
-#include "topicname.h"
+#include "topicroute.h"
 #include "xalloc.h"
 
 /* A message the producer refused for now (queue full), in order. */
@@ -148,13 +148,13 @@ stream_new(const Settings *s, Kafka *k, FILE *out, Metrics *m, uint64_t start_ls
 	st->received_lsn = start_lsn;
 	record_init(&st->rec);
 	record_init(&st->sent_rec);
-	st->rels = relations_new(s->topic_prefix, s->columns, k ? kafka_topic_release : NULL);
-	st->chunk_rels = relations_new(s->topic_prefix, s->columns, k ? kafka_topic_release : NULL);
+	st->rels = relations_new(s->topic_prefix, s->columns, s->route, k ? kafka_topic_release : NULL);
+	st->chunk_rels = relations_new(s->topic_prefix, s->columns, s->route, k ? kafka_topic_release : NULL);
 	st->watch = watch;
 	st->signals = signals;
 	st->acks = acktrack_new(start_lsn);
 	st->streams = streamtxns_new(run_id(), STREAM_KEYS_MEM);
-	st->dbz = (DbzOptions) {s->topic_prefix, s->schemas, s->placeholder, s->modes};
+	st->dbz = (DbzOptions) {s->topic_prefix, s->schemas, s->placeholder, s->modes, s->route_key_field};
 	st->database = xstrdup("");
 	st->last_end = start_lsn;
 	if (k != NULL)
@@ -540,7 +540,7 @@ dbz_table_of(Stream *st, Relation *rel, char *err, size_t errlen)
 		snprintf(err, errlen, "the RELATION record of %s: %s", rel->name, why);
 	else
 		rel->dbz = dbz_table_new(&st->dbz, &r, rel->cols ? coltable_masked(rel->cols) : NULL, rel->topic,
-								 err, errlen);
+								 rel->physical, err, errlen);
 	record_free(&r);
 	return rel->dbz;
 }
@@ -791,8 +791,10 @@ on_truncate(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen
 		if ((rel = relations_get(st->rels, relid)) != NULL)
 			count(st, rel, PGCDC__OP__OP_TRUNCATE);
 		watch_key(st, relid, NULL, 0, true);
-		topic = topicname_of(st->settings->topic_prefix, (const char *) schema.data, schema.len,
-							 (const char *) table.data, table.len);
+		topic = topicroute_of(st->settings->route, st->settings->topic_prefix, (const char *) schema.data,
+							  schema.len, (const char *) table.data, table.len, err, errlen);
+		if (topic == NULL)
+			return false;
 		rkt = kafka_topic(st->kafka, topic);
 		free(topic);
 		if (rkt == NULL)

@@ -85,6 +85,11 @@ VARIANTS = {
                 "column.mask.hash.SHA-256.with.salt.CzQMA0cB5K": "public.types.c_varchar,public.doc_full.body",
                 "column.mask.hash.v2.SHA-256.with.salt.pgcdc": "public.types.c_text,public.full_ident.name",
                 "message.key.columns": "public.keyless:n;public.pair:b"},
+    # Topic routing: Debezium's ByLogicalTableRouter merging two tables' topics.
+    "routing": {"transforms": "Reroute",
+                "transforms.Reroute.type": "io.debezium.transforms.ByLogicalTableRouter",
+                "transforms.Reroute.topic.regex": r"routing\.(public)\.(pair|full_ident)",
+                "transforms.Reroute.topic.replacement": "routing.$1.merged"},
 }
 
 
@@ -121,6 +126,23 @@ def read_topic(consumer, topic):
         out.append(m)
     consumer.unassign()
     return out
+
+
+def settled(consumer, prefixes, quiet=10, timeout=180):
+    """Until the variants' topics and their high watermarks (the heartbeats'
+    aside, which never stop) stay the same for quiet seconds: the last
+    statement's messages may reach Kafka after the last table's."""
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        marks = {t: consumer.get_watermark_offsets(TopicPartition(t, 0), timeout=30)[1]
+                 for p in prefixes for t in topics_of(consumer, p) if not t.startswith("__debezium-heartbeat.")}
+        if marks != last:
+            last, since = marks, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(1)
+    raise RuntimeError("the variants' topics kept growing")
 
 
 def wait_for(consumer, topic, timeout=120):
@@ -168,6 +190,7 @@ def main():
         for name in variants:
             wait_for(consumer, f"{name}.public.scratch")
             wait_for(consumer, f"__debezium-heartbeat.{name}")
+        settled(consumer, list(variants))
         for name in variants:
             lines = []
             for topic in topics_of(consumer, name):

@@ -94,9 +94,21 @@ def wait_applied(source, target, variant, timeout=120):
         time.sleep(0.5)
 
 
+def sink_settings(variant):
+    """What walsink is told of a variant: modes' binary.handling.mode, routing's topic.routing."""
+    if variant == "modes":
+        return {"binary_handling_mode": "hex"}
+    if variant == "routing":
+        dbz = json.load(open(os.path.join(FIXTURES, "manifest.json")))["variants"]["routing"]
+        return {"topic_routing_regex": dbz["transforms.Reroute.topic.regex"],
+                "topic_routing_replacement": dbz["transforms.Reroute.topic.replacement"]}
+    return {}
+
+
 # modes: Debezium's other type modes (decimal string, time connect, binary hex,
 # hstore map, interval string): walsink told its binary.handling.mode.
-@pytest.mark.parametrize("variant", ["schemas", "plain", "modes"])
+# routing: two tables' topics merged by Debezium's ByLogicalTableRouter.
+@pytest.mark.parametrize("variant", ["schemas", "plain", "modes", "routing"])
 def test_debezium_topics_applied_to_the_target(source, target, broker, sink, variant):
     # The expected state, and the target's empty tables of the same definitions.
     psql_file(source, "setup.sql")
@@ -104,7 +116,7 @@ def test_debezium_topics_applied_to_the_target(source, target, broker, sink, var
     psql_file(target, "setup.sql")
     target.psql("TRUNCATE " + ", ".join(TABLES) + ", measure")
     produce_fixture(broker.bootstrap, variant)
-    hex_bytes = {"binary_handling_mode": "hex"} if variant == "modes" else {}
+    hex_bytes = sink_settings(variant)
     w = sink(topic_prefix=variant, input_format="debezium-json", **hex_bytes).start()
     wait_applied(source, target, variant)
     assert dead_letters(target) == []

@@ -45,11 +45,13 @@ VARIANTS = {
                "binary.handling.mode": "base64-url-safe", "unavailable.value.placeholder": "__unchanged__"},
     "columns": {k: v for k, v in json.load(open(os.path.join(FIXTURES, "manifest.json")))["variants"]["columns"].items()
                 if k.startswith(("column.", "message.key."))},
+    "routing": {"topic.routing.regex": r"routing\.(public)\.(pair|full_ident)",
+                "topic.routing.replacement": "routing.$1.merged"},
 }
 # Each through the pgcdc plugin; without schemas, also through PostgreSQL's
 # own pgoutput (managed servers), whose records walstreamer builds itself.
 RUNS = [("schemas", "pgcdc"), ("plain", "pgcdc"), ("plain", "pgoutput"), ("modes", "pgcdc"),
-        ("modes2", "pgcdc"), ("columns", "pgcdc")]
+        ("modes2", "pgcdc"), ("columns", "pgcdc"), ("routing", "pgcdc")]
 
 
 def psql_file(cluster, name):

@@ -1,7 +1,8 @@
 """Where and how changes land: columns added on the source mid-stream,
-table.map and target.schema, soft deletes, truncate modes."""
+table.map and target.schema, soft deletes, truncate modes, routed topics."""
 
-from support.checks import confirmed, dead_letters, metric, query, wait_equal, wait_for
+from support.checks import confirmed, dead_letters, metric, query, snapshot_done, wait_equal, wait_for
+from support.kafkaread import watermarks
 from support.ports import free_port
 
 
@@ -213,4 +214,49 @@ def test_source_key_changes_without_auto_evolve(source, target, broker, streamer
         "REPLICA IDENTITY FULL to match its old row by"]
     wait_for(lambda: target.psql("SELECT count(*) FROM d") == "12", what="d's inserts after the key went")
     assert target.psql("SELECT v FROM d WHERE id = 2") == "2"
+    assert w.stop() == 0 and s.stop() == 0
+
+
+ROUTING = {"topic_routing_regex": r"pgcdc\.public\.(orders)_[0-9]+",
+           "topic_routing_replacement": "pgcdc.public.$1_all"}
+
+
+def shards(source):
+    source.psql("""
+        CREATE TABLE orders_1 (id int PRIMARY KEY, amount int);
+        CREATE TABLE orders_2 (id int PRIMARY KEY, amount int);
+        CREATE TABLE other (id int PRIMARY KEY);
+        INSERT INTO orders_1 SELECT g, g FROM generate_series(1, 30) g;
+        INSERT INTO orders_2 SELECT g, -g FROM generate_series(1, 20) g;
+        INSERT INTO other VALUES (1);""")
+
+
+def test_routed_topics_merge_shards_and_walsink_applies_each_to_its_table(source, target, broker, streamer, sink):
+    """topic.routing (Debezium's ByLogicalTableRouter): two shards' changes
+    share one topic; walsink, given the same settings, applies each record
+    to its own table."""
+    shards(source)
+    s = streamer(**ROUTING).start()
+    w = sink(**ROUTING).start()
+    source.psql("UPDATE orders_1 SET amount = amount + 100 WHERE id % 3 = 0; DELETE FROM orders_2 WHERE id > 15; "
+                "INSERT INTO orders_2 VALUES (100, 7); TRUNCATE orders_1; INSERT INTO orders_1 VALUES (5, 5)")
+    wait_equal(source, target, ["orders_1", "orders_2", "other"])
+    topics = {t for t, _ in watermarks(broker.bootstrap)}
+    assert "pgcdc.public.orders_all" in topics and "pgcdc.public.other" in topics
+    assert not {"pgcdc.public.orders_1", "pgcdc.public.orders_2"} & topics
+    assert dead_letters(target) == []
+    assert w.stop() == 0 and s.stop() == 0
+
+
+def test_a_routed_topic_read_without_the_routing_settings_is_dead_letters(source, target, broker, streamer, sink):
+    """A record applies only to its topic's tables: a walsink not told of
+    the routing takes the shared topic's records for forgeries."""
+    shards(source)
+    s = streamer(**ROUTING).start()
+    wait_for(lambda: snapshot_done(source), what="the snapshot")
+    w = sink(topics="pgcdc.public.orders_all").start()
+    wait_for(lambda: target.psql("SELECT to_regclass('pgcdc.dead_letter') IS NOT NULL") == "t" and
+             len(dead_letters(target)) >= 50, what="the shared topic's records as dead letters")
+    assert all("not on its table's topic" in r for r in dead_letters(target))
+    assert target.psql("SELECT count(*) FROM pg_tables WHERE tablename IN ('orders_1', 'orders_2')") == "0"
     assert w.stop() == 0 and s.stop() == 0
