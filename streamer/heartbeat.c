@@ -20,6 +20,7 @@
 struct Heartbeat
 {
 	char	   *conninfo;
+	char	   *action_query;	/* NULL: none */
 	int			interval_ms;
 	pthread_t	thread;
 	pthread_mutex_t lock;
@@ -50,6 +51,54 @@ sleep_interval(Heartbeat *hb)
 	return !stop;
 }
 
+/*
+ * What went wrong with the connection or a statement (res NULL: the
+ * connection), logged once until it works again.
+ */
+static void
+warn_once(Heartbeat *hb, PGconn *conn, PGresult *res, const char *what, bool *failing)
+{
+	char	   *msg = config_mask_pqerror(hb->conninfo, res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+	size_t		n = msg ? strlen(msg) : 0;
+
+	if (!*failing)
+	{
+		while (n > 0 && msg[n - 1] == '\n')
+			n--;
+		log_msg(LOG_WARNING, "%s failed (retrying every interval): %.*s", what, (int) n, msg ? msg : "");
+	}
+	*failing = true;
+	free(msg);
+}
+
+/* The user's heartbeat.action.query; false when it failed. */
+static bool
+run_action(Heartbeat *hb, PGconn *conn, bool *failing)
+{
+	PGresult   *res = PQexec(conn, hb->action_query);
+	ExecStatusType st = PQresultStatus(res);
+	bool		ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+	/* A statement that leaves a transaction open would keep every later heartbeat uncommitted. */
+	if (ok && PQtransactionStatus(conn) != PQTRANS_IDLE)
+	{
+		PQclear(PQexec(conn, "ROLLBACK"));
+		if (!*failing)
+			log_msg(LOG_WARNING, "heartbeat.action.query left a transaction open: rolled back; end it with COMMIT");
+		*failing = true;
+		PQclear(res);
+		return false;
+	}
+	if (!ok)
+		warn_once(hb, conn, res, "heartbeat.action.query", failing);
+	else if (*failing)
+		log_msg(LOG_INFO, "heartbeat.action.query works again");
+	if (ok)
+		*failing = false;
+	PQclear(res);
+	return ok;
+}
+
 static void *
 run(void *arg)
 {
@@ -58,6 +107,7 @@ run(void *arg)
 	const char *values[] = {"10", hb->conninfo, "walstreamer heartbeat", NULL};
 	PGconn	   *conn = NULL;
 	bool		failing = false;
+	bool		action_failing = false;
 
 	while (sleep_interval(hb))
 	{
@@ -73,20 +123,15 @@ run(void *arg)
 						 "', pg_catalog.now()::text)");
 			ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 		}
-		if (!ok && !failing)
-		{
-			char	   *msg = config_mask_pqerror(hb->conninfo, PQerrorMessage(conn));
-			size_t		n = msg ? strlen(msg) : 0;
-
-			while (n > 0 && msg[n - 1] == '\n')
-				n--;
-			log_msg(LOG_WARNING, "heartbeat failed (retrying every interval): %.*s", (int) n, msg ? msg : "");
-			free(msg);
-		}
-		else if (ok && failing)
+		if (!ok)
+			warn_once(hb, conn, NULL, "heartbeat", &failing);
+		else if (failing)
 			log_msg(LOG_INFO, "heartbeat works again");
 		failing = !ok;
 		PQclear(res);
+		/* A failed action query leaves the connection as it was: only a lost connection is made again. */
+		if (ok && hb->action_query != NULL)
+			ok = run_action(hb, conn, &action_failing) || PQstatus(conn) == CONNECTION_OK;
 		if (!ok)
 		{
 			PQfinish(conn);
@@ -98,7 +143,7 @@ run(void *arg)
 }
 
 Heartbeat *
-heartbeat_start(const char *conninfo, int interval_ms)
+heartbeat_start(const char *conninfo, int interval_ms, const char *action_query)
 {
 	Heartbeat  *hb;
 
@@ -106,6 +151,7 @@ heartbeat_start(const char *conninfo, int interval_ms)
 		return NULL;
 	hb = xcalloc(1, sizeof(Heartbeat));
 	hb->conninfo = xstrdup(conninfo);
+	hb->action_query = action_query ? xstrdup(action_query) : NULL;
 	hb->interval_ms = interval_ms;
 	pthread_mutex_init(&hb->lock, NULL);
 	pthread_cond_init(&hb->wake, NULL);
@@ -113,6 +159,7 @@ heartbeat_start(const char *conninfo, int interval_ms)
 	{
 		log_msg(LOG_ERROR, "cannot start the heartbeat thread");
 		free(hb->conninfo);
+		free(hb->action_query);
 		free(hb);
 		return NULL;
 	}
@@ -132,5 +179,6 @@ heartbeat_stop(Heartbeat *hb)
 	pthread_mutex_destroy(&hb->lock);
 	pthread_cond_destroy(&hb->wake);
 	free(hb->conninfo);
+	free(hb->action_query);
 	free(hb);
 }

@@ -523,7 +523,7 @@ run(Pipeline *p, bool *connected)
 		return failure(p, false);
 	metrics_set_health(p->metrics, true, NULL);
 	if (!s->to_stdout)
-		p->heartbeat = heartbeat_start(s->writes, s->heartbeat_ms);
+		p->heartbeat = heartbeat_start(s->writes, s->heartbeat_ms, s->heartbeat_query);
 	return stream_loop(p);
 }
 

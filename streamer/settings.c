@@ -95,6 +95,10 @@ const ConfigKey settings_keys[] = {
 	{"snapshot.fetch.size", CONFIG_INT, "5000",
 		"rows fetched per round trip during a snapshot, at most; fewer when they are wide (1 MB a fetch)",
 		NULL, 1, 1000000, false, false},
+	{"heartbeat.action.query", CONFIG_STRING, NULL,
+		"a statement run on the source (the primary) after each heartbeat, e.g. an insert into a table "
+		"of the stream, so that a slot moves while its own tables are idle; unset: none",
+		NULL, 0, 0, false, false},
 	{"heartbeat.interval.ms", CONFIG_INT, "10000",
 		"emit a heartbeat message this often so an idle or filtered slot advances; 0: never",
 		NULL, 0, 86400000, false, false},
@@ -192,6 +196,13 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->snapshot_chunk_rows = (int) config_int(c, "snapshot.chunk.rows");
 	s->signal_table = config_string(c, "signal.data.collection");
 	s->heartbeat_ms = (int) config_int(c, "heartbeat.interval.ms");
+	s->heartbeat_query = config_string(c, "heartbeat.action.query");
+	if (s->heartbeat_query != NULL && s->heartbeat_ms == 0)
+	{
+		snprintf(err, errlen, "%s: heartbeat.action.query runs with each heartbeat: it needs "
+				 "heartbeat.interval.ms above 0", config_origin(c, "heartbeat.action.query"));
+		return false;
+	}
 	s->status_ms = (int) config_int(c, "status.interval.ms");
 	s->transaction_topic = config_bool(c, "provide.transaction.metadata");
 	s->oversized_mode = strcmp(config_string(c, "oversized.mode"), "fail") == 0 ? OVERSIZED_FAIL

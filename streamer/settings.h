@@ -68,6 +68,7 @@ typedef struct Settings
 	int			snapshot_chunk_rows;
 	const char *signal_table;	/* schema.table of the signal table, or NULL */
 	int			heartbeat_ms;
+	const char *heartbeat_query;	/* heartbeat.action.query, or NULL */
 	int			status_ms;
 	bool		transaction_topic;
 	OversizedMode oversized_mode;

@@ -7,6 +7,7 @@ import time
 
 from support.binaries import WALSTREAMER
 from support.checks import confirmed, lsn, wait_for
+from support.kafkaread import read_all
 
 
 def test_idle_source_with_only_excluded_writes_advances(source, broker, streamer):
@@ -30,6 +31,36 @@ def test_heartbeat_advances_a_slot_whose_database_is_idle(source, broker, stream
     end = lsn(source.psql("SELECT pg_current_wal_lsn()"))
     wait_for(lambda: confirmed(source) >= end, timeout=30, what="heartbeats to move the slot")
     assert s.stop() == 0
+
+
+def test_heartbeat_action_query_runs_with_each_heartbeat(source, broker, streamer):
+    """heartbeat.action.query, as Debezium's: the user's statement after
+    each heartbeat; its rows stream like any other table's.  A statement
+    that fails, or leaves a transaction open, is logged with the reason,
+    and the heartbeats go on."""
+    source.psql("CREATE TABLE hb (id serial PRIMARY KEY, at timestamptz)")
+    s = streamer(heartbeat_interval_ms="300",
+                 heartbeat_action_query="INSERT INTO hb (at) VALUES (now())").start()
+    wait_for(lambda: int(source.psql("SELECT count(*) FROM hb")) >= 3, what="the action query's rows")
+    n = int(source.psql("SELECT max(id) FROM hb"))
+    wait_for(lambda: any(m.record()["op"] == "insert" and m.record()["row"]["id"] == n
+                         for ms in read_all(broker.bootstrap).values() for m in ms if m.topic == "pgcdc.public.hb"),
+             what="the action query's rows in Kafka")
+    assert s.stop() == 0
+    assert "heartbeat" not in "".join(l for l in s.text().splitlines(True) if "WARNING" in l), s.text()
+
+    for query, said in (("INSERT INTO no_such_table VALUES (1)", 'relation "no_such_table" does not exist'),
+                        ("BEGIN; INSERT INTO hb (at) VALUES (now())", "left a transaction open: rolled back")):
+        s = streamer(heartbeat_interval_ms="300", heartbeat_action_query=query).start()
+        wait_for(lambda: said in s.text(), what=f"the failure of {query!r} logged")
+        # The heartbeats themselves go on: the slot moves past WAL written now.
+        end = lsn(source.psql("SELECT pg_current_wal_lsn()"))
+        wait_for(lambda: confirmed(source) >= end, timeout=30, what="heartbeats to move the slot")
+        assert s.running() and s.text().count(said) == 1, "logged once while it keeps failing"
+        assert s.stop() == 0
+    assert source.psql("SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'") == "0"
+    rc, text = run_once(streamer(heartbeat_interval_ms="0", heartbeat_action_query="SELECT 1"))
+    assert rc != 0 and "heartbeat.action.query runs with each heartbeat" in text
 
 
 def run_once(s, timeout=60):
