@@ -191,6 +191,7 @@ pgcdc_options_parse(List *defels, PgcdcOptions *opts)
 	bool		version_given = false;
 	bool		batch_bytes_given = false;
 	bool		streaming_given = false;
+	bool		partition_root_given = false;
 	ListCell   *lc;
 
 	memset(opts, 0, sizeof(*opts));
@@ -276,6 +277,11 @@ pgcdc_options_parse(List *defels, PgcdcOptions *opts)
 		{
 			ONCE(streaming_given);
 			opts->streaming = option_bool(elem);
+		}
+		else if (strcmp(name, "partition-root") == 0)
+		{
+			ONCE(partition_root_given);
+			opts->partition_root = option_bool(elem);
 		}
 		else if (strcmp(name, "version") == 0)
 		{

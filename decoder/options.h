@@ -35,6 +35,7 @@ typedef struct PgcdcOptions
 	bool		origin_none;	/* drop changes that carry a replication origin */
 	int			batch_bytes;	/* 0: one record per message; else framed batches */
 	bool		streaming;		/* transactions in progress streamed (stream_* callbacks) */
+	bool		partition_root; /* a partition's changes as its topmost root's (publish_via_partition_root) */
 } PgcdcOptions;
 
 /* The largest batch-bytes accepted. */

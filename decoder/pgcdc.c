@@ -363,15 +363,34 @@ pgcdc_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relati
 	PgcdcRelation *entry;
 	Pgcdc__ChangeEvent ev;
 	MemoryContext old;
+	Relation	root = NULL;
+	TupleConversionMap *to_root = NULL;
 
 	entry = pgcdc_relcache_get(relation, &state->opts);
+	/* Option partition-root: a partition's change is its root's, in the root's columns (as pgoutput's). */
+	if (OidIsValid(entry->root))
+	{
+		to_root = entry->to_root;
+		root = RelationIdGetRelation(entry->root);
+		if (!RelationIsValid(root))
+			elog(ERROR, "could not open relation %u, the root of partition %u", entry->root, entry->relid);
+		entry = pgcdc_relcache_get(root, &state->opts);
+		desc = RelationGetDescr(root);
+	}
 	if (!entry->included)
 	{
+		if (root != NULL)
+			RelationClose(root);
 		note_filtered(ctx, state);
 		return;
 	}
 
 	old = MemoryContextSwitchTo(state->scratch);
+	if (to_root != NULL)
+	{
+		newtuple = newtuple ? execute_attr_map_tuple(newtuple, to_root) : NULL;
+		oldtuple = oldtuple ? execute_attr_map_tuple(oldtuple, to_root) : NULL;
+	}
 	start_output(ctx, state, txn);
 	if (!entry->schema_sent && !state->opts.inline_schema)
 		write_relation(ctx, state, entry, change->lsn);
@@ -402,8 +421,16 @@ pgcdc_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relati
 
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(state->scratch);
+	if (root != NULL)
+		RelationClose(root);
 }
 
+/*
+ * A TRUNCATE of the tables the filters pass.  Option partition-root: of
+ * the partitioned tables themselves, not their partitions, whose rows
+ * their root's changes carry (as pgoutput with publish_via_partition_root,
+ * a partition truncated alone is not streamed).
+ */
 static void
 pgcdc_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations,
 			   Relation relations[], ReorderBufferChange *change)
@@ -425,7 +452,7 @@ pgcdc_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelation
 	{
 		PgcdcRelation *entry = pgcdc_relcache_get(relations[i], &state->opts);
 
-		if (!entry->included)
+		if (!entry->included || OidIsValid(entry->root))
 			continue;
 		entries[n] = entry;
 		pgcdc__relation_ref__init(&refs[n]);

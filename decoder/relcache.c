@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "catalog/dependency.h"
+#include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "commands/extension.h"
 
@@ -407,6 +408,24 @@ pgcdc_relcache_get(Relation rel, const PgcdcOptions *opts)
 	pgcdc_relation_build(entry, rel, relcache_cxt);
 	entry->included = !pgcdc_relation_is_internal(relid) &&
 		pgcdc_options_table_included(opts, entry->schema, entry->table);
+	entry->root = InvalidOid;
+	entry->to_root = NULL;
+	if (opts->partition_root && rel->rd_rel->relispartition)
+	{
+		Relation	root;
+		MemoryContext old;
+
+		entry->root = llast_oid(get_partition_ancestors(relid));
+		root = RelationIdGetRelation(entry->root);
+		if (!RelationIsValid(root))
+			elog(ERROR, "could not open relation %u, the root of partition %u", entry->root, relid);
+		/* Copies of both descriptors: the map outlives this change's relcache entries. */
+		old = MemoryContextSwitchTo(entry->cxt);
+		entry->to_root = convert_tuples_by_name(CreateTupleDescCopy(RelationGetDescr(rel)),
+												CreateTupleDescCopy(RelationGetDescr(root)));
+		MemoryContextSwitchTo(old);
+		RelationClose(root);
+	}
 	return entry;
 }
 

@@ -14,6 +14,7 @@
 #define PGCDC_DECODER_RELCACHE_H
 
 #include "fmgr.h"
+#include "access/tupconvert.h"
 #include "utils/rel.h"
 
 #include "cdc.pb-c.h"
@@ -41,6 +42,9 @@ typedef struct PgcdcRelation
 	int			ncolumns;		/* live, non-generated columns */
 	PgcdcColumn *columns;
 	Pgcdc__Column **meta;		/* protobuf description of each column */
+	/* Option partition-root, a partition: its topmost root, whose changes its own become. */
+	Oid			root;			/* InvalidOid: the relation's changes are its own */
+	TupleConversionMap *to_root;	/* its tuples in the root's columns; NULL: the same columns */
 	MemoryContext cxt;			/* owns all of the above but the entry */
 } PgcdcRelation;
 

@@ -216,8 +216,8 @@ check_tables(Check *c)
 
 	if (conn == NULL)
 		return report(false, c->err);
-	ok = included_tables(conn, s->include_tables, s->exclude_tables, s->signal_table, &oids, c->err,
-						 sizeof(c->err));
+	ok = included_tables(conn, s->include_tables, s->exclude_tables, s->signal_table, s->via_root,
+						 &oids, c->err, sizeof(c->err));
 	PQfinish(conn);
 	if (!ok)
 	{

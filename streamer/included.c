@@ -8,26 +8,30 @@
 #include "included.h"
 #include "tablefilter.h"
 
-/* The candidates: what the pgcdc plugin could stream and a snapshot can read. */
+/* The candidates: what the pgcdc plugin could stream and a snapshot can read; %s: which relations. */
 #define CANDIDATES_SQL \
-	"SELECT c.oid, n.nspname, c.relname, pg_catalog.format('%s.%s', n.nspname, c.relname) " \
+	"SELECT c.oid, n.nspname, c.relname, pg_catalog.format('%%s.%%s', n.nspname, c.relname) " \
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
-	"WHERE c.relkind = 'r' AND c.relpersistence = 'p' " \
+	"WHERE %s AND c.relpersistence = 'p' " \
 	"AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)' " \
 	"AND NOT " BOOKKEEPING_RELATION_SQL " " \
 	"ORDER BY c.oid"
+#define LEAVES "c.relkind = 'r'"
+#define ROOTS "c.relkind IN ('r', 'p') AND NOT c.relispartition"
 
 bool
-included_tables(PGconn *conn, const char *include, const char *exclude, const char *signal_table, Buf *oids,
-				char *err, size_t errlen)
+included_tables(PGconn *conn, const char *include, const char *exclude, const char *signal_table, bool roots,
+				Buf *oids, char *err, size_t errlen)
 {
 	TableFilter *f = tablefilter_new(include, exclude, NULL, err, errlen);
 	PGresult   *res;
 	int			n = 0;
+	char		sql[sizeof(CANDIDATES_SQL) + sizeof(ROOTS)];
 
 	if (f == NULL)
 		return false;
-	res = PQexec(conn, CANDIDATES_SQL);
+	snprintf(sql, sizeof(sql), CANDIDATES_SQL, roots ? ROOTS : LEAVES);
+	res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		snprintf(err, errlen, "cannot list the source's tables: %s", PQerrorMessage(conn));

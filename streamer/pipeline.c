@@ -124,6 +124,8 @@ plugin_options(const Settings *s)
 	/* Printed records are for people: whole transactions. */
 	if (s->streaming && !s->to_stdout)
 		strcat(opts, ", \"streaming\" 'on'");
+	if (s->via_root)
+		strcat(opts, ", \"partition-root\" 'on'");
 	if (s->include_tables)
 	{
 		char	   *list = xmalloc(strlen(s->include_tables) + (s->signal_table ? strlen(s->signal_table) : 0) + 2);

@@ -44,7 +44,8 @@ progress_schedule(const Settings *s, char *err, size_t errlen)
 
 	if (conn == NULL)
 		return false;
-	if (!included_tables(conn, s->include_tables, s->exclude_tables, s->signal_table, &oids, err, errlen))
+	if (!included_tables(conn, s->include_tables, s->exclude_tables, s->signal_table, s->via_root, &oids,
+						 err, errlen))
 	{
 		PQfinish(conn);
 		return false;
@@ -111,11 +112,13 @@ progress_reconcile(const Settings *s, char *err, size_t errlen)
 	if (conn == NULL)
 		return false;
 	if ((changed = last_lists(conn, s, &old_include, &old_exclude, err, errlen)) < 0 ||
-		!included_tables(conn, s->include_tables, s->exclude_tables, s->signal_table, &now, err, errlen))
+		!included_tables(conn, s->include_tables, s->exclude_tables, s->signal_table, s->via_root, &now,
+						 err, errlen))
 		goto out;
 	if (!changed)
 		buf_puts(&before, "{}");
-	else if (!included_tables(conn, old_include, old_exclude, s->signal_table, &before, err, errlen))
+	else if (!included_tables(conn, old_include, old_exclude, s->signal_table, s->via_root, &before,
+							  err, errlen))
 		goto out;
 	{
 		const char *params[7] = {s->slot_name, s->include_tables, s->exclude_tables,

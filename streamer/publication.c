@@ -51,13 +51,16 @@ run(PGconn *conn, const char *sql, char *err, size_t errlen)
 	return ok;
 }
 
-/* Whether the publication exists (*all: FOR ALL TABLES); -1 on a failed query. */
+/*
+ * Whether the publication exists (*all: FOR ALL TABLES; *via_root: WITH
+ * publish_via_partition_root); -1 on a failed query.
+ */
 static int
-exists(PGconn *conn, const char *name, bool *all, char *err, size_t errlen)
+exists(PGconn *conn, const char *name, bool *all, bool *via_root, char *err, size_t errlen)
 {
 	const char *params[1] = {name};
-	PGresult   *res = PQexecParams(conn, "SELECT puballtables FROM pg_catalog.pg_publication WHERE pubname = $1",
-								   1, NULL, params, NULL, NULL, 0);
+	PGresult   *res = PQexecParams(conn, "SELECT puballtables, pubviaroot FROM pg_catalog.pg_publication "
+								   "WHERE pubname = $1", 1, NULL, params, NULL, NULL, 0);
 	int			found;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -68,6 +71,7 @@ exists(PGconn *conn, const char *name, bool *all, char *err, size_t errlen)
 	}
 	found = PQntuples(res);
 	*all = found && PQgetvalue(res, 0, 0)[0] == 't';
+	*via_root = found && PQgetvalue(res, 0, 1)[0] == 't';
 	PQclear(res);
 	return found;
 }
@@ -89,6 +93,8 @@ publication_prepare(PGconn *conn, const Settings *s, const TableFilter *f, bool 
 	char	   *quoted = PQescapeIdentifier(conn, s->publication, strlen(s->publication));
 	const char *params[1] = {s->publication};
 	bool		all = false;
+	bool		via_root = false;
+	const char *with = s->via_root ? " WITH (publish_via_partition_root = true)" : "";
 	int			found;
 	PGresult   *res = NULL;
 	Buf			missing = {0};
@@ -106,8 +112,33 @@ publication_prepare(PGconn *conn, const Settings *s, const TableFilter *f, bool 
 		*fatal = true;
 		return false;
 	}
-	if ((found = exists(conn, s->publication, &all, err, errlen)) < 0)
+	if ((found = exists(conn, s->publication, &all, &via_root, err, errlen)) < 0)
 		goto out;
+	/* How it publishes partitions: as publish.via.partition.root says, set on one walstreamer made. */
+	if (found && via_root != s->via_root)
+	{
+		buf_printf(&sql, "ALTER PUBLICATION %s SET (publish_via_partition_root = %s)", quoted,
+				   s->via_root ? "true" : "false");
+		if (s->publication_autocreate == PUBLICATION_DISABLED)
+		{
+			snprintf(err, errlen, "publication \"%s\" has publish_via_partition_root %s, but "
+					 "publish.via.partition.root is %s (publication.autocreate=disabled): %s",
+					 s->publication, via_root ? "on" : "off", s->via_root ? "on" : "off", sql.data);
+			*fatal = true;
+			goto out;
+		}
+		if (!check_only && !run(conn, sql.data, err, errlen))
+		{
+			char		why[512];
+
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "cannot set publish_via_partition_root of publication \"%s\" (the role must "
+					 "own it, or an administrator runs: %s): %s", s->publication, sql.data, why);
+			*fatal = true;
+			goto out;
+		}
+		sql.len = 0;
+	}
 	if (!found && s->publication_autocreate == PUBLICATION_ALL_TABLES)
 	{
 		if (check_only)
@@ -116,7 +147,7 @@ publication_prepare(PGconn *conn, const Settings *s, const TableFilter *f, bool 
 			ok = true;
 			goto out;
 		}
-		buf_printf(&sql, "CREATE PUBLICATION %s FOR ALL TABLES", quoted);
+		buf_printf(&sql, "CREATE PUBLICATION %s FOR ALL TABLES%s", quoted, with);
 		if (!run(conn, sql.data, err, errlen))
 		{
 			char		why[512];
@@ -201,8 +232,8 @@ publication_prepare(PGconn *conn, const Settings *s, const TableFilter *f, bool 
 		goto out;
 	}
 	if (!found)
-		buf_printf(&sql, "CREATE PUBLICATION %s%s%s", quoted, nmissing ? " FOR TABLE " : "",
-				   nmissing ? missing.data : "");
+		buf_printf(&sql, "CREATE PUBLICATION %s%s%s%s", quoted, nmissing ? " FOR TABLE " : "",
+				   nmissing ? missing.data : "", with);
 	else
 		buf_printf(&sql, "ALTER PUBLICATION %s ADD TABLE %s", quoted, missing.data);
 	if (!run(conn, sql.data, err, errlen))

@@ -48,6 +48,10 @@ const ConfigKey settings_keys[] = {
 	{"topic.prefix", CONFIG_STRING, "pgcdc",
 		"topics are <prefix>.<schema>.<table>, <prefix>.transaction, <prefix>.message, "
 		"<prefix>.heartbeat", NULL, 0, 0, false, false},
+	{"publish.via.partition.root", CONFIG_BOOL, "off",
+		"a partitioned table's changes and snapshot under its root table (its topic, its columns and key), "
+		"as a publication WITH (publish_via_partition_root); off: each partition as a table of its own. "
+		"A partition truncated alone is then not streamed, as with pgoutput", NULL, 0, 0, false, false},
 	{"table.include.list", CONFIG_STRING, NULL,
 		"tables to stream, schema.table or schema.*, comma-separated; unset: all",
 		NULL, 0, 0, false, false},
@@ -183,6 +187,7 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->slot_create = config_bool(c, "slot.create");
 	s->slot_failover = config_bool(c, "slot.failover");
 	s->streaming = config_bool(c, "source.streaming");
+	s->via_root = config_bool(c, "publish.via.partition.root");
 	s->topic_prefix = config_string(c, "topic.prefix");
 	s->include_tables = config_string(c, "table.include.list");
 	s->exclude_tables = config_string(c, "table.exclude.list");

@@ -58,6 +58,7 @@ typedef struct Settings
 	bool		slot_create;
 	bool		slot_failover;	/* PostgreSQL 17 on: a slot synchronised to standbys */
 	bool		streaming;		/* source.streaming: transactions in progress streamed */
+	bool		via_root;		/* publish.via.partition.root: partitions' changes as their root's */
 	const char *topic_prefix;
 	const char *include_tables;
 	const char *exclude_tables;

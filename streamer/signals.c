@@ -197,7 +197,8 @@ act(PGconn *conn, const Settings *s, const Signal *sig, const char *sql, int npa
 
 	if (nparams > 2)
 	{
-		if (!included_tables(conn, s->include_tables, s->exclude_tables, s->signal_table, &oids, why, whylen))
+		if (!included_tables(conn, s->include_tables, s->exclude_tables, s->signal_table, s->via_root, &oids,
+							 why, whylen))
 			return false;
 		params[2] = oids.data;
 	}

@@ -135,7 +135,7 @@ row_key(TableRead *tr, char **values, Key *out, bool *found)
 	*found = false;
 	buf_printf(&q, "SELECT ");
 	tableread_row_select(tr, &q);
-	buf_printf(&q, " FROM ONLY %s t WHERE ", tr->qname);
+	buf_printf(&q, " FROM %s t WHERE ", tr->from);
 	key_tuple(&q, &tr->cols);
 	buf_printf(&q, " = ");
 	key_params(&q, &tr->cols, 1);
@@ -207,7 +207,7 @@ split_keys(TableRead *tr, int most, Key **bounds, int *nbounds)
 	buf_printf(&q, "SELECT ");
 	for (int i = 0; i < tr->cols.n; i++)
 		buf_printf(&q, "%st.%s::text", i ? ", " : "", tr->cols.names[i]);
-	buf_printf(&q, " FROM ONLY %s t TABLESAMPLE SYSTEM (%.6f)", tr->qname, pct);
+	buf_printf(&q, " FROM %s t TABLESAMPLE SYSTEM (%.6f)", tr->from, pct);
 	if (tr->filter)
 		buf_printf(&q, " WHERE (%s)", tr->filter);
 	buf_printf(&q, " ORDER BY ");

@@ -91,7 +91,8 @@ cols_free(KeyCols *c)
 
 void
 tableread_init(TableRead *tr, const Settings *s, SnapWatch *w, atomic_bool *stop, PGconn *conn,
-			   PGconn *book, uint32_t relid, const char *schema, const char *name, const char *filter)
+			   PGconn *book, uint32_t relid, const char *schema, const char *name, bool partitioned,
+			   const char *filter)
 {
 	char	   *qs = PQescapeIdentifier(conn, schema, strlen(schema));
 	char	   *qn = PQescapeIdentifier(conn, name, strlen(name));
@@ -109,6 +110,9 @@ tableread_init(TableRead *tr, const Settings *s, SnapWatch *w, atomic_bool *stop
 	tr->own_rows = s->plugin == PLUGIN_PGOUTPUT;
 	tr->qname = xmalloc(strlen(qs) + strlen(qn) + 2);
 	sprintf(tr->qname, "%s.%s", qs, qn);
+	/* A plain table without the tables that inherit from it; a partitioned one with its partitions. */
+	tr->from = xmalloc(strlen(tr->qname) + 6);
+	sprintf(tr->from, "%s%s", partitioned ? "" : "ONLY ", tr->qname);
 	PQfreemem(qs);
 	PQfreemem(qn);
 	record_init(&tr->rec);
@@ -123,6 +127,8 @@ tableread_free(TableRead *tr)
 	buf_free(&tr->row);
 	free(tr->qname);
 	tr->qname = NULL;
+	free(tr->from);
+	tr->from = NULL;
 }
 
 bool
@@ -382,7 +388,7 @@ chunk_query(TableRead *tr, bool from, bool upto)
 	tableread_row_select(tr, &q);
 	for (int i = 0; i < tr->cols.n; i++)
 		buf_printf(&q, ", t.%s::text", tr->cols.names[i]);
-	buf_printf(&q, " FROM ONLY %s t WHERE true", tr->qname);
+	buf_printf(&q, " FROM %s t WHERE true", tr->from);
 	if (tr->filter)
 		buf_printf(&q, " AND (%s)", tr->filter);
 	if (from)
@@ -463,7 +469,7 @@ tableread_chunk(TableRead *tr, Chunk *c, const Key *from, const Key *upto, Key *
 	{
 		Buf			q = {0};
 
-		buf_printf(&q, "LOCK TABLE ONLY %s IN SHARE MODE", tr->qname);
+		buf_printf(&q, "LOCK TABLE %s IN SHARE MODE", tr->from);
 		res = PQexec(tr->conn, q.data);
 		free(q.data);
 		if (!tableread_run(tr, res, "LOCK TABLE"))
@@ -607,8 +613,8 @@ lock_on_primary(TableRead *tr)
 	const char *params[1] = {lsn};
 	int64_t		waited = 0;
 
-	buf_printf(&q, "BEGIN; LOCK TABLE ONLY %s IN SHARE MODE; SELECT pg_catalog.pg_current_wal_lsn()::text",
-			   tr->qname);
+	buf_printf(&q, "BEGIN; LOCK TABLE %s IN SHARE MODE; SELECT pg_catalog.pg_current_wal_lsn()::text",
+			   tr->from);
 	res = PQexec(tr->book, q.data);
 	free(q.data);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)

@@ -66,6 +66,7 @@ typedef struct TableRead
 	const char *name;
 	const char *filter;			/* NULL: every row */
 	char	   *qname;			/* schema.table, quoted */
+	char	   *from;			/* what its queries read and lock: ONLY qname, or a partitioned root's qname */
 	KeyCols		cols;			/* as of the last chunk read (or the split) */
 	Record		rec;
 
@@ -93,7 +94,7 @@ typedef struct TableRead
  */
 extern void tableread_init(TableRead *tr, const Settings *s, SnapWatch *w, atomic_bool *stop, PGconn *conn,
 						   PGconn *book, uint32_t relid, const char *schema, const char *name,
-						   const char *filter);
+						   bool partitioned, const char *filter);
 extern void tableread_free(TableRead *tr);
 /* Sets tr->err; returns false. */
 extern bool tableread_fail(TableRead *tr, bool fatal, const char *fmt,...) __attribute__((format(printf, 3, 4)));

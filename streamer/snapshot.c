@@ -45,6 +45,7 @@ typedef struct Table
 	char	   *schema;
 	char	   *name;
 	char	   *filter;			/* NULL: every row */
+	bool		partitioned;	/* a partitioned table's root (publish.via.partition.root) */
 	TableState	state;
 	Part	   *parts;			/* set once PLANNED, never moved after */
 	int			nparts;
@@ -494,7 +495,7 @@ worker(void *arg)
 		}
 		r.t = t;
 		tableread_init(&r.tr, snap->settings, snap->watch, &snap->stop, conn, book, t->relid, t->schema, t->name,
-					   t->filter);
+					   t->partitioned, t->filter);
 		ok = part != NULL || plan(&r, &part);
 		if (ok && part != NULL)
 		{
@@ -533,9 +534,9 @@ list_tables(Snapshot *snap, char *err, size_t errlen)
 	res = PQexecParams(conn,
 					   "WITH gone AS (DELETE FROM pgcdc.snapshot_progress p WHERE p.slot_name = $1 "
 					   "  AND p.done IS NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c "
-					   "  WHERE c.oid = p.relid AND c.relkind = 'r')) "
+					   "  WHERE c.oid = p.relid AND c.relkind IN ('r', 'p'))) "
 					   "SELECT p.relid, p.schema_name, p.table_name, p.filter, "
-					   "coalesce(p.estimated_rows, 0), p.rows "
+					   "coalesce(p.estimated_rows, 0), p.rows, c.relkind = 'p' "
 					   "FROM pgcdc.snapshot_progress p JOIN pg_catalog.pg_class c ON c.oid = p.relid "
 					   "WHERE p.slot_name = $1 AND p.done IS NULL "
 					   "AND NOT coalesce((SELECT s.snapshot_paused FROM pgcdc.streamer_slot s "
@@ -564,6 +565,7 @@ list_tables(Snapshot *snap, char *err, size_t errlen)
 		t->name = xstrdup(PQgetvalue(res, (int) i, 2));
 		if (!PQgetisnull(res, (int) i, 3))
 			t->filter = xstrdup(PQgetvalue(res, (int) i, 3));
+		t->partitioned = strcmp(PQgetvalue(res, (int) i, 6), "t") == 0;
 		snprintf(label, sizeof(label), "%s.%s", t->schema, t->name);
 		t->m_rows = metrics_cell(snap->metrics, "walstreamer_snapshot_table_rows", METRIC_GAUGE,
 								 "Rows of the table its snapshot has sent and Kafka acknowledged", labels);

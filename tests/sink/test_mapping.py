@@ -1,6 +1,8 @@
 """Where and how changes land: columns added on the source mid-stream,
-table.map and target.schema, soft deletes, truncate modes, routed topics."""
+table.map and target.schema, soft deletes, truncate modes, routed topics,
+partitions under their root."""
 
+import pytest
 from support.checks import confirmed, dead_letters, metric, query, snapshot_done, wait_equal, wait_for
 from support.kafkaread import watermarks
 from support.ports import free_port
@@ -259,4 +261,35 @@ def test_a_routed_topic_read_without_the_routing_settings_is_dead_letters(source
              len(dead_letters(target)) >= 50, what="the shared topic's records as dead letters")
     assert all("not on its table's topic" in r for r in dead_letters(target))
     assert target.psql("SELECT count(*) FROM pg_tables WHERE tablename IN ('orders_1', 'orders_2')") == "0"
+    assert w.stop() == 0 and s.stop() == 0
+
+
+@pytest.mark.parametrize("plugin", ["pgcdc", "pgoutput"])
+def test_partitions_stream_under_their_root(source, target, broker, streamer, sink, plugin):
+    """publish.via.partition.root: a partitioned table's snapshot and
+    changes are its root's (one topic, the root's columns and key), whichever
+    partition holds a row, whatever the partition's own column order; a row
+    moved to another partition is a delete and an insert of the root."""
+    source.psql("""
+        CREATE TABLE measure (id int, at date, v numeric, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+        CREATE TABLE measure_2024 PARTITION OF measure FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+        CREATE TABLE measure_2025 (v numeric, at date NOT NULL, id int NOT NULL);
+        ALTER TABLE measure ATTACH PARTITION measure_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+        INSERT INTO measure SELECT g, date '2024-01-01' + g, g FROM generate_series(1, 600) g;""")
+    s = streamer(publish_via_partition_root="on", source_plugin=plugin).start()
+    w = sink().start()
+    wait_for(lambda: snapshot_done(source), what="the snapshot")
+    source.psql("""
+        UPDATE measure SET v = v * 10 WHERE id % 7 = 0;
+        UPDATE measure SET at = at + 200 WHERE id BETWEEN 300 AND 320;
+        DELETE FROM measure WHERE id % 11 = 0;
+        INSERT INTO measure_2025 (id, at, v) VALUES (1000, '2025-06-01', 1);""")
+    wait_equal(source, target, ["measure"])
+    source.psql("TRUNCATE measure; INSERT INTO measure VALUES (1, '2024-02-02', 2), (2, '2025-02-02', 3)")
+    wait_equal(source, target, ["measure"])
+    topics = {t for t, _ in watermarks(broker.bootstrap) if t.startswith("pgcdc.public.")}
+    assert topics == {"pgcdc.public.measure"}
+    assert target.psql("SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute "
+                       "WHERE attrelid = 'measure'::regclass AND attnum > 0") == "id,at,v"
+    assert dead_letters(target) == []
     assert w.stop() == 0 and s.stop() == 0
