@@ -250,7 +250,9 @@ put_row(const DbzTable *t, const SpanArray *image, const SpanArray *fill, Buf *o
 			buf_putc(out, ',');
 		json_cstr(out, t->cols[i].name);
 		buf_putc(out, ':');
-		if (!put_value(t, i, v, out, err, errlen))
+		if (v.len == 0 && !t->cols[i].optional)
+			dbz_unlogged(&t->cols[i].type, out);
+		else if (!put_value(t, i, v, out, err, errlen))
 			return false;
 	}
 	buf_putc(out, '}');

@@ -294,6 +294,23 @@ connect_type(DbzKind k)
 	}
 }
 
+void
+dbz_unlogged(const DbzType *t, Buf *out)
+{
+	const char *type = connect_type(t->kind);
+
+	if (strcmp(type, "string") == 0)
+		buf_puts(out, "\"\"");
+	else if (strncmp(type, "int", 3) == 0)
+		buf_putc(out, '0');
+	else if (strcmp(type, "float") == 0 || strcmp(type, "double") == 0)
+		buf_puts(out, "0.0");
+	else if (strcmp(type, "boolean") == 0)
+		buf_puts(out, "false");
+	else
+		buf_puts(out, "null");
+}
+
 /* The logical type's name, or NULL for a plain Connect type. */
 static const char *
 logical_name(DbzKind k)

@@ -127,6 +127,15 @@ extern void dbz_column_schema(const DbzColumn *c, Buf *out);
 extern bool dbz_value(const DbzType *t, Span value, const char *placeholder, Buf *out,
 					  char *err, size_t errlen);
 
+/*
+ * What Debezium writes for a NOT NULL column whose value an old image does
+ * not carry (REPLICA IDENTITY DEFAULT, a non-key column): its Connect
+ * type's empty value, as its schema may not be null ("" for a string, 0,
+ * 0.0, false; tests/debezium/fixtures, the outbox table's delete), and
+ * null for the types that have none (bytes, structs, arrays, maps).
+ */
+extern void dbz_unlogged(const DbzType *t, Buf *out);
+
 /* Whether a Value's bytes say: unchanged TOASTed value. */
 extern bool dbz_value_unchanged(Span value);
 

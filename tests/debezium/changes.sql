@@ -59,3 +59,15 @@ SELECT pg_logical_emit_message(false, 'pgcdc-fixture', 'not transactional');
 
 -- Truncate (Debezium skips truncates unless skipped.operations says otherwise).
 TRUNCATE scratch;
+
+-- The outbox pattern: events inserted with the business change, then
+-- deleted in the same transaction (the table stays empty).
+BEGIN;
+UPDATE scratch SET v = v;
+INSERT INTO outbox VALUES
+  ('8b1e9e6e-0d4c-4c86-9a4c-2f6f0f1d7a01', 'order', 'o-1', 'OrderCreated', '{"order": "o-1", "total": 12.5}'),
+  ('8b1e9e6e-0d4c-4c86-9a4c-2f6f0f1d7a02', 'customer', 'c-7', 'CustomerMoved', '{"city": "Zürich"}');
+DELETE FROM outbox;
+COMMIT;
+INSERT INTO outbox VALUES
+  ('8b1e9e6e-0d4c-4c86-9a4c-2f6f0f1d7a03', 'order', 'o-1', 'OrderPaid', NULL);

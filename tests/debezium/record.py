@@ -90,6 +90,12 @@ VARIANTS = {
                 "transforms.Reroute.type": "io.debezium.transforms.ByLogicalTableRouter",
                 "transforms.Reroute.topic.regex": r"routing\.(public)\.(pair|full_ident)",
                 "transforms.Reroute.topic.replacement": "routing.$1.merged"},
+    # A partitioned table's changes under its root.
+    "viaroot": {"publish.via.partition.root": "true"},
+    # The outbox pattern: Debezium's EventRouter on the outbox table, its defaults.
+    "outbox": {"table.include.list": "public.outbox",
+               "transforms": "outbox",
+               "transforms.outbox.type": "io.debezium.transforms.outbox.EventRouter"},
 }
 
 
@@ -188,7 +194,8 @@ def main():
         consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": "record",
                              "enable.auto.commit": False, "auto.offset.reset": "earliest"})
         for name in variants:
-            wait_for(consumer, f"{name}.public.scratch")
+            # The last statement's topic (the outbox variant reads only the outbox table).
+            wait_for(consumer, "outbox.event.order" if name == "outbox" else f"{name}.public.scratch")
             wait_for(consumer, f"__debezium-heartbeat.{name}")
         settled(consumer, list(variants))
         for name in variants:

@@ -116,3 +116,7 @@ INSERT INTO measure VALUES (1, '2024-06-01', 1.5);
 -- Emptied by TRUNCATE in changes.sql.
 CREATE TABLE scratch (id integer PRIMARY KEY, v text);
 INSERT INTO scratch VALUES (1, 'a'), (2, 'b');
+
+-- An outbox table, with the columns Debezium's EventRouter reads by default.
+CREATE TABLE outbox (id uuid PRIMARY KEY, aggregatetype varchar(255) NOT NULL,
+                     aggregateid varchar(255) NOT NULL, type varchar(255) NOT NULL, payload jsonb);
