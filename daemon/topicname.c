@@ -39,6 +39,20 @@ topicname_of(const char *prefix, const char *schema, size_t schema_len, const ch
 	return topic;
 }
 
+char *
+topicname_sanitised(const char *name, size_t len)
+{
+	char	   *topic;
+
+	if (len > TOPICNAME_MAX)
+		len = TOPICNAME_MAX;
+	topic = xmalloc(len + 1);
+	for (size_t i = 0; i < len; i++)
+		topic[i] = sanitised(name[i]);
+	topic[len] = '\0';
+	return topic;
+}
+
 /* Compares *t with the sanitised name, advancing both; false at the first difference. */
 static bool
 match_part(const char **t, size_t *left, const char *name, size_t len)

@@ -16,6 +16,9 @@
 extern char *topicname_of(const char *prefix, const char *schema, size_t schema_len,
 						  const char *table, size_t table_len);
 
+/* A name made a topic name by the same rule: bytes outside [A-Za-z0-9._-] made '_', cut to 249; malloc'd. */
+extern char *topicname_sanitised(const char *name, size_t len);
+
 /* Whether topic is the one topicname_of would give (without allocating). */
 extern bool topicname_matches(const char *topic, const char *prefix, const char *schema, const char *table);
 

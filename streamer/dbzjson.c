@@ -174,6 +174,15 @@ dbz_table_keyless(const DbzTable *t)
 	return t->nkeys == 0;
 }
 
+int
+dbz_table_column_index(const DbzTable *t, const char *name)
+{
+	for (size_t i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].name, name) == 0)
+			return (int) i;
+	return -1;
+}
+
 static bool
 put_value(const DbzTable *t, size_t col, Span v, Buf *out, char *err, size_t errlen)
 {
@@ -183,6 +192,25 @@ put_value(const DbzTable *t, size_t col, Span v, Buf *out, char *err, size_t err
 		return true;
 	snprintf(err, errlen, "column %s of %s.%s: %s", t->cols[col].name, t->schema, t->table, why);
 	return false;
+}
+
+bool
+dbz_column_message(const DbzTable *t, size_t col, Span value, Buf *out, char *err, size_t errlen)
+{
+	out->len = 0;
+	if (t->o->schemas)
+	{
+		buf_puts(out, "{\"schema\":");
+		dbz_value_schema(&t->cols[col], out);
+		buf_puts(out, ",\"payload\":");
+	}
+	if (value.len == 0 && !t->cols[col].optional)
+		dbz_unlogged(&t->cols[col].type, out);
+	else if (!put_value(t, col, value, out, err, errlen))
+		return false;
+	if (t->o->schemas)
+		buf_putc(out, '}');
+	return true;
 }
 
 bool

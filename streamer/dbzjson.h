@@ -64,6 +64,15 @@ extern DbzTable *dbz_table_new(const DbzOptions *o, const Record *relation, cons
 							   const char *topic, const char *physical, char *err, size_t errlen);
 extern void dbz_table_free(DbzTable *t);
 extern bool dbz_table_keyless(const DbzTable *t);
+/* The position of t's column named name, or -1. */
+extern int	dbz_table_column_index(const DbzTable *t, const char *name);
+
+/*
+ * The value of t's column col as a message of its own, as JsonConverter
+ * writes one: {"schema":<the column's>,"payload":<value>}, or the value
+ * alone without schemas (the outbox's keys and values, outbox.h).
+ */
+extern bool dbz_column_message(const DbzTable *t, size_t col, Span value, Buf *out, char *err, size_t errlen);
 
 /*
  * The key of an image into out (emptied first); out->len 0: a table

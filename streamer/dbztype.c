@@ -403,6 +403,15 @@ type_schema(const DbzType *t, bool optional, Buf *out)
 }
 
 void
+dbz_value_schema(const DbzColumn *c, Buf *out)
+{
+	type_schema(&c->type, c->optional, out);
+	if (c->masked)
+		buf_puts(out, ",\"parameters\":{\"masked\":\"true\"}");
+	buf_putc(out, '}');
+}
+
+void
 dbz_column_schema(const DbzColumn *c, Buf *out)
 {
 	type_schema(&c->type, c->optional, out);

@@ -116,6 +116,8 @@ extern void dbz_column_clear(DbzColumn *c);
  * a masked column's parameters say "masked", as Debezium's.
  */
 extern void dbz_column_schema(const DbzColumn *c, Buf *out);
+/* The same schema as a value's own, without the field's name: {"type":...,"optional":...[,...]}. */
+extern void dbz_value_schema(const DbzColumn *c, Buf *out);
 
 /*
  * A value of the column as JSON.  An unchanged TOASTed value becomes the

@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "kafka.h"
 #include "colpolicy.h"
+#include "outbox.h"
 #include "topicroute.h"
 #include "pipeline.h"
 #include "settings.h"
@@ -54,6 +55,8 @@ release(void)
 	settings.columns = NULL;
 	topicroute_free(settings.route);
 	settings.route = NULL;
+	outbox_free(settings.outbox);
+	settings.outbox = NULL;
 }
 
 int

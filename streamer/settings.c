@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "colpolicy.h"
+#include "outbox.h"
 #include "topicroute.h"
 #include "settings.h"
 
@@ -70,6 +71,19 @@ const ConfigKey settings_keys[] = {
 		"topic.routing.key.field.name), so that two tables' keys stay apart", NULL, 0, 0, false, false},
 	{"topic.routing.key.field.name", CONFIG_STRING, "__dbz__physicalTableIdentifier",
 		"the key field naming a routed table's own topic", NULL, 0, 0, false, false},
+	{"outbox.table", CONFIG_STRING, NULL,
+		"schema.table of an outbox table: its inserts become events on the topics its rows name, as "
+		"Debezium's EventRouter (README); unset: none", NULL, 0, 0, false, false},
+	{"outbox.route.by.field", CONFIG_STRING, "aggregatetype",
+		"the outbox column whose value names an event's topic", NULL, 0, 0, false, false},
+	{"outbox.route.topic.replacement", CONFIG_STRING, "outbox.event.${routedByValue}",
+		"an event's topic, ${routedByValue} the route column's value", NULL, 0, 0, false, false},
+	{"outbox.table.field.event.id", CONFIG_STRING, "id",
+		"the outbox column sent as the event's \"id\" header", NULL, 0, 0, false, false},
+	{"outbox.table.field.event.key", CONFIG_STRING, "aggregateid",
+		"the outbox column sent as the event's key", NULL, 0, 0, false, false},
+	{"outbox.table.field.event.payload", CONFIG_STRING, "payload",
+		"the outbox column sent as the event's value", NULL, 0, 0, false, false},
 	{"column.include.list", CONFIG_STRING, NULL,
 		"columns to send, regular expressions (POSIX extended, case-insensitive) matching the whole "
 		"schema.table.column, comma-separated; unset: all.  Masks: column.mask.with.<N>.chars and "
@@ -230,6 +244,9 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	s->tombstones = config_string(c, "tombstones.on.delete") != NULL ? config_bool(c, "tombstones.on.delete")
 		: s->debezium;
 	s->columns = colpolicy_new(c, &ok, err, errlen);
+	if (!ok)
+		return false;
+	s->outbox = outbox_new(c, &ok, err, errlen);
 	if (!ok)
 		return false;
 	if ((config_string(c, "topic.routing.regex") != NULL) != (config_string(c, "topic.routing.replacement") != NULL))

@@ -81,6 +81,7 @@ typedef struct Settings
 	bool		tombstones;		/* tombstones.on.delete, its default by format */
 	struct ColPolicy *columns;	/* the column settings (colpolicy.h); NULL: none, every column as read */
 	struct TopicRoute *route;	/* topic.routing (topicroute.h); NULL: every table on its own topic */
+	struct Outbox *outbox;		/* outbox.table (outbox.h); NULL: none */
 	const char *route_key_field;	/* topic.routing.key.field.name, or NULL when uniqueness is off */
 } Settings;
 

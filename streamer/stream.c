@@ -12,6 +12,7 @@
 #include "colpolicy.h"
 #include "dbzjson.h"
 #include "log.h"
+#include "outbox.h"
 #include "record.h"
 #include "relations.h"
 #include "replproto.h"
@@ -677,6 +678,57 @@ dbz_on_change(Stream *st, Relation *rel, const Record *r, KafkaHeaders h, char *
 	return true;
 }
 
+/*
+ * An outbox event (outbox.h) of an inserted or read row of the outbox
+ * table, on the topic the row names, with its "id" header.
+ */
+static bool
+outbox_emit(Stream *st, Relation *rel, const SpanArray *after, KafkaHeaders h, char *err, size_t errlen)
+{
+	DbzTable   *t = dbz_table_of(st, rel, err, errlen);
+	OutboxEvent ev;
+	rd_kafka_topic_t *rkt;
+	bool		ok;
+
+	if (t == NULL || !outbox_event(st->settings->outbox, t, after, &ev, err, errlen))
+		return false;
+	if ((rkt = kafka_topic(st->kafka, ev.topic)) == NULL)
+	{
+		snprintf(err, errlen, "cannot create topic handle %s", ev.topic);
+		outbox_event_clear(&ev);
+		return false;
+	}
+	h.other_key_name = "id";
+	h.other_key = ev.id;
+	ev.id = NULL;
+	ok = emit(st, rkt, RD_KAFKA_PARTITION_UA, ev.key.len ? (const uint8_t *) ev.key.data : NULL, ev.key.len,
+			  xmemdup(ev.value.data, ev.value.len), ev.value.len, &h, err, errlen);
+	kafka_topic_release(rkt);
+	outbox_event_clear(&ev);
+	return ok;
+}
+
+/* A change of the outbox table: an insert is an event; a delete nothing; an update a warning (Debezium's). */
+static bool
+outbox_change(Stream *st, Relation *rel, const Record *r, KafkaHeaders h, char *err, size_t errlen)
+{
+	if (r->op == PGCDC__OP__OP_UPDATE)
+		log_msg(LOG_WARNING, "outbox.table %s: an update at " LSN_FMT " is no event (only inserts are): "
+				"passed over", rel->name, LSN_ARGS(r->lsn));
+	if (r->op != PGCDC__OP__OP_INSERT)
+		return true;
+	h.with_seq = true;
+	h.seq = r->seq;
+	return outbox_emit(st, rel, &r->after, h, err, errlen);
+}
+
+static bool
+outbox_table(const Stream *st, const Relation *rel)
+{
+	return outbox_is_table(st->settings->outbox, rel->name, rel->schema_len, rel->name + rel->schema_len + 1,
+						   strlen(rel->name) - rel->schema_len - 1);
+}
+
 static bool
 on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
@@ -714,6 +766,8 @@ on_change(Stream *st, const uint8_t *buf, size_t len, char *err, size_t errlen)
 	watch_change(st, rel);
 	if (rel->cols != NULL && (r = apply_columns(st, rel, &buf, &len, err, errlen)) == NULL)
 		return false;
+	if (outbox_table(st, rel))
+		return outbox_change(st, rel, r, h, err, errlen);
 	if (st->settings->debezium)
 		return dbz_on_change(st, rel, r, h, err, errlen);
 	if (!partition_for(st, rel, &partition, err, errlen))
@@ -953,6 +1007,35 @@ dbz_place_rows(Stream *st, Relation *rel, const Chunk *c, char *err, size_t errl
 	return ok;
 }
 
+/* A chunk of the outbox table: its rows as events (as Debezium's EventRouter takes its reads). */
+static bool
+outbox_place_rows(Stream *st, Relation *rel, const Chunk *c, char *err, size_t errlen)
+{
+	Record		row;
+	bool		ok = true;
+
+	record_init(&row);
+	for (size_t i = 0, seq = 1; i < c->nrows && ok; i++)
+	{
+		KafkaHeaders h = {'r', c->lsn, NULL, 0, NULL, NULL, true, (uint32_t) seq};
+		const Record *r = &row;
+		const uint8_t *rec = c->rows[i].rec;
+		size_t		len = c->rows[i].len;
+		char		why[256];
+
+		if (c->rows[i].dropped)
+			continue;
+		seq++;
+		if (rel->cols != NULL)
+			ok = (r = apply_columns(st, rel, &rec, &len, err, errlen)) != NULL;
+		else if (!(ok = record_scan(rec, len, &row, why, sizeof(why))))
+			snprintf(err, errlen, "a malformed snapshot row of %s: %s", rel->name, why);
+		ok = ok && outbox_emit(st, rel, &r->after, h, err, errlen);
+	}
+	record_free(&row);
+	return ok;
+}
+
 /*
  * A snapshot chunk at its watermark (snapwatch.h), in the watermark's
  * transaction (or, written outside one, a transaction of its own): its range, then its rows not superseded
@@ -967,6 +1050,7 @@ place_chunk(Stream *st, Chunk *c, char *err, size_t errlen)
 	char		why[256];
 	uint32_t	seq = 1;		/* 0 is kept for the chunk's range, before its rows */
 	bool		ok = true;
+	bool		events;
 
 	record_init(&rel_rec);
 	if (!record_scan(c->relation, c->relation_len, &rel_rec, why, sizeof(why)))
@@ -989,11 +1073,14 @@ place_chunk(Stream *st, Chunk *c, char *err, size_t errlen)
 	}
 	if (!st->in_txn)
 		st->txn = acktrack_begin(st->acks);
-	ok = c->partial || place_range(st, rel, &rel_rec, c, err, errlen);
+	/* The outbox table's rows are events, not a table's: no range, no reset. */
+	events = outbox_table(st, rel);
+	ok = events ? outbox_place_rows(st, rel, c, err, errlen)
+		: c->partial || place_range(st, rel, &rel_rec, c, err, errlen);
 	record_free(&rel_rec);
-	if (st->settings->debezium)
+	if (st->settings->debezium && !events)
 		ok = ok && dbz_place_rows(st, rel, c, err, errlen);
-	for (size_t i = 0; i < c->nrows && ok && !st->settings->debezium; i++)
+	for (size_t i = 0; i < c->nrows && ok && !st->settings->debezium && !events; i++)
 	{
 		const ChunkRow *row = &c->rows[i];
 		KafkaHeaders h = {'r', c->lsn, NULL};

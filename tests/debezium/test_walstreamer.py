@@ -280,6 +280,34 @@ def test_field_by_field_as_debezium_writes(streamed):
         assert_rebuilt(source, consume(variant, [parsed(dict(m)) for m in got]), variant)
 
 
+def test_outbox_events_as_debezium_writes_them(source, broker, streamer):
+    """outbox.table: the outbox table's inserts as Debezium's EventRouter
+    (its defaults) writes them through JsonConverter, field for field:
+    topic, key, value, the "id" header; its deletes make nothing."""
+    psql_file(source, "setup.sql")
+    s = streamer(topic_prefix="outbox", value_format="debezium-json", outbox_table="public.outbox",
+                 table_include_list="public.outbox").start()
+    wait_for(lambda: "snapshot complete" in s.text(), timeout=120, what="the snapshot")
+    psql_file(source, "changes.sql")
+    end = lsn(source.psql("SELECT pg_current_wal_lsn()"))
+    wait_for(lambda: (confirmed(source) or 0) >= end, timeout=60, what="the slot to pass the changes")
+    assert "ERROR" not in s.text(), s.text()[-3000:]
+    assert s.stop() == 0
+
+    def events(ms):
+        return [(m["topic"], m["key"], json.loads(m["value"]) if m["value"] else None,
+                 [v for k, v in m["headers"] if k == "id"]) for m in ms]
+    want = [m for m in fixture("outbox") if m["topic"].startswith("outbox.event.")]
+    got = [{"topic": m.topic, "key": m.key.decode() if m.key else None, "value": m.value and m.value.decode(),
+            "headers": list(m.headers.items())}
+           for ms in read_all(broker.bootstrap, prefix="outbox.event.").values() for m in ms]
+    assert sorted(events(got), key=repr) == sorted(events(want), key=repr)
+    assert len(want) == 3
+    # Per aggregate, in the order of the inserts.
+    order = [e for e in events(got) if e[0] == "outbox.event.order"]
+    assert [e[3] for e in order] == [["8b1e9e6e-0d4c-4c86-9a4c-2f6f0f1d7a01"], ["8b1e9e6e-0d4c-4c86-9a4c-2f6f0f1d7a03"]]
+
+
 def test_what_debezium_json_cannot_carry_is_refused():
     """A streamed transaction's changes (void until its commit) and a pgcdc
     stand-in record have no place in Debezium's format: left unset, they

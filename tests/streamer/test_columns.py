@@ -251,3 +251,40 @@ def test_settings_that_cannot_hold_for_a_table_stop_walstreamer_before_it_sends(
     assert what in s.text(), s.text()[-2000:]
     assert "restarting" not in s.text()
     assert not any(ms for (t, _), ms in read_all(broker.bootstrap).items() if t == "pgcdc.public.people")
+
+
+def test_outbox_events_in_either_format_from_the_snapshot_and_the_stream(source, broker, streamer):
+    """outbox.table with value.format = protobuf: the outbox's rows are
+    events as Debezium's EventRouter writes them (rows the snapshot reads
+    too), the other tables' changes pgcdc's records; an update of the
+    outbox is no event, and says so."""
+    source.psql("""
+        CREATE SCHEMA app;
+        CREATE TABLE app.outbox (id uuid PRIMARY KEY, aggregatetype text NOT NULL, aggregateid text,
+                                 type text, payload jsonb);
+        CREATE TABLE app.orders (id int PRIMARY KEY, total numeric);
+        INSERT INTO app.outbox VALUES ('00000000-0000-0000-0000-000000000001', 'order', 'o-1', 'Created',
+                                       '{"n": 1}');""")
+    s = streamer(outbox_table="app.outbox", schemas_enable="off").start()
+    wait_for(lambda: snapshot_done(source), what="the snapshot")
+    source.psql("""
+        BEGIN;
+        INSERT INTO app.orders VALUES (1, 9.5);
+        INSERT INTO app.outbox VALUES ('00000000-0000-0000-0000-000000000002', 'order', 'o-1', 'Paid', '{"n": 2}'),
+                                      ('00000000-0000-0000-0000-000000000003', 'bad/name!', NULL, 'X', NULL);
+        DELETE FROM app.outbox WHERE id <> '00000000-0000-0000-0000-000000000001';
+        COMMIT;
+        UPDATE app.outbox SET type = 'changed';""")
+    end = lsn(source.psql("SELECT pg_current_wal_lsn()"))
+    wait_for(lambda: (confirmed(source) or 0) >= end, what="the slot to pass the changes")
+    assert s.stop() == 0
+    got = {t: [(m.key, m.value, m.headers.get("id"), m.headers.get("pgcdc.op")) for m in ms]
+           for (t, _), ms in read_all(broker.bootstrap, prefix="").items() if ms and not t.startswith("__")}
+    assert got["outbox.event.order"] == [
+        (b'"o-1"', b'"{\\"n\\": 1}"', "00000000-0000-0000-0000-000000000001", "r"),
+        (b'"o-1"', b'"{\\"n\\": 2}"', "00000000-0000-0000-0000-000000000002", "c")]
+    # A route value outside a topic name's characters: those made '_'; a NULL key and payload: JSON nulls.
+    assert got["outbox.event.bad_name_"] == [(b"null", b"null", "00000000-0000-0000-0000-000000000003", "c")]
+    assert "pgcdc.app.outbox" not in got
+    assert [pgcdcwire.record(v)["row"]["id"] for _, v, _, _ in got["pgcdc.app.orders"]] == [1]
+    assert "outbox.table app.outbox: an update at" in s.text() and "is no event" in s.text()
