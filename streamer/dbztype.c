@@ -295,6 +295,13 @@ connect_type(DbzKind k)
 }
 
 void
+dbz_uuid_text(const uint8_t *b, Buf *out)
+{
+	buf_printf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+			   b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+void
 dbz_unlogged(const DbzType *t, Buf *out)
 {
 	const char *type = connect_type(t->kind);
@@ -1370,10 +1377,9 @@ dbz_value(const DbzType *t, Span value, const char *placeholder, Buf *out, char 
 				snprintf(err, errlen, "a uuid of %llu bytes", (unsigned long long) f.len);
 				return false;
 			}
-			buf_printf(out, "\"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\"",
-					   f.data[0], f.data[1], f.data[2], f.data[3], f.data[4], f.data[5], f.data[6],
-					   f.data[7], f.data[8], f.data[9], f.data[10], f.data[11], f.data[12],
-					   f.data[13], f.data[14], f.data[15]);
+			buf_putc(out, '"');
+			dbz_uuid_text(f.data, out);
+			buf_putc(out, '"');
 			return true;
 		case WIRE_VALUE_BYTES_VALUE:
 			if (t->kind == DBZ_BINARY_TEXT && t->binary == DBZ_BINARY_HEX)

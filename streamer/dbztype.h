@@ -138,6 +138,9 @@ extern bool dbz_value(const DbzType *t, Span value, const char *placeholder, Buf
  */
 extern void dbz_unlogged(const DbzType *t, Buf *out);
 
+/* A uuid's 16 bytes in their usual text form (8-4-4-4-12 lower-case hex), appended to out. */
+extern void dbz_uuid_text(const uint8_t *b, Buf *out);
+
 /* Whether a Value's bytes say: unchanged TOASTed value. */
 extern bool dbz_value_unchanged(Span value);
 

@@ -93,10 +93,7 @@ value_text(Span v, Buf *out)
 		case WIRE_VALUE_UUID_VALUE:
 			if (f.len != 16)
 				return false;
-			buf_printf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-					   f.data[0], f.data[1], f.data[2], f.data[3], f.data[4], f.data[5], f.data[6],
-					   f.data[7], f.data[8], f.data[9], f.data[10], f.data[11], f.data[12],
-					   f.data[13], f.data[14], f.data[15]);
+			dbz_uuid_text(f.data, out);
 			return true;
 		case WIRE_VALUE_INT_VALUE:
 			buf_printf(out, "%" PRId64, wire_unzigzag64(f.varint));

@@ -961,6 +961,25 @@ place_range(Stream *st, Relation *rel, const Record *rel_rec, const Chunk *c, ch
 	return ok && parts >= 0;
 }
 
+/*
+ * A snapshot row of rel as Kafka gets it, scanned: into row, or, for a
+ * table with column settings, rewritten into st->sent_rec.  NULL with err.
+ */
+static const Record *
+chunk_row(Stream *st, const Relation *rel, const ChunkRow *cr, Record *row, char *err, size_t errlen)
+{
+	const uint8_t *rec = cr->rec;
+	size_t		len = cr->len;
+	char		why[256];
+
+	if (rel->cols != NULL)
+		return apply_columns(st, rel, &rec, &len, err, errlen);
+	if (record_scan(rec, len, row, why, sizeof(why)))
+		return row;
+	snprintf(err, errlen, "a malformed snapshot row of %s: %s", rel->name, why);
+	return NULL;
+}
+
 /* A chunk's rows as Debezium's snapshot reads (op "r"), at the watermark's position. */
 static bool
 dbz_place_rows(Stream *st, Relation *rel, const Chunk *c, char *err, size_t errlen)
@@ -975,24 +994,12 @@ dbz_place_rows(Stream *st, Relation *rel, const Chunk *c, char *err, size_t errl
 	{
 		/* At the watermark, each at its index as the protobuf rows are (place_chunk). */
 		KafkaHeaders h = {'r', c->lsn, NULL, 0, NULL, NULL, true, (uint32_t) seq};
-		const Record *r = &row;
-		const uint8_t *rec = c->rows[i].rec;
-		size_t		len = c->rows[i].len;
-		char		why[256];
+		const Record *r;
 
 		if (c->rows[i].dropped)
 			continue;
-		if (rel->cols != NULL)
+		if ((r = chunk_row(st, rel, &c->rows[i], &row, err, errlen)) == NULL)
 		{
-			if ((r = apply_columns(st, rel, &rec, &len, err, errlen)) == NULL)
-			{
-				ok = false;
-				break;
-			}
-		}
-		else if (!record_scan(rec, len, &row, why, sizeof(why)))
-		{
-			snprintf(err, errlen, "a malformed snapshot row of %s: %s", rel->name, why);
 			ok = false;
 			break;
 		}
@@ -1018,19 +1025,13 @@ outbox_place_rows(Stream *st, Relation *rel, const Chunk *c, char *err, size_t e
 	for (size_t i = 0, seq = 1; i < c->nrows && ok; i++)
 	{
 		KafkaHeaders h = {'r', c->lsn, NULL, 0, NULL, NULL, true, (uint32_t) seq};
-		const Record *r = &row;
-		const uint8_t *rec = c->rows[i].rec;
-		size_t		len = c->rows[i].len;
-		char		why[256];
+		const Record *r;
 
 		if (c->rows[i].dropped)
 			continue;
 		seq++;
-		if (rel->cols != NULL)
-			ok = (r = apply_columns(st, rel, &rec, &len, err, errlen)) != NULL;
-		else if (!(ok = record_scan(rec, len, &row, why, sizeof(why))))
-			snprintf(err, errlen, "a malformed snapshot row of %s: %s", rel->name, why);
-		ok = ok && outbox_emit(st, rel, &r->after, h, err, errlen);
+		ok = (r = chunk_row(st, rel, &c->rows[i], &row, err, errlen)) != NULL &&
+			outbox_emit(st, rel, &r->after, h, err, errlen);
 	}
 	record_free(&row);
 	return ok;
