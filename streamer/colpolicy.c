@@ -436,14 +436,20 @@ is_character(uint32_t oid)
 static long
 declared_length(Span type_name)
 {
-	const char *open = memchr(type_name.data, '(', type_name.len);
+	const uint8_t *p = memchr(type_name.data, '(', type_name.len);
+	const uint8_t *end = type_name.data + type_name.len;
+	long		n = 0;
 
-	if (open == NULL)
-		return 0;
-	return strtol(open + 1, NULL, 10);
+	for (p = p ? p + 1 : end; p < end && *p >= '0' && *p <= '9' && n < 100000000; p++)
+		n = n * 10 + (*p - '0');
+	return n;
 }
 
-/* The Kafka key columns message.key.columns names for the table: positions into keys (*n of them); false: no rule. */
+/*
+ * Marks in key[] the columns message.key.columns names for the table;
+ * false when no rule names the table, or (*failed, with err) when a
+ * column it names is not the table's.
+ */
 static bool
 key_rule(const ColPolicy *p, const char *table, const ColumnInfo *cols, size_t ncols, bool *key,
 		 char *err, size_t errlen, bool *failed)
