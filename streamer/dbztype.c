@@ -294,30 +294,6 @@ connect_type(DbzKind k)
 	}
 }
 
-void
-dbz_uuid_text(const uint8_t *b, Buf *out)
-{
-	buf_printf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-			   b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
-void
-dbz_unlogged(const DbzType *t, Buf *out)
-{
-	const char *type = connect_type(t->kind);
-
-	if (strcmp(type, "string") == 0)
-		buf_puts(out, "\"\"");
-	else if (strncmp(type, "int", 3) == 0)
-		buf_putc(out, '0');
-	else if (strcmp(type, "float") == 0 || strcmp(type, "double") == 0)
-		buf_puts(out, "0.0");
-	else if (strcmp(type, "boolean") == 0)
-		buf_puts(out, "false");
-	else
-		buf_puts(out, "null");
-}
-
 /* The logical type's name, or NULL for a plain Connect type. */
 static const char *
 logical_name(DbzKind k)
@@ -346,6 +322,33 @@ logical_name(DbzKind k)
 		case DBZ_INTERVAL_STRING: return "io.debezium.time.Interval";
 		default: return NULL;
 	}
+}
+
+void
+dbz_uuid_text(const uint8_t *b, Buf *out)
+{
+	buf_printf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+			   b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+void
+dbz_unlogged(const DbzType *t, Buf *out)
+{
+	const char *type = connect_type(t->kind);
+
+	/* A logical string (a zoned timestamp, JSON, a uuid, an enum) has a fallback of its own: null here. */
+	if (strcmp(type, "string") == 0 && logical_name(t->kind) == NULL)
+		buf_puts(out, "\"\"");
+	else if (strcmp(type, "string") == 0)
+		buf_puts(out, "null");
+	else if (strncmp(type, "int", 3) == 0)
+		buf_putc(out, '0');
+	else if (strcmp(type, "float") == 0 || strcmp(type, "double") == 0)
+		buf_puts(out, "0.0");
+	else if (strcmp(type, "boolean") == 0)
+		buf_puts(out, "false");
+	else
+		buf_puts(out, "null");
 }
 
 /* {"type":...[,"fields"/"items"],"optional":...[,"name","version","doc","parameters"] — without the closing brace. */

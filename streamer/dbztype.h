@@ -132,9 +132,11 @@ extern bool dbz_value(const DbzType *t, Span value, const char *placeholder, Buf
 /*
  * What Debezium writes for a NOT NULL column whose value an old image does
  * not carry (REPLICA IDENTITY DEFAULT, a non-key column): its Connect
- * type's empty value, as its schema may not be null ("" for a string, 0,
- * 0.0, false; tests/debezium/fixtures, the outbox table's delete), and
- * null for the types that have none (bytes, structs, arrays, maps).
+ * type's empty value, as its schema may not be null ("" for a plain
+ * string, 0, 0.0, false; tests/debezium/fixtures, the outbox table's
+ * delete), and null for the types whose fallback the recording does not
+ * show (logical strings such as a zoned timestamp, bytes, structs, arrays,
+ * maps).
  */
 extern void dbz_unlogged(const DbzType *t, Buf *out);
 

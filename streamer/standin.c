@@ -347,6 +347,17 @@ standin_apply(OversizedMode mode, const Oversize *big, void **value, size_t *len
 	size_t		standin_len;
 
 	standin_describe(*value, *len, what, sizeof(what));
+	/* Not a record (value.format = debezium-json): what its headers say of it. */
+	if (strncmp(what, "a record of ", 12) == 0)
+	{
+		static const char ops[] = "cudrtm";
+		static const char *const words[] = {"an insert", "an update", "a delete", "a snapshot row", "a truncate",
+		"a logical message"};
+		const char *op = h->op ? strchr(ops, h->op) : NULL;
+
+		snprintf(what, sizeof(what), "%s on topic %s (its commit at " LSN_FMT ")",
+				 op ? words[op - ops] : "a message", big->topic, LSN_ARGS(h->commit_lsn));
+	}
 	thousands_format(size, big->size);
 	thousands_format(limit, big->limit);
 	if (strcmp(big->limit_name, "message.max.bytes") == 0)

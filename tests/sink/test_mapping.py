@@ -8,9 +8,10 @@ from support.kafkaread import watermarks
 from support.ports import free_port
 
 
-def test_add_column_mid_stream(source, target, broker, streamer, sink):
+@pytest.mark.parametrize("value_format", ["protobuf", "debezium-json"])
+def test_add_column_mid_stream(source, target, broker, streamer, sink, value_format):
     source.psql("CREATE TABLE emp (id int PRIMARY KEY, name text)")
-    s = streamer(heartbeat_interval_ms="0").start()
+    s = streamer(heartbeat_interval_ms="0", value_format=value_format).start()
     w = sink().start()
     source.psql("INSERT INTO emp SELECT g, 'n' || g FROM generate_series(1, 20) g")
     wait_equal(source, target, ["emp"])

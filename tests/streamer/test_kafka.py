@@ -7,6 +7,7 @@ larger than Kafka takes goes as oversized.mode says: a stand-in in its
 place (the default), or walstreamer stops before it (fail).  A truncate of
 a table nothing was written of yet creates its topic."""
 
+import json
 import subprocess
 import time
 
@@ -281,6 +282,39 @@ def test_oversized_mode_fail(source, broker, streamer):
     wait_for(lambda: confirmed(source) >= wal_now(source), timeout=60, what="the rest to arrive")
     assert s.stop() == 0
     assert set(ids_in(broker.bootstrap, "pgcdc.public.t")) == set(range(1, 21))
+
+
+def test_oversized_in_debezium_json_stops_before_it(source, broker, streamer):
+    """value.format = debezium-json has no stand-in (oversized.mode follows
+    the format: fail): a change larger than the topic takes stops
+    walstreamer with the change and the limit named, the slot holding it;
+    with the limit raised, it and what follows arrive."""
+    source.psql("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    broker.create_topic("pgcdc.public.t", 4, config={"max.message.bytes": "100000"})
+    s = streamer(snapshot_mode="never", value_format="debezium-json", reconnect_backoff_max_ms="1000",
+                 **{"kafka.message.max.bytes": "5000000"}).start()
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    source.psql("INSERT INTO t SELECT g, 'small' FROM generate_series(1, 10) g")
+    before_big = wal_now(source)
+    wait_for(lambda: confirmed(source) >= before_big, what="the small rows")
+    source.psql(f"INSERT INTO t VALUES (11, {TWO_MB})")
+    source.psql("INSERT INTO t SELECT g, 'after' FROM generate_series(12, 20) g")
+    assert s.wait(90) == 1
+    text = s.text()
+    assert "an insert on topic pgcdc.public.t" in text and "above Kafka's limit of 100,000" in text and \
+        "oversized.mode = fail stops here" in text, text[-2000:]
+    assert before_big <= confirmed(source) < wal_now(source), "the slot passed the big row"
+
+    admin = broker.admin()
+    for fut in admin.alter_configs([ConfigResource("topic", "pgcdc.public.t",
+                                                   set_config={"max.message.bytes": "5000000"})]).values():
+        fut.result()
+    s.start()
+    wait_for(lambda: confirmed(source) >= wal_now(source), timeout=60, what="the rest to arrive")
+    assert s.stop() == 0
+    keys = {json.loads(m.key)["payload"]["id"] for ms in read_all(broker.bootstrap).values() for m in ms
+            if m.topic == "pgcdc.public.t" and m.value}
+    assert keys == set(range(1, 21))
 
 
 def test_truncate_of_a_table_never_written(source, broker, streamer):
