@@ -635,9 +635,13 @@ convert(Ctx *c, const char *col, const json_t *j, const json_t *sch, bool update
 	return by_json(c, j, v);
 }
 
-/* The PostgreSQL type a column of this Connect schema has (for auto.create), or of this JSON value. */
+/*
+ * The PostgreSQL type a column of this Connect schema has (for auto.create),
+ * or of this JSON value; a Decimal with its precision is numeric(p,s),
+ * written into buf.
+ */
 static const char *
-type_name_of(const json_t *sch, const json_t *j)
+type_name_of(const json_t *sch, const json_t *j, char *buf, size_t buflen)
 {
 	static const struct
 	{
@@ -669,7 +673,22 @@ type_name_of(const json_t *sch, const json_t *j)
 	};
 	const char *name = sch_str(sch, "name");
 	const char *type = sch_str(sch, "type");
+	const json_t *params = sch ? json_object_get(sch, "parameters") : NULL;
 
+	if (strcmp(name, "org.apache.kafka.connect.data.Decimal") == 0 && params != NULL &&
+		json_is_string(json_object_get(params, "connect.decimal.precision")) &&
+		json_is_string(json_object_get(params, "scale")))
+	{
+		long		p = strtol(json_string_value(json_object_get(params, "connect.decimal.precision")), NULL, 10);
+		long		s = strtol(json_string_value(json_object_get(params, "scale")), NULL, 10);
+
+		/* PostgreSQL's bounds: numeric(1..1000, -1000..1000). */
+		if (p >= 1 && p <= 1000 && s >= -1000 && s <= 1000)
+		{
+			snprintf(buf, buflen, "numeric(%ld,%ld)", p, s);
+			return buf;
+		}
+	}
 	for (size_t i = 0; i < sizeof(logical) / sizeof(logical[0]); i++)
 		if (strcmp(name, logical[i].name) == 0)
 			return logical[i].pg;
@@ -828,12 +847,14 @@ fill_rows(Ctx *c, Pgcdc__ChangeEvent *r, const json_t *payload, const json_t *sc
 		const json_t *fs = field_schema(row_schema, name);
 		const json_t *a = json_object_get(after, name);
 		const json_t *b = json_object_get(before, name);
+		char		numeric[40];
+		const char *type = type_name_of(fs, a ? a : b, numeric, sizeof(numeric));
 
 		pgcdc__column__init(col);
 		col->name = astr(c, name, strlen(name));
 		col->key = key != NULL && json_object_get(key, name) != NULL;
 		col->not_null = fs != NULL && json_is_false(json_object_get(fs, "optional"));
-		col->type_name = astr(c, type_name_of(fs, a ? a : b), strlen(type_name_of(fs, a ? a : b)));
+		col->type_name = astr(c, type, strlen(type));
 		r->columns[i] = col;
 		r->after[i] = amem(c, sizeof(Pgcdc__Value));
 		r->before[i] = amem(c, sizeof(Pgcdc__Value));
