@@ -73,7 +73,8 @@ const ConfigKey settings_keys[] = {
 		"the key field naming a routed table's own topic", NULL, 0, 0, false, false},
 	{"outbox.table", CONFIG_STRING, NULL,
 		"schema.table of an outbox table: its inserts become events on the topics its rows name, as "
-		"Debezium's EventRouter (README); unset: none", NULL, 0, 0, false, false},
+		"Debezium's EventRouter (README), each once its transaction committed (source.streaming is then "
+		"off); unset: none", NULL, 0, 0, false, false},
 	{"outbox.route.by.field", CONFIG_STRING, "aggregatetype",
 		"the outbox column whose value names an event's topic", NULL, 0, 0, false, false},
 	{"outbox.route.topic.replacement", CONFIG_STRING, "outbox.event.${routedByValue}",
@@ -269,13 +270,14 @@ settings_load(const Config *c, Settings *s, char *err, size_t errlen)
 	 * a pgcdc stand-in record have no place in its format.  Left at their
 	 * defaults, they follow the format; set, they are refused.
 	 */
-	if (s->debezium && s->streaming)
+	if ((s->debezium || s->outbox != NULL) && s->streaming)
 	{
+		/* An outbox event is a fact for its readers: never one of a transaction that may still roll back. */
 		if (strcmp(config_origin(c, "source.streaming"), "default") != 0)
 		{
 			snprintf(err, errlen, "%s: source.streaming = on writes changes of transactions still in progress, "
-					 "which value.format = debezium-json cannot mark as such: set it off",
-					 config_origin(c, "source.streaming"));
+					 "which %s cannot mark as such: set it off", config_origin(c, "source.streaming"),
+					 s->debezium ? "value.format = debezium-json" : "outbox.table's events");
 			return false;
 		}
 		s->streaming = false;

@@ -230,6 +230,8 @@ def refused(args, source, what):
     (["--column.mask.hash.SHA-999.with.salt.x=public.t.x"], "no hash algorithm \"SHA-999\""),
     (["--column.mask.foo=public.t.x"], "not a mask setting"),
     (["--message.key.columns=public.t"], "is not <table regex>:<column>"),
+    (["--outbox.table=public.outbox", "--source.streaming=on"], "which outbox.table's events cannot mark"),
+    (["--outbox.table=outbox"], "outbox.table \"outbox\" must be schema.table"),
 ])
 def test_settings_that_are_not_valid_are_refused_at_start(source, args, what):
     refused(args, source, what)
