@@ -244,6 +244,26 @@ def test_oversized_row_in_the_snapshot(source, broker, streamer):
     assert ids == [i for i in range(1, 22) if i != 11], ids
 
 
+def small_big_after(source):
+    """Once the slot exists: rows 1-10 (streamed, awaited), row 11 of 2 MB,
+    rows 12-20; the WAL position before row 11."""
+    wait_for(lambda: confirmed(source) is not None, what="the slot")
+    source.psql("INSERT INTO t SELECT g, 'small' FROM generate_series(1, 10) g")
+    before_big = wal_now(source)
+    wait_for(lambda: confirmed(source) >= before_big, what="the small rows")
+    source.psql(f"INSERT INTO t VALUES (11, {TWO_MB})")
+    source.psql("INSERT INTO t SELECT g, 'after' FROM generate_series(12, 20) g")
+    return before_big
+
+
+def raise_topic_limit(broker, topic):
+    """The topic's max.message.bytes raised to 5 MB."""
+    admin = broker.admin()
+    for fut in admin.alter_configs([ConfigResource("topic", topic,
+                                                   set_config={"max.message.bytes": "5000000"})]).values():
+        fut.result()
+
+
 def test_oversized_mode_fail(source, broker, streamer):
     """oversized.mode = fail: walstreamer stops before a change larger than
     Kafka takes, exit status 1, with an error naming the table, key, size,
@@ -253,12 +273,7 @@ def test_oversized_mode_fail(source, broker, streamer):
     source.psql("CREATE TABLE t (id int PRIMARY KEY, v text)")
     broker.create_topic("pgcdc.public.t", 4, config={"max.message.bytes": "100000"})
     s = streamer(snapshot_mode="never", oversized_mode="fail", reconnect_backoff_max_ms="1000").start()
-    wait_for(lambda: confirmed(source) is not None, what="the slot")
-    source.psql("INSERT INTO t SELECT g, 'small' FROM generate_series(1, 10) g")
-    before_big = wal_now(source)
-    wait_for(lambda: confirmed(source) >= before_big, what="the small rows")
-    source.psql(f"INSERT INTO t VALUES (11, {TWO_MB})")
-    source.psql("INSERT INTO t SELECT g, 'after' FROM generate_series(12, 20) g")
+    before_big = small_big_after(source)
     assert s.wait(60) == 1
     text = s.text()
     assert "insert of public.t (id)=(11)" in text and "above Kafka's limit of 1,000,000" in text and \
@@ -274,10 +289,7 @@ def test_oversized_mode_fail(source, broker, streamer):
         text[-2000:]
     assert before_big <= confirmed(source) < wal_now(source), "the slot passed the big row"
 
-    admin = broker.admin()
-    for fut in admin.alter_configs([ConfigResource("topic", "pgcdc.public.t",
-                                                   set_config={"max.message.bytes": "5000000"})]).values():
-        fut.result()
+    raise_topic_limit(broker, "pgcdc.public.t")
     s.start()
     wait_for(lambda: confirmed(source) >= wal_now(source), timeout=60, what="the rest to arrive")
     assert s.stop() == 0
@@ -293,22 +305,14 @@ def test_oversized_in_debezium_json_stops_before_it(source, broker, streamer):
     broker.create_topic("pgcdc.public.t", 4, config={"max.message.bytes": "100000"})
     s = streamer(snapshot_mode="never", value_format="debezium-json", reconnect_backoff_max_ms="1000",
                  **{"kafka.message.max.bytes": "5000000"}).start()
-    wait_for(lambda: confirmed(source) is not None, what="the slot")
-    source.psql("INSERT INTO t SELECT g, 'small' FROM generate_series(1, 10) g")
-    before_big = wal_now(source)
-    wait_for(lambda: confirmed(source) >= before_big, what="the small rows")
-    source.psql(f"INSERT INTO t VALUES (11, {TWO_MB})")
-    source.psql("INSERT INTO t SELECT g, 'after' FROM generate_series(12, 20) g")
+    before_big = small_big_after(source)
     assert s.wait(90) == 1
     text = s.text()
     assert "an insert on topic pgcdc.public.t" in text and "above Kafka's limit of 100,000" in text and \
         "oversized.mode = fail stops here" in text, text[-2000:]
     assert before_big <= confirmed(source) < wal_now(source), "the slot passed the big row"
 
-    admin = broker.admin()
-    for fut in admin.alter_configs([ConfigResource("topic", "pgcdc.public.t",
-                                                   set_config={"max.message.bytes": "5000000"})]).values():
-        fut.result()
+    raise_topic_limit(broker, "pgcdc.public.t")
     s.start()
     wait_for(lambda: confirmed(source) >= wal_now(source), timeout=60, what="the rest to arrive")
     assert s.stop() == 0
