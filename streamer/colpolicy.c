@@ -111,20 +111,31 @@ compile(regex_t *out, const char *re, size_t len, const char *setting, char *err
 	return true;
 }
 
+/* The next entry of a comma-separated list at *s, blanks trimmed (*len 0: an empty one); moves *s past it. */
+static const char *
+next_entry(const char **s, size_t *len)
+{
+	const char *start = *s;
+	size_t		n = strcspn(start, ",");
+
+	*s += n + ((*s)[n] == ',');
+	while (n > 0 && (*start == ' ' || *start == '\t'))
+		start++, n--;
+	while (n > 0 && (start[n - 1] == ' ' || start[n - 1] == '\t'))
+		n--;
+	*len = n;
+	return start;
+}
+
 /* A comma-separated list of regular expressions (empty entries skipped). */
 static bool
 compile_list(Patterns *p, const char *list, const char *setting, char *err, size_t errlen)
 {
 	for (const char *s = list; *s;)
 	{
-		size_t		len = strcspn(s, ",");
-		const char *start = s;
+		size_t		len;
+		const char *start = next_entry(&s, &len);
 
-		s += len + (s[len] == ',');
-		while (len > 0 && (*start == ' ' || *start == '\t'))
-			start++, len--;
-		while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t'))
-			len--;
 		if (len == 0)
 			continue;
 		p->items = xrealloc(p->items, p->n + 1, sizeof(regex_t));
@@ -267,16 +278,11 @@ parse_keys(ColPolicy *p, const char *value, const char *setting, char *err, size
 			return false;
 		}
 		p->nkeys++;
-		for (char *c = colon + 1; *c;)
+		for (const char *c = colon + 1; *c;)
 		{
-			size_t		n = strcspn(c, ",");
-			char	   *start = c;
+			size_t		n;
+			const char *start = next_entry(&c, &n);
 
-			c += n + (c[n] == ',');
-			while (n > 0 && (*start == ' ' || *start == '\t'))
-				start++, n--;
-			while (n > 0 && (start[n - 1] == ' ' || start[n - 1] == '\t'))
-				n--;
 			if (n == 0)
 				continue;
 			k->columns = xrealloc(k->columns, k->ncolumns + 1, sizeof(char *));
