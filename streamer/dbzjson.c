@@ -188,6 +188,12 @@ put_value(const DbzTable *t, size_t col, Span v, Buf *out, char *err, size_t err
 {
 	char		why[200];
 
+	/* A NOT NULL column an old image does not carry: its type's empty value, as Debezium's. */
+	if (v.len == 0 && !t->cols[col].optional)
+	{
+		dbz_unlogged(&t->cols[col].type, out);
+		return true;
+	}
 	if (dbz_value(&t->cols[col].type, v, t->o->placeholder, out, why, sizeof(why)))
 		return true;
 	snprintf(err, errlen, "column %s of %s.%s: %s", t->cols[col].name, t->schema, t->table, why);
@@ -204,9 +210,7 @@ dbz_column_message(const DbzTable *t, size_t col, Span value, Buf *out, char *er
 		dbz_value_schema(&t->cols[col], out);
 		buf_puts(out, ",\"payload\":");
 	}
-	if (value.len == 0 && !t->cols[col].optional)
-		dbz_unlogged(&t->cols[col].type, out);
-	else if (!put_value(t, col, value, out, err, errlen))
+	if (!put_value(t, col, value, out, err, errlen))
 		return false;
 	if (t->o->schemas)
 		buf_putc(out, '}');
@@ -278,9 +282,7 @@ put_row(const DbzTable *t, const SpanArray *image, const SpanArray *fill, Buf *o
 			buf_putc(out, ',');
 		json_cstr(out, t->cols[i].name);
 		buf_putc(out, ':');
-		if (v.len == 0 && !t->cols[i].optional)
-			dbz_unlogged(&t->cols[i].type, out);
-		else if (!put_value(t, i, v, out, err, errlen))
+		if (!put_value(t, i, v, out, err, errlen))
 			return false;
 	}
 	buf_putc(out, '}');
